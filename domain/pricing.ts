@@ -1,0 +1,37 @@
+import { distanceKm, type LatLng } from "./geo";
+
+export type PetType = "dog" | "cat" | "bird" | "rabbit" | "other";
+
+/** All amounts in minor units of `currency`. */
+export interface PricingPolicy {
+  currency: string;
+  baseFareCents: number;
+  perKmCents: number;
+  surchargeCents: Record<PetType, number>;
+}
+
+/** Jakarta-ish defaults in IDR (no minor unit in practice, so "cents" are rupiah). */
+export const DEFAULT_PRICING: PricingPolicy = {
+  currency: "IDR",
+  baseFareCents: 15_000,
+  perKmCents: 4_000,
+  surchargeCents: { dog: 10_000, cat: 5_000, bird: 5_000, rabbit: 5_000, other: 7_500 },
+};
+
+export interface PriceEstimate {
+  distanceKm: number;
+  amountCents: number;
+  currency: string;
+}
+
+/** Base fare + per-km rate over the great-circle distance + the pet's surcharge. */
+export function estimatePrice(
+  pickup: LatLng,
+  dropoff: LatLng,
+  petType: PetType,
+  policy: PricingPolicy = DEFAULT_PRICING,
+): PriceEstimate {
+  const km = distanceKm(pickup, dropoff);
+  const amount = policy.baseFareCents + Math.round(km * policy.perKmCents) + policy.surchargeCents[petType];
+  return { distanceKm: Math.round(km * 1000) / 1000, amountCents: amount, currency: policy.currency };
+}

@@ -1,0 +1,429 @@
+import { z } from "zod";
+import { cents, currency, id, isoTime, latitude, longitude, petType } from "./schemas";
+
+/**
+ * The event catalog, in code once. Everything else — the schemas consumers validate with,
+ * topic creation, `npm run catalog`, docs/asyncapi.yaml and docs/events.md — reads it from here.
+ * Source: the seed catalog (19 events, 4 topics, 7 consumer groups) with its known gaps fixed.
+ */
+
+export const PARTITIONS = 3;
+
+export const TOPICS = {
+  booking: "booking.events",
+  payment: "payment.events",
+  runner: "runner.events",
+  tracking: "tracking.events",
+} as const;
+export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
+export const ALL_TOPICS: Topic[] = Object.values(TOPICS);
+export const dlqOf = (topic: string): string => `${topic}.dlq`;
+
+/** Producing/consuming services, named as the seed names them. */
+export type Producer =
+  | "service-booking"
+  | "service-payment"
+  | "service-runner"
+  | "service-tracking"
+  | "service-notification";
+
+const bookingRef = { booking_id: id, booking_number: id };
+
+const payloads = {
+  // booking.events ------------------------------------------------------------------
+  "booking.requested": z.object({
+    ...bookingRef,
+    owner_id: id,
+    pet_type: petType,
+    pet_name: z.string().min(1).max(80),
+    pickup_lat: latitude,
+    pickup_lng: longitude,
+    dropoff_lat: latitude,
+    dropoff_lng: longitude,
+    estimated_price_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
+  "booking.accepted": z.object({ ...bookingRef, runner_id: id, owner_id: id, occurred_at: isoTime }),
+  "booking.pet_picked_up": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    picked_up_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.delivery_in_progress": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    picked_up_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.delivered": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    delivered_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.delivery_confirmed": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    delivered_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.completed": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    final_price_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
+  "booking.cancelled": z.object({
+    ...bookingRef,
+    cancelled_by: id,
+    reason: z.string().min(1).max(500),
+    occurred_at: isoTime,
+  }),
+  // payment.events ------------------------------------------------------------------
+  "payment.escrow_created": z.object({
+    payment_id: id,
+    booking_id: id,
+    owner_id: id,
+    amount_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
+  "payment.escrow_held": z.object({
+    payment_id: id,
+    booking_id: id,
+    owner_id: id,
+    stripe_payment_id: id,
+    amount_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
+  "payment.escrow_released": z.object({
+    payment_id: id,
+    booking_id: id,
+    runner_id: id,
+    runner_payout_cents: cents,
+    platform_fee_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
+  "payment.escrow_refunded": z.object({
+    payment_id: id,
+    booking_id: id,
+    owner_id: id,
+    amount_cents: cents,
+    currency,
+    refund_reason: z.string().min(1).max(500),
+    occurred_at: isoTime,
+  }),
+  "payment.failed": z.object({
+    payment_id: id,
+    booking_id: id,
+    owner_id: id,
+    reason: z.string().min(1).max(500),
+    occurred_at: isoTime,
+  }),
+  // runner.events -------------------------------------------------------------------
+  "runner.online": z.object({
+    runner_id: id,
+    latitude,
+    longitude,
+    occurred_at: isoTime,
+  }),
+  "runner.offline": z.object({ runner_id: id, occurred_at: isoTime }),
+  "runner.location_update": z.object({
+    runner_id: id,
+    booking_id: id.optional(),
+    latitude,
+    longitude,
+    speed_kmh: z.number().min(0).max(1000),
+    heading_degrees: z.number().min(0).lt(360),
+    timestamp: isoTime,
+    occurred_at: isoTime,
+  }),
+  "runner.assigned": z.object({ runner_id: id, booking_id: id, occurred_at: isoTime }),
+  // tracking.events -----------------------------------------------------------------
+  "tracking.started": z.object({
+    track_id: id,
+    booking_id: id,
+    runner_id: id,
+    owner_id: id,
+    started_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "tracking.updated": z.object({
+    track_id: id,
+    booking_id: id,
+    runner_id: id,
+    latitude,
+    longitude,
+    speed_kmh: z.number().min(0).max(1000),
+    occurred_at: isoTime,
+  }),
+  "tracking.completed": z.object({
+    track_id: id,
+    booking_id: id,
+    runner_id: id,
+    owner_id: id,
+    total_distance_km: z.number().nonnegative(),
+    completed_at: isoTime,
+    occurred_at: isoTime,
+  }),
+};
+
+export type EventType = keyof typeof payloads;
+export type EventPayload<T extends EventType> = z.infer<(typeof payloads)[T]>;
+
+export interface EventDefinition {
+  type: EventType;
+  topic: Topic;
+  producer: Producer;
+  /** The payload field whose value becomes the CloudEvent `partitionkey` and the Kafka key. */
+  partitionKey: "booking_id" | "runner_id";
+  trigger: string;
+  schema: z.ZodObject;
+  /** Where we depart from the seed, and why. */
+  changes?: string;
+}
+
+const event = (
+  type: EventType,
+  topic: Topic,
+  producer: Producer,
+  trigger: string,
+  changes?: string,
+): EventDefinition => ({
+  type,
+  topic,
+  producer,
+  partitionKey: topic === TOPICS.runner ? "runner_id" : "booking_id",
+  trigger,
+  schema: payloads[type],
+  ...(changes ? { changes } : {}),
+});
+
+export const EVENTS: readonly EventDefinition[] = [
+  event("booking.requested", TOPICS.booking, "service-booking", "Owner creates a new booking"),
+  event("booking.accepted", TOPICS.booking, "service-booking", "Runner accepts the booking"),
+  event("booking.pet_picked_up", TOPICS.booking, "service-booking", "Runner picks up the pet"),
+  event(
+    "booking.delivery_in_progress",
+    TOPICS.booking,
+    "service-booking",
+    "Runner departs with the pet (status in_transit)",
+  ),
+  event(
+    "booking.delivered",
+    TOPICS.booking,
+    "service-booking",
+    "Runner marks the pet delivered; the owner is asked to confirm",
+    "Addition: the seed has no event between in-transit and the owner's confirmation.",
+  ),
+  event(
+    "booking.delivery_confirmed",
+    TOPICS.booking,
+    "service-booking",
+    "Owner confirms delivery (or the auto-confirm delay passes)",
+  ),
+  event(
+    "booking.completed",
+    TOPICS.booking,
+    "service-booking",
+    "Booking fully completed (after escrow released)",
+  ),
+  event(
+    "booking.cancelled",
+    TOPICS.booking,
+    "service-booking",
+    "Booking is cancelled by owner or runner",
+  ),
+  event(
+    "payment.escrow_created",
+    TOPICS.payment,
+    "service-payment",
+    "Payment record created in DB",
+  ),
+  event(
+    "payment.escrow_held",
+    TOPICS.payment,
+    "service-payment",
+    "PaymentIntent authorised, funds held",
+    "Gap fixed: owner_id added so the owner is notified.",
+  ),
+  event(
+    "payment.escrow_released",
+    TOPICS.payment,
+    "service-payment",
+    "Delivery confirmed, funds captured and released to runner",
+  ),
+  event(
+    "payment.escrow_refunded",
+    TOPICS.payment,
+    "service-payment",
+    "Booking cancelled, funds returned to owner",
+  ),
+  event(
+    "payment.failed",
+    TOPICS.payment,
+    "service-payment",
+    "Any saga step fails",
+    "Gap fixed: owner_id added so the owner is notified.",
+  ),
+  event("runner.online", TOPICS.runner, "service-runner", "Runner goes online"),
+  event("runner.offline", TOPICS.runner, "service-runner", "Runner goes offline"),
+  event("runner.location_update", TOPICS.runner, "service-runner", "Runner sends GPS update"),
+  event(
+    "runner.assigned",
+    TOPICS.runner,
+    "service-runner",
+    "Dispatch offers a booking to the nearest available runner",
+    "Gap fixed: produced by dispatch (the seed had no producer).",
+  ),
+  event(
+    "tracking.started",
+    TOPICS.tracking,
+    "service-tracking",
+    "TripTrack created (when booking accepted)",
+    "Gap fixed: owner_id added so the owner is notified.",
+  ),
+  event("tracking.updated", TOPICS.tracking, "service-tracking", "New waypoint added"),
+  event(
+    "tracking.completed",
+    TOPICS.tracking,
+    "service-tracking",
+    "Delivery confirmed, trip completed",
+    "Gap fixed: owner_id added so the owner is notified.",
+  ),
+];
+
+export interface ConsumerGroupDefinition {
+  groupId: string;
+  service: Producer;
+  topic: Topic;
+  /** The events this group handles; the rest of its topic is skipped (and committed). */
+  events: EventType[];
+  /** Events (or the whole group) we add to the seed's table, with the reason. */
+  addition?: { events: EventType[]; why: string };
+}
+
+export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
+  {
+    groupId: "service-booking-payments",
+    service: "service-booking",
+    topic: TOPICS.payment,
+    events: ["payment.escrow_released", "payment.escrow_held", "payment.failed"],
+    addition: {
+      events: ["payment.escrow_held", "payment.failed"],
+      why: "the booking shows its payment status; a runner may accept only once escrow is held",
+    },
+  },
+  {
+    groupId: "service-payment-bookings",
+    service: "service-payment",
+    topic: TOPICS.booking,
+    events: ["booking.delivery_confirmed", "booking.cancelled"],
+  },
+  {
+    groupId: "service-tracking-bookings",
+    service: "service-tracking",
+    topic: TOPICS.booking,
+    events: ["booking.accepted", "booking.delivery_confirmed"],
+  },
+  {
+    groupId: "service-tracking-runners",
+    service: "service-tracking",
+    topic: TOPICS.runner,
+    events: ["runner.location_update", "runner.online", "runner.offline"],
+    addition: {
+      events: ["runner.online", "runner.offline"],
+      why: "gap fixed: the live runner dashboard",
+    },
+  },
+  {
+    groupId: "service-notification-bookings",
+    service: "service-notification",
+    topic: TOPICS.booking,
+    events: [
+      "booking.requested",
+      "booking.accepted",
+      "booking.pet_picked_up",
+      "booking.delivery_in_progress",
+      "booking.delivered",
+      "booking.delivery_confirmed",
+      "booking.completed",
+      "booking.cancelled",
+    ],
+    addition: { events: ["booking.delivered"], why: "the owner is asked to confirm delivery" },
+  },
+  {
+    groupId: "service-notification-payments",
+    service: "service-notification",
+    topic: TOPICS.payment,
+    events: ["payment.escrow_held", "payment.escrow_released", "payment.escrow_refunded", "payment.failed"],
+  },
+  {
+    groupId: "service-notification-tracking",
+    service: "service-notification",
+    topic: TOPICS.tracking,
+    events: ["tracking.started", "tracking.completed"],
+  },
+  {
+    groupId: "service-notification-runners",
+    service: "service-notification",
+    topic: TOPICS.runner,
+    events: ["runner.assigned"],
+    addition: { events: ["runner.assigned"], why: "the runner is told about an offer" },
+  },
+  {
+    groupId: "service-runner-payments",
+    service: "service-runner",
+    topic: TOPICS.payment,
+    events: ["payment.escrow_held"],
+    addition: { events: ["payment.escrow_held"], why: "dispatch starts once escrow is held" },
+  },
+  {
+    groupId: "service-runner-bookings",
+    service: "service-runner",
+    topic: TOPICS.booking,
+    events: ["booking.accepted", "booking.cancelled", "booking.delivery_confirmed"],
+    addition: {
+      events: ["booking.accepted", "booking.cancelled", "booking.delivery_confirmed"],
+      why: "dispatch marks runners busy and free again",
+    },
+  },
+];
+
+const byType = new Map(EVENTS.map((definition) => [definition.type, definition]));
+
+export function isEventType(type: string): type is EventType {
+  return byType.has(type as EventType);
+}
+
+export function eventDefinition(type: EventType): EventDefinition {
+  const definition = byType.get(type);
+  if (!definition) throw new Error(`Unknown event type ${type}`);
+  return definition;
+}
+
+export function consumerGroup(groupId: string): ConsumerGroupDefinition {
+  const group = CONSUMER_GROUPS.find((candidate) => candidate.groupId === groupId);
+  if (!group) throw new Error(`Unknown consumer group ${groupId}`);
+  return group;
+}
+
+/** The services that consume an event, derived from the consumer groups. */
+export function consumersOf(type: EventType): Producer[] {
+  return CONSUMER_GROUPS.filter((group) => group.events.includes(type)).map((g) => g.service);
+}
+
+/** Parses an event payload against its catalog schema; throws a ZodError when it does not match. */
+export function parsePayload<T extends EventType>(type: T, data: unknown): EventPayload<T> {
+  return payloads[type].parse(data) as EventPayload<T>;
+}

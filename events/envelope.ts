@@ -1,0 +1,136 @@
+import { randomUUID } from "node:crypto";
+import { CloudEvent, Kafka, type KafkaMessage } from "cloudevents";
+import { z } from "zod";
+import {
+  eventDefinition,
+  isEventType,
+  parsePayload,
+  type EventPayload,
+  type EventType,
+} from "./catalog";
+
+/** A domain event as the rest of the code sees it: a checked CloudEvent with a typed payload. */
+export interface DomainEvent<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  source: string;
+  subject: string;
+  time: string;
+  partitionkey: string;
+  data: EventPayload<T>;
+}
+
+/** The bytes that travel: a Kafka record in CloudEvents structured mode. */
+export interface WireMessage {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
+
+const Envelope = z.object({
+  specversion: z.literal("1.0"),
+  id: z.uuid(),
+  source: z.string().regex(/^\/kilat\/[a-z-]+$/),
+  type: z.string(),
+  subject: z.string().min(1),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal("application/json"),
+  partitionkey: z.string().min(1),
+  data: z.unknown(),
+});
+
+export class EnvelopeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvelopeError";
+  }
+}
+
+/**
+ * Builds a domain event: validates the payload against the catalog, takes the partition key
+ * from the payload field the catalog names, and gives it a fresh id unless one is passed
+ * (an outbox entry keeps its id across publish retries).
+ */
+export function createEvent<T extends EventType>(
+  type: T,
+  data: EventPayload<T>,
+  opts: { service: string; id?: string; time?: string },
+): DomainEvent<T> {
+  const definition = eventDefinition(type);
+  const payload = parsePayload(type, data);
+  const key = (payload as Record<string, unknown>)[definition.partitionKey];
+  if (typeof key !== "string") {
+    throw new EnvelopeError(`${type}: payload has no ${definition.partitionKey}`);
+  }
+  const subject = (payload as Record<string, unknown>)["booking_id"] ?? key;
+  return {
+    id: opts.id ?? randomUUID(),
+    type,
+    source: `/kilat/${opts.service}`,
+    subject: String(subject),
+    time: opts.time ?? new Date().toISOString(),
+    partitionkey: key,
+    data: payload,
+  };
+}
+
+/** Serialises with the CloudEvents SDK's Kafka binding (structured mode). */
+export function toWire(event: DomainEvent): WireMessage {
+  const cloudEvent = new CloudEvent({
+    specversion: "1.0",
+    id: event.id,
+    source: event.source,
+    type: event.type,
+    subject: event.subject,
+    time: event.time,
+    datacontenttype: "application/json",
+    partitionkey: event.partitionkey,
+    data: event.data,
+  });
+  const message = Kafka.structured(cloudEvent);
+  return {
+    key: event.partitionkey,
+    value: String(message.value),
+    headers: { "content-type": CLOUDEVENTS_CONTENT_TYPE },
+  };
+}
+
+/**
+ * Reads a record back into a checked domain event. Throws EnvelopeError for anything that is
+ * not a well-formed CloudEvent of a known type with a valid payload (a poison message).
+ */
+export function fromWire(message: WireMessage): DomainEvent {
+  let cloudEvent: CloudEvent<unknown>;
+  try {
+    const record: KafkaMessage<string> = {
+      key: message.key,
+      value: message.value,
+      headers: message.headers,
+      body: message.value,
+    };
+    cloudEvent = Kafka.toEvent(record) as CloudEvent<unknown>;
+  } catch (error) {
+    throw new EnvelopeError(`not a CloudEvent: ${(error as Error).message}`);
+  }
+  const envelope = Envelope.safeParse({ ...cloudEvent.toJSON(), partitionkey: message.key });
+  if (!envelope.success) {
+    throw new EnvelopeError(`bad envelope: ${z.prettifyError(envelope.error)}`);
+  }
+  const { type } = envelope.data;
+  if (!isEventType(type)) throw new EnvelopeError(`unknown event type ${type}`);
+  const data = eventDefinition(type).schema.safeParse(envelope.data.data);
+  if (!data.success) {
+    throw new EnvelopeError(`bad ${type} payload: ${z.prettifyError(data.error)}`);
+  }
+  return {
+    id: envelope.data.id,
+    type,
+    source: envelope.data.source,
+    subject: envelope.data.subject,
+    time: envelope.data.time,
+    partitionkey: envelope.data.partitionkey,
+    data: data.data as EventPayload<typeof type>,
+  };
+}

@@ -1,0 +1,54 @@
+import jwt from "jsonwebtoken";
+import { z } from "zod";
+
+export const ROLES = ["owner", "runner", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling: the verified claims of a bearer token. */
+export interface AuthUser {
+  sub: string;
+  role: Role;
+}
+
+const Claims = z.object({ sub: z.string().min(1).max(128), role: z.enum(ROLES) });
+
+export class AuthError extends Error {
+  constructor(readonly reason: "missing" | "invalid" | "expired") {
+    super(
+      reason === "missing"
+        ? "missing bearer token"
+        : reason === "expired"
+          ? "token expired"
+          : "invalid token",
+    );
+    this.name = "AuthError";
+  }
+}
+
+export function signToken(user: AuthUser, secret: string, expiresIn: string | number = "12h") {
+  return jwt.sign({ role: user.role }, secret, {
+    algorithm: "HS256",
+    subject: user.sub,
+    expiresIn: expiresIn as jwt.SignOptions["expiresIn"],
+  });
+}
+
+/** Verifies an HS256 token (the only algorithm accepted) and returns its claims. */
+export function verifyToken(token: string | undefined, secret: string): AuthUser {
+  if (!token) throw new AuthError("missing");
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ["HS256"] });
+  } catch (error) {
+    throw new AuthError(error instanceof jwt.TokenExpiredError ? "expired" : "invalid");
+  }
+  const claims = Claims.safeParse(payload);
+  if (!claims.success) throw new AuthError("invalid");
+  return claims.data;
+}
+
+/** The token of an `Authorization: Bearer …` header, if that is what it holds. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  return match?.[1];
+}

@@ -1,0 +1,154 @@
+import { z } from "zod";
+
+/** Every service this codebase can host; `SERVICES` picks a subset per process. */
+export const SERVICE_NAMES = ["api", "booking", "notification"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Development-only secrets: production refuses to start with them. */
+export const DEFAULT_JWT_SECRET = "kilat-dev-secret-do-not-use-in-production";
+export const DEFAULT_WEBHOOK_SECRET = "whsec_kilat_dev_only";
+
+const optionalUrl = (protocols: string[], example: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `expected a ${protocols.join(" or ")} URL such as ${example}` },
+    )
+    .optional();
+
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  NODE_ID: z.string().trim().min(1).optional(),
+  NAMESPACE: z.string().trim().default("kilat"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  PORT: z.coerce
+    .number({ message: "expected a TCP port number" })
+    .int()
+    .min(0, "expected a TCP port number (0-65535)")
+    .max(65535, "expected a TCP port number (0-65535)")
+    .default(3000),
+  SERVICES: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value || value === "*" || value === "all") return [...SERVICE_NAMES];
+      const names = value.split(",").map((name) => name.trim());
+      const unknown = names.filter((name) => !(SERVICE_NAMES as readonly string[]).includes(name));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `unknown service ${unknown.join(", ")}; known: ${SERVICE_NAMES.join(", ")}`,
+        });
+        return z.NEVER;
+      }
+      return names as ServiceName[];
+    }),
+  TRANSPORTER: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  MONGO_URL: optionalUrl(["mongodb:", "mongodb+srv:"], "mongodb://127.0.0.1:27017"),
+  KAFKA_BROKERS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value) return undefined;
+      const brokers = value.split(",").map((broker) => broker.trim());
+      if (!brokers.every((broker) => hostPort.test(broker))) {
+        ctx.addIssue({ code: "custom", message: "expected host:port[,host:port…]" });
+        return z.NEVER;
+      }
+      return brokers;
+    }),
+  REDIS_URL: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^(sk|rk)_(test|live)_/, "expected a Stripe secret key (sk_test_… or sk_live_…)")
+    .optional(),
+  STRIPE_API_BASE: optionalUrl(["http:", "https:"], "http://127.0.0.1:12111"),
+  STRIPE_WEBHOOK_SECRET: z.string().trim().min(1).default(DEFAULT_WEBHOOK_SECRET),
+  JWT_SECRET: z.string().min(16, "expected at least 16 characters").default(DEFAULT_JWT_SECRET),
+  /** How long relays wait before sweeping outboxes that the fast path did not flush. */
+  OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
+});
+
+export interface Config {
+  env: "development" | "test" | "production";
+  nodeID: string | undefined;
+  namespace: string;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  port: number;
+  services: ServiceName[];
+  transporter: string | undefined;
+  mongoUrl: string | undefined;
+  kafkaBrokers: string[] | undefined;
+  redisUrl: string | undefined;
+  stripe: { secretKey: string | undefined; apiBase: string | undefined; webhookSecret: string };
+  jwtSecret: string;
+  outboxSweepMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and validates the environment; unset components mean the embedded defaults. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blankAsUnset = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""),
+  );
+  const parsed = EnvSchema.safeParse(blankAsUnset);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".");
+        return `${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const config: Config = {
+    env: e.NODE_ENV,
+    nodeID: e.NODE_ID,
+    namespace: e.NAMESPACE,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    services: e.SERVICES,
+    transporter: e.TRANSPORTER,
+    mongoUrl: e.MONGO_URL,
+    kafkaBrokers: e.KAFKA_BROKERS,
+    redisUrl: e.REDIS_URL,
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      apiBase: e.STRIPE_API_BASE,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+    },
+    jwtSecret: e.JWT_SECRET,
+    outboxSweepMs: e.OUTBOX_SWEEP_MS,
+  };
+  if (config.env === "production") {
+    const defaults = [
+      config.jwtSecret === DEFAULT_JWT_SECRET && "JWT_SECRET: the development default is set",
+      config.stripe.webhookSecret === DEFAULT_WEBHOOK_SECRET &&
+        "STRIPE_WEBHOOK_SECRET: the development default is set",
+    ].filter((problem): problem is string => typeof problem === "string");
+    if (defaults.length > 0) {
+      throw new ConfigError(defaults.map((p) => `${p}; NODE_ENV=production needs a real secret`));
+    }
+  }
+  return config;
+}

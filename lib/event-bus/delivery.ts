@@ -1,0 +1,87 @@
+import { EnvelopeError, fromWire, type WireMessage } from "../../events/envelope";
+import { dlqOf } from "../../events/catalog";
+import { DEFAULT_RETRY, type DeliveryMeta, type EventHandler, type RetryPolicy } from "./port";
+
+/** Headers a dead letter carries, so ops can see why and replay it where it came from. */
+export const DLQ_HEADERS = {
+  topic: "x-kilat-origin-topic",
+  partition: "x-kilat-origin-partition",
+  offset: "x-kilat-origin-offset",
+  group: "x-kilat-consumer-group",
+  error: "x-kilat-error",
+  attempts: "x-kilat-attempts",
+  failedAt: "x-kilat-failed-at",
+} as const;
+
+export type DeliveryOutcome = "handled" | "dead-lettered";
+
+export interface DeliveryPorts {
+  deadLetter(topic: string, message: WireMessage): Promise<void>;
+  /** Waits between attempts; the Kafka adapter heartbeats meanwhile so the group stays stable. */
+  sleep(ms: number): Promise<void>;
+}
+
+export function resolveRetry(policy: Partial<RetryPolicy> | undefined): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...policy };
+}
+
+export function backoffDelay(policy: RetryPolicy, failedAttempt: number): number {
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (failedAttempt - 1));
+}
+
+/**
+ * Delivers one message to a handler, the same way for every adapter: a message that is not a
+ * valid catalog CloudEvent is dead-lettered at once (retrying cannot fix it); a failing handler
+ * is retried with exponential backoff, then dead-lettered. Either way the caller commits and
+ * moves on, so a poison message never blocks its partition.
+ */
+export async function deliver(
+  message: WireMessage,
+  origin: Omit<DeliveryMeta, "attempt">,
+  handler: EventHandler,
+  policy: RetryPolicy,
+  ports: DeliveryPorts,
+): Promise<DeliveryOutcome> {
+  let event;
+  try {
+    event = fromWire(message);
+  } catch (error) {
+    await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, 0));
+    return "dead-lettered";
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await handler(event, { ...origin, attempt });
+      return "handled";
+    } catch (error) {
+      if (attempt >= policy.attempts || error instanceof EnvelopeError) {
+        await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, attempt));
+        return "dead-lettered";
+      }
+      await ports.sleep(backoffDelay(policy, attempt));
+    }
+  }
+}
+
+function deadLetter(
+  message: WireMessage,
+  origin: Omit<DeliveryMeta, "attempt">,
+  error: unknown,
+  attempts: number,
+): WireMessage {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...message.headers,
+      [DLQ_HEADERS.topic]: origin.topic,
+      [DLQ_HEADERS.partition]: String(origin.partition),
+      [DLQ_HEADERS.offset]: origin.offset,
+      [DLQ_HEADERS.group]: origin.groupId,
+      [DLQ_HEADERS.error]: reason.slice(0, 1000),
+      [DLQ_HEADERS.attempts]: String(attempts),
+      [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+    },
+  };
+}

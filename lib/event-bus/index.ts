@@ -1,0 +1,15 @@
+import type { Config } from "../config";
+import { KafkaEventBus } from "./kafka";
+import { MemoryEventBus } from "./memory";
+import type { EventBus } from "./port";
+
+export * from "./port";
+export { KafkaEventBus } from "./kafka";
+export { MemoryEventBus } from "./memory";
+
+/** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded mode). */
+export function createEventBus(config: Config, clientId: string): EventBus {
+  return config.kafkaBrokers
+    ? new KafkaEventBus({ brokers: config.kafkaBrokers, clientId })
+    : new MemoryEventBus();
+}

@@ -1,0 +1,234 @@
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  type KafkaMessage,
+  type Producer,
+} from "kafkajs";
+import { dlqOf } from "../../events/catalog";
+import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
+import { deliver, resolveRetry } from "./delivery";
+import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./port";
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Partitions consumed at once per consumer; each partition stays strictly in order. */
+  partitionsConsumedConcurrently?: number;
+  logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
+}
+
+/** kafkajs adapter of the event-bus port. */
+export class KafkaEventBus implements EventBus {
+  readonly kind = "kafka" as const;
+  private readonly kafka: Kafka;
+  private producer: Promise<Producer> | undefined;
+  private admin: Promise<Admin> | undefined;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(private readonly options: KafkaBusOptions) {
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.ERROR,
+      connectionTimeout: 3000,
+      retry: { initialRetryTime: 200, retries: 8 },
+    });
+  }
+
+  async publish(topic: string, events: DomainEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.send(topic, events.map(toWire));
+  }
+
+  async subscribe(options: ConsumerOptions): Promise<Subscription> {
+    const retry = resolveRetry(options.retry);
+    let stopping = false;
+    let consumer: Consumer;
+
+    const start = async (): Promise<void> => {
+      consumer = this.kafka.consumer({
+        groupId: options.groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout: 30000,
+        heartbeatInterval: 3000,
+        // Rebalances on join should be quick: the broker runs group.initial.rebalance.delay.ms=0.
+        rebalanceTimeout: 10000,
+      });
+      // kafkajs#1011: a consumer can crash for good (restart=false); build a fresh one.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (stopping || payload.restart) return;
+        this.options.logger?.error(`consumer ${options.groupId} crashed, restarting`, payload.error);
+        setTimeout(() => {
+          if (!stopping) start().catch((error) => this.options.logger?.error(error));
+        }, 1000);
+      });
+      const joined = new Promise<void>((resolve) => {
+        consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+      await consumer.run({
+        // kafkajs resolves a message's offset only after eachMessage returned, so the
+        // periodic commit never covers a message whose handler has not finished.
+        autoCommit: true,
+        autoCommitInterval: 500,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          await deliver(
+            fromKafka(message),
+            { topic, partition, offset: message.offset, groupId: options.groupId },
+            options.handler,
+            retry,
+            {
+              deadLetter: (dlq, letter) => this.send(dlq, [letter]),
+              sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
+            },
+          );
+        },
+      });
+      await joined;
+    };
+
+    await start();
+    const subscription: Subscription = {
+      stop: async () => {
+        stopping = true;
+        this.subscriptions.delete(subscription);
+        // disconnect() waits for the running eachMessage, commits, and leaves the group.
+        await consumer.disconnect();
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ensureTopics(topics: string[], partitions: number): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const wanted = topics.flatMap((topic) => [topic, dlqOf(topic)]);
+    const missing = wanted.filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    });
+  }
+
+  async readTopic(topic: string, opts: { timeoutMs?: number } = {}): Promise<TopicRecord[]> {
+    const admin = await this.getAdmin();
+    const ends = await admin.fetchTopicOffsets(topic);
+    const remaining = new Map(
+      ends
+        .filter((end) => Number(end.high) > Number(end.low))
+        .map((end) => [end.partition, BigInt(end.high)]),
+    );
+    const records: TopicRecord[] = [];
+    if (remaining.size === 0) return records;
+    // A throw-away group that never commits: reading must not move anyone's offsets.
+    const reader = this.kafka.consumer({ groupId: `kilat-reader-${process.pid}-${Date.now()}` });
+    await reader.connect();
+    try {
+      await reader.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out reading ${topic}`)),
+          opts.timeoutMs ?? 15000,
+        );
+        reader
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              records.push({ topic, partition, offset: message.offset, ...fromKafka(message) });
+              const high = remaining.get(partition);
+              if (high !== undefined && BigInt(message.offset) + 1n >= high) {
+                remaining.delete(partition);
+              }
+              if (remaining.size === 0) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await reader.disconnect();
+    }
+    return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+  }
+
+  async ping(): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.describeCluster();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
+    const [producer, admin] = await Promise.allSettled([this.producer, this.admin]);
+    if (producer.status === "fulfilled" && producer.value) await producer.value.disconnect();
+    if (admin.status === "fulfilled" && admin.value) await admin.value.disconnect();
+  }
+
+  private async send(topic: string, messages: WireMessage[]): Promise<void> {
+    const producer = await this.getProducer();
+    await producer.send({ topic, acks: -1, messages });
+  }
+
+  private getProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        // kafkajs#353: the idempotent producer is only safe with one request in flight, and
+        // even then we do not rely on it: consumers dedupe by CloudEvent id.
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await producer.connect();
+      return producer;
+    })().catch((error: unknown) => {
+      this.producer = undefined;
+      throw error;
+    });
+    return this.producer;
+  }
+
+  private getAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((error: unknown) => {
+      this.admin = undefined;
+      throw error;
+    });
+    return this.admin;
+  }
+}
+
+function fromKafka(message: KafkaMessage): WireMessage {
+  return {
+    key: message.key?.toString() ?? "",
+    value: message.value?.toString() ?? "",
+    headers: headersToStrings(message.headers),
+  };
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    result[name] = (Array.isArray(value) ? value[0] : value)?.toString() ?? "";
+  }
+  return result;
+}
+
+async function sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, deadline - Date.now())));
+    await heartbeat();
+  }
+}

@@ -1,0 +1,181 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { dlqOf } from "../../events/catalog";
+import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
+import { deliver, resolveRetry } from "./delivery";
+import type { ConsumerOptions, EventBus, RetryPolicy, Subscription, TopicRecord } from "./port";
+
+interface Member {
+  id: number;
+  topics: string[];
+  handler: ConsumerOptions["handler"];
+  retry: RetryPolicy;
+  /** Deliveries in hand; stop() waits for them. */
+  inFlight: Set<Promise<unknown>>;
+}
+
+interface Group {
+  id: string;
+  members: Member[];
+  /** Next offset to deliver, per "topic/partition"; advanced only after the handler settled. */
+  committed: Map<string, number>;
+  workers: Set<string>;
+}
+
+/**
+ * The embedded event bus: Kafka's semantics in one process. Each topic has partitions chosen
+ * by key hash (per-key order), each consumer group has committed offsets and spreads the
+ * partitions over its members, and failures go through the same retry / dead-letter path as
+ * the Kafka adapter (delivery.ts).
+ */
+export class MemoryEventBus implements EventBus {
+  readonly kind = "memory" as const;
+  private readonly logs = new Map<string, WireMessage[][]>();
+  private readonly groups = new Map<string, Group>();
+  private readonly wakeups = new Set<() => void>();
+  private nextMemberId = 1;
+  private closed = false;
+
+  constructor(private readonly defaultPartitions = 3) {}
+
+  async ensureTopics(topics: string[], partitions: number): Promise<void> {
+    for (const topic of topics) {
+      this.createTopic(topic, partitions);
+      this.createTopic(dlqOf(topic), partitions);
+    }
+  }
+
+  async publish(topic: string, events: DomainEvent[]): Promise<void> {
+    this.assertOpen();
+    for (const event of events) this.append(topic, toWire(event));
+    this.wake();
+  }
+
+  async subscribe(options: ConsumerOptions): Promise<Subscription> {
+    this.assertOpen();
+    const group = this.groupOf(options.groupId);
+    const member: Member = {
+      id: this.nextMemberId++,
+      topics: options.topics,
+      handler: options.handler,
+      retry: resolveRetry(options.retry),
+      inFlight: new Set(),
+    };
+    group.members.push(member);
+    for (const topic of options.topics) {
+      this.partitionsOf(topic).forEach((_, partition) => this.startWorker(group, topic, partition));
+    }
+    return {
+      stop: async () => {
+        group.members = group.members.filter((candidate) => candidate !== member);
+        await Promise.allSettled([...member.inFlight]);
+        this.wake();
+      },
+    };
+  }
+
+  async readTopic(topic: string): Promise<TopicRecord[]> {
+    return this.partitionsOf(topic).flatMap((log, partition) =>
+      log.map((message, offset) => ({ topic, partition, offset: String(offset), ...message })),
+    );
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    const inFlight = [...this.groups.values()].flatMap((g) => g.members.flatMap((m) => [...m.inFlight]));
+    await Promise.allSettled(inFlight);
+  }
+
+  private append(topic: string, message: WireMessage): void {
+    const partitions = this.partitionsOf(topic);
+    partitions[partitionFor(message.key, partitions.length)].push(message);
+  }
+
+  private createTopic(topic: string, partitions: number): WireMessage[][] {
+    let log = this.logs.get(topic);
+    if (!log) {
+      log = Array.from({ length: partitions }, () => []);
+      this.logs.set(topic, log);
+    }
+    return log;
+  }
+
+  private partitionsOf(topic: string): WireMessage[][] {
+    return this.logs.get(topic) ?? this.createTopic(topic, this.defaultPartitions);
+  }
+
+  private groupOf(id: string): Group {
+    let group = this.groups.get(id);
+    if (!group) {
+      group = { id, members: [], committed: new Map(), workers: new Set() };
+      this.groups.set(id, group);
+    }
+    return group;
+  }
+
+  /** Round-robin assignment, recomputed from the current members on every delivery. */
+  private ownerOf(group: Group, topic: string, partition: number): Member | undefined {
+    const candidates = group.members.filter((member) => member.topics.includes(topic));
+    if (candidates.length === 0) return undefined;
+    return candidates[partition % candidates.length];
+  }
+
+  private startWorker(group: Group, topic: string, partition: number): void {
+    const key = `${topic}/${partition}`;
+    if (group.workers.has(key)) return;
+    group.workers.add(key);
+    void this.runWorker(group, topic, partition, key).finally(() => group.workers.delete(key));
+  }
+
+  private async runWorker(group: Group, topic: string, partition: number, key: string) {
+    while (!this.closed) {
+      const offset = group.committed.get(key) ?? 0;
+      const message = this.partitionsOf(topic)[partition][offset];
+      const member = message && this.ownerOf(group, topic, partition);
+      if (!message || !member) {
+        if (group.members.length === 0) return;
+        await new Promise<void>((resolve) => this.wakeups.add(resolve));
+        continue;
+      }
+      const origin = { topic, partition, offset: String(offset), groupId: group.id };
+      const delivery = deliver(message, origin, member.handler, member.retry, {
+        deadLetter: async (dlq, letter) => {
+          this.append(dlq, letter);
+          this.wake();
+        },
+        sleep: (ms) => sleep(ms),
+      });
+      member.inFlight.add(delivery);
+      try {
+        await delivery;
+        group.committed.set(key, offset + 1);
+      } finally {
+        member.inFlight.delete(delivery);
+      }
+    }
+  }
+
+  private wake(): void {
+    const waiting = [...this.wakeups];
+    this.wakeups.clear();
+    for (const resolve of waiting) resolve();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("event bus is closed");
+  }
+}
+
+/** FNV-1a: a stable hash so one key always lands on one partition. */
+export function partitionFor(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitions;
+}

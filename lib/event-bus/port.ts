@@ -1,0 +1,69 @@
+import type { DomainEvent } from "../../events/envelope";
+
+/** Where a delivered message came from; also what a dead letter records. */
+export interface DeliveryMeta {
+  topic: string;
+  partition: number;
+  offset: string;
+  groupId: string;
+  /** 1 on the first try, then 2, 3… while the handler keeps failing. */
+  attempt: number;
+}
+
+export type EventHandler = (event: DomainEvent, meta: DeliveryMeta) => Promise<void>;
+
+export interface RetryPolicy {
+  /** Tries in all, the first included; after the last failure the message is dead-lettered. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 5,
+  initialDelayMs: 200,
+  maxDelayMs: 5000,
+  factor: 2,
+};
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  handler: EventHandler;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface Subscription {
+  /** Graceful: lets the message in hand finish, commits, and leaves the group. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The event-bus port. Both adapters (Kafka, in-process) give the same guarantees:
+ * per-key order within a topic, one delivery per consumer group (at least once), offsets
+ * committed only after the handler succeeded, bounded retries then `<topic>.dlq`.
+ */
+export interface EventBus {
+  readonly kind: "kafka" | "memory";
+  /** Resolves once every event is acknowledged by all in-sync replicas (acks = all). */
+  publish(topic: string, events: DomainEvent[]): Promise<void>;
+  /** Resolves once the consumer has joined its group. */
+  subscribe(options: ConsumerOptions): Promise<Subscription>;
+  /** Creates the topics that do not exist yet, each with its `.dlq` twin. */
+  ensureTopics(topics: string[], partitions: number): Promise<void>;
+  /** Reads a topic from the start (ops and tests: the DLQ, the published sequence). */
+  readTopic(topic: string, opts?: { timeoutMs?: number }): Promise<TopicRecord[]>;
+  /** Reachability, for /ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TopicRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}

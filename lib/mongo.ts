@@ -1,0 +1,53 @@
+import mongoose, { type Connection } from "mongoose";
+import type { Config } from "./config";
+
+export class EmbeddedMongoUnavailable extends Error {
+  constructor(cause: string) {
+    super(
+      `The embedded MongoDB (mongodb-memory-server) could not start: ${cause}. ` +
+        "Set MONGO_URL=mongodb://… or run `npm run infra:up` and use its exports.",
+    );
+    this.name = "EmbeddedMongoUnavailable";
+  }
+}
+
+let embedded: Promise<{ uri: string; stop(): Promise<unknown> }> | undefined;
+
+/** MONGO_URL when set; otherwise one mongodb-memory-server per process, started on first use. */
+export async function mongoUrl(config: Config): Promise<string> {
+  if (config.mongoUrl) return config.mongoUrl;
+  embedded ??= (async () => {
+    try {
+      const { MongoMemoryServer } = await import("mongodb-memory-server");
+      const server = await MongoMemoryServer.create();
+      return { uri: server.getUri(), stop: () => server.stop() };
+    } catch (error) {
+      embedded = undefined;
+      const message = (error as Error).message.split("\n")[0];
+      throw new EmbeddedMongoUnavailable(message);
+    }
+  })();
+  return (await embedded).uri;
+}
+
+export async function stopEmbeddedMongo(): Promise<void> {
+  const server = embedded;
+  embedded = undefined;
+  if (server) await (await server).stop();
+}
+
+/** One database per service: `kilat-<service>` (prefix overridable for tests). */
+export async function connectServiceDb(
+  config: Config,
+  service: string,
+  dbPrefix = process.env.MONGO_DB_PREFIX ?? "kilat",
+): Promise<Connection> {
+  const connection = mongoose.createConnection(await mongoUrl(config), {
+    dbName: `${dbPrefix}-${service}`,
+    serverSelectionTimeoutMS: 5000,
+    // FerretDB has no retryable writes on its SQLite backend.
+    retryWrites: false,
+  });
+  await connection.asPromise();
+  return connection;
+}

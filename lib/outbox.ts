@@ -1,0 +1,140 @@
+import type { Model } from "mongoose";
+import { eventDefinition, type EventType } from "../events/catalog";
+import type { DomainEvent } from "../events/envelope";
+import type { OutboxEntry, WithOutbox } from "../models/outbox.schema";
+import type { EventBus } from "./event-bus";
+
+/** Turns events into outbox entries, to be written in the same update as the state change. */
+export function toOutbox(events: DomainEvent[]): OutboxEntry[] {
+  const now = new Date();
+  return events.map((event) => ({
+    id: event.id,
+    topic: eventDefinition(event.type).topic,
+    type: event.type,
+    source: event.source,
+    subject: event.subject,
+    time: event.time,
+    partitionkey: event.partitionkey,
+    data: event.data as Record<string, unknown>,
+    created_at: now,
+  }));
+}
+
+function fromOutbox(entry: OutboxEntry): DomainEvent {
+  return {
+    id: entry.id,
+    type: entry.type as EventType,
+    source: entry.source,
+    subject: entry.subject,
+    time: entry.time,
+    partitionkey: entry.partitionkey,
+    data: entry.data as DomainEvent["data"],
+  };
+}
+
+export interface RelayLogger {
+  warn(...args: unknown[]): void;
+}
+
+/**
+ * Publishes what aggregates put in their outbox, then removes each entry — only after the bus
+ * acknowledged it. The owner of a write calls `flush(id)` right away (the fast path); a sweep
+ * every `sweepMs` picks up whatever a crash or an outage left behind. Publishing may repeat
+ * an event (crash between ack and removal); it never loses one. Consumers dedupe by id.
+ */
+export class OutboxRelay<T extends WithOutbox> {
+  private readonly running = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly model: Model<T>,
+    private readonly bus: EventBus,
+    private readonly sweepMs: number,
+    private readonly logger: RelayLogger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.scheduleSweep(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.running.values(), this.sweeping]);
+  }
+
+  /** Publishes one aggregate's pending events; concurrent calls for one id run one after another. */
+  flush(id: string): Promise<void> {
+    const previous = this.running.get(id) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(() => this.publishPending(id))
+      .finally(() => {
+        if (this.running.get(id) === next) this.running.delete(id);
+      });
+    this.running.set(id, next);
+    return next;
+  }
+
+  /** Fire-and-forget flush after a write: failures are left to the sweep. */
+  flushSoon(id: string): void {
+    this.flush(id).catch((error: unknown) =>
+      this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error),
+    );
+  }
+
+  /** Aggregates holding events older than the sweep interval (what the fast path missed). */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.sweepMs);
+    const stale = await this.model
+      .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
+      .limit(200)
+      .lean<{ _id: string }[]>();
+    for (const doc of stale) await this.flush(String(doc._id));
+    return stale.length;
+  }
+
+  /** What is waiting, for ops (`outbox` in the REPL) and tests. */
+  async pending(): Promise<{ id: string; entries: OutboxEntry[] }[]> {
+    const docs = await this.model
+      .find({ "outbox.0": { $exists: true } } as never, { outbox: 1 })
+      .lean<{ _id: string; outbox: OutboxEntry[] }[]>();
+    return docs.map((doc) => ({ id: String(doc._id), entries: doc.outbox }));
+  }
+
+  private async publishPending(id: string): Promise<void> {
+    const doc = await this.model.findById(id, { outbox: 1 }).lean<{ outbox?: OutboxEntry[] }>();
+    const entries = doc?.outbox ?? [];
+    let index = 0;
+    while (index < entries.length) {
+      // Consecutive entries for one topic go out in one request, in their order.
+      const topic = entries[index].topic;
+      let end = index;
+      while (end < entries.length && entries[end].topic === topic) end++;
+      const batch = entries.slice(index, end);
+      await this.bus.publish(topic, batch.map(fromOutbox));
+      for (const entry of batch) {
+        // Guarded on the head's id: a concurrent flush that already removed it is a no-op.
+        await this.model.updateOne(
+          { _id: id, "outbox.0.id": entry.id } as never,
+          { $pop: { outbox: -1 } } as never,
+        );
+      }
+      index = end;
+    }
+  }
+
+  private scheduleSweep(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sweeping = this.sweep()
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.warn(`outbox sweep failed`, error))
+        .finally(() => this.scheduleSweep(this.sweepMs));
+    }, delay);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,88 @@
+import { Redis } from "ioredis";
+import mongoose, { type Connection } from "mongoose";
+import type { ServiceBroker } from "moleculer";
+import { mongoUrl } from "./mongo";
+import type { Runtime } from "./runtime";
+
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface Readiness {
+  status: "ready" | "not_ready";
+  checks: Record<string, CheckResult>;
+}
+
+const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([
+    promise,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+
+async function timed(check: () => Promise<unknown>): Promise<CheckResult> {
+  const started = performance.now();
+  try {
+    await withTimeout(check(), 2000);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    return {
+      ok: false,
+      ms: Math.round(performance.now() - started),
+      error: (error as Error).message,
+    };
+  }
+}
+
+/**
+ * Probes every component this process is configured to use, each with its own small client so
+ * the answer does not depend on which services the process hosts.
+ */
+export class ReadinessProbe {
+  private redis: Redis | undefined;
+  private mongo: Connection | undefined;
+
+  constructor(
+    private readonly broker: ServiceBroker,
+    private readonly runtime: Runtime,
+  ) {}
+
+  async check(): Promise<Readiness> {
+    const { config, bus } = this.runtime;
+    const probes: Record<string, () => Promise<unknown>> = {
+      mongodb: async () => {
+        this.mongo ??= mongoose.createConnection(await mongoUrl(config), {
+          serverSelectionTimeoutMS: 1500,
+        });
+        await this.mongo.asPromise();
+        await this.mongo.db?.admin().ping();
+      },
+      [bus.kind === "kafka" ? "kafka" : "event_bus"]: () => bus.ping(),
+    };
+    if (config.redisUrl) {
+      const url = config.redisUrl;
+      probes.redis = async () => {
+        this.redis ??= new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        if (this.redis.status === "wait") await this.redis.connect();
+        await this.redis.ping();
+      };
+    }
+    if (config.transporter) {
+      probes.transporter = async () => {
+        if (!this.broker.transit?.connected) throw new Error("transporter not connected");
+      };
+    }
+    const names = Object.keys(probes);
+    const results = await Promise.all(names.map((name) => timed(probes[name])));
+    const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
+    return { status: results.every((result) => result.ok) ? "ready" : "not_ready", checks };
+  }
+
+  async close(): Promise<void> {
+    this.redis?.disconnect();
+    await this.mongo?.close();
+  }
+}

@@ -1,0 +1,25 @@
+import type { ServiceBroker } from "moleculer";
+import type { Config } from "./config";
+import { createEventBus, type EventBus } from "./event-bus";
+
+/** What the services of one broker share: the validated config and the event bus. */
+export interface Runtime {
+  config: Config;
+  bus: EventBus;
+}
+
+const runtimes = new WeakMap<ServiceBroker, Runtime>();
+
+export function createRuntime(config: Config, bus?: EventBus): Runtime {
+  return { config, bus: bus ?? createEventBus(config, `kilat-${config.nodeID ?? process.pid}`) };
+}
+
+export function bindRuntime(broker: ServiceBroker, runtime: Runtime): void {
+  runtimes.set(broker, runtime);
+}
+
+export function runtimeOf(broker: ServiceBroker): Runtime {
+  const runtime = runtimes.get(broker);
+  if (!runtime) throw new Error("broker has no Kilat runtime: create it with createBroker()");
+  return runtime;
+}

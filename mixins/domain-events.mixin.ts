@@ -1,0 +1,144 @@
+import type { Model } from "mongoose";
+import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import {
+  ALL_TOPICS,
+  PARTITIONS,
+  consumerGroup,
+  type EventPayload,
+  type EventType,
+} from "../events/catalog";
+import { createEvent, type DomainEvent } from "../events/envelope";
+import type { DeliveryMeta, RetryPolicy, Subscription } from "../lib/event-bus";
+import { OutboxRelay } from "../lib/outbox";
+import { runtimeOf } from "../lib/runtime";
+import type { WithOutbox } from "../models/outbox.schema";
+import { processedEventModel } from "../models/processed-event.model";
+import type { MongoThis } from "./mongo.mixin";
+
+/** For each consumer group of the catalog this service joins: event type → method name. */
+export type ConsumeMap = Record<string, Partial<Record<EventType, string>>>;
+
+export interface DomainEventsOptions {
+  /** The service name in CloudEvent sources: `/kilat/<source>`. */
+  source: string;
+  consume?: ConsumeMap;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface DomainEventsMethods {
+  /** A new event from this service, payload checked against the catalog. */
+  domainEvent<T extends EventType>(type: T, data: EventPayload<T>): DomainEvent<T>;
+  /** Starts (once) the relay that drains a model's outbox; returns it for `flushSoon(id)`. */
+  outboxRelay<T extends WithOutbox>(model: Model<T>): OutboxRelay<T>;
+}
+
+interface DomainEventsState {
+  $subscriptions: Subscription[];
+  $relays: Map<string, OutboxRelay<WithOutbox>>;
+  handleDomainEvent(
+    handlers: Partial<Record<EventType, string>>,
+    event: DomainEvent,
+    meta: DeliveryMeta,
+  ): Promise<void>;
+}
+
+type This = Service & MongoThis & DomainEventsMethods & DomainEventsState;
+
+/** A handler method as DomainEvents calls it. */
+export type DomainEventHandler = (event: DomainEvent, meta: DeliveryMeta) => Promise<void>;
+
+function checkConsumeMap(service: string, consume: ConsumeMap): void {
+  for (const [groupId, handlers] of Object.entries(consume)) {
+    const group = consumerGroup(groupId);
+    if (group.service !== `service-${service}`) {
+      throw new Error(`${service}: consumer group ${groupId} belongs to ${group.service}`);
+    }
+    for (const type of Object.keys(handlers) as EventType[]) {
+      if (!group.events.includes(type)) {
+        throw new Error(`${service}: group ${groupId} does not handle ${type} in the catalog`);
+      }
+    }
+  }
+}
+
+/**
+ * The one way services touch domain events: build them (`domainEvent`), publish them through
+ * a model's outbox (`outboxRelay`), and consume them per consumer group. Consuming is
+ * idempotent: an event id already handled by the group is skipped (`processed_events`), and
+ * the handlers themselves are written to tolerate the rare repeat that slips past a crash.
+ */
+export function DomainEvents(options: DomainEventsOptions) {
+  checkConsumeMap(options.source, options.consume ?? {});
+
+  const mixin: Partial<ServiceSchema<ServiceSettingSchema, object, object, This>> = {
+    created(this: This) {
+      this.$subscriptions = [];
+      this.$relays = new Map();
+    },
+
+    async started(this: This) {
+      const { bus } = runtimeOf(this.broker);
+      // Kafka topics come from infra (auto-creation is off); the in-process bus makes its own.
+      if (bus.kind === "memory") await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
+      this.$subscriptions = await Promise.all(
+        Object.entries(options.consume ?? {}).map(([groupId, handlers]) =>
+          bus.subscribe({
+            groupId,
+            topics: [consumerGroup(groupId).topic],
+            retry: options.retry,
+            handler: (event, meta) => this.handleDomainEvent(handlers, event, meta),
+          }),
+        ),
+      );
+    },
+
+    async stopped(this: This) {
+      await Promise.all(this.$subscriptions.map((subscription) => subscription.stop()));
+      await Promise.all([...this.$relays.values()].map((relay) => relay.stop()));
+    },
+
+    methods: {
+      domainEvent<T extends EventType>(this: This, type: T, data: EventPayload<T>) {
+        return createEvent(type, data, { service: options.source });
+      },
+
+      outboxRelay<T extends WithOutbox>(this: This, model: Model<T>) {
+        let relay = this.$relays.get(model.modelName) as OutboxRelay<T> | undefined;
+        if (!relay) {
+          const { bus, config } = runtimeOf(this.broker);
+          relay = new OutboxRelay(model, bus, config.outboxSweepMs, this.logger);
+          relay.start();
+          this.$relays.set(model.modelName, relay as unknown as OutboxRelay<WithOutbox>);
+        }
+        return relay;
+      },
+
+      async handleDomainEvent(
+        this: This,
+        handlers: Partial<Record<EventType, string>>,
+        event: DomainEvent,
+        meta: DeliveryMeta,
+      ) {
+        const method = handlers[event.type];
+        if (!method) return; // another consumer's event on a shared topic
+        const processed = processedEventModel(this.db);
+        const key = `${meta.groupId}:${event.id}`;
+        if (await processed.exists({ _id: key })) return;
+        const handler = (this as unknown as Record<string, DomainEventHandler>)[method];
+        await handler.call(this, event, meta);
+        await processed
+          .create({
+            _id: key,
+            group: meta.groupId,
+            event_id: event.id,
+            type: event.type,
+            processed_at: new Date(),
+          })
+          .catch((error: { code?: number }) => {
+            if (error.code !== 11000) throw error; // a concurrent duplicate finished first
+          });
+      },
+    },
+  };
+  return mixin as Partial<ServiceSchema>;
+}

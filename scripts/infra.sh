@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Local infrastructure for Kilat without Docker: Redis, Apache Kafka (one KRaft node),
+# FerretDB (MongoDB wire protocol over SQLite) and stripe-mock.
+#
+#   bash scripts/infra.sh up            install what is missing, start what is not running, print exports
+#   bash scripts/infra.sh down [--purge] stop exactly what `up` started (pid files); --purge drops the data
+#   bash scripts/infra.sh status        what is running
+#   bash scripts/infra.sh env           print the export lines again
+#
+# Data, logs, pid files and the env file live under $KILAT_INFRA_DIR (default <repo>/.infra).
+# Downloaded tools (Kafka jars, ferretdb, stripe-mock) are cached under $KILAT_CACHE_DIR
+# (default ~/.cache/kilat) so a warm machine starts in seconds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+INFRA_DIR=${KILAT_INFRA_DIR:-$ROOT/.infra}
+CACHE_DIR=${KILAT_CACHE_DIR:-$HOME/.cache/kilat}
+RUN_DIR=$INFRA_DIR/run
+LOG_DIR=$INFRA_DIR/logs
+DATA_DIR=$INFRA_DIR/data
+
+KAFKA_VERSION=3.9.1
+FERRETDB_VERSION=v1.24.2
+STRIPE_MOCK_VERSION=v0.203.0
+
+REDIS_PORT=6379
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+MONGO_PORT=27017
+FERRETDB_DEBUG_PORT=27018
+STRIPE_MOCK_PORT=12111
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() {
+  printf '[infra] error: %s\n' "$*" >&2
+  exit 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for <what> <timeout-seconds> <command...>: polls the command until it succeeds.
+wait_for() {
+  local what=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      die "$what not ready after ${timeout}s (see $LOG_DIR)"
+    fi
+    sleep 0.3
+  done
+}
+
+pid_of() {
+  local file=$RUN_DIR/$1.pid
+  [[ -f $file ]] || return 1
+  local pid
+  pid=$(<"$file")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# start_bg <name> <command...>: starts a daemon in its own session, logs to logs/<name>.log.
+start_bg() {
+  local name=$1
+  shift
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+as_root() {
+  if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# ---------------------------------------------------------------- Redis (Debian package)
+ensure_redis_installed() {
+  command -v redis-server >/dev/null && return
+  log "installing redis-server from Debian's packages"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+}
+
+redis_up() {
+  if pid_of redis >/dev/null; then
+    log "redis already running (pid $(pid_of redis))"
+  elif port_open $REDIS_PORT; then
+    log "redis: port $REDIS_PORT is taken by a server this script did not start; using it"
+  else
+    ensure_redis_installed
+    mkdir -p "$DATA_DIR/redis"
+    start_bg redis redis-server --bind 127.0.0.1 --port $REDIS_PORT --dir "$DATA_DIR/redis" \
+      --save "" --appendonly no --protected-mode yes
+  fi
+  wait_for redis 20 bash -c "[[ \$(redis-cli -p $REDIS_PORT ping) == PONG ]]"
+  log "redis ready on 127.0.0.1:$REDIS_PORT"
+}
+
+# ---------------------------------------------------------------- Kafka (Maven Central jars)
+KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
+
+ensure_kafka_jars() {
+  [[ -f $KAFKA_LIBS/.complete ]] && return
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars"
+  command -v java >/dev/null || die "Java 17 is needed to run Kafka"
+  log "resolving Apache Kafka $KAFKA_VERSION jars from Maven Central"
+  rm -rf "$KAFKA_LIBS"
+  mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version=$KAFKA_VERSION \
+    dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS"
+  touch "$KAFKA_LIBS/.complete"
+}
+
+kafka_config() {
+  local dir=$INFRA_DIR/kafka
+  mkdir -p "$dir" "$DATA_DIR/kafka"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DATA_DIR/kafka
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=168
+EOF
+  cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+EOF
+}
+
+# The JVM command line shared by Kafka's StorageTool and the broker itself.
+kafka_command_line() {
+  KAFKA_JAVA=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j.configuration="file:$INFRA_DIR/kafka/log4j.properties" -cp "$KAFKA_LIBS/*")
+}
+
+kafka_up() {
+  if pid_of kafka >/dev/null; then
+    log "kafka already running (pid $(pid_of kafka))"
+  elif port_open $KAFKA_PORT; then
+    log "kafka: port $KAFKA_PORT is taken by a server this script did not start; using it"
+  else
+    ensure_kafka_jars
+    kafka_config
+    kafka_command_line
+    if [[ ! -f $DATA_DIR/kafka/meta.properties ]]; then
+      local cluster_id
+      cluster_id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid | tail -1)
+      log "formatting Kafka storage (cluster $cluster_id)"
+      "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+        -c "$INFRA_DIR/kafka/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1
+    fi
+    start_bg kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$INFRA_DIR/kafka/server.properties"
+  fi
+  wait_for kafka 90 port_open $KAFKA_PORT
+  log "kafka listening on 127.0.0.1:$KAFKA_PORT; creating the catalog's topics"
+  [[ -d $ROOT/node_modules ]] || die "node_modules missing: run npm install (or npm ci) before infra:up"
+  KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/create-topics.ts" >&2
+}
+
+# ---------------------------------------------------------------- FerretDB (Go module proxy)
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION
+
+ensure_ferretdb() {
+  [[ -x $FERRETDB_BIN ]] && return
+  command -v go >/dev/null || die "Go is needed to build FerretDB"
+  log "building FerretDB $FERRETDB_VERSION from the Go module proxy"
+  # A plain `go install …/cmd/ferretdb@$FERRETDB_VERSION` builds a binary that panics at start:
+  # the module zip lacks build/version/version.txt, which FerretDB's release tooling generates.
+  # So build the same module source with that one file written.
+  local src build
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src ]] || die "could not download FerretDB $FERRETDB_VERSION"
+  build=$(mktemp -d)
+  cp -r "$src/." "$build"
+  chmod -R u+w "$build"
+  echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  (cd "$build" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN" ./cmd/ferretdb)
+  rm -rf "$build"
+}
+
+ferretdb_up() {
+  if pid_of ferretdb >/dev/null; then
+    log "ferretdb already running (pid $(pid_of ferretdb))"
+  elif port_open $MONGO_PORT; then
+    log "mongodb: port $MONGO_PORT is taken by a server this script did not start; using it"
+  else
+    ensure_ferretdb
+    mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
+    start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/" \
+      --listen-addr=127.0.0.1:$MONGO_PORT --state-dir="$DATA_DIR/ferretdb-state" \
+      --debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT --telemetry=disable --log-level=warn
+  fi
+  wait_for ferretdb 30 port_open $MONGO_PORT
+  log "ferretdb ready on 127.0.0.1:$MONGO_PORT"
+}
+
+# ---------------------------------------------------------------- stripe-mock (Go module proxy)
+STRIPE_MOCK_BIN=$CACHE_DIR/bin/stripe-mock-$STRIPE_MOCK_VERSION/stripe-mock
+
+stripe_mock_up() {
+  if pid_of stripe-mock >/dev/null; then
+    log "stripe-mock already running (pid $(pid_of stripe-mock))"
+  elif port_open $STRIPE_MOCK_PORT; then
+    log "stripe-mock: port $STRIPE_MOCK_PORT is taken by a server this script did not start; using it"
+  else
+    if [[ ! -x $STRIPE_MOCK_BIN ]]; then
+      command -v go >/dev/null || die "Go is needed to install stripe-mock"
+      log "installing stripe-mock $STRIPE_MOCK_VERSION from the Go module proxy"
+      GOBIN=$(dirname "$STRIPE_MOCK_BIN") go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+    fi
+    start_bg stripe-mock "$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:$STRIPE_MOCK_PORT
+  fi
+  wait_for stripe-mock 30 curl -fsS -u sk_test_123: "http://127.0.0.1:$STRIPE_MOCK_PORT/v1/balance"
+  log "stripe-mock ready on 127.0.0.1:$STRIPE_MOCK_PORT"
+}
+
+# ---------------------------------------------------------------- commands
+write_env() {
+  cat >"$INFRA_DIR/env" <<EOF
+export TRANSPORTER=redis://127.0.0.1:$REDIS_PORT
+export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
+export STRIPE_SECRET_KEY=sk_test_kilat_local
+export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
+export STRIPE_WEBHOOK_SECRET=whsec_kilat_local
+EOF
+}
+
+up() {
+  local started=$SECONDS
+  mkdir -p "$INFRA_DIR" "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+  # Independent installs overlap; each step still waits for its own readiness.
+  redis_up
+  ferretdb_up &
+  local ferret=$!
+  stripe_mock_up &
+  local smock=$!
+  kafka_up
+  wait $ferret || die "ferretdb failed"
+  wait $smock || die "stripe-mock failed"
+  write_env
+  log "all up in $((SECONDS - started))s; data and logs in $INFRA_DIR"
+  cat "$INFRA_DIR/env"
+}
+
+down() {
+  local name pid
+  for name in stripe-mock ferretdb kafka redis; do
+    if pid=$(pid_of "$name"); then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN_DIR/$name.pid"
+  done
+  if [[ ${1:-} == --purge ]]; then
+    log "removing $DATA_DIR"
+    rm -rf "$DATA_DIR" "$INFRA_DIR/env"
+  fi
+}
+
+status() {
+  local name
+  for name in redis kafka ferretdb stripe-mock; do
+    if pid_of "$name" >/dev/null; then echo "$name: running (pid $(pid_of "$name"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down "${2:-}" ;;
+  status) status ;;
+  env) cat "$INFRA_DIR/env" ;;
+  *)
+    echo "usage: $0 up | down [--purge] | status | env" >&2
+    exit 2
+    ;;
+esac

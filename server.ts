@@ -1,0 +1,28 @@
+import { ConfigError, loadConfig } from "./lib/config";
+import { createBroker } from "./lib/broker";
+import { EmbeddedMongoUnavailable, stopEmbeddedMongo } from "./lib/mongo";
+
+/** Starts one Kilat process: `SERVICES` chooses what it hosts, the other variables what it uses. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const broker = createBroker(config);
+  const shutdown = async (signal: string) => {
+    broker.logger.info(`${signal}: stopping`);
+    await broker.stop();
+    await stopEmbeddedMongo();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  await broker.start();
+  if (process.argv.includes("--repl")) await broker.repl();
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof EmbeddedMongoUnavailable) {
+    console.error(`kilat: ${error.message}`);
+  } else {
+    console.error("kilat: failed to start:", error instanceof Error ? error.message : error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,225 @@
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import type { Context, Service, ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import { Server as SocketServer } from "socket.io";
+import { z } from "zod";
+import { actionsOf } from "../lib/action";
+import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../lib/auth";
+import type { PrometheusTextReporter } from "../lib/metrics";
+import { ReadinessProbe } from "../lib/readiness";
+import { runtimeOf } from "../lib/runtime";
+
+interface GatewayRequest extends IncomingMessage {
+  $action?: { name?: string; roles?: readonly Role[] };
+}
+
+interface HttpError extends Error {
+  code?: number | string;
+  status?: number;
+  type?: string;
+  data?: unknown;
+}
+
+interface ApiVars {
+  server: HttpServer;
+  io: SocketServer | undefined;
+  probe: ReadinessProbe;
+}
+type ApiThis = Service<ApiSettingsSchema> & ApiVars;
+
+const action = actionsOf<ApiThis>();
+const NoParams = z.object({}).passthrough();
+
+/** The body of every error answer: Moleculer's shape, without stacks or internal names. */
+export function errorBody(error: HttpError): { status: number; body: Record<string, unknown> } {
+  const raw = typeof error.code === "number" ? error.code : error.status;
+  const status = typeof raw === "number" && raw >= 400 && raw < 600 ? raw : 500;
+  if (error.type === "entity.parse.failed") {
+    return {
+      status: 400,
+      body: { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" },
+    };
+  }
+  if (error.type === "entity.too.large") {
+    return {
+      status: 413,
+      body: {
+        name: "PayloadTooLarge",
+        message: "Request body too large",
+        code: 413,
+        type: "PAYLOAD_TOO_LARGE",
+      },
+    };
+  }
+  if (status >= 500) {
+    const message =
+      status === 503
+        ? "Service temporarily unavailable"
+        : status === 504
+          ? "Upstream timeout"
+          : "Internal server error";
+    return { status, body: { name: "ServerError", message, code: status, type: "SERVER_ERROR" } };
+  }
+  return {
+    status,
+    body: {
+      name: error.name,
+      message: error.message,
+      code: status,
+      type: error.type ?? null,
+      data: error.data ?? null,
+    },
+  };
+}
+
+const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVars> = {
+  name: "api",
+  mixins: [ApiGateway],
+
+  settings: {
+    port: 3000,
+    ip: "0.0.0.0",
+    log4XXResponses: false,
+    logRequestParams: null,
+    logResponseData: null,
+    routes: [
+      {
+        path: "/",
+        mappingPolicy: "restrict",
+        bodyParsers: false,
+        aliases: {
+          "GET health": "api.health",
+          "GET ready": "api.ready",
+          "GET metrics": "api.metrics",
+        },
+      },
+      {
+        path: "/api",
+        mappingPolicy: "restrict",
+        authentication: true,
+        authorization: true,
+        bodyParsers: { json: { limit: "64kb", strict: true } },
+        aliases: {
+          "POST bookings": "booking.create",
+          "GET bookings": "booking.list",
+          "GET bookings/:id": "booking.get",
+          "GET notifications": "notification.list",
+        },
+      },
+    ],
+    onError(this: Service, req: IncomingMessage, res: ServerResponse, error: HttpError) {
+      const { status, body } = errorBody(error);
+      if (status >= 500) this.logger.error(`${req.method} ${req.url} failed`, error);
+      res.setHeader("Content-Type", "application/json; charset=utf-8");
+      res.writeHead(status);
+      res.end(JSON.stringify(body));
+    },
+  },
+
+  actions: {
+    /** Liveness: the process answers. */
+    health: action({
+      params: NoParams,
+      async handler() {
+        return { status: "ok", node: this.broker.nodeID, uptime_s: Math.round(process.uptime()) };
+      },
+    }),
+
+    /** Readiness: every configured component (MongoDB, Kafka, Redis, transporter) answers. */
+    ready: action({
+      params: NoParams,
+      async handler(ctx) {
+        const readiness = await this.probe.check();
+        if (readiness.status !== "ready") ctx.meta.$statusCode = 503;
+        return readiness;
+      },
+    }),
+
+    /** Moleculer's metrics in Prometheus text format. */
+    metrics: action({
+      params: NoParams,
+      async handler(ctx) {
+        const reporters =
+          (this.broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
+        const prometheus = reporters.find(
+          (reporter): reporter is PrometheusTextReporter =>
+            typeof (reporter as Partial<PrometheusTextReporter>).text === "function",
+        );
+        ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
+        return prometheus ? prometheus.text() : "";
+      },
+    }),
+  },
+
+  methods: {
+    /** Bearer JWT → ctx.meta.user; 401 when it is missing, forged or expired. */
+    authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: IncomingMessage): AuthUser {
+      try {
+        return verifyToken(
+          bearerToken(req.headers.authorization),
+          runtimeOf(this.broker).config.jwtSecret,
+        );
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        throw new ApiGateway.Errors.UnAuthorizedError(
+          error.reason === "missing"
+            ? ApiGateway.Errors.ERR_NO_TOKEN
+            : ApiGateway.Errors.ERR_INVALID_TOKEN,
+          { reason: error.message },
+        );
+      }
+    },
+
+    /** 403 when the action declares roles and the caller's is not one of them. */
+    authorize(
+      this: ApiThis,
+      ctx: Context<unknown, { user?: AuthUser }>,
+      _route: unknown,
+      req: GatewayRequest,
+    ) {
+      const roles = req.$action?.roles;
+      const user = ctx.meta.user;
+      if (roles && (!user || !roles.includes(user.role))) {
+        throw new ApiGateway.Errors.ForbiddenError("FORBIDDEN", {
+          reason: `requires role ${roles.join(" or ")}`,
+        });
+      }
+    },
+  },
+
+  created() {
+    const { config } = runtimeOf(this.broker);
+    this.settings.port = config.port;
+    this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
+  },
+
+  started() {
+    const { config } = runtimeOf(this.broker);
+    const io = new SocketServer(this.server, { serveClient: false, cors: { origin: false } });
+    // The handshake carries the same JWT as REST: `io(url, { auth: { token } })`.
+    io.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown }).token;
+      try {
+        socket.data.user = verifyToken(
+          typeof token === "string" ? token : undefined,
+          config.jwtSecret,
+        );
+        next();
+      } catch (error) {
+        next(new Error(error instanceof AuthError ? error.message : "unauthorized"));
+      }
+    });
+    io.on("connection", (socket) => {
+      const user = socket.data.user as AuthUser;
+      void socket.join(`user:${user.sub}`);
+    });
+    this.io = io;
+  },
+
+  async stopped() {
+    this.io?.disconnectSockets(true);
+    await this.probe.close();
+  },
+};
+
+export default ApiService;
