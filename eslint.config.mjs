@@ -19,4 +19,5 @@ export default tseslint.config(
     },
   },
   { files: ["*.mjs", "jest.config.js"], ...tseslint.configs.disableTypeChecked },
+  { files: ["jest.config.js"], languageOptions: { globals: { module: "writable" } } },
 );

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   await broker.start();
-  if (process.argv.includes("--repl")) await broker.repl();
+  if (process.argv.includes("--repl")) broker.repl();
 }
 
 main().catch((error: unknown) => {

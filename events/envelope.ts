@@ -64,12 +64,13 @@ export function createEvent<T extends EventType>(
   if (typeof key !== "string") {
     throw new EnvelopeError(`${type}: payload has no ${definition.partitionKey}`);
   }
-  const subject = (payload as Record<string, unknown>)["booking_id"] ?? key;
+  const bookingId = (payload as Record<string, unknown>)["booking_id"];
+  const subject = typeof bookingId === "string" ? bookingId : key;
   return {
     id: opts.id ?? randomUUID(),
     type,
     source: `/kilat/${opts.service}`,
-    subject: String(subject),
+    subject,
     time: opts.time ?? new Date().toISOString(),
     partitionkey: key,
     data: payload,

@@ -70,6 +70,18 @@ const EnvSchema = z.object({
       }
       return brokers;
     }),
+  /** Prefix for topic and consumer-group names: several environments can share one cluster. */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]*$/, "expected letters, digits, '.', '_' or '-'")
+    .default(""),
+  /** Each service's database is `<prefix>-<service>`. */
+  MONGO_DB_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]+$/, "expected letters, digits, '_' or '-'")
+    .default("kilat"),
   REDIS_URL: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
   STRIPE_SECRET_KEY: z
     .string()
@@ -93,6 +105,8 @@ export interface Config {
   transporter: string | undefined;
   mongoUrl: string | undefined;
   kafkaBrokers: string[] | undefined;
+  kafkaTopicPrefix: string;
+  mongoDbPrefix: string;
   redisUrl: string | undefined;
   stripe: { secretKey: string | undefined; apiBase: string | undefined; webhookSecret: string };
   jwtSecret: string;
@@ -131,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     transporter: e.TRANSPORTER,
     mongoUrl: e.MONGO_URL,
     kafkaBrokers: e.KAFKA_BROKERS,
+    kafkaTopicPrefix: e.KAFKA_TOPIC_PREFIX,
+    mongoDbPrefix: e.MONGO_DB_PREFIX,
     redisUrl: e.REDIS_URL,
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,

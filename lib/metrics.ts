@@ -17,6 +17,8 @@ export class PrometheusTextReporter extends MetricReporters.Prometheus {
   async stop(): Promise<void> {}
 
   text(): string {
-    return (this as unknown as { generatePrometheusResponse(): string }).generatePrometheusResponse();
+    return (
+      this as unknown as { generatePrometheusResponse(): string }
+    ).generatePrometheusResponse();
   }
 }

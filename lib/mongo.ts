@@ -36,18 +36,19 @@ export async function stopEmbeddedMongo(): Promise<void> {
   if (server) await (await server).stop();
 }
 
-/** One database per service: `kilat-<service>` (prefix overridable for tests). */
-export async function connectServiceDb(
-  config: Config,
-  service: string,
-  dbPrefix = process.env.MONGO_DB_PREFIX ?? "kilat",
-): Promise<Connection> {
+/** One database per service: `<MONGO_DB_PREFIX>-<service>`. */
+export async function connectServiceDb(config: Config, service: string): Promise<Connection> {
   const connection = mongoose.createConnection(await mongoUrl(config), {
-    dbName: `${dbPrefix}-${service}`,
+    dbName: `${config.mongoDbPrefix}-${service}`,
     serverSelectionTimeoutMS: 5000,
     // FerretDB has no retryable writes on its SQLite backend.
     retryWrites: false,
   });
   await connection.asPromise();
   return connection;
+}
+
+/** For writes whose `_id` encodes "already done": a duplicate key means it was. */
+export function ignoreDuplicateKey(error: unknown): void {
+  if ((error as { code?: number }).code !== 11000) throw error;
 }

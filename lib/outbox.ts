@@ -15,7 +15,7 @@ export function toOutbox(events: DomainEvent[]): OutboxEntry[] {
     subject: event.subject,
     time: event.time,
     partitionkey: event.partitionkey,
-    data: event.data as Record<string, unknown>,
+    data: event.data,
     created_at: now,
   }));
 }
@@ -118,10 +118,9 @@ export class OutboxRelay<T extends WithOutbox> {
       await this.bus.publish(topic, batch.map(fromOutbox));
       for (const entry of batch) {
         // Guarded on the head's id: a concurrent flush that already removed it is a no-op.
-        await this.model.updateOne(
-          { _id: id, "outbox.0.id": entry.id } as never,
-          { $pop: { outbox: -1 } } as never,
-        );
+        await this.model.updateOne({ _id: id, "outbox.0.id": entry.id } as never, {
+          $pop: { outbox: -1 },
+        });
       }
       index = end;
     }

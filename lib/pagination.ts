@@ -15,9 +15,9 @@ interface CursorPosition {
 const Position = z.object({ t: z.iso.datetime(), id: z.string().min(1) });
 
 export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ t: position.created_at.toISOString(), id: position.id })).toString(
-    "base64url",
-  );
+  return Buffer.from(
+    JSON.stringify({ t: position.created_at.toISOString(), id: position.id }),
+  ).toString("base64url");
 }
 
 /** A filter for the page after `cursor` in (created_at desc, _id desc) order. */
@@ -27,9 +27,11 @@ export function afterCursor(cursor: string | undefined): Record<string, unknown>
   try {
     parsed = Position.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
   } catch {
-    throw new Errors.ValidationError("Invalid request: cursor: not a cursor from this API", "VALIDATION_ERROR", [
-      { field: "cursor", message: "not a cursor from this API", type: "invalid_cursor" },
-    ]);
+    throw new Errors.ValidationError(
+      "Invalid request: cursor: not a cursor from this API",
+      "VALIDATION_ERROR",
+      [{ field: "cursor", message: "not a cursor from this API", type: "invalid_cursor" }],
+    );
   }
   const at = new Date(parsed.t);
   return { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: parsed.id } }] };
@@ -43,6 +45,9 @@ export function toPage<T extends { _id: string; created_at: Date }>(rows: T[], l
   const last = items[items.length - 1];
   return {
     items,
-    next_cursor: rows.length > limit && last ? encodeCursor({ created_at: last.created_at, id: last._id }) : null,
+    next_cursor:
+      rows.length > limit && last
+        ? encodeCursor({ created_at: last.created_at, id: last._id })
+        : null,
   };
 }

@@ -10,6 +10,7 @@ import {
 import { createEvent, type DomainEvent } from "../events/envelope";
 import type { DeliveryMeta, RetryPolicy, Subscription } from "../lib/event-bus";
 import { OutboxRelay } from "../lib/outbox";
+import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 import type { WithOutbox } from "../models/outbox.schema";
 import { processedEventModel } from "../models/processed-event.model";
@@ -134,9 +135,7 @@ export function DomainEvents(options: DomainEventsOptions) {
             type: event.type,
             processed_at: new Date(),
           })
-          .catch((error: { code?: number }) => {
-            if (error.code !== 11000) throw error; // a concurrent duplicate finished first
-          });
+          .catch(ignoreDuplicateKey); // a concurrent duplicate finished first
       },
     },
   };

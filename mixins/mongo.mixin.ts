@@ -25,7 +25,7 @@ export function MongoMixin<M extends ModelFactories>(options: { db: string; mode
         Object.entries(options.models).map(([name, factory]) => [name, factory(this.db)]),
       );
       this.models = models as MongoThis<M>["models"];
-      await Promise.all(Object.values(this.models).map((model) => model.init()));
+      await Promise.all(Object.values(models).map((model) => model.init()));
     },
     async stopped(this: This) {
       await this.db?.close();

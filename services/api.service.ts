@@ -200,7 +200,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown }).token;
       try {
-        socket.data.user = verifyToken(
+        (socket.data as { user: AuthUser }).user = verifyToken(
           typeof token === "string" ? token : undefined,
           config.jwtSecret,
         );
@@ -210,7 +210,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
       }
     });
     io.on("connection", (socket) => {
-      const user = socket.data.user as AuthUser;
+      const { user } = socket.data as { user: AuthUser };
       void socket.join(`user:${user.sub}`);
     });
     this.io = io;

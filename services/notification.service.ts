@@ -3,6 +3,7 @@ import { z } from "zod";
 import { notificationsFor } from "../domain/notifications";
 import type { DomainEvent } from "../events/envelope";
 import { actionsOf, callerOf } from "../lib/action";
+import { ignoreDuplicateKey } from "../lib/mongo";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
 import { DomainEvents } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
@@ -106,9 +107,7 @@ const NotificationService: ServiceSchema<
             created_at: now,
             ...message,
           })
-          .catch((error: { code?: number }) => {
-            if (error.code !== 11000) throw error;
-          });
+          .catch(ignoreDuplicateKey);
       }
     },
   },

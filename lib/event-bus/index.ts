@@ -10,6 +10,10 @@ export { MemoryEventBus } from "./memory";
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded mode). */
 export function createEventBus(config: Config, clientId: string): EventBus {
   return config.kafkaBrokers
-    ? new KafkaEventBus({ brokers: config.kafkaBrokers, clientId })
+    ? new KafkaEventBus({
+        brokers: config.kafkaBrokers,
+        clientId,
+        topicPrefix: config.kafkaTopicPrefix,
+      })
     : new MemoryEventBus();
 }

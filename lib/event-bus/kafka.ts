@@ -5,6 +5,7 @@ import {
   type Consumer,
   type IHeaders,
   type KafkaMessage,
+  type logCreator,
   type Producer,
 } from "kafkajs";
 import { dlqOf } from "../../events/catalog";
@@ -15,6 +16,8 @@ import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./por
 export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
+  /** Prepended to every topic and group id on the cluster; the code keeps catalog names. */
+  topicPrefix?: string;
   /** Partitions consumed at once per consumer; each partition stays strictly in order. */
   partitionsConsumedConcurrently?: number;
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
@@ -27,20 +30,28 @@ export class KafkaEventBus implements EventBus {
   private producer: Promise<Producer> | undefined;
   private admin: Promise<Admin> | undefined;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly prefix: string;
 
   constructor(private readonly options: KafkaBusOptions) {
+    this.prefix = options.topicPrefix ?? "";
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
-      logLevel: logLevel.ERROR,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(options.logger),
       connectionTimeout: 3000,
       retry: { initialRetryTime: 200, retries: 8 },
     });
   }
 
   async publish(topic: string, events: DomainEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.send(topic, events.map(toWire));
+    await this.publishWire(topic, events.map(toWire));
+  }
+
+  async publishWire(topic: string, messages: WireMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const producer = await this.getProducer();
+    await producer.send({ topic: this.prefix + topic, acks: -1, messages });
   }
 
   async subscribe(options: ConsumerOptions): Promise<Subscription> {
@@ -50,17 +61,22 @@ export class KafkaEventBus implements EventBus {
 
     const start = async (): Promise<void> => {
       consumer = this.kafka.consumer({
-        groupId: options.groupId,
+        groupId: this.prefix + options.groupId,
         allowAutoTopicCreation: false,
         sessionTimeout: 30000,
         heartbeatInterval: 3000,
         // Rebalances on join should be quick: the broker runs group.initial.rebalance.delay.ms=0.
         rebalanceTimeout: 10000,
+        // A fetch returns as soon as data arrives; this only bounds how long disconnect() waits.
+        maxWaitTimeInMs: 1000,
       });
       // kafkajs#1011: a consumer can crash for good (restart=false); build a fresh one.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (stopping || payload.restart) return;
-        this.options.logger?.error(`consumer ${options.groupId} crashed, restarting`, payload.error);
+        this.options.logger?.error(
+          `consumer ${options.groupId} crashed, restarting`,
+          payload.error,
+        );
         setTimeout(() => {
           if (!stopping) start().catch((error) => this.options.logger?.error(error));
         }, 1000);
@@ -69,7 +85,10 @@ export class KafkaEventBus implements EventBus {
         consumer.on(consumer.events.GROUP_JOIN, () => resolve());
       });
       await consumer.connect();
-      await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+      await consumer.subscribe({
+        topics: options.topics.map((topic) => this.prefix + topic),
+        fromBeginning: true,
+      });
       await consumer.run({
         // kafkajs resolves a message's offset only after eachMessage returned, so the
         // periodic commit never covers a message whose handler has not finished.
@@ -79,11 +98,16 @@ export class KafkaEventBus implements EventBus {
         eachMessage: async ({ topic, partition, message, heartbeat }) => {
           await deliver(
             fromKafka(message),
-            { topic, partition, offset: message.offset, groupId: options.groupId },
+            {
+              topic: topic.slice(this.prefix.length),
+              partition,
+              offset: message.offset,
+              groupId: options.groupId,
+            },
             options.handler,
             retry,
             {
-              deadLetter: (dlq, letter) => this.send(dlq, [letter]),
+              deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
               sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
             },
           );
@@ -108,7 +132,7 @@ export class KafkaEventBus implements EventBus {
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
     const admin = await this.getAdmin();
     const existing = new Set(await admin.listTopics());
-    const wanted = topics.flatMap((topic) => [topic, dlqOf(topic)]);
+    const wanted = topics.flatMap((topic) => [topic, dlqOf(topic)]).map((t) => this.prefix + t);
     const missing = wanted.filter((topic) => !existing.has(topic));
     if (missing.length === 0) return;
     await admin.createTopics({
@@ -119,7 +143,8 @@ export class KafkaEventBus implements EventBus {
 
   async readTopic(topic: string, opts: { timeoutMs?: number } = {}): Promise<TopicRecord[]> {
     const admin = await this.getAdmin();
-    const ends = await admin.fetchTopicOffsets(topic);
+    const physical = this.prefix + topic;
+    const ends = await admin.fetchTopicOffsets(physical);
     const remaining = new Map(
       ends
         .filter((end) => Number(end.high) > Number(end.low))
@@ -131,7 +156,7 @@ export class KafkaEventBus implements EventBus {
     const reader = this.kafka.consumer({ groupId: `kilat-reader-${process.pid}-${Date.now()}` });
     await reader.connect();
     try {
-      await reader.subscribe({ topic, fromBeginning: true });
+      await reader.subscribe({ topic: physical, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(new Error(`timed out reading ${topic}`)),
@@ -172,11 +197,6 @@ export class KafkaEventBus implements EventBus {
     if (admin.status === "fulfilled" && admin.value) await admin.value.disconnect();
   }
 
-  private async send(topic: string, messages: WireMessage[]): Promise<void> {
-    const producer = await this.getProducer();
-    await producer.send({ topic, acks: -1, messages });
-  }
-
   private getProducer(): Promise<Producer> {
     this.producer ??= (async () => {
       const producer = this.kafka.producer({
@@ -206,6 +226,20 @@ export class KafkaEventBus implements EventBus {
     });
     return this.admin;
   }
+}
+
+/**
+ * Routes kafkajs' own log to ours. Its per-request errors ("group is rebalancing",
+ * "coordinator is loading") are retried inside kafkajs; what is not shows up as a CRASH.
+ */
+function kafkaLogCreator(logger: KafkaBusOptions["logger"]): logCreator {
+  return () =>
+    ({ namespace, level, log }) => {
+      if (namespace === "Connection" || !logger) return;
+      const line = `kafkajs ${namespace}: ${log.message}`;
+      if (level === logLevel.ERROR) logger.error(line);
+      else if (level === logLevel.WARN) logger.warn(line);
+    };
 }
 
 function fromKafka(message: KafkaMessage): WireMessage {

@@ -45,8 +45,12 @@ export class MemoryEventBus implements EventBus {
   }
 
   async publish(topic: string, events: DomainEvent[]): Promise<void> {
+    await this.publishWire(topic, events.map(toWire));
+  }
+
+  async publishWire(topic: string, messages: WireMessage[]): Promise<void> {
     this.assertOpen();
-    for (const event of events) this.append(topic, toWire(event));
+    for (const message of messages) this.append(topic, message);
     this.wake();
   }
 
@@ -86,7 +90,9 @@ export class MemoryEventBus implements EventBus {
   async close(): Promise<void> {
     this.closed = true;
     this.wake();
-    const inFlight = [...this.groups.values()].flatMap((g) => g.members.flatMap((m) => [...m.inFlight]));
+    const inFlight = [...this.groups.values()].flatMap((g) =>
+      g.members.flatMap((m) => [...m.inFlight]),
+    );
     await Promise.allSettled(inFlight);
   }
 

@@ -1,4 +1,4 @@
-import type { DomainEvent } from "../../events/envelope";
+import type { DomainEvent, WireMessage } from "../../events/envelope";
 
 /** Where a delivered message came from; also what a dead letter records. */
 export interface DeliveryMeta {
@@ -48,6 +48,8 @@ export interface EventBus {
   readonly kind: "kafka" | "memory";
   /** Resolves once every event is acknowledged by all in-sync replicas (acks = all). */
   publish(topic: string, events: DomainEvent[]): Promise<void>;
+  /** Publishes records as they are (DLQ replay, tests of poison messages). */
+  publishWire(topic: string, messages: WireMessage[]): Promise<void>;
   /** Resolves once the consumer has joined its group. */
   subscribe(options: ConsumerOptions): Promise<Subscription>;
   /** Creates the topics that do not exist yet, each with its `.dlq` twin. */

@@ -1,0 +1,217 @@
+import { createEvent, type DomainEvent, type WireMessage } from "../../events/envelope";
+import { DLQ_HEADERS } from "../../lib/event-bus/delivery";
+import type { DeliveryMeta, EventBus, Subscription } from "../../lib/event-bus";
+import { eventually } from "../support/wait";
+
+const TOPIC = "booking.events";
+const DLQ = "booking.events.dlq";
+const FAST_RETRY = { attempts: 3, initialDelayMs: 20, maxDelayMs: 100, factor: 2 };
+
+/** A `booking.accepted` for booking `key`; `n` lands in booking_number so tests can order them. */
+export function accepted(key: string, n: number): DomainEvent<"booking.accepted"> {
+  return createEvent(
+    "booking.accepted",
+    {
+      booking_id: key,
+      booking_number: `KLT-${n}`,
+      runner_id: "runner-1",
+      owner_id: "owner-1",
+      occurred_at: new Date().toISOString(),
+    },
+    { service: "booking" },
+  );
+}
+
+const numberOf = (event: DomainEvent) => Number((event.data as { booking_number: string }).booking_number.slice(4));
+
+/**
+ * The event-bus contract. Both adapters run exactly this suite, so the embedded bus and Kafka
+ * cannot drift apart. `freshBus` returns a bus whose topics no other test touches.
+ */
+export function eventBusContract(freshBus: () => Promise<EventBus>): void {
+  let bus: EventBus;
+  const subscriptions: Subscription[] = [];
+  const subscribe = async (...args: Parameters<EventBus["subscribe"]>) => {
+    const subscription = await bus.subscribe(...args);
+    subscriptions.push(subscription);
+    return subscription;
+  };
+
+  beforeEach(async () => {
+    bus = await freshBus();
+  });
+
+  afterEach(async () => {
+    await Promise.all(subscriptions.splice(0).map((subscription) => subscription.stop()));
+    await bus.close();
+  });
+
+  it("puts a CloudEvents 1.0 structured JSON record on the wire, keyed by the partition key", async () => {
+    const event = accepted("booking-wire", 1);
+    await bus.publish(TOPIC, [event]);
+
+    const [record] = await bus.readTopic(TOPIC);
+    expect(record.key).toEqual("booking-wire");
+    expect(record.headers["content-type"]).toEqual("application/cloudevents+json; charset=utf-8");
+    expect(JSON.parse(record.value)).toEqual({
+      specversion: "1.0",
+      id: event.id,
+      source: "/kilat/booking",
+      type: "booking.accepted",
+      subject: "booking-wire",
+      time: event.time,
+      datacontenttype: "application/json",
+      partitionkey: "booking-wire",
+      data: event.data,
+    });
+  });
+
+  it("delivers one key's events in the order they were published", async () => {
+    const seen = new Map<string, number[]>();
+    await subscribe({
+      groupId: "order",
+      topics: [TOPIC],
+      handler: async (event) => {
+        const list = seen.get(event.partitionkey) ?? [];
+        list.push(numberOf(event));
+        seen.set(event.partitionkey, list);
+      },
+    });
+    const keys = ["a", "b", "c", "d"];
+    const events = Array.from({ length: 40 }, (_, i) => accepted(keys[i % keys.length], i));
+    for (let i = 0; i < events.length; i += 8) await bus.publish(TOPIC, events.slice(i, i + 8));
+
+    await eventually(() => ([...seen.values()].flat().length === 40 ? true : undefined), { what: "40 events" });
+    for (const key of keys) {
+      const expected = events.filter((e) => e.partitionkey === key).map(numberOf);
+      expect(seen.get(key)).toEqual(expected);
+    }
+  });
+
+  it("shares partitions within a group and gives every group every event", async () => {
+    const memberA: string[] = [];
+    const memberB: string[] = [];
+    const otherGroup: string[] = [];
+    await subscribe({ groupId: "shared", topics: [TOPIC], handler: async (e) => void memberA.push(e.id) });
+    await subscribe({ groupId: "shared", topics: [TOPIC], handler: async (e) => void memberB.push(e.id) });
+    await subscribe({ groupId: "other", topics: [TOPIC], handler: async (e) => void otherGroup.push(e.id) });
+
+    const events = Array.from({ length: 30 }, (_, i) => accepted(`key-${i}`, i));
+    await bus.publish(TOPIC, events);
+
+    const ids = events.map((e) => e.id).sort();
+    await eventually(() => (memberA.length + memberB.length >= 30 && otherGroup.length >= 30 ? true : undefined), {
+      what: "both groups to finish",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a wrong extra delivery
+    expect([...memberA, ...memberB].sort()).toEqual(ids);
+    expect([...otherGroup].sort()).toEqual(ids);
+    expect(memberA.length).toBeGreaterThan(0);
+    expect(memberB.length).toBeGreaterThan(0);
+  });
+
+  it("retries a failing handler with backoff and succeeds without a dead letter", async () => {
+    const attempts: number[] = [];
+    const stamps: number[] = [];
+    await subscribe({
+      groupId: "flaky",
+      topics: [TOPIC],
+      retry: FAST_RETRY,
+      handler: async (_event, meta: DeliveryMeta) => {
+        attempts.push(meta.attempt);
+        stamps.push(Date.now());
+        if (meta.attempt < 3) throw new Error("database hiccup");
+      },
+    });
+    await bus.publish(TOPIC, [accepted("flaky", 1)]);
+
+    await eventually(() => (attempts.length === 3 ? true : undefined), { what: "three attempts" });
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(stamps[1] - stamps[0]).toBeGreaterThanOrEqual(15); // 20 ms, then 40 ms
+    expect(stamps[2] - stamps[1]).toBeGreaterThanOrEqual(35);
+    expect(await bus.readTopic(DLQ)).toEqual([]);
+  });
+
+  it("dead-letters after bounded retries, with the reason and origin, and the partition keeps flowing", async () => {
+    const handled: number[] = [];
+    const poisoned = accepted("same-key", 1);
+    await subscribe({
+      groupId: "strict",
+      topics: [TOPIC],
+      retry: FAST_RETRY,
+      handler: async (event) => {
+        if (event.id === poisoned.id) throw new Error("cannot handle this one");
+        handled.push(numberOf(event));
+      },
+    });
+    await bus.publish(TOPIC, [poisoned, accepted("same-key", 2), accepted("same-key", 3)]);
+
+    await eventually(() => (handled.length === 2 ? true : undefined), { what: "the events after the poison" });
+    expect(handled).toEqual([2, 3]);
+    const letters = await eventually(async () => {
+      const records = await bus.readTopic(DLQ);
+      return records.length === 1 ? records : undefined;
+    });
+    const [letter] = letters;
+    expect(letter.key).toEqual("same-key");
+    expect(JSON.parse(letter.value).id).toEqual(poisoned.id);
+    expect(letter.headers).toEqual(
+      expect.objectContaining({
+        [DLQ_HEADERS.topic]: TOPIC,
+        [DLQ_HEADERS.group]: "strict",
+        [DLQ_HEADERS.error]: "Error: cannot handle this one",
+        [DLQ_HEADERS.attempts]: "3",
+      }),
+    );
+    expect(Number(letter.headers[DLQ_HEADERS.partition])).toBeGreaterThanOrEqual(0);
+    expect(letter.headers[DLQ_HEADERS.offset]).toMatch(/^\d+$/);
+  });
+
+  it("dead-letters a record that is not a catalog CloudEvent without calling the handler", async () => {
+    const handled: string[] = [];
+    await subscribe({ groupId: "poison", topics: [TOPIC], handler: async (e) => void handled.push(e.id) });
+    const garbage: WireMessage = { key: "k", value: "{not json", headers: { "content-type": "application/json" } };
+    const next = accepted("k", 2);
+    await bus.publishWire(TOPIC, [garbage]);
+    await bus.publish(TOPIC, [next]);
+
+    await eventually(() => (handled.length === 1 ? true : undefined), { what: "the valid event" });
+    expect(handled).toEqual([next.id]);
+    const letters = await eventually(async () => {
+      const records = await bus.readTopic(DLQ);
+      return records.length === 1 ? records : undefined;
+    });
+    expect(letters[0].value).toEqual("{not json");
+    expect(letters[0].headers[DLQ_HEADERS.attempts]).toEqual("0");
+    expect(letters[0].headers[DLQ_HEADERS.error]).toMatch(/^EnvelopeError: /);
+  });
+
+  it("on graceful stop finishes the event in hand, commits, and a successor resumes after it", async () => {
+    const first: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const member = await bus.subscribe({
+      groupId: "handover",
+      topics: [TOPIC],
+      handler: async (event) => {
+        if (numberOf(event) === 3) await gate;
+        first.push(numberOf(event));
+      },
+    });
+    await bus.publish(TOPIC, [1, 2, 3].map((n) => accepted("handover", n)));
+    await eventually(() => (first.length === 2 ? true : undefined), { what: "two events" });
+
+    const stopping = member.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await stopping;
+    expect(first).toEqual([1, 2, 3]);
+
+    await bus.publish(TOPIC, [4, 5].map((n) => accepted("handover", n)));
+    const second: number[] = [];
+    await subscribe({ groupId: "handover", topics: [TOPIC], handler: async (e) => void second.push(numberOf(e)) });
+    await eventually(() => (second.length === 2 ? true : undefined), { what: "the successor" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(second).toEqual([4, 5]);
+  });
+}
