@@ -16,16 +16,15 @@ export interface BrokerSetup {
  * when the broker stops, unless it was passed in (then its owner closes it).
  */
 export function createBroker(config: Config, setup: BrokerSetup = {}): ServiceBroker {
-  const runtime = setup.runtime ?? createRuntime(config);
-  const ownsRuntime = !setup.runtime;
   const options = brokerOptions(config);
   const broker = new ServiceBroker({
     ...options,
     ...setup.overrides,
     async stopped() {
-      if (ownsRuntime) await runtime.bus.close();
+      if (!setup.runtime) await runtime.bus.close();
     },
   });
+  const runtime = setup.runtime ?? createRuntime(config, broker.getLogger("event-bus"));
   bindRuntime(broker, runtime);
   for (const name of setup.services ?? config.services) broker.createService(SERVICE_SCHEMAS[name]);
   return broker;

@@ -156,6 +156,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret: e.JWT_SECRET,
     outboxSweepMs: e.OUTBOX_SWEEP_MS,
   };
+  const allServices = SERVICE_NAMES.every((name) => config.services.includes(name));
+  if (!allServices && !config.transporter) {
+    throw new ConfigError([
+      "SERVICES: a subset of the services needs TRANSPORTER (redis://…) to reach the others",
+    ]);
+  }
+  if (!allServices && !config.kafkaBrokers) {
+    throw new ConfigError([
+      "SERVICES: a subset of the services needs KAFKA_BROKERS: the in-process event bus cannot reach other processes",
+    ]);
+  }
   if (config.env === "production") {
     const defaults = [
       config.jwtSecret === DEFAULT_JWT_SECRET && "JWT_SECRET: the development default is set",

@@ -10,8 +10,13 @@ export interface Runtime {
 
 const runtimes = new WeakMap<ServiceBroker, Runtime>();
 
-export function createRuntime(config: Config, bus?: EventBus): Runtime {
-  return { config, bus: bus ?? createEventBus(config, `kilat-${config.nodeID ?? process.pid}`) };
+export interface RuntimeLogger {
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+export function createRuntime(config: Config, logger: RuntimeLogger = console): Runtime {
+  return { config, bus: createEventBus(config, `kilat-${config.nodeID ?? process.pid}`, logger) };
 }
 
 export function bindRuntime(broker: ServiceBroker, runtime: Runtime): void {

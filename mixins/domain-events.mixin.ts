@@ -23,13 +23,15 @@ export interface DomainEventsOptions {
   /** The service name in CloudEvent sources: `/kilat/<source>`. */
   source: string;
   consume?: ConsumeMap;
+  /** Models (keys of MongoMixin's `models`) whose outbox this service relays from start-up on. */
+  outbox?: string[];
   retry?: Partial<RetryPolicy>;
 }
 
 export interface DomainEventsMethods {
   /** A new event from this service, payload checked against the catalog. */
   domainEvent<T extends EventType>(type: T, data: EventPayload<T>): DomainEvent<T>;
-  /** Starts (once) the relay that drains a model's outbox; returns it for `flushSoon(id)`. */
+  /** The relay that drains a model's outbox (started once); use it for `flushSoon(id)`. */
   outboxRelay<T extends WithOutbox>(model: Model<T>): OutboxRelay<T>;
 }
 
@@ -67,6 +69,7 @@ function checkConsumeMap(service: string, consume: ConsumeMap): void {
  * a model's outbox (`outboxRelay`), and consume them per consumer group. Consuming is
  * idempotent: an event id already handled by the group is skipped (`processed_events`), and
  * the handlers themselves are written to tolerate the rare repeat that slips past a crash.
+ * Use it as `mixins: [DomainEvents(…), MongoMixin(…)]`.
  */
 export function DomainEvents(options: DomainEventsOptions) {
   checkConsumeMap(options.source, options.consume ?? {});
@@ -78,7 +81,15 @@ export function DomainEvents(options: DomainEventsOptions) {
     },
 
     async started(this: This) {
+      if (!this.db) {
+        throw new Error(
+          `${options.source}: list MongoMixin after DomainEvents in mixins ` +
+            "(Moleculer starts the last mixin first, and consumers need the database)",
+        );
+      }
       const { bus } = runtimeOf(this.broker);
+      // Started before any write, so what a crash left in an outbox goes out on restart.
+      for (const name of options.outbox ?? []) this.outboxRelay(this.models[name]);
       // Kafka topics come from infra (auto-creation is off); the in-process bus makes its own.
       if (bus.kind === "memory") await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
       this.$subscriptions = await Promise.all(

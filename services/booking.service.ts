@@ -95,7 +95,10 @@ const BookingService: ServiceSchema<
   MongoThis<typeof models>
 > = {
   name: "booking",
-  mixins: [MongoMixin({ db: "booking", models }), DomainEvents({ source: "booking" })],
+  mixins: [
+    DomainEvents({ source: "booking", outbox: ["bookings"] }),
+    MongoMixin({ db: "booking", models }),
+  ],
 
   actions: {
     /** Owner books a runner: stores the booking and `booking.requested` in one write. */

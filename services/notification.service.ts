@@ -57,13 +57,13 @@ const NotificationService: ServiceSchema<
 > = {
   name: "notification",
   mixins: [
-    MongoMixin({ db: "notification", models }),
     DomainEvents({
       source: "notification",
       consume: {
         "service-notification-bookings": { "booking.requested": "storeNotifications" },
       },
     }),
+    MongoMixin({ db: "notification", models }),
   ],
 
   actions: {

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { KafkaEventBus } from "./kafka";
+import { KafkaEventBus, type KafkaBusOptions } from "./kafka";
 import { MemoryEventBus } from "./memory";
 import type { EventBus } from "./port";
 
@@ -8,12 +8,17 @@ export { KafkaEventBus } from "./kafka";
 export { MemoryEventBus } from "./memory";
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded mode). */
-export function createEventBus(config: Config, clientId: string): EventBus {
+export function createEventBus(
+  config: Config,
+  clientId: string,
+  logger?: KafkaBusOptions["logger"],
+): EventBus {
   return config.kafkaBrokers
     ? new KafkaEventBus({
         brokers: config.kafkaBrokers,
         clientId,
         topicPrefix: config.kafkaTopicPrefix,
+        logger,
       })
     : new MemoryEventBus();
 }

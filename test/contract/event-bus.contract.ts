@@ -22,7 +22,8 @@ export function accepted(key: string, n: number): DomainEvent<"booking.accepted"
   );
 }
 
-const numberOf = (event: DomainEvent) => Number((event.data as { booking_number: string }).booking_number.slice(4));
+const numberOf = (event: DomainEvent) =>
+  Number((event.data as { booking_number: string }).booking_number.slice(4));
 
 /**
  * The event-bus contract. Both adapters run exactly this suite, so the embedded bus and Kafka
@@ -81,7 +82,9 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     const events = Array.from({ length: 40 }, (_, i) => accepted(keys[i % keys.length], i));
     for (let i = 0; i < events.length; i += 8) await bus.publish(TOPIC, events.slice(i, i + 8));
 
-    await eventually(() => ([...seen.values()].flat().length === 40 ? true : undefined), { what: "40 events" });
+    await eventually(() => ([...seen.values()].flat().length === 40 ? true : undefined), {
+      what: "40 events",
+    });
     for (const key of keys) {
       const expected = events.filter((e) => e.partitionkey === key).map(numberOf);
       expect(seen.get(key)).toEqual(expected);
@@ -92,17 +95,32 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     const memberA: string[] = [];
     const memberB: string[] = [];
     const otherGroup: string[] = [];
-    await subscribe({ groupId: "shared", topics: [TOPIC], handler: async (e) => void memberA.push(e.id) });
-    await subscribe({ groupId: "shared", topics: [TOPIC], handler: async (e) => void memberB.push(e.id) });
-    await subscribe({ groupId: "other", topics: [TOPIC], handler: async (e) => void otherGroup.push(e.id) });
+    await subscribe({
+      groupId: "shared",
+      topics: [TOPIC],
+      handler: async (e) => void memberA.push(e.id),
+    });
+    await subscribe({
+      groupId: "shared",
+      topics: [TOPIC],
+      handler: async (e) => void memberB.push(e.id),
+    });
+    await subscribe({
+      groupId: "other",
+      topics: [TOPIC],
+      handler: async (e) => void otherGroup.push(e.id),
+    });
 
     const events = Array.from({ length: 30 }, (_, i) => accepted(`key-${i}`, i));
     await bus.publish(TOPIC, events);
 
     const ids = events.map((e) => e.id).sort();
-    await eventually(() => (memberA.length + memberB.length >= 30 && otherGroup.length >= 30 ? true : undefined), {
-      what: "both groups to finish",
-    });
+    await eventually(
+      () => (memberA.length + memberB.length >= 30 && otherGroup.length >= 30 ? true : undefined),
+      {
+        what: "both groups to finish",
+      },
+    );
     await new Promise((resolve) => setTimeout(resolve, 300)); // room for a wrong extra delivery
     expect([...memberA, ...memberB].sort()).toEqual(ids);
     expect([...otherGroup].sort()).toEqual(ids);
@@ -146,7 +164,9 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     });
     await bus.publish(TOPIC, [poisoned, accepted("same-key", 2), accepted("same-key", 3)]);
 
-    await eventually(() => (handled.length === 2 ? true : undefined), { what: "the events after the poison" });
+    await eventually(() => (handled.length === 2 ? true : undefined), {
+      what: "the events after the poison",
+    });
     expect(handled).toEqual([2, 3]);
     const letters = await eventually(async () => {
       const records = await bus.readTopic(DLQ);
@@ -169,8 +189,16 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
 
   it("dead-letters a record that is not a catalog CloudEvent without calling the handler", async () => {
     const handled: string[] = [];
-    await subscribe({ groupId: "poison", topics: [TOPIC], handler: async (e) => void handled.push(e.id) });
-    const garbage: WireMessage = { key: "k", value: "{not json", headers: { "content-type": "application/json" } };
+    await subscribe({
+      groupId: "poison",
+      topics: [TOPIC],
+      handler: async (e) => void handled.push(e.id),
+    });
+    const garbage: WireMessage = {
+      key: "k",
+      value: "{not json",
+      headers: { "content-type": "application/json" },
+    };
     const next = accepted("k", 2);
     await bus.publishWire(TOPIC, [garbage]);
     await bus.publish(TOPIC, [next]);
@@ -198,7 +226,10 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
         first.push(numberOf(event));
       },
     });
-    await bus.publish(TOPIC, [1, 2, 3].map((n) => accepted("handover", n)));
+    await bus.publish(
+      TOPIC,
+      [1, 2, 3].map((n) => accepted("handover", n)),
+    );
     await eventually(() => (first.length === 2 ? true : undefined), { what: "two events" });
 
     const stopping = member.stop();
@@ -207,9 +238,16 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     await stopping;
     expect(first).toEqual([1, 2, 3]);
 
-    await bus.publish(TOPIC, [4, 5].map((n) => accepted("handover", n)));
+    await bus.publish(
+      TOPIC,
+      [4, 5].map((n) => accepted("handover", n)),
+    );
     const second: number[] = [];
-    await subscribe({ groupId: "handover", topics: [TOPIC], handler: async (e) => void second.push(numberOf(e)) });
+    await subscribe({
+      groupId: "handover",
+      topics: [TOPIC],
+      handler: async (e) => void second.push(numberOf(e)),
+    });
     await eventually(() => (second.length === 2 ? true : undefined), { what: "the successor" });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(second).toEqual([4, 5]);
