@@ -1,5 +1,6 @@
 import {
   Kafka,
+  Partitioners,
   logLevel,
   type Admin,
   type Consumer,
@@ -205,6 +206,8 @@ export class KafkaEventBus implements EventBus {
         // even then we do not rely on it: consumers dedupe by CloudEvent id.
         idempotent: true,
         maxInFlightRequests: 1,
+        // Java-compatible murmur2: a key lands on the same partition as with any other client.
+        createPartitioner: Partitioners.DefaultPartitioner,
       });
       await producer.connect();
       return producer;
@@ -236,6 +239,9 @@ function kafkaLogCreator(logger: KafkaBusOptions["logger"]): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       if (namespace === "Connection" || !logger) return;
+      // We keep bounded retries on purpose (a send must fail, not hang, while Kafka is down)
+      // and never rely on the idempotent producer's exactly-once: consumers dedupe.
+      if (log.message.startsWith("Limiting retries for the idempotent producer")) return;
       const line = `kafkajs ${namespace}: ${log.message}`;
       if (level === logLevel.ERROR) logger.error(line);
       else if (level === logLevel.WARN) logger.warn(line);
