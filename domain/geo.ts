@@ -11,6 +11,7 @@ export function distanceKm(from: LatLng, to: LatLng): number {
   const dLat = rad(to.lat - from.lat);
   const dLng = rad(to.lng - from.lng);
   const a =
-    Math.sin(dLat / 2) ** 2 + Math.cos(rad(from.lat)) * Math.cos(rad(to.lat)) * Math.sin(dLng / 2) ** 2;
+    Math.sin(dLat / 2) ** 2 +
+    Math.cos(rad(from.lat)) * Math.cos(rad(to.lat)) * Math.sin(dLng / 2) ** 2;
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(a)));
 }

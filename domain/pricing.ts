@@ -32,6 +32,11 @@ export function estimatePrice(
   policy: PricingPolicy = DEFAULT_PRICING,
 ): PriceEstimate {
   const km = distanceKm(pickup, dropoff);
-  const amount = policy.baseFareCents + Math.round(km * policy.perKmCents) + policy.surchargeCents[petType];
-  return { distanceKm: Math.round(km * 1000) / 1000, amountCents: amount, currency: policy.currency };
+  const amount =
+    policy.baseFareCents + Math.round(km * policy.perKmCents) + policy.surchargeCents[petType];
+  return {
+    distanceKm: Math.round(km * 1000) / 1000,
+    amountCents: amount,
+    currency: policy.currency,
+  };
 }

@@ -44,7 +44,12 @@ const payloads = {
     currency,
     occurred_at: isoTime,
   }),
-  "booking.accepted": z.object({ ...bookingRef, runner_id: id, owner_id: id, occurred_at: isoTime }),
+  "booking.accepted": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    occurred_at: isoTime,
+  }),
   "booking.pet_picked_up": z.object({
     ...bookingRef,
     runner_id: id,
@@ -366,7 +371,12 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-notification-payments",
     service: "service-notification",
     topic: TOPICS.payment,
-    events: ["payment.escrow_held", "payment.escrow_released", "payment.escrow_refunded", "payment.failed"],
+    events: [
+      "payment.escrow_held",
+      "payment.escrow_released",
+      "payment.escrow_refunded",
+      "payment.failed",
+    ],
   },
   {
     groupId: "service-notification-tracking",

@@ -6,7 +6,5 @@ export const isoTime = z.iso.datetime({ offset: true });
 export const latitude = z.number().min(-90).max(90);
 export const longitude = z.number().min(-180).max(180);
 export const cents = z.number().int().nonnegative();
-export const currency = z
-  .string()
-  .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as IDR");
+export const currency = z.string().regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as IDR");
 export const petType = z.enum(["dog", "cat", "bird", "rabbit", "other"]);

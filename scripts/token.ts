@@ -16,6 +16,8 @@ try {
   const sub = values.sub ?? `${role}-1`;
   console.log(signToken({ sub, role }, loadConfig().jwtSecret, values.ttl));
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : `token: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError ? error.message : `token: ${(error as Error).message}`,
+  );
   process.exit(1);
 }

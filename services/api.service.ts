@@ -31,7 +31,26 @@ const action = actionsOf<ApiThis>();
 const NoParams = z.object({}).passthrough();
 
 /** The body of every error answer: Moleculer's shape, without stacks or internal names. */
+/** Moleculer's own errors: they name actions and nodes, so callers get a generic answer. */
+const TRANSIENT_ERRORS: Record<string, { status: number; message: string }> = {
+  SERVICE_NOT_FOUND: { status: 503, message: "Service temporarily unavailable" },
+  SERVICE_NOT_AVAILABLE: { status: 503, message: "Service temporarily unavailable" },
+  REQUEST_REJECTED: { status: 503, message: "Service temporarily unavailable" },
+  REQUEST_SKIPPED: { status: 504, message: "Upstream timeout" },
+  REQUEST_TIMEOUT: { status: 504, message: "Upstream timeout" },
+  QUEUE_FULL: { status: 429, message: "Too many requests, retry later" },
+};
+
 export function errorBody(error: HttpError): { status: number; body: Record<string, unknown> } {
+  const transient = error.type ? TRANSIENT_ERRORS[error.type] : undefined;
+  if (transient) {
+    const type = transient.status === 429 ? "RATE_LIMITED" : "SERVER_ERROR";
+    const name = transient.status === 429 ? "TooManyRequests" : "ServerError";
+    return {
+      status: transient.status,
+      body: { name, message: transient.message, code: transient.status, type },
+    };
+  }
   const raw = typeof error.code === "number" ? error.code : error.status;
   const status = typeof raw === "number" && raw >= 400 && raw < 600 ? raw : 500;
   if (error.type === "entity.parse.failed") {

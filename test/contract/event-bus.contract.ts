@@ -174,7 +174,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     });
     const [letter] = letters;
     expect(letter.key).toEqual("same-key");
-    expect(JSON.parse(letter.value).id).toEqual(poisoned.id);
+    expect((JSON.parse(letter.value) as { id: string }).id).toEqual(poisoned.id);
     expect(letter.headers).toEqual(
       expect.objectContaining({
         [DLQ_HEADERS.topic]: TOPIC,

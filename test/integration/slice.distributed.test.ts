@@ -81,9 +81,9 @@ describeWithInfra(
       });
       const records = await bus.readTopic("booking.events");
       await bus.close();
-      expect(records.map((record) => [record.key, JSON.parse(record.value).type])).toEqual([
-        [created.body.booking_id, "booking.requested"],
-      ]);
+      expect(
+        records.map((record) => [record.key, (JSON.parse(record.value) as { type: string }).type]),
+      ).toEqual([[created.body.booking_id, "booking.requested"]]);
     });
 
     it("another owner sees neither the booking nor the notification", async () => {

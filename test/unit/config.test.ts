@@ -1,0 +1,81 @@
+import { ConfigError, DEFAULT_JWT_SECRET, loadConfig, SERVICE_NAMES } from "../../lib/config";
+
+describe("loadConfig", () => {
+  it("given no variables, runs everything embedded", () => {
+    const config = loadConfig({});
+    expect(config).toEqual(
+      expect.objectContaining({
+        env: "development",
+        port: 3000,
+        services: [...SERVICE_NAMES],
+        transporter: undefined,
+        mongoUrl: undefined,
+        kafkaBrokers: undefined,
+        redisUrl: undefined,
+        jwtSecret: DEFAULT_JWT_SECRET,
+        mongoDbPrefix: "kilat",
+        kafkaTopicPrefix: "",
+      }),
+    );
+  });
+
+  it("given the infra exports, switches each port to its real component", () => {
+    const config = loadConfig({
+      TRANSPORTER: "redis://127.0.0.1:6379",
+      REDIS_URL: "redis://127.0.0.1:6379",
+      KAFKA_BROKERS: "127.0.0.1:9092, 127.0.0.2:9092",
+      MONGO_URL: "mongodb://127.0.0.1:27017",
+      STRIPE_SECRET_KEY: "sk_test_123",
+      STRIPE_API_BASE: "http://127.0.0.1:12111",
+      SERVICES: "api,booking",
+      PORT: "8080",
+    });
+    expect(config.kafkaBrokers).toEqual(["127.0.0.1:9092", "127.0.0.2:9092"]);
+    expect(config.services).toEqual(["api", "booking"]);
+    expect(config.port).toEqual(8080);
+    expect(config.stripe).toEqual({
+      secretKey: "sk_test_123",
+      apiBase: "http://127.0.0.1:12111",
+      webhookSecret: "whsec_kilat_dev_only",
+    });
+  });
+
+  it("treats blank variables as unset", () => {
+    expect(loadConfig({ KAFKA_BROKERS: "", MONGO_URL: "  " }).kafkaBrokers).toEqual(undefined);
+  });
+
+  it.each([
+    [{ PORT: "eighty" }, "PORT: expected a TCP port number"],
+    [{ PORT: "70000" }, "PORT: expected a TCP port number (0-65535)"],
+    [{ KAFKA_BROKERS: "localhost" }, "KAFKA_BROKERS: expected host:port[,host:port…]"],
+    [{ MONGO_URL: "http://x" }, "MONGO_URL: expected a mongodb: or mongodb+srv: URL"],
+    [{ TRANSPORTER: "nats://x:4222" }, "TRANSPORTER: expected a redis: or rediss: URL"],
+    [{ SERVICES: "api,billing" }, "SERVICES: unknown service billing"],
+    [{ STRIPE_SECRET_KEY: "pk_test_1" }, "STRIPE_SECRET_KEY: expected a Stripe secret key"],
+    [{ JWT_SECRET: "short" }, "JWT_SECRET: expected at least 16 characters"],
+  ])("given %j, fails with a message naming the variable", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("refuses a subset of services without a transporter and Kafka to reach the others", () => {
+    expect(() => loadConfig({ SERVICES: "booking" })).toThrow(
+      "SERVICES: a subset of the services needs TRANSPORTER",
+    );
+    expect(() =>
+      loadConfig({ SERVICES: "booking", TRANSPORTER: "redis://127.0.0.1:6379" }),
+    ).toThrow("SERVICES: a subset of the services needs KAFKA_BROKERS");
+  });
+
+  it("in production refuses the development secrets", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(
+      "JWT_SECRET: the development default is set; NODE_ENV=production needs a real secret",
+    );
+    const config = loadConfig({
+      NODE_ENV: "production",
+      JWT_SECRET: "a-real-secret-of-32-characters!!",
+      STRIPE_WEBHOOK_SECRET: "whsec_real",
+    });
+    expect(config.env).toEqual("production");
+  });
+});

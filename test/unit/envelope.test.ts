@@ -1,0 +1,73 @@
+import { EnvelopeError, createEvent, fromWire, toWire } from "../../events/envelope";
+
+const requested = () =>
+  createEvent(
+    "payment.failed",
+    {
+      payment_id: "pay-1",
+      booking_id: "booking-1",
+      owner_id: "owner-1",
+      reason: "card_declined",
+      occurred_at: "2026-11-26T10:00:00.000Z",
+    },
+    { service: "payment", time: "2026-11-26T10:00:01.000Z" },
+  );
+
+describe("CloudEvents envelope", () => {
+  it("given a catalog event, when serialised and read back, then it is unchanged", () => {
+    const event = requested();
+    const wire = toWire(event);
+    expect(wire.key).toEqual("booking-1");
+    expect(wire.headers).toEqual({ "content-type": "application/cloudevents+json; charset=utf-8" });
+    expect(fromWire(wire)).toEqual(event);
+  });
+
+  it("sets source, subject and partition key from the producer and the payload", () => {
+    const event = requested();
+    expect(event).toEqual(
+      expect.objectContaining({
+        source: "/kilat/payment",
+        subject: "booking-1",
+        partitionkey: "booking-1",
+        type: "payment.failed",
+      }),
+    );
+    expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("keys runner events by runner", () => {
+    const event = createEvent(
+      "runner.offline",
+      { runner_id: "runner-7", occurred_at: "2026-11-26T10:00:00.000Z" },
+      { service: "runner" },
+    );
+    expect([event.partitionkey, event.subject]).toEqual(["runner-7", "runner-7"]);
+  });
+
+  it("refuses to build an event whose payload breaks the catalog", () => {
+    expect(() =>
+      createEvent(
+        "payment.failed",
+        // owner_id is missing: the seed's gap must not come back
+        {
+          payment_id: "p",
+          booking_id: "b",
+          reason: "x",
+          occurred_at: "2026-11-26T10:00:00.000Z",
+        } as never,
+        { service: "payment" },
+      ),
+    ).toThrow("owner_id");
+  });
+
+  it.each([
+    ["not JSON", (v: string) => v.slice(0, 20)],
+    ["an unknown type", (v: string) => v.replace('"payment.failed"', '"payment.teleported"')],
+    ["a payload that breaks its schema", (v: string) => v.replace('"owner-1"', "42")],
+    ["a non-UUID id", (v: string) => v.replace(/"id":"[^"]+"/, '"id":"7"')],
+    ["a foreign source", (v: string) => v.replace("/kilat/payment", "https://evil.example")],
+  ])("rejects %s as a poison message", (_label, corrupt) => {
+    const wire = toWire(requested());
+    expect(() => fromWire({ ...wire, value: corrupt(wire.value) })).toThrow(EnvelopeError);
+  });
+});
