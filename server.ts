@@ -1,10 +1,12 @@
 import { ConfigError, loadConfig } from "./lib/config";
 import { createBroker } from "./lib/broker";
-import { EmbeddedMongoUnavailable, stopEmbeddedMongo } from "./lib/mongo";
+import { EmbeddedMongoUnavailable, mongoUrl, stopEmbeddedMongo } from "./lib/mongo";
 
 /** Starts one Kilat process: `SERVICES` chooses what it hosts, the other variables what it uses. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Resolve the database before any service starts, so a missing one is a clean exit.
+  if (config.services.some((name) => name !== "api")) await mongoUrl(config);
   const broker = createBroker(config);
   const shutdown = async (signal: string) => {
     broker.logger.info(`${signal}: stopping`);

@@ -13,18 +13,31 @@ export class EmbeddedMongoUnavailable extends Error {
 
 let embedded: Promise<{ uri: string; stop(): Promise<unknown> }> | undefined;
 
+/** "getaddrinfo ENOTFOUND fastdl.mongodb.org" rather than a page of download diagnostics. */
+function shortReason(error: unknown): string {
+  const { msg, message } = error as { msg?: string; message?: string };
+  return (msg ?? message ?? String(error)).split("\n")[0].trim();
+}
+
 /** MONGO_URL when set; otherwise one mongodb-memory-server per process, started on first use. */
 export async function mongoUrl(config: Config): Promise<string> {
   if (config.mongoUrl) return config.mongoUrl;
   embedded ??= (async () => {
+    const { MongoBinary, MongoMemoryServer } = await import("mongodb-memory-server");
     try {
-      const { MongoMemoryServer } = await import("mongodb-memory-server");
+      // Fetch (or find) mongod first: a failure here is one clear line, not the library's
+      // own console report from inside MongoMemoryServer.start().
+      await MongoBinary.getPath();
+    } catch (error) {
+      embedded = undefined;
+      throw new EmbeddedMongoUnavailable(`cannot get a mongod binary (${shortReason(error)})`);
+    }
+    try {
       const server = await MongoMemoryServer.create();
       return { uri: server.getUri(), stop: () => server.stop() };
     } catch (error) {
       embedded = undefined;
-      const message = (error as Error).message.split("\n")[0];
-      throw new EmbeddedMongoUnavailable(message);
+      throw new EmbeddedMongoUnavailable(shortReason(error));
     }
   })();
   return (await embedded).uri;

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import mongoose, { type Connection } from "mongoose";
 import type { ServiceBroker } from "moleculer";
+import { SERVICE_NAMES } from "./config";
 import { mongoUrl } from "./mongo";
 import type { Runtime } from "./runtime";
 
@@ -75,6 +76,16 @@ export class ReadinessProbe {
         if (!this.broker.transit?.connected) throw new Error("transporter not connected");
       };
     }
+    // Every service of the system has a live instance somewhere (here or over the transporter).
+    probes.services = async () => {
+      const available = new Set(
+        this.broker.registry
+          .getServiceList({ onlyAvailable: true, skipInternal: true })
+          .map((s) => s.name),
+      );
+      const missing = SERVICE_NAMES.filter((name) => !available.has(name));
+      if (missing.length > 0) throw new Error(`no instance of ${missing.join(", ")}`);
+    };
     const names = Object.keys(probes);
     const results = await Promise.all(names.map((name) => timed(probes[name])));
     const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));

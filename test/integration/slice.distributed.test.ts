@@ -37,6 +37,7 @@ describeWithInfra(
         "kafka",
         "mongodb",
         "redis",
+        "services",
         "transporter",
       ]);
       expect(Object.values(ready.body.checks).every((check) => check.ok)).toEqual(true);
