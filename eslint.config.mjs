@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.mjs", "jest.config.js"] },
+        projectService: { allowDefaultProject: ["*.mjs", "jest.config.js", "test/support/*.js"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -21,6 +21,9 @@ export default tseslint.config(
       "@typescript-eslint/unbound-method": "off",
     },
   },
-  { files: ["*.mjs", "jest.config.js"], ...tseslint.configs.disableTypeChecked },
-  { files: ["jest.config.js"], languageOptions: { globals: { module: "writable" } } },
+  { files: ["**/*.mjs", "**/*.js"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["jest.config.js", "test/support/*.js"],
+    languageOptions: { globals: { module: "writable", process: "readonly" } },
+  },
 );

@@ -17,4 +17,5 @@ module.exports = {
   testTimeout: 60000,
   maxWorkers: 2,
   verbose: true,
+  reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
 };

@@ -1,8 +1,10 @@
 import { Redis } from "ioredis";
 import mongoose, { type Connection } from "mongoose";
+import type Stripe from "stripe";
 import type { ServiceBroker } from "moleculer";
 import { SERVICE_NAMES } from "./config";
 import { mongoUrl } from "./mongo";
+import { createStripeClient } from "./stripe";
 import type { Runtime } from "./runtime";
 
 export interface CheckResult {
@@ -45,11 +47,14 @@ async function timed(check: () => Promise<unknown>): Promise<CheckResult> {
 export class ReadinessProbe {
   private redis: Redis | undefined;
   private mongo: Connection | undefined;
+  private readonly stripe: Stripe | undefined;
 
   constructor(
     private readonly broker: ServiceBroker,
     private readonly runtime: Runtime,
-  ) {}
+  ) {
+    this.stripe = createStripeClient(runtime.config);
+  }
 
   async check(): Promise<Readiness> {
     const { config, bus } = this.runtime;
@@ -70,6 +75,10 @@ export class ReadinessProbe {
         if (this.redis.status === "wait") await this.redis.connect();
         await this.redis.ping();
       };
+    }
+    if (this.stripe) {
+      const stripe = this.stripe;
+      probes.stripe = () => stripe.balance.retrieve();
     }
     if (config.transporter) {
       probes.transporter = async () => {

@@ -38,6 +38,7 @@ describeWithInfra(
         "mongodb",
         "redis",
         "services",
+        "stripe",
         "transporter",
       ]);
       expect(Object.values(ready.body.checks).every((check) => check.ok)).toEqual(true);

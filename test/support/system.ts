@@ -55,6 +55,9 @@ export async function startSystem(options: SystemOptions): Promise<System> {
       ? { KAFKA_BROKERS: options.infra.kafka, KAFKA_TOPIC_PREFIX: `${run}.` }
       : {}),
     ...(options.infra.redis ? { REDIS_URL: options.infra.redis } : {}),
+    ...(options.infra.stripe
+      ? { STRIPE_SECRET_KEY: "sk_test_kilat", STRIPE_API_BASE: options.infra.stripe }
+      : {}),
     ...(split && options.infra.redis ? { TRANSPORTER: options.infra.redis } : {}),
     ...options.env,
   };

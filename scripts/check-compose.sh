@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Validates docker-compose.yml with `docker compose config` (no Docker engine needed).
+# The compose CLI plugin is built once from the Go module proxy when the machine lacks it.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${KILAT_CACHE_DIR:-$HOME/.cache/kilat}
+COMPOSE_VERSION=v2.29.7
+PLUGIN=$CACHE_DIR/bin/compose-$COMPOSE_VERSION/docker-compose
+
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose "$@"
+  else
+    if [[ ! -x $PLUGIN ]]; then
+      echo "[compose] building docker compose $COMPOSE_VERSION from the Go module proxy" >&2
+      local gobin
+      gobin=$(mktemp -d)
+      GOBIN=$gobin go install "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION"
+      mkdir -p "$(dirname "$PLUGIN")"
+      mv "$gobin/cmd" "$PLUGIN"
+      rm -rf "$gobin"
+    fi
+    "$PLUGIN" "$@"
+  fi
+}
+
+cd "$ROOT"
+compose --env-file .env.example -f docker-compose.yml config --quiet
+echo "[compose] docker-compose.yml is valid"
