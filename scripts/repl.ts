@@ -22,6 +22,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`kilat repl: ${error instanceof ConfigError ? error.message : (error as Error).message}`);
+  console.error(
+    `kilat repl: ${error instanceof ConfigError ? error.message : (error as Error).message}`,
+  );
   process.exit(1);
 });
