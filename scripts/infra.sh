@@ -69,6 +69,18 @@ start_bg() {
   echo $! >"$RUN_DIR/$name.pid"
 }
 
+# run_once <name> <port> <start-function>: leaves a running server alone, starts it otherwise.
+run_once() {
+  local name=$1 port=$2 start=$3
+  if pid_of "$name" >/dev/null; then
+    log "$name already running (pid $(pid_of "$name"))"
+  elif port_open "$port"; then
+    log "$name: port $port is taken by a server this script did not start; using it"
+  else
+    "$start"
+  fi
+}
+
 as_root() {
   if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
 }
@@ -81,17 +93,15 @@ ensure_redis_installed() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 }
 
+start_redis() {
+  ensure_redis_installed
+  mkdir -p "$DATA_DIR/redis"
+  start_bg redis redis-server --bind 127.0.0.1 --port $REDIS_PORT --dir "$DATA_DIR/redis" \
+    --save "" --appendonly no --protected-mode yes
+}
+
 redis_up() {
-  if pid_of redis >/dev/null; then
-    log "redis already running (pid $(pid_of redis))"
-  elif port_open $REDIS_PORT; then
-    log "redis: port $REDIS_PORT is taken by a server this script did not start; using it"
-  else
-    ensure_redis_installed
-    mkdir -p "$DATA_DIR/redis"
-    start_bg redis redis-server --bind 127.0.0.1 --port $REDIS_PORT --dir "$DATA_DIR/redis" \
-      --save "" --appendonly no --protected-mode yes
-  fi
+  run_once redis $REDIS_PORT start_redis
   wait_for redis 20 bash -c "[[ \$(redis-cli -p $REDIS_PORT ping) == PONG ]]"
   log "redis ready on 127.0.0.1:$REDIS_PORT"
 }
@@ -148,24 +158,22 @@ kafka_command_line() {
     -Dlog4j.configuration="file:$INFRA_DIR/kafka/log4j.properties" -cp "$KAFKA_LIBS/*")
 }
 
-kafka_up() {
-  if pid_of kafka >/dev/null; then
-    log "kafka already running (pid $(pid_of kafka))"
-  elif port_open $KAFKA_PORT; then
-    log "kafka: port $KAFKA_PORT is taken by a server this script did not start; using it"
-  else
-    ensure_kafka_jars
-    kafka_config
-    kafka_command_line
-    if [[ ! -f $DATA_DIR/kafka/meta.properties ]]; then
-      local cluster_id
-      cluster_id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid | tail -1)
-      log "formatting Kafka storage (cluster $cluster_id)"
-      "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-        -c "$INFRA_DIR/kafka/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1
-    fi
-    start_bg kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$INFRA_DIR/kafka/server.properties"
+start_kafka() {
+  ensure_kafka_jars
+  kafka_config
+  kafka_command_line
+  if [[ ! -f $DATA_DIR/kafka/meta.properties ]]; then
+    local cluster_id
+    cluster_id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid | tail -1)
+    log "formatting Kafka storage (cluster $cluster_id)"
+    "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$INFRA_DIR/kafka/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1
   fi
+  start_bg kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$INFRA_DIR/kafka/server.properties"
+}
+
+kafka_up() {
+  run_once kafka $KAFKA_PORT start_kafka
   wait_for kafka 90 port_open $KAFKA_PORT
   log "kafka listening on 127.0.0.1:$KAFKA_PORT; creating the catalog's topics"
   [[ -d $ROOT/node_modules ]] || die "node_modules missing: run npm install (or npm ci) before infra:up"
@@ -195,18 +203,16 @@ ensure_ferretdb() {
   rm -rf "$build"
 }
 
+start_ferretdb() {
+  ensure_ferretdb
+  mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
+  start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/" \
+    --listen-addr=127.0.0.1:$MONGO_PORT --state-dir="$DATA_DIR/ferretdb-state" \
+    --debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT --telemetry=disable --log-level=warn
+}
+
 ferretdb_up() {
-  if pid_of ferretdb >/dev/null; then
-    log "ferretdb already running (pid $(pid_of ferretdb))"
-  elif port_open $MONGO_PORT; then
-    log "mongodb: port $MONGO_PORT is taken by a server this script did not start; using it"
-  else
-    ensure_ferretdb
-    mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
-    start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/" \
-      --listen-addr=127.0.0.1:$MONGO_PORT --state-dir="$DATA_DIR/ferretdb-state" \
-      --debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT --telemetry=disable --log-level=warn
-  fi
+  run_once ferretdb $MONGO_PORT start_ferretdb
   wait_for ferretdb 30 port_open $MONGO_PORT
   log "ferretdb ready on 127.0.0.1:$MONGO_PORT"
 }
@@ -214,19 +220,17 @@ ferretdb_up() {
 # ---------------------------------------------------------------- stripe-mock (Go module proxy)
 STRIPE_MOCK_BIN=$CACHE_DIR/bin/stripe-mock-$STRIPE_MOCK_VERSION/stripe-mock
 
-stripe_mock_up() {
-  if pid_of stripe-mock >/dev/null; then
-    log "stripe-mock already running (pid $(pid_of stripe-mock))"
-  elif port_open $STRIPE_MOCK_PORT; then
-    log "stripe-mock: port $STRIPE_MOCK_PORT is taken by a server this script did not start; using it"
-  else
-    if [[ ! -x $STRIPE_MOCK_BIN ]]; then
-      command -v go >/dev/null || die "Go is needed to install stripe-mock"
-      log "installing stripe-mock $STRIPE_MOCK_VERSION from the Go module proxy"
-      GOBIN=$(dirname "$STRIPE_MOCK_BIN") go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
-    fi
-    start_bg stripe-mock "$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:$STRIPE_MOCK_PORT
+start_stripe_mock() {
+  if [[ ! -x $STRIPE_MOCK_BIN ]]; then
+    command -v go >/dev/null || die "Go is needed to install stripe-mock"
+    log "installing stripe-mock $STRIPE_MOCK_VERSION from the Go module proxy"
+    GOBIN=$(dirname "$STRIPE_MOCK_BIN") go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
   fi
+  start_bg stripe-mock "$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:$STRIPE_MOCK_PORT
+}
+
+stripe_mock_up() {
+  run_once stripe-mock $STRIPE_MOCK_PORT start_stripe_mock
   wait_for stripe-mock 30 curl -fsS -u sk_test_123: "http://127.0.0.1:$STRIPE_MOCK_PORT/v1/balance"
   log "stripe-mock ready on 127.0.0.1:$STRIPE_MOCK_PORT"
 }
