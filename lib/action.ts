@@ -1,6 +1,6 @@
 import { Errors, type ActionSchema, type Context } from "moleculer";
 import type { z } from "zod";
-import type { AuthUser, Role } from "./auth";
+import { AuthUserSchema, type AuthUser, type Role } from "./auth";
 import { zodParams } from "./zod-validator";
 
 /** What the gateway puts in ctx.meta for a call that came through the public API. */
@@ -31,11 +31,17 @@ export function actionsOf<TThis>() {
     ({ ...definition, params: zodParams(definition.params) }) as unknown as ActionSchema<TThis>;
 }
 
-/** The caller of a public action; actions behind `roles` always have one. */
+/**
+ * The caller of a public action. The gateway sets it from a verified token; a call from
+ * elsewhere (another service, the REPL) must pass a well-formed user too, or it is refused —
+ * ownership checks never run on a half-filled identity.
+ */
 export function callerOf(ctx: ActionContext<unknown>): AuthUser {
-  const user = ctx.meta.user;
-  if (!user) throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-  return user;
+  const user = AuthUserSchema.safeParse(ctx.meta.user);
+  if (!user.success) {
+    throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
+  }
+  return user.data;
 }
 
 export const notFound = (what: string) =>

@@ -10,7 +10,7 @@ export interface AuthUser {
   role: Role;
 }
 
-const Claims = z.object({ sub: z.string().min(1).max(128), role: z.enum(ROLES) });
+export const AuthUserSchema = z.object({ sub: z.string().min(1).max(128), role: z.enum(ROLES) });
 
 export class AuthError extends Error {
   constructor(readonly reason: "missing" | "invalid" | "expired") {
@@ -42,7 +42,7 @@ export function verifyToken(token: string | undefined, secret: string): AuthUser
   } catch (error) {
     throw new AuthError(error instanceof jwt.TokenExpiredError ? "expired" : "invalid");
   }
-  const claims = Claims.safeParse(payload);
+  const claims = AuthUserSchema.safeParse(payload);
   if (!claims.success) throw new AuthError("invalid");
   return claims.data;
 }

@@ -116,7 +116,7 @@ ensure_kafka_jars() {
   log "resolving Apache Kafka $KAFKA_VERSION jars from Maven Central"
   rm -rf "$KAFKA_LIBS"
   mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version=$KAFKA_VERSION \
-    dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS"
+    dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >>"$LOG_DIR/kafka-jars.log" 2>&1
   touch "$KAFKA_LIBS/.complete"
 }
 

@@ -1,4 +1,5 @@
 import jwt from "jsonwebtoken";
+import { callerOf } from "../../lib/action";
 import { AuthError, bearerToken, signToken, verifyToken } from "../../lib/auth";
 
 const SECRET = "unit-test-secret-0123456789";
@@ -45,5 +46,28 @@ describe("JWT auth", () => {
     expect(bearerToken("bearer abc")).toEqual("abc");
     expect(bearerToken("Basic dXNlcjpwYXNz")).toEqual(undefined);
     expect(bearerToken(undefined)).toEqual(undefined);
+  });
+});
+
+describe("callerOf", () => {
+  const ctx = (user: unknown) => ({ meta: { user } }) as unknown as Parameters<typeof callerOf>[0];
+
+  it("returns a well-formed caller", () => {
+    expect(callerOf(ctx({ sub: "owner-1", role: "owner" }))).toEqual({
+      sub: "owner-1",
+      role: "owner",
+    });
+  });
+
+  it.each([
+    [undefined],
+    [null],
+    [{ sub: "owner-1" }],
+    [{ sub: "", role: "owner" }],
+    [{ sub: "x", role: "root" }],
+  ])("refuses %j with a 401: no ownership check runs on a half-filled identity", (user) => {
+    expect(() => callerOf(ctx(user))).toThrow(
+      expect.objectContaining({ code: 401, type: "UNAUTHORIZED" }) as Error,
+    );
   });
 });
