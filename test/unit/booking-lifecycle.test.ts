@@ -1,0 +1,149 @@
+import {
+  decide,
+  eventOf,
+  type Actor,
+  type BookingCommand,
+  type BookingState,
+  type BookingStatus,
+} from "../../domain/booking-lifecycle";
+
+const owner: Actor = { role: "owner", sub: "owner-1" };
+const otherOwner: Actor = { role: "owner", sub: "owner-2" };
+const runner: Actor = { role: "runner", sub: "runner-1" };
+const otherRunner: Actor = { role: "runner", sub: "runner-2" };
+const admin: Actor = { role: "admin", sub: "admin-1" };
+const system: Actor = { role: "system", sub: "system" };
+
+const booking = (status: BookingStatus, extra: Partial<BookingState> = {}): BookingState => ({
+  status,
+  owner_id: "owner-1",
+  runner_id: status === "requested" ? null : "runner-1",
+  payment_status: "held",
+  ...extra,
+});
+
+const ALL: BookingStatus[] = [
+  "requested",
+  "accepted",
+  "picked_up",
+  "in_transit",
+  "delivered",
+  "confirmed",
+  "completed",
+  "cancelled",
+];
+
+/** Every legal move: command, actor, from → to. Everything else is illegal. */
+const LEGAL: [BookingCommand["type"], Actor, BookingStatus, BookingStatus][] = [
+  ["accept", runner, "requested", "accepted"],
+  ["pickup", runner, "accepted", "picked_up"],
+  ["depart", runner, "picked_up", "in_transit"],
+  ["deliver", runner, "in_transit", "delivered"],
+  ["confirm", owner, "delivered", "confirmed"],
+  ["confirm", system, "delivered", "confirmed"],
+  ["complete", system, "confirmed", "completed"],
+  ["cancel", owner, "requested", "cancelled"],
+  ["cancel", owner, "accepted", "cancelled"],
+  ["cancel", runner, "accepted", "cancelled"],
+];
+
+describe("booking state machine", () => {
+  it.each(LEGAL)(
+    "given %s by %j from %s, then the booking moves to %s",
+    (type, actor, from, to) => {
+      const decision = decide(booking(from), { type, actor });
+      expect(decision).toEqual({
+        ok: true,
+        from,
+        to,
+        runner_id: from === "requested" && type !== "accept" ? null : "runner-1",
+      });
+    },
+  );
+
+  const illegal = LEGAL.flatMap(([type, actor, from]) =>
+    ALL.filter(
+      (status) =>
+        !LEGAL.some(([t, a, f]) => t === type && a === actor && f === status) && status !== from,
+    ).map((status) => [type, actor.role, status] as const),
+  ).filter(
+    ([type, role, status]) =>
+      !LEGAL.some(([t, a, f]) => t === type && a.role === role && f === status),
+  );
+
+  it.each(illegal)(
+    "given %s by a %s in %s, then it is an illegal transition (409)",
+    (type, role, status) => {
+      const actor = [owner, runner, system].find((a) => a.role === role) as Actor;
+      expect(decide(booking(status), { type, actor })).toEqual({
+        ok: false,
+        reason: "illegal_transition",
+        from: status,
+      });
+    },
+  );
+
+  it("given escrow not held, when a runner accepts, then it is refused as not payable", () => {
+    for (const payment_status of ["unpaid", "pending", "failed"] as const) {
+      expect(
+        decide(booking("requested", { payment_status }), { type: "accept", actor: runner }),
+      ).toEqual({
+        ok: false,
+        reason: "not_payable",
+        from: "requested",
+      });
+    }
+  });
+
+  it("given an accepted booking, when a second runner accepts, then it is illegal (the race's loser)", () => {
+    expect(decide(booking("accepted"), { type: "accept", actor: otherRunner })).toEqual({
+      ok: false,
+      reason: "illegal_transition",
+      from: "accepted",
+    });
+  });
+
+  it.each([
+    ["accept", owner, "requested"],
+    ["accept", admin, "requested"],
+    ["pickup", otherRunner, "accepted"],
+    ["pickup", owner, "accepted"],
+    ["depart", otherRunner, "picked_up"],
+    ["deliver", admin, "in_transit"],
+    ["confirm", otherOwner, "delivered"],
+    ["confirm", runner, "delivered"],
+    ["complete", owner, "confirmed"],
+    ["complete", admin, "confirmed"],
+    ["cancel", otherOwner, "requested"],
+    ["cancel", otherRunner, "accepted"],
+  ] as const)("given %s by %j, then it is forbidden whatever the state", (type, actor, from) => {
+    expect(decide(booking(from), { type, actor })).toEqual({
+      ok: false,
+      reason: "forbidden",
+      from,
+    });
+  });
+
+  it("lets an admin cancel before pickup and confirm a delivery", () => {
+    expect(decide(booking("accepted"), { type: "cancel", actor: admin }).ok).toEqual(true);
+    expect(decide(booking("delivered"), { type: "confirm", actor: admin }).ok).toEqual(true);
+    expect(decide(booking("picked_up"), { type: "cancel", actor: admin })).toEqual({
+      ok: false,
+      reason: "illegal_transition",
+      from: "picked_up",
+    });
+  });
+
+  it("names the event of every transition", () => {
+    expect(ALL.map(eventOf)).toEqual([
+      "booking.requested",
+      "booking.accepted",
+      "booking.pet_picked_up",
+      "booking.delivery_in_progress",
+      "booking.delivered",
+      "booking.delivery_confirmed",
+      "booking.completed",
+      "booking.cancelled",
+    ]);
+  });
+});
