@@ -73,7 +73,8 @@ const TO: Record<BookingCommand["type"], BookingStatus> = {
 };
 
 const isAdmin = (actor: Actor) => actor.role === "admin";
-const isOwner = (actor: Actor, booking: BookingState) => actor.role === "owner" && actor.sub === booking.owner_id;
+const isOwner = (actor: Actor, booking: BookingState) =>
+  actor.role === "owner" && actor.sub === booking.owner_id;
 const isItsRunner = (actor: Actor, booking: BookingState) =>
   actor.role === "runner" && booking.runner_id !== null && actor.sub === booking.runner_id;
 
@@ -92,7 +93,12 @@ function permitted(command: BookingCommand, booking: BookingState): boolean {
     case "complete":
       return actor.role === "system";
     case "cancel":
-      return isOwner(actor, booking) || isItsRunner(actor, booking) || isAdmin(actor) || actor.role === "system";
+      return (
+        isOwner(actor, booking) ||
+        isItsRunner(actor, booking) ||
+        isAdmin(actor) ||
+        actor.role === "system"
+      );
   }
 }
 

@@ -18,6 +18,15 @@ export const DEFAULT_PRICING: PricingPolicy = {
   surchargeCents: { dog: 10_000, cat: 5_000, bird: 5_000, rabbit: 5_000, other: 7_500 },
 };
 
+/** The policy for the configured currency and rates (surcharges keep their defaults). */
+export function pricingPolicy(config: {
+  currency: string;
+  baseFareCents: number;
+  perKmCents: number;
+}): PricingPolicy {
+  return { ...DEFAULT_PRICING, ...config };
+}
+
 export interface PriceEstimate {
   distanceKm: number;
   amountCents: number;

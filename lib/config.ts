@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** Every service this codebase can host; `SERVICES` picks a subset per process. */
-export const SERVICE_NAMES = ["api", "booking", "notification"] as const;
+export const SERVICE_NAMES = ["api", "booking", "payment", "notification"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Development-only secrets: production refuses to start with them. */
@@ -91,9 +91,35 @@ const EnvSchema = z.object({
   STRIPE_API_BASE: optionalUrl(["http:", "https:"], "http://127.0.0.1:12111"),
   STRIPE_WEBHOOK_SECRET: z.string().trim().min(1).default(DEFAULT_WEBHOOK_SECRET),
   JWT_SECRET: z.string().min(16, "expected at least 16 characters").default(DEFAULT_JWT_SECRET),
+  /** A delivered booking the owner leaves unconfirmed is confirmed after this long. */
+  AUTO_CONFIRM_AFTER: z
+    .string()
+    .trim()
+    .regex(/^\d+(ms|s|m|h|d)$/, "expected a duration such as 24h, 30m, 5s")
+    .default("24h")
+    .transform(durationMs)
+    .refine(
+      (ms) => ms <= 6 * 24 * 3600 * 1000,
+      "must stay inside Stripe's 7-day authorisation window (≤ 6d)",
+    ),
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(2000),
+  CURRENCY: z
+    .string()
+    .trim()
+    .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as IDR")
+    .default("IDR"),
+  PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(15_000),
+  PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(4_000),
   /** How long relays wait before sweeping outboxes that the fast path did not flush. */
   OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
 });
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+function durationMs(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  return match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
+}
 
 export interface Config {
   env: "development" | "test" | "production";
@@ -111,6 +137,9 @@ export interface Config {
   stripe: { secretKey: string | undefined; apiBase: string | undefined; webhookSecret: string };
   jwtSecret: string;
   outboxSweepMs: number;
+  autoConfirmAfterMs: number;
+  platformFeeBps: number;
+  pricing: { currency: string; baseFareCents: number; perKmCents: number };
 }
 
 export class ConfigError extends Error {
@@ -155,6 +184,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     jwtSecret: e.JWT_SECRET,
     outboxSweepMs: e.OUTBOX_SWEEP_MS,
+    autoConfirmAfterMs: e.AUTO_CONFIRM_AFTER,
+    platformFeeBps: e.PLATFORM_FEE_BPS,
+    pricing: {
+      currency: e.CURRENCY,
+      baseFareCents: e.PRICE_BASE_FARE_CENTS,
+      perKmCents: e.PRICE_PER_KM_CENTS,
+    },
   };
   const allServices = SERVICE_NAMES.every((name) => config.services.includes(name));
   if (!allServices && !config.transporter) {

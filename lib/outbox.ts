@@ -86,15 +86,30 @@ export class OutboxRelay<T extends WithOutbox> {
     );
   }
 
-  /** Aggregates holding events older than the sweep interval (what the fast path missed). */
+  /**
+   * Aggregates holding events older than the sweep interval (what the fast path missed), oldest
+   * first. One aggregate that cannot be published does not hold up the others.
+   */
   async sweep(): Promise<number> {
     const cutoff = new Date(Date.now() - this.sweepMs);
     const stale = await this.model
       .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
+      .sort({ "outbox.created_at": 1 })
       .limit(200)
       .lean<{ _id: string }[]>();
-    for (const doc of stale) await this.flush(String(doc._id));
-    return stale.length;
+    let published = 0;
+    for (const doc of stale) {
+      try {
+        await this.flush(String(doc._id));
+        published++;
+      } catch (error) {
+        this.logger.warn(
+          `outbox ${this.model.modelName}/${String(doc._id)}: publish failed, will retry`,
+          error,
+        );
+      }
+    }
+    return published;
   }
 
   /** What is waiting, for ops (`outbox` in the REPL) and tests. */
@@ -136,4 +151,32 @@ export class OutboxRelay<T extends WithOutbox> {
     }, delay);
     this.timer.unref();
   }
+}
+
+/** An update that changes state and queues the events it causes, as one document write. */
+export function withOutbox(set: Record<string, unknown>, events: DomainEvent[]) {
+  return events.length > 0
+    ? { $set: set, $push: { outbox: { $each: toOutbox(events) } } }
+    : { $set: set };
+}
+
+/**
+ * One write that moves an aggregate from the state `filter` expects and queues the events it
+ * causes; null when the aggregate is no longer in that state (a lost race). Goes through the
+ * driver: mongoose adds a projection to findAndModify that FerretDB does not implement.
+ */
+export async function guardedUpdate<T extends WithOutbox>(
+  model: Model<T>,
+  filter: Record<string, unknown>,
+  set: Record<string, unknown>,
+  events: DomainEvent[],
+): Promise<T | null> {
+  const result = await model.collection.findOneAndUpdate(
+    filter,
+    withOutbox(set, events) as never,
+    {
+      returnDocument: "after",
+    },
+  );
+  return result as unknown as T | null;
 }

@@ -26,17 +26,20 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
     ),
   ]);
 
-async function timed(check: () => Promise<unknown>): Promise<CheckResult> {
+async function timed(
+  name: string,
+  check: () => Promise<unknown>,
+  log: (message: string) => void,
+): Promise<CheckResult> {
   const started = performance.now();
   try {
     await withTimeout(check(), 2000);
     return { ok: true, ms: Math.round(performance.now() - started) };
   } catch (error) {
-    return {
-      ok: false,
-      ms: Math.round(performance.now() - started),
-      error: (error as Error).message,
-    };
+    // The details (hosts, ports) go to the log; the public answer only says it failed.
+    log(`readiness: ${name} failed: ${(error as Error).message}`);
+    const ms = Math.round(performance.now() - started);
+    return { ok: false, ms, error: ms >= 2000 ? "timeout" : "unreachable" };
   }
 }
 
@@ -63,8 +66,16 @@ export class ReadinessProbe {
         this.mongo ??= mongoose.createConnection(await mongoUrl(config), {
           serverSelectionTimeoutMS: 1500,
         });
-        await this.mongo.asPromise();
-        await this.mongo.db?.admin().ping();
+        try {
+          await this.mongo.asPromise();
+          await this.mongo.db?.admin().ping();
+        } catch (error) {
+          // mongoose never retries a failed first connect: start over on the next probe.
+          const stale = this.mongo;
+          this.mongo = undefined;
+          await stale?.close().catch(() => undefined);
+          throw error;
+        }
       },
       [bus.kind === "kafka" ? "kafka" : "event_bus"]: () => bus.ping(),
     };
@@ -96,7 +107,8 @@ export class ReadinessProbe {
       if (missing.length > 0) throw new Error(`no instance of ${missing.join(", ")}`);
     };
     const names = Object.keys(probes);
-    const results = await Promise.all(names.map((name) => timed(probes[name])));
+    const log = (message: string) => this.broker.logger.warn(message);
+    const results = await Promise.all(names.map((name) => timed(name, probes[name], log)));
     const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
     return { status: results.every((result) => result.ok) ? "ready" : "not_ready", checks };
   }

@@ -1,7 +1,8 @@
 import { Schema, type Connection, type Model } from "mongoose";
+import type { BookingStatus, PaymentStatus } from "../domain/booking-lifecycle";
 import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
 
-export const BOOKING_STATUSES = [
+export const BOOKING_STATUSES: readonly BookingStatus[] = [
   "requested",
   "accepted",
   "picked_up",
@@ -10,8 +11,8 @@ export const BOOKING_STATUSES = [
   "confirmed",
   "completed",
   "cancelled",
-] as const;
-export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+];
+export type { BookingStatus };
 
 export interface BookingDoc {
   _id: string;
@@ -27,7 +28,18 @@ export interface BookingDoc {
   distance_km: number;
   estimated_price_cents: number;
   currency: string;
-  payment_status: "unpaid" | "pending" | "held" | "failed" | "released" | "refunded";
+  payment_status: PaymentStatus;
+  final_price_cents: number | null;
+  accepted_at: Date | null;
+  picked_up_at: Date | null;
+  delivered_at: Date | null;
+  confirmed_at: Date | null;
+  completed_at: Date | null;
+  cancelled_at: Date | null;
+  cancelled_by: string | null;
+  cancel_reason: string | null;
+  /** When a delivered booking the owner has not confirmed is confirmed for them. */
+  auto_confirm_at: Date | null;
   created_at: Date;
   updated_at: Date;
   outbox: OutboxEntry[];
@@ -51,6 +63,16 @@ const BookingSchema = new Schema<BookingDoc>(
     estimated_price_cents: { type: Number, required: true },
     currency: { type: String, required: true },
     payment_status: { type: String, required: true, default: "unpaid" },
+    final_price_cents: { type: Number, default: null },
+    accepted_at: { type: Date, default: null },
+    picked_up_at: { type: Date, default: null },
+    delivered_at: { type: Date, default: null },
+    confirmed_at: { type: Date, default: null },
+    completed_at: { type: Date, default: null },
+    cancelled_at: { type: Date, default: null },
+    cancelled_by: { type: String, default: null },
+    cancel_reason: { type: String, default: null },
+    auto_confirm_at: { type: Date, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },
@@ -58,6 +80,7 @@ const BookingSchema = new Schema<BookingDoc>(
   { collection: "bookings", versionKey: false },
 );
 BookingSchema.index({ created_at: -1, _id: -1 });
+BookingSchema.index({ status: 1, auto_confirm_at: 1 });
 
 export function bookingModel(connection: Connection): Model<BookingDoc> {
   return (

@@ -51,12 +51,15 @@ wait_for() {
   done
 }
 
+# The pid a pid file names, if that process is alive and is still the server we started
+# (after a reboot the number may belong to something else).
 pid_of() {
   local file=$RUN_DIR/$1.pid
   [[ -f $file ]] || return 1
-  local pid
-  pid=$(<"$file")
+  local pid marker
+  read -r pid marker <"$file"
   kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z $marker ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
   echo "$pid"
 }
 
@@ -66,7 +69,8 @@ start_bg() {
   shift
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN_DIR/$name.pid"
+  # The pid and the program's path: pid_of checks both.
+  echo "$! $1" >"$RUN_DIR/$name.pid"
 }
 
 # run_once <name> <port> <start-function>: leaves a running server alone, starts it otherwise.
@@ -116,7 +120,8 @@ ensure_kafka_jars() {
   log "resolving Apache Kafka $KAFKA_VERSION jars from Maven Central"
   rm -rf "$KAFKA_LIBS"
   mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version=$KAFKA_VERSION \
-    dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >>"$LOG_DIR/kafka-jars.log" 2>&1
+    dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >>"$LOG_DIR/kafka-jars.log" 2>&1 ||
+    die "could not resolve Kafka's jars (see $LOG_DIR/kafka-jars.log)"
   touch "$KAFKA_LIBS/.complete"
 }
 
@@ -192,14 +197,17 @@ ensure_ferretdb() {
   # So build the same module source with that one file written.
   local src build
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || die "could not download FerretDB $FERRETDB_VERSION"
   [[ -d $src ]] || die "could not download FerretDB $FERRETDB_VERSION"
   build=$(mktemp -d)
   cp -r "$src/." "$build"
   chmod -R u+w "$build"
   echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
   mkdir -p "$(dirname "$FERRETDB_BIN")"
-  (cd "$build" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN" ./cmd/ferretdb)
+  (cd "$build" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN" ./cmd/ferretdb) || {
+    rm -rf "$build"
+    die "could not build FerretDB"
+  }
   rm -rf "$build"
 }
 
@@ -236,6 +244,10 @@ stripe_mock_up() {
 }
 
 # ---------------------------------------------------------------- commands
+# maxPoolSize=1: FerretDB 1.x applies an update as a separate read and write, so two
+# concurrent updates of one document can lose one (measured: 50 concurrent $push kept 7).
+# One connection per process serialises a process's writes, which restores the
+# single-document atomicity MongoDB guarantees (each database has one writing process in tests).
 write_env() {
   cat >"$INFRA_DIR/env" <<EOF
 export TRANSPORTER=redis://127.0.0.1:$REDIS_PORT

@@ -122,6 +122,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           "POST bookings": "booking.create",
           "GET bookings": "booking.list",
           "GET bookings/:id": "booking.get",
+          "POST bookings/:id/payment": "payment.create",
+          "GET bookings/:id/payment": "payment.get",
+          "POST bookings/:id/accept": "booking.accept",
+          "POST bookings/:id/pickup": "booking.pickup",
+          "POST bookings/:id/depart": "booking.depart",
+          "POST bookings/:id/deliver": "booking.deliver",
+          "POST bookings/:id/confirm": "booking.confirm",
+          "POST bookings/:id/cancel": "booking.cancel",
           "GET notifications": "notification.list",
         },
       },
@@ -189,7 +197,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
       }
     },
 
-    /** 403 when the action declares roles and the caller's is not one of them. */
+    /** 403 unless the action declares the caller's role (an action without roles is not public). */
     authorize(
       this: ApiThis,
       ctx: Context<unknown, { user?: AuthUser }>,
@@ -198,9 +206,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     ) {
       const roles = req.$action?.roles;
       const user = ctx.meta.user;
-      if (roles && (!user || !roles.includes(user.role))) {
+      if (!roles || !user || !roles.includes(user.role)) {
         throw new ApiGateway.Errors.ForbiddenError("FORBIDDEN", {
-          reason: `requires role ${roles.join(" or ")}`,
+          reason: roles ? `requires role ${roles.join(" or ")}` : "not a public action",
         });
       }
     },

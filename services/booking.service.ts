@@ -3,11 +3,21 @@ import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
 import { latitude, longitude, petType } from "../events/schemas";
 import { bookingNumber } from "../domain/booking-number";
-import { estimatePrice } from "../domain/pricing";
-import { actionsOf, callerOf, notFound } from "../lib/action";
+import {
+  decide,
+  eventOf,
+  type Actor,
+  type BookingCommand,
+  type Decision,
+} from "../domain/booking-lifecycle";
+import { estimatePrice, pricingPolicy } from "../domain/pricing";
+import type { DomainEvent } from "../events/envelope";
+import { Errors } from "moleculer";
+import { actionsOf, callerOf, conflict, notFound, type ActionContext } from "../lib/action";
 import type { AuthUser } from "../lib/auth";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
-import { toOutbox } from "../lib/outbox";
+import { guardedUpdate, toOutbox } from "../lib/outbox";
+import { runtimeOf } from "../lib/runtime";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { BOOKING_STATUSES, bookingModel, type BookingDoc } from "../models/booking.model";
@@ -27,6 +37,10 @@ export const CreateBookingParams = z
   .strict();
 
 export const GetBookingParams = z.object({ id: z.string().min(1).max(64) });
+export const CancelBookingParams = z.object({
+  id: z.string().min(1).max(64),
+  reason: z.string().trim().min(1).max(500),
+});
 
 export const ListBookingsParams = z.object({
   status: z.enum(BOOKING_STATUSES).optional(),
@@ -49,11 +63,46 @@ export interface BookingEntity {
   estimated_price_cents: number;
   currency: string;
   payment_status: BookingDoc["payment_status"];
+  final_price_cents: number | null;
+  cancel_reason: string | null;
+  auto_confirm_at: string | null;
   created_at: string;
   updated_at: string;
 }
 
-type BookingThis = Service & MongoThis<typeof models> & DomainEventsMethods;
+interface BookingMethods {
+  applyCommand(
+    id: string,
+    command: BookingCommand,
+    extra?: TransitionExtra,
+  ): Promise<BookingEntity>;
+  transitionEvent(
+    doc: BookingDoc,
+    decision: Extract<Decision, { ok: true }>,
+    command: BookingCommand,
+    at: Date,
+    extra: TransitionExtra,
+  ): DomainEvent;
+  autoConfirmDue(): Promise<number>;
+  onEscrowHeld(event: DomainEvent): Promise<void>;
+  onPaymentFailed(event: DomainEvent): Promise<void>;
+  onEscrowReleased(event: DomainEvent): Promise<void>;
+}
+
+interface BookingVars {
+  autoConfirmTimer: NodeJS.Timeout | undefined;
+}
+
+interface TransitionExtra {
+  reason?: string;
+  finalPriceCents?: number;
+}
+
+type BookingThis = Service &
+  MongoThis<typeof models> &
+  DomainEventsMethods &
+  BookingMethods &
+  BookingVars;
 const action = actionsOf<BookingThis>();
 
 function toEntity(doc: BookingDoc): BookingEntity {
@@ -72,6 +121,9 @@ function toEntity(doc: BookingDoc): BookingEntity {
     estimated_price_cents: doc.estimated_price_cents,
     currency: doc.currency,
     payment_status: doc.payment_status,
+    final_price_cents: doc.final_price_cents ?? null,
+    cancel_reason: doc.cancel_reason ?? null,
+    auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
   };
@@ -89,14 +141,59 @@ function visibleTo(user: AuthUser): Record<string, unknown> {
   }
 }
 
+const SYSTEM: Actor = { role: "system", sub: "system" };
+
+/** The timestamp field each status sets. */
+const STAMP: Partial<Record<BookingDoc["status"], keyof BookingDoc>> = {
+  accepted: "accepted_at",
+  picked_up: "picked_up_at",
+  delivered: "delivered_at",
+  confirmed: "confirmed_at",
+  completed: "completed_at",
+  cancelled: "cancelled_at",
+};
+
+/** A runner may look at (and accept) any open booking; otherwise only participants see one. */
+function mayLookAt(actor: Actor, doc: BookingDoc): boolean {
+  return (
+    actor.role === "admin" ||
+    actor.sub === doc.owner_id ||
+    actor.sub === doc.runner_id ||
+    (actor.role === "runner" && doc.status === "requested")
+  );
+}
+
+/** The REST actions that move a booking: one per command, all the same shape. */
+const transitionAction = (
+  type: Exclude<BookingCommand["type"], "complete" | "cancel">,
+  roles: ("owner" | "runner" | "admin")[],
+) =>
+  action({
+    roles,
+    params: GetBookingParams,
+    async handler(ctx: ActionContext<z.output<typeof GetBookingParams>>) {
+      return this.applyCommand(ctx.params.id, { type, actor: callerOf(ctx) });
+    },
+  });
+
 const BookingService: ServiceSchema<
   ServiceSettingSchema,
-  DomainEventsMethods,
-  MongoThis<typeof models>
+  DomainEventsMethods & BookingMethods,
+  MongoThis<typeof models> & BookingVars
 > = {
   name: "booking",
   mixins: [
-    DomainEvents({ source: "booking", outbox: ["bookings"] }),
+    DomainEvents({
+      source: "booking",
+      outbox: ["bookings"],
+      consume: {
+        "service-booking-payments": {
+          "payment.escrow_held": "onEscrowHeld",
+          "payment.failed": "onPaymentFailed",
+          "payment.escrow_released": "onEscrowReleased",
+        },
+      },
+    }),
     MongoMixin({ db: "booking", models }),
   ],
 
@@ -108,7 +205,8 @@ const BookingService: ServiceSchema<
       async handler(ctx) {
         const owner = callerOf(ctx);
         const input = ctx.params;
-        const price = estimatePrice(input.pickup, input.dropoff, input.pet_type);
+        const policy = pricingPolicy(runtimeOf(this.broker).config.pricing);
+        const price = estimatePrice(input.pickup, input.dropoff, input.pet_type, policy);
         const now = new Date();
         const id = randomUUID();
         for (let attempt = 1; ; attempt++) {
@@ -143,6 +241,16 @@ const BookingService: ServiceSchema<
               estimated_price_cents: price.amountCents,
               currency: price.currency,
               payment_status: "unpaid",
+              final_price_cents: null,
+              accepted_at: null,
+              picked_up_at: null,
+              delivered_at: null,
+              confirmed_at: null,
+              completed_at: null,
+              cancelled_at: null,
+              cancelled_by: null,
+              cancel_reason: null,
+              auto_confirm_at: null,
               created_at: now,
               updated_at: now,
               outbox: toOutbox([requested]),
@@ -166,9 +274,9 @@ const BookingService: ServiceSchema<
       params: GetBookingParams,
       async handler(ctx) {
         const doc = await this.models.bookings
-          .findOne({ _id: ctx.params.id, ...visibleTo(callerOf(ctx)) }, { outbox: 0 })
+          .findById(ctx.params.id, { outbox: 0 })
           .lean<BookingDoc>();
-        if (!doc) throw notFound("Booking");
+        if (!doc || !mayLookAt(callerOf(ctx), doc)) throw notFound("Booking");
         return toEntity(doc);
       },
     }),
@@ -193,6 +301,228 @@ const BookingService: ServiceSchema<
         return { items: page.items.map(toEntity), next_cursor: page.next_cursor };
       },
     }),
+
+    /** A runner takes the booking; 409 if another was faster or the escrow is not held yet. */
+    accept: transitionAction("accept", ["runner"]),
+    /** Its runner has the pet. */
+    pickup: transitionAction("pickup", ["runner"]),
+    /** Its runner is on the way. */
+    depart: transitionAction("depart", ["runner"]),
+    /** Its runner handed the pet over; the owner is asked to confirm. */
+    deliver: transitionAction("deliver", ["runner"]),
+    /** The owner confirms delivery: the escrow is captured, then the booking completes. */
+    confirm: transitionAction("confirm", ["owner", "admin"]),
+
+    /** The owner or its runner calls it off before pickup; the escrow is released. */
+    cancel: action({
+      roles: ["owner", "runner", "admin"],
+      params: CancelBookingParams,
+      async handler(ctx) {
+        return this.applyCommand(
+          ctx.params.id,
+          { type: "cancel", actor: callerOf(ctx) },
+          { reason: ctx.params.reason },
+        );
+      },
+    }),
+  },
+
+  started() {
+    const { autoConfirmAfterMs } = runtimeOf(this.broker).config;
+    const every = Math.min(1000, Math.max(100, Math.floor(autoConfirmAfterMs / 4)));
+    const tick = () => {
+      this.autoConfirmDue()
+        .catch((error: unknown) => this.logger.warn("auto-confirm sweep failed", error))
+        .finally(() => {
+          if (this.autoConfirmTimer) this.autoConfirmTimer = setTimeout(tick, every).unref();
+        });
+    };
+    this.autoConfirmTimer = setTimeout(tick, every).unref();
+  },
+
+  stopped() {
+    clearTimeout(this.autoConfirmTimer);
+    this.autoConfirmTimer = undefined;
+  },
+
+  methods: {
+    /**
+     * Load → decide (pure) → one write guarded on the status decided from, carrying the
+     * transition's event. A lost race finds the status changed and answers 409.
+     */
+    async applyCommand(id: string, command: BookingCommand, extra: TransitionExtra = {}) {
+      const doc = await this.models.bookings.findById(id, { outbox: 0 }).lean<BookingDoc>();
+      // Any runner may try to accept (and hears 409 when another was faster); otherwise only
+      // those who may see a booking learn that it exists.
+      const mayTry =
+        command.actor.role === "system" ||
+        (command.type === "accept" && command.actor.role === "runner") ||
+        (doc !== null && mayLookAt(command.actor, doc));
+      if (!doc || !mayTry) throw notFound("Booking");
+      const decision = decide(doc, command);
+      if (!decision.ok) {
+        switch (decision.reason) {
+          case "forbidden":
+            throw new Errors.MoleculerClientError("Not allowed for this booking", 403, "FORBIDDEN");
+          case "illegal_transition":
+            throw conflict(
+              `A ${decision.from} booking cannot be ${command.type === "accept" ? "accepted" : `${command.type}ed`}`,
+              {
+                status: decision.from,
+              },
+            );
+          case "not_payable":
+            throw conflict("The escrow for this booking is not held yet", {
+              payment_status: doc.payment_status,
+            });
+        }
+      }
+      const at = new Date();
+      const set: Record<string, unknown> = {
+        status: decision.to,
+        runner_id: decision.runner_id,
+        updated_at: at,
+      };
+      const stamp = STAMP[decision.to];
+      if (stamp) set[stamp] = at;
+      if (decision.to === "delivered") {
+        set.auto_confirm_at = new Date(
+          at.getTime() + runtimeOf(this.broker).config.autoConfirmAfterMs,
+        );
+      }
+      if (decision.to === "confirmed") set.auto_confirm_at = null;
+      if (decision.to === "cancelled") {
+        set.cancelled_by = command.actor.sub;
+        set.cancel_reason = extra.reason ?? "cancelled";
+      }
+      if (decision.to === "completed") {
+        set.final_price_cents = extra.finalPriceCents ?? doc.estimated_price_cents;
+        set.payment_status = "released";
+      }
+      const event = this.transitionEvent(doc, decision, command, at, extra);
+      const guard: Record<string, unknown> = { _id: id, status: decision.from };
+      if (command.type === "accept")
+        Object.assign(guard, { runner_id: null, payment_status: "held" });
+      const updated = await guardedUpdate(this.models.bookings, guard, set, [event]);
+      if (!updated)
+        throw conflict("The booking changed meanwhile; reload it", { status: "changed" });
+      this.outboxRelay(this.models.bookings).flushSoon(id);
+      return toEntity(updated);
+    },
+
+    transitionEvent(
+      doc: BookingDoc,
+      decision: Extract<Decision, { ok: true }>,
+      command: BookingCommand,
+      at: Date,
+      extra: TransitionExtra,
+    ) {
+      const base = {
+        booking_id: doc._id,
+        booking_number: doc.booking_number,
+        occurred_at: at.toISOString(),
+      };
+      const runner_id = decision.runner_id ?? "";
+      const iso = (date: Date | null) => (date ?? at).toISOString();
+      const type = eventOf(decision.to);
+      switch (type) {
+        case "booking.accepted":
+          return this.domainEvent(type, { ...base, runner_id, owner_id: doc.owner_id });
+        case "booking.pet_picked_up":
+          return this.domainEvent(type, {
+            ...base,
+            runner_id,
+            owner_id: doc.owner_id,
+            picked_up_at: at.toISOString(),
+          });
+        case "booking.delivery_in_progress":
+          return this.domainEvent(type, {
+            ...base,
+            runner_id,
+            owner_id: doc.owner_id,
+            picked_up_at: iso(doc.picked_up_at),
+          });
+        case "booking.delivered":
+          return this.domainEvent(type, {
+            ...base,
+            runner_id,
+            owner_id: doc.owner_id,
+            delivered_at: at.toISOString(),
+          });
+        case "booking.delivery_confirmed":
+          return this.domainEvent(type, {
+            ...base,
+            runner_id,
+            owner_id: doc.owner_id,
+            delivered_at: iso(doc.delivered_at),
+          });
+        case "booking.completed":
+          return this.domainEvent(type, {
+            ...base,
+            runner_id,
+            owner_id: doc.owner_id,
+            final_price_cents: extra.finalPriceCents ?? doc.estimated_price_cents,
+            currency: doc.currency,
+          });
+        case "booking.cancelled":
+          return this.domainEvent(type, {
+            ...base,
+            cancelled_by: command.actor.sub,
+            reason: extra.reason ?? "cancelled",
+          });
+        case "booking.requested":
+          throw new Error("booking.requested is not a transition");
+      }
+    },
+
+    /** Confirms, for their owners, delivered bookings whose confirmation window has passed. */
+    async autoConfirmDue() {
+      const due = await this.models.bookings
+        .find({ status: "delivered", auto_confirm_at: { $lte: new Date() } }, { _id: 1 })
+        .limit(100)
+        .lean<{ _id: string }[]>();
+      let confirmed = 0;
+      for (const { _id } of due) {
+        try {
+          await this.applyCommand(_id, { type: "confirm", actor: SYSTEM });
+          confirmed++;
+        } catch (error) {
+          // Another instance, or the owner, got there first.
+          if ((error as { code?: number }).code !== 409) throw error;
+        }
+      }
+      return confirmed;
+    },
+
+    async onEscrowHeld(event: DomainEvent) {
+      const data = event.data as DomainEvent<"payment.escrow_held">["data"];
+      await this.models.bookings.updateOne(
+        { _id: data.booking_id, payment_status: { $in: ["unpaid", "pending", "failed"] } },
+        { $set: { payment_status: "held", updated_at: new Date() } },
+      );
+    },
+
+    async onPaymentFailed(event: DomainEvent) {
+      const data = event.data as DomainEvent<"payment.failed">["data"];
+      await this.models.bookings.updateOne(
+        { _id: data.booking_id, payment_status: { $in: ["unpaid", "pending", "held"] } },
+        { $set: { payment_status: "failed", updated_at: new Date() } },
+      );
+    },
+
+    /** The escrow was captured and split: the booking completes with its final price. */
+    async onEscrowReleased(event: DomainEvent) {
+      const data = event.data as DomainEvent<"payment.escrow_released">["data"];
+      try {
+        await this.applyCommand(
+          data.booking_id,
+          { type: "complete", actor: SYSTEM },
+          { finalPriceCents: data.runner_payout_cents + data.platform_fee_cents },
+        );
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error; // already completed: a repeat
+      }
+    },
   },
 };
 

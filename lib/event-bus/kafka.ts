@@ -58,10 +58,10 @@ export class KafkaEventBus implements EventBus {
   async subscribe(options: ConsumerOptions): Promise<Subscription> {
     const retry = resolveRetry(options.retry);
     let stopping = false;
-    let consumer: Consumer;
+    let consumer: Consumer | undefined;
 
     const start = async (): Promise<void> => {
-      consumer = this.kafka.consumer({
+      const current = this.kafka.consumer({
         groupId: this.prefix + options.groupId,
         allowAutoTopicCreation: false,
         sessionTimeout: 30000,
@@ -71,50 +71,71 @@ export class KafkaEventBus implements EventBus {
         // A fetch returns as soon as data arrives; this only bounds how long disconnect() waits.
         maxWaitTimeInMs: 1000,
       });
+      consumer = current;
+      const joined = new Promise<void>((resolve, reject) => {
+        current.on(current.events.GROUP_JOIN, () => resolve());
+        current.on(current.events.CRASH, ({ payload }) => {
+          if (!payload.restart) reject(payload.error);
+        });
+      });
       // kafkajs#1011: a consumer can crash for good (restart=false); build a fresh one.
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (stopping || payload.restart) return;
+      current.on(current.events.CRASH, ({ payload }) => {
+        if (stopping || payload.restart || consumer !== current) return;
         this.options.logger?.error(
           `consumer ${options.groupId} crashed, restarting`,
           payload.error,
         );
-        setTimeout(() => {
-          if (!stopping) start().catch((error) => this.options.logger?.error(error));
-        }, 1000);
+        restartSoon(1);
       });
-      const joined = new Promise<void>((resolve) => {
-        consumer.on(consumer.events.GROUP_JOIN, () => resolve());
-      });
-      await consumer.connect();
-      await consumer.subscribe({
-        topics: options.topics.map((topic) => this.prefix + topic),
-        fromBeginning: true,
-      });
-      await consumer.run({
-        // kafkajs resolves a message's offset only after eachMessage returned, so the
-        // periodic commit never covers a message whose handler has not finished.
-        autoCommit: true,
-        autoCommitInterval: 500,
-        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-        eachMessage: async ({ topic, partition, message, heartbeat }) => {
-          await deliver(
-            fromKafka(message),
-            {
-              topic: topic.slice(this.prefix.length),
-              partition,
-              offset: message.offset,
-              groupId: options.groupId,
-            },
-            options.handler,
-            retry,
-            {
-              deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
-              sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
-            },
-          );
+      try {
+        await current.connect();
+        await current.subscribe({
+          topics: options.topics.map((topic) => this.prefix + topic),
+          fromBeginning: true,
+        });
+        await current.run({
+          // kafkajs resolves a message's offset only after eachMessage returned, so the
+          // periodic commit never covers a message whose handler has not finished.
+          autoCommit: true,
+          autoCommitInterval: 500,
+          partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+          eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            await deliver(
+              fromKafka(message),
+              {
+                topic: topic.slice(this.prefix.length),
+                partition,
+                offset: message.offset,
+                groupId: options.groupId,
+              },
+              options.handler,
+              retry,
+              {
+                deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
+                sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
+              },
+            );
+          },
+        });
+        await joined;
+      } catch (error) {
+        await current.disconnect().catch(() => undefined);
+        throw error;
+      }
+    };
+
+    // Until stopped, a consumer that died is rebuilt, backing off up to 30 s between tries.
+    const restartSoon = (attempt: number): void => {
+      setTimeout(
+        () => {
+          if (stopping) return;
+          start().catch((error: unknown) => {
+            this.options.logger?.error(`consumer ${options.groupId} restart failed`, error);
+            restartSoon(attempt + 1);
+          });
         },
-      });
-      await joined;
+        Math.min(30_000, 1000 * 2 ** (attempt - 1)),
+      ).unref();
     };
 
     await start();
@@ -123,7 +144,7 @@ export class KafkaEventBus implements EventBus {
         stopping = true;
         this.subscriptions.delete(subscription);
         // disconnect() waits for the running eachMessage, commits, and leaves the group.
-        await consumer.disconnect();
+        await consumer?.disconnect();
       },
     };
     this.subscriptions.add(subscription);
@@ -178,7 +199,10 @@ export class KafkaEventBus implements EventBus {
               }
             },
           })
-          .catch(reject);
+          .catch((error: unknown) => {
+            clearTimeout(timer);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          });
       });
     } finally {
       await reader.disconnect();

@@ -68,6 +68,7 @@ export class MemoryEventBus implements EventBus {
     for (const topic of options.topics) {
       this.partitionsOf(topic).forEach((_, partition) => this.startWorker(group, topic, partition));
     }
+    this.wake(); // parked workers of this group re-check who owns their partition
     return {
       stop: async () => {
         group.members = group.members.filter((candidate) => candidate !== member);

@@ -9,8 +9,8 @@ import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
 
-/** The README's "distributed on one machine": three `npm start` processes, one per SERVICES value. */
-describeWithInfra(["kafka", "mongo", "redis"], "the slice over three server processes", (infra) => {
+/** The README's "distributed on one machine": one `npm start` process per SERVICES value. */
+describeWithInfra(["kafka", "mongo", "redis"], "the slice over four server processes (one per service)", (infra) => {
   const children: ChildProcess[] = [];
   const port = String(20000 + Math.floor(Math.random() * 20000));
   const run = uniqueName("procs");
@@ -35,7 +35,7 @@ describeWithInfra(["kafka", "mongo", "redis"], "the slice over three server proc
     });
     await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
     await bus.close();
-    for (const services of ["api", "booking", "notification"]) {
+    for (const services of ["api", "booking", "payment", "notification"]) {
       const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
         cwd: ROOT,
         env: { ...env, SERVICES: services, PORT: port, NODE_ID: `${run}-${services}` },
@@ -48,7 +48,7 @@ describeWithInfra(["kafka", "mongo", "redis"], "the slice over three server proc
         const response = await fetch(`http://127.0.0.1:${port}/ready`);
         return response.ok ? true : undefined;
       },
-      { timeoutMs: 60000, intervalMs: 250, what: "the three processes to be ready" },
+      { timeoutMs: 60000, intervalMs: 250, what: "the processes to be ready" },
     );
   }, 90000);
 
@@ -64,7 +64,7 @@ describeWithInfra(["kafka", "mongo", "redis"], "the slice over three server proc
     );
   });
 
-  it("a booking made through the api process reaches the owner's inbox through the other two", async () => {
+  it("a booking made through the api process reaches the owner's inbox through the others", async () => {
     const token = signToken({ sub: "owner-procs", role: "owner" }, DEFAULT_JWT_SECRET);
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     const created = await fetch(`http://127.0.0.1:${port}/api/bookings`, {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
-import { infra, uniqueName } from "../support/infra";
+import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
@@ -78,40 +78,38 @@ describe("starting the server process", () => {
       "JWT_SECRET: the development default is set; NODE_ENV=production needs a real secret",
     );
   });
+});
 
-  (infra.mongo ? it : it.skip)(
-    "with MONGO_URL: takes a booking, and stops cleanly on SIGTERM",
-    async () => {
-      const PORT = port();
-      const { child } = startProcess({
-        PORT,
-        MONGO_URL: infra.mongo ?? "",
-        MONGO_DB_PREFIX: uniqueName("start"),
+describeWithInfra(["mongo"], "starting the server process with MONGO_URL", (infra) => {
+  it("takes a booking, and stops cleanly on SIGTERM", async () => {
+    const PORT = port();
+    const { child } = startProcess({
+      PORT,
+      MONGO_URL: infra.mongo,
+      MONGO_DB_PREFIX: uniqueName("start"),
+    });
+    try {
+      await eventually(
+        async () => ((await fetch(`http://127.0.0.1:${PORT}/ready`)).ok ? true : undefined),
+        {
+          timeoutMs: 60000,
+        },
+      );
+      const token = signToken({ sub: "owner-start", role: "owner" }, DEFAULT_JWT_SECRET);
+      const created = await fetch(`http://127.0.0.1:${PORT}/api/bookings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          pet_type: "bird",
+          pet_name: "Kiwi",
+          pickup: { lat: 1, lng: 1 },
+          dropoff: { lat: 1.01, lng: 1 },
+        }),
       });
-      try {
-        await eventually(
-          async () => ((await fetch(`http://127.0.0.1:${PORT}/ready`)).ok ? true : undefined),
-          {
-            timeoutMs: 60000,
-          },
-        );
-        const token = signToken({ sub: "owner-start", role: "owner" }, DEFAULT_JWT_SECRET);
-        const created = await fetch(`http://127.0.0.1:${PORT}/api/bookings`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({
-            pet_type: "bird",
-            pet_name: "Kiwi",
-            pickup: { lat: 1, lng: 1 },
-            dropoff: { lat: 1.01, lng: 1 },
-          }),
-        });
-        expect(created.status).toEqual(201);
-      } finally {
-        child.kill("SIGTERM");
-      }
-      expect(await exitOf(child)).toEqual(0);
-    },
-    90000,
-  );
+      expect(created.status).toEqual(201);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exitOf(child)).toEqual(0);
+  }, 90000);
 });

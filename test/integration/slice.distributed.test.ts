@@ -15,12 +15,12 @@ interface Inbox {
 
 describeWithInfra(
   ["kafka", "mongo", "redis"],
-  "vertical slice, services split over three brokers",
+  "vertical slice, services split over four brokers",
   (infra) => {
     let system: System;
 
     beforeAll(async () => {
-      system = await startSystem({ infra, processes: [["api"], ["booking"], ["notification"]] });
+      system = await startSystem({ infra, processes: [["api"], ["booking"], ["payment"], ["notification"]] });
     });
     afterAll(async () => {
       await system?.stop();

@@ -1,0 +1,59 @@
+/**
+ * The payment-provider port: an escrow is an authorisation held on the owner's card, captured
+ * when the owner confirms delivery, or released (cancelled) / refunded when the booking is
+ * cancelled. Every call carries an idempotency key derived from the payment id and the step,
+ * so a retried or replayed step has one effect at the provider.
+ */
+export interface AuthorizeRequest {
+  paymentId: string;
+  bookingId: string;
+  amountCents: number;
+  currency: string;
+  paymentMethod: string;
+}
+
+export type AuthorizeResult =
+  /** Funds are held. */
+  | { status: "held"; providerRef: string }
+  /** Accepted, outcome still open (3-D Secure, processing): a webhook settles it. */
+  | { status: "pending"; providerRef: string }
+  | { status: "declined"; providerRef: string | null; reason: string };
+
+export interface CaptureRequest {
+  paymentId: string;
+  providerRef: string;
+  amountCents: number;
+  currency: string;
+  /** The runner's share, transferred to their connected account when they have one. */
+  payoutCents: number;
+  destination?: string;
+}
+
+export interface PaymentProvider {
+  readonly kind: "stripe" | "simulated";
+  authorize(request: AuthorizeRequest, idempotencyKey: string): Promise<AuthorizeResult>;
+  /** Captures the held amount; throws when the provider refuses (the saga retries, then fails). */
+  capture(request: CaptureRequest, idempotencyKey: string): Promise<{ capturedCents: number }>;
+  /** Releases a hold that was never captured. */
+  cancel(providerRef: string, idempotencyKey: string): Promise<void>;
+  /** Returns captured money. */
+  refund(
+    providerRef: string,
+    amountCents: number,
+    idempotencyKey: string,
+  ): Promise<{ refundedCents: number }>;
+}
+
+/** A provider error the saga should not retry (the card is declined, the intent is gone). */
+export class PaymentRejected extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "PaymentRejected";
+  }
+}
+
+/** The idempotency key of one step of one payment: `<payment id>:<step>`. */
+export const stepKey = (
+  paymentId: string,
+  step: "authorize" | "capture" | "transfer" | "cancel" | "refund",
+) => `${paymentId}:${step}`;

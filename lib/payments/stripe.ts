@@ -1,0 +1,119 @@
+import Stripe from "stripe";
+import {
+  PaymentRejected,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  type CaptureRequest,
+  type PaymentProvider,
+} from "./port";
+
+/** Stripe's errors that retrying cannot fix. */
+const isFinal = (error: unknown) =>
+  error instanceof Stripe.errors.StripeCardError ||
+  error instanceof Stripe.errors.StripeInvalidRequestError;
+
+/**
+ * Stripe adapter: escrow = a PaymentIntent with capture_method=manual, confirmed at once with
+ * the owner's payment method; capture on confirmation; then, when the runner has a connected
+ * account, a transfer of their share from that charge (separate charges and transfers: the
+ * runner is not known yet when the hold is placed, so a destination charge is not possible).
+ * The platform fee is what stays on the platform's balance.
+ */
+export class StripePaymentProvider implements PaymentProvider {
+  readonly kind = "stripe" as const;
+
+  constructor(private readonly stripe: Stripe) {}
+
+  async authorize(request: AuthorizeRequest, idempotencyKey: string): Promise<AuthorizeResult> {
+    try {
+      const intent = await this.stripe.paymentIntents.create(
+        {
+          amount: request.amountCents,
+          currency: request.currency.toLowerCase(),
+          capture_method: "manual",
+          confirm: true,
+          payment_method: request.paymentMethod,
+          automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+          metadata: { payment_id: request.paymentId, booking_id: request.bookingId },
+        },
+        { idempotencyKey },
+      );
+      // requires_capture = held. Anything else (3-D Secure, processing) is settled by the
+      // payment_intent.* webhooks.
+      return intent.status === "requires_capture"
+        ? { status: "held", providerRef: intent.id }
+        : { status: "pending", providerRef: intent.id };
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeCardError) {
+        const intentId =
+          (error.raw as { payment_intent?: { id?: string } } | undefined)?.payment_intent?.id ??
+          null;
+        return { status: "declined", providerRef: intentId, reason: error.code ?? "card_declined" };
+      }
+      throw error;
+    }
+  }
+
+  async capture(
+    request: CaptureRequest,
+    idempotencyKey: string,
+  ): Promise<{ capturedCents: number }> {
+    try {
+      const intent = await this.stripe.paymentIntents.capture(
+        request.providerRef,
+        { amount_to_capture: request.amountCents },
+        { idempotencyKey },
+      );
+      if (
+        request.destination &&
+        request.payoutCents > 0 &&
+        typeof intent.latest_charge === "string"
+      ) {
+        await this.stripe.transfers.create(
+          {
+            amount: request.payoutCents,
+            currency: request.currency.toLowerCase(),
+            destination: request.destination,
+            source_transaction: intent.latest_charge,
+            metadata: { payment_id: request.paymentId },
+          },
+          { idempotencyKey: `${idempotencyKey}:transfer` },
+        );
+      }
+      return { capturedCents: request.amountCents };
+    } catch (error) {
+      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
+      throw error;
+    }
+  }
+
+  async cancel(providerRef: string, idempotencyKey: string): Promise<void> {
+    try {
+      await this.stripe.paymentIntents.cancel(
+        providerRef,
+        { cancellation_reason: "requested_by_customer" },
+        { idempotencyKey },
+      );
+    } catch (error) {
+      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
+      throw error;
+    }
+  }
+
+  async refund(
+    providerRef: string,
+    amountCents: number,
+    idempotencyKey: string,
+  ): Promise<{ refundedCents: number }> {
+    try {
+      const refund = await this.stripe.refunds.create(
+        { payment_intent: providerRef, amount: amountCents },
+        { idempotencyKey },
+      );
+      return { refundedCents: refund.amount };
+    } catch (error) {
+      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,368 @@
+import { randomUUID } from "node:crypto";
+import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { z } from "zod";
+import { splitFee } from "../domain/fees";
+import type { DomainEvent } from "../events/envelope";
+import { actionsOf, callerOf, conflict, notFound } from "../lib/action";
+import { guardedUpdate, toOutbox } from "../lib/outbox";
+import { PaymentRejected, stepKey, type PaymentProvider } from "../lib/payments/port";
+import { SimulatedPaymentProvider } from "../lib/payments/simulated";
+import { StripePaymentProvider } from "../lib/payments/stripe";
+import { runtimeOf } from "../lib/runtime";
+import { createStripeClient } from "../lib/stripe";
+import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
+import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
+import { paymentModel, type PaymentDoc, type PaymentRecordStatus } from "../models/payment.model";
+import type { BookingEntity } from "./booking.service";
+
+const models = { payments: paymentModel };
+
+export const CreatePaymentParams = z.object({
+  id: z.string().min(1).max(64),
+  payment_method: z.string().trim().min(1).max(100).default("pm_card_visa"),
+});
+export const GetPaymentParams = z.object({ id: z.string().min(1).max(64) });
+
+/** A payment as the API returns it. */
+export interface PaymentEntity {
+  payment_id: string;
+  booking_id: string;
+  status: PaymentRecordStatus;
+  amount_cents: number;
+  currency: string;
+  captured_cents: number;
+  platform_fee_cents: number;
+  runner_payout_cents: number;
+  refunded_cents: number;
+  failure_reason: string | null;
+  provider: PaymentDoc["provider"];
+}
+
+interface PaymentVars {
+  provider: PaymentProvider;
+}
+
+interface PaymentMethods {
+  authorize(payment: PaymentDoc): Promise<PaymentDoc>;
+  advance(
+    payment: PaymentDoc,
+    from: PaymentRecordStatus[],
+    set: Partial<PaymentDoc>,
+    events: DomainEvent[],
+  ): Promise<PaymentDoc | null>;
+  onDeliveryConfirmed(event: DomainEvent): Promise<void>;
+  onBookingCancelled(event: DomainEvent): Promise<void>;
+}
+
+type PaymentThis = Service &
+  MongoThis<typeof models> &
+  PaymentVars &
+  PaymentMethods &
+  DomainEventsMethods;
+const action = actionsOf<PaymentThis>();
+
+const toEntity = (doc: PaymentDoc): PaymentEntity => ({
+  payment_id: doc._id,
+  booking_id: doc.booking_id,
+  status: doc.status,
+  amount_cents: doc.amount_cents,
+  currency: doc.currency,
+  captured_cents: doc.captured_cents,
+  platform_fee_cents: doc.platform_fee_cents,
+  runner_payout_cents: doc.runner_payout_cents,
+  refunded_cents: doc.refunded_cents,
+  failure_reason: doc.failure_reason,
+  provider: doc.provider,
+});
+
+const now = () => new Date().toISOString();
+
+/**
+ * The escrow saga. Every step is a provider call with the step's idempotency key followed by
+ * one guarded write of the new status and its event (outbox), so a step retried after a crash
+ * repeats the call harmlessly and publishes once.
+ */
+const PaymentService: ServiceSchema<
+  ServiceSettingSchema,
+  PaymentMethods & DomainEventsMethods,
+  MongoThis<typeof models> & PaymentVars
+> = {
+  name: "payment",
+  mixins: [
+    DomainEvents({
+      source: "payment",
+      outbox: ["payments"],
+      consume: {
+        "service-payment-bookings": {
+          "booking.delivery_confirmed": "onDeliveryConfirmed",
+          "booking.cancelled": "onBookingCancelled",
+        },
+      },
+    }),
+    MongoMixin({ db: "payment", models }),
+  ],
+
+  created() {
+    const stripe = createStripeClient(runtimeOf(this.broker).config);
+    this.provider = stripe ? new StripePaymentProvider(stripe) : new SimulatedPaymentProvider();
+  },
+
+  actions: {
+    /** The owner pays into escrow: the card is authorised for the booking's price, not charged. */
+    create: action({
+      roles: ["owner"],
+      params: CreatePaymentParams,
+      async handler(ctx) {
+        const owner = callerOf(ctx);
+        const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
+          id: ctx.params.id,
+        });
+        if (booking.owner_id !== owner.sub) throw notFound("Booking");
+        if (booking.status !== "requested")
+          throw conflict(`a ${booking.status} booking cannot be paid`);
+        let payment = await this.models.payments
+          .findOne({ booking_id: booking.booking_id })
+          .lean<PaymentDoc>();
+        if (!payment) {
+          const id = randomUUID();
+          const at = new Date();
+          const created = this.domainEvent("payment.escrow_created", {
+            payment_id: id,
+            booking_id: booking.booking_id,
+            owner_id: owner.sub,
+            amount_cents: booking.estimated_price_cents,
+            currency: booking.currency,
+            occurred_at: at.toISOString(),
+          });
+          try {
+            await this.models.payments.create({
+              _id: id,
+              booking_id: booking.booking_id,
+              owner_id: owner.sub,
+              amount_cents: booking.estimated_price_cents,
+              currency: booking.currency,
+              status: "created",
+              provider: this.provider.kind,
+              payment_method: ctx.params.payment_method,
+              created_at: at,
+              updated_at: at,
+              outbox: toOutbox([created]),
+            });
+          } catch (error) {
+            if ((error as { code?: number }).code !== 11000) throw error;
+          }
+          payment = await this.models.payments
+            .findOne({ booking_id: booking.booking_id })
+            .lean<PaymentDoc>();
+          if (!payment) throw notFound("Payment");
+          this.outboxRelay(this.models.payments).flushSoon(payment._id);
+        }
+        // A payment still "created" (new, or left by a provider outage) is authorised now;
+        // the idempotency key makes a second try return the first answer.
+        if (payment.status === "created") payment = await this.authorize(payment);
+        ctx.meta.$statusCode = payment.status === "pending" ? 202 : 201;
+        return toEntity(payment);
+      },
+    }),
+
+    /** The booking's payment, to whoever may see the booking. */
+    get: action({
+      roles: ["owner", "runner", "admin"],
+      params: GetPaymentParams,
+      async handler(ctx) {
+        await ctx.call("booking.get", { id: ctx.params.id }); // 404 unless the caller may see it
+        const payment = await this.models.payments
+          .findOne({ booking_id: ctx.params.id })
+          .lean<PaymentDoc>();
+        if (!payment) throw notFound("Payment");
+        return toEntity(payment);
+      },
+    }),
+  },
+
+  methods: {
+    async authorize(payment: PaymentDoc) {
+      const result = await this.provider.authorize(
+        {
+          paymentId: payment._id,
+          bookingId: payment.booking_id,
+          amountCents: payment.amount_cents,
+          currency: payment.currency,
+          paymentMethod: payment.payment_method,
+        },
+        stepKey(payment._id, "authorize"),
+      );
+      const at = now();
+      const next =
+        result.status === "held"
+          ? await this.advance(
+              payment,
+              ["created", "pending"],
+              { status: "held", provider_ref: result.providerRef },
+              [
+                this.domainEvent("payment.escrow_held", {
+                  payment_id: payment._id,
+                  booking_id: payment.booking_id,
+                  owner_id: payment.owner_id,
+                  stripe_payment_id: result.providerRef,
+                  amount_cents: payment.amount_cents,
+                  currency: payment.currency,
+                  occurred_at: at,
+                }),
+              ],
+            )
+          : result.status === "pending"
+            ? await this.advance(
+                payment,
+                ["created"],
+                { status: "pending", provider_ref: result.providerRef },
+                [],
+              )
+            : await this.advance(
+                payment,
+                ["created", "pending"],
+                {
+                  status: "failed",
+                  provider_ref: result.providerRef,
+                  failure_reason: result.reason,
+                },
+                [
+                  this.domainEvent("payment.failed", {
+                    payment_id: payment._id,
+                    booking_id: payment.booking_id,
+                    owner_id: payment.owner_id,
+                    reason: `authorisation declined: ${result.reason}`,
+                    occurred_at: at,
+                  }),
+                ],
+              );
+      return (
+        next ??
+        ((await this.models.payments.findById(payment._id).lean<PaymentDoc>()) as PaymentDoc)
+      );
+    },
+
+    /** One guarded write: the status moves only from `from`, with its events in the outbox. */
+    async advance(
+      payment: PaymentDoc,
+      from: PaymentRecordStatus[],
+      set: Partial<PaymentDoc>,
+      events: DomainEvent[],
+    ) {
+      const doc = await guardedUpdate(
+        this.models.payments,
+        { _id: payment._id, status: { $in: from } },
+        { ...set, updated_at: new Date() },
+        events,
+      );
+      if (doc && events.length > 0) this.outboxRelay(this.models.payments).flushSoon(doc._id);
+      return doc;
+    },
+
+    /** Capture, then `payment.escrow_released` with payout + fee = captured. */
+    async onDeliveryConfirmed(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
+      const payment = await this.models.payments
+        .findOne({ booking_id: data.booking_id })
+        .lean<PaymentDoc>();
+      if (!payment || payment.status !== "held" || !payment.provider_ref) return; // nothing held: nothing to capture
+      const feeBps = runtimeOf(this.broker).config.platformFeeBps;
+      const { runnerPayoutCents } = splitFee(payment.amount_cents, feeBps);
+      try {
+        const { capturedCents } = await this.provider.capture(
+          {
+            paymentId: payment._id,
+            providerRef: payment.provider_ref,
+            amountCents: payment.amount_cents,
+            currency: payment.currency,
+            payoutCents: runnerPayoutCents,
+          },
+          stepKey(payment._id, "capture"),
+        );
+        const split = splitFee(capturedCents, feeBps);
+        await this.advance(
+          payment,
+          ["held"],
+          {
+            status: "captured",
+            runner_id: data.runner_id,
+            captured_cents: capturedCents,
+            platform_fee_cents: split.platformFeeCents,
+            runner_payout_cents: split.runnerPayoutCents,
+          },
+          [
+            this.domainEvent("payment.escrow_released", {
+              payment_id: payment._id,
+              booking_id: payment.booking_id,
+              runner_id: data.runner_id,
+              runner_payout_cents: split.runnerPayoutCents,
+              platform_fee_cents: split.platformFeeCents,
+              currency: payment.currency,
+              occurred_at: now(),
+            }),
+          ],
+        );
+      } catch (error) {
+        // A refusal is final: surfaced as payment.failed. Anything else is thrown, so the
+        // consumer retries with backoff and finally dead-letters it: never a silent loss.
+        if (!(error instanceof PaymentRejected)) throw error;
+        await this.advance(
+          payment,
+          ["held"],
+          { status: "failed", failure_reason: `capture refused: ${error.reason}` },
+          [
+            this.domainEvent("payment.failed", {
+              payment_id: payment._id,
+              booking_id: payment.booking_id,
+              owner_id: payment.owner_id,
+              reason: `capture refused: ${error.reason}`,
+              occurred_at: now(),
+            }),
+          ],
+        );
+      }
+    },
+
+    /** Release the hold (or refund a capture) and `payment.escrow_refunded`. */
+    async onBookingCancelled(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.cancelled">["data"];
+      const payment = await this.models.payments
+        .findOne({ booking_id: data.booking_id })
+        .lean<PaymentDoc>();
+      if (!payment?.provider_ref) return; // never authorised: nothing to give back
+      const refunded = (amount: number) =>
+        this.domainEvent("payment.escrow_refunded", {
+          payment_id: payment._id,
+          booking_id: payment.booking_id,
+          owner_id: payment.owner_id,
+          amount_cents: amount,
+          currency: payment.currency,
+          refund_reason: data.reason,
+          occurred_at: now(),
+        });
+      if (payment.status === "held" || payment.status === "pending") {
+        await this.provider.cancel(payment.provider_ref, stepKey(payment._id, "cancel"));
+        await this.advance(
+          payment,
+          ["held", "pending"],
+          { status: "canceled", refunded_cents: payment.amount_cents },
+          [refunded(payment.amount_cents)],
+        );
+      } else if (payment.status === "captured") {
+        const { refundedCents } = await this.provider.refund(
+          payment.provider_ref,
+          payment.captured_cents,
+          stepKey(payment._id, "refund"),
+        );
+        await this.advance(
+          payment,
+          ["captured"],
+          { status: "refunded", refunded_cents: refundedCents },
+          [refunded(refundedCents)],
+        );
+      }
+    },
+  },
+};
+
+export default PaymentService;
