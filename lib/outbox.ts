@@ -171,12 +171,8 @@ export async function guardedUpdate<T extends WithOutbox>(
   set: Record<string, unknown>,
   events: DomainEvent[],
 ): Promise<T | null> {
-  const result = await model.collection.findOneAndUpdate(
-    filter,
-    withOutbox(set, events) as never,
-    {
-      returnDocument: "after",
-    },
-  );
+  const result = await model.collection.findOneAndUpdate(filter, withOutbox(set, events) as never, {
+    returnDocument: "after",
+  });
   return result as unknown as T | null;
 }

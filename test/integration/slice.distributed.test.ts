@@ -20,7 +20,10 @@ describeWithInfra(
     let system: System;
 
     beforeAll(async () => {
-      system = await startSystem({ infra, processes: [["api"], ["booking"], ["payment"], ["notification"]] });
+      system = await startSystem({
+        infra,
+        processes: [["api"], ["booking"], ["payment"], ["notification"]],
+      });
     });
     afterAll(async () => {
       await system?.stop();
