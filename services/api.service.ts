@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import type { Context, Service, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { Server as SocketServer } from "socket.io";
+import Stripe from "stripe";
 import { z } from "zod";
 import { actionsOf } from "../lib/action";
 import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../lib/auth";
@@ -21,6 +22,7 @@ interface HttpError extends Error {
 }
 
 interface ApiVars {
+  stripeWebhook(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
   server: HttpServer;
   io: SocketServer | undefined;
   probe: ReadinessProbe;
@@ -28,6 +30,8 @@ interface ApiVars {
 type ApiThis = Service<ApiSettingsSchema> & ApiVars;
 
 const action = actionsOf<ApiThis>();
+/** Signature checks need no API key: an instance only for its webhooks helper. */
+const webhookVerifier = new Stripe("sk_test_signature_checks_only");
 const NoParams = z.object({}).passthrough();
 
 /** The body of every error answer: Moleculer's shape, without stacks or internal names. */
@@ -102,6 +106,21 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     logRequestParams: null,
     logResponseData: null,
     routes: [
+      {
+        // Stripe calls this: no bearer token, the signature over the raw body authenticates it.
+        path: "/api/webhooks",
+        mappingPolicy: "restrict",
+        bodyParsers: { json: false, raw: { type: () => true, limit: "256kb" } },
+        aliases: {
+          "POST stripe"(
+            this: ApiThis,
+            req: IncomingMessage & { body?: unknown },
+            res: ServerResponse,
+          ) {
+            void this.stripeWebhook(req, res);
+          },
+        },
+      },
       {
         path: "/",
         mappingPolicy: "restrict",
@@ -179,6 +198,49 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
   },
 
   methods: {
+    /** Verifies a Stripe webhook's signature, then hands the event to the payment service. */
+    async stripeWebhook(
+      this: ApiThis,
+      req: IncomingMessage & { body?: unknown },
+      res: ServerResponse,
+    ) {
+      const reply = (status: number, body: unknown) => {
+        res.setHeader("Content-Type", "application/json; charset=utf-8");
+        res.writeHead(status);
+        res.end(JSON.stringify(body));
+      };
+      const { stripe } = runtimeOf(this.broker).config;
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let event: Stripe.Event;
+      try {
+        event = webhookVerifier.webhooks.constructEvent(
+          raw,
+          String(req.headers["stripe-signature"] ?? ""),
+          stripe.webhookSecret,
+        );
+      } catch {
+        reply(400, {
+          name: "BadRequest",
+          message: "Invalid Stripe signature",
+          code: 400,
+          type: "INVALID_SIGNATURE",
+        });
+        return;
+      }
+      try {
+        const result = await this.broker.call("payment.stripeEvent", {
+          id: event.id,
+          type: event.type,
+          object: event.data.object as unknown as Record<string, unknown>,
+        });
+        reply(200, result);
+      } catch (error) {
+        const { status, body } = errorBody(error as HttpError);
+        if (status >= 500) this.logger.error("stripe webhook failed", error);
+        reply(status, body); // Stripe retries anything that is not 2xx
+      }
+    },
+
     /** Bearer JWT → ctx.meta.user; 401 when it is missing, forged or expired. */
     authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: IncomingMessage): AuthUser {
       try {

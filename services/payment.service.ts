@@ -13,15 +13,23 @@ import { createStripeClient } from "../lib/stripe";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { paymentModel, type PaymentDoc, type PaymentRecordStatus } from "../models/payment.model";
+import { stripeEventModel } from "../models/stripe-event.model";
+import { ignoreDuplicateKey } from "../lib/mongo";
 import type { BookingEntity } from "./booking.service";
 
-const models = { payments: paymentModel };
+const models = { payments: paymentModel, stripeEvents: stripeEventModel };
 
 export const CreatePaymentParams = z.object({
   id: z.string().min(1).max(64),
   payment_method: z.string().trim().min(1).max(100).default("pm_card_visa"),
 });
 export const GetPaymentParams = z.object({ id: z.string().min(1).max(64) });
+/** A verified Stripe webhook event, as the gateway passes it on. */
+export const StripeEventParams = z.object({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  object: z.record(z.string(), z.unknown()),
+});
 
 /** A payment as the API returns it. */
 export interface PaymentEntity {
@@ -36,6 +44,8 @@ export interface PaymentEntity {
   refunded_cents: number;
   failure_reason: string | null;
   provider: PaymentDoc["provider"];
+  /** The PaymentIntent (or simulated hold) id at the provider. */
+  provider_ref: string | null;
 }
 
 interface PaymentVars {
@@ -52,6 +62,7 @@ interface PaymentMethods {
   ): Promise<PaymentDoc | null>;
   onDeliveryConfirmed(event: DomainEvent): Promise<void>;
   onBookingCancelled(event: DomainEvent): Promise<void>;
+  applyStripeEvent(type: string, object: Record<string, unknown>): Promise<string>;
 }
 
 type PaymentThis = Service &
@@ -73,9 +84,12 @@ const toEntity = (doc: PaymentDoc): PaymentEntity => ({
   refunded_cents: doc.refunded_cents,
   failure_reason: doc.failure_reason,
   provider: doc.provider,
+  provider_ref: doc.provider_ref,
 });
 
 const now = () => new Date().toISOString();
+/** A string field of a Stripe object, or "" when it is absent or not a string. */
+const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
 /**
  * The escrow saga. Every step is a provider call with the step's idempotency key followed by
@@ -162,6 +176,21 @@ const PaymentService: ServiceSchema<
         if (payment.status === "created") payment = await this.authorize(payment);
         ctx.meta.$statusCode = payment.status === "pending" ? 202 : 201;
         return toEntity(payment);
+      },
+    }),
+
+    /** A verified Stripe webhook (the gateway checked its signature); once per Stripe event id. */
+    stripeEvent: action({
+      params: StripeEventParams,
+      async handler(ctx) {
+        const { id, type, object } = ctx.params;
+        if (await this.models.stripeEvents.exists({ _id: id }))
+          return { received: true, duplicate: true };
+        const outcome = await this.applyStripeEvent(type, object);
+        await this.models.stripeEvents
+          .create({ _id: id, type, handled_at: new Date() })
+          .catch(ignoreDuplicateKey);
+        return { received: true, outcome };
       },
     }),
 
@@ -320,6 +349,93 @@ const PaymentService: ServiceSchema<
             }),
           ],
         );
+      }
+    },
+
+    /**
+     * What Stripe tells us asynchronously: a hold that settled after 3-D Secure, a failed
+     * authorisation, a hold that expired or was cancelled outside Kilat, a refund from the
+     * dashboard. Each is a guarded write, so one already applied by our own flow is a no-op.
+     */
+    async applyStripeEvent(type: string, object: Record<string, unknown>) {
+      const intentId = text(type === "charge.refunded" ? object.payment_intent : object.id);
+      const payment = await this.models.payments
+        .findOne({ provider_ref: intentId })
+        .lean<PaymentDoc>();
+      if (!payment) return "unknown payment";
+      const at = now();
+      const failed = (reason: string) =>
+        this.domainEvent("payment.failed", {
+          payment_id: payment._id,
+          booking_id: payment.booking_id,
+          owner_id: payment.owner_id,
+          reason,
+          occurred_at: at,
+        });
+      switch (type) {
+        case "payment_intent.amount_capturable_updated": {
+          const moved = await this.advance(payment, ["created", "pending"], { status: "held" }, [
+            this.domainEvent("payment.escrow_held", {
+              payment_id: payment._id,
+              booking_id: payment.booking_id,
+              owner_id: payment.owner_id,
+              stripe_payment_id: intentId,
+              amount_cents: payment.amount_cents,
+              currency: payment.currency,
+              occurred_at: at,
+            }),
+          ]);
+          return moved ? "held" : "no change";
+        }
+        case "payment_intent.payment_failed": {
+          const reason = String(
+            (object.last_payment_error as { code?: string } | undefined)?.code ?? "payment_failed",
+          );
+          const moved = await this.advance(
+            payment,
+            ["created", "pending"],
+            { status: "failed", failure_reason: reason },
+            [failed(`authorisation failed: ${reason}`)],
+          );
+          return moved ? "failed" : "no change";
+        }
+        case "payment_intent.canceled": {
+          // Not cancelled by us (that path is already "canceled"): the authorisation expired
+          // or was voided elsewhere. The booking can no longer be paid from this hold.
+          const reason = text(object.cancellation_reason) || "expired";
+          const moved = await this.advance(
+            payment,
+            ["pending", "held"],
+            { status: "failed", failure_reason: `authorisation ${reason}` },
+            [failed(`authorisation ${reason === "automatic" ? "expired" : reason}`)],
+          );
+          return moved ? "failed" : "no change";
+        }
+        case "payment_intent.succeeded":
+          // Our capture already recorded it (or will, from the delivery confirmation).
+          return "no change";
+        case "charge.refunded": {
+          const refunded = Number(object.amount_refunded ?? payment.captured_cents);
+          const moved = await this.advance(
+            payment,
+            ["captured"],
+            { status: "refunded", refunded_cents: refunded },
+            [
+              this.domainEvent("payment.escrow_refunded", {
+                payment_id: payment._id,
+                booking_id: payment.booking_id,
+                owner_id: payment.owner_id,
+                amount_cents: refunded,
+                currency: payment.currency,
+                refund_reason: "refunded in Stripe",
+                occurred_at: at,
+              }),
+            ],
+          );
+          return moved ? "refunded" : "no change";
+        }
+        default:
+          return "ignored";
       }
     },
 

@@ -64,17 +64,16 @@ export class StripePaymentProvider implements PaymentProvider {
         { amount_to_capture: request.amountCents },
         { idempotencyKey },
       );
-      if (
-        request.destination &&
-        request.payoutCents > 0 &&
-        typeof intent.latest_charge === "string"
-      ) {
+      if (request.destination && request.payoutCents > 0) {
+        const charge = typeof intent.latest_charge === "string" ? intent.latest_charge : undefined;
         await this.stripe.transfers.create(
           {
             amount: request.payoutCents,
             currency: request.currency.toLowerCase(),
             destination: request.destination,
-            source_transaction: intent.latest_charge,
+            // Tied to the captured charge when Stripe names it, so the transfer waits for its funds.
+            ...(charge ? { source_transaction: charge } : {}),
+            transfer_group: request.paymentId,
             metadata: { payment_id: request.paymentId },
           },
           { idempotencyKey: `${idempotencyKey}:transfer` },

@@ -1,0 +1,185 @@
+import Stripe from "stripe";
+import { runtimeOf } from "../../lib/runtime";
+import type { BookingEntity } from "../../services/booking.service";
+import type { PaymentEntity } from "../../services/payment.service";
+import { describeWithInfra } from "../support/infra";
+import { startSystem, type System } from "../support/system";
+import { eventually } from "../support/wait";
+
+const SECRET = "whsec_e2e_webhooks";
+const signer = new Stripe("sk_test_signer");
+
+/** Escrow through the Stripe adapter (stripe-mock) and signed webhooks, embedded event bus. */
+describeWithInfra(
+  ["mongo", "stripe"],
+  "Stripe escrow and webhooks over the public API",
+  (infra) => {
+    let system: System;
+    let owner: string;
+
+    beforeAll(async () => {
+      system = await startSystem({
+        infra: { mongo: infra.mongo, stripe: infra.stripe },
+        env: { STRIPE_WEBHOOK_SECRET: SECRET },
+      });
+      owner = system.token("owner", "owner-stripe");
+    });
+    afterAll(async () => {
+      await system?.stop();
+    });
+
+    const webhook = (
+      id: string,
+      type: string,
+      object: Record<string, unknown>,
+      secret = SECRET,
+    ) => {
+      const payload = JSON.stringify({ id, object: "event", type, data: { object } });
+      return fetch(`${system.url}/api/webhooks/stripe`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "stripe-signature": signer.webhooks.generateTestHeaderString({ payload, secret }),
+        },
+        body: payload,
+      });
+    };
+    const paymentOf = async (id: string) =>
+      (await system.api<PaymentEntity>("GET", `/api/bookings/${id}/payment`, { token: owner }))
+        .body;
+    const bookingOf = async (id: string) =>
+      (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body;
+    const published = async (type: string) =>
+      (await runtimeOf(system.brokers[0]).bus.readTopic("payment.events")).filter(
+        (record) => (JSON.parse(record.value) as { type: string }).type === type,
+      ).length;
+    const newPendingPayment = async () => {
+      const booking = (
+        await system.api<BookingEntity>("POST", "/api/bookings", {
+          token: owner,
+          body: {
+            pet_type: "cat",
+            pet_name: "Mochi",
+            pickup: { lat: -6.2, lng: 106.8 },
+            dropoff: { lat: -6.21, lng: 106.82 },
+          },
+        })
+      ).body;
+      const payment = await system.api<PaymentEntity>(
+        "POST",
+        `/api/bookings/${booking.booking_id}/payment`,
+        {
+          token: owner,
+          body: { payment_method: "pm_card_visa" },
+        },
+      );
+      return { booking, payment };
+    };
+
+    it("holds the escrow when Stripe says the amount is capturable, once however often it says so", async () => {
+      const { booking, payment } = await newPendingPayment();
+      // stripe-mock cannot run 3-D Secure or settle a hold: the intent stays open until the webhook.
+      expect([payment.status, payment.body.status, payment.body.provider]).toEqual([
+        202,
+        "pending",
+        "stripe",
+      ]);
+      const intent = { id: payment.body.provider_ref, object: "payment_intent" };
+
+      const heldBefore = await published("payment.escrow_held");
+      const first = await webhook("evt_held_1", "payment_intent.amount_capturable_updated", intent);
+      expect([first.status, await first.json()]).toEqual([
+        200,
+        { received: true, outcome: "held" },
+      ]);
+      const replay = await webhook(
+        "evt_held_1",
+        "payment_intent.amount_capturable_updated",
+        intent,
+      );
+      expect(await replay.json()).toEqual({ received: true, duplicate: true });
+      const sameNewsNewId = await webhook(
+        "evt_held_2",
+        "payment_intent.amount_capturable_updated",
+        intent,
+      );
+      expect(await sameNewsNewId.json()).toEqual({ received: true, outcome: "no change" });
+
+      expect((await paymentOf(booking.booking_id)).status).toEqual("held");
+      await eventually(async () =>
+        (await bookingOf(booking.booking_id)).payment_status === "held" ? true : undefined,
+      );
+      await eventually(async () =>
+        (await published("payment.escrow_held")) === heldBefore + 1 ? true : undefined,
+      );
+    });
+
+    it("refuses a webhook with a bad signature and changes nothing", async () => {
+      const { booking, payment } = await newPendingPayment();
+      const forged = await webhook(
+        "evt_forged",
+        "payment_intent.amount_capturable_updated",
+        { id: payment.body.provider_ref },
+        "whsec_not_ours",
+      );
+      expect([forged.status, ((await forged.json()) as { type: string }).type]).toEqual([
+        400,
+        "INVALID_SIGNATURE",
+      ]);
+      const unsigned = await fetch(`${system.url}/api/webhooks/stripe`, {
+        method: "POST",
+        body: "{}",
+      });
+      expect(unsigned.status).toEqual(400);
+      expect((await paymentOf(booking.booking_id)).status).toEqual("pending");
+    });
+
+    it("flags the booking when its authorisation expires (payment_intent.canceled)", async () => {
+      const { booking, payment } = await newPendingPayment();
+      const intent = { id: payment.body.provider_ref, object: "payment_intent" };
+      await webhook("evt_held_3", "payment_intent.amount_capturable_updated", intent);
+      const expired = await webhook("evt_expired", "payment_intent.canceled", {
+        ...intent,
+        cancellation_reason: "automatic",
+      });
+      expect(await expired.json()).toEqual({ received: true, outcome: "failed" });
+      expect((await paymentOf(booking.booking_id)).failure_reason).toEqual(
+        "authorisation automatic",
+      );
+      await eventually(async () =>
+        (await bookingOf(booking.booking_id)).payment_status === "failed" ? true : undefined,
+      );
+    });
+
+    it("captures through Stripe on confirmation and completes the booking with payout + fee = captured", async () => {
+      const { booking, payment } = await newPendingPayment();
+      await webhook(`evt_${booking.booking_id}`, "payment_intent.amount_capturable_updated", {
+        id: payment.body.provider_ref,
+      });
+      await eventually(async () =>
+        (await bookingOf(booking.booking_id)).payment_status === "held" ? true : undefined,
+      );
+      const runner = system.token("runner", "runner-stripe");
+      for (const action of ["accept", "pickup", "depart", "deliver"]) {
+        expect(
+          (
+            await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
+              token: runner,
+            })
+          ).status,
+        ).toEqual(200);
+      }
+      await system.api("POST", `/api/bookings/${booking.booking_id}/confirm`, { token: owner });
+      const completed = await eventually(async () => {
+        const current = await bookingOf(booking.booking_id);
+        return current.status === "completed" ? current : undefined;
+      });
+      const settled = await paymentOf(booking.booking_id);
+      expect(settled.status).toEqual("captured");
+      expect(settled.runner_payout_cents + settled.platform_fee_cents).toEqual(
+        settled.captured_cents,
+      );
+      expect(completed.final_price_cents).toEqual(settled.captured_cents);
+    });
+  },
+);
