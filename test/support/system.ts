@@ -5,6 +5,7 @@ import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { signToken, type Role } from "../../lib/auth";
 import { createBroker } from "../../lib/broker";
 import { loadConfig, type Config, type ServiceName } from "../../lib/config";
+import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { uniqueName, type Infra } from "./infra";
 
@@ -33,6 +34,8 @@ export interface SystemOptions {
   /** Services per process; one entry = everything in one broker. */
   processes?: ServiceName[][];
   env?: Record<string, string>;
+  /** The event bus a process should use instead of its own (fault injection); its owner closes it. */
+  busFor?: (services: ServiceName[], config: Config) => EventBus | undefined;
 }
 
 /**
@@ -72,9 +75,11 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
     await bus.close();
   }
-  const brokers = groups.map((services, i) =>
-    createBroker({ ...config, nodeID: `${run}-${i}`, services }),
-  );
+  const brokers = groups.map((services, i) => {
+    const nodeConfig = { ...config, nodeID: `${run}-${i}`, services };
+    const bus = options.busFor?.(services, nodeConfig);
+    return createBroker(nodeConfig, bus ? { runtime: { config: nodeConfig, bus } } : {});
+  });
   await Promise.all(brokers.map((broker) => broker.start()));
   await Promise.all(brokers.map((broker) => broker.waitForServices(config.services)));
 
