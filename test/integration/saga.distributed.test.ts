@@ -257,5 +257,48 @@ describeWithInfra(
         booking.estimated_price_cents,
       ]);
     });
+
+    it("money adds up: every completed booking's payout + fee = captured, no cancelled booking keeps captured money", async () => {
+      const admin = system.token("admin", "admin-audit");
+      const bookings: BookingEntity[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor ? `?limit=100&cursor=${cursor}` : "?limit=100";
+        const page = await system.api<{ items: BookingEntity[]; next_cursor: string | null }>(
+          "GET",
+          `/api/bookings${query}`,
+          {
+            token: admin,
+          },
+        );
+        bookings.push(...page.body.items);
+        cursor = page.body.next_cursor;
+      } while (cursor);
+      const completed = bookings.filter((b) => b.status === "completed");
+      const cancelled = bookings.filter((b) => b.status === "cancelled");
+      expect([completed.length >= 2, cancelled.length >= 3]).toEqual([true, true]);
+      for (const booking of completed) {
+        const payment = (
+          await system.api<PaymentEntity>("GET", `/api/bookings/${booking.booking_id}/payment`, {
+            token: admin,
+          })
+        ).body;
+        expect([
+          booking.booking_id,
+          payment.runner_payout_cents + payment.platform_fee_cents,
+        ]).toEqual([booking.booking_id, payment.captured_cents]);
+        expect(booking.final_price_cents).toEqual(payment.captured_cents);
+      }
+      for (const booking of cancelled) {
+        const payment = await system.api<PaymentEntity>(
+          "GET",
+          `/api/bookings/${booking.booking_id}/payment`,
+          { token: admin },
+        );
+        const kept =
+          payment.status === 200 ? payment.body.captured_cents - payment.body.refunded_cents : 0;
+        expect([booking.booking_id, Math.max(0, kept)]).toEqual([booking.booking_id, 0]);
+      }
+    });
   },
 );
