@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readInfraEnv } from "../../scripts/infra-env";
 
 /**
  * Addresses of the real servers the integration and e2e tests use: taken from the environment,
@@ -12,22 +11,7 @@ export interface Infra {
   stripe?: string;
 }
 
-function readEnvFile(): Record<string, string> {
-  const file = join(process.env.KILAT_INFRA_DIR ?? join(__dirname, "..", "..", ".infra"), "env");
-  try {
-    return Object.fromEntries(
-      readFileSync(file, "utf8")
-        .split("\n")
-        .map((line) => /^export (\w+)=(.*)$/.exec(line.trim()))
-        .filter((match): match is RegExpExecArray => match !== null)
-        .map((match) => [match[1], match[2]]),
-    );
-  } catch {
-    return {};
-  }
-}
-
-const fromFile = readEnvFile();
+const fromFile = readInfraEnv();
 const read = (name: string): string | undefined => process.env[name] || fromFile[name] || undefined;
 
 export const infra: Infra = {

@@ -1,0 +1,253 @@
+/**
+ * `npm run bench -- lifecycle [--mode embedded|distributed|both] [--concurrency 20] [--lifecycles 200]`
+ *
+ * Drives full booking lifecycles through the public REST API — create → pay → (escrow held) →
+ * accept → pickup → depart → deliver → confirm → (completed) — with `concurrency` owners at a
+ * time, and prints lifecycles/s and p50/p99 per REST step. Embedded: one process, in-process
+ * event bus. Distributed: one server process per service over the Redis transporter and Kafka
+ * (needs `npm run infra:up`). Payments use the simulated provider in both (no Stripe calls).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { ServiceBroker } from "moleculer";
+import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
+import { signToken } from "../lib/auth";
+import { createBroker } from "../lib/broker";
+import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
+import { KafkaEventBus } from "../lib/event-bus";
+import { readInfraEnv } from "../scripts/infra-env";
+
+const ROOT = join(__dirname, "..");
+const STEPS = ["create", "pay", "accept", "pickup", "depart", "deliver", "confirm"] as const;
+type Step = (typeof STEPS)[number];
+
+interface Result {
+  mode: string;
+  lifecycles: number;
+  failed: number;
+  seconds: number;
+  latencies: Record<Step, number[]>;
+  /** confirm → completed observed (escrow captured and released through the saga). */
+  settle: number[];
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+
+async function call(base: string, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok)
+    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function lifecycle(base: string, n: number, result: Result) {
+  const owner = signToken({ sub: `bench-owner-${n}`, role: "owner" }, DEFAULT_JWT_SECRET);
+  const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
+  const timed = async <T>(step: Step, run: () => Promise<T>) => {
+    const started = performance.now();
+    const value = await run();
+    result.latencies[step].push(performance.now() - started);
+    return value;
+  };
+  const booking = await timed("create", () =>
+    call(base, owner, "POST", "/api/bookings", {
+      pet_type: "dog",
+      pet_name: `Rex ${n}`,
+      pickup: { lat: -6.2, lng: 106.8 },
+      dropoff: { lat: -6.25, lng: 106.85 },
+    }),
+  );
+  const id = String(booking.booking_id);
+  await timed("pay", () => call(base, owner, "POST", `/api/bookings/${id}/payment`, {}));
+  await until(
+    "escrow held",
+    async () => (await call(base, owner, "GET", `/api/bookings/${id}`)).payment_status === "held",
+  );
+  for (const step of ["accept", "pickup", "depart", "deliver"] as const) {
+    await timed(step, () => call(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
+  }
+  await timed("confirm", () => call(base, owner, "POST", `/api/bookings/${id}/confirm`, {}));
+  const confirmedAt = performance.now();
+  await until(
+    "completed",
+    async () => (await call(base, owner, "GET", `/api/bookings/${id}`)).status === "completed",
+  );
+  result.settle.push(performance.now() - confirmedAt);
+}
+
+async function drive(
+  mode: string,
+  base: string,
+  concurrency: number,
+  total: number,
+): Promise<Result> {
+  const result: Result = {
+    mode,
+    lifecycles: 0,
+    failed: 0,
+    seconds: 0,
+    latencies: Object.fromEntries(STEPS.map((step) => [step, []])) as unknown as Record<
+      Step,
+      number[]
+    >,
+    settle: [],
+  };
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const n = next++;
+        try {
+          await lifecycle(base, n, result);
+          result.lifecycles++;
+        } catch (error) {
+          result.failed++;
+          if (result.failed <= 3)
+            console.error(`  lifecycle ${n} failed: ${(error as Error).message}`);
+        }
+      }
+    }),
+  );
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+function report(result: Result) {
+  const fmt = (ms: number) => (Number.isNaN(ms) ? "   -" : ms.toFixed(1).padStart(6));
+  console.log(
+    `\n${result.mode}: ${result.lifecycles} lifecycles in ${result.seconds.toFixed(1)} s = ` +
+      `${(result.lifecycles / result.seconds).toFixed(1)} lifecycles/s (${result.failed} failed)`,
+  );
+  console.log("  step       p50 ms  p99 ms");
+  for (const step of STEPS) {
+    const values = result.latencies[step];
+    console.log(
+      `  ${step.padEnd(9)} ${fmt(percentile(values, 50))}  ${fmt(percentile(values, 99))}`,
+    );
+  }
+  console.log(
+    `  confirm→completed (saga) ${fmt(percentile(result.settle, 50))}  ${fmt(percentile(result.settle, 99))}`,
+  );
+}
+
+const run = `bench-${Date.now().toString(36)}`;
+
+async function embedded(concurrency: number, total: number) {
+  const infra = { ...readInfraEnv(), ...process.env };
+  const config = loadConfig({
+    LOG_LEVEL: "error",
+    PORT: "0",
+    MONGO_URL: infra.MONGO_URL ?? "",
+    MONGO_DB_PREFIX: run,
+  });
+  const broker: ServiceBroker = createBroker(config);
+  await broker.start();
+  try {
+    const server = (broker.getLocalService("api") as unknown as { server: Server }).server;
+    const port = (server.address() as AddressInfo).port;
+    return await drive("embedded", `http://127.0.0.1:${port}`, concurrency, total);
+  } finally {
+    await broker.stop();
+  }
+}
+
+async function distributed(concurrency: number, total: number) {
+  const infra = { ...readInfraEnv(), ...process.env };
+  for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
+    if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
+  }
+  const prefix = `${run}.`;
+  const topics = new KafkaEventBus({
+    brokers: String(infra.KAFKA_BROKERS).split(","),
+    clientId: "bench",
+    topicPrefix: prefix,
+  });
+  await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
+  await topics.close();
+  const port = String(30000 + Math.floor(Math.random() * 10000));
+  const children: ChildProcess[] = ["api", "booking", "payment", "notification"].map((services) =>
+    spawn(process.execPath, ["--import", "tsx", "server.ts"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        LOG_LEVEL: "error",
+        SERVICES: services,
+        PORT: port,
+        NODE_ID: `${run}-${services}`,
+        NAMESPACE: run,
+        TRANSPORTER: infra.TRANSPORTER,
+        REDIS_URL: infra.REDIS_URL,
+        KAFKA_BROKERS: infra.KAFKA_BROKERS,
+        KAFKA_TOPIC_PREFIX: prefix,
+        MONGO_URL: infra.MONGO_URL,
+        MONGO_DB_PREFIX: run,
+      },
+    }),
+  );
+  try {
+    await until(
+      "the processes to be ready",
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.ok === true,
+      60_000,
+    );
+    return await drive("distributed", `http://127.0.0.1:${port}`, concurrency, total);
+  } finally {
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM"))),
+      ),
+    );
+  }
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      mode: { type: "string", default: "both" },
+      concurrency: { type: "string", default: "20" },
+      lifecycles: { type: "string", default: "200" },
+    },
+  });
+  if (positionals[0] !== "lifecycle")
+    throw new Error("usage: npm run bench -- lifecycle [--mode …]");
+  const concurrency = Number(values.concurrency);
+  const total = Number(values.lifecycles);
+  console.log(
+    `lifecycle bench: ${total} lifecycles, ${concurrency} at a time (${new Date().toISOString()})`,
+  );
+  if (values.mode !== "distributed") report(await embedded(concurrency, total));
+  if (values.mode !== "embedded") report(await distributed(concurrency, total));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
