@@ -253,7 +253,7 @@ write_env() {
 export TRANSPORTER=redis://127.0.0.1:$REDIS_PORT
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
-export MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT
+export MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT/?maxPoolSize=1
 export STRIPE_SECRET_KEY=sk_test_kilat_local
 export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
 export STRIPE_WEBHOOK_SECRET=whsec_kilat_local

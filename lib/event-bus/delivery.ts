@@ -19,6 +19,8 @@ export interface DeliveryPorts {
   deadLetter(topic: string, message: WireMessage): Promise<void>;
   /** Waits between attempts; the Kafka adapter heartbeats meanwhile so the group stays stable. */
   sleep(ms: number): Promise<void>;
+  /** Told about every failed attempt and every dead letter. */
+  logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
 export function resolveRetry(policy: Partial<RetryPolicy> | undefined): RetryPolicy {
@@ -46,6 +48,10 @@ export async function deliver(
   try {
     event = fromWire(message);
   } catch (error) {
+    ports.logger?.error(
+      `${origin.topic}/${origin.partition}@${origin.offset} (${origin.groupId}) is not a valid event, dead-lettered:`,
+      error,
+    );
     await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, 0));
     return "dead-lettered";
   }
@@ -54,10 +60,13 @@ export async function deliver(
       await handler(event, { ...origin, attempt });
       return "handled";
     } catch (error) {
+      const where = `${event.type} ${event.id} (${origin.groupId}, attempt ${attempt})`;
       if (attempt >= policy.attempts || error instanceof EnvelopeError) {
+        ports.logger?.error(`${where} failed for good, dead-lettered:`, error);
         await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, attempt));
         return "dead-lettered";
       }
+      ports.logger?.warn(`${where} failed, retrying:`, error);
       await ports.sleep(backoffDelay(policy, attempt));
     }
   }

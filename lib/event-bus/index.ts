@@ -20,5 +20,5 @@ export function createEventBus(
         topicPrefix: config.kafkaTopicPrefix,
         logger,
       })
-    : new MemoryEventBus();
+    : new MemoryEventBus(3, logger);
 }

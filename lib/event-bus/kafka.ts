@@ -113,6 +113,7 @@ export class KafkaEventBus implements EventBus {
               {
                 deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
                 sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
+                logger: this.options.logger,
               },
             );
           },

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
-import { deliver, resolveRetry } from "./delivery";
+import { deliver, resolveRetry, type DeliveryPorts } from "./delivery";
 import type { ConsumerOptions, EventBus, RetryPolicy, Subscription, TopicRecord } from "./port";
 
 interface Member {
@@ -35,7 +35,10 @@ export class MemoryEventBus implements EventBus {
   private nextMemberId = 1;
   private closed = false;
 
-  constructor(private readonly defaultPartitions = 3) {}
+  constructor(
+    private readonly defaultPartitions = 3,
+    private readonly logger?: DeliveryPorts["logger"],
+  ) {}
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
     for (const topic of topics) {
@@ -155,6 +158,7 @@ export class MemoryEventBus implements EventBus {
           this.wake();
         },
         sleep: (ms) => sleep(ms),
+        logger: this.logger,
       });
       member.inFlight.add(delivery);
       try {
