@@ -8,8 +8,9 @@ export interface OutgoingNotification {
   booking_number: string | null;
 }
 
+/** Minor units, shown in major units: IDR 563,580.00 */
 const money = (cents: number, currency: string) =>
-  `${currency} ${cents.toLocaleString("en-US", { maximumFractionDigits: 0 })}`;
+  `${currency} ${(cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
 /**
  * Who hears about an event, and what they read. Only the event types the notification service

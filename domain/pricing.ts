@@ -10,12 +10,15 @@ export interface PricingPolicy {
   surchargeCents: Record<PetType, number>;
 }
 
-/** Jakarta-ish defaults in IDR (no minor unit in practice, so "cents" are rupiah). */
+/**
+ * Jakarta-ish defaults. Amounts are ISO 4217 minor units, as Stripe takes them: IDR has two
+ * decimals there, so Rp 15,000 is 1,500,000.
+ */
 export const DEFAULT_PRICING: PricingPolicy = {
   currency: "IDR",
-  baseFareCents: 15_000,
-  perKmCents: 4_000,
-  surchargeCents: { dog: 10_000, cat: 5_000, bird: 5_000, rabbit: 5_000, other: 7_500 },
+  baseFareCents: 1_500_000,
+  perKmCents: 400_000,
+  surchargeCents: { dog: 1_000_000, cat: 500_000, bird: 500_000, rabbit: 500_000, other: 750_000 },
 };
 
 /** The policy for the configured currency and rates (surcharges keep their defaults). */

@@ -323,9 +323,14 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-booking-payments",
     service: "service-booking",
     topic: TOPICS.payment,
-    events: ["payment.escrow_released", "payment.escrow_held", "payment.failed"],
+    events: [
+      "payment.escrow_released",
+      "payment.escrow_held",
+      "payment.failed",
+      "payment.escrow_refunded",
+    ],
     addition: {
-      events: ["payment.escrow_held", "payment.failed"],
+      events: ["payment.escrow_held", "payment.failed", "payment.escrow_refunded"],
       why: "the booking shows its payment status; a runner may accept only once escrow is held",
     },
   },

@@ -108,8 +108,9 @@ const EnvSchema = z.object({
     .trim()
     .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as IDR")
     .default("IDR"),
-  PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(15_000),
-  PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(4_000),
+  /** Minor units of CURRENCY, as Stripe counts them (IDR: hundredths). */
+  PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(1_500_000),
+  PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(400_000),
   /** How long relays wait before sweeping outboxes that the fast path did not flush. */
   OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
 });

@@ -87,6 +87,7 @@ interface BookingMethods {
   onEscrowHeld(event: DomainEvent): Promise<void>;
   onPaymentFailed(event: DomainEvent): Promise<void>;
   onEscrowReleased(event: DomainEvent): Promise<void>;
+  onEscrowRefunded(event: DomainEvent): Promise<void>;
 }
 
 interface BookingVars {
@@ -191,6 +192,7 @@ const BookingService: ServiceSchema<
           "payment.escrow_held": "onEscrowHeld",
           "payment.failed": "onPaymentFailed",
           "payment.escrow_released": "onEscrowReleased",
+          "payment.escrow_refunded": "onEscrowRefunded",
         },
       },
     }),
@@ -497,7 +499,11 @@ const BookingService: ServiceSchema<
     async onEscrowHeld(event: DomainEvent) {
       const data = event.data as DomainEvent<"payment.escrow_held">["data"];
       await this.models.bookings.updateOne(
-        { _id: data.booking_id, payment_status: { $in: ["unpaid", "pending", "failed"] } },
+        {
+          _id: data.booking_id,
+          status: { $ne: "cancelled" },
+          payment_status: { $in: ["unpaid", "pending", "failed"] },
+        },
         { $set: { payment_status: "held", updated_at: new Date() } },
       );
     },
@@ -507,6 +513,14 @@ const BookingService: ServiceSchema<
       await this.models.bookings.updateOne(
         { _id: data.booking_id, payment_status: { $in: ["unpaid", "pending", "held"] } },
         { $set: { payment_status: "failed", updated_at: new Date() } },
+      );
+    },
+
+    async onEscrowRefunded(event: DomainEvent) {
+      const data = event.data as DomainEvent<"payment.escrow_refunded">["data"];
+      await this.models.bookings.updateOne(
+        { _id: data.booking_id },
+        { $set: { payment_status: "refunded", updated_at: new Date() } },
       );
     },
 

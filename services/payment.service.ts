@@ -5,6 +5,7 @@ import { splitFee } from "../domain/fees";
 import type { DomainEvent } from "../events/envelope";
 import { actionsOf, callerOf, conflict, notFound } from "../lib/action";
 import { guardedUpdate, toOutbox } from "../lib/outbox";
+import { DEFAULT_RETRY, type DeliveryMeta } from "../lib/event-bus";
 import { PaymentRejected, stepKey, type PaymentProvider } from "../lib/payments/port";
 import { SimulatedPaymentProvider } from "../lib/payments/simulated";
 import { StripePaymentProvider } from "../lib/payments/stripe";
@@ -60,9 +61,10 @@ interface PaymentMethods {
     set: Partial<PaymentDoc>,
     events: DomainEvent[],
   ): Promise<PaymentDoc | null>;
-  onDeliveryConfirmed(event: DomainEvent): Promise<void>;
+  onDeliveryConfirmed(event: DomainEvent, meta: DeliveryMeta): Promise<void>;
   onBookingCancelled(event: DomainEvent): Promise<void>;
   applyStripeEvent(type: string, object: Record<string, unknown>): Promise<string>;
+  surfaceFailure(payment: PaymentDoc, reason: string, set?: Partial<PaymentDoc>): Promise<void>;
 }
 
 type PaymentThis = Service &
@@ -88,6 +90,7 @@ const toEntity = (doc: PaymentDoc): PaymentEntity => ({
 });
 
 const now = () => new Date().toISOString();
+const UNKNOWN_PAYMENT = "unknown payment";
 /** A string field of a Stripe object, or "" when it is absent or not a string. */
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
@@ -187,6 +190,8 @@ const PaymentService: ServiceSchema<
         if (await this.models.stripeEvents.exists({ _id: id }))
           return { received: true, duplicate: true };
         const outcome = await this.applyStripeEvent(type, object);
+        // An event for a payment we do not (yet) know is not marked handled: Stripe's retry may land later.
+        if (outcome === UNKNOWN_PAYMENT) return { received: true, outcome };
         await this.models.stripeEvents
           .create({ _id: id, type, handled_at: new Date() })
           .catch(ignoreDuplicateKey);
@@ -289,12 +294,17 @@ const PaymentService: ServiceSchema<
     },
 
     /** Capture, then `payment.escrow_released` with payout + fee = captured. */
-    async onDeliveryConfirmed(event: DomainEvent) {
+    async onDeliveryConfirmed(event: DomainEvent, meta: DeliveryMeta) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
       const payment = await this.models.payments
         .findOne({ booking_id: data.booking_id })
         .lean<PaymentDoc>();
-      if (!payment || payment.status !== "held" || !payment.provider_ref) return; // nothing held: nothing to capture
+      if (!payment || payment.status === "captured") return; // a repeat, or never paid
+      if (payment.status !== "held" || !payment.provider_ref) {
+        // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
+        await this.surfaceFailure(payment, `nothing to capture: the payment is ${payment.status}`);
+        return;
+      }
       const feeBps = runtimeOf(this.broker).config.platformFeeBps;
       const { runnerPayoutCents } = splitFee(payment.amount_cents, feeBps);
       try {
@@ -332,24 +342,36 @@ const PaymentService: ServiceSchema<
           ],
         );
       } catch (error) {
-        // A refusal is final: surfaced as payment.failed. Anything else is thrown, so the
-        // consumer retries with backoff and finally dead-letters it: never a silent loss.
-        if (!(error instanceof PaymentRejected)) throw error;
-        await this.advance(
-          payment,
-          ["held"],
-          { status: "failed", failure_reason: `capture refused: ${error.reason}` },
-          [
-            this.domainEvent("payment.failed", {
-              payment_id: payment._id,
-              booking_id: payment.booking_id,
-              owner_id: payment.owner_id,
-              reason: `capture refused: ${error.reason}`,
-              occurred_at: now(),
-            }),
-          ],
-        );
+        // A refusal is final; anything else is retried with backoff (the same idempotency
+        // key makes a repeat harmless) and, on the last attempt, also surfaced as
+        // payment.failed before it goes to the dead-letter topic. Never a silent loss.
+        if (error instanceof PaymentRejected) {
+          await this.surfaceFailure(payment, `capture refused: ${error.reason}`, {
+            status: "failed",
+          });
+          return;
+        }
+        if (meta.attempt >= DEFAULT_RETRY.attempts) {
+          await this.surfaceFailure(
+            payment,
+            `capture failed ${meta.attempt} times: ${(error as Error).message}`,
+          );
+        }
+        throw error;
       }
+    },
+
+    /** `payment.failed` for the owner (and ops), with the reason kept on the payment. */
+    async surfaceFailure(payment: PaymentDoc, reason: string, set: Partial<PaymentDoc> = {}) {
+      await this.advance(payment, [payment.status], { ...set, failure_reason: reason }, [
+        this.domainEvent("payment.failed", {
+          payment_id: payment._id,
+          booking_id: payment.booking_id,
+          owner_id: payment.owner_id,
+          reason: reason.slice(0, 500),
+          occurred_at: now(),
+        }),
+      ]);
     },
 
     /**
@@ -359,10 +381,11 @@ const PaymentService: ServiceSchema<
      */
     async applyStripeEvent(type: string, object: Record<string, unknown>) {
       const intentId = text(type === "charge.refunded" ? object.payment_intent : object.id);
+      const paymentId = text((object.metadata as Record<string, unknown> | undefined)?.payment_id);
       const payment = await this.models.payments
-        .findOne({ provider_ref: intentId })
+        .findOne(paymentId ? { _id: paymentId } : { provider_ref: intentId })
         .lean<PaymentDoc>();
-      if (!payment) return "unknown payment";
+      if (!payment) return UNKNOWN_PAYMENT;
       const at = now();
       const failed = (reason: string) =>
         this.domainEvent("payment.failed", {
@@ -400,6 +423,8 @@ const PaymentService: ServiceSchema<
           return moved ? "failed" : "no change";
         }
         case "payment_intent.canceled": {
+          // Our own cancellation (booking cancelled) says requested_by_customer: already handled.
+          if (text(object.cancellation_reason) === "requested_by_customer") return "no change";
           // Not cancelled by us (that path is already "canceled"): the authorisation expired
           // or was voided elsewhere. The booking can no longer be paid from this hold.
           const reason = text(object.cancellation_reason) || "expired";
@@ -445,7 +470,7 @@ const PaymentService: ServiceSchema<
       const payment = await this.models.payments
         .findOne({ booking_id: data.booking_id })
         .lean<PaymentDoc>();
-      if (!payment?.provider_ref) return; // never authorised: nothing to give back
+      if (!payment) return;
       const refunded = (amount: number) =>
         this.domainEvent("payment.escrow_refunded", {
           payment_id: payment._id,
@@ -456,26 +481,39 @@ const PaymentService: ServiceSchema<
           refund_reason: data.reason,
           occurred_at: now(),
         });
-      if (payment.status === "held" || payment.status === "pending") {
-        await this.provider.cancel(payment.provider_ref, stepKey(payment._id, "cancel"));
-        await this.advance(
-          payment,
-          ["held", "pending"],
-          { status: "canceled", refunded_cents: payment.amount_cents },
-          [refunded(payment.amount_cents)],
-        );
-      } else if (payment.status === "captured") {
-        const { refundedCents } = await this.provider.refund(
-          payment.provider_ref,
-          payment.captured_cents,
-          stepKey(payment._id, "refund"),
-        );
-        await this.advance(
-          payment,
-          ["captured"],
-          { status: "refunded", refunded_cents: refundedCents },
-          [refunded(refundedCents)],
-        );
+      try {
+        if (payment.status === "created") {
+          // Cancelled while the card is being authorised: `authorize` sees this and releases
+          // whatever hold it still gets.
+          await this.advance(payment, ["created"], { status: "canceled" }, []);
+        } else if (
+          (payment.status === "held" || payment.status === "pending") &&
+          payment.provider_ref
+        ) {
+          await this.provider.cancel(payment.provider_ref, stepKey(payment._id, "cancel"));
+          await this.advance(
+            payment,
+            ["held", "pending"],
+            { status: "canceled", refunded_cents: payment.amount_cents },
+            [refunded(payment.amount_cents)],
+          );
+        } else if (payment.status === "captured" && payment.provider_ref) {
+          const { refundedCents } = await this.provider.refund(
+            payment.provider_ref,
+            payment.captured_cents,
+            stepKey(payment._id, "refund"),
+          );
+          await this.advance(
+            payment,
+            ["captured"],
+            { status: "refunded", refunded_cents: refundedCents },
+            [refunded(refundedCents)],
+          );
+        }
+      } catch (error) {
+        // The provider refused (the hold expired, say): surfaced, not retried.
+        if (!(error instanceof PaymentRejected)) throw error;
+        await this.surfaceFailure(payment, `release refused: ${error.reason}`);
       }
     },
   },

@@ -50,6 +50,14 @@ export class StripePaymentProvider implements PaymentProvider {
           null;
         return { status: "declined", providerRef: intentId, reason: error.code ?? "card_declined" };
       }
+      if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+        // A payment method Stripe does not know (or cannot use): the owner's input, not our fault.
+        return {
+          status: "declined",
+          providerRef: null,
+          reason: error.code ?? "invalid_payment_method",
+        };
+      }
       throw error;
     }
   }

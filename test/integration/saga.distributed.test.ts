@@ -295,9 +295,13 @@ describeWithInfra(
           `/api/bookings/${booking.booking_id}/payment`,
           { token: admin },
         );
-        const kept =
-          payment.status === 200 ? payment.body.captured_cents - payment.body.refunded_cents : 0;
-        expect([booking.booking_id, Math.max(0, kept)]).toEqual([booking.booking_id, 0]);
+        // Never paid (404), or nothing kept: the hold released, the capture refunded, or it failed.
+        if (payment.status === 404) continue;
+        expect([booking.booking_id, payment.body.status]).toEqual([
+          booking.booking_id,
+          expect.stringMatching(/^(canceled|refunded|failed)$/) as string,
+        ]);
+        expect(payment.body.captured_cents - payment.body.refunded_cents).toBeLessThanOrEqual(0);
       }
     });
   },

@@ -19,7 +19,7 @@ describe("distanceKm (haversine)", () => {
 describe("estimatePrice", () => {
   it("given a dog over 10 km, charges base + 10 × per-km + the dog surcharge", () => {
     const pickup = { lat: 0, lng: 0 };
-    const dropoff = { lat: 10 / 111.195, lng: 0 }; // 10.000 km north
+    const dropoff = { lat: 10 / 111.19508, lng: 0 }; // 10.000 km north
     expect(estimatePrice(pickup, dropoff, "dog")).toEqual({
       distanceKm: 10,
       amountCents:
