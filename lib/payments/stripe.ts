@@ -66,32 +66,35 @@ export class StripePaymentProvider implements PaymentProvider {
     request: CaptureRequest,
     idempotencyKey: string,
   ): Promise<{ capturedCents: number }> {
+    let intent: Stripe.PaymentIntent;
     try {
-      const intent = await this.stripe.paymentIntents.capture(
+      intent = await this.stripe.paymentIntents.capture(
         request.providerRef,
         { amount_to_capture: request.amountCents },
         { idempotencyKey },
       );
-      if (request.destination && request.payoutCents > 0) {
-        const charge = typeof intent.latest_charge === "string" ? intent.latest_charge : undefined;
-        await this.stripe.transfers.create(
-          {
-            amount: request.payoutCents,
-            currency: request.currency.toLowerCase(),
-            destination: request.destination,
-            // Tied to the captured charge when Stripe names it, so the transfer waits for its funds.
-            ...(charge ? { source_transaction: charge } : {}),
-            transfer_group: request.paymentId,
-            metadata: { payment_id: request.paymentId },
-          },
-          { idempotencyKey: `${idempotencyKey}:transfer` },
-        );
-      }
-      return { capturedCents: request.amountCents };
     } catch (error) {
       if (isFinal(error)) throw new PaymentRejected((error as Error).message);
       throw error;
     }
+    if (request.destination && request.payoutCents > 0) {
+      const charge = typeof intent.latest_charge === "string" ? intent.latest_charge : undefined;
+      // Never a PaymentRejected: the money is captured, so a failing transfer is retried (the
+      // capture replays under its key), never recorded as a refused capture.
+      await this.stripe.transfers.create(
+        {
+          amount: request.payoutCents,
+          currency: request.currency.toLowerCase(),
+          destination: request.destination,
+          // Tied to the captured charge when Stripe names it, so the transfer waits for its funds.
+          ...(charge ? { source_transaction: charge } : {}),
+          transfer_group: request.paymentId,
+          metadata: { payment_id: request.paymentId },
+        },
+        { idempotencyKey: `${idempotencyKey}:transfer` },
+      );
+    }
+    return { capturedCents: request.amountCents };
   }
 
   async cancel(providerRef: string, idempotencyKey: string): Promise<void> {
