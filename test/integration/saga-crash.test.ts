@@ -6,7 +6,7 @@ import type { BookingEntity } from "../../services/booking.service";
 import type { PaymentEntity } from "../../services/payment.service";
 import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra } from "../support/infra";
-import { sendStripeWebhook } from "../support/stripe-webhook";
+import { bookAndHold } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -39,37 +39,13 @@ describeWithInfra(
     it("publishes payment.escrow_released exactly once after the restart, and the booking completes", async () => {
       const owner = system.token("owner", "owner-crash");
       const runner = system.token("runner", "runner-crash");
-      const booking = (
-        await system.api<BookingEntity>("POST", "/api/bookings", {
-          token: owner,
-          body: {
-            pet_type: "dog",
-            pet_name: "Rex",
-            pickup: { lat: -6.2, lng: 106.8 },
-            dropoff: { lat: -6.22, lng: 106.82 },
-          },
-        })
-      ).body;
-      const payment = (
-        await system.api<PaymentEntity>("POST", `/api/bookings/${booking.booking_id}/payment`, {
-          token: owner,
-          body: {},
-        })
-      ).body;
-      await sendStripeWebhook(system.url, SECRET, {
-        id: `evt_${booking.booking_id}`,
-        type: "payment_intent.amount_capturable_updated",
-        object: { id: payment.provider_ref },
-      });
+      const { booking } = await bookAndHold(system, owner, SECRET);
       const bookingOf = async () =>
         (
           await system.api<BookingEntity>("GET", `/api/bookings/${booking.booking_id}`, {
             token: owner,
           })
         ).body;
-      await eventually(async () =>
-        (await bookingOf()).payment_status === "held" ? true : undefined,
-      );
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
         await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
           token: runner,

@@ -2,7 +2,7 @@ import { KafkaEventBus } from "../../lib/event-bus";
 import type { BookingEntity } from "../../services/booking.service";
 import type { PaymentEntity } from "../../services/payment.service";
 import { describeWithInfra } from "../support/infra";
-import { sendStripeWebhook } from "../support/stripe-webhook";
+import { bookAndHold, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -54,35 +54,7 @@ describeWithInfra(
         .body;
 
     /** A booking whose escrow Stripe has confirmed held. */
-    const heldBooking = async () => {
-      const booking = (
-        await system.api<BookingEntity>("POST", "/api/bookings", {
-          token: owner,
-          body: {
-            pet_type: "dog",
-            pet_name: "Bolt",
-            pickup: { lat: -6.2, lng: 106.8 },
-            dropoff: { lat: -6.23, lng: 106.83 },
-          },
-        })
-      ).body;
-      const payment = (
-        await system.api<PaymentEntity>("POST", `/api/bookings/${booking.booking_id}/payment`, {
-          token: owner,
-          body: {},
-        })
-      ).body;
-      const held = await sendStripeWebhook(system.url, SECRET, {
-        id: `evt_held_${booking.booking_id}`,
-        type: "payment_intent.amount_capturable_updated",
-        object: { id: payment.provider_ref, object: "payment_intent" },
-      });
-      expect(held.status).toEqual(200);
-      await eventually(async () =>
-        (await bookingOf(booking.booking_id)).payment_status === "held" ? true : undefined,
-      );
-      return { booking, payment };
-    };
+    const heldBooking = () => bookAndHold(system, owner, SECRET);
     const move = async (id: string, token: string, ...actions: string[]) => {
       for (const action of actions) {
         const response = await system.api("POST", `/api/bookings/${id}/${action}`, {

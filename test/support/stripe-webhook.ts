@@ -1,4 +1,8 @@
 import Stripe from "stripe";
+import type { BookingEntity } from "../../services/booking.service";
+import type { PaymentEntity } from "../../services/payment.service";
+import type { System } from "./system";
+import { eventually } from "./wait";
 
 const signer = new Stripe("sk_test_signer");
 
@@ -22,4 +26,49 @@ export function sendStripeWebhook(
     },
     body: payload,
   });
+}
+
+/** A booking through the public API whose escrow Stripe (stripe-mock + a signed webhook) holds. */
+export async function bookAndHold(
+  system: System,
+  ownerToken: string,
+  secret: string,
+): Promise<{ booking: BookingEntity; payment: PaymentEntity }> {
+  const booking = (
+    await system.api<BookingEntity>("POST", "/api/bookings", {
+      token: ownerToken,
+      body: {
+        pet_type: "dog",
+        pet_name: "Bolt",
+        pickup: { lat: -6.2, lng: 106.8 },
+        dropoff: { lat: -6.23, lng: 106.83 },
+      },
+    })
+  ).body;
+  const payment = (
+    await system.api<PaymentEntity>("POST", `/api/bookings/${booking.booking_id}/payment`, {
+      token: ownerToken,
+      body: {},
+    })
+  ).body;
+  const held = await sendStripeWebhook(system.url, secret, {
+    id: `evt_held_${booking.booking_id}`,
+    type: "payment_intent.amount_capturable_updated",
+    object: { id: payment.provider_ref, object: "payment_intent" },
+  });
+  if (held.status !== 200) throw new Error(`the held webhook answered ${held.status}`);
+  await eventually(
+    async () => {
+      const current = await system.api<BookingEntity>(
+        "GET",
+        `/api/bookings/${booking.booking_id}`,
+        {
+          token: ownerToken,
+        },
+      );
+      return current.body.payment_status === "held" ? true : undefined;
+    },
+    { what: "the escrow to be held" },
+  );
+  return { booking, payment };
 }
