@@ -7,18 +7,24 @@ import { actionsOf, callerOf, conflict, notFound } from "../lib/action";
 import { guardedUpdate, toOutbox } from "../lib/outbox";
 import { DEFAULT_RETRY, type DeliveryMeta } from "../lib/event-bus";
 import { PaymentRejected, stepKey, type PaymentProvider } from "../lib/payments/port";
-import { SimulatedPaymentProvider } from "../lib/payments/simulated";
+import { MongoSimulatedStore, SimulatedPaymentProvider } from "../lib/payments/simulated";
 import { StripePaymentProvider } from "../lib/payments/stripe";
 import { runtimeOf } from "../lib/runtime";
 import { createStripeClient } from "../lib/stripe";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { paymentModel, type PaymentDoc, type PaymentRecordStatus } from "../models/payment.model";
+import { simulatedAnswerModel, simulatedIntentModel } from "../models/simulated-payment.model";
 import { stripeEventModel } from "../models/stripe-event.model";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import type { BookingEntity } from "./booking.service";
 
-const models = { payments: paymentModel, stripeEvents: stripeEventModel };
+const models = {
+  payments: paymentModel,
+  stripeEvents: stripeEventModel,
+  simulatedIntents: simulatedIntentModel,
+  simulatedAnswers: simulatedAnswerModel,
+};
 
 export const CreatePaymentParams = z.object({
   id: z.string().min(1).max(64),
@@ -119,9 +125,14 @@ const PaymentService: ServiceSchema<
     MongoMixin({ db: "payment", models }),
   ],
 
-  created() {
+  started() {
+    // After MongoMixin connected: the simulated provider keeps its holds in this database.
     const stripe = createStripeClient(runtimeOf(this.broker).config);
-    this.provider = stripe ? new StripePaymentProvider(stripe) : new SimulatedPaymentProvider();
+    this.provider = stripe
+      ? new StripePaymentProvider(stripe)
+      : new SimulatedPaymentProvider(
+          new MongoSimulatedStore(this.models.simulatedIntents, this.models.simulatedAnswers),
+        );
   },
 
   actions: {
