@@ -21,13 +21,17 @@ export const DEFAULT_PRICING: PricingPolicy = {
   surchargeCents: { dog: 1_000_000, cat: 500_000, bird: 500_000, rabbit: 500_000, other: 750_000 },
 };
 
-/** The policy for the configured currency and rates (surcharges keep their defaults). */
+/** The policy for the configured currency and rates; surcharges not configured keep their defaults. */
 export function pricingPolicy(config: {
   currency: string;
   baseFareCents: number;
   perKmCents: number;
+  surchargeCents: Partial<Record<PetType, number>>;
 }): PricingPolicy {
-  return { ...DEFAULT_PRICING, ...config };
+  return {
+    ...config,
+    surchargeCents: { ...DEFAULT_PRICING.surchargeCents, ...config.surchargeCents },
+  };
 }
 
 export interface PriceEstimate {

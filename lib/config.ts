@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PetType } from "../domain/pricing";
 
 /** Every service this codebase can host; `SERVICES` picks a subset per process. */
 export const SERVICE_NAMES = ["api", "booking", "payment", "notification"] as const;
@@ -111,6 +112,26 @@ const EnvSchema = z.object({
   /** Minor units of CURRENCY, as Stripe counts them (IDR: hundredths). */
   PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(1_500_000),
   PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(400_000),
+  /** Per pet type, e.g. `dog=1000000,cat=500000`; types left out keep their default. */
+  PRICE_SURCHARGES_CENTS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      const surcharges: Partial<Record<PetType, number>> = {};
+      for (const pair of value ? value.split(",") : []) {
+        const match = /^\s*(dog|cat|bird|rabbit|other)\s*=\s*(\d+)\s*$/.exec(pair);
+        if (!match) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected pet=amount pairs such as dog=1000000 (got "${pair}")`,
+          });
+          return z.NEVER;
+        }
+        surcharges[match[1] as PetType] = Number(match[2]);
+      }
+      return surcharges;
+    }),
   /** How long relays wait before sweeping outboxes that the fast path did not flush. */
   OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
 });
@@ -140,7 +161,12 @@ export interface Config {
   outboxSweepMs: number;
   autoConfirmAfterMs: number;
   platformFeeBps: number;
-  pricing: { currency: string; baseFareCents: number; perKmCents: number };
+  pricing: {
+    currency: string;
+    baseFareCents: number;
+    perKmCents: number;
+    surchargeCents: Partial<Record<PetType, number>>;
+  };
 }
 
 export class ConfigError extends Error {
@@ -191,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       currency: e.CURRENCY,
       baseFareCents: e.PRICE_BASE_FARE_CENTS,
       perKmCents: e.PRICE_PER_KM_CENTS,
+      surchargeCents: e.PRICE_SURCHARGES_CENTS,
     },
   };
   const allServices = SERVICE_NAMES.every((name) => config.services.includes(name));

@@ -58,6 +58,24 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it("reads pricing in minor units, with per-pet surcharges", () => {
+    const config = loadConfig({
+      CURRENCY: "SGD",
+      PRICE_BASE_FARE_CENTS: "500",
+      PRICE_PER_KM_CENTS: "120",
+      PRICE_SURCHARGES_CENTS: "dog=300, rabbit=50",
+    });
+    expect(config.pricing).toEqual({
+      currency: "SGD",
+      baseFareCents: 500,
+      perKmCents: 120,
+      surchargeCents: { dog: 300, rabbit: 50 },
+    });
+    expect(() => loadConfig({ PRICE_SURCHARGES_CENTS: "dragon=5" })).toThrow(
+      'PRICE_SURCHARGES_CENTS: expected pet=amount pairs such as dog=1000000 (got "dragon=5")',
+    );
+  });
+
   it("refuses a subset of services without a transporter and Kafka to reach the others", () => {
     expect(() => loadConfig({ SERVICES: "booking" })).toThrow(
       "SERVICES: a subset of the services needs TRANSPORTER",

@@ -1,6 +1,6 @@
 import { bookingNumber } from "../../domain/booking-number";
 import { distanceKm } from "../../domain/geo";
-import { DEFAULT_PRICING, estimatePrice } from "../../domain/pricing";
+import { DEFAULT_PRICING, estimatePrice, pricingPolicy } from "../../domain/pricing";
 
 describe("distanceKm (haversine)", () => {
   it("given the same point, is zero", () => {
@@ -49,6 +49,19 @@ describe("estimatePrice", () => {
         Math.round(distanceKm({ lat: 1.3, lng: 103.8 }, { lat: 1.35, lng: 103.85 }) * 133) +
         100,
     );
+  });
+});
+
+describe("pricingPolicy", () => {
+  it("given configured surcharges, keeps the defaults for the pets left out", () => {
+    expect(
+      pricingPolicy({
+        currency: "IDR",
+        baseFareCents: 1,
+        perKmCents: 2,
+        surchargeCents: { cat: 3 },
+      }).surchargeCents,
+    ).toEqual({ ...DEFAULT_PRICING.surchargeCents, cat: 3 });
   });
 });
 
