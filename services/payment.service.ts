@@ -177,7 +177,7 @@ const PaymentService: ServiceSchema<
               outbox: toOutbox([created]),
             });
           } catch (error) {
-            if ((error as { code?: number }).code !== 11000) throw error;
+            ignoreDuplicateKey(error); // a concurrent first request created it
           }
           payment = await this.models.payments
             .findOne({ booking_id: booking.booking_id })
@@ -186,9 +186,12 @@ const PaymentService: ServiceSchema<
           this.outboxRelay(this.models.payments).flushSoon(payment._id);
         }
         // A payment still "created" (new, or left by a provider outage) is authorised now;
-        // the idempotency key makes a second try return the first answer.
-        if (payment.status === "created") payment = await this.authorize(payment);
-        ctx.meta.$statusCode = payment.status === "pending" ? 202 : 201;
+        // the idempotency key makes a second try return the first answer. A payment that
+        // already settled is returned as it is (200): paying twice changes nothing.
+        const fresh = payment.status === "created";
+        if (fresh) payment = await this.authorize(payment);
+        ctx.meta.$statusCode = payment.status === "pending" ? 202 : fresh ? 201 : 200;
+        ctx.meta.$location = `/api/bookings/${booking.booking_id}/payment`;
         return toEntity(payment);
       },
     }),

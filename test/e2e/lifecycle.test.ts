@@ -55,6 +55,8 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
 
     const payment = await pay(created.booking_id);
     expect(payment.status).toEqual(201);
+    const again = await pay(created.booking_id);
+    expect([again.status, again.body.payment_id]).toEqual([200, payment.body.payment_id]); // no second hold
     expect(payment.body).toEqual(
       expect.objectContaining({
         status: "held",
