@@ -36,16 +36,15 @@ describe("starting the server process", () => {
   it("with no variables at all: serves /health, or — where mongod cannot be downloaded — exits with one clear line", async () => {
     const PORT = port();
     const { child, output } = startProcess({ PORT });
-    const outcome = await Promise.race([
-      exitOf(child).then((code) => ({ exited: code })),
-      eventually(
-        async () =>
-          (await fetch(`http://127.0.0.1:${PORT}/health`)).ok ? { healthy: true } : undefined,
-        {
-          timeoutMs: 90000,
-        },
-      ),
-    ]);
+    // Whichever comes first: the process gives up, or it answers /health (polling stops then).
+    const outcome = await eventually(
+      async () => {
+        if (child.exitCode !== null) return { exited: child.exitCode };
+        const health = await fetch(`http://127.0.0.1:${PORT}/health`).catch(() => undefined);
+        return health?.ok ? { healthy: true } : undefined;
+      },
+      { timeoutMs: 90000, intervalMs: 200 },
+    );
     if ("exited" in outcome) {
       expect(outcome.exited).toEqual(1);
       const lines = output().err.trim().split("\n");
