@@ -56,7 +56,8 @@ export class ReadinessProbe {
     private readonly broker: ServiceBroker,
     private readonly runtime: Runtime,
   ) {
-    this.stripe = createStripeClient(runtime.config);
+    // One try per probe: readiness answers now, it does not retry in the background.
+    this.stripe = createStripeClient(runtime.config, 0);
   }
 
   async check(): Promise<Readiness> {

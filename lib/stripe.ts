@@ -6,17 +6,17 @@ import type { Config } from "./config";
  * (stripe-mock in development and tests). Undefined when no key is configured: the payment
  * service then uses its simulated provider.
  */
-export function createStripeClient(config: Config): Stripe | undefined {
+export function createStripeClient(config: Config, retries = 2): Stripe | undefined {
   const { secretKey, apiBase } = config.stripe;
   if (!secretKey) return undefined;
-  if (!apiBase) return new Stripe(secretKey, { maxNetworkRetries: 2, timeout: 10_000 });
+  if (!apiBase) return new Stripe(secretKey, { maxNetworkRetries: retries, timeout: 10_000 });
   const url = new URL(apiBase);
   const protocol = url.protocol === "http:" ? "http" : "https";
   return new Stripe(secretKey, {
     host: url.hostname,
     port: Number(url.port || (protocol === "http" ? 80 : 443)),
     protocol,
-    maxNetworkRetries: 2,
+    maxNetworkRetries: retries,
     timeout: 10_000,
   });
 }
