@@ -112,14 +112,6 @@ export class OutboxRelay<T extends WithOutbox> {
     return published;
   }
 
-  /** What is waiting, for ops (`outbox` in the REPL) and tests. */
-  async pending(): Promise<{ id: string; entries: OutboxEntry[] }[]> {
-    const docs = await this.model
-      .find({ "outbox.0": { $exists: true } } as never, { outbox: 1 })
-      .lean<{ _id: string; outbox: OutboxEntry[] }[]>();
-    return docs.map((doc) => ({ id: String(doc._id), entries: doc.outbox }));
-  }
-
   private async publishPending(id: string): Promise<void> {
     const doc = await this.model.findById(id, { outbox: 1 }).lean<{ outbox?: OutboxEntry[] }>();
     const entries = doc?.outbox ?? [];
@@ -154,7 +146,7 @@ export class OutboxRelay<T extends WithOutbox> {
 }
 
 /** An update that changes state and queues the events it causes, as one document write. */
-export function withOutbox(set: Record<string, unknown>, events: DomainEvent[]) {
+function withOutbox(set: Record<string, unknown>, events: DomainEvent[]) {
   return events.length > 0
     ? { $set: set, $push: { outbox: { $each: toOutbox(events) } } }
     : { $set: set };

@@ -7,10 +7,18 @@ import {
   type PaymentProvider,
 } from "./port";
 
-/** Stripe's errors that retrying cannot fix. */
-const isFinal = (error: unknown) =>
-  error instanceof Stripe.errors.StripeCardError ||
-  error instanceof Stripe.errors.StripeInvalidRequestError;
+/** Runs a Stripe call; the errors retrying cannot fix become a PaymentRejected. */
+async function refusing<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const final =
+      error instanceof Stripe.errors.StripeCardError ||
+      error instanceof Stripe.errors.StripeInvalidRequestError;
+    if (final) throw new PaymentRejected(error.message);
+    throw error;
+  }
+}
 
 /**
  * Stripe adapter: escrow = a PaymentIntent with capture_method=manual, confirmed at once with
@@ -66,17 +74,13 @@ export class StripePaymentProvider implements PaymentProvider {
     request: CaptureRequest,
     idempotencyKey: string,
   ): Promise<{ capturedCents: number }> {
-    let intent: Stripe.PaymentIntent;
-    try {
-      intent = await this.stripe.paymentIntents.capture(
+    const intent = await refusing(() =>
+      this.stripe.paymentIntents.capture(
         request.providerRef,
         { amount_to_capture: request.amountCents },
         { idempotencyKey },
-      );
-    } catch (error) {
-      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
-      throw error;
-    }
+      ),
+    );
     if (request.destination && request.payoutCents > 0) {
       const charge = typeof intent.latest_charge === "string" ? intent.latest_charge : undefined;
       // Never a PaymentRejected: the money is captured, so a failing transfer is retried (the
@@ -98,16 +102,13 @@ export class StripePaymentProvider implements PaymentProvider {
   }
 
   async cancel(providerRef: string, idempotencyKey: string): Promise<void> {
-    try {
-      await this.stripe.paymentIntents.cancel(
+    await refusing(() =>
+      this.stripe.paymentIntents.cancel(
         providerRef,
         { cancellation_reason: "requested_by_customer" },
         { idempotencyKey },
-      );
-    } catch (error) {
-      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
-      throw error;
-    }
+      ),
+    );
   }
 
   async refund(
@@ -115,15 +116,12 @@ export class StripePaymentProvider implements PaymentProvider {
     amountCents: number,
     idempotencyKey: string,
   ): Promise<{ refundedCents: number }> {
-    try {
-      const refund = await this.stripe.refunds.create(
+    const refund = await refusing(() =>
+      this.stripe.refunds.create(
         { payment_intent: providerRef, amount: amountCents },
         { idempotencyKey },
-      );
-      return { refundedCents: refund.amount };
-    } catch (error) {
-      if (isFinal(error)) throw new PaymentRejected((error as Error).message);
-      throw error;
-    }
+      ),
+    );
+    return { refundedCents: refund.amount };
   }
 }

@@ -1,13 +1,12 @@
-import Stripe from "stripe";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingEntity } from "../../services/booking.service";
 import type { PaymentEntity } from "../../services/payment.service";
 import { describeWithInfra } from "../support/infra";
+import { bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
 const SECRET = "whsec_e2e_webhooks";
-const signer = new Stripe("sk_test_signer");
 
 /** Escrow through the Stripe adapter (stripe-mock) and signed webhooks, embedded event bus. */
 describeWithInfra(
@@ -28,22 +27,8 @@ describeWithInfra(
       await system?.stop();
     });
 
-    const webhook = (
-      id: string,
-      type: string,
-      object: Record<string, unknown>,
-      secret = SECRET,
-    ) => {
-      const payload = JSON.stringify({ id, object: "event", type, data: { object } });
-      return fetch(`${system.url}/api/webhooks/stripe`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "stripe-signature": signer.webhooks.generateTestHeaderString({ payload, secret }),
-        },
-        body: payload,
-      });
-    };
+    const webhook = (id: string, type: string, object: Record<string, unknown>, secret = SECRET) =>
+      sendStripeWebhook(system.url, secret, { id, type, object });
     const paymentOf = async (id: string) =>
       (await system.api<PaymentEntity>("GET", `/api/bookings/${id}/payment`, { token: owner }))
         .body;
@@ -53,28 +38,7 @@ describeWithInfra(
       (await runtimeOf(system.brokers[0]).bus.readTopic("payment.events")).filter(
         (record) => (JSON.parse(record.value) as { type: string }).type === type,
       ).length;
-    const newPendingPayment = async () => {
-      const booking = (
-        await system.api<BookingEntity>("POST", "/api/bookings", {
-          token: owner,
-          body: {
-            pet_type: "cat",
-            pet_name: "Mochi",
-            pickup: { lat: -6.2, lng: 106.8 },
-            dropoff: { lat: -6.21, lng: 106.82 },
-          },
-        })
-      ).body;
-      const payment = await system.api<PaymentEntity>(
-        "POST",
-        `/api/bookings/${booking.booking_id}/payment`,
-        {
-          token: owner,
-          body: { payment_method: "pm_card_visa" },
-        },
-      );
-      return { booking, payment };
-    };
+    const newPendingPayment = () => bookAndPay(system, owner);
 
     it("holds the escrow when Stripe says the amount is capturable, once however often it says so", async () => {
       const { booking, payment } = await newPendingPayment();

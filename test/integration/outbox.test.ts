@@ -8,34 +8,15 @@ import { KafkaEventBus, type EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
 import type { NotificationDoc } from "../../models/notification.model";
+import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";
 
-/** Kafka as seen by a process whose broker connection is down: every publish fails. */
-class UnreachableBus implements EventBus {
-  readonly kind = "kafka" as const;
-  constructor(private readonly real: EventBus) {}
-  publish(): Promise<void> {
-    return Promise.reject(new Error("KafkaJSConnectionError: Connection refused"));
-  }
-  publishWire(): Promise<void> {
-    return Promise.reject(new Error("KafkaJSConnectionError: Connection refused"));
-  }
-  subscribe(...args: Parameters<EventBus["subscribe"]>) {
-    return this.real.subscribe(...args);
-  }
-  ensureTopics(topics: string[], partitions: number) {
-    return this.real.ensureTopics(topics, partitions);
-  }
-  readTopic(topic: string) {
-    return this.real.readTopic(topic);
-  }
-  ping() {
-    return this.real.ping();
-  }
-  close() {
-    return this.real.close();
-  }
+/** Kafka as seen by a process whose producer connection is down: every publish fails. */
+function unreachable(real: EventBus): EventBus {
+  const bus = new FlakyPublishBus(real);
+  bus.publishing = false;
+  return bus;
 }
 
 const owner = { sub: "owner-outbox", role: "owner" as const };
@@ -97,7 +78,7 @@ describeWithInfra(
     it("keeps the event with the state change while Kafka is down, and publishes it after a restart", async () => {
       // Process 1: Kafka unreachable. The booking is stored with its event in the same document.
       const realBus = createRuntime(config).bus;
-      const down = await start(["booking"], new UnreachableBus(realBus));
+      const down = await start(["booking"], unreachable(realBus));
       const booking = await down.broker.call<{ booking_id: string }, typeof bookingParams>(
         "booking.create",
         bookingParams,

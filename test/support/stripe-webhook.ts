@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import type { BookingEntity } from "../../services/booking.service";
 import type { PaymentEntity } from "../../services/payment.service";
-import type { System } from "./system";
+import type { ApiResponse, System } from "./system";
 import { eventually } from "./wait";
 
 const signer = new Stripe("sk_test_signer");
@@ -28,12 +28,11 @@ export function sendStripeWebhook(
   });
 }
 
-/** A booking through the public API whose escrow Stripe (stripe-mock + a signed webhook) holds. */
-export async function bookAndHold(
+/** A booking through the public API, and its owner's request to pay into escrow. */
+export async function bookAndPay(
   system: System,
   ownerToken: string,
-  secret: string,
-): Promise<{ booking: BookingEntity; payment: PaymentEntity }> {
+): Promise<{ booking: BookingEntity; payment: ApiResponse<PaymentEntity> }> {
   const booking = (
     await system.api<BookingEntity>("POST", "/api/bookings", {
       token: ownerToken,
@@ -45,12 +44,25 @@ export async function bookAndHold(
       },
     })
   ).body;
-  const payment = (
-    await system.api<PaymentEntity>("POST", `/api/bookings/${booking.booking_id}/payment`, {
+  const payment = await system.api<PaymentEntity>(
+    "POST",
+    `/api/bookings/${booking.booking_id}/payment`,
+    {
       token: ownerToken,
       body: {},
-    })
-  ).body;
+    },
+  );
+  return { booking, payment };
+}
+
+/** A booking whose escrow Stripe (stripe-mock + a signed webhook) holds. */
+export async function bookAndHold(
+  system: System,
+  ownerToken: string,
+  secret: string,
+): Promise<{ booking: BookingEntity; payment: PaymentEntity }> {
+  const { booking, payment: response } = await bookAndPay(system, ownerToken);
+  const payment = response.body;
   const held = await sendStripeWebhook(system.url, secret, {
     id: `evt_held_${booking.booking_id}`,
     type: "payment_intent.amount_capturable_updated",
