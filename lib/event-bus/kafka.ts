@@ -154,14 +154,31 @@ export class KafkaEventBus implements EventBus {
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
     const admin = await this.getAdmin();
-    const existing = new Set(await admin.listTopics());
     const wanted = topics.flatMap((topic) => [topic, dlqOf(topic)]).map((t) => this.prefix + t);
-    const missing = wanted.filter((topic) => !existing.has(topic));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    });
+    // A broker restarted on existing data answers "does not host this topic-partition" for a
+    // while as it loads its logs: retried (bounded), with what is still missing each time.
+    for (let attempt = 1; ; attempt++) {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((topic) => !existing.has(topic));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: 1,
+          })),
+        });
+        return;
+      } catch (error) {
+        const retriable =
+          (error as { retriable?: boolean; type?: string }).retriable === true ||
+          (error as { type?: string }).type === "UNKNOWN_TOPIC_OR_PARTITION";
+        if (!retriable || attempt >= 30) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   async readTopic(topic: string, opts: { timeoutMs?: number } = {}): Promise<TopicRecord[]> {
