@@ -1,6 +1,13 @@
 import { EnvelopeError, fromWire, type WireMessage } from "../../events/envelope";
 import { dlqOf } from "../../events/catalog";
-import { DEFAULT_RETRY, type DeliveryMeta, type EventHandler, type RetryPolicy } from "./port";
+import {
+  DEFAULT_RETRY,
+  type BatchHandler,
+  type DeliveredEvent,
+  type DeliveryMeta,
+  type EventHandler,
+  type RetryPolicy,
+} from "./port";
 
 /** Headers a dead letter carries, so ops can see why and replay it where it came from. */
 export const DLQ_HEADERS = {
@@ -69,6 +76,39 @@ export async function deliver(
       ports.logger?.warn(`${where} failed, retrying:`, error);
       await ports.sleep(backoffDelay(policy, attempt));
     }
+  }
+}
+
+export interface BatchRecord {
+  message: WireMessage;
+  origin: Omit<DeliveryMeta, "attempt">;
+}
+
+/**
+ * Delivers records of one partition through the batch handler; when one of them is not a valid
+ * event, or the batch handler fails, falls back to `deliver` record by record, in order.
+ */
+export async function deliverBatch(
+  records: BatchRecord[],
+  batchHandler: BatchHandler,
+  handler: EventHandler,
+  policy: RetryPolicy,
+  ports: DeliveryPorts,
+): Promise<void> {
+  const batch: DeliveredEvent[] = [];
+  try {
+    for (const { message, origin } of records) {
+      batch.push({ event: fromWire(message), meta: { ...origin, attempt: 1 } });
+    }
+    await batchHandler(batch);
+    return;
+  } catch (error) {
+    if (batch.length === records.length) {
+      ports.logger?.warn(`a batch of ${records.length} failed, delivering one by one:`, error);
+    }
+  }
+  for (const { message, origin } of records) {
+    await deliver(message, origin, handler, policy, ports);
   }
 }
 

@@ -11,7 +11,7 @@ import {
 } from "kafkajs";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
-import { deliver, resolveRetry } from "./delivery";
+import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
 import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./port";
 
 export interface KafkaBusOptions {
@@ -24,6 +24,13 @@ export interface KafkaBusOptions {
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
+interface QueuedSend {
+  topic: string;
+  messages: WireMessage[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** kafkajs adapter of the event-bus port. */
 export class KafkaEventBus implements EventBus {
   readonly kind = "kafka" as const;
@@ -32,6 +39,8 @@ export class KafkaEventBus implements EventBus {
   private admin: Promise<Admin> | undefined;
   private readonly subscriptions = new Set<Subscription>();
   private readonly prefix: string;
+  private readonly queued: QueuedSend[] = [];
+  private sending = false;
 
   constructor(private readonly options: KafkaBusOptions) {
     this.prefix = options.topicPrefix ?? "";
@@ -49,10 +58,44 @@ export class KafkaEventBus implements EventBus {
     await this.publishWire(topic, events.map(toWire));
   }
 
+  /**
+   * Group commit: sends that arrive while one is in flight wait and go out together as one
+   * produce request. With one request in flight (see getProducer) a send per call would cap
+   * the bus at one round trip per event; batched, a busy producer pays one per batch.
+   */
   async publishWire(topic: string, messages: WireMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const producer = await this.getProducer();
-    await producer.send({ topic: this.prefix + topic, acks: -1, messages });
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ topic: this.prefix + topic, messages, resolve, reject });
+      if (!this.sending) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0, this.queued.length);
+        const byTopic = new Map<string, WireMessage[]>();
+        for (const { topic, messages } of batch) {
+          const list = byTopic.get(topic) ?? [];
+          list.push(...messages);
+          byTopic.set(topic, list);
+        }
+        try {
+          const producer = await this.getProducer();
+          await producer.sendBatch({
+            acks: -1,
+            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          });
+          for (const send of batch) send.resolve();
+        } catch (error) {
+          for (const send of batch) send.reject(error);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   async subscribe(options: ConsumerOptions): Promise<Subscription> {
@@ -93,30 +136,58 @@ export class KafkaEventBus implements EventBus {
           topics: options.topics.map((topic) => this.prefix + topic),
           fromBeginning: true,
         });
+        const ports = (heartbeat: () => Promise<void>): DeliveryPorts => ({
+          deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
+          sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
+          logger: this.options.logger,
+        });
+        const originOf = (topic: string, partition: number, message: KafkaMessage) => ({
+          topic: topic.slice(this.prefix.length),
+          partition,
+          offset: message.offset,
+          groupId: options.groupId,
+        });
+        const { batchHandler } = options;
+        const maxBatch = options.maxBatch ?? 500;
         await current.run({
-          // kafkajs resolves a message's offset only after eachMessage returned, so the
+          // kafkajs resolves a message's offset only after its handler returned, so the
           // periodic commit never covers a message whose handler has not finished.
           autoCommit: true,
           autoCommitInterval: 500,
           partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-          eachMessage: async ({ topic, partition, message, heartbeat }) => {
-            await deliver(
-              fromKafka(message),
-              {
-                topic: topic.slice(this.prefix.length),
-                partition,
-                offset: message.offset,
-                groupId: options.groupId,
-              },
-              options.handler,
-              retry,
-              {
-                deadLetter: (dlq, letter) => this.publishWire(dlq, [letter]),
-                sleep: (ms) => sleepWithHeartbeat(ms, heartbeat),
-                logger: this.options.logger,
-              },
-            );
-          },
+          ...(batchHandler
+            ? {
+                eachBatchAutoResolve: false,
+                eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+                  for (let start = 0; start < batch.messages.length; start += maxBatch) {
+                    if (!isRunning() || isStale()) return;
+                    const chunk = batch.messages.slice(start, start + maxBatch);
+                    await deliverBatch(
+                      chunk.map((message) => ({
+                        message: fromKafka(message),
+                        origin: originOf(batch.topic, batch.partition, message),
+                      })),
+                      batchHandler,
+                      options.handler,
+                      retry,
+                      ports(heartbeat),
+                    );
+                    resolveOffset(chunk[chunk.length - 1].offset);
+                    await heartbeat();
+                  }
+                },
+              }
+            : {
+                eachMessage: async ({ topic, partition, message, heartbeat }) => {
+                  await deliver(
+                    fromKafka(message),
+                    originOf(topic, partition, message),
+                    options.handler,
+                    retry,
+                    ports(heartbeat),
+                  );
+                },
+              }),
         });
         await joined;
       } catch (error) {

@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
-import { deliver, resolveRetry, type DeliveryPorts } from "./delivery";
+import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
 import type { ConsumerOptions, EventBus, RetryPolicy, Subscription, TopicRecord } from "./port";
 
 interface Member {
   id: number;
   topics: string[];
   handler: ConsumerOptions["handler"];
+  batchHandler: ConsumerOptions["batchHandler"];
+  maxBatch: number;
   retry: RetryPolicy;
   /** Deliveries in hand; stop() waits for them. */
   inFlight: Set<Promise<unknown>>;
@@ -64,6 +66,8 @@ export class MemoryEventBus implements EventBus {
       id: this.nextMemberId++,
       topics: options.topics,
       handler: options.handler,
+      batchHandler: options.batchHandler,
+      maxBatch: options.maxBatch ?? 500,
       retry: resolveRetry(options.retry),
       inFlight: new Set(),
     };
@@ -151,19 +155,36 @@ export class MemoryEventBus implements EventBus {
         await new Promise<void>((resolve) => this.wakeups.add(resolve));
         continue;
       }
-      const origin = { topic, partition, offset: String(offset), groupId: group.id };
-      const delivery = deliver(message, origin, member.handler, member.retry, {
+      const origin = (at: number) => ({
+        topic,
+        partition,
+        offset: String(at),
+        groupId: group.id,
+      });
+      const ports: DeliveryPorts = {
         deadLetter: async (dlq, letter) => {
           this.append(dlq, letter);
           this.wake();
         },
         sleep: (ms) => sleep(ms),
         logger: this.logger,
-      });
+      };
+      let next = offset + 1;
+      let delivery: Promise<unknown>;
+      if (member.batchHandler) {
+        const log = this.partitionsOf(topic)[partition];
+        const records = log
+          .slice(offset, offset + member.maxBatch)
+          .map((record, i) => ({ message: record, origin: origin(offset + i) }));
+        next = offset + records.length;
+        delivery = deliverBatch(records, member.batchHandler, member.handler, member.retry, ports);
+      } else {
+        delivery = deliver(message, origin(offset), member.handler, member.retry, ports);
+      }
       member.inFlight.add(delivery);
       try {
         await delivery;
-        group.committed.set(key, offset + 1);
+        group.committed.set(key, next);
       } finally {
         member.inFlight.delete(delivery);
       }

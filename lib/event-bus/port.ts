@@ -27,11 +27,26 @@ export const DEFAULT_RETRY: RetryPolicy = {
   factor: 2,
 };
 
+export interface DeliveredEvent {
+  event: DomainEvent;
+  meta: DeliveryMeta;
+}
+
+/** Several records of one partition, in offset order. Must be idempotent, like any handler. */
+export type BatchHandler = (batch: DeliveredEvent[]) => Promise<void>;
+
 export interface ConsumerOptions {
   groupId: string;
   topics: string[];
   handler: EventHandler;
   retry?: Partial<RetryPolicy>;
+  /**
+   * The fast path for hot streams: the records a fetch brought, up to `maxBatch`, in one call,
+   * so a consumer can write them with one round trip. When it throws, the same records go
+   * through `handler` one by one, with the usual retries and dead letters.
+   */
+  batchHandler?: BatchHandler;
+  maxBatch?: number;
 }
 
 export interface Subscription {

@@ -257,4 +257,57 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(second).toEqual([4, 5]);
   });
+
+  it("hands a partition's records to a batch handler in order, several per call", async () => {
+    const batches: number[][] = [];
+    const events = Array.from({ length: 30 }, (_, i) => accepted("batched", i));
+    await bus.publish(TOPIC, events);
+    await subscribe({
+      groupId: "batched",
+      topics: [TOPIC],
+      maxBatch: 8,
+      handler: async () => {
+        throw new Error("the batch path should have handled these");
+      },
+      batchHandler: async (batch) => {
+        expect(batch.every(({ meta }) => meta.groupId === "batched" && meta.attempt === 1)).toBe(
+          true,
+        );
+        batches.push(batch.map(({ event }) => numberOf(event)));
+      },
+    });
+
+    await eventually(() => (batches.flat().length === 30 ? true : undefined), {
+      what: "30 batched events",
+    });
+    expect(batches.flat()).toEqual(events.map(numberOf));
+    expect(Math.max(...batches.map((batch) => batch.length))).toBeGreaterThan(1);
+    expect(Math.max(...batches.map((batch) => batch.length))).toBeLessThanOrEqual(8);
+  });
+
+  it("when a batch fails, delivers its records one by one, dead-lettering only the bad one", async () => {
+    const single: number[] = [];
+    const poisoned = accepted("fallback", 2);
+    await bus.publish(TOPIC, [accepted("fallback", 1), poisoned, accepted("fallback", 3)]);
+    await subscribe({
+      groupId: "fallback",
+      topics: [TOPIC],
+      retry: FAST_RETRY,
+      batchHandler: async () => {
+        throw new Error("bulk write failed");
+      },
+      handler: async (event) => {
+        if (event.id === poisoned.id) throw new Error("cannot handle this one");
+        single.push(numberOf(event));
+      },
+    });
+
+    await eventually(() => (single.length === 2 ? true : undefined), { what: "the good events" });
+    expect(single).toEqual([1, 3]);
+    const letters = await eventually(async () => {
+      const records = await bus.readTopic(DLQ);
+      return records.length === 1 ? records : undefined;
+    });
+    expect((JSON.parse(letters[0].value) as { id: string }).id).toEqual(poisoned.id);
+  });
 }
