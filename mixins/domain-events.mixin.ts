@@ -8,7 +8,7 @@ import {
   type EventType,
 } from "../events/catalog";
 import { createEvent, type DomainEvent } from "../events/envelope";
-import type { DeliveryMeta, RetryPolicy, Subscription } from "../lib/event-bus";
+import type { BatchHandler, DeliveryMeta, RetryPolicy, Subscription } from "../lib/event-bus";
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
@@ -23,6 +23,12 @@ export interface DomainEventsOptions {
   /** The service name in CloudEvent sources: `/kilat/<source>`. */
   source: string;
   consume?: ConsumeMap;
+  /**
+   * Per consumer group, a method taking whole batches (`BatchHandler`) for hot streams. It
+   * skips the per-event `processed_events` check, so it must be idempotent by itself; when it
+   * throws, the events go one by one through `consume` (deduplicated as usual).
+   */
+  batch?: Record<string, string>;
   /** Models (keys of MongoMixin's `models`) whose outbox this service relays from start-up on. */
   outbox?: string[];
   retry?: Partial<RetryPolicy>;
@@ -43,6 +49,7 @@ interface DomainEventsState {
     event: DomainEvent,
     meta: DeliveryMeta,
   ): Promise<void>;
+  batchMethod(name: string): BatchHandler;
 }
 
 type This = Service & MongoThis & DomainEventsMethods & DomainEventsState;
@@ -99,6 +106,9 @@ export function DomainEvents(options: DomainEventsOptions) {
             topics: [consumerGroup(groupId).topic],
             retry: options.retry,
             handler: (event, meta) => this.handleDomainEvent(handlers, event, meta),
+            ...(options.batch?.[groupId]
+              ? { batchHandler: this.batchMethod(options.batch[groupId]) }
+              : {}),
           }),
         ),
       );
@@ -123,6 +133,14 @@ export function DomainEvents(options: DomainEventsOptions) {
           this.$relays.set(model.modelName, relay as unknown as OutboxRelay<WithOutbox>);
         }
         return relay;
+      },
+
+      batchMethod(this: This, name: string): BatchHandler {
+        const method = (this as unknown as Record<string, BatchHandler | undefined>)[name];
+        if (typeof method !== "function") {
+          throw new Error(`${options.source}: batch handler ${name} is not a method`);
+        }
+        return (batch) => method.call(this, batch);
       },
 
       async handleDomainEvent(
