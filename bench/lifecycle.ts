@@ -186,7 +186,13 @@ async function distributed(concurrency: number, total: number) {
   await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
   await topics.close();
   const port = String(30000 + Math.floor(Math.random() * 10000));
-  const children: ChildProcess[] = ["api", "booking", "payment", "notification"].map((services) =>
+  const children: ChildProcess[] = [
+    "api",
+    "booking",
+    "payment",
+    "notification",
+    "runner,tracking",
+  ].map((services) =>
     spawn(process.execPath, ["--import", "tsx", "server.ts"], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "inherit"],
@@ -196,7 +202,7 @@ async function distributed(concurrency: number, total: number) {
         LOG_LEVEL: "error",
         SERVICES: services,
         PORT: port,
-        NODE_ID: `${run}-${services}`,
+        NODE_ID: `${run}-${services.replace(",", "-")}`,
         NAMESPACE: run,
         TRANSPORTER: infra.TRANSPORTER,
         REDIS_URL: infra.REDIS_URL,

@@ -148,8 +148,8 @@ const payloads = {
     booking_id: id.optional(),
     latitude,
     longitude,
-    speed_kmh: z.number().min(0).max(1000),
-    heading_degrees: z.number().min(0).lt(360),
+    speed_kmh: z.number().min(0).max(1000).optional(),
+    heading_degrees: z.number().min(0).lt(360).optional(),
     timestamp: isoTime,
     occurred_at: isoTime,
   }),
@@ -283,7 +283,13 @@ export const EVENTS: readonly EventDefinition[] = [
   ),
   event("runner.online", TOPICS.runner, "service-runner", "Runner goes online"),
   event("runner.offline", TOPICS.runner, "service-runner", "Runner goes offline"),
-  event("runner.location_update", TOPICS.runner, "service-runner", "Runner sends GPS update"),
+  event(
+    "runner.location_update",
+    TOPICS.runner,
+    "service-runner",
+    "Runner sends GPS update",
+    "speed_kmh and heading_degrees are optional: not every device reports them.",
+  ),
   event(
     "runner.assigned",
     TOPICS.runner,
@@ -344,7 +350,16 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-tracking-bookings",
     service: "service-tracking",
     topic: TOPICS.booking,
-    events: ["booking.accepted", "booking.delivery_confirmed"],
+    events: [
+      "booking.requested",
+      "booking.accepted",
+      "booking.delivery_confirmed",
+      "booking.cancelled",
+    ],
+    addition: {
+      events: ["booking.requested", "booking.cancelled"],
+      why: "the ETA needs the drop-off; a cancelled trip's track is closed",
+    },
   },
   {
     groupId: "service-tracking-runners",
@@ -407,10 +422,10 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-runner-bookings",
     service: "service-runner",
     topic: TOPICS.booking,
-    events: ["booking.accepted", "booking.cancelled", "booking.delivery_confirmed"],
+    events: ["booking.requested", "booking.accepted", "booking.delivered", "booking.cancelled"],
     addition: {
-      events: ["booking.accepted", "booking.cancelled", "booking.delivery_confirmed"],
-      why: "dispatch marks runners busy and free again",
+      events: ["booking.requested", "booking.accepted", "booking.delivered", "booking.cancelled"],
+      why: "dispatch needs the pickup, and marks runners busy and free again",
     },
   },
 ];

@@ -2,7 +2,14 @@ import { z } from "zod";
 import type { PetType } from "../domain/pricing";
 
 /** Every service this codebase can host; `SERVICES` picks a subset per process. */
-export const SERVICE_NAMES = ["api", "booking", "payment", "notification"] as const;
+export const SERVICE_NAMES = [
+  "api",
+  "booking",
+  "payment",
+  "runner",
+  "tracking",
+  "notification",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Development-only secrets: production refuses to start with them. */
@@ -132,9 +139,29 @@ const EnvSchema = z.object({
       }
       return surcharges;
     }),
+  /** A runner silent for this long drops out of the dispatch index. */
+  RUNNER_STALE_AFTER: duration("60s"),
+  /** Dispatch offers a booking only to runners this close to the pickup. */
+  DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(6),
+  /** An offer not accepted within this moves on to the next nearest runner. */
+  OFFER_TIMEOUT: duration("30s"),
+  /** Fixes implying more than this are dropped as impossible. */
+  MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(150),
+  /** Location updates per runner per second; the excess is dropped and counted. */
+  LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(5),
   /** How long relays wait before sweeping outboxes that the fast path did not flush. */
   OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
 });
+
+function duration(fallback: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+(ms|s|m|h|d)$/, "expected a duration such as 24h, 30m, 5s")
+    .default(fallback)
+    .transform(durationMs)
+    .refine((ms) => ms > 0, "must be longer than 0");
+}
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -161,6 +188,8 @@ export interface Config {
   outboxSweepMs: number;
   autoConfirmAfterMs: number;
   platformFeeBps: number;
+  dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
+  tracking: { maxSpeedKmh: number; locationRatePerSec: number };
   pricing: {
     currency: string;
     baseFareCents: number;
@@ -213,6 +242,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxSweepMs: e.OUTBOX_SWEEP_MS,
     autoConfirmAfterMs: e.AUTO_CONFIRM_AFTER,
     platformFeeBps: e.PLATFORM_FEE_BPS,
+    dispatch: {
+      radiusKm: e.DISPATCH_RADIUS_KM,
+      offerTimeoutMs: e.OFFER_TIMEOUT,
+      runnerStaleAfterMs: e.RUNNER_STALE_AFTER,
+    },
+    tracking: { maxSpeedKmh: e.MAX_SPEED_KMH, locationRatePerSec: e.LOCATION_RATE_LIMIT },
     pricing: {
       currency: e.CURRENCY,
       baseFareCents: e.PRICE_BASE_FARE_CENTS,

@@ -1,6 +1,8 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import { createAdapter } from "@socket.io/redis-streams-adapter";
+import Redis from "ioredis";
 import { Server as SocketServer } from "socket.io";
 import Stripe from "stripe";
 import { z } from "zod";
@@ -9,6 +11,7 @@ import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from ".
 import type { PrometheusTextReporter } from "../lib/metrics";
 import { ReadinessProbe } from "../lib/readiness";
 import { runtimeOf } from "../lib/runtime";
+import type { LiveFix, LiveRunnerChange } from "./tracking.service";
 
 interface GatewayRequest extends IncomingMessage {
   $action?: { name?: string; roles?: readonly Role[] };
@@ -25,11 +28,20 @@ interface ApiVars {
   stripeWebhook(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<void>;
   server: HttpServer;
   io: SocketServer | undefined;
+  adapterRedis: Redis | undefined;
   probe: ReadinessProbe;
 }
 type ApiThis = Service<ApiSettingsSchema> & ApiVars;
 
 const action = actionsOf<ApiThis>();
+
+const bookingRoom = (bookingId: string) => `booking:${bookingId}`;
+const ADMIN_RUNNERS_ROOM = "admin:runners";
+const SubscribeParams = z.object({ booking_id: z.string().min(1).max(64) });
+
+/** Every socket acknowledgement: `{ ok: true, … }` or `{ ok: false, error }`. */
+type SocketAck =
+  { ok: true; [key: string]: unknown } | { ok: false; error: Record<string, unknown> };
 /** Signature checks need no API key: an instance only for its webhooks helper. */
 const webhookVerifier = new Stripe("sk_test_signature_checks_only");
 const NoParams = z.object({}).passthrough();
@@ -149,6 +161,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           "POST bookings/:id/deliver": "booking.deliver",
           "POST bookings/:id/confirm": "booking.confirm",
           "POST bookings/:id/cancel": "booking.cancel",
+          "POST bookings/:id/decline": "runner.decline",
+          "GET bookings/:id/track": "tracking.get",
+          "GET runners/me": "runner.me",
+          "PATCH runners/me": "runner.updateProfile",
+          "POST runners/me/online": "runner.online",
+          "POST runners/me/offline": "runner.offline",
+          "POST runners/me/location": "runner.location",
+          "GET runners/me/offers": "runner.offers",
+          "GET runners/nearby": "runner.nearby",
+          "GET runners/online": "runner.listOnline",
           "GET notifications": "notification.list",
         },
       },
@@ -278,13 +300,49 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
 
   created() {
     const { config } = runtimeOf(this.broker);
+    this.adapterRedis = config.redisUrl
+      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
+      : undefined;
     this.settings.port = config.port;
     this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
   },
 
+  events: {
+    /** Accepted GPS fixes from the tracking service: to each booking's watchers. */
+    "live.tracks"(this: ApiThis, ctx: Context<{ fixes: LiveFix[] }>) {
+      for (const fix of ctx.params.fixes) {
+        this.io?.to(bookingRoom(fix.booking_id)).emit("track:update", fix);
+      }
+    },
+    /** Runners going online/offline and their positions: to the admin dashboard. */
+    "live.runners"(this: ApiThis, ctx: Context<{ changes: LiveRunnerChange[] }>) {
+      for (const change of ctx.params.changes) {
+        const { kind, ...payload } = change;
+        this.io?.to(ADMIN_RUNNERS_ROOM).emit(`runner:${kind}`, payload);
+      }
+    },
+    /** A booking moved: to its watchers. */
+    "live.booking"(this: ApiThis, ctx: Context<{ booking_id: string; status: string }>) {
+      this.io?.to(bookingRoom(ctx.params.booking_id)).emit("booking:status", ctx.params);
+    },
+  },
+
   started() {
     const { config } = runtimeOf(this.broker);
-    const io = new SocketServer(this.server, { serveClient: false, cors: { origin: false } });
+    const io = new SocketServer(this.server, {
+      serveClient: false,
+      cors: { origin: false },
+      // Several gateways share rooms through Redis. The streams adapter, not the pub/sub one:
+      // it resumes its stream after a Redis reconnect instead of dropping what was sent meanwhile.
+      ...(this.adapterRedis
+        ? {
+            adapter: createAdapter(this.adapterRedis, {
+              streamName: `${config.mongoDbPrefix}:socket.io`,
+              maxLen: 100_000,
+            }),
+          }
+        : {}),
+    });
     // The handshake carries the same JWT as REST: `io(url, { auth: { token } })`.
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown }).token;
@@ -301,12 +359,80 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     io.on("connection", (socket) => {
       const { user } = socket.data as { user: AuthUser };
       void socket.join(`user:${user.sub}`);
+      const meta = { user };
+      const reply = (ack: unknown, body: SocketAck) => {
+        if (typeof ack === "function") (ack as (body: SocketAck) => void)(body);
+      };
+      const failure = (error: unknown): SocketAck => {
+        const { status, body } = errorBody(error as HttpError);
+        return { ok: false, error: { ...body, code: status } };
+      };
+
+      // GPS from the runner app without an HTTP round trip per fix; same action as REST.
+      socket.on("location", (payload: unknown, ack: unknown) => {
+        this.broker
+          .call("runner.location", payload as Record<string, unknown>, { meta })
+          .then((result) => reply(ack, { ok: true, ...(result as object) }))
+          .catch((error: unknown) => reply(ack, failure(error)));
+      });
+
+      socket.on("track:subscribe", (payload: unknown, ack: unknown) => {
+        const parsed = SubscribeParams.safeParse(payload);
+        if (!parsed.success) {
+          reply(ack, { ok: false, error: { message: "booking_id is required", code: 422 } });
+          return;
+        }
+        const { booking_id } = parsed.data;
+        this.broker
+          .call<{ ok: boolean }, Record<string, string>>("tracking.mayWatch", {
+            booking_id,
+            user_id: user.sub,
+            role: user.role,
+          })
+          .then(async ({ ok }) => {
+            if (!ok) {
+              reply(ack, { ok: false, error: { message: "Booking not found", code: 404 } });
+              return;
+            }
+            await socket.join(bookingRoom(booking_id));
+            reply(ack, { ok: true });
+          })
+          .catch((error: unknown) => reply(ack, failure(error)));
+      });
+
+      socket.on("track:unsubscribe", (payload: unknown, ack: unknown) => {
+        const parsed = SubscribeParams.safeParse(payload);
+        if (!parsed.success) {
+          reply(ack, { ok: false, error: { message: "booking_id is required", code: 422 } });
+          return;
+        }
+        void socket.leave(bookingRoom(parsed.data.booking_id));
+        reply(ack, { ok: true });
+      });
+
+      socket.on("runners:subscribe", (_payload: unknown, ack: unknown) => {
+        if (user.role !== "admin") {
+          reply(ack, { ok: false, error: { message: "Admins only", code: 403 } });
+          return;
+        }
+        void socket.join(ADMIN_RUNNERS_ROOM);
+        reply(ack, { ok: true });
+      });
+
+      socket.on("runners:unsubscribe", (_payload: unknown, ack: unknown) => {
+        void socket.leave(ADMIN_RUNNERS_ROOM);
+        reply(ack, { ok: true });
+      });
     });
     this.io = io;
   },
 
   async stopped() {
     this.io?.disconnectSockets(true);
+    await new Promise<void>((resolve) =>
+      this.io ? void this.io.close(() => resolve()) : resolve(),
+    );
+    this.adapterRedis?.disconnect();
     await this.probe.close();
   },
 };

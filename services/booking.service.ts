@@ -144,6 +144,9 @@ function visibleTo(user: AuthUser): Record<string, unknown> {
 
 const SYSTEM: Actor = { role: "system", sub: "system" };
 
+/** A runner on one of these has its hands full: it may not accept another booking. */
+const ACTIVE_STATUSES: BookingDoc["status"][] = ["accepted", "picked_up", "in_transit"];
+
 /** The timestamp field each status sets. */
 const STAMP: Partial<Record<BookingDoc["status"], keyof BookingDoc>> = {
   accepted: "accepted_at",
@@ -379,6 +382,13 @@ const BookingService: ServiceSchema<
             });
         }
       }
+      if (command.type === "accept") {
+        const busy = await this.models.bookings.exists({
+          runner_id: command.actor.sub,
+          status: { $in: ACTIVE_STATUSES },
+        });
+        if (busy) throw conflict("Finish your current booking before accepting another");
+      }
       const at = new Date();
       const set: Record<string, unknown> = {
         status: decision.to,
@@ -409,6 +419,10 @@ const BookingService: ServiceSchema<
       if (!updated)
         throw conflict("The booking changed meanwhile; reload it", { status: "changed" });
       this.outboxRelay(this.models.bookings).flushSoon(id);
+      // Watchers of the trip hear it at once; best effort (the event stream is the record).
+      this.broker
+        .emit("live.booking", { booking_id: id, status: decision.to })
+        .catch((error: unknown) => this.logger.warn("live push failed", error));
       return toEntity(updated);
     },
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Service, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
 import { splitFee } from "../domain/fees";
 import type { DomainEvent } from "../events/envelope";
@@ -60,6 +60,7 @@ interface PaymentVars {
 }
 
 interface PaymentMethods {
+  payoutDestination(runnerId: string): Promise<string | null>;
   authorize(payment: PaymentDoc): Promise<PaymentDoc>;
   advance(
     payment: PaymentDoc,
@@ -307,6 +308,25 @@ const PaymentService: ServiceSchema<
       return doc;
     },
 
+    /**
+     * The runner's Stripe connected account, from the runner service. Without that service
+     * (a deployment that runs none) the share stays on the platform balance, logged, rather
+     * than blocking the capture.
+     */
+    async payoutDestination(runnerId: string) {
+      try {
+        const { stripe_account_id } = await this.broker.call<
+          { stripe_account_id: string | null },
+          { runner_id: string }
+        >("runner.payoutAccount", { runner_id: runnerId });
+        return stripe_account_id;
+      } catch (error) {
+        if (!(error instanceof Errors.ServiceNotFoundError)) throw error;
+        this.logger.warn(`no runner service: ${runnerId}'s payout stays on the platform`);
+        return null;
+      }
+    },
+
     /** Capture, then `payment.escrow_released` with payout + fee = captured. */
     async onDeliveryConfirmed(event: DomainEvent, meta: DeliveryMeta) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
@@ -321,6 +341,7 @@ const PaymentService: ServiceSchema<
       }
       const feeBps = runtimeOf(this.broker).config.platformFeeBps;
       const { runnerPayoutCents } = splitFee(payment.amount_cents, feeBps);
+      const destination = await this.payoutDestination(data.runner_id);
       try {
         const { capturedCents } = await this.provider.capture(
           {
@@ -329,6 +350,7 @@ const PaymentService: ServiceSchema<
             amountCents: payment.amount_cents,
             currency: payment.currency,
             payoutCents: runnerPayoutCents,
+            ...(destination ? { destination } : {}),
           },
           stepKey(payment._id, "capture"),
         );

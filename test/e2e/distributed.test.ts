@@ -38,10 +38,15 @@ describeWithInfra(
       });
       await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
       await bus.close();
-      for (const services of ["api", "booking", "payment", "notification"]) {
+      for (const services of ["api", "booking", "payment", "notification", "runner,tracking"]) {
         const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
           cwd: ROOT,
-          env: { ...env, SERVICES: services, PORT: port, NODE_ID: `${run}-${services}` },
+          env: {
+            ...env,
+            SERVICES: services,
+            PORT: port,
+            NODE_ID: `${run}-${services.replace(",", "-")}`,
+          },
           stdio: ["ignore", "ignore", "inherit"],
         });
         children.push(child);

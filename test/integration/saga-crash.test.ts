@@ -22,7 +22,7 @@ describeWithInfra(
     beforeAll(async () => {
       system = await startSystem({
         infra,
-        processes: [["api"], ["booking"], ["payment"], ["notification"]],
+        processes: [["api"], ["booking"], ["payment"], ["notification"], ["runner", "tracking"]],
         env: { STRIPE_WEBHOOK_SECRET: SECRET },
         busFor: (services, config: Config) => {
           if (!services.includes("payment")) return undefined;

@@ -26,7 +26,7 @@ describeWithInfra(
     beforeAll(async () => {
       system = await startSystem({
         infra,
-        processes: [["api"], ["booking"], ["payment"], ["notification"]],
+        processes: [["api"], ["booking"], ["payment"], ["notification"], ["runner", "tracking"]],
         env: { STRIPE_WEBHOOK_SECRET: SECRET },
       });
       reader = new KafkaEventBus({

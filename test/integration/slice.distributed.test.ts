@@ -22,7 +22,7 @@ describeWithInfra(
     beforeAll(async () => {
       system = await startSystem({
         infra,
-        processes: [["api"], ["booking"], ["payment"], ["notification"]],
+        processes: [["api"], ["booking"], ["payment"], ["notification"], ["runner", "tracking"]],
       });
     });
     afterAll(async () => {

@@ -171,7 +171,10 @@ describe("event catalog", () => {
 
   it("derives each event's consumers from the groups", () => {
     expect(consumersOf("booking.delivery_confirmed").sort()).toEqual(
-      ["service-notification", "service-payment", "service-runner", "service-tracking"].sort(),
+      ["service-notification", "service-payment", "service-tracking"].sort(),
+    );
+    expect(consumersOf("booking.delivered").sort()).toEqual(
+      ["service-notification", "service-runner"].sort(),
     );
     expect(consumersOf("payment.escrow_created")).toEqual([]);
     expect(consumersOf("tracking.updated")).toEqual([]);

@@ -1,0 +1,90 @@
+import { Schema, type Connection, type Model } from "mongoose";
+import type { TrackState } from "../domain/tracking";
+import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+
+export const TRACK_STATUSES = ["pending", "active", "completed", "cancelled"] as const;
+export type TrackStatus = (typeof TRACK_STATUSES)[number];
+
+/**
+ * A booking's trip: pending from `booking.requested` (the drop-off is known), active from
+ * `booking.accepted`, completed on `booking.delivery_confirmed`. `state` is what the fix filter
+ * needs to judge the next fix; waypoints are their own collection, written in bulk.
+ */
+export interface TrackDoc {
+  _id: string;
+  booking_id: string;
+  owner_id: string;
+  runner_id: string | null;
+  status: TrackStatus;
+  dropoff: { lat: number; lng: number } | null;
+  state: TrackState;
+  eta_seconds: number | null;
+  waypoint_count: number;
+  started_at: Date | null;
+  completed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  outbox: OutboxEntry[];
+}
+
+export interface WaypointDoc {
+  /** `<track id>:<recorded_at ms>`: a replayed fix cannot be stored twice. */
+  _id: string;
+  track_id: string;
+  lat: number;
+  lng: number;
+  speed_kmh: number | null;
+  heading_degrees: number | null;
+  recorded_at: Date;
+}
+
+const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
+
+const TrackSchema = new Schema<TrackDoc>(
+  {
+    _id: { type: String, required: true },
+    booking_id: { type: String, required: true, unique: true },
+    owner_id: { type: String, required: true },
+    runner_id: { type: String, default: null },
+    status: { type: String, required: true, enum: TRACK_STATUSES },
+    dropoff: { type: Point, default: null },
+    state: { type: Schema.Types.Mixed, required: true },
+    eta_seconds: { type: Number, default: null },
+    waypoint_count: { type: Number, required: true, default: 0 },
+    started_at: { type: Date, default: null },
+    completed_at: { type: Date, default: null },
+    created_at: { type: Date, required: true },
+    updated_at: { type: Date, required: true },
+    outbox: { type: [OutboxEntrySchema], default: [] },
+  },
+  { collection: "tracks", versionKey: false, minimize: false },
+);
+TrackSchema.index({ runner_id: 1, status: 1 });
+
+const WaypointSchema = new Schema<WaypointDoc>(
+  {
+    _id: { type: String, required: true },
+    track_id: { type: String, required: true },
+    lat: { type: Number, required: true },
+    lng: { type: Number, required: true },
+    speed_kmh: { type: Number, default: null },
+    heading_degrees: { type: Number, default: null },
+    recorded_at: { type: Date, required: true },
+  },
+  { collection: "waypoints", versionKey: false },
+);
+WaypointSchema.index({ track_id: 1, recorded_at: 1 });
+
+export function trackModel(connection: Connection): Model<TrackDoc> {
+  return (
+    (connection.models.Track as Model<TrackDoc> | undefined) ??
+    connection.model<TrackDoc>("Track", TrackSchema)
+  );
+}
+
+export function waypointModel(connection: Connection): Model<WaypointDoc> {
+  return (
+    (connection.models.Waypoint as Model<WaypointDoc> | undefined) ??
+    connection.model<WaypointDoc>("Waypoint", WaypointSchema)
+  );
+}

@@ -1,0 +1,518 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { z } from "zod";
+import {
+  DEFAULT_TRACKING_POLICY,
+  applyFix,
+  emptyTrack,
+  type FixRejection,
+  type TrackState,
+  type TrackingPolicy,
+} from "../domain/tracking";
+import { TOPICS } from "../events/catalog";
+import type { DomainEvent } from "../events/envelope";
+import { actionsOf, callerOf, notFound } from "../lib/action";
+import type { DeliveredEvent } from "../lib/event-bus";
+import { ignoreDuplicateKey } from "../lib/mongo";
+import { guardedUpdate } from "../lib/outbox";
+import { runtimeOf } from "../lib/runtime";
+import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
+import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
+import { trackModel, waypointModel, type TrackDoc, type WaypointDoc } from "../models/track.model";
+
+const models = { tracks: trackModel, waypoints: waypointModel };
+
+export const TrackParams = z
+  .object({
+    id: z.string().min(1).max(64),
+    limit: z.coerce.number().int().min(1).max(2000).default(500),
+  })
+  .strict();
+
+/** What the live channel pushes for every accepted fix (`track:update`). */
+export interface LiveFix {
+  booking_id: string;
+  lat: number;
+  lng: number;
+  speed_kmh: number;
+  heading_degrees: number | null;
+  recorded_at: string;
+  total_distance_km: number;
+  eta_seconds: number | null;
+}
+
+/** What the gateway gets through Moleculer events, to push to socket rooms. */
+export interface LiveRunnerChange {
+  kind: "online" | "offline" | "location";
+  runner_id: string;
+  lat?: number;
+  lng?: number;
+  at: string;
+}
+
+/** An active track as the fix path keeps it in memory (the database has it as of the last batch). */
+interface CachedTrack {
+  id: string;
+  bookingId: string;
+  runnerId: string;
+  dropoff: { lat: number; lng: number } | null;
+  state: TrackState;
+  eta: number | null;
+  loadedAt: number;
+}
+
+interface TrackingVars {
+  policy: TrackingPolicy;
+  /** booking id → active track; runner id → its latest active booking. */
+  active: Map<string, CachedTrack>;
+  byRunner: Map<string, string>;
+  /** runner id → when its position last went to the admin room. */
+  lastAdminPush: Map<string, number>;
+}
+
+interface TrackingMethods {
+  trackOf(runnerId: string, bookingId: string | undefined): Promise<CachedTrack | null>;
+  forget(bookingId: string, runnerId?: string | null): void;
+  /** Live pushes and cache hints are best effort: a failure is logged, never thrown. */
+  notify(emitted: Promise<unknown>): void;
+  onRunnerBatch(batch: DeliveredEvent[]): Promise<void>;
+  onRunnerEvent(event: DomainEvent): Promise<void>;
+  createTrack(
+    bookingId: string,
+    ownerId: string,
+    dropoff: { lat: number; lng: number } | null,
+  ): Promise<void>;
+  onBookingRequested(event: DomainEvent): Promise<void>;
+  onBookingAccepted(event: DomainEvent): Promise<void>;
+  onDeliveryConfirmed(event: DomainEvent): Promise<void>;
+  onBookingCancelled(event: DomainEvent): Promise<void>;
+}
+
+type TrackingThis = Service &
+  MongoThis<typeof models> &
+  DomainEventsMethods &
+  TrackingMethods &
+  TrackingVars;
+const action = actionsOf<TrackingThis>();
+
+const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
+/** A cached track is re-read after this long, in case another instance closed it. */
+const CACHE_TTL_MS = 30_000;
+/** The admin room hears each runner's position at most this often. */
+const ADMIN_PUSH_EVERY_MS = 5_000;
+const round3 = (km: number) => Math.round(km * 1000) / 1000;
+
+/**
+ * Trips: a track per accepted booking, built from the runners' GPS stream.
+ *
+ * The fix path takes `runner.events` a fetched batch at a time: each fix is judged by the pure
+ * filter (domain/tracking.ts) against the track's last state, accepted fixes are pushed to the
+ * booking's live room at once, and then the batch's waypoints (one insertMany), track states
+ * (one bulkWrite) and `tracking.updated` events (one produce) are written before the offsets
+ * are committed. A replayed fix is not newer than the track's last one, and its waypoint id is
+ * taken, so it adds nothing.
+ */
+const TrackingService: ServiceSchema<
+  ServiceSettingSchema,
+  DomainEventsMethods & TrackingMethods,
+  MongoThis<typeof models> & TrackingVars
+> = {
+  name: "tracking",
+  mixins: [
+    DomainEvents({
+      source: "tracking",
+      outbox: ["tracks"],
+      consume: {
+        "service-tracking-bookings": {
+          "booking.requested": "onBookingRequested",
+          "booking.accepted": "onBookingAccepted",
+          "booking.delivery_confirmed": "onDeliveryConfirmed",
+          "booking.cancelled": "onBookingCancelled",
+        },
+        "service-tracking-runners": {
+          "runner.location_update": "onRunnerEvent",
+          "runner.online": "onRunnerEvent",
+          "runner.offline": "onRunnerEvent",
+        },
+      },
+      batch: { "service-tracking-runners": "onRunnerBatch" },
+    }),
+    MongoMixin({ db: "tracking", models }),
+  ],
+
+  actions: {
+    /** A booking's trip for its owner, its runner or an admin: totals, ETA, latest waypoints. */
+    get: action({
+      roles: ["owner", "runner", "admin"],
+      params: TrackParams,
+      async handler(ctx) {
+        const caller = callerOf(ctx);
+        const track = await this.models.tracks
+          .findOne({ booking_id: ctx.params.id }, { outbox: 0 })
+          .lean<TrackDoc>();
+        const participant =
+          track &&
+          (caller.role === "admin" ||
+            caller.sub === track.owner_id ||
+            caller.sub === track.runner_id);
+        if (!track || !participant) throw notFound("Track");
+        const latest = await this.models.waypoints
+          .find({ track_id: track._id })
+          .sort({ recorded_at: -1 })
+          .limit(ctx.params.limit)
+          .lean<WaypointDoc[]>();
+        return {
+          track_id: track._id,
+          booking_id: track.booking_id,
+          status: track.status,
+          total_distance_km: round3(track.state.total_distance_km),
+          eta_seconds: track.eta_seconds,
+          started_at: track.started_at?.toISOString() ?? null,
+          completed_at: track.completed_at?.toISOString() ?? null,
+          waypoint_count: track.waypoint_count,
+          waypoints: latest.reverse().map((point) => ({
+            lat: point.lat,
+            lng: point.lng,
+            speed_kmh: point.speed_kmh,
+            heading_degrees: point.heading_degrees,
+            recorded_at: point.recorded_at.toISOString(),
+          })),
+        };
+      },
+    }),
+
+    /** Who may watch a booking's live room: its owner, its runner, an admin. */
+    mayWatch: {
+      visibility: "protected",
+      params: { booking_id: "string", user_id: "string", role: "string" },
+      async handler(
+        this: TrackingThis,
+        ctx: Context<{ booking_id: string; user_id: string; role: string }>,
+      ) {
+        const { booking_id, user_id, role } = ctx.params;
+        const track = await this.models.tracks
+          .findOne({ booking_id }, { owner_id: 1, runner_id: 1 })
+          .lean<Pick<TrackDoc, "owner_id" | "runner_id">>();
+        if (!track) return { ok: false };
+        return {
+          ok: role === "admin" || user_id === track.owner_id || user_id === track.runner_id,
+        };
+      },
+    },
+  },
+
+  events: {
+    /** Another instance closed a track: drop the cached copy. */
+    "tracking.forget"(
+      this: TrackingThis,
+      ctx: Context<{ booking_id: string; runner_id?: string }>,
+    ) {
+      this.forget(ctx.params.booking_id, ctx.params.runner_id);
+    },
+  },
+
+  created() {
+    const { tracking } = runtimeOf(this.broker).config;
+    this.policy = { ...DEFAULT_TRACKING_POLICY, maxSpeedKmh: tracking.maxSpeedKmh };
+    this.active = new Map();
+    this.byRunner = new Map();
+    this.lastAdminPush = new Map();
+    this.broker.metrics.register({
+      type: "counter",
+      name: "kilat.tracking.fixes",
+      labelNames: ["result"],
+      description: "GPS fixes judged by the tracking service: accepted, or why dropped",
+    });
+  },
+
+  methods: {
+    /** The active track a fix belongs to: the one it names, else the runner's latest. */
+    async trackOf(runnerId: string, bookingId: string | undefined) {
+      const key = bookingId ?? this.byRunner.get(runnerId);
+      const cached = key ? this.active.get(key) : undefined;
+      if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) {
+        return cached.runnerId === runnerId ? cached : null;
+      }
+      const doc = await this.models.tracks
+        .findOne(
+          bookingId
+            ? { booking_id: bookingId, status: "active" }
+            : { runner_id: runnerId, status: "active" },
+          { outbox: 0 },
+        )
+        .sort({ started_at: -1 })
+        .lean<TrackDoc>();
+      if (!doc || doc.runner_id !== runnerId) {
+        if (key) this.forget(key);
+        return null;
+      }
+      const track: CachedTrack = {
+        id: doc._id,
+        bookingId: doc.booking_id,
+        runnerId,
+        dropoff: doc.dropoff,
+        state: doc.state,
+        eta: doc.eta_seconds,
+        loadedAt: Date.now(),
+      };
+      this.active.set(doc.booking_id, track);
+      if (!bookingId) this.byRunner.set(runnerId, doc.booking_id);
+      return track;
+    },
+
+    notify(emitted: Promise<unknown>) {
+      emitted.catch((error: unknown) => this.logger.warn("live push failed", error));
+    },
+
+    forget(bookingId: string, runnerId?: string | null) {
+      const cached = this.active.get(bookingId);
+      this.active.delete(bookingId);
+      const runner = runnerId ?? cached?.runnerId;
+      if (runner && this.byRunner.get(runner) === bookingId) this.byRunner.delete(runner);
+    },
+
+    async onRunnerEvent(event: DomainEvent) {
+      await this.onRunnerBatch([
+        {
+          event,
+          meta: { topic: TOPICS.runner, partition: -1, offset: "-1", groupId: "", attempt: 1 },
+        },
+      ]);
+    },
+
+    async onRunnerBatch(batch: DeliveredEvent[]) {
+      const now = new Date();
+      const waypoints: WaypointDoc[] = [];
+      const updates: DomainEvent[] = [];
+      const live: LiveFix[] = [];
+      const runners: LiveRunnerChange[] = [];
+      const touched = new Map<string, CachedTrack>();
+      const counts = new Map<"accepted" | "no_track" | FixRejection, number>();
+      const count = (result: "accepted" | "no_track" | FixRejection) =>
+        counts.set(result, (counts.get(result) ?? 0) + 1);
+
+      for (const { event } of batch) {
+        if (event.type === "runner.online" || event.type === "runner.offline") {
+          const data = event.data as DomainEvent<"runner.online">["data"];
+          runners.push({
+            kind: event.type === "runner.online" ? "online" : "offline",
+            runner_id: data.runner_id,
+            ...(event.type === "runner.online" ? { lat: data.latitude, lng: data.longitude } : {}),
+            at: data.occurred_at,
+          });
+          continue;
+        }
+        if (event.type !== "runner.location_update") continue;
+        const data = event.data as DomainEvent<"runner.location_update">["data"];
+        const track = await this.trackOf(data.runner_id, data.booking_id);
+        if (!track) {
+          count("no_track");
+          continue;
+        }
+        const fix = {
+          lat: data.latitude,
+          lng: data.longitude,
+          speed_kmh: data.speed_kmh,
+          heading_degrees: data.heading_degrees,
+          recorded_at: new Date(data.timestamp),
+        };
+        const dropoff = track.dropoff ?? fix;
+        const verdict = applyFix(track.state, fix, dropoff, now, this.policy);
+        if (!verdict.ok) {
+          count(verdict.reason);
+          continue;
+        }
+        count("accepted");
+        track.state = verdict.state;
+        track.eta = track.dropoff ? verdict.eta_seconds : null;
+        touched.set(track.bookingId, track);
+        waypoints.push({
+          _id: `${track.id}:${fix.recorded_at.getTime()}`,
+          track_id: track.id,
+          lat: fix.lat,
+          lng: fix.lng,
+          speed_kmh: data.speed_kmh ?? null,
+          heading_degrees: data.heading_degrees ?? null,
+          recorded_at: fix.recorded_at,
+        });
+        const at = fix.recorded_at.toISOString();
+        live.push({
+          booking_id: track.bookingId,
+          lat: fix.lat,
+          lng: fix.lng,
+          speed_kmh: verdict.speed_kmh,
+          heading_degrees: data.heading_degrees ?? null,
+          recorded_at: at,
+          total_distance_km: round3(verdict.state.total_distance_km),
+          eta_seconds: track.eta,
+        });
+        updates.push(
+          this.domainEvent("tracking.updated", {
+            track_id: track.id,
+            booking_id: track.bookingId,
+            runner_id: data.runner_id,
+            latitude: fix.lat,
+            longitude: fix.lng,
+            speed_kmh: Math.min(1000, verdict.speed_kmh),
+            occurred_at: now.toISOString(),
+          }),
+        );
+        const pushed = this.lastAdminPush.get(data.runner_id) ?? 0;
+        if (now.getTime() - pushed >= ADMIN_PUSH_EVERY_MS) {
+          this.lastAdminPush.set(data.runner_id, now.getTime());
+          runners.push({
+            kind: "location",
+            runner_id: data.runner_id,
+            lat: fix.lat,
+            lng: fix.lng,
+            at,
+          });
+        }
+      }
+
+      // Watchers first: the live channel should not wait for the database.
+      if (live.length > 0) this.notify(this.broker.emit("live.tracks", { fixes: live }));
+      if (runners.length > 0) this.notify(this.broker.emit("live.runners", { changes: runners }));
+      for (const [result, n] of counts) {
+        this.broker.metrics.increment("kilat.tracking.fixes", { result }, n);
+      }
+      if (touched.size === 0) return;
+
+      try {
+        const perTrack = new Map<string, number>();
+        for (const point of waypoints) {
+          perTrack.set(point.track_id, (perTrack.get(point.track_id) ?? 0) + 1);
+        }
+        await Promise.all([
+          this.models.waypoints
+            .insertMany(waypoints, { ordered: false, lean: true })
+            .catch(ignoreDuplicateKey),
+          this.models.tracks.bulkWrite(
+            [...touched.values()].map((track) => ({
+              updateOne: {
+                filter: { _id: track.id, status: "active" },
+                update: {
+                  $set: { state: track.state, eta_seconds: track.eta, updated_at: now },
+                  $inc: { waypoint_count: perTrack.get(track.id) ?? 0 },
+                },
+              },
+            })),
+            { ordered: false },
+          ),
+          runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
+        ]);
+      } catch (error) {
+        // The batch is redelivered: judge it again from what the database has.
+        for (const track of touched.values()) this.forget(track.bookingId);
+        throw error;
+      }
+    },
+
+    /** The drop-off is known from the request on: the ETA needs it. */
+    async onBookingRequested(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.requested">["data"];
+      await this.createTrack(data.booking_id, data.owner_id, {
+        lat: data.dropoff_lat,
+        lng: data.dropoff_lng,
+      });
+    },
+
+    /** A runner took the booking: the trip starts, `tracking.started`. */
+    async onBookingAccepted(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.accepted">["data"];
+      const trackId = trackIdOf(data.booking_id);
+      const now = new Date();
+      // Same partition as the request, so it was seen first — unless it predates this service.
+      await this.createTrack(data.booking_id, data.owner_id, null);
+      const started = this.domainEvent("tracking.started", {
+        track_id: trackId,
+        booking_id: data.booking_id,
+        runner_id: data.runner_id,
+        owner_id: data.owner_id,
+        started_at: now.toISOString(),
+        occurred_at: now.toISOString(),
+      });
+      const moved = await guardedUpdate(
+        this.models.tracks,
+        { _id: trackId, status: "pending" },
+        { status: "active", runner_id: data.runner_id, started_at: now, updated_at: now },
+        [started],
+      );
+      if (moved) this.outboxRelay(this.models.tracks).flushSoon(trackId);
+      this.notify(
+        this.broker.broadcast("tracking.forget", {
+          booking_id: data.booking_id,
+          runner_id: data.runner_id,
+        }),
+      );
+    },
+
+    /** Creates a booking's pending track once; a repeat (or a later call) changes nothing. */
+    async createTrack(
+      bookingId: string,
+      ownerId: string,
+      dropoff: { lat: number; lng: number } | null,
+    ) {
+      const now = new Date();
+      await this.models.tracks
+        .create({
+          _id: trackIdOf(bookingId),
+          booking_id: bookingId,
+          owner_id: ownerId,
+          runner_id: null,
+          status: "pending",
+          dropoff,
+          state: emptyTrack(),
+          eta_seconds: null,
+          waypoint_count: 0,
+          started_at: null,
+          completed_at: null,
+          created_at: now,
+          updated_at: now,
+          outbox: [],
+        })
+        .catch(ignoreDuplicateKey);
+    },
+
+    /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
+    async onDeliveryConfirmed(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
+      const trackId = trackIdOf(data.booking_id);
+      const track = await this.models.tracks.findById(trackId, { state: 1 }).lean<TrackDoc>();
+      if (!track) return;
+      const now = new Date();
+      const completed = this.domainEvent("tracking.completed", {
+        track_id: trackId,
+        booking_id: data.booking_id,
+        runner_id: data.runner_id,
+        owner_id: data.owner_id,
+        total_distance_km: round3(track.state.total_distance_km),
+        completed_at: now.toISOString(),
+        occurred_at: now.toISOString(),
+      });
+      const moved = await guardedUpdate(
+        this.models.tracks,
+        { _id: trackId, status: "active" },
+        { status: "completed", completed_at: now, eta_seconds: 0, updated_at: now },
+        [completed],
+      );
+      if (moved) this.outboxRelay(this.models.tracks).flushSoon(trackId);
+      this.notify(
+        this.broker.broadcast("tracking.forget", {
+          booking_id: data.booking_id,
+          runner_id: data.runner_id,
+        }),
+      );
+    },
+
+    async onBookingCancelled(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.cancelled">["data"];
+      await this.models.tracks.updateOne(
+        { _id: trackIdOf(data.booking_id), status: { $in: ["pending", "active"] } },
+        { $set: { status: "cancelled", completed_at: new Date(), updated_at: new Date() } },
+      );
+      this.notify(this.broker.broadcast("tracking.forget", { booking_id: data.booking_id }));
+    },
+  },
+};
+
+export default TrackingService;
