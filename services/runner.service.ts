@@ -349,7 +349,7 @@ const RunnerService: ServiceSchema<
 
     /** For the payment service: where a runner's payout goes (null: the platform keeps it). */
     payoutAccount: {
-      visibility: "protected",
+      visibility: "public", // other services may call it; the gateway may not
       params: { runner_id: "string" },
       async handler(this: RunnerThis, ctx: { params: { runner_id: string } }) {
         const doc = await this.models.runners

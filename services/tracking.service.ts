@@ -182,7 +182,7 @@ const TrackingService: ServiceSchema<
 
     /** Who may watch a booking's live room: its owner, its runner, an admin. */
     mayWatch: {
-      visibility: "protected",
+      visibility: "public", // other services may call it; the gateway may not
       params: { booking_id: "string", user_id: "string", role: "string" },
       async handler(
         this: TrackingThis,

@@ -10,7 +10,9 @@ import { createRuntime } from "../../lib/runtime";
 import { uniqueName, type Infra } from "./infra";
 
 export interface System {
+  /** The first gateway; `gatewayUrls` has every one, in process order. */
   url: string;
+  gatewayUrls: string[];
   config: Config;
   brokers: ServiceBroker[];
   token(role: Role, sub: string): string;
@@ -83,14 +85,15 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   await Promise.all(brokers.map((broker) => broker.start()));
   await Promise.all(brokers.map((broker) => broker.waitForServices(config.services)));
 
-  const gateway = brokers.find((broker) => broker.getLocalService("api"));
-  const server = (gateway?.getLocalService("api") as unknown as { server: Server } | undefined)
-    ?.server;
-  const port = (server?.address() as AddressInfo | null)?.port;
-  const url = `http://127.0.0.1:${port ?? 0}`;
+  const gatewayUrls = brokers
+    .map((broker) => broker.getLocalService("api") as unknown as { server: Server } | undefined)
+    .filter((gateway) => gateway !== undefined)
+    .map((gateway) => `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`);
+  const url = gatewayUrls[0] ?? "http://127.0.0.1:0";
 
   return {
     url,
+    gatewayUrls,
     config,
     brokers,
     token: (role, sub) => signToken({ role, sub }, config.jwtSecret),

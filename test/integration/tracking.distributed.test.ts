@@ -1,0 +1,154 @@
+import type { Socket } from "socket.io-client";
+import type { BookingEntity } from "../../services/booking.service";
+import type { OfferEntity } from "../../services/runner.service";
+import type { LiveFix } from "../../services/tracking.service";
+import { describeWithInfra } from "../support/infra";
+import { collect, connectSocket, request, walk } from "../support/live";
+import { createRuntime } from "../../lib/runtime";
+import { startSystem, type System } from "../support/system";
+import { eventually } from "../support/wait";
+
+const KM = 1 / 111.195;
+const north = (point: { lat: number; lng: number }, km: number) => ({
+  lat: point.lat + km * KM,
+  lng: point.lng,
+});
+
+/**
+ * Two gateways sharing rooms through the Redis streams adapter, runner and tracking services in
+ * their own processes, Kafka between them, FerretDB under them: the wiring of the live channel.
+ */
+describeWithInfra(
+  ["kafka", "mongo", "redis"],
+  "live tracking across two gateways, distributed",
+  (infra) => {
+    let system: System;
+    const sockets: Socket[] = [];
+
+    beforeAll(async () => {
+      system = await startSystem({
+        infra: { kafka: infra.kafka, mongo: infra.mongo, redis: infra.redis },
+        processes: [
+          ["api"],
+          ["api"],
+          ["booking", "payment", "notification"],
+          ["runner"],
+          ["tracking"],
+        ],
+        env: { OFFER_TIMEOUT: "2s", LOCATION_RATE_LIMIT: "1000" },
+      });
+    }, 60000);
+    afterAll(async () => {
+      sockets.forEach((socket) => socket.close());
+      await system?.stop();
+    });
+
+    const socketAt = async (url: string, token: string) => {
+      const socket = await connectSocket(url, token);
+      sockets.push(socket);
+      return socket;
+    };
+    const offers = async (token: string) =>
+      (await system.api<{ items: OfferEntity[] }>("GET", "/api/runners/me/offers", { token })).body
+        .items;
+    const heldBooking = async (owner: string, pickup: { lat: number; lng: number }) => {
+      const created = await system.api<BookingEntity>("POST", "/api/bookings", {
+        token: owner,
+        body: { pet_type: "dog", pet_name: "Bruno", pickup, dropoff: north(pickup, 4) },
+      });
+      const id = created.body.booking_id;
+      await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
+      await eventually(
+        async () =>
+          (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
+            .payment_status === "held"
+            ? true
+            : undefined,
+        { what: "escrow held" },
+      );
+      return id;
+    };
+
+    it("runs two gateways", () => {
+      expect(system.gatewayUrls).toHaveLength(2);
+      expect(system.gatewayUrls[0]).not.toEqual(system.gatewayUrls[1]);
+    });
+
+    it("offers the nearest runner over Kafka, then the next when the offer times out", async () => {
+      const pickup = { lat: -6.9, lng: 107.6 };
+      const near = system.token("runner", "kd-near");
+      const next = system.token("runner", "kd-next");
+      await system.api("POST", "/api/runners/me/online", { token: near, body: north(pickup, 1) });
+      await system.api("POST", "/api/runners/me/online", { token: next, body: north(pickup, 3) });
+      const id = await heldBooking(system.token("owner", "kd-owner"), pickup);
+
+      await eventually(
+        async () => ((await offers(near)).some((o) => o.booking_id === id) ? true : undefined),
+        { what: "the nearest runner's offer" },
+      );
+      expect(await offers(next)).toEqual([]);
+      await eventually(
+        async () => ((await offers(next)).some((o) => o.booking_id === id) ? true : undefined),
+        { what: "the offer moving on after OFFER_TIMEOUT" },
+      );
+      expect(await offers(near)).toEqual([]);
+    });
+
+    it("delivers every fix sent through one gateway to a watcher on the other, in order", async () => {
+      const pickup = { lat: -7.8, lng: 110.37 };
+      const owner = system.token("owner", "kt-owner");
+      const runnerToken = system.token("runner", "kt-runner");
+      const admin = await socketAt(system.gatewayUrls[1], system.token("admin", "kt-admin"));
+      expect(await request(admin, "runners:subscribe")).toEqual({ ok: true });
+      const onlines = collect<{ runner_id: string }>(admin, "runner:online");
+
+      await system.api("POST", "/api/runners/me/online", { token: runnerToken, body: pickup });
+      await eventually(
+        () => (onlines.some((change) => change.runner_id === "kt-runner") ? true : undefined),
+        { what: "runner:online on the other gateway" },
+      );
+      const id = await heldBooking(owner, pickup);
+      const accepted = await system.api("POST", `/api/bookings/${id}/accept`, {
+        token: runnerToken,
+      });
+      expect(accepted.status).toBe(200);
+
+      const watcher = await socketAt(system.gatewayUrls[1], owner);
+      const updates = collect<LiveFix>(watcher, "track:update");
+      await eventually(
+        async () =>
+          (await request(watcher, "track:subscribe", { booking_id: id })).ok ? true : undefined,
+        { what: "the track to start" },
+      );
+      const runner = await socketAt(system.gatewayUrls[0], runnerToken);
+      const route = walk(pickup, 20, 0.01);
+      for (const fix of route) {
+        expect((await request(runner, "location", { ...fix, booking_id: id })).ok).toBe(true);
+      }
+
+      await eventually(() => (updates.length >= route.length ? true : undefined), {
+        what: "20 fixes on the other gateway",
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(updates.map((update) => update.recorded_at)).toEqual(
+        route.map((fix) => fix.timestamp),
+      );
+
+      // A record delivered twice by Kafka is judged a duplicate: no second waypoint.
+      const { bus } = createRuntime(system.config); // the same cluster and topic prefix
+      const records = await bus.readTopic("runner.events");
+      const replay = records.filter((record) => record.value.includes(route[7].timestamp));
+      await bus.publishWire("runner.events", replay);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
+        "GET",
+        `/api/bookings/${id}/track`,
+        { token: owner },
+      );
+      expect(track.body.waypoint_count).toBe(route.length);
+      expect(track.body.total_distance_km).toBeCloseTo(0.19, 2);
+      expect(updates).toHaveLength(route.length);
+      await bus.close();
+    });
+  },
+);
