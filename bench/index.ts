@@ -1,6 +1,7 @@
 /** `npm run bench -- <name> [options]`: the benchmarks of bench/, by name. */
 const benches: Record<string, () => Promise<unknown>> = {
   lifecycle: () => import("./lifecycle"),
+  tracking: () => import("./tracking"),
 };
 
 const name = process.argv[2];

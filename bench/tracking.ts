@@ -1,0 +1,413 @@
+/**
+ * `npm run bench -- tracking [--targets relay,relay-redis,embedded,distributed] [--runners 200]
+ *   [--rate 2500] [--seconds 20]`
+ *
+ * R runners on active bookings send GPS fixes over their sockets while each booking's owner
+ * watches it; every fix is followed from the runner's send to the watcher's `track:update`.
+ * Two phases per target: a fixed rate (`--rate` fixes/s in all, spread evenly over the runners),
+ * then a closed loop (each runner sends its next fix as soon as the last is acknowledged) for the
+ * maximum sustained throughput. Targets:
+ * - relay: the baseline, a bare socket.io relay in its own process (bench/relay.ts);
+ * - relay-redis: the same relay with the Redis streams adapter (the adapter's own cost);
+ * - embedded: Kilat in one process (in-process bus; MongoDB from infra);
+ * - distributed: Kilat as api | runner | tracking | booking,payment,notification processes over
+ *   the Redis transporter and Kafka, the gateway on the Redis streams adapter.
+ * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { ServiceBroker } from "moleculer";
+import type { Socket } from "socket.io-client";
+import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
+import { signToken } from "../lib/auth";
+import { createBroker } from "../lib/broker";
+import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
+import { KafkaEventBus } from "../lib/event-bus";
+import { readInfraEnv } from "../scripts/infra-env";
+import { connectSocket } from "../test/support/live";
+
+const ROOT = join(__dirname, "..");
+const KM = 1 / 111.195;
+const SPEED_KMH = 30;
+const run = `trk-${Date.now().toString(36)}`;
+
+interface Pair {
+  bookingId: string;
+  runner: Socket;
+  watcher: Socket;
+  start: { lat: number; lng: number };
+  lastTs: number;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  /** Books and accepts one trip per runner (Kilat) or makes up ids (relay). */
+  trips(count: number): Promise<{ bookingId: string; runnerToken: string; ownerToken: string }[]>;
+  stop(): Promise<void>;
+}
+
+interface Phase {
+  label: string;
+  seconds: number;
+  sent: number;
+  acked: number;
+  rejected: number;
+  delivered: number;
+  duplicated: number;
+  lost: number;
+  latencies: number[];
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function rest(base: string, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok)
+    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const startOf = (i: number) => ({
+  lat: -6.3 + (i % 50) * 0.01,
+  lng: 106.7 + Math.floor(i / 50) * 0.01,
+});
+
+/** Kilat's side of a trip: runner online, booking paid and held, accepted by that runner. */
+function kilatTrips(base: string) {
+  return async (count: number) => {
+    const trips: { bookingId: string; runnerToken: string; ownerToken: string }[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < count) {
+          const i = next++;
+          const ownerToken = signToken(
+            { sub: `${run}-owner-${i}`, role: "owner" },
+            DEFAULT_JWT_SECRET,
+          );
+          const runnerToken = signToken(
+            { sub: `${run}-runner-${i}`, role: "runner" },
+            DEFAULT_JWT_SECRET,
+          );
+          const start = startOf(i);
+          await rest(base, runnerToken, "POST", "/api/runners/me/online", start);
+          const booking = await rest(base, ownerToken, "POST", "/api/bookings", {
+            pet_type: "dog",
+            pet_name: `Rex ${i}`,
+            pickup: start,
+            dropoff: { lat: start.lat + 0.05, lng: start.lng },
+          });
+          const id = String(booking.booking_id);
+          await rest(base, ownerToken, "POST", `/api/bookings/${id}/payment`, {});
+          await until(
+            "escrow held",
+            async () =>
+              (await rest(base, ownerToken, "GET", `/api/bookings/${id}`)).payment_status ===
+              "held",
+          );
+          await rest(base, runnerToken, "POST", `/api/bookings/${id}/accept`, {});
+          await rest(base, runnerToken, "POST", `/api/bookings/${id}/pickup`, {});
+          trips.push({ bookingId: id, runnerToken, ownerToken });
+        }
+      }),
+    );
+    return trips;
+  };
+}
+
+function child(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+  });
+}
+
+const stopChildren = (children: ChildProcess[]) =>
+  Promise.all(
+    children.map(
+      (c) =>
+        new Promise((resolve) =>
+          c.exitCode !== null ? resolve(null) : (c.once("exit", resolve), c.kill("SIGTERM")),
+        ),
+    ),
+  ).then(() => undefined);
+
+async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
+  const port = 30000 + Math.floor(Math.random() * 10000);
+  const relay = child(["bench/relay.ts", String(port), ...(redisUrl ? [redisUrl] : [])], {});
+  await new Promise<void>((resolve, reject) => {
+    relay.stdout?.once("data", () => resolve());
+    relay.once("exit", () => reject(new Error("relay exited")));
+  });
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    trips: async (count) =>
+      Array.from({ length: count }, (_, i) => ({
+        bookingId: `${run}-relay-${i}`,
+        runnerToken: signToken({ sub: `r${i}`, role: "runner" }, DEFAULT_JWT_SECRET),
+        ownerToken: signToken({ sub: `o${i}`, role: "owner" }, DEFAULT_JWT_SECRET),
+      })),
+    stop: () => stopChildren([relay]),
+  };
+}
+
+const BENCH_ENV = { LOG_LEVEL: "error", LOCATION_RATE_LIMIT: "1000" };
+
+async function embeddedTarget(): Promise<Target> {
+  const infra = { ...readInfraEnv(), ...process.env };
+  const config = loadConfig({
+    ...BENCH_ENV,
+    PORT: "0",
+    MONGO_URL: infra.MONGO_URL ?? "",
+    MONGO_DB_PREFIX: `${run}-e`,
+  });
+  const broker: ServiceBroker = createBroker(config);
+  await broker.start();
+  const server = (broker.getLocalService("api") as unknown as { server: Server }).server;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { name: "embedded", url, trips: kilatTrips(url), stop: () => broker.stop() };
+}
+
+async function distributedTarget(): Promise<Target> {
+  const infra = { ...readInfraEnv(), ...process.env };
+  for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
+    if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
+  }
+  const prefix = `${run}.`;
+  const topics = new KafkaEventBus({
+    brokers: String(infra.KAFKA_BROKERS).split(","),
+    clientId: "bench",
+    topicPrefix: prefix,
+  });
+  await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
+  await topics.close();
+  const port = String(30000 + Math.floor(Math.random() * 10000));
+  const children = ["api", "runner", "tracking", "booking,payment,notification"].map((services) =>
+    child(["server.ts"], {
+      ...BENCH_ENV,
+      SERVICES: services,
+      PORT: port,
+      NODE_ID: `${run}-${services.split(",")[0]}`,
+      NAMESPACE: run,
+      TRANSPORTER: infra.TRANSPORTER,
+      REDIS_URL: infra.REDIS_URL,
+      KAFKA_BROKERS: infra.KAFKA_BROKERS,
+      KAFKA_TOPIC_PREFIX: prefix,
+      MONGO_URL: infra.MONGO_URL,
+      MONGO_DB_PREFIX: `${run}-d`,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await until("the processes to be ready", async () => (await fetch(`${url}/ready`)).ok);
+  return { name: "distributed", url, trips: kilatTrips(url), stop: () => stopChildren(children) };
+}
+
+async function connectPairs(target: Target, runners: number): Promise<Pair[]> {
+  const trips = await target.trips(runners);
+  return Promise.all(
+    trips.map(async (trip, i) => {
+      const [runner, watcher] = await Promise.all([
+        connectSocket(target.url, trip.runnerToken),
+        connectSocket(target.url, trip.ownerToken),
+      ]);
+      await until("track:subscribe", async () =>
+        Boolean(
+          (
+            (await watcher.emitWithAck("track:subscribe", { booking_id: trip.bookingId })) as {
+              ok: boolean;
+            }
+          ).ok,
+        ),
+      );
+      return { bookingId: trip.bookingId, runner, watcher, start: startOf(i), lastTs: 0 };
+    }),
+  );
+}
+
+/** Sends fixes (`rate` in all per second, or closed loop when rate is 0) and follows each one. */
+async function phase(label: string, pairs: Pair[], rate: number, seconds: number): Promise<Phase> {
+  const result: Phase = {
+    label,
+    seconds,
+    sent: 0,
+    acked: 0,
+    rejected: 0,
+    delivered: 0,
+    duplicated: 0,
+    lost: 0,
+    latencies: [],
+  };
+  const pending = new Map<string, number>(); // booking|timestamp → sent at
+  const seen = new Set<string>();
+  const listeners = pairs.map((pair) => {
+    const listener = (update: { booking_id: string; recorded_at: string }) => {
+      const key = `${update.booking_id}|${update.recorded_at}`;
+      const sentAt = pending.get(key);
+      if (sentAt === undefined) {
+        if (seen.has(key)) result.duplicated++;
+        return;
+      }
+      pending.delete(key);
+      seen.add(key);
+      result.delivered++;
+      result.latencies.push(performance.now() - sentAt);
+    };
+    pair.watcher.on("track:update", listener);
+    return listener;
+  });
+  const t0 = Date.now();
+  const send = async (pair: Pair) => {
+    const ts = Math.max(Date.now(), pair.lastTs + 1);
+    pair.lastTs = ts;
+    const km = (SPEED_KMH * (ts - t0)) / 3_600_000;
+    const timestamp = new Date(ts).toISOString();
+    const key = `${pair.bookingId}|${timestamp}`;
+    pending.set(key, performance.now());
+    result.sent++;
+    const ack = (await pair.runner
+      .timeout(10_000)
+      .emitWithAck("location", {
+        lat: pair.start.lat + km * KM,
+        lng: pair.start.lng,
+        speed_kmh: SPEED_KMH,
+        timestamp,
+        booking_id: pair.bookingId,
+      })
+      .catch(() => ({ ok: false }))) as { ok: boolean };
+    if (ack.ok) result.acked++;
+    else {
+      result.rejected++;
+      pending.delete(key);
+    }
+  };
+  const deadline = performance.now() + seconds * 1000;
+  if (rate > 0) {
+    const started = performance.now();
+    let next = 0;
+    const inFlight = new Set<Promise<void>>();
+    while (performance.now() < deadline) {
+      const due = Math.floor(((performance.now() - started) / 1000) * rate) - result.sent;
+      for (let k = 0; k < due; k++) {
+        const sending = send(pairs[next++ % pairs.length]);
+        inFlight.add(sending);
+        void sending.finally(() => inFlight.delete(sending));
+      }
+      await sleep(5);
+    }
+    await Promise.all(inFlight);
+  } else {
+    await Promise.all(
+      pairs.map(async (pair) => {
+        while (performance.now() < deadline) await send(pair);
+      }),
+    );
+  }
+  await until("watchers to catch up", async () => pending.size === 0, 5000).catch(() => undefined);
+  result.lost = pending.size;
+  pairs.forEach((pair, i) => pair.watcher.off("track:update", listeners[i]));
+  return result;
+}
+
+function report(target: string, phases: Phase[]) {
+  const fmt = (n: number) => (Number.isNaN(n) ? "-" : n.toFixed(1));
+  for (const p of phases) {
+    console.log(
+      [
+        target.padEnd(12),
+        p.label.padEnd(12),
+        fmt(p.sent / p.seconds).padStart(8),
+        fmt(p.delivered / p.seconds).padStart(10),
+        fmt(percentile(p.latencies, 50)).padStart(7),
+        fmt(percentile(p.latencies, 99)).padStart(7),
+        String(p.lost).padStart(6),
+        String(p.duplicated).padStart(5),
+        String(p.rejected).padStart(8),
+      ].join(" "),
+    );
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      targets: { type: "string", default: "relay,relay-redis,embedded,distributed" },
+      runners: { type: "string", default: "200" },
+      rate: { type: "string", default: "2500" },
+      seconds: { type: "string", default: "20" },
+    },
+  });
+  const runners = Number(values.runners);
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  const infra = { ...readInfraEnv(), ...process.env };
+  console.log(
+    `tracking bench: ${runners} runners, ${rate} fixes/s then closed loop, ${seconds} s each (${new Date().toISOString()})`,
+  );
+  console.log(
+    "target       phase          sent/s delivered/s  p50 ms  p99 ms   lost  dups rejected",
+  );
+  const max: Record<string, number> = {};
+  for (const name of values.targets.split(",")) {
+    const target =
+      name === "relay"
+        ? await relayTarget(name)
+        : name === "relay-redis"
+          ? await relayTarget(name, infra.REDIS_URL)
+          : name === "embedded"
+            ? await embeddedTarget()
+            : name === "distributed"
+              ? await distributedTarget()
+              : undefined;
+    if (!target) throw new Error(`unknown target ${name}`);
+    try {
+      const pairs = await connectPairs(target, runners);
+      await phase("warm-up", pairs, Math.min(rate, 500), 2);
+      const fixed = await phase(`${rate}/s`, pairs, rate, seconds);
+      const loop = await phase("closed loop", pairs, 0, seconds);
+      report(name, [fixed, loop]);
+      max[name] = loop.delivered / loop.seconds;
+      pairs.forEach((pair) => (pair.runner.close(), pair.watcher.close()));
+    } finally {
+      await target.stop();
+    }
+  }
+  if (max.relay) {
+    for (const [name, value] of Object.entries(max)) {
+      if (name !== "relay")
+        console.log(`${name} max / relay max = ${((100 * value) / max.relay).toFixed(0)} %`);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
