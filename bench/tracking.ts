@@ -5,26 +5,22 @@
  * R runners on active bookings send GPS fixes over their sockets while each booking's owner
  * watches it; every fix is followed from the runner's send to the watcher's `track:update`.
  * Two phases per target: a fixed rate (`--rate` fixes/s in all, spread evenly over the runners),
- * then a closed loop (each runner sends its next fix as soon as the last is acknowledged) for the
- * maximum sustained throughput. Targets:
+ * then a closed loop (each runner sends its next fix once its watcher received the last one)
+ * for the maximum throughput the whole path sustains. Targets:
  * - relay: the baseline, a bare socket.io relay in its own process (bench/relay.ts);
  * - relay-redis: the same relay with the Redis streams adapter (the adapter's own cost);
- * - embedded: Kilat in one process (in-process bus; MongoDB from infra);
+ * - embedded: Kilat in one process (in-process bus; MongoDB from infra), as `npm start` runs it;
  * - distributed: Kilat as api | runner | tracking | booking,payment,notification processes over
  *   the Redis transporter and Kafka, the gateway on the Redis streams adapter.
  * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { signToken } from "../lib/auth";
-import { createBroker } from "../lib/broker";
-import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
+import { DEFAULT_JWT_SECRET } from "../lib/config";
 import { KafkaEventBus } from "../lib/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
 import { connectSocket } from "../test/support/live";
@@ -138,10 +134,16 @@ function kilatTrips(base: string) {
 }
 
 function child(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", ...args], {
+  // e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every server process.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  return spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...env,
+    },
   });
 }
 
@@ -177,19 +179,20 @@ async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
 
 const BENCH_ENV = { LOG_LEVEL: "error", LOCATION_RATE_LIMIT: "1000" };
 
+/** Kilat in one process, like `npm start`, but on infra's MongoDB; its own process, as the relay. */
 async function embeddedTarget(): Promise<Target> {
   const infra = { ...readInfraEnv(), ...process.env };
-  const config = loadConfig({
+  if (!infra.MONGO_URL) throw new Error("embedded mode here needs MONGO_URL: run npm run infra:up");
+  const port = String(30000 + Math.floor(Math.random() * 10000));
+  const server = child(["server.ts"], {
     ...BENCH_ENV,
-    PORT: "0",
-    MONGO_URL: infra.MONGO_URL ?? "",
+    PORT: port,
+    MONGO_URL: infra.MONGO_URL,
     MONGO_DB_PREFIX: `${run}-e`,
   });
-  const broker: ServiceBroker = createBroker(config);
-  await broker.start();
-  const server = (broker.getLocalService("api") as unknown as { server: Server }).server;
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { name: "embedded", url, trips: kilatTrips(url), stop: () => broker.stop() };
+  const url = `http://127.0.0.1:${port}`;
+  await until("the process to be ready", async () => (await fetch(`${url}/ready`)).ok);
+  return { name: "embedded", url, trips: kilatTrips(url), stop: () => stopChildren([server]) };
 }
 
 async function distributedTarget(): Promise<Target> {
@@ -262,6 +265,7 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
     latencies: [],
   };
   const pending = new Map<string, number>(); // booking|timestamp → sent at
+  const arrivals = new Map<string, () => void>(); // closed loop: who waits for which fix
   const seen = new Set<string>();
   const listeners = pairs.map((pair) => {
     const listener = (update: { booking_id: string; recorded_at: string }) => {
@@ -275,12 +279,14 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
       seen.add(key);
       result.delivered++;
       result.latencies.push(performance.now() - sentAt);
+      arrivals.get(key)?.();
     };
     pair.watcher.on("track:update", listener);
     return listener;
   });
   const t0 = Date.now();
-  const send = async (pair: Pair) => {
+  /** Sends one fix; resolves on its ack, or (closed loop) once the watcher has it too. */
+  const send = async (pair: Pair, waitForWatcher = false) => {
     const ts = Math.max(Date.now(), pair.lastTs + 1);
     pair.lastTs = ts;
     const km = (SPEED_KMH * (ts - t0)) / 3_600_000;
@@ -288,6 +294,12 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
     const key = `${pair.bookingId}|${timestamp}`;
     pending.set(key, performance.now());
     result.sent++;
+    const arrived = waitForWatcher
+      ? new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          arrivals.set(key, () => (clearTimeout(timer), resolve()));
+        }).finally(() => arrivals.delete(key))
+      : undefined;
     const ack = (await pair.runner
       .timeout(10_000)
       .emitWithAck("location", {
@@ -302,7 +314,9 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
     else {
       result.rejected++;
       pending.delete(key);
+      arrivals.get(key)?.();
     }
+    await arrived;
   };
   const deadline = performance.now() + seconds * 1000;
   if (rate > 0) {
@@ -322,7 +336,7 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
   } else {
     await Promise.all(
       pairs.map(async (pair) => {
-        while (performance.now() < deadline) await send(pair);
+        while (performance.now() < deadline) await send(pair, true);
       }),
     );
   }

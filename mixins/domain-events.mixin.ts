@@ -105,6 +105,7 @@ export function DomainEvents(options: DomainEventsOptions) {
             groupId,
             topics: [consumerGroup(groupId).topic],
             retry: options.retry,
+            types: Object.keys(handlers),
             handler: (event, meta) => this.handleDomainEvent(handlers, event, meta),
             ...(options.batch?.[groupId]
               ? { batchHandler: this.batchMethod(options.batch[groupId]) }

@@ -1,5 +1,4 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import type { TrackState } from "../domain/tracking";
 import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
 
 export const TRACK_STATUSES = ["pending", "active", "completed", "cancelled"] as const;
@@ -7,8 +6,8 @@ export type TrackStatus = (typeof TRACK_STATUSES)[number];
 
 /**
  * A booking's trip: pending from `booking.requested` (the drop-off is known), active from
- * `booking.accepted`, completed on `booking.delivery_confirmed`. `state` is what the fix filter
- * needs to judge the next fix; waypoints are their own collection, written in bulk.
+ * `booking.accepted`, completed on `booking.delivery_confirmed`. Its fixes are waypoints, their
+ * own collection, written in bulk.
  */
 export interface TrackDoc {
   _id: string;
@@ -17,9 +16,8 @@ export interface TrackDoc {
   runner_id: string | null;
   status: TrackStatus;
   dropoff: { lat: number; lng: number } | null;
-  state: TrackState;
-  eta_seconds: number | null;
-  waypoint_count: number;
+  /** Set when the track closes; while active, the latest waypoint has the running total. */
+  total_distance_km: number | null;
   started_at: Date | null;
   completed_at: Date | null;
   created_at: Date;
@@ -27,6 +25,11 @@ export interface TrackDoc {
   outbox: OutboxEntry[];
 }
 
+/**
+ * One accepted fix, carrying the track's running state after it (distance so far, smoothed
+ * speed, ETA): the latest waypoint is the track's state, so the fix path writes waypoints only —
+ * one insertMany per batch, no per-track update.
+ */
 export interface WaypointDoc {
   /** `<track id>:<recorded_at ms>`: a replayed fix cannot be stored twice. */
   _id: string;
@@ -36,6 +39,10 @@ export interface WaypointDoc {
   speed_kmh: number | null;
   heading_degrees: number | null;
   recorded_at: Date;
+  total_distance_km: number;
+  smoothed_speed_kmh: number | null;
+  anchor: { lat: number; lng: number; recorded_at: Date } | null;
+  eta_seconds: number | null;
 }
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
@@ -48,9 +55,7 @@ const TrackSchema = new Schema<TrackDoc>(
     runner_id: { type: String, default: null },
     status: { type: String, required: true, enum: TRACK_STATUSES },
     dropoff: { type: Point, default: null },
-    state: { type: Schema.Types.Mixed, required: true },
-    eta_seconds: { type: Number, default: null },
-    waypoint_count: { type: Number, required: true, default: 0 },
+    total_distance_km: { type: Number, default: null },
     started_at: { type: Date, default: null },
     completed_at: { type: Date, default: null },
     created_at: { type: Date, required: true },
@@ -70,6 +75,10 @@ const WaypointSchema = new Schema<WaypointDoc>(
     speed_kmh: { type: Number, default: null },
     heading_degrees: { type: Number, default: null },
     recorded_at: { type: Date, required: true },
+    total_distance_km: { type: Number, required: true },
+    smoothed_speed_kmh: { type: Number, default: null },
+    anchor: { type: Schema.Types.Mixed, default: null },
+    eta_seconds: { type: Number, default: null },
   },
   { collection: "waypoints", versionKey: false },
 );

@@ -95,6 +95,14 @@ type TrackingThis = Service &
 const action = actionsOf<TrackingThis>();
 
 const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
+
+/** The fix filter's state after a stored waypoint. */
+const stateAfter = (point: WaypointDoc): TrackState => ({
+  last: { lat: point.lat, lng: point.lng, recorded_at: point.recorded_at },
+  anchor: point.anchor,
+  total_distance_km: point.total_distance_km,
+  smoothed_speed_kmh: point.smoothed_speed_kmh,
+});
 /** A cached track is re-read after this long, in case another instance closed it. */
 const CACHE_TTL_MS = 30_000;
 /** The admin room hears each runner's position at most this often. */
@@ -106,9 +114,9 @@ const round3 = (km: number) => Math.round(km * 1000) / 1000;
  *
  * The fix path takes `runner.events` a fetched batch at a time: each fix is judged by the pure
  * filter (domain/tracking.ts) against the track's last state, accepted fixes are pushed to the
- * booking's live room at once, and then the batch's waypoints (one insertMany), track states
- * (one bulkWrite) and `tracking.updated` events (one produce) are written before the offsets
- * are committed. A replayed fix is not newer than the track's last one, and its waypoint id is
+ * booking's live room at once, and then the batch's waypoints (one insertMany, each carrying the
+ * track's running state) and `tracking.updated` events (one produce) are written before the
+ * offsets are committed. A replayed fix is not newer than the track's last one, and its waypoint id is
  * taken, so it adds nothing.
  */
 const TrackingService: ServiceSchema<
@@ -155,20 +163,24 @@ const TrackingService: ServiceSchema<
             caller.sub === track.owner_id ||
             caller.sub === track.runner_id);
         if (!track || !participant) throw notFound("Track");
-        const latest = await this.models.waypoints
-          .find({ track_id: track._id })
-          .sort({ recorded_at: -1 })
-          .limit(ctx.params.limit)
-          .lean<WaypointDoc[]>();
+        const [latest, count] = await Promise.all([
+          this.models.waypoints
+            .find({ track_id: track._id })
+            .sort({ recorded_at: -1 })
+            .limit(ctx.params.limit)
+            .lean<WaypointDoc[]>(),
+          this.models.waypoints.countDocuments({ track_id: track._id }),
+        ]);
+        const last = latest[0];
         return {
           track_id: track._id,
           booking_id: track.booking_id,
           status: track.status,
-          total_distance_km: round3(track.state.total_distance_km),
-          eta_seconds: track.eta_seconds,
+          total_distance_km: round3(track.total_distance_km ?? last?.total_distance_km ?? 0),
+          eta_seconds: track.status === "completed" ? 0 : (last?.eta_seconds ?? null),
           started_at: track.started_at?.toISOString() ?? null,
           completed_at: track.completed_at?.toISOString() ?? null,
-          waypoint_count: track.waypoint_count,
+          waypoint_count: count,
           waypoints: latest.reverse().map((point) => ({
             lat: point.lat,
             lng: point.lng,
@@ -245,13 +257,17 @@ const TrackingService: ServiceSchema<
         if (key) this.forget(key);
         return null;
       }
+      const last = await this.models.waypoints
+        .findOne({ track_id: doc._id })
+        .sort({ recorded_at: -1 })
+        .lean<WaypointDoc>();
       const track: CachedTrack = {
         id: doc._id,
         bookingId: doc.booking_id,
         runnerId,
         dropoff: doc.dropoff,
-        state: doc.state,
-        eta: doc.eta_seconds,
+        state: last ? stateAfter(last) : emptyTrack(),
+        eta: last?.eta_seconds ?? null,
         loadedAt: Date.now(),
       };
       this.active.set(doc.booking_id, track);
@@ -333,6 +349,10 @@ const TrackingService: ServiceSchema<
           speed_kmh: data.speed_kmh ?? null,
           heading_degrees: data.heading_degrees ?? null,
           recorded_at: fix.recorded_at,
+          total_distance_km: verdict.state.total_distance_km,
+          smoothed_speed_kmh: verdict.state.smoothed_speed_kmh,
+          anchor: verdict.state.anchor ?? null,
+          eta_seconds: track.eta,
         });
         const at = fix.recorded_at.toISOString();
         live.push({
@@ -378,26 +398,10 @@ const TrackingService: ServiceSchema<
       if (touched.size === 0) return;
 
       try {
-        const perTrack = new Map<string, number>();
-        for (const point of waypoints) {
-          perTrack.set(point.track_id, (perTrack.get(point.track_id) ?? 0) + 1);
-        }
         await Promise.all([
           this.models.waypoints
             .insertMany(waypoints, { ordered: false, lean: true })
             .catch(ignoreDuplicateKey),
-          this.models.tracks.bulkWrite(
-            [...touched.values()].map((track) => ({
-              updateOne: {
-                filter: { _id: track.id, status: "active" },
-                update: {
-                  $set: { state: track.state, eta_seconds: track.eta, updated_at: now },
-                  $inc: { waypoint_count: perTrack.get(track.id) ?? 0 },
-                },
-              },
-            })),
-            { ordered: false },
-          ),
           runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
         ]);
       } catch (error) {
@@ -461,9 +465,7 @@ const TrackingService: ServiceSchema<
           runner_id: null,
           status: "pending",
           dropoff,
-          state: emptyTrack(),
-          eta_seconds: null,
-          waypoint_count: 0,
+          total_distance_km: null,
           started_at: null,
           completed_at: null,
           created_at: now,
@@ -477,22 +479,26 @@ const TrackingService: ServiceSchema<
     async onDeliveryConfirmed(event: DomainEvent) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
       const trackId = trackIdOf(data.booking_id);
-      const track = await this.models.tracks.findById(trackId, { state: 1 }).lean<TrackDoc>();
-      if (!track) return;
+      if (!(await this.models.tracks.exists({ _id: trackId }))) return;
+      const last = await this.models.waypoints
+        .findOne({ track_id: trackId })
+        .sort({ recorded_at: -1 })
+        .lean<WaypointDoc>();
+      const total = round3(last?.total_distance_km ?? 0);
       const now = new Date();
       const completed = this.domainEvent("tracking.completed", {
         track_id: trackId,
         booking_id: data.booking_id,
         runner_id: data.runner_id,
         owner_id: data.owner_id,
-        total_distance_km: round3(track.state.total_distance_km),
+        total_distance_km: total,
         completed_at: now.toISOString(),
         occurred_at: now.toISOString(),
       });
       const moved = await guardedUpdate(
         this.models.tracks,
         { _id: trackId, status: "active" },
-        { status: "completed", completed_at: now, eta_seconds: 0, updated_at: now },
+        { status: "completed", completed_at: now, total_distance_km: total, updated_at: now },
         [completed],
       );
       if (moved) this.outboxRelay(this.models.tracks).flushSoon(trackId);

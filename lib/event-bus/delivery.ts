@@ -1,4 +1,4 @@
-import { EnvelopeError, fromWire, type WireMessage } from "../../events/envelope";
+import { EnvelopeError, TYPE_HEADER, fromWire, type WireMessage } from "../../events/envelope";
 import { dlqOf } from "../../events/catalog";
 import {
   DEFAULT_RETRY,
@@ -20,7 +20,13 @@ export const DLQ_HEADERS = {
   failedAt: "x-kilat-failed-at",
 } as const;
 
-export type DeliveryOutcome = "handled" | "dead-lettered";
+export type DeliveryOutcome = "handled" | "dead-lettered" | "skipped";
+
+/** False only for a record whose type header names a type the consumer does not handle. */
+function wanted(message: WireMessage, types: ReadonlySet<string> | undefined): boolean {
+  const type = message.headers[TYPE_HEADER];
+  return !types || type === undefined || types.has(type);
+}
 
 export interface DeliveryPorts {
   deadLetter(topic: string, message: WireMessage): Promise<void>;
@@ -50,7 +56,9 @@ export async function deliver(
   handler: EventHandler,
   policy: RetryPolicy,
   ports: DeliveryPorts,
+  types?: ReadonlySet<string>,
 ): Promise<DeliveryOutcome> {
+  if (!wanted(message, types)) return "skipped";
   let event;
   try {
     event = fromWire(message);
@@ -89,12 +97,15 @@ export interface BatchRecord {
  * event, or the batch handler fails, falls back to `deliver` record by record, in order.
  */
 export async function deliverBatch(
-  records: BatchRecord[],
+  all: BatchRecord[],
   batchHandler: BatchHandler,
   handler: EventHandler,
   policy: RetryPolicy,
   ports: DeliveryPorts,
+  types?: ReadonlySet<string>,
 ): Promise<void> {
+  const records = all.filter(({ message }) => wanted(message, types));
+  if (records.length === 0) return;
   const batch: DeliveredEvent[] = [];
   try {
     for (const { message, origin } of records) {
@@ -108,7 +119,7 @@ export async function deliverBatch(
     }
   }
   for (const { message, origin } of records) {
-    await deliver(message, origin, handler, policy, ports);
+    await deliver(message, origin, handler, policy, ports, types);
   }
 }
 

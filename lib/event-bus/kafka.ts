@@ -148,6 +148,7 @@ export class KafkaEventBus implements EventBus {
           groupId: options.groupId,
         });
         const { batchHandler } = options;
+        const types = options.types ? new Set(options.types) : undefined;
         const maxBatch = options.maxBatch ?? 500;
         await current.run({
           // kafkajs resolves a message's offset only after its handler returned, so the
@@ -171,6 +172,7 @@ export class KafkaEventBus implements EventBus {
                       options.handler,
                       retry,
                       ports(heartbeat),
+                      types,
                     );
                     resolveOffset(chunk[chunk.length - 1].offset);
                     await heartbeat();
@@ -185,6 +187,7 @@ export class KafkaEventBus implements EventBus {
                     options.handler,
                     retry,
                     ports(heartbeat),
+                    types,
                   );
                 },
               }),

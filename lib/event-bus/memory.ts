@@ -10,6 +10,7 @@ interface Member {
   handler: ConsumerOptions["handler"];
   batchHandler: ConsumerOptions["batchHandler"];
   maxBatch: number;
+  types: ReadonlySet<string> | undefined;
   retry: RetryPolicy;
   /** Deliveries in hand; stop() waits for them. */
   inFlight: Set<Promise<unknown>>;
@@ -68,6 +69,7 @@ export class MemoryEventBus implements EventBus {
       handler: options.handler,
       batchHandler: options.batchHandler,
       maxBatch: options.maxBatch ?? 500,
+      types: options.types ? new Set(options.types) : undefined,
       retry: resolveRetry(options.retry),
       inFlight: new Set(),
     };
@@ -177,9 +179,23 @@ export class MemoryEventBus implements EventBus {
           .slice(offset, offset + member.maxBatch)
           .map((record, i) => ({ message: record, origin: origin(offset + i) }));
         next = offset + records.length;
-        delivery = deliverBatch(records, member.batchHandler, member.handler, member.retry, ports);
+        delivery = deliverBatch(
+          records,
+          member.batchHandler,
+          member.handler,
+          member.retry,
+          ports,
+          member.types,
+        );
       } else {
-        delivery = deliver(message, origin(offset), member.handler, member.retry, ports);
+        delivery = deliver(
+          message,
+          origin(offset),
+          member.handler,
+          member.retry,
+          ports,
+          member.types,
+        );
       }
       member.inFlight.add(delivery);
       try {

@@ -47,6 +47,12 @@ export interface ConsumerOptions {
    */
   batchHandler?: BatchHandler;
   maxBatch?: number;
+  /**
+   * The event types this consumer handles. Records of other types (named by their `ce_type`
+   * header) are committed without being parsed: a topic's hot stream costs its other
+   * consumers nothing.
+   */
+  types?: readonly string[];
 }
 
 export interface Subscription {

@@ -310,4 +310,30 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     });
     expect((JSON.parse(letters[0].value) as { id: string }).id).toEqual(poisoned.id);
   });
+
+  it("skips, without a handler call, the types a consumer does not handle, and flows on", async () => {
+    const handled: string[] = [];
+    const cancelled = createEvent(
+      "booking.cancelled",
+      {
+        booking_id: "typed",
+        booking_number: "KLT-0",
+        cancelled_by: "owner-1",
+        reason: "changed plans",
+        occurred_at: new Date().toISOString(),
+      },
+      { service: "booking" },
+    );
+    await bus.publish(TOPIC, [accepted("typed", 1), cancelled, accepted("typed", 2)]);
+    await subscribe({
+      groupId: "typed",
+      topics: [TOPIC],
+      types: ["booking.accepted"],
+      handler: async (event) => void handled.push(event.type),
+    });
+
+    await eventually(() => (handled.length === 2 ? true : undefined), { what: "two accepted" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handled).toEqual(["booking.accepted", "booking.accepted"]);
+  });
 }

@@ -1,3 +1,4 @@
+import { CloudEvent, Kafka } from "cloudevents";
 import { EnvelopeError, createEvent, fromWire, toWire } from "../../events/envelope";
 
 const requested = () =>
@@ -18,8 +19,36 @@ describe("CloudEvents envelope", () => {
     const event = requested();
     const wire = toWire(event);
     expect(wire.key).toEqual("booking-1");
-    expect(wire.headers).toEqual({ "content-type": "application/cloudevents+json; charset=utf-8" });
+    expect(wire.headers).toEqual({
+      "content-type": "application/cloudevents+json; charset=utf-8",
+      ce_type: "payment.failed",
+    });
     expect(fromWire(wire)).toEqual(event);
+  });
+
+  it("writes what the CloudEvents SDK reads, and reads what it writes", () => {
+    const event = requested();
+    const wire = toWire(event);
+    const read = Kafka.toEvent({ ...wire, body: wire.value }) as CloudEvent<unknown>;
+    expect(read.toJSON()).toEqual({
+      specversion: "1.0",
+      id: event.id,
+      source: "/kilat/payment",
+      type: "payment.failed",
+      subject: "booking-1",
+      time: event.time,
+      datacontenttype: "application/json",
+      partitionkey: "booking-1",
+      data: event.data,
+    });
+    const written = Kafka.structured(new CloudEvent({ ...read.toJSON() }));
+    expect(
+      fromWire({
+        key: "booking-1",
+        value: String(written.value),
+        headers: written.headers as Record<string, string>,
+      }),
+    ).toEqual(event);
   });
 
   it("sets source, subject and partition key from the producer and the payload", () => {
@@ -66,8 +95,20 @@ describe("CloudEvents envelope", () => {
     ["a payload that breaks its schema", (v: string) => v.replace('"owner-1"', "42")],
     ["a non-UUID id", (v: string) => v.replace(/"id":"[^"]+"/, '"id":"7"')],
     ["a foreign source", (v: string) => v.replace("/kilat/payment", "https://evil.example")],
+    [
+      "a key that is not its partition key",
+      (v: string) => v.replace('"partitionkey":"booking-1"', '"partitionkey":"booking-2"'),
+    ],
+    ["a missing spec version", (v: string) => v.replace('"specversion":"1.0",', "")],
   ])("rejects %s as a poison message", (_label, corrupt) => {
     const wire = toWire(requested());
     expect(() => fromWire({ ...wire, value: corrupt(wire.value) })).toThrow(EnvelopeError);
+  });
+
+  it("rejects a record that is not in structured mode", () => {
+    const wire = toWire(requested());
+    expect(() => fromWire({ ...wire, headers: { "content-type": "application/json" } })).toThrow(
+      EnvelopeError,
+    );
   });
 });
