@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
   eventDefinition,
@@ -39,6 +39,15 @@ const Envelope = z.object({
   partitionkey: z.string().min(1),
   data: z.unknown(),
 });
+
+/** A UUID (version 5 layout) derived from a name: the same name, the same id. */
+export function nameUuid(name: string): string {
+  const hash = createHash("sha1").update(`kilat:${name}`).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 export class EnvelopeError extends Error {
   constructor(message: string) {

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model } from "mongoose";
+import type { TrackState } from "../domain/tracking";
 import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
 
 export const TRACK_STATUSES = ["pending", "active", "completed", "cancelled"] as const;
@@ -16,6 +17,9 @@ export interface TrackDoc {
   runner_id: string | null;
   status: TrackStatus;
   dropoff: { lat: number; lng: number } | null;
+  /** The fix filter's state as of the last checkpoint (a few seconds behind the live one). */
+  state: TrackState | null;
+  eta_seconds: number | null;
   /** Set when the track closes; while active, the latest waypoint has the running total. */
   total_distance_km: number | null;
   started_at: Date | null;
@@ -55,6 +59,8 @@ const TrackSchema = new Schema<TrackDoc>(
     runner_id: { type: String, default: null },
     status: { type: String, required: true, enum: TRACK_STATUSES },
     dropoff: { type: Point, default: null },
+    state: { type: Schema.Types.Mixed, default: null },
+    eta_seconds: { type: Number, default: null },
     total_distance_km: { type: Number, default: null },
     started_at: { type: Date, default: null },
     completed_at: { type: Date, default: null },

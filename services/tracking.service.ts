@@ -9,7 +9,7 @@ import {
   type TrackingPolicy,
 } from "../domain/tracking";
 import { TOPICS } from "../events/catalog";
-import type { DomainEvent } from "../events/envelope";
+import { createEvent, nameUuid, type DomainEvent } from "../events/envelope";
 import { actionsOf, callerOf, notFound } from "../lib/action";
 import type { DeliveredEvent } from "../lib/event-bus";
 import { ignoreDuplicateKey } from "../lib/mongo";
@@ -58,6 +58,8 @@ interface CachedTrack {
   state: TrackState;
   eta: number | null;
   loadedAt: number;
+  /** Moved since its last checkpoint. */
+  dirty: boolean;
 }
 
 interface TrackingVars {
@@ -67,11 +69,14 @@ interface TrackingVars {
   byRunner: Map<string, string>;
   /** runner id → when its position last went to the admin room. */
   lastAdminPush: Map<string, number>;
+  checkpointTimer: NodeJS.Timeout | undefined;
+  checkpointing: Promise<void> | undefined;
 }
 
 interface TrackingMethods {
   trackOf(runnerId: string, bookingId: string | undefined): Promise<CachedTrack | null>;
   forget(bookingId: string, runnerId?: string | null): void;
+  checkpoint(): Promise<void>;
   /** Live pushes and cache hints are best effort: a failure is logged, never thrown. */
   notify(emitted: Promise<unknown>): void;
   onRunnerBatch(batch: DeliveredEvent[]): Promise<void>;
@@ -96,15 +101,10 @@ const action = actionsOf<TrackingThis>();
 
 const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
 
-/** The fix filter's state after a stored waypoint. */
-const stateAfter = (point: WaypointDoc): TrackState => ({
-  last: { lat: point.lat, lng: point.lng, recorded_at: point.recorded_at },
-  anchor: point.anchor,
-  total_distance_km: point.total_distance_km,
-  smoothed_speed_kmh: point.smoothed_speed_kmh,
-});
 /** A cached track is re-read after this long, in case another instance closed it. */
 const CACHE_TTL_MS = 30_000;
+/** How often moved tracks have their state saved (see `checkpoint`). */
+const CHECKPOINT_EVERY_MS = 2_000;
 /** The admin room hears each runner's position at most this often. */
 const ADMIN_PUSH_EVERY_MS = 5_000;
 const round3 = (km: number) => Math.round(km * 1000) / 1000;
@@ -236,43 +236,84 @@ const TrackingService: ServiceSchema<
     });
   },
 
+  started() {
+    const tick = () => {
+      this.checkpointing = this.checkpoint().finally(() => {
+        if (this.checkpointTimer) this.checkpointTimer = setTimeout(tick, CHECKPOINT_EVERY_MS);
+      });
+    };
+    this.checkpointTimer = setTimeout(tick, CHECKPOINT_EVERY_MS);
+  },
+
+  async stopped() {
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    await this.checkpointing;
+    await this.checkpoint();
+  },
+
   methods: {
-    /** The active track a fix belongs to: the one it names, else the runner's latest. */
+    /**
+     * The active track a fix belongs to: the one it names, else the runner's latest. Kept in
+     * memory; past CACHE_TTL_MS its status is looked up again (by _id: cheap on any backend),
+     * in case another instance closed it. A track not in memory starts from its checkpoint.
+     */
     async trackOf(runnerId: string, bookingId: string | undefined) {
       const key = bookingId ?? this.byRunner.get(runnerId);
       const cached = key ? this.active.get(key) : undefined;
       if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) {
         return cached.runnerId === runnerId ? cached : null;
       }
-      const doc = await this.models.tracks
-        .findOne(
-          bookingId
-            ? { booking_id: bookingId, status: "active" }
-            : { runner_id: runnerId, status: "active" },
-          { outbox: 0 },
-        )
-        .sort({ started_at: -1 })
-        .lean<TrackDoc>();
-      if (!doc || doc.runner_id !== runnerId) {
+      const doc = bookingId
+        ? await this.models.tracks.findById(trackIdOf(bookingId), { outbox: 0 }).lean<TrackDoc>()
+        : await this.models.tracks
+            .findOne({ runner_id: runnerId, status: "active" }, { outbox: 0 })
+            .sort({ started_at: -1 })
+            .lean<TrackDoc>();
+      if (!doc || doc.status !== "active" || doc.runner_id !== runnerId) {
         if (key) this.forget(key);
         return null;
       }
-      const last = await this.models.waypoints
-        .findOne({ track_id: doc._id })
-        .sort({ recorded_at: -1 })
-        .lean<WaypointDoc>();
+      if (cached) {
+        cached.loadedAt = Date.now();
+        return cached;
+      }
       const track: CachedTrack = {
         id: doc._id,
         bookingId: doc.booking_id,
         runnerId,
         dropoff: doc.dropoff,
-        state: last ? stateAfter(last) : emptyTrack(),
-        eta: last?.eta_seconds ?? null,
+        state: doc.state ?? emptyTrack(),
+        eta: doc.eta_seconds,
         loadedAt: Date.now(),
+        dirty: false,
       };
       this.active.set(doc.booking_id, track);
       if (!bookingId) this.byRunner.set(runnerId, doc.booking_id);
       return track;
+    },
+
+    /**
+     * Saves the state of tracks that moved since the last checkpoint, one update by _id each.
+     * Off the fix path on purpose: every fix is in a waypoint already, and a track reloaded
+     * after a crash continues from here (the distance of fixes since then is measured from the
+     * checkpoint's position).
+     */
+    async checkpoint() {
+      const now = new Date();
+      for (const track of this.active.values()) {
+        if (!track.dirty) continue;
+        track.dirty = false;
+        await this.models.tracks
+          .updateOne(
+            { _id: track.id, status: "active" },
+            { $set: { state: track.state, eta_seconds: track.eta, updated_at: now } },
+          )
+          .catch((error: unknown) => {
+            track.dirty = true;
+            this.logger.warn(`checkpoint of ${track.id} failed`, error);
+          });
+      }
     },
 
     notify(emitted: Promise<unknown>) {
@@ -340,6 +381,7 @@ const TrackingService: ServiceSchema<
         count("accepted");
         track.state = verdict.state;
         track.eta = track.dropoff ? verdict.eta_seconds : null;
+        track.dirty = true;
         touched.set(track.bookingId, track);
         waypoints.push({
           _id: `${track.id}:${fix.recorded_at.getTime()}`,
@@ -366,15 +408,20 @@ const TrackingService: ServiceSchema<
           eta_seconds: track.eta,
         });
         updates.push(
-          this.domainEvent("tracking.updated", {
-            track_id: track.id,
-            booking_id: track.bookingId,
-            runner_id: data.runner_id,
-            latitude: fix.lat,
-            longitude: fix.lng,
-            speed_kmh: Math.min(1000, verdict.speed_kmh),
-            occurred_at: now.toISOString(),
-          }),
+          // The id follows from the waypoint, so a fix judged twice publishes the same event.
+          createEvent(
+            "tracking.updated",
+            {
+              track_id: track.id,
+              booking_id: track.bookingId,
+              runner_id: data.runner_id,
+              latitude: fix.lat,
+              longitude: fix.lng,
+              speed_kmh: Math.min(1000, verdict.speed_kmh),
+              occurred_at: now.toISOString(),
+            },
+            { service: "tracking", id: nameUuid(waypoints[waypoints.length - 1]._id) },
+          ),
         );
         const pushed = this.lastAdminPush.get(data.runner_id) ?? 0;
         if (now.getTime() - pushed >= ADMIN_PUSH_EVERY_MS) {
@@ -465,6 +512,8 @@ const TrackingService: ServiceSchema<
           runner_id: null,
           status: "pending",
           dropoff,
+          state: null,
+          eta_seconds: null,
           total_distance_km: null,
           started_at: null,
           completed_at: null,

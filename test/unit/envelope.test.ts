@@ -1,5 +1,5 @@
 import { CloudEvent, Kafka } from "cloudevents";
-import { EnvelopeError, createEvent, fromWire, toWire } from "../../events/envelope";
+import { EnvelopeError, createEvent, fromWire, nameUuid, toWire } from "../../events/envelope";
 
 const requested = () =>
   createEvent(
@@ -109,6 +109,14 @@ describe("CloudEvents envelope", () => {
     const wire = toWire(requested());
     expect(() => fromWire({ ...wire, headers: { "content-type": "application/json" } })).toThrow(
       EnvelopeError,
+    );
+  });
+
+  it("derives the same valid UUID from the same name, and another from another", () => {
+    expect(nameUuid("trk-1:1000")).toEqual(nameUuid("trk-1:1000"));
+    expect(nameUuid("trk-1:1000")).not.toEqual(nameUuid("trk-1:1001"));
+    expect(nameUuid("trk-1:1000")).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });
 });
