@@ -35,6 +35,8 @@ interface Pair {
   runner: Socket;
   watcher: Socket;
   start: { lat: number; lng: number };
+  /** When the runner left `start`: positions follow from it, continuous across phases. */
+  t0: number;
   lastTs: number;
 }
 
@@ -246,7 +248,14 @@ async function connectPairs(target: Target, runners: number): Promise<Pair[]> {
           ).ok,
         ),
       );
-      return { bookingId: trip.bookingId, runner, watcher, start: startOf(i), lastTs: 0 };
+      return {
+        bookingId: trip.bookingId,
+        runner,
+        watcher,
+        start: startOf(i),
+        t0: Date.now(),
+        lastTs: 0,
+      };
     }),
   );
 }
@@ -284,12 +293,11 @@ async function phase(label: string, pairs: Pair[], rate: number, seconds: number
     pair.watcher.on("track:update", listener);
     return listener;
   });
-  const t0 = Date.now();
   /** Sends one fix; resolves on its ack, or (closed loop) once the watcher has it too. */
   const send = async (pair: Pair, waitForWatcher = false) => {
     const ts = Math.max(Date.now(), pair.lastTs + 1);
     pair.lastTs = ts;
-    const km = (SPEED_KMH * (ts - t0)) / 3_600_000;
+    const km = (SPEED_KMH * (ts - pair.t0)) / 3_600_000;
     const timestamp = new Date(ts).toISOString();
     const key = `${pair.bookingId}|${timestamp}`;
     pending.set(key, performance.now());
@@ -404,6 +412,15 @@ async function main() {
       const fixed = await phase(`${rate}/s`, pairs, rate, seconds);
       const loop = await phase("closed loop", pairs, 0, seconds);
       report(name, [fixed, loop]);
+      if (name === "embedded") {
+        // One process: its counters cover the whole path (why fixes were dropped, if any).
+        const metrics = await (await fetch(`${target.url}/metrics`)).text();
+        for (const line of metrics.split("\n")) {
+          if (/^kilat_(tracking_fixes|runner_location)/.test(line)) {
+            console.log(`  ${line.replace(/\{namespace="[^"]*",nodeID="[^"]*",?/, "{")}`);
+          }
+        }
+      }
       max[name] = loop.delivered / loop.seconds;
       pairs.forEach((pair) => (pair.runner.close(), pair.watcher.close()));
     } finally {

@@ -149,8 +149,11 @@ const EnvSchema = z.object({
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(150),
   /** Location updates per runner per second; the excess is dropped and counted. */
   LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(5),
-  /** How long relays wait before sweeping outboxes that the fast path did not flush. */
-  OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(1000),
+  /**
+   * How long relays wait before sweeping outboxes that the fast path did not flush (a crash,
+   * a Kafka outage). Each sweep scans its collection, so not too often.
+   */
+  OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(3000),
 });
 
 function duration(fallback: string) {

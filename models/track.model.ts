@@ -29,11 +29,7 @@ export interface TrackDoc {
   outbox: OutboxEntry[];
 }
 
-/**
- * One accepted fix, carrying the track's running state after it (distance so far, smoothed
- * speed, ETA): the latest waypoint is the track's state, so the fix path writes waypoints only —
- * one insertMany per batch, no per-track update.
- */
+/** One accepted fix, with the track's distance so far and ETA after it. */
 export interface WaypointDoc {
   /** `<track id>:<recorded_at ms>`: a replayed fix cannot be stored twice. */
   _id: string;
@@ -44,8 +40,6 @@ export interface WaypointDoc {
   heading_degrees: number | null;
   recorded_at: Date;
   total_distance_km: number;
-  smoothed_speed_kmh: number | null;
-  anchor: { lat: number; lng: number; recorded_at: Date } | null;
   eta_seconds: number | null;
 }
 
@@ -82,8 +76,6 @@ const WaypointSchema = new Schema<WaypointDoc>(
     heading_degrees: { type: Number, default: null },
     recorded_at: { type: Date, required: true },
     total_distance_km: { type: Number, required: true },
-    smoothed_speed_kmh: { type: Number, default: null },
-    anchor: { type: Schema.Types.Mixed, default: null },
     eta_seconds: { type: Number, default: null },
   },
   { collection: "waypoints", versionKey: false },

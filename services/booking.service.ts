@@ -334,7 +334,8 @@ const BookingService: ServiceSchema<
 
   started() {
     const { autoConfirmAfterMs } = runtimeOf(this.broker).config;
-    const every = Math.min(1000, Math.max(100, Math.floor(autoConfirmAfterMs / 4)));
+    // A quarter of the window, between 100 ms (tests) and 30 s (a 24 h window needs no more).
+    const every = Math.min(30_000, Math.max(100, Math.floor(autoConfirmAfterMs / 4)));
     const tick = () => {
       this.autoConfirmDue()
         .catch((error: unknown) => this.logger.warn("auto-confirm sweep failed", error))

@@ -104,7 +104,7 @@ const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
 /** A cached track is re-read after this long, in case another instance closed it. */
 const CACHE_TTL_MS = 30_000;
 /** How often moved tracks have their state saved (see `checkpoint`). */
-const CHECKPOINT_EVERY_MS = 2_000;
+const CHECKPOINT_EVERY_MS = 10_000;
 /** The admin room hears each runner's position at most this often. */
 const ADMIN_PUSH_EVERY_MS = 5_000;
 const round3 = (km: number) => Math.round(km * 1000) / 1000;
@@ -392,8 +392,6 @@ const TrackingService: ServiceSchema<
           heading_degrees: data.heading_degrees ?? null,
           recorded_at: fix.recorded_at,
           total_distance_km: verdict.state.total_distance_km,
-          smoothed_speed_kmh: verdict.state.smoothed_speed_kmh,
-          anchor: verdict.state.anchor ?? null,
           eta_seconds: track.eta,
         });
         const at = fix.recorded_at.toISOString();
@@ -446,8 +444,9 @@ const TrackingService: ServiceSchema<
 
       try {
         await Promise.all([
-          this.models.waypoints
-            .insertMany(waypoints, { ordered: false, lean: true })
+          // The driver, not mongoose: the documents are built right here, nothing to cast.
+          this.models.waypoints.collection
+            .insertMany(waypoints as unknown as Record<string, unknown>[], { ordered: false })
             .catch(ignoreDuplicateKey),
           runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
         ]);
