@@ -353,12 +353,13 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     events: [
       "booking.requested",
       "booking.accepted",
+      "booking.delivered",
       "booking.delivery_confirmed",
       "booking.cancelled",
     ],
     addition: {
-      events: ["booking.requested", "booking.cancelled"],
-      why: "the ETA needs the drop-off; a cancelled trip's track is closed",
+      events: ["booking.requested", "booking.delivered", "booking.cancelled"],
+      why: "the ETA needs the drop-off; a delivered or cancelled trip takes no more fixes",
     },
   },
   {

@@ -34,6 +34,11 @@ export interface DomainEventsOptions {
   retry?: Partial<RetryPolicy>;
 }
 
+/** Optional method of the service: runs after its consumers and relays have stopped. */
+export interface DomainEventsHooks {
+  afterEventsStopped(): Promise<void>;
+}
+
 export interface DomainEventsMethods {
   /** A new event from this service, payload checked against the catalog. */
   domainEvent<T extends EventType>(type: T, data: EventPayload<T>): DomainEvent<T>;
@@ -118,6 +123,9 @@ export function DomainEvents(options: DomainEventsOptions) {
     async stopped(this: This) {
       await Promise.all(this.$subscriptions.map((subscription) => subscription.stop()));
       await Promise.all([...this.$relays.values()].map((relay) => relay.stop()));
+      // A service's own `stopped` runs before this one: what its consumers still need (a
+      // Redis client, a last checkpoint) is released here, once they are done.
+      await (this as Partial<DomainEventsHooks>).afterEventsStopped?.();
     },
 
     methods: {

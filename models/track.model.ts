@@ -2,12 +2,13 @@ import { Schema, type Connection, type Model } from "mongoose";
 import type { TrackState } from "../domain/tracking";
 import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
 
-export const TRACK_STATUSES = ["pending", "active", "completed", "cancelled"] as const;
+export const TRACK_STATUSES = ["pending", "active", "delivered", "completed", "cancelled"] as const;
 export type TrackStatus = (typeof TRACK_STATUSES)[number];
 
 /**
  * A booking's trip: pending from `booking.requested` (the drop-off is known), active from
- * `booking.accepted`, completed on `booking.delivery_confirmed`. Its fixes are waypoints, their
+ * `booking.accepted` (it takes fixes), delivered on `booking.delivered` (no more fixes: the
+ * runner is free), completed on `booking.delivery_confirmed`. Its fixes are waypoints, their
  * own collection, written in bulk.
  */
 export interface TrackDoc {

@@ -370,6 +370,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
 
       // GPS from the runner app without an HTTP round trip per fix; same action as REST.
       socket.on("location", (payload: unknown, ack: unknown) => {
+        if (user.role !== "runner") {
+          reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
+          return;
+        }
         this.broker
           .call("runner.location", payload as Record<string, unknown>, { meta })
           .then((result) => reply(ack, { ok: true, ...(result as object) }))

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Errors, type Service, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
+import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
 import { splitFee } from "../domain/fees";
 import type { DomainEvent } from "../events/envelope";
@@ -308,23 +308,15 @@ const PaymentService: ServiceSchema<
       return doc;
     },
 
-    /**
-     * The runner's Stripe connected account, from the runner service. Without that service
-     * (a deployment that runs none) the share stays on the platform balance, logged, rather
-     * than blocking the capture.
-     */
+    /** The runner's Stripe connected account (null: the share stays on the platform). */
     async payoutDestination(runnerId: string) {
-      try {
-        const { stripe_account_id } = await this.broker.call<
-          { stripe_account_id: string | null },
-          { runner_id: string }
-        >("runner.payoutAccount", { runner_id: runnerId });
-        return stripe_account_id;
-      } catch (error) {
-        if (!(error instanceof Errors.ServiceNotFoundError)) throw error;
-        this.logger.warn(`no runner service: ${runnerId}'s payout stays on the platform`);
-        return null;
-      }
+      // Fails (and the saga retries) while the runner service is unreachable: paying a runner
+      // late beats capturing without their transfer.
+      const { stripe_account_id } = await this.broker.call<
+        { stripe_account_id: string | null },
+        { runner_id: string }
+      >("runner.payoutAccount", { runner_id: runnerId });
+      return stripe_account_id;
     },
 
     /** Capture, then `payment.escrow_released` with payout + fee = captured. */
@@ -341,8 +333,8 @@ const PaymentService: ServiceSchema<
       }
       const feeBps = runtimeOf(this.broker).config.platformFeeBps;
       const { runnerPayoutCents } = splitFee(payment.amount_cents, feeBps);
-      const destination = await this.payoutDestination(data.runner_id);
       try {
+        const destination = await this.payoutDestination(data.runner_id);
         const { capturedCents } = await this.provider.capture(
           {
             paymentId: payment._id,

@@ -82,8 +82,10 @@ interface RunnerVars {
 }
 
 interface RunnerMethods {
+  afterEventsStopped(): Promise<void>;
   runnerEntity(doc: RunnerDoc): Promise<RunnerEntity>;
   ensureRunner(runnerId: string): Promise<void>;
+  rejoinIndex(runnerId: string, position: { lat: number; lng: number }, at: Date): Promise<boolean>;
   upsertDispatch(bookingId: string, set: Partial<DispatchDoc>): Promise<void>;
   startIfReady(bookingId: string): Promise<void>;
   tryDispatch(bookingId: string): Promise<string | null>;
@@ -261,7 +263,9 @@ const RunnerService: ServiceSchema<
             "RATE_LIMITED",
           );
         }
-        const online = await this.geo.touch(runner.sub, fix, new Date(now));
+        const online =
+          (await this.geo.touch(runner.sub, fix, new Date(now))) ||
+          (await this.rejoinIndex(runner.sub, fix, new Date(now)));
         if (!online) {
           throw conflict("Go online before sending locations", { availability: "offline" });
         }
@@ -404,10 +408,14 @@ const RunnerService: ServiceSchema<
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     await this.sweeping;
-    await this.closeGeo();
   },
 
   methods: {
+    /** Called by DomainEvents once the consumers have stopped: they use the index. */
+    async afterEventsStopped() {
+      await this.closeGeo();
+    },
+
     async runnerEntity(doc: RunnerDoc): Promise<RunnerEntity> {
       const live = doc.availability === "offline" ? null : await this.geo.get(doc._id);
       return {
@@ -421,6 +429,20 @@ const RunnerService: ServiceSchema<
           ? { lat: live.lat, lng: live.lng, reported_at: live.at.toISOString() }
           : null,
       };
+    },
+
+    /**
+     * A runner the index dropped (silent past RUNNER_STALE_AFTER: a tunnel, a dead phone) but
+     * still on a trip reports again: it goes back in, and its fixes count. Off the hot path:
+     * only when `touch` found no fresh runner.
+     */
+    async rejoinIndex(runnerId: string, position: { lat: number; lng: number }, at: Date) {
+      const doc = await this.models.runners
+        .findById(runnerId, { availability: 1 })
+        .lean<Pick<RunnerDoc, "availability">>();
+      if (!doc || doc.availability === "offline") return false;
+      await this.geo.upsert(runnerId, position, at);
+      return true;
     },
 
     async ensureRunner(runnerId: string) {
@@ -490,24 +512,38 @@ const RunnerService: ServiceSchema<
         .lean<DispatchDoc>();
       if (!dispatch || dispatch.status !== "searching" || !dispatch.pickup) return null;
       const pickup = { lat: dispatch.pickup.lat, lng: dispatch.pickup.lng };
-      const near = await this.geo.nearby(pickup, radiusKm, { limit: 25 });
-      const free = await this.models.runners
-        .find(
-          {
-            _id: { $in: near.map((runner) => runner.runnerId) },
-            availability: "online",
-            offer: null,
-            active_booking_id: null,
-          },
-          { _id: 1 },
-        )
-        .lean<{ _id: string }[]>();
-      const freeIds = new Set(free.map((doc) => doc._id));
-      const busy = new Set(near.map((r) => r.runnerId).filter((id) => !freeIds.has(id)));
       const tried = new Set(dispatch.tried);
+      const busy = new Set<string>();
+      // The index holds busy runners too: when the nearest page is all busy or tried, look
+      // further (a bigger page) before concluding that no one in range is free.
+      let near: Awaited<ReturnType<GeoIndex["nearby"]>> = [];
+      for (let limit = 25; limit <= 1600; limit *= 4) {
+        near = await this.geo.nearby(pickup, radiusKm, { limit });
+        const free = await this.models.runners
+          .find(
+            {
+              _id: { $in: near.map((runner) => runner.runnerId) },
+              availability: "online",
+              offer: null,
+              active_booking_id: null,
+            },
+            { _id: 1 },
+          )
+          .lean<{ _id: string }[]>();
+        const freeIds = new Set(free.map((doc) => doc._id));
+        near.filter((r) => !freeIds.has(r.runnerId)).forEach((r) => busy.add(r.runnerId));
+        if (nextCandidate(near, { radiusKm, tried, busy }) || near.length < limit) break;
+      }
       for (;;) {
         const candidate = nextCandidate(near, { radiusKm, tried, busy });
-        if (!candidate) return null;
+        if (!candidate) {
+          // To the back of the queue: sweeps take the longest-waiting searching bookings first.
+          await this.models.dispatches.updateOne(
+            { _id: bookingId, status: "searching" },
+            { $set: { updated_at: new Date() } },
+          );
+          return null;
+        }
         const at = new Date();
         const expires = new Date(at.getTime() + offerTimeoutMs);
         const claimed = await this.models.runners.updateOne(
@@ -675,11 +711,9 @@ const RunnerService: ServiceSchema<
       ) {
         await this.releaseOffer(dispatch.runner_id, data.booking_id);
       }
-      const runner = await this.models.runners
-        .findById(data.runner_id, { offer: 1 })
-        .lean<Pick<RunnerDoc, "offer">>();
-      await this.models.runners.updateOne(
-        { _id: data.runner_id },
+      // The offer it held at the moment it turned busy (read and cleared in one write).
+      const runner = (await this.models.runners.collection.findOneAndUpdate(
+        { _id: data.runner_id } as never,
         {
           $set: {
             availability: "busy",
@@ -688,7 +722,8 @@ const RunnerService: ServiceSchema<
             updated_at: new Date(),
           },
         },
-      );
+        { returnDocument: "before" },
+      )) as unknown as Pick<RunnerDoc, "offer"> | null;
       // It held an offer for another booking: that one moves on now, not at its timeout.
       const other = runner?.offer?.booking_id;
       if (other && other !== data.booking_id) await this.moveOn(other, data.runner_id);

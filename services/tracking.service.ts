@@ -77,6 +77,7 @@ interface TrackingMethods {
   trackOf(runnerId: string, bookingId: string | undefined): Promise<CachedTrack | null>;
   forget(bookingId: string, runnerId?: string | null): void;
   checkpoint(): Promise<void>;
+  afterEventsStopped(): Promise<void>;
   /** Live pushes and cache hints are best effort: a failure is logged, never thrown. */
   notify(emitted: Promise<unknown>): void;
   onRunnerBatch(batch: DeliveredEvent[]): Promise<void>;
@@ -88,6 +89,7 @@ interface TrackingMethods {
   ): Promise<void>;
   onBookingRequested(event: DomainEvent): Promise<void>;
   onBookingAccepted(event: DomainEvent): Promise<void>;
+  onBookingDelivered(event: DomainEvent): Promise<void>;
   onDeliveryConfirmed(event: DomainEvent): Promise<void>;
   onBookingCancelled(event: DomainEvent): Promise<void>;
 }
@@ -133,6 +135,7 @@ const TrackingService: ServiceSchema<
         "service-tracking-bookings": {
           "booking.requested": "onBookingRequested",
           "booking.accepted": "onBookingAccepted",
+          "booking.delivered": "onBookingDelivered",
           "booking.delivery_confirmed": "onDeliveryConfirmed",
           "booking.cancelled": "onBookingCancelled",
         },
@@ -249,7 +252,6 @@ const TrackingService: ServiceSchema<
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.checkpointing;
-    await this.checkpoint();
   },
 
   methods: {
@@ -274,7 +276,7 @@ const TrackingService: ServiceSchema<
         if (key) this.forget(key);
         return null;
       }
-      if (cached) {
+      if (cached?.id === doc._id) {
         cached.loadedAt = Date.now();
         return cached;
       }
@@ -293,6 +295,11 @@ const TrackingService: ServiceSchema<
       return track;
     },
 
+    /** Called by DomainEvents once the consumers have stopped: the last checkpoint. */
+    async afterEventsStopped() {
+      await this.checkpoint();
+    },
+
     /**
      * Saves the state of tracks that moved since the last checkpoint, one update by _id each.
      * Off the fix path on purpose: every fix is in a waypoint already, and a track reloaded
@@ -301,6 +308,9 @@ const TrackingService: ServiceSchema<
      */
     async checkpoint() {
       const now = new Date();
+      for (const [runnerId, at] of this.lastAdminPush) {
+        if (now.getTime() - at > 10 * ADMIN_PUSH_EVERY_MS) this.lastAdminPush.delete(runnerId);
+      }
       for (const track of this.active.values()) {
         if (!track.dirty) continue;
         track.dirty = false;
@@ -342,7 +352,8 @@ const TrackingService: ServiceSchema<
       const updates: DomainEvent[] = [];
       const live: LiveFix[] = [];
       const runners: LiveRunnerChange[] = [];
-      const touched = new Map<string, CachedTrack>();
+      /** New state per track, applied to the cache only once the batch is stored. */
+      const pending = new Map<CachedTrack, { state: TrackState; eta: number | null }>();
       const counts = new Map<"accepted" | "no_track" | FixRejection, number>();
       const count = (result: "accepted" | "no_track" | FixRejection) =>
         counts.set(result, (counts.get(result) ?? 0) + 1);
@@ -373,16 +384,15 @@ const TrackingService: ServiceSchema<
           recorded_at: new Date(data.timestamp),
         };
         const dropoff = track.dropoff ?? fix;
-        const verdict = applyFix(track.state, fix, dropoff, now, this.policy);
+        const before = pending.get(track)?.state ?? track.state;
+        const verdict = applyFix(before, fix, dropoff, now, this.policy);
         if (!verdict.ok) {
           count(verdict.reason);
           continue;
         }
         count("accepted");
-        track.state = verdict.state;
-        track.eta = track.dropoff ? verdict.eta_seconds : null;
-        track.dirty = true;
-        touched.set(track.bookingId, track);
+        const eta = track.dropoff ? verdict.eta_seconds : null;
+        pending.set(track, { state: verdict.state, eta });
         waypoints.push({
           _id: `${track.id}:${fix.recorded_at.getTime()}`,
           track_id: track.id,
@@ -392,7 +402,7 @@ const TrackingService: ServiceSchema<
           heading_degrees: data.heading_degrees ?? null,
           recorded_at: fix.recorded_at,
           total_distance_km: verdict.state.total_distance_km,
-          eta_seconds: track.eta,
+          eta_seconds: eta,
         });
         const at = fix.recorded_at.toISOString();
         live.push({
@@ -403,7 +413,7 @@ const TrackingService: ServiceSchema<
           heading_degrees: data.heading_degrees ?? null,
           recorded_at: at,
           total_distance_km: round3(verdict.state.total_distance_km),
-          eta_seconds: track.eta,
+          eta_seconds: eta,
         });
         updates.push(
           // The id follows from the waypoint, so a fix judged twice publishes the same event.
@@ -440,20 +450,21 @@ const TrackingService: ServiceSchema<
       for (const [result, n] of counts) {
         this.broker.metrics.increment("kilat.tracking.fixes", { result }, n);
       }
-      if (touched.size === 0) return;
+      if (pending.size === 0) return;
 
-      try {
-        await Promise.all([
-          // The driver, not mongoose: the documents are built right here, nothing to cast.
-          this.models.waypoints.collection
-            .insertMany(waypoints as unknown as Record<string, unknown>[], { ordered: false })
-            .catch(ignoreDuplicateKey),
-          runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
-        ]);
-      } catch (error) {
-        // The batch is redelivered: judge it again from what the database has.
-        for (const track of touched.values()) this.forget(track.bookingId);
-        throw error;
+      // If this throws, the cache keeps the states before the batch, and the batch is judged
+      // again (one by one) against them: nothing it held is lost or counted twice.
+      await Promise.all([
+        // The driver, not mongoose: the documents are built right here, nothing to cast.
+        this.models.waypoints.collection
+          .insertMany(waypoints as unknown as Record<string, unknown>[], { ordered: false })
+          .catch(ignoreDuplicateKey),
+        runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
+      ]);
+      for (const [track, next] of pending) {
+        track.state = next.state;
+        track.eta = next.eta;
+        track.dirty = true;
       }
     },
 
@@ -523,6 +534,21 @@ const TrackingService: ServiceSchema<
         .catch(ignoreDuplicateKey);
     },
 
+    /** The pet is handed over: the runner is free, its next fixes belong to its next trip. */
+    async onBookingDelivered(event: DomainEvent) {
+      const data = event.data as DomainEvent<"booking.delivered">["data"];
+      await this.models.tracks.updateOne(
+        { _id: trackIdOf(data.booking_id), status: "active" },
+        { $set: { status: "delivered", updated_at: new Date() } },
+      );
+      this.notify(
+        this.broker.broadcast("tracking.forget", {
+          booking_id: data.booking_id,
+          runner_id: data.runner_id,
+        }),
+      );
+    },
+
     /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
     async onDeliveryConfirmed(event: DomainEvent) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
@@ -545,7 +571,7 @@ const TrackingService: ServiceSchema<
       });
       const moved = await guardedUpdate(
         this.models.tracks,
-        { _id: trackId, status: "active" },
+        { _id: trackId, status: { $in: ["active", "delivered"] } },
         { status: "completed", completed_at: now, total_distance_km: total, updated_at: now },
         [completed],
       );
@@ -561,7 +587,7 @@ const TrackingService: ServiceSchema<
     async onBookingCancelled(event: DomainEvent) {
       const data = event.data as DomainEvent<"booking.cancelled">["data"];
       await this.models.tracks.updateOne(
-        { _id: trackIdOf(data.booking_id), status: { $in: ["pending", "active"] } },
+        { _id: trackIdOf(data.booking_id), status: { $in: ["pending", "active", "delivered"] } },
         { $set: { status: "cancelled", completed_at: new Date(), updated_at: new Date() } },
       );
       this.notify(this.broker.broadcast("tracking.forget", { booking_id: data.booking_id }));

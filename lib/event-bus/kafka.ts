@@ -24,6 +24,8 @@ export interface KafkaBusOptions {
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
+const MAX_SENDS_PER_REQUEST = 500;
+
 interface QueuedSend {
   topic: string;
   messages: WireMessage[];
@@ -75,7 +77,9 @@ export class KafkaEventBus implements EventBus {
     this.sending = true;
     try {
       while (this.queued.length > 0) {
-        const batch = this.queued.splice(0, this.queued.length);
+        // Bounded, so a backlog after a stall goes out as several requests, each well under
+        // the broker's message.max.bytes, and one oversized request cannot fail them all.
+        const batch = this.queued.splice(0, MAX_SENDS_PER_REQUEST);
         const byTopic = new Map<string, WireMessage[]>();
         for (const { topic, messages } of batch) {
           const list = byTopic.get(topic) ?? [];

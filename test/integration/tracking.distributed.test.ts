@@ -120,6 +120,17 @@ describeWithInfra(
           (await request(watcher, "track:subscribe", { booking_id: id })).ok ? true : undefined,
         { what: "the track to start" },
       );
+      await eventually(
+        async () =>
+          (
+            await system.api<{ status: string }>("GET", `/api/bookings/${id}/track`, {
+              token: owner,
+            })
+          ).body.status === "active"
+            ? true
+            : undefined,
+        { what: "the track to start" },
+      );
       const runner = await socketAt(system.gatewayUrls[0], runnerToken);
       const route = walk(pickup, 20, 0.01);
       for (const fix of route) {
@@ -134,10 +145,13 @@ describeWithInfra(
         route.map((fix) => fix.timestamp),
       );
 
-      // A record delivered twice by Kafka is judged a duplicate: no second waypoint.
+      // A record Kafka delivers again, to a tracking service that forgot the track (as after
+      // a restart): its waypoint id is taken, so no second waypoint.
       const { bus } = createRuntime(system.config); // the same cluster and topic prefix
       const records = await bus.readTopic("runner.events");
       const replay = records.filter((record) => record.value.includes(route[7].timestamp));
+      expect(replay).toHaveLength(1);
+      await system.brokers[0].broadcast("tracking.forget", { booking_id: id });
       await bus.publishWire("runner.events", replay);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
@@ -147,7 +161,8 @@ describeWithInfra(
       );
       expect(track.body.waypoint_count).toBe(route.length);
       expect(track.body.total_distance_km).toBeCloseTo(0.19, 2);
-      expect(updates).toHaveLength(route.length);
+      // The reloaded track took the fix again: watchers may see it twice (at least once).
+      expect(updates.length).toBeGreaterThanOrEqual(route.length);
       await bus.close();
     });
   },

@@ -174,7 +174,7 @@ describe("event catalog", () => {
       ["service-notification", "service-payment", "service-tracking"].sort(),
     );
     expect(consumersOf("booking.delivered").sort()).toEqual(
-      ["service-notification", "service-runner"].sort(),
+      ["service-notification", "service-runner", "service-tracking"].sort(),
     );
     expect(consumersOf("payment.escrow_created")).toEqual([]);
     expect(consumersOf("tracking.updated")).toEqual([]);
