@@ -11,7 +11,8 @@
  * - relay-redis: the same relay with the Redis streams adapter (the adapter's own cost);
  * - embedded: Kilat in one process (in-process bus; MongoDB from infra), as `npm start` runs it;
  * - distributed: Kilat as api | runner | tracking | booking,payment,notification processes over
- *   the Redis transporter and Kafka, the gateway on the Redis streams adapter.
+ *   the Redis transporter and Kafka, the gateway on the Redis streams adapter;
+ * - distributed-edge: the same with the runner service in the gateway's process (see LAYOUTS).
  * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -197,7 +198,20 @@ async function embeddedTarget(): Promise<Target> {
   return { name: "embedded", url, trips: kilatTrips(url), stop: () => stopChildren([server]) };
 }
 
-async function distributedTarget(): Promise<Target> {
+/**
+ * Process layouts of the distributed target. split: every service of the fix path in its own
+ * process. edge: the runner service (GPS ingestion) beside the gateway, so a fix reaches Kafka
+ * without an RPC hop; tracking and the rest stay apart.
+ */
+const LAYOUTS: Record<string, string[]> = {
+  split: ["api", "runner", "tracking", "booking,payment,notification"],
+  edge: ["api,runner", "tracking", "booking,payment,notification"],
+};
+
+async function distributedTarget(layout: string): Promise<Target> {
+  const processes = LAYOUTS[layout];
+  if (!processes)
+    throw new Error(`unknown layout ${layout}; known: ${Object.keys(LAYOUTS).join(", ")}`);
   const infra = { ...readInfraEnv(), ...process.env };
   for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
     if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
@@ -211,24 +225,29 @@ async function distributedTarget(): Promise<Target> {
   await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
   await topics.close();
   const port = String(30000 + Math.floor(Math.random() * 10000));
-  const children = ["api", "runner", "tracking", "booking,payment,notification"].map((services) =>
+  const children = processes.map((services) =>
     child(["server.ts"], {
       ...BENCH_ENV,
       SERVICES: services,
       PORT: port,
-      NODE_ID: `${run}-${services.split(",")[0]}`,
+      NODE_ID: `${run}-${layout}-${services.split(",")[0]}`,
       NAMESPACE: run,
       TRANSPORTER: infra.TRANSPORTER,
       REDIS_URL: infra.REDIS_URL,
       KAFKA_BROKERS: infra.KAFKA_BROKERS,
       KAFKA_TOPIC_PREFIX: prefix,
       MONGO_URL: infra.MONGO_URL,
-      MONGO_DB_PREFIX: `${run}-d`,
+      MONGO_DB_PREFIX: `${run}-${layout}`,
     }),
   );
   const url = `http://127.0.0.1:${port}`;
   await until("the processes to be ready", async () => (await fetch(`${url}/ready`)).ok);
-  return { name: "distributed", url, trips: kilatTrips(url), stop: () => stopChildren(children) };
+  return {
+    name: layout === "split" ? "distributed" : `dist-${layout}`,
+    url,
+    trips: kilatTrips(url),
+    stop: () => stopChildren(children),
+  };
 }
 
 async function connectPairs(target: Target, runners: number): Promise<Pair[]> {
@@ -403,8 +422,10 @@ async function main() {
           : name === "embedded"
             ? await embeddedTarget()
             : name === "distributed"
-              ? await distributedTarget()
-              : undefined;
+              ? await distributedTarget("split")
+              : name.startsWith("distributed-")
+                ? await distributedTarget(name.slice("distributed-".length))
+                : undefined;
     if (!target) throw new Error(`unknown target ${name}`);
     try {
       const pairs = await connectPairs(target, runners);

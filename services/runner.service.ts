@@ -79,6 +79,7 @@ interface RunnerVars {
   limiter: RateLimiter;
   sweepTimer: NodeJS.Timeout | undefined;
   sweeping: Promise<void> | undefined;
+  lastSearchRetry: number;
 }
 
 interface RunnerMethods {
@@ -122,6 +123,8 @@ const toOffer = (doc: RunnerDoc): OfferEntity[] =>
 
 /** Searching bookings looked at per sweep or per runner coming online. */
 const SEARCH_BATCH = 50;
+/** How often a searching booking is tried again without a runner coming online near it. */
+const SEARCH_RETRY_MS = 10_000;
 
 /**
  * Runners: profile, availability, the GPS stream and dispatch.
@@ -366,6 +369,7 @@ const RunnerService: ServiceSchema<
 
   created() {
     const { config } = runtimeOf(this.broker);
+    this.lastSearchRetry = 0;
     this.limiter = new RateLimiter({
       ratePerSec: config.tracking.locationRatePerSec,
       burst: Math.max(1, Math.ceil(config.tracking.locationRatePerSec)),
@@ -519,6 +523,7 @@ const RunnerService: ServiceSchema<
       let near: Awaited<ReturnType<GeoIndex["nearby"]>> = [];
       for (let limit = 25; limit <= 1600; limit *= 4) {
         near = await this.geo.nearby(pickup, radiusKm, { limit });
+        if (near.length === 0) break;
         const free = await this.models.runners
           .find(
             {
@@ -647,12 +652,23 @@ const RunnerService: ServiceSchema<
       for (const doc of orphaned) {
         if (doc.offer) await this.moveOn(doc.offer.booking_id, doc._id);
       }
-      const searching = await this.models.dispatches
-        .find({ status: "searching" }, { _id: 1 })
-        .sort({ updated_at: 1 })
-        .limit(SEARCH_BATCH)
-        .lean<{ _id: string }[]>();
-      for (const doc of searching) await this.tryDispatch(doc._id);
+      // Waiting bookings get another try now and then (runners move into range); a runner
+      // coming online nearby tries them at once (dispatchNear).
+      if (now.getTime() - this.lastSearchRetry >= SEARCH_RETRY_MS) {
+        this.lastSearchRetry = now.getTime();
+        const searching = await this.models.dispatches
+          .find(
+            {
+              status: "searching",
+              updated_at: { $lte: new Date(now.getTime() - SEARCH_RETRY_MS) },
+            },
+            { _id: 1 },
+          )
+          .sort({ updated_at: 1 })
+          .limit(SEARCH_BATCH)
+          .lean<{ _id: string }[]>();
+        for (const doc of searching) await this.tryDispatch(doc._id);
+      }
       for (const runnerId of await this.geo.pruneStale(now)) {
         const doc = await this.models.runners.findById(runnerId, { offer: 1 }).lean<RunnerDoc>();
         if (doc?.offer) await this.moveOn(doc.offer.booking_id, runnerId);

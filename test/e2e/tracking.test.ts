@@ -106,9 +106,17 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     const id = await heldBooking(owner, pickup);
     await offeredTo(near, id);
     expect(await offers(mid)).toEqual([]);
-    const assigned = await published("runner.assigned");
-    expect(assigned.map((event) => event.data)).toContainEqual(
-      expect.objectContaining({ runner_id: "disp-near", booking_id: id }),
+    // The offer's event goes out of the dispatch record's outbox right after the write.
+    await eventually(
+      async () =>
+        (await published("runner.assigned")).some(
+          (event) =>
+            (event.data as { runner_id: string; booking_id: string }).runner_id === "disp-near" &&
+            (event.data as { booking_id: string }).booking_id === id,
+        )
+          ? true
+          : undefined,
+      { what: "runner.assigned for disp-near" },
     );
 
     // disp-near lets it time out (1.5 s): it moves to the next nearest.
@@ -275,9 +283,12 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
       return response.body.status === "completed" ? response.body : undefined;
     });
     expect(closed.total_distance_km).toBeCloseTo(0.088, 2);
-    const completed = (await bus.readTopic("tracking.events"))
-      .map((record) => JSON.parse(record.value) as DomainEvent)
-      .filter((event) => event.type === "tracking.completed" && event.subject === id);
+    const completed = await eventually(async () => {
+      const events = (await bus.readTopic("tracking.events"))
+        .map((record) => JSON.parse(record.value) as DomainEvent)
+        .filter((event) => event.type === "tracking.completed" && event.subject === id);
+      return events.length > 0 ? events : undefined;
+    });
     expect(completed.map((event) => event.data)).toEqual([
       expect.objectContaining({
         owner_id: "trip-owner",
