@@ -1,3 +1,4 @@
+import type { EventType } from "../events/catalog";
 import type { DomainEvent } from "../events/envelope";
 
 export interface OutgoingNotification {
@@ -8,32 +9,177 @@ export interface OutgoingNotification {
   booking_number: string | null;
 }
 
+/**
+ * What the notification service remembers of a booking (from `booking.requested` and
+ * `booking.accepted`): several events name only one party, or no booking number.
+ */
+export interface BookingRef {
+  owner_id: string | null;
+  runner_id: string | null;
+  booking_number: string | null;
+  pet_name: string | null;
+}
+
 /** Minor units, shown in major units: IDR 563,580.00 */
 const money = (cents: number, currency: string) =>
   `${currency} ${(cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
+type Data<T extends EventType> = DomainEvent<T>["data"];
+
+/** A template: who hears about the event, and what each reads. */
+type Template<T extends EventType> = (
+  data: Data<T>,
+  ref: BookingRef,
+) => { to: (string | null | undefined)[]; title: string; body: string }[];
+
+const label = (ref: BookingRef, bookingId: string) => ref.booking_number ?? bookingId;
+const pet = (ref: BookingRef) => ref.pet_name ?? "your pet";
+
+/** One template per event type the service consumes (tracking.updated is never one). */
+export const TEMPLATES: { [T in EventType]?: Template<T> } = {
+  "booking.requested": (d) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number} received`,
+      body: `We are finding a runner for ${d.pet_name}. Estimated price ${money(d.estimated_price_cents, d.currency)}.`,
+    },
+  ],
+  "booking.accepted": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number}: a runner is on the way`,
+      body: `A runner accepted your booking and is heading to pick up ${pet(ref)}.`,
+    },
+  ],
+  "booking.pet_picked_up": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number}: picked up`,
+      body: `${cap(pet(ref))} is with the runner.`,
+    },
+  ],
+  "booking.delivery_in_progress": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number}: on the way`,
+      body: `${cap(pet(ref))} is on the way to the drop-off. Follow the trip live.`,
+    },
+  ],
+  "booking.delivered": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number}: delivered`,
+      body: `${cap(pet(ref))} has arrived. Please confirm the delivery.`,
+    },
+  ],
+  "booking.delivery_confirmed": (d) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${d.booking_number}: delivery confirmed`,
+      body: "Thank you. The payment is being released to your runner.",
+    },
+    {
+      to: [d.runner_id],
+      title: `Booking ${d.booking_number}: delivery confirmed`,
+      body: "The owner confirmed the delivery. Your payout is on its way.",
+    },
+  ],
+  "booking.completed": (d) => [
+    {
+      to: [d.owner_id, d.runner_id],
+      title: `Booking ${d.booking_number} completed`,
+      body: `Final price ${money(d.final_price_cents, d.currency)}.`,
+    },
+  ],
+  "booking.cancelled": (d, ref) => [
+    {
+      to: [ref.owner_id, ref.runner_id],
+      title: `Booking ${d.booking_number} cancelled`,
+      body: `Reason: ${d.reason}.`,
+    },
+  ],
+  "payment.escrow_held": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${label(ref, d.booking_id)}: payment held`,
+      body: `${money(d.amount_cents, d.currency)} is held in escrow until you confirm the delivery.`,
+    },
+  ],
+  "payment.escrow_released": (d, ref) => [
+    {
+      to: [d.runner_id],
+      title: `Booking ${label(ref, d.booking_id)}: payout released`,
+      body: `${money(d.runner_payout_cents, d.currency)} is on its way to you.`,
+    },
+  ],
+  "payment.escrow_refunded": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${label(ref, d.booking_id)}: refunded`,
+      body: `${money(d.amount_cents, d.currency)} is returned to you (${d.refund_reason}).`,
+    },
+  ],
+  "payment.failed": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${label(ref, d.booking_id)}: payment problem`,
+      body: `The payment could not be completed: ${d.reason}.`,
+    },
+  ],
+  "tracking.started": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${label(ref, d.booking_id)}: live tracking on`,
+      body: `Watch ${pet(ref)}'s trip live in the app.`,
+    },
+  ],
+  "tracking.completed": (d, ref) => [
+    {
+      to: [d.owner_id],
+      title: `Booking ${label(ref, d.booking_id)}: trip finished`,
+      body: `${cap(pet(ref))} travelled ${d.total_distance_km.toFixed(1)} km.`,
+    },
+  ],
+  "runner.assigned": (d, ref) => [
+    {
+      to: [d.runner_id],
+      title: `New job: booking ${label(ref, d.booking_id)}`,
+      body: "A booking near you is waiting. Accept it before the offer expires.",
+    },
+  ],
+};
+
+function cap(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /**
- * Who hears about an event, and what they read. Only the event types the notification service
- * subscribes to so far have a template; the rest of the catalog follows with the services
- * that produce them.
+ * Who hears about an event, and what they read: one message per distinct recipient (an owner
+ * who is also the runner hears once). Events without a template notify no one.
  */
-export function notificationsFor(event: DomainEvent): OutgoingNotification[] {
-  switch (event.type) {
-    case "booking.requested": {
-      const data = event.data as DomainEvent<"booking.requested">["data"];
-      return [
-        {
-          recipient_id: data.owner_id,
-          title: `Booking ${data.booking_number} received`,
-          body:
-            `We are finding a runner for ${data.pet_name}. ` +
-            `Estimated price ${money(data.estimated_price_cents, data.currency)}.`,
-          booking_id: data.booking_id,
-          booking_number: data.booking_number,
-        },
-      ];
+export function notificationsFor(
+  event: DomainEvent,
+  ref: BookingRef = { owner_id: null, runner_id: null, booking_number: null, pet_name: null },
+): OutgoingNotification[] {
+  const template = TEMPLATES[event.type] as Template<EventType> | undefined;
+  if (!template) return [];
+  const data = event.data as { booking_id?: string; booking_number?: string };
+  const bookingId = data.booking_id ?? null;
+  const bookingNumber = data.booking_number ?? ref.booking_number;
+  const seen = new Set<string>();
+  const out: OutgoingNotification[] = [];
+  for (const message of template(event.data, ref)) {
+    for (const recipient of message.to) {
+      if (!recipient || seen.has(recipient)) continue;
+      seen.add(recipient);
+      out.push({
+        recipient_id: recipient,
+        title: message.title,
+        body: message.body,
+        booking_id: bookingId,
+        booking_number: bookingNumber,
+      });
     }
-    default:
-      return [];
   }
+  return out;
 }

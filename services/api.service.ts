@@ -172,6 +172,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           "GET runners/nearby": "runner.nearby",
           "GET runners/online": "runner.listOnline",
           "GET notifications": "notification.list",
+          "POST notifications/read-all": "notification.readAll",
+          "POST notifications/:id/read": "notification.read",
         },
       },
     ],
@@ -320,6 +322,13 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
         const { kind, ...payload } = change;
         this.io?.to(ADMIN_RUNNERS_ROOM).emit(`runner:${kind}`, payload);
       }
+    },
+    /** A new inbox entry: to its recipient's sockets (every device). */
+    "live.notification"(
+      this: ApiThis,
+      ctx: Context<{ recipient_id: string; notification: Record<string, unknown> }>,
+    ) {
+      this.io?.to(`user:${ctx.params.recipient_id}`).emit("notification", ctx.params.notification);
     },
     /** A booking moved: to its watchers. */
     "live.booking"(this: ApiThis, ctx: Context<{ booking_id: string; status: string }>) {

@@ -24,7 +24,7 @@ describeWithInfra(
       const owner = { meta: { user: { sub: "owner-sim", role: "owner" } } };
       const runner = { meta: { user: { sub: "runner-sim", role: "runner" } } };
       const start = async () => {
-        const broker = createBroker(config, { services: ["booking", "payment"] });
+        const broker = createBroker(config, { services: ["booking", "payment", "runner"] });
         brokers.push(broker);
         await broker.start();
         return broker;

@@ -1,0 +1,131 @@
+import type { Socket } from "socket.io-client";
+import type { BookingEntity } from "../../services/booking.service";
+import type { NotificationEntity } from "../../services/notification.service";
+import { describeWithInfra } from "../support/infra";
+import { collect, connectSocket } from "../support/live";
+import { startSystem, type System } from "../support/system";
+import { eventually } from "../support/wait";
+
+interface Inbox {
+  items: NotificationEntity[];
+  unread_count: number;
+  next_cursor: string | null;
+}
+
+/** Every step of a delivery reaches the right person, in the inbox and on their sockets. */
+describeWithInfra(["mongo"], "notifications, embedded", (infra) => {
+  let system: System;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    system = await startSystem({ infra: { mongo: infra.mongo } });
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await system?.stop();
+  });
+
+  const inbox = async (token: string, query = "") =>
+    (await system.api<Inbox>("GET", `/api/notifications?limit=50${query}`, { token })).body;
+  const typesOf = (box: Inbox) => box.items.map((item) => item.event_type).sort();
+
+  it("tells owner and runner about each step of a delivery, once, live and in the inbox", async () => {
+    const pickup = { lat: -6.6, lng: 106.8 };
+    const owner = system.token("owner", "note-owner");
+    const runner = system.token("runner", "note-runner");
+    const ownerSocket = await connectSocket(system.url, owner);
+    const runnerSocket = await connectSocket(system.url, runner);
+    sockets.push(ownerSocket, runnerSocket);
+    const ownerLive = collect<NotificationEntity>(ownerSocket, "notification");
+    const runnerLive = collect<NotificationEntity>(runnerSocket, "notification");
+
+    await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+    const created = await system.api<BookingEntity>("POST", "/api/bookings", {
+      token: owner,
+      body: { pet_type: "rabbit", pet_name: "Snow", pickup, dropoff: { lat: -6.62, lng: 106.8 } },
+    });
+    const id = created.body.booking_id;
+    await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
+    await eventually(
+      async () =>
+        (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
+          .payment_status === "held"
+          ? true
+          : undefined,
+      { what: "escrow held" },
+    );
+    for (const step of ["accept", "pickup", "depart", "deliver"]) {
+      const moved = await system.api("POST", `/api/bookings/${id}/${step}`, { token: runner });
+      expect(moved.status).toBe(200);
+    }
+    await system.api("POST", `/api/bookings/${id}/confirm`, { token: owner });
+
+    const ownerExpected = [
+      "booking.accepted",
+      "booking.completed",
+      "booking.delivered",
+      "booking.delivery_confirmed",
+      "booking.delivery_in_progress",
+      "booking.pet_picked_up",
+      "booking.requested",
+      "payment.escrow_held",
+      "tracking.completed",
+      "tracking.started",
+    ];
+    const runnerExpected = [
+      "booking.completed",
+      "booking.delivery_confirmed",
+      "payment.escrow_released",
+      "runner.assigned",
+    ];
+    const ownerBox = await eventually(async () => {
+      const box = await inbox(owner);
+      return box.items.length >= ownerExpected.length ? box : undefined;
+    });
+    const runnerBox = await eventually(async () => {
+      const box = await inbox(runner);
+      return box.items.length >= runnerExpected.length ? box : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // room for a wrong extra one
+    expect(typesOf(await inbox(owner))).toEqual(ownerExpected);
+    expect(typesOf(await inbox(runner))).toEqual(runnerExpected);
+    expect(ownerBox.unread_count).toBe(ownerExpected.length);
+    expect(ownerBox.items.every((item) => item.booking_id === id)).toBe(true);
+    expect(ownerBox.items.find((item) => item.event_type === "payment.escrow_held")?.title).toEqual(
+      `Booking ${created.body.booking_number}: payment held`,
+    );
+    expect(runnerBox.items.find((item) => item.event_type === "runner.assigned")?.title).toMatch(
+      /^New job: booking KLT-/,
+    );
+
+    // The same entries arrived live on each recipient's socket.
+    await eventually(() => (ownerLive.length >= ownerExpected.length ? true : undefined));
+    expect(ownerLive.map((item) => item.id).sort()).toEqual(
+      ownerBox.items.map((item) => item.id).sort(),
+    );
+    expect(runnerLive.map((item) => item.event_type).sort()).toEqual(runnerExpected);
+
+    // Reading: one, then all; nobody reads someone else's.
+    const first = ownerBox.items[0];
+    const notMine = await system.api("POST", `/api/notifications/${first.id}/read`, {
+      token: runner,
+    });
+    expect(notMine.status).toBe(404);
+    const read = await system.api<NotificationEntity>(
+      "POST",
+      `/api/notifications/${first.id}/read`,
+      { token: owner },
+    );
+    expect([read.status, read.body.read]).toEqual([200, true]);
+    expect((await inbox(owner)).unread_count).toBe(ownerExpected.length - 1);
+    expect((await inbox(owner, "&unread=true")).items.map((item) => item.id)).not.toContain(
+      first.id,
+    );
+    const all = await system.api<{ marked: number }>("POST", "/api/notifications/read-all", {
+      token: owner,
+    });
+    expect(all.body.marked).toBe(ownerExpected.length - 1);
+    expect((await inbox(owner)).unread_count).toBe(0);
+    expect((await inbox(runner)).unread_count).toBe(runnerExpected.length);
+  });
+});

@@ -1,0 +1,125 @@
+import { CONSUMER_GROUPS, type EventPayload, type EventType } from "../../events/catalog";
+import { createEvent } from "../../events/envelope";
+import { TEMPLATES, notificationsFor, type BookingRef } from "../../domain/notifications";
+
+const at = "2026-11-26T10:00:00.000Z";
+const ref: BookingRef = {
+  owner_id: "owner-1",
+  runner_id: "runner-1",
+  booking_number: "KLT-20261126-ABC123",
+  pet_name: "Rex",
+};
+const event = <T extends EventType>(type: T, data: EventPayload<T>) =>
+  createEvent(type, data, { service: "test" });
+const recipients = (...args: Parameters<typeof notificationsFor>) =>
+  notificationsFor(...args).map((message) => message.recipient_id);
+
+describe("notification templates", () => {
+  it("has a template for every event the notification groups consume, and none for tracking.updated", () => {
+    const consumed = CONSUMER_GROUPS.filter((group) => group.service === "service-notification")
+      .flatMap((group) => group.events)
+      .sort();
+    expect(Object.keys(TEMPLATES).sort()).toEqual(consumed);
+    expect(consumed).not.toContain("tracking.updated");
+  });
+
+  it("tells both parties about a confirmed delivery, each their own message", () => {
+    const messages = notificationsFor(
+      event("booking.delivery_confirmed", {
+        booking_id: "b-1",
+        booking_number: "KLT-1",
+        runner_id: "runner-1",
+        owner_id: "owner-1",
+        delivered_at: at,
+        occurred_at: at,
+      }),
+      ref,
+    );
+    expect(messages.map((m) => m.recipient_id)).toEqual(["owner-1", "runner-1"]);
+    expect(messages[1].body).toMatch(/payout/);
+    expect(messages.every((m) => m.booking_number === "KLT-1" && m.booking_id === "b-1")).toBe(
+      true,
+    );
+  });
+
+  it("finds the parties of a cancellation from what it remembers of the booking", () => {
+    const cancelled = event("booking.cancelled", {
+      booking_id: "b-1",
+      booking_number: "KLT-1",
+      cancelled_by: "owner-1",
+      reason: "plans changed",
+      occurred_at: at,
+    });
+    expect(recipients(cancelled, ref)).toEqual(["owner-1", "runner-1"]);
+    expect(recipients(cancelled, { ...ref, runner_id: null })).toEqual(["owner-1"]);
+    expect(recipients(cancelled)).toEqual([]);
+  });
+
+  it("sends the payout to the runner and names the booking by number when it knows it", () => {
+    const released = event("payment.escrow_released", {
+      payment_id: "p-1",
+      booking_id: "b-1",
+      runner_id: "runner-1",
+      runner_payout_cents: 4_000_000,
+      platform_fee_cents: 1_000_000,
+      currency: "IDR",
+      occurred_at: at,
+    });
+    const [message] = notificationsFor(released, ref);
+    expect(message).toEqual({
+      recipient_id: "runner-1",
+      title: "Booking KLT-20261126-ABC123: payout released",
+      body: "IDR 40,000.00 is on its way to you.",
+      booking_id: "b-1",
+      booking_number: "KLT-20261126-ABC123",
+    });
+    expect(notificationsFor(released)[0].title).toEqual("Booking b-1: payout released");
+  });
+
+  it("offers a job to the runner only, and tells a payment failure to the owner only", () => {
+    expect(
+      recipients(
+        event("runner.assigned", { runner_id: "runner-9", booking_id: "b-1", occurred_at: at }),
+        ref,
+      ),
+    ).toEqual(["runner-9"]);
+    expect(
+      recipients(
+        event("payment.failed", {
+          payment_id: "p-1",
+          booking_id: "b-1",
+          owner_id: "owner-1",
+          reason: "card_declined",
+          occurred_at: at,
+        }),
+        ref,
+      ),
+    ).toEqual(["owner-1"]);
+  });
+
+  it("sends one message to someone who is both parties", () => {
+    const completed = event("booking.completed", {
+      booking_id: "b-1",
+      booking_number: "KLT-1",
+      runner_id: "same",
+      owner_id: "same",
+      final_price_cents: 100,
+      currency: "IDR",
+      occurred_at: at,
+    });
+    expect(recipients(completed, ref)).toEqual(["same"]);
+  });
+
+  it("notifies no one about events without a template", () => {
+    const updated = event("tracking.updated", {
+      track_id: "t",
+      booking_id: "b-1",
+      runner_id: "r",
+      latitude: 0,
+      longitude: 0,
+      speed_kmh: 10,
+      occurred_at: at,
+    });
+    expect(notificationsFor(updated, ref)).toEqual([]);
+  });
+});
