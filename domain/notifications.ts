@@ -161,7 +161,8 @@ export function notificationsFor(
   event: DomainEvent,
   ref: BookingRef = { owner_id: null, runner_id: null, booking_number: null, pet_name: null },
 ): OutgoingNotification[] {
-  const template = TEMPLATES[event.type] as Template<EventType> | undefined;
+  // One template's parameter type per event; here any event's, as the switch is by type.
+  const template = (TEMPLATES as Partial<Record<EventType, Template<EventType>>>)[event.type];
   if (!template) return [];
   const data = event.data as { booking_id?: string; booking_number?: string };
   const bookingId = data.booking_id ?? null;
