@@ -10,7 +10,9 @@ import { actionsOf } from "../lib/action";
 import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../lib/auth";
 import type { PrometheusTextReporter } from "../lib/metrics";
 import { ReadinessProbe } from "../lib/readiness";
+import { buildOpenApi, docsPage } from "../lib/openapi";
 import { runtimeOf } from "../lib/runtime";
+import { renderAsyncApi } from "../events/describe";
 import type { LiveFix, LiveRunnerChange } from "./tracking.service";
 
 interface GatewayRequest extends IncomingMessage {
@@ -29,6 +31,8 @@ interface ApiVars {
   server: HttpServer;
   io: SocketServer | undefined;
   adapterRedis: Redis | undefined;
+  openApiDocument: Record<string, unknown> | undefined;
+  openApi(): Promise<Record<string, unknown>>;
   probe: ReadinessProbe;
 }
 type ApiThis = Service<ApiSettingsSchema> & ApiVars;
@@ -141,6 +145,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           "GET health": "api.health",
           "GET ready": "api.ready",
           "GET metrics": "api.metrics",
+          "GET api/openapi.json": "api.openapi",
+          "GET api/docs": "api.docs",
+          "GET api/asyncapi.yaml": "api.asyncapi",
         },
       },
       {
@@ -205,6 +212,32 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
       },
     }),
 
+    /** The OpenAPI 3.1 document, from the routes and the actions' zod schemas. */
+    openapi: action({
+      params: NoParams,
+      async handler() {
+        return this.openApi();
+      },
+    }),
+
+    /** The same, as a readable page. */
+    docs: action({
+      params: NoParams,
+      async handler(ctx) {
+        ctx.meta.$responseType = "text/html; charset=utf-8";
+        return docsPage(await this.openApi());
+      },
+    }),
+
+    /** The event catalog as AsyncAPI 3.0 (the same text as docs/asyncapi.yaml). */
+    asyncapi: action({
+      params: NoParams,
+      async handler(ctx) {
+        ctx.meta.$responseType = "application/yaml; charset=utf-8";
+        return renderAsyncApi();
+      },
+    }),
+
     /** Moleculer's metrics in Prometheus text format. */
     metrics: action({
       params: NoParams,
@@ -222,6 +255,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
   },
 
   methods: {
+    async openApi(this: ApiThis) {
+      // Imported when first asked for: services/index imports this file.
+      const { SERVICE_SCHEMAS } = await import("./index");
+      this.openApiDocument ??= buildOpenApi(this.settings.routes ?? [], SERVICE_SCHEMAS, {
+        title: "Kilat",
+        version: "0.1.0",
+      });
+      return this.openApiDocument;
+    },
+
     /** Verifies a Stripe webhook's signature, then hands the event to the payment service. */
     async stripeWebhook(
       this: ApiThis,

@@ -62,6 +62,21 @@ describeWithInfra(["mongo"], "embedded mode through the public REST and Socket.I
     expect(metrics.body).toMatch(/^moleculer_request_total\{/m);
   });
 
+  it("serves its API description: OpenAPI 3.1, a readable page, and the AsyncAPI of its events", async () => {
+    const openapi = await system.api<{ openapi: string; paths: Record<string, unknown> }>(
+      "GET",
+      "/api/openapi.json",
+    );
+    expect([openapi.status, openapi.body.openapi]).toEqual([200, "3.1.0"]);
+    expect(Object.keys(openapi.body.paths)).toContain("/api/bookings/{id}/accept");
+    const docs = await system.api<string>("GET", "/api/docs");
+    expect(docs.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(docs.body).toContain("/api/bookings/{id}/track");
+    const asyncapi = await system.api<string>("GET", "/api/asyncapi.yaml");
+    expect(asyncapi.status).toBe(200);
+    expect(asyncapi.body).toMatch(/^asyncapi: 3\.0\.0$/m);
+  });
+
   it("creates a booking, shows it to its owner, pages the list, and notifies the owner", async () => {
     const owner = system.token("owner", "owner-e2e");
     const created = await system.api<Booking>("POST", "/api/bookings", {
