@@ -157,6 +157,7 @@ async function embedded(concurrency: number, total: number) {
   const infra = { ...readInfraEnv(), ...process.env };
   const config = loadConfig({
     LOG_LEVEL: "error",
+    RATE_LIMIT_PER_IP: "10000000", // one load generator is one client address
     PORT: "0",
     MONGO_URL: infra.MONGO_URL ?? "",
     MONGO_DB_PREFIX: run,
@@ -200,6 +201,7 @@ async function distributed(concurrency: number, total: number) {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "",
         LOG_LEVEL: "error",
+        RATE_LIMIT_PER_IP: "10000000",
         SERVICES: services,
         PORT: port,
         NODE_ID: `${run}-${services.replace(",", "-")}`,

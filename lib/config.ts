@@ -149,6 +149,27 @@ const EnvSchema = z.object({
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(150),
   /** Location updates per runner per second; the excess is dropped and counted. */
   LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(5),
+  /** Browser origins allowed to call the API (comma-separated); none by default. */
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      const origins = value ? value.split(",").map((origin) => origin.trim()) : [];
+      for (const origin of origins) {
+        if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected origins like https://app.example.com (got "${origin}")`,
+          });
+          return z.NEVER;
+        }
+      }
+      return origins;
+    }),
+  /** Requests per minute per bearer token, and per client address (Redis-shared with REDIS_URL). */
+  RATE_LIMIT_PER_TOKEN: z.coerce.number().int().positive().default(1200),
+  RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(12000),
   /**
    * How long relays wait before sweeping outboxes that the fast path did not flush (a crash,
    * a Kafka outage). Each sweep scans its collection, so not too often.
@@ -192,6 +213,7 @@ export interface Config {
   autoConfirmAfterMs: number;
   platformFeeBps: number;
   dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
+  http: { corsOrigins: string[]; ratePerTokenPerMinute: number; ratePerIpPerMinute: number };
   tracking: { maxSpeedKmh: number; locationRatePerSec: number };
   pricing: {
     currency: string;
@@ -251,6 +273,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runnerStaleAfterMs: e.RUNNER_STALE_AFTER,
     },
     tracking: { maxSpeedKmh: e.MAX_SPEED_KMH, locationRatePerSec: e.LOCATION_RATE_LIMIT },
+    http: {
+      corsOrigins: e.CORS_ORIGINS,
+      ratePerTokenPerMinute: e.RATE_LIMIT_PER_TOKEN,
+      ratePerIpPerMinute: e.RATE_LIMIT_PER_IP,
+    },
     pricing: {
       currency: e.CURRENCY,
       baseFareCents: e.PRICE_BASE_FARE_CENTS,

@@ -10,6 +10,12 @@ import { actionsOf } from "../lib/action";
 import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../lib/auth";
 import type { PrometheusTextReporter } from "../lib/metrics";
 import { ReadinessProbe } from "../lib/readiness";
+import {
+  MemoryCounterStore,
+  RedisCounterStore,
+  rateLimiter,
+  securityHeaders,
+} from "../lib/http-limits";
 import { buildOpenApi, docsPage } from "../lib/openapi";
 import { runtimeOf } from "../lib/runtime";
 import { renderAsyncApi } from "../events/describe";
@@ -31,6 +37,7 @@ interface ApiVars {
   server: HttpServer;
   io: SocketServer | undefined;
   adapterRedis: Redis | undefined;
+  limiter: ReturnType<typeof rateLimiter>;
   openApiDocument: Record<string, unknown> | undefined;
   openApi(): Promise<Record<string, unknown>>;
   probe: ReadinessProbe;
@@ -119,6 +126,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     port: 3000,
     ip: "0.0.0.0",
     log4XXResponses: false,
+    // Every route: security headers, then the per-token and per-address limits. Functions
+    // read what `created` built, since routes are made before it runs.
+    use: [
+      securityHeaders,
+      function limit(this: ApiThis, req: IncomingMessage, res: ServerResponse, next: () => void) {
+        this.limiter(req, res, next);
+      },
+    ],
     logRequestParams: null,
     logResponseData: null,
     routes: [
@@ -155,6 +170,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
         mappingPolicy: "restrict",
         authentication: true,
         authorization: true,
+        cors: {
+          origin(this: ApiThis, origin: string) {
+            return runtimeOf(this.broker).config.http.corsOrigins.includes(origin);
+          },
+          methods: ["GET", "POST", "PATCH"],
+          allowedHeaders: ["Authorization", "Content-Type"],
+          maxAge: 600,
+        },
         bodyParsers: { json: { limit: "64kb", strict: true } },
         aliases: {
           "POST bookings": "booking.create",
@@ -348,6 +371,17 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     this.adapterRedis = config.redisUrl
       ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
       : undefined;
+    this.limiter = rateLimiter(
+      this.adapterRedis
+        ? new RedisCounterStore(this.adapterRedis, `${config.mongoDbPrefix}:ratelimit`)
+        : new MemoryCounterStore(),
+      {
+        perToken: config.http.ratePerTokenPerMinute,
+        perIp: config.http.ratePerIpPerMinute,
+        windowMs: 60_000,
+      },
+      this.logger,
+    );
     this.settings.port = config.port;
     this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
   },
@@ -383,7 +417,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     const { config } = runtimeOf(this.broker);
     const io = new SocketServer(this.server, {
       serveClient: false,
-      cors: { origin: false },
+      cors: { origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false },
       // Several gateways share rooms through Redis. The streams adapter, not the pub/sub one:
       // it resumes its stream after a Redis reconnect instead of dropping what was sent meanwhile.
       ...(this.adapterRedis

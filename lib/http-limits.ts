@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type Redis from "ioredis";
+
+/** Fixed-window counters: how many hits a key had in the current window, and when it ends. */
+export interface CounterStore {
+  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+}
+
+/** One gateway's counters. */
+export class MemoryCounterStore implements CounterStore {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async hit(key: string, windowMs: number) {
+    const now = this.now();
+    let window = this.windows.get(key);
+    if (!window || window.resetAt <= now) {
+      if (this.windows.size > 100_000) this.prune(now);
+      window = { count: 0, resetAt: now + windowMs };
+      this.windows.set(key, window);
+    }
+    window.count++;
+    return { count: window.count, resetInMs: window.resetAt - now };
+  }
+
+  private prune(now: number) {
+    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+  }
+}
+
+/** INCR and, on a window's first hit, its expiry — atomically, in one round trip. */
+const HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
+/** Counters shared by every gateway on one Redis. */
+export class RedisCounterStore implements CounterStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async hit(key: string, windowMs: number) {
+    const [count, ttl] = (await this.redis.eval(
+      HIT_SCRIPT,
+      1,
+      `${this.prefix}:${key}`,
+      String(windowMs),
+    )) as [number, number];
+    return { count, resetInMs: ttl > 0 ? ttl : windowMs };
+  }
+}
+
+export interface RateLimits {
+  /** Requests per window per bearer token (any token: a forged one is limited too). */
+  perToken: number;
+  /** Requests per window per client address. */
+  perIp: number;
+  windowMs: number;
+}
+
+export class RateLimitedError extends Error {
+  readonly code = 429;
+  readonly type = "RATE_LIMITED";
+  constructor(readonly retryAfterSeconds: number) {
+    super("Too many requests, retry later");
+    this.name = "TooManyRequests";
+  }
+}
+
+/**
+ * A moleculer-web middleware: counts the request against its token and its address, and answers
+ * 429 with `Retry-After` once either is over its limit. A store failure lets the request through
+ * (logged): a Redis hiccup must not take the API down.
+ */
+export function rateLimiter(
+  store: CounterStore,
+  limits: RateLimits,
+  logger: { warn(...args: unknown[]): void },
+) {
+  return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
+    const token = req.headers.authorization;
+    const ip = req.socket.remoteAddress ?? "unknown";
+    const checks: Promise<{ count: number; resetInMs: number; limit: number }>[] = [
+      store.hit(`ip:${ip}`, limits.windowMs).then((hit) => ({ ...hit, limit: limits.perIp })),
+    ];
+    if (token) {
+      const digest = createHash("sha256").update(token).digest("base64url").slice(0, 22);
+      checks.push(
+        store.hit(`token:${digest}`, limits.windowMs).then((hit) => ({
+          ...hit,
+          limit: limits.perToken,
+        })),
+      );
+    }
+    Promise.all(checks).then(
+      (hits) => {
+        const over = hits.filter((hit) => hit.count > hit.limit);
+        if (over.length === 0) return next();
+        const retryAfter = Math.max(1, Math.ceil(Math.max(...over.map((h) => h.resetInMs)) / 1000));
+        res.setHeader("Retry-After", String(retryAfter));
+        next(new RateLimitedError(retryAfter));
+      },
+      (error: unknown) => {
+        logger.warn("rate-limit store failed, letting the request through", error);
+        next();
+      },
+    );
+  };
+}
+
+/** Headers every answer carries: no sniffing, no framing, no referrer, no caching of API data. */
+export function securityHeaders(_req: IncomingMessage, res: ServerResponse, next: () => void) {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
+  res.setHeader("Cache-Control", "no-store");
+  // Only the docs page is HTML, and it needs nothing but its own inline style.
+  res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  next();
+}
