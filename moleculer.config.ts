@@ -1,3 +1,4 @@
+import { REPL_COMMANDS } from "./lib/repl-commands";
 import { Errors, type BrokerOptions, type MetricRegistry } from "moleculer";
 import type { Config } from "./lib/config";
 import { PrometheusTextReporter } from "./lib/metrics";
@@ -59,7 +60,13 @@ export function brokerOptions(config: Config): BrokerOptions {
       enabled: true,
       reporter: [new PrometheusTextReporter({}) as unknown as MetricsReporter],
     },
-    replOptions: { delimiter: "kilat $ ", customCommands: [] },
+    // Ops commands (`booking`, `dlq`, `runners online`, `outbox`); see lib/repl-commands.ts.
+    replOptions: {
+      delimiter: "kilat $ ",
+      customCommands: REPL_COMMANDS as unknown as NonNullable<
+        BrokerOptions["replOptions"]
+      >["customCommands"],
+    },
   };
 }
 

@@ -128,6 +128,36 @@ export function DomainEvents(options: DomainEventsOptions) {
       await (this as Partial<DomainEventsHooks>).afterEventsStopped?.();
     },
 
+    actions: {
+      /** Ops (REPL `outbox`): events written but not yet published, per aggregate, with age. */
+      pendingEvents: {
+        visibility: "public",
+        async handler(this: This) {
+          const now = Date.now();
+          const pending = [];
+          for (const name of options.outbox ?? []) {
+            const docs = await this.models[name]
+              .find({ "outbox.0": { $exists: true } } as never, { outbox: 1 })
+              .limit(500)
+              .lean<WithOutbox[]>();
+            for (const doc of docs) {
+              for (const entry of doc.outbox) {
+                pending.push({
+                  service: options.source,
+                  model: name,
+                  aggregate_id: doc._id,
+                  type: entry.type,
+                  event_id: entry.id,
+                  age_s: Math.round((now - new Date(entry.created_at).getTime()) / 1000),
+                });
+              }
+            }
+          }
+          return pending;
+        },
+      },
+    },
+
     methods: {
       domainEvent<T extends EventType>(this: This, type: T, data: EventPayload<T>) {
         return createEvent(type, data, { service: options.source });

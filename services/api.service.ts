@@ -6,7 +6,8 @@ import Redis from "ioredis";
 import { Server as SocketServer } from "socket.io";
 import Stripe from "stripe";
 import { z } from "zod";
-import { actionsOf } from "../lib/action";
+import { actionsOf, notFound } from "../lib/action";
+import { listDeadLetters, replayDeadLetters, showDeadLetter } from "../lib/dlq";
 import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../lib/auth";
 import type { PrometheusTextReporter } from "../lib/metrics";
 import { ReadinessProbe } from "../lib/readiness";
@@ -260,6 +261,46 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
         return renderAsyncApi();
       },
     }),
+
+    /** Ops (REPL `dlq list`): dead letters of one topic or all; not on the public API. */
+    dlqList: {
+      visibility: "public",
+      params: { topic: { type: "string", optional: true } },
+      async handler(this: ApiThis, ctx: Context<{ topic?: string }>) {
+        return listDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic);
+      },
+    },
+
+    /** Ops (REPL `dlq show`): one dead letter whole. */
+    dlqShow: {
+      visibility: "public",
+      params: { topic: "string", offset: "string" },
+      async handler(this: ApiThis, ctx: Context<{ topic: string; offset: string }>) {
+        const letter = await showDeadLetter(
+          runtimeOf(this.broker).bus,
+          ctx.params.topic,
+          ctx.params.offset,
+        );
+        if (!letter) throw notFound("Dead letter");
+        return letter;
+      },
+    },
+
+    /** Ops (REPL `dlq replay`): dead letters back to their original topic. */
+    dlqReplay: {
+      visibility: "public",
+      params: {
+        topic: "string",
+        offset: { type: "string", optional: true },
+        all: { type: "boolean", optional: true },
+      },
+      async handler(
+        this: ApiThis,
+        ctx: Context<{ topic: string; offset?: string; all?: boolean }>,
+      ) {
+        return replayDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic, ctx.params);
+      },
+    },
 
     /** Moleculer's metrics in Prometheus text format. */
     metrics: action({

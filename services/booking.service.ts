@@ -278,9 +278,12 @@ const BookingService: ServiceSchema<
       roles: ["owner", "runner", "admin"],
       params: GetBookingParams,
       async handler(ctx) {
-        const doc = await this.models.bookings
-          .findById(ctx.params.id, { outbox: 0 })
-          .lean<BookingDoc>();
+        // By id, or by its human-readable number (KLT-…), as support staff quote it.
+        const doc = ctx.params.id.startsWith("KLT-")
+          ? await this.models.bookings
+              .findOne({ booking_number: ctx.params.id }, { outbox: 0 })
+              .lean<BookingDoc>()
+          : await this.models.bookings.findById(ctx.params.id, { outbox: 0 }).lean<BookingDoc>();
         if (!doc || !mayLookAt(callerOf(ctx), doc)) throw notFound("Booking");
         return toEntity(doc);
       },

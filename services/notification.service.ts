@@ -91,6 +91,20 @@ const NotificationService: ServiceSchema<
   ],
 
   actions: {
+    /** Ops (REPL `booking`): every inbox entry about one booking, all recipients. */
+    forBooking: {
+      visibility: "public",
+      params: { booking_id: "string" },
+      async handler(this: NotificationThis, ctx: { params: { booking_id: string } }) {
+        const rows = await this.models.notifications
+          .find({ booking_id: ctx.params.booking_id })
+          .sort(PAGE_SORT)
+          .limit(100)
+          .lean<NotificationDoc[]>();
+        return rows.map((doc) => ({ recipient_id: doc.recipient_id, ...toEntity(doc) }));
+      },
+    },
+
     /** Marks one of the caller's notifications read (404 for anyone else's). */
     read: action({
       roles: ["owner", "runner", "admin"],

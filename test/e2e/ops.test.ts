@@ -1,0 +1,186 @@
+import { createEvent, toWire } from "../../events/envelope";
+import { DLQ_HEADERS } from "../../lib/event-bus/delivery";
+import type { EventBus } from "../../lib/event-bus";
+import { REPL_COMMANDS } from "../../lib/repl-commands";
+import type { BookingEntity } from "../../services/booking.service";
+import type { NotificationEntity } from "../../services/notification.service";
+import { FlakyPublishBus } from "../support/flaky-bus";
+import { describeWithInfra } from "../support/infra";
+import { startSystem, type System } from "../support/system";
+import { eventually } from "../support/wait";
+import { createRuntime } from "../../lib/runtime";
+
+/** Runs a REPL command as an operator would, and returns what it printed (JSON). */
+async function repl(system: System, line: string, options: Record<string, unknown> = {}) {
+  const [name, ...args] = line.split(" ");
+  const command = REPL_COMMANDS.find((candidate) => candidate.command.split(" ")[0] === name);
+  if (!command) throw new Error(`no REPL command ${name}`);
+  const names = command.command
+    .split(" ")
+    .slice(1)
+    .map((arg) => arg.replace(/[<>[\]]/g, ""));
+  const params = Object.fromEntries(names.map((arg, i) => [arg, args[i]]));
+  const printed: string[] = [];
+  const log = jest.spyOn(console, "log").mockImplementation((text: string) => {
+    printed.push(text);
+  });
+  try {
+    await command.action(system.brokers[0], { ...params, options });
+  } finally {
+    log.mockRestore();
+  }
+  return JSON.parse(printed.join("\n")) as unknown;
+}
+
+/** The actions behind the REPL's ops commands, through the commands themselves. */
+describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (infra) => {
+  let system: System;
+  let bus: FlakyPublishBus;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      busFor: (_services, config) => {
+        bus = new FlakyPublishBus(createRuntime(config).bus);
+        return bus;
+      },
+    });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    await bus?.close();
+  });
+
+  it("shows a booking whole by its number, and what its outbox still holds", async () => {
+    const owner = system.token("owner", "ops-owner");
+    bus.publishing = false; // Kafka unreachable: the requested event stays in the outbox
+    const created = await system.api<BookingEntity>("POST", "/api/bookings", {
+      token: owner,
+      body: {
+        pet_type: "dog",
+        pet_name: "Ops",
+        pickup: { lat: 0.1, lng: 0.1 },
+        dropoff: { lat: 0.2, lng: 0.1 },
+      },
+    });
+    expect(created.status).toBe(201);
+    const outbox = (await repl(system, "outbox")) as { service: string; pending: unknown[] }[];
+    const booking = outbox.find((entry) => entry.service === "booking");
+    expect(booking?.pending).toEqual([
+      expect.objectContaining({
+        aggregate_id: created.body.booking_id,
+        type: "booking.requested",
+        age_s: expect.any(Number) as number,
+      }),
+    ]);
+
+    bus.publishing = true;
+    await eventually(async () => {
+      const view = (await repl(system, `booking ${created.body.booking_number}`)) as {
+        booking: BookingEntity;
+        unsent_events: unknown[];
+        notifications: NotificationEntity[];
+      };
+      return view.unsent_events.length === 0 && view.notifications.length === 1 ? view : undefined;
+    });
+    const view = (await repl(system, `booking ${created.body.booking_number}`)) as {
+      booking: BookingEntity;
+      payment: { error?: string };
+      notifications: (NotificationEntity & { recipient_id: string })[];
+    };
+    expect(view.booking.booking_id).toBe(created.body.booking_id);
+    expect(view.payment.error).toMatch(/not found/i); // not paid yet
+    expect(view.notifications[0]).toEqual(
+      expect.objectContaining({ recipient_id: "ops-owner", event_type: "booking.requested" }),
+    );
+  });
+
+  it("lists, shows and replays dead letters to their original topic", async () => {
+    const realBus: EventBus = bus;
+    // A valid event that failed for good somewhere (a dependency was down), now dead-lettered.
+    const event = createEvent(
+      "booking.requested",
+      {
+        booking_id: "dlq-booking",
+        booking_number: "KLT-20261126-DLQ001",
+        owner_id: "dlq-owner",
+        pet_type: "cat",
+        pet_name: "Replay",
+        pickup_lat: 0,
+        pickup_lng: 0,
+        dropoff_lat: 0.1,
+        dropoff_lng: 0,
+        estimated_price_cents: 100,
+        currency: "IDR",
+        occurred_at: new Date().toISOString(),
+      },
+      { service: "booking" },
+    );
+    const wire = toWire(event);
+    await realBus.publishWire("booking.events.dlq", [
+      {
+        ...wire,
+        headers: {
+          ...wire.headers,
+          [DLQ_HEADERS.topic]: "booking.events",
+          [DLQ_HEADERS.partition]: "0",
+          [DLQ_HEADERS.offset]: "42",
+          [DLQ_HEADERS.group]: "service-notification-bookings",
+          [DLQ_HEADERS.error]: "MongoNetworkError: connection refused",
+          [DLQ_HEADERS.attempts]: "5",
+        },
+      },
+    ]);
+
+    const letters = (await repl(system, "dlq list booking.events")) as {
+      offset: string;
+      event_id: string;
+      group: string;
+    }[];
+    const letter = letters.find((candidate) => candidate.event_id === event.id);
+    expect(letter).toEqual(
+      expect.objectContaining({
+        type: "booking.requested",
+        group: "service-notification-bookings",
+        error: "MongoNetworkError: connection refused",
+        attempts: 5,
+        origin: { topic: "booking.events", partition: "0", offset: "42" },
+      }),
+    );
+    const shown = (await repl(system, `dlq show booking.events ${letter!.offset}`)) as {
+      value: { id: string };
+      headers: Record<string, string>;
+    };
+    expect(shown.value.id).toBe(event.id);
+    expect(await repl(system, "dlq show booking.events 9999")).toEqual({
+      error: "Dead letter not found",
+    });
+
+    const replayed = (await repl(system, `dlq replay booking.events ${letter!.offset}`)) as {
+      replayed: number;
+    };
+    expect(replayed.replayed).toBe(1);
+    // Taken anew by the consumers of booking.events: the owner is notified this time.
+    const dlqOwner = system.token("owner", "dlq-owner");
+    await eventually(async () => {
+      const inbox = await system.api<{ items: NotificationEntity[] }>("GET", "/api/notifications", {
+        token: dlqOwner,
+      });
+      return inbox.body.items.some((item) => item.booking_id === "dlq-booking") ? true : undefined;
+    });
+  });
+
+  it("shows who is online", async () => {
+    const runner = system.token("runner", "ops-runner");
+    await system.api("POST", "/api/runners/me/online", {
+      token: runner,
+      body: { lat: 3.1, lng: 101.7 },
+    });
+    const online = (await repl(system, "runners online")) as {
+      items: { runner_id: string; availability: string }[];
+    };
+    expect(online.items).toContainEqual(
+      expect.objectContaining({ runner_id: "ops-runner", availability: "online" }),
+    );
+  });
+});
