@@ -47,7 +47,9 @@ const ERRORS: Record<string, string> = {
 /** `bookings/:id/accept` under `/api` → `/api/bookings/{id}/accept` and its path parameters. */
 function openApiPath(prefix: string, path: string): { path: string; params: string[] } {
   const params: string[] = [];
-  const joined = `${prefix.replace(/\/$/, "")}/${path}`.replace(/\/+/g, "/");
+  const joined = `${prefix.replace(/\/$/, "")}/${path}`
+    .replace(/\/+/g, "/")
+    .replace(/(.)\/$/, "$1");
   const converted = joined.replace(/:([A-Za-z_]+)/g, (_, name: string) => {
     params.push(name);
     return `{${name}}`;

@@ -140,15 +140,11 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     routes: [
       {
         // Stripe calls this: no bearer token, the signature over the raw body authenticates it.
-        path: "/api/webhooks",
+        path: "/api/webhooks/stripe",
         mappingPolicy: "restrict",
         bodyParsers: { json: false, raw: { type: () => true, limit: "256kb" } },
         aliases: {
-          "POST stripe"(
-            this: ApiThis,
-            req: IncomingMessage & { body?: unknown },
-            res: ServerResponse,
-          ) {
+          "POST /"(this: ApiThis, req: IncomingMessage & { body?: unknown }, res: ServerResponse) {
             void this.stripeWebhook(req, res);
           },
         },
@@ -175,7 +171,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           origin(this: ApiThis, origin: string) {
             return runtimeOf(this.broker).config.http.corsOrigins.includes(origin);
           },
-          methods: ["GET", "POST", "PATCH"],
+          methods: ["GET", "POST", "PATCH", "DELETE"],
           allowedHeaders: ["Authorization", "Content-Type"],
           maxAge: 600,
         },
@@ -202,6 +198,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           "GET runners/me/offers": "runner.offers",
           "GET runners/nearby": "runner.nearby",
           "GET runners/online": "runner.listOnline",
+          "POST webhooks": "notification.webhookCreate",
+          "GET webhooks": "notification.webhookList",
+          "DELETE webhooks/:id": "notification.webhookDelete",
+          "GET webhooks/:id/deliveries": "notification.webhookDeliveries",
           "GET notifications": "notification.list",
           "POST notifications/read-all": "notification.readAll",
           "POST notifications/:id/read": "notification.read",

@@ -1,7 +1,8 @@
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
-import { notificationsFor, type BookingRef } from "../domain/notifications";
-import type { DomainEvent } from "../events/envelope";
+import { randomBytes, randomUUID } from "node:crypto";
+import { TEMPLATES, notificationsFor, type BookingRef } from "../domain/notifications";
+import { toWire, type DomainEvent } from "../events/envelope";
 import { actionsOf, callerOf, notFound } from "../lib/action";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
@@ -9,8 +10,42 @@ import { DomainEvents } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { bookingRefModel, type BookingRefDoc } from "../models/booking-ref.model";
 import { notificationModel, type NotificationDoc } from "../models/notification.model";
+import {
+  deliveryModel,
+  webhookModel,
+  type DeliveryAttempt,
+  type DeliveryDoc,
+  type WebhookDoc,
+} from "../models/webhook.model";
+import { MAX_ATTEMPTS, SIGNATURE_HEADER, nextDelayMs, sign } from "../lib/webhooks/signature";
 
-const models = { notifications: notificationModel, refs: bookingRefModel };
+const models = {
+  notifications: notificationModel,
+  refs: bookingRefModel,
+  webhooks: webhookModel,
+  deliveries: deliveryModel,
+};
+
+/** The event types a webhook may ask for: those this service consumes. */
+const WEBHOOK_EVENTS = Object.keys(TEMPLATES) as [string, ...string[]];
+
+export const CreateWebhookParams = z
+  .object({
+    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }).max(2000),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length),
+  })
+  .strict();
+
+const DeliveriesParams = z
+  .object({
+    id: z.string().min(1).max(100),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+
+/** A delivery attempt that has not answered in this long failed. */
+const DELIVERY_TIMEOUT_MS = 5000;
+const DELIVERY_EVERY_MS = 500;
 
 const IdParams = z.object({ id: z.string().min(1).max(200) }).strict();
 
@@ -36,11 +71,26 @@ export interface NotificationEntity {
 }
 
 interface NotificationMethods {
+  queueWebhooks(event: DomainEvent, parties: string[]): Promise<void>;
+  deliverDue(): Promise<number>;
+  attemptDelivery(delivery: DeliveryDoc): Promise<void>;
   storeNotifications(event: DomainEvent): Promise<void>;
   refOf(event: DomainEvent): Promise<BookingRef>;
 }
 
-type NotificationThis = Service & MongoThis<typeof models> & NotificationMethods;
+interface NotificationVars {
+  deliveryTimer: NodeJS.Timeout | undefined;
+  delivering: Promise<unknown> | undefined;
+}
+
+type NotificationThis = Service & MongoThis<typeof models> & NotificationMethods & NotificationVars;
+
+const webhookEntity = (doc: WebhookDoc) => ({
+  id: doc._id,
+  url: doc.url,
+  events: doc.events,
+  created_at: doc.created_at.toISOString(),
+});
 const action = actionsOf<NotificationThis>();
 
 const toEntity = (doc: NotificationDoc): NotificationEntity => ({
@@ -57,7 +107,7 @@ const toEntity = (doc: NotificationDoc): NotificationEntity => ({
 const NotificationService: ServiceSchema<
   ServiceSettingSchema,
   NotificationMethods,
-  MongoThis<typeof models>
+  MongoThis<typeof models> & NotificationVars
 > = {
   name: "notification",
   mixins: [
@@ -91,6 +141,84 @@ const NotificationService: ServiceSchema<
   ],
 
   actions: {
+    /** An integrator subscribes a URL to event types; the signing secret is shown this once. */
+    webhookCreate: action({
+      roles: ["owner", "admin"],
+      params: CreateWebhookParams,
+      async handler(ctx) {
+        const user = callerOf(ctx);
+        const doc = await this.models.webhooks.create({
+          _id: `wh_${randomUUID()}`,
+          owner_id: user.sub,
+          role: user.role === "admin" ? "admin" : "owner",
+          url: ctx.params.url,
+          events: ctx.params.events,
+          secret: `whsec_${randomBytes(24).toString("base64url")}`,
+          created_at: new Date(),
+        });
+        ctx.meta.$statusCode = 201;
+        return { ...webhookEntity(doc.toObject()), secret: doc.secret };
+      },
+    }),
+
+    /** The caller's webhooks (secrets are not shown again). */
+    webhookList: action({
+      roles: ["owner", "admin"],
+      params: z.object({}).strict(),
+      async handler(ctx) {
+        const docs = await this.models.webhooks
+          .find({ owner_id: callerOf(ctx).sub })
+          .sort({ created_at: -1 })
+          .lean<WebhookDoc[]>();
+        return { items: docs.map(webhookEntity) };
+      },
+    }),
+
+    /** Unsubscribes; pending deliveries are dropped with it. */
+    webhookDelete: action({
+      roles: ["owner", "admin"],
+      params: z.object({ id: z.string().min(1).max(100) }).strict(),
+      async handler(ctx) {
+        const removed = await this.models.webhooks.deleteOne({
+          _id: ctx.params.id,
+          owner_id: callerOf(ctx).sub,
+        });
+        if (removed.deletedCount === 0) throw notFound("Webhook");
+        await this.models.deliveries.deleteMany({ webhook_id: ctx.params.id, status: "pending" });
+        return { deleted: true, id: ctx.params.id };
+      },
+    }),
+
+    /** A webhook's deliveries, newest first, each with every attempt. */
+    webhookDeliveries: action({
+      roles: ["owner", "admin"],
+      params: DeliveriesParams,
+      async handler(ctx) {
+        const hook = await this.models.webhooks
+          .findOne({ _id: ctx.params.id, owner_id: callerOf(ctx).sub }, { _id: 1 })
+          .lean();
+        if (!hook) throw notFound("Webhook");
+        const docs = await this.models.deliveries
+          .find({ webhook_id: ctx.params.id }, { body: 0 })
+          .sort({ created_at: -1 })
+          .limit(ctx.params.limit)
+          .lean<DeliveryDoc[]>();
+        return {
+          items: docs.map((doc) => ({
+            id: doc._id,
+            event_id: doc.event_id,
+            event_type: doc.event_type,
+            status: doc.status,
+            next_attempt_at: doc.status === "pending" ? doc.next_attempt_at.toISOString() : null,
+            attempts: doc.attempts.map((attempt) => ({
+              ...attempt,
+              at: new Date(attempt.at).toISOString(),
+            })),
+          })),
+        };
+      },
+    }),
+
     /** Ops (REPL `booking`): every inbox entry about one booking, all recipients. */
     forBooking: {
       visibility: "public",
@@ -164,7 +292,120 @@ const NotificationService: ServiceSchema<
     }),
   },
 
+  started() {
+    const tick = () => {
+      this.delivering = this.deliverDue()
+        .catch((error: unknown) => this.logger.warn("webhook deliveries failed", error))
+        .finally(() => {
+          if (this.deliveryTimer) this.deliveryTimer = setTimeout(tick, DELIVERY_EVERY_MS);
+        });
+    };
+    this.deliveryTimer = setTimeout(tick, DELIVERY_EVERY_MS);
+  },
+
+  async stopped() {
+    clearTimeout(this.deliveryTimer);
+    this.deliveryTimer = undefined;
+    await this.delivering;
+  },
+
   methods: {
+    /**
+     * Queues the event for every webhook that asked for its type and may see it (an admin's
+     * sees all; an owner's, its own bookings). Only queued here: sending is the delivery loop's
+     * job, so a slow receiver never holds up the consumer.
+     */
+    async queueWebhooks(event: DomainEvent, parties: string[]) {
+      const hooks = await this.models.webhooks.find({ events: event.type }).lean<WebhookDoc[]>();
+      const now = new Date();
+      const body = toWire(event).value;
+      for (const hook of hooks) {
+        if (hook.role !== "admin" && !parties.includes(hook.owner_id)) continue;
+        await this.models.deliveries
+          .create({
+            _id: `${hook._id}:${event.id}`,
+            webhook_id: hook._id,
+            event_id: event.id,
+            event_type: event.type,
+            body,
+            status: "pending",
+            attempts: [],
+            next_attempt_at: now,
+            created_at: now,
+          })
+          .catch(ignoreDuplicateKey);
+      }
+    },
+
+    /** Sends what is due, a few at a time; each delivery is leased first (several instances). */
+    async deliverDue() {
+      const now = new Date();
+      const due = await this.models.deliveries
+        .find({ status: "pending", next_attempt_at: { $lte: now } }, { _id: 1 })
+        .sort({ next_attempt_at: 1 })
+        .limit(20)
+        .lean<{ _id: string }[]>();
+      let sent = 0;
+      await Promise.all(
+        due.map(async ({ _id }) => {
+          const leased = (await this.models.deliveries.collection.findOneAndUpdate(
+            { _id, status: "pending", next_attempt_at: { $lte: now } } as never,
+            { $set: { next_attempt_at: new Date(now.getTime() + 2 * DELIVERY_TIMEOUT_MS) } },
+            { returnDocument: "after" },
+          )) as unknown as DeliveryDoc | null;
+          if (!leased) return;
+          await this.attemptDelivery(leased);
+          sent++;
+        }),
+      );
+      return sent;
+    },
+
+    /** One signed POST; 2xx delivers, anything else is retried with backoff, then failed. */
+    async attemptDelivery(delivery: DeliveryDoc) {
+      const hook = await this.models.webhooks.findById(delivery.webhook_id).lean<WebhookDoc>();
+      if (!hook) {
+        await this.models.deliveries.deleteOne({ _id: delivery._id });
+        return;
+      }
+      const started = Date.now();
+      const attempt: DeliveryAttempt = {
+        at: new Date(),
+        status_code: null,
+        error: null,
+        duration_ms: 0,
+      };
+      try {
+        const response = await fetch(hook.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/cloudevents+json; charset=utf-8",
+            [SIGNATURE_HEADER]: sign(hook.secret, delivery.body, Math.floor(started / 1000)),
+            "kilat-delivery": delivery._id,
+          },
+          body: delivery.body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        });
+        attempt.status_code = response.status;
+        await response.body?.cancel();
+      } catch (error) {
+        attempt.error = (error as Error).message.slice(0, 300);
+      }
+      attempt.duration_ms = Date.now() - started;
+      const ok =
+        attempt.status_code !== null && attempt.status_code >= 200 && attempt.status_code < 300;
+      const attempts = delivery.attempts.length + 1;
+      const status = ok ? "delivered" : attempts >= MAX_ATTEMPTS ? "failed" : "pending";
+      await this.models.deliveries.updateOne(
+        { _id: delivery._id },
+        {
+          $push: { attempts: attempt },
+          $set: { status, next_attempt_at: new Date(Date.now() + nextDelayMs(attempts)) },
+        },
+      );
+    },
+
     /** The booking's parties as far as known; requested and accepted events fill them in. */
     async refOf(event: DomainEvent) {
       const data = event.data as Partial<Record<string, unknown>>;
@@ -203,7 +444,16 @@ const NotificationService: ServiceSchema<
     async storeNotifications(event: DomainEvent) {
       const now = new Date();
       const ref = await this.refOf(event);
-      for (const message of notificationsFor(event, ref)) {
+      const messages = notificationsFor(event, ref);
+      const owner = (event.data as { owner_id?: unknown }).owner_id;
+      const parties = [
+        ...messages.map((message) => message.recipient_id),
+        ...[ref.owner_id, ref.runner_id, typeof owner === "string" ? owner : null].filter(
+          (party): party is string => party !== null,
+        ),
+      ];
+      await this.queueWebhooks(event, parties);
+      for (const message of messages) {
         const doc: NotificationDoc = {
           _id: `${event.id}:${message.recipient_id}`,
           event_id: event.id,

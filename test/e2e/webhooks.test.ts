@@ -1,0 +1,140 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { verify } from "../../lib/webhooks/signature";
+import { describeWithInfra } from "../support/infra";
+import { startSystem, type System } from "../support/system";
+import { eventually } from "../support/wait";
+
+interface Received {
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+/** A partner's endpoint: records what arrives; answers 500 to the first `failFirst` calls. */
+async function receiver(failFirst: number) {
+  const received: Received[] = [];
+  let calls = 0;
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(++calls <= failFirst ? 500 : 204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/kilat`;
+  return { url, received, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+interface Delivery {
+  event_type: string;
+  status: string;
+  attempts: { status_code: number | null }[];
+}
+
+/** Integrator webhooks: signed CloudEvents, retried with backoff, attempts listable. */
+describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
+  let system: System;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    system = await startSystem({ infra: { mongo: infra.mongo } });
+  });
+  afterAll(async () => {
+    await Promise.all(closers.map((close) => close()));
+    await system?.stop();
+  });
+
+  const book = (token: string) =>
+    system.api<{ booking_id: string }>("POST", "/api/bookings", {
+      token,
+      body: {
+        pet_type: "dog",
+        pet_name: "Hook",
+        pickup: { lat: 0.3, lng: 0.3 },
+        dropoff: { lat: 0.31, lng: 0.3 },
+      },
+    });
+
+  it("delivers an owner's events signed, retries a failing endpoint, and logs each attempt", async () => {
+    const partner = await receiver(1);
+    closers.push(partner.close);
+    const owner = system.token("owner", "hook-owner");
+    const created = await system.api<{ id: string; secret: string; events: string[] }>(
+      "POST",
+      "/api/webhooks",
+      { token: owner, body: { url: partner.url, events: ["booking.requested"] } },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toMatch(/^whsec_/);
+    const listed = await system.api<{ items: Record<string, unknown>[] }>("GET", "/api/webhooks", {
+      token: owner,
+    });
+    expect(listed.body.items).toEqual([expect.objectContaining({ id: created.body.id })]);
+    expect(listed.body.items[0].secret).toBeUndefined();
+
+    const mine = await book(owner);
+    await book(system.token("owner", "hook-someone-else")); // not this owner's: not sent
+
+    await eventually(() => (partner.received.length >= 2 ? true : undefined), {
+      what: "the retry after a 500",
+      timeoutMs: 10000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(partner.received).toHaveLength(2); // the 500, then the delivery; nothing else
+    for (const { headers, body } of partner.received) {
+      expect(verify(created.body.secret, body, String(headers["kilat-signature"]))).toBe(true);
+      expect(headers["content-type"]).toMatch(/^application\/cloudevents\+json/);
+      const event = JSON.parse(body) as {
+        type: string;
+        specversion: string;
+        data: { booking_id: string };
+      };
+      expect([event.specversion, event.type, event.data.booking_id]).toEqual([
+        "1.0",
+        "booking.requested",
+        mine.body.booking_id,
+      ]);
+    }
+
+    const deliveries = await eventually(async () => {
+      const response = await system.api<{ items: Delivery[] }>(
+        "GET",
+        `/api/webhooks/${created.body.id}/deliveries`,
+        { token: owner },
+      );
+      return response.body.items[0]?.status === "delivered" ? response.body.items : undefined;
+    });
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0].attempts.map((attempt) => attempt.status_code)).toEqual([500, 204]);
+
+    const notYours = await system.api("GET", `/api/webhooks/${created.body.id}/deliveries`, {
+      token: system.token("owner", "hook-someone-else"),
+    });
+    expect(notYours.status).toBe(404);
+    const removed = await system.api("DELETE", `/api/webhooks/${created.body.id}`, {
+      token: owner,
+    });
+    expect(removed.status).toBe(200);
+  });
+
+  it("refuses bad subscriptions with a 4xx naming the field", async () => {
+    const owner = system.token("owner", "hook-bad");
+    const badUrl = await system.api<{ data: { field: string }[] }>("POST", "/api/webhooks", {
+      token: owner,
+      body: { url: "ftp://example.com/x", events: ["booking.requested"] },
+    });
+    expect([badUrl.status, badUrl.body.data[0].field]).toEqual([422, "url"]);
+    const badEvent = await system.api<{ data: { field: string }[] }>("POST", "/api/webhooks", {
+      token: owner,
+      body: { url: "https://partner.example/hook", events: ["tracking.updated"] },
+    });
+    expect([badEvent.status, badEvent.body.data[0].field]).toEqual([422, "events.0"]);
+    const runner = await system.api("POST", "/api/webhooks", {
+      token: system.token("runner", "hook-runner"),
+      body: { url: "https://partner.example/hook", events: ["booking.requested"] },
+    });
+    expect(runner.status).toBe(403);
+  });
+});
