@@ -3,6 +3,7 @@ import { z } from "zod";
 import { randomBytes, randomUUID } from "node:crypto";
 import { TEMPLATES, notificationsFor, type BookingRef } from "../domain/notifications";
 import { toWire, type DomainEvent } from "../events/envelope";
+import type { Dispatch, OutboundChannel } from "../lib/notify/port";
 import { actionsOf, callerOf, notFound } from "../lib/action";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
@@ -75,10 +76,12 @@ interface NotificationMethods {
   deliverDue(): Promise<number>;
   attemptDelivery(delivery: DeliveryDoc): Promise<void>;
   storeNotifications(event: DomainEvent): Promise<void>;
+  sendInApp(dispatch: Dispatch): Promise<void>;
   refOf(event: DomainEvent): Promise<BookingRef>;
 }
 
 interface NotificationVars {
+  channels: OutboundChannel[];
   deliveryTimer: NodeJS.Timeout | undefined;
   delivering: Promise<unknown> | undefined;
 }
@@ -292,6 +295,13 @@ const NotificationService: ServiceSchema<
     }),
   },
 
+  created() {
+    this.channels = [
+      { name: "in-app", send: (dispatch) => this.sendInApp(dispatch) },
+      { name: "webhooks", send: ({ event, parties }) => this.queueWebhooks(event, parties) },
+    ];
+  },
+
   started() {
     const tick = () => {
       this.delivering = this.deliverDue()
@@ -442,7 +452,6 @@ const NotificationService: ServiceSchema<
      * `<event id>:<recipient>` key makes a repeat store nothing and push nothing.
      */
     async storeNotifications(event: DomainEvent) {
-      const now = new Date();
       const ref = await this.refOf(event);
       const messages = notificationsFor(event, ref);
       const owner = (event.data as { owner_id?: unknown }).owner_id;
@@ -452,7 +461,12 @@ const NotificationService: ServiceSchema<
           (party): party is string => party !== null,
         ),
       ];
-      await this.queueWebhooks(event, parties);
+      for (const channel of this.channels) await channel.send({ event, messages, parties });
+    },
+
+    /** In-app: the inbox entry (once per event and recipient), pushed to the recipient's sockets. */
+    async sendInApp({ event, messages }: Dispatch) {
+      const now = new Date();
       for (const message of messages) {
         const doc: NotificationDoc = {
           _id: `${event.id}:${message.recipient_id}`,
