@@ -164,6 +164,23 @@ describeWithInfra(
       // The reloaded track took the fix again: watchers may see it twice (at least once).
       expect(updates.length).toBeGreaterThanOrEqual(route.length);
       await bus.close();
+
+      // Over Kafka, the notification service told the owner about the steps so far, once each.
+      const inbox = await eventually(async () => {
+        const response = await system.api<{ items: { event_type: string }[] }>(
+          "GET",
+          "/api/notifications?limit=50",
+          { token: owner },
+        );
+        const types = response.body.items.map((item) => item.event_type).sort();
+        return types.length >= 4 ? types : undefined;
+      });
+      expect(inbox).toEqual([
+        "booking.accepted",
+        "booking.requested",
+        "payment.escrow_held",
+        "tracking.started",
+      ]);
     });
   },
 );
