@@ -16,13 +16,15 @@ import { Errors } from "moleculer";
 import { actionsOf, callerOf, conflict, notFound, type ActionContext } from "../lib/action";
 import type { AuthUser } from "../lib/auth";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
+import { ignoreDuplicateKey } from "../lib/mongo";
 import { guardedUpdate, toOutbox } from "../lib/outbox";
 import { runtimeOf } from "../lib/runtime";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { BOOKING_STATUSES, bookingModel, type BookingDoc } from "../models/booking.model";
+import { runnerLockModel, type RunnerLockDoc } from "../models/runner-lock.model";
 
-const models = { bookings: bookingModel };
+const models = { bookings: bookingModel, runnerLocks: runnerLockModel };
 
 export const Point = z.object({ lat: latitude, lng: longitude }).strict();
 
@@ -71,6 +73,8 @@ export interface BookingEntity {
 }
 
 interface BookingMethods {
+  lockRunner(runnerId: string, bookingId: string): Promise<boolean>;
+  unlockRunner(runnerId: string, bookingId: string): Promise<void>;
   applyCommand(
     id: string,
     command: BookingCommand,
@@ -386,12 +390,8 @@ const BookingService: ServiceSchema<
             });
         }
       }
-      if (command.type === "accept") {
-        const busy = await this.models.bookings.exists({
-          runner_id: command.actor.sub,
-          status: { $in: ACTIVE_STATUSES },
-        });
-        if (busy) throw conflict("Finish your current booking before accepting another");
+      if (command.type === "accept" && !(await this.lockRunner(command.actor.sub, id))) {
+        throw conflict("Finish your current booking before accepting another");
       }
       const at = new Date();
       const set: Record<string, unknown> = {
@@ -420,14 +420,55 @@ const BookingService: ServiceSchema<
       if (command.type === "accept")
         Object.assign(guard, { runner_id: null, payment_status: "held" });
       const updated = await guardedUpdate(this.models.bookings, guard, set, [event]);
-      if (!updated)
+      if (!updated) {
+        if (command.type === "accept") await this.unlockRunner(command.actor.sub, id);
         throw conflict("The booking changed meanwhile; reload it", { status: "changed" });
+      }
+      // The runner's hands are free again once the pet is handed over or the trip is off.
+      if (doc.runner_id && (decision.to === "delivered" || decision.to === "cancelled")) {
+        await this.unlockRunner(doc.runner_id, id);
+      }
       this.outboxRelay(this.models.bookings).flushSoon(id);
       // Watchers of the trip hear it at once; best effort (the event stream is the record).
       this.broker
         .emit("live.booking", { booking_id: id, status: decision.to })
         .catch((error: unknown) => this.logger.warn("live push failed", error));
       return toEntity(updated);
+    },
+
+    /**
+     * Takes the runner's one active-booking slot for `bookingId`: an insert keyed by the runner,
+     * so of two accepts at the same moment one wins. A slot still held by a booking that is no
+     * longer active (a crash before its release) is taken over, guarded on that booking.
+     */
+    async lockRunner(runnerId: string, bookingId: string) {
+      try {
+        await this.models.runnerLocks.create({
+          _id: runnerId,
+          booking_id: bookingId,
+          taken_at: new Date(),
+        });
+        return true;
+      } catch (error) {
+        ignoreDuplicateKey(error);
+      }
+      const lock = await this.models.runnerLocks.findById(runnerId).lean<RunnerLockDoc>();
+      if (!lock) return this.lockRunner(runnerId, bookingId);
+      if (lock.booking_id === bookingId) return true;
+      const holder = await this.models.bookings
+        .findById(lock.booking_id, { status: 1, runner_id: 1 })
+        .lean<Pick<BookingDoc, "status" | "runner_id">>();
+      const stillActive = holder?.runner_id === runnerId && ACTIVE_STATUSES.includes(holder.status);
+      if (stillActive) return false;
+      const taken = await this.models.runnerLocks.updateOne(
+        { _id: runnerId, booking_id: lock.booking_id },
+        { $set: { booking_id: bookingId, taken_at: new Date() } },
+      );
+      return taken.modifiedCount > 0;
+    },
+
+    async unlockRunner(runnerId: string, bookingId: string) {
+      await this.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: bookingId });
     },
 
     transitionEvent(

@@ -46,6 +46,26 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
       what: "escrow held",
     });
 
+  it("lets one runner hold one active booking: of two accepts at once one wins, the other after delivery", async () => {
+    const runner = system.token("runner", "runner-one-at-a-time");
+    const [first, second] = [await book(), await book()];
+    await Promise.all([pay(first.booking_id), pay(second.booking_id)]);
+    await Promise.all([held(first.booking_id), held(second.booking_id)]);
+
+    const answers = await Promise.all([
+      step(first.booking_id, "accept", runner),
+      step(second.booking_id, "accept", runner),
+    ]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    const [won, lost] = answers[0].status === 200 ? [first, second] : [second, first];
+    expect((await booking(lost.booking_id)).status).toBe("requested");
+
+    for (const action of ["pickup", "depart", "deliver"]) {
+      expect((await step(won.booking_id, action, runner)).status).toBe(200);
+    }
+    expect((await step(lost.booking_id, "accept", runner)).status).toBe(200);
+  });
+
   it("runs requested → accepted → … → completed, and payout + fee = captured", async () => {
     const runner = system.token("runner", "runner-life");
     const created = await book();
