@@ -65,12 +65,29 @@ export async function listDeadLetters(bus: EventBus, topic?: string): Promise<De
   return lists.flat();
 }
 
+/**
+ * The records an operator means: `<partition>:<offset>`, or a bare offset when only one
+ * partition has it (offsets are per partition); an ambiguous bare offset is refused.
+ */
+function pick(records: TopicRecord[], at: string): TopicRecord[] {
+  const [partition, offset] = at.includes(":") ? at.split(":", 2) : [undefined, at];
+  const matches = records.filter(
+    (record) =>
+      record.offset === offset &&
+      (partition === undefined || String(record.partition) === partition),
+  );
+  if (matches.length > 1) {
+    throw new RangeError(
+      `offset ${at} is in partitions ${matches.map((m) => m.partition).join(", ")}: say <partition>:<offset>`,
+    );
+  }
+  return matches;
+}
+
 /** One dead letter whole: its summary, headers and value. */
 export async function showDeadLetter(bus: EventBus, topic: string, offset: string) {
   const { topic: base, dlq } = dlqTopicOf(topic);
-  const record = (await bus.readTopic(dlq, { timeoutMs: 10_000 })).find(
-    (candidate) => candidate.offset === offset,
-  );
+  const [record] = pick(await bus.readTopic(dlq, { timeoutMs: 10_000 }), offset);
   if (!record) return null;
   let value: unknown = record.value;
   try {
@@ -90,14 +107,13 @@ export async function replayDeadLetters(
   bus: EventBus,
   topic: string,
   which: { offset?: string; all?: boolean },
-): Promise<{ replayed: number; offsets: string[] }> {
+): Promise<{ replayed: number; replayed_at: string[] }> {
   if (!which.all && which.offset === undefined) {
     throw new RangeError("say which: an offset, or all");
   }
   const { topic: base, dlq } = dlqTopicOf(topic);
-  const records = (await bus.readTopic(dlq, { timeoutMs: 10_000 })).filter(
-    (record) => which.all || record.offset === which.offset,
-  );
+  const all = await bus.readTopic(dlq, { timeoutMs: 10_000 });
+  const records = which.all ? all : pick(all, which.offset ?? "");
   const byOrigin = new Map<string, WireMessage[]>();
   for (const record of records) {
     const origin = record.headers[DLQ_HEADERS.topic] ?? base;
@@ -109,5 +125,8 @@ export async function replayDeadLetters(
     byOrigin.set(origin, list);
   }
   for (const [origin, messages] of byOrigin) await bus.publishWire(origin, messages);
-  return { replayed: records.length, offsets: records.map((record) => record.offset) };
+  return {
+    replayed: records.length,
+    replayed_at: records.map((record) => `${record.partition}:${record.offset}`),
+  };
 }

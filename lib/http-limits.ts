@@ -83,7 +83,8 @@ export function rateLimiter(
   logger: { warn(...args: unknown[]): void },
 ) {
   return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
-    const token = req.headers.authorization;
+    // The token itself, however the header spells "Bearer": one counter per credential.
+    const token = req.headers.authorization?.replace(/^\s*bearer\s+/i, "").trim();
     const ip = req.socket.remoteAddress ?? "unknown";
     const checks: Promise<{ count: number; resetInMs: number; limit: number }>[] = [
       store.hit(`ip:${ip}`, limits.windowMs).then((hit) => ({ ...hit, limit: limits.perIp })),

@@ -62,7 +62,7 @@ export const REPL_COMMANDS: ReplCommand[] = [
   {
     command: "dlq <verb> [topic] [offset]",
     description:
-      "Dead letters: `dlq list [topic]`, `dlq show <topic> <offset>`, `dlq replay <topic> [offset] [--all]`",
+      "Dead letters: `dlq list [topic]`, `dlq show <topic> <partition>:<offset>`, `dlq replay <topic> [<partition>:<offset>] [--all]`",
     options: [{ option: "--all", description: "replay every dead letter of the topic" }],
     async action(broker, params) {
       const text = (value: unknown) => (typeof value === "string" ? value : undefined);

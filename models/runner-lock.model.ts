@@ -7,6 +7,8 @@ import { Schema, type Connection, type Model } from "mongoose";
 export interface RunnerLockDoc {
   _id: string;
   booking_id: string;
+  /** The accept call that took it: only that call may give it back on a lost race. */
+  token: string;
   taken_at: Date;
 }
 
@@ -14,6 +16,7 @@ const RunnerLockSchema = new Schema<RunnerLockDoc>(
   {
     _id: { type: String, required: true },
     booking_id: { type: String, required: true },
+    token: { type: String, required: true },
     taken_at: { type: Date, required: true },
   },
   { collection: "runner_locks", versionKey: false },

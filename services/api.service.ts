@@ -38,6 +38,7 @@ interface ApiVars {
   server: HttpServer;
   io: SocketServer | undefined;
   adapterRedis: Redis | undefined;
+  limiterRedis: Redis | undefined;
   limiter: ReturnType<typeof rateLimiter>;
   openApiDocument: Record<string, unknown> | undefined;
   openApi(): Promise<Record<string, unknown>>;
@@ -412,9 +413,19 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     this.adapterRedis = config.redisUrl
       ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
       : undefined;
+    // The limiter's own client fails fast while Redis is away (the request then goes through)
+    // instead of queueing every API call behind the reconnect, as the adapter's client would.
+    this.limiterRedis = config.redisUrl
+      ? new Redis(config.redisUrl, {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: 500,
+        })
+      : undefined;
+    this.limiterRedis?.on("error", () => undefined); // reconnects by itself; requests go through
     this.limiter = rateLimiter(
-      this.adapterRedis
-        ? new RedisCounterStore(this.adapterRedis, `${config.mongoDbPrefix}:ratelimit`)
+      this.limiterRedis
+        ? new RedisCounterStore(this.limiterRedis, `${config.mongoDbPrefix}:ratelimit`)
         : new MemoryCounterStore(),
       {
         perToken: config.http.ratePerTokenPerMinute,
@@ -564,6 +575,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
       this.io ? void this.io.close(() => resolve()) : resolve(),
     );
     this.adapterRedis?.disconnect();
+    this.limiterRedis?.disconnect();
     await this.probe.close();
   },
 };

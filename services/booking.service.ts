@@ -73,8 +73,14 @@ export interface BookingEntity {
 }
 
 interface BookingMethods {
-  lockRunner(runnerId: string, bookingId: string): Promise<boolean>;
-  unlockRunner(runnerId: string, bookingId: string): Promise<void>;
+  lockRunner(runnerId: string, bookingId: string): Promise<string | null>;
+  takeOver(
+    runnerId: string,
+    lock: RunnerLockDoc,
+    bookingId: string,
+    token: string,
+  ): Promise<boolean>;
+  unlockRunner(runnerId: string, token: string): Promise<void>;
   applyCommand(
     id: string,
     command: BookingCommand,
@@ -150,6 +156,8 @@ const SYSTEM: Actor = { role: "system", sub: "system" };
 
 /** A runner on one of these has its hands full: it may not accept another booking. */
 const ACTIVE_STATUSES: BookingDoc["status"][] = ["accepted", "picked_up", "in_transit"];
+/** An accept's slot whose booking is still `requested` after this long was a crashed call. */
+const LOCK_GRACE_MS = 30_000;
 
 /** The timestamp field each status sets. */
 const STAMP: Partial<Record<BookingDoc["status"], keyof BookingDoc>> = {
@@ -390,8 +398,21 @@ const BookingService: ServiceSchema<
             });
         }
       }
-      if (command.type === "accept" && !(await this.lockRunner(command.actor.sub, id))) {
-        throw conflict("Finish your current booking before accepting another");
+      let lockToken: string | null = null;
+      if (command.type === "accept") {
+        lockToken = await this.lockRunner(command.actor.sub, id);
+        // Also by the bookings themselves: covers runners active from before the locks existed.
+        const busy =
+          lockToken !== null &&
+          (await this.models.bookings.exists({
+            _id: { $ne: id },
+            runner_id: command.actor.sub,
+            status: { $in: ACTIVE_STATUSES },
+          }));
+        if (lockToken === null || busy) {
+          if (lockToken) await this.unlockRunner(command.actor.sub, lockToken);
+          throw conflict("Finish your current booking before accepting another");
+        }
       }
       const at = new Date();
       const set: Record<string, unknown> = {
@@ -421,12 +442,12 @@ const BookingService: ServiceSchema<
         Object.assign(guard, { runner_id: null, payment_status: "held" });
       const updated = await guardedUpdate(this.models.bookings, guard, set, [event]);
       if (!updated) {
-        if (command.type === "accept") await this.unlockRunner(command.actor.sub, id);
+        if (lockToken) await this.unlockRunner(command.actor.sub, lockToken);
         throw conflict("The booking changed meanwhile; reload it", { status: "changed" });
       }
       // The runner's hands are free again once the pet is handed over or the trip is off.
       if (doc.runner_id && (decision.to === "delivered" || decision.to === "cancelled")) {
-        await this.unlockRunner(doc.runner_id, id);
+        await this.models.runnerLocks.deleteOne({ _id: doc.runner_id, booking_id: id });
       }
       this.outboxRelay(this.models.bookings).flushSoon(id);
       // Watchers of the trip hear it at once; best effort (the event stream is the record).
@@ -437,38 +458,52 @@ const BookingService: ServiceSchema<
     },
 
     /**
-     * Takes the runner's one active-booking slot for `bookingId`: an insert keyed by the runner,
-     * so of two accepts at the same moment one wins. A slot still held by a booking that is no
-     * longer active (a crash before its release) is taken over, guarded on that booking.
+     * Takes the runner's one active-booking slot for this accept call: an insert keyed by the
+     * runner, so of two accepts at the same moment (two bookings, or a double tap) one wins.
+     * Returns the call's token, or null. A slot is taken over only from a booking that is over,
+     * or from an accept that never finished (still `requested` after LOCK_GRACE_MS).
      */
     async lockRunner(runnerId: string, bookingId: string) {
-      try {
-        await this.models.runnerLocks.create({
+      const token = randomUUID();
+      const take = () =>
+        this.models.runnerLocks.create({
           _id: runnerId,
           booking_id: bookingId,
+          token,
           taken_at: new Date(),
         });
-        return true;
+      try {
+        await take();
+        return token;
       } catch (error) {
         ignoreDuplicateKey(error);
       }
       const lock = await this.models.runnerLocks.findById(runnerId).lean<RunnerLockDoc>();
-      if (!lock) return this.lockRunner(runnerId, bookingId);
-      if (lock.booking_id === bookingId) return true;
+      // Released meanwhile, or a second tap on the same booking: this call does not get it.
+      if (!lock || lock.booking_id === bookingId) return null;
       const holder = await this.models.bookings
         .findById(lock.booking_id, { status: 1, runner_id: 1 })
         .lean<Pick<BookingDoc, "status" | "runner_id">>();
-      const stillActive = holder?.runner_id === runnerId && ACTIVE_STATUSES.includes(holder.status);
-      if (stillActive) return false;
+      const over =
+        !holder ||
+        !["requested", ...ACTIVE_STATUSES].includes(holder.status) ||
+        (holder.runner_id !== null && holder.runner_id !== runnerId) ||
+        (holder.status === "requested" && Date.now() - lock.taken_at.getTime() >= LOCK_GRACE_MS);
+      if (!over) return null;
+      return (await this.takeOver(runnerId, lock, bookingId, token)) ? token : null;
+    },
+
+    async takeOver(runnerId: string, lock: RunnerLockDoc, bookingId: string, token: string) {
       const taken = await this.models.runnerLocks.updateOne(
-        { _id: runnerId, booking_id: lock.booking_id },
-        { $set: { booking_id: bookingId, taken_at: new Date() } },
+        { _id: runnerId, token: lock.token },
+        { $set: { booking_id: bookingId, token, taken_at: new Date() } },
       );
       return taken.modifiedCount > 0;
     },
 
-    async unlockRunner(runnerId: string, bookingId: string) {
-      await this.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: bookingId });
+    /** An accept that lost its race gives back the slot it took, and only that one. */
+    async unlockRunner(runnerId: string, token: string) {
+      await this.models.runnerLocks.deleteOne({ _id: runnerId, token });
     },
 
     transitionEvent(

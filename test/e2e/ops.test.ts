@@ -133,6 +133,7 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
     ]);
 
     const letters = (await repl(system, "dlq list booking.events")) as {
+      partition: number;
       offset: string;
       event_id: string;
       group: string;
@@ -147,7 +148,10 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
         origin: { topic: "booking.events", partition: "0", offset: "42" },
       }),
     );
-    const shown = (await repl(system, `dlq show booking.events ${letter!.offset}`)) as {
+    const shown = (await repl(
+      system,
+      `dlq show booking.events ${letter!.partition}:${letter!.offset}`,
+    )) as {
       value: { id: string };
       headers: Record<string, string>;
     };
@@ -156,7 +160,10 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
       error: "Dead letter not found",
     });
 
-    const replayed = (await repl(system, `dlq replay booking.events ${letter!.offset}`)) as {
+    const replayed = (await repl(
+      system,
+      `dlq replay booking.events ${letter!.partition}:${letter!.offset}`,
+    )) as {
       replayed: number;
     };
     expect(replayed.replayed).toBe(1);
