@@ -167,6 +167,11 @@ const EnvSchema = z.object({
       }
       return origins;
     }),
+  /**
+   * May webhooks point at loopback or private addresses? Off in production (a webhook must not
+   * reach inside the network); on elsewhere, so a local receiver works.
+   */
+  WEBHOOK_ALLOW_INTERNAL: z.enum(["true", "false"]).optional(),
   /** Requests per minute per bearer token, and per client address (Redis-shared with REDIS_URL). */
   RATE_LIMIT_PER_TOKEN: z.coerce.number().int().positive().default(1200),
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(12000),
@@ -214,6 +219,7 @@ export interface Config {
   platformFeeBps: number;
   dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
   http: { corsOrigins: string[]; ratePerTokenPerMinute: number; ratePerIpPerMinute: number };
+  webhookAllowInternal: boolean;
   tracking: { maxSpeedKmh: number; locationRatePerSec: number };
   pricing: {
     currency: string;
@@ -273,6 +279,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runnerStaleAfterMs: e.RUNNER_STALE_AFTER,
     },
     tracking: { maxSpeedKmh: e.MAX_SPEED_KMH, locationRatePerSec: e.LOCATION_RATE_LIMIT },
+    webhookAllowInternal: e.WEBHOOK_ALLOW_INTERNAL
+      ? e.WEBHOOK_ALLOW_INTERNAL === "true"
+      : e.NODE_ENV !== "production",
     http: {
       corsOrigins: e.CORS_ORIGINS,
       ratePerTokenPerMinute: e.RATE_LIMIT_PER_TOKEN,

@@ -1,9 +1,11 @@
-import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Service, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
 import { randomBytes, randomUUID } from "node:crypto";
 import { TEMPLATES, notificationsFor, type BookingRef } from "../domain/notifications";
 import { toWire, type DomainEvent } from "../events/envelope";
 import type { Dispatch, OutboundChannel } from "../lib/notify/port";
+import { runtimeOf } from "../lib/runtime";
+import { pointsInside } from "../lib/webhooks/address";
 import { actionsOf, callerOf, notFound } from "../lib/action";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { PAGE_SORT, PageParams, afterCursor, toPage } from "../lib/pagination";
@@ -46,7 +48,9 @@ const DeliveriesParams = z
 
 /** A delivery attempt that has not answered in this long failed. */
 const DELIVERY_TIMEOUT_MS = 5000;
-const DELIVERY_EVERY_MS = 500;
+const DELIVERY_EVERY_MS = 200;
+/** Deliveries in flight per instance. */
+const MAX_IN_FLIGHT = 20;
 
 const IdParams = z.object({ id: z.string().min(1).max(200) }).strict();
 
@@ -82,6 +86,7 @@ interface NotificationMethods {
 
 interface NotificationVars {
   channels: OutboundChannel[];
+  inFlight: Set<Promise<unknown>>;
   deliveryTimer: NodeJS.Timeout | undefined;
   delivering: Promise<unknown> | undefined;
 }
@@ -150,6 +155,15 @@ const NotificationService: ServiceSchema<
       params: CreateWebhookParams,
       async handler(ctx) {
         const user = callerOf(ctx);
+        const { webhookAllowInternal } = runtimeOf(this.broker).config;
+        if (!webhookAllowInternal && (await pointsInside(ctx.params.url))) {
+          throw new Errors.MoleculerClientError(
+            "The webhook URL points at an internal address",
+            422,
+            "VALIDATION_ERROR",
+            [{ field: "url", message: "must be a public address", type: "internal_address" }],
+          );
+        }
         const doc = await this.models.webhooks.create({
           _id: `wh_${randomUUID()}`,
           owner_id: user.sub,
@@ -296,6 +310,7 @@ const NotificationService: ServiceSchema<
   },
 
   created() {
+    this.inFlight = new Set();
     this.channels = [
       { name: "in-app", send: (dispatch) => this.sendInApp(dispatch) },
       { name: "webhooks", send: ({ event, parties }) => this.queueWebhooks(event, parties) },
@@ -317,6 +332,7 @@ const NotificationService: ServiceSchema<
     clearTimeout(this.deliveryTimer);
     this.deliveryTimer = undefined;
     await this.delivering;
+    await Promise.allSettled([...this.inFlight]);
   },
 
   methods: {
@@ -349,26 +365,31 @@ const NotificationService: ServiceSchema<
 
     /** Sends what is due, a few at a time; each delivery is leased first (several instances). */
     async deliverDue() {
+      // A pool, not a batch: a free slot takes the next due delivery at once, so one slow
+      // receiver holds one slot (up to the timeout), not everyone's round.
+      const free = MAX_IN_FLIGHT - this.inFlight.size;
+      if (free <= 0) return 0;
       const now = new Date();
       const due = await this.models.deliveries
         .find({ status: "pending", next_attempt_at: { $lte: now } }, { _id: 1 })
         .sort({ next_attempt_at: 1 })
-        .limit(20)
+        .limit(free)
         .lean<{ _id: string }[]>();
-      let sent = 0;
-      await Promise.all(
-        due.map(async ({ _id }) => {
-          const leased = (await this.models.deliveries.collection.findOneAndUpdate(
-            { _id, status: "pending", next_attempt_at: { $lte: now } } as never,
-            { $set: { next_attempt_at: new Date(now.getTime() + 2 * DELIVERY_TIMEOUT_MS) } },
-            { returnDocument: "after" },
-          )) as unknown as DeliveryDoc | null;
-          if (!leased) return;
-          await this.attemptDelivery(leased);
-          sent++;
-        }),
-      );
-      return sent;
+      let started = 0;
+      for (const { _id } of due) {
+        const leased = (await this.models.deliveries.collection.findOneAndUpdate(
+          { _id, status: "pending", next_attempt_at: { $lte: now } } as never,
+          { $set: { next_attempt_at: new Date(now.getTime() + 2 * DELIVERY_TIMEOUT_MS) } },
+          { returnDocument: "after" },
+        )) as unknown as DeliveryDoc | null;
+        if (!leased) continue; // another instance took it
+        const sending = this.attemptDelivery(leased)
+          .catch((error: unknown) => this.logger.warn(`delivery ${_id} failed`, error))
+          .finally(() => this.inFlight.delete(sending));
+        this.inFlight.add(sending);
+        started++;
+      }
+      return started;
     },
 
     /** One signed POST; 2xx delivers, anything else is retried with backoff, then failed. */
@@ -378,6 +399,7 @@ const NotificationService: ServiceSchema<
         await this.models.deliveries.deleteOne({ _id: delivery._id });
         return;
       }
+      const { webhookAllowInternal } = runtimeOf(this.broker).config;
       const started = Date.now();
       const attempt: DeliveryAttempt = {
         at: new Date(),
@@ -386,6 +408,9 @@ const NotificationService: ServiceSchema<
         duration_ms: 0,
       };
       try {
+        if (!webhookAllowInternal && (await pointsInside(hook.url))) {
+          throw new Error("refused: the URL now resolves to an internal address");
+        }
         const response = await fetch(hook.url, {
           method: "POST",
           headers: {

@@ -138,3 +138,41 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     expect(runner.status).toBe(403);
   });
 });
+
+/** In production webhooks may not point inside the network (SSRF). */
+describeWithInfra(["mongo"], "webhook URLs in production", (infra) => {
+  let system: System;
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: { WEBHOOK_ALLOW_INTERNAL: "false" },
+    });
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it("refuses loopback, private and metadata addresses, naming the field", async () => {
+    const owner = system.token("owner", "ssrf-owner");
+    for (const url of [
+      "http://127.0.0.1:9000/hook",
+      "http://localhost/hook",
+      "http://169.254.169.254/latest/meta-data",
+      "http://10.0.0.5/hook",
+      "http://[::1]/hook",
+    ]) {
+      const response = await system.api<{ data: { field: string; type: string }[] }>(
+        "POST",
+        "/api/webhooks",
+        { token: owner, body: { url, events: ["booking.requested"] } },
+      );
+      expect([url, response.status, response.body.data[0]]).toEqual([
+        url,
+        422,
+        expect.objectContaining({ field: "url", type: "internal_address" }),
+      ]);
+    }
+    const listed = await system.api<{ items: unknown[] }>("GET", "/api/webhooks", { token: owner });
+    expect(listed.body.items).toEqual([]);
+  });
+});
