@@ -7,20 +7,16 @@
  * event bus. Distributed: one server process per service over the Redis transporter and Kafka
  * (needs `npm run infra:up`). Payments use the simulated provider in both (no Stripe calls).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { ServiceBroker } from "moleculer";
-import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { signToken } from "../lib/auth";
 import { createBroker } from "../lib/broker";
 import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
-import { KafkaEventBus } from "../lib/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
+import { percentile, rest, startDistributed, until } from "./support";
 
-const ROOT = join(__dirname, "..");
 const STEPS = ["create", "pay", "accept", "pickup", "depart", "deliver", "confirm"] as const;
 type Step = (typeof STEPS)[number];
 
@@ -34,32 +30,6 @@ interface Result {
   settle: number[];
 }
 
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-};
-
-async function call(base: string, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok)
-    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function lifecycle(base: string, n: number, result: Result) {
   const owner = signToken({ sub: `bench-owner-${n}`, role: "owner" }, DEFAULT_JWT_SECRET);
   const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
@@ -70,7 +40,7 @@ async function lifecycle(base: string, n: number, result: Result) {
     return value;
   };
   const booking = await timed("create", () =>
-    call(base, owner, "POST", "/api/bookings", {
+    rest(base, owner, "POST", "/api/bookings", {
       pet_type: "dog",
       pet_name: `Rex ${n}`,
       pickup: { lat: -6.2, lng: 106.8 },
@@ -78,19 +48,21 @@ async function lifecycle(base: string, n: number, result: Result) {
     }),
   );
   const id = String(booking.booking_id);
-  await timed("pay", () => call(base, owner, "POST", `/api/bookings/${id}/payment`, {}));
+  await timed("pay", () => rest(base, owner, "POST", `/api/bookings/${id}/payment`, {}));
   await until(
     "escrow held",
-    async () => (await call(base, owner, "GET", `/api/bookings/${id}`)).payment_status === "held",
+    async () => (await rest(base, owner, "GET", `/api/bookings/${id}`)).payment_status === "held",
+    30_000,
   );
   for (const step of ["accept", "pickup", "depart", "deliver"] as const) {
-    await timed(step, () => call(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
+    await timed(step, () => rest(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
   }
-  await timed("confirm", () => call(base, owner, "POST", `/api/bookings/${id}/confirm`, {}));
+  await timed("confirm", () => rest(base, owner, "POST", `/api/bookings/${id}/confirm`, {}));
   const confirmedAt = performance.now();
   await until(
     "completed",
-    async () => (await call(base, owner, "GET", `/api/bookings/${id}`)).status === "completed",
+    async () => (await rest(base, owner, "GET", `/api/bookings/${id}`)).status === "completed",
+    30_000,
   );
   result.settle.push(performance.now() - confirmedAt);
 }
@@ -174,61 +146,15 @@ async function embedded(concurrency: number, total: number) {
 }
 
 async function distributed(concurrency: number, total: number) {
-  const infra = { ...readInfraEnv(), ...process.env };
-  for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
-    if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
-  }
-  const prefix = `${run}.`;
-  const topics = new KafkaEventBus({
-    brokers: String(infra.KAFKA_BROKERS).split(","),
-    clientId: "bench",
-    topicPrefix: prefix,
-  });
-  await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
-  await topics.close();
-  const port = String(30000 + Math.floor(Math.random() * 10000));
-  const children: ChildProcess[] = [
-    "api",
-    "booking",
-    "payment",
-    "notification",
-    "runner,tracking",
-  ].map((services) =>
-    spawn(process.execPath, ["--import", "tsx", "server.ts"], {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        LOG_LEVEL: "error",
-        RATE_LIMIT_PER_IP: "10000000",
-        SERVICES: services,
-        PORT: port,
-        NODE_ID: `${run}-${services.replace(",", "-")}`,
-        NAMESPACE: run,
-        TRANSPORTER: infra.TRANSPORTER,
-        REDIS_URL: infra.REDIS_URL,
-        KAFKA_BROKERS: infra.KAFKA_BROKERS,
-        KAFKA_TOPIC_PREFIX: prefix,
-        MONGO_URL: infra.MONGO_URL,
-        MONGO_DB_PREFIX: run,
-      },
-    }),
+  const { url, stop } = await startDistributed(
+    run,
+    ["api", "booking", "payment", "notification", "runner,tracking"],
+    { LOG_LEVEL: "error", RATE_LIMIT_PER_IP: "10000000" }, // one generator is one address
   );
   try {
-    await until(
-      "the processes to be ready",
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.ok === true,
-      60_000,
-    );
-    return await drive("distributed", `http://127.0.0.1:${port}`, concurrency, total);
+    return await drive("distributed", url, concurrency, total);
   } finally {
-    await Promise.all(
-      children.map(
-        (child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM"))),
-      ),
-    );
+    await stop();
   }
 }
 

@@ -15,18 +15,23 @@
  * - distributed-edge: the same with the runner service in the gateway's process (see LAYOUTS).
  * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Socket } from "socket.io-client";
-import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { signToken } from "../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../lib/config";
-import { KafkaEventBus } from "../lib/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
 import { connectSocket } from "../test/support/live";
+import {
+  child,
+  percentile,
+  randomPort,
+  rest,
+  sleep,
+  startDistributed,
+  stopChildren,
+  until,
+} from "./support";
 
-const ROOT = join(__dirname, "..");
 const KM = 1 / 111.195;
 const SPEED_KMH = 30;
 const run = `trk-${Date.now().toString(36)}`;
@@ -59,33 +64,6 @@ interface Phase {
   duplicated: number;
   lost: number;
   latencies: number[];
-}
-
-const percentile = (values: number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function rest(base: string, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok)
-    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
-  return json;
 }
 
 const startOf = (i: number) => ({
@@ -136,33 +114,9 @@ function kilatTrips(base: string) {
   };
 }
 
-function child(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  // e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every server process.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  return spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      ...env,
-    },
-  });
-}
-
-const stopChildren = (children: ChildProcess[]) =>
-  Promise.all(
-    children.map(
-      (c) =>
-        new Promise((resolve) =>
-          c.exitCode !== null ? resolve(null) : (c.once("exit", resolve), c.kill("SIGTERM")),
-        ),
-    ),
-  ).then(() => undefined);
-
 async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
-  const port = 30000 + Math.floor(Math.random() * 10000);
-  const relay = child(["bench/relay.ts", String(port), ...(redisUrl ? [redisUrl] : [])], {});
+  const port = randomPort();
+  const relay = child(["bench/relay.ts", String(port), ...(redisUrl ? [redisUrl] : [])], {}, true);
   await new Promise<void>((resolve, reject) => {
     relay.stdout?.once("data", () => resolve());
     relay.once("exit", () => reject(new Error("relay exited")));
@@ -191,7 +145,7 @@ const BENCH_ENV = {
 async function embeddedTarget(): Promise<Target> {
   const infra = { ...readInfraEnv(), ...process.env };
   if (!infra.MONGO_URL) throw new Error("embedded mode here needs MONGO_URL: run npm run infra:up");
-  const port = String(30000 + Math.floor(Math.random() * 10000));
+  const port = randomPort();
   const server = child(["server.ts"], {
     ...BENCH_ENV,
     PORT: port,
@@ -217,41 +171,12 @@ async function distributedTarget(layout: string): Promise<Target> {
   const processes = LAYOUTS[layout];
   if (!processes)
     throw new Error(`unknown layout ${layout}; known: ${Object.keys(LAYOUTS).join(", ")}`);
-  const infra = { ...readInfraEnv(), ...process.env };
-  for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
-    if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
-  }
-  const prefix = `${run}.`;
-  const topics = new KafkaEventBus({
-    brokers: String(infra.KAFKA_BROKERS).split(","),
-    clientId: "bench",
-    topicPrefix: prefix,
-  });
-  await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
-  await topics.close();
-  const port = String(30000 + Math.floor(Math.random() * 10000));
-  const children = processes.map((services) =>
-    child(["server.ts"], {
-      ...BENCH_ENV,
-      SERVICES: services,
-      PORT: port,
-      NODE_ID: `${run}-${layout}-${services.split(",")[0]}`,
-      NAMESPACE: run,
-      TRANSPORTER: infra.TRANSPORTER,
-      REDIS_URL: infra.REDIS_URL,
-      KAFKA_BROKERS: infra.KAFKA_BROKERS,
-      KAFKA_TOPIC_PREFIX: prefix,
-      MONGO_URL: infra.MONGO_URL,
-      MONGO_DB_PREFIX: `${run}-${layout}`,
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await until("the processes to be ready", async () => (await fetch(`${url}/ready`)).ok);
+  const { url, stop } = await startDistributed(`${run}-${layout}`, processes, BENCH_ENV);
   return {
     name: layout === "split" ? "distributed" : `dist-${layout}`,
     url,
     trips: kilatTrips(url),
-    stop: () => stopChildren(children),
+    stop,
   };
 }
 

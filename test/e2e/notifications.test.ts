@@ -1,9 +1,9 @@
 import type { Socket } from "socket.io-client";
-import type { BookingEntity } from "../../services/booking.service";
 import type { NotificationEntity } from "../../services/notification.service";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
 import { startSystem, type System } from "../support/system";
+import { heldBooking } from "../support/trips";
 import { eventually } from "../support/wait";
 
 interface Inbox {
@@ -40,20 +40,13 @@ describeWithInfra(["mongo"], "notifications, embedded", (infra) => {
     const runnerLive = collect<NotificationEntity>(runnerSocket, "notification");
 
     await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
-    const created = await system.api<BookingEntity>("POST", "/api/bookings", {
-      token: owner,
-      body: { pet_type: "rabbit", pet_name: "Snow", pickup, dropoff: { lat: -6.62, lng: 106.8 } },
+    const booked = await heldBooking(system, owner, {
+      pet_type: "rabbit",
+      pet_name: "Snow",
+      pickup,
+      dropoff: { lat: -6.62, lng: 106.8 },
     });
-    const id = created.body.booking_id;
-    await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
-    await eventually(
-      async () =>
-        (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
-          .payment_status === "held"
-          ? true
-          : undefined,
-      { what: "escrow held" },
-    );
+    const id = booked.booking_id;
     for (const step of ["accept", "pickup", "depart", "deliver"]) {
       const moved = await system.api("POST", `/api/bookings/${id}/${step}`, { token: runner });
       expect(moved.status).toBe(200);
@@ -92,7 +85,7 @@ describeWithInfra(["mongo"], "notifications, embedded", (infra) => {
     expect(ownerBox.unread_count).toBe(ownerExpected.length);
     expect(ownerBox.items.every((item) => item.booking_id === id)).toBe(true);
     expect(ownerBox.items.find((item) => item.event_type === "payment.escrow_held")?.title).toEqual(
-      `Booking ${created.body.booking_number}: payment held`,
+      `Booking ${booked.booking_number}: payment held`,
     );
     expect(runnerBox.items.find((item) => item.event_type === "runner.assigned")?.title).toMatch(
       /^New job: booking KLT-/,

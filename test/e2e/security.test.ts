@@ -1,9 +1,8 @@
 import jwt from "jsonwebtoken";
-import type { BookingEntity } from "../../services/booking.service";
 import { describeWithInfra } from "../support/infra";
 import { connectSocket, request } from "../support/live";
 import { startSystem, type System } from "../support/system";
-import { eventually } from "../support/wait";
+import { heldBooking } from "../support/trips";
 
 type Operation = { security?: unknown; "x-roles"?: string[] };
 const ROLES = ["owner", "runner", "admin"] as const;
@@ -79,20 +78,12 @@ describeWithInfra(["mongo"], "security probes through the public API", (infra) =
     const runner = system.token("runner", "sec-runner");
     const otherOwner = system.token("owner", "sec-other-owner");
     const otherRunner = system.token("runner", "sec-other-runner");
-    const created = await call("POST", "/api/bookings", owner, {
+    const { booking_id: id } = await heldBooking(system, owner, {
       pet_type: "cat",
       pet_name: "Safe",
       pickup: { lat: 0.5, lng: 0.5 },
       dropoff: { lat: 0.52, lng: 0.5 },
     });
-    const id = (created.body as unknown as BookingEntity).booking_id;
-    await call("POST", `/api/bookings/${id}/payment`, owner);
-    await eventually(async () =>
-      ((await call("GET", `/api/bookings/${id}`, owner)).body as unknown as BookingEntity)
-        .payment_status === "held"
-        ? true
-        : undefined,
-    );
     expect((await call("POST", `/api/bookings/${id}/accept`, runner)).status).toBe(200);
     const before = (await call("GET", `/api/bookings/${id}`, owner)).body;
 

@@ -7,6 +7,7 @@ import type { LiveFix } from "../../services/tracking.service";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk } from "../support/live";
 import { startSystem, type System } from "../support/system";
+import { heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195; // degrees of latitude per km
@@ -57,26 +58,15 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
       { what: `an offer of ${bookingId}`, timeoutMs: 10000 },
     );
   /** A booking from `pickup`, paid (simulated escrow held). */
-  const heldBooking = async (owner: string, pickup: { lat: number; lng: number }) => {
-    const created = await system.api<BookingEntity>("POST", "/api/bookings", {
-      token: owner,
-      body: { pet_type: "cat", pet_name: "Mochi", pickup, dropoff: north(pickup, 3) },
-    });
-    expect(created.status).toBe(201);
-    const id = created.body.booking_id;
-    expect(
-      (await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} })).status,
-    ).toBe(201);
-    await eventually(
-      async () =>
-        (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
-          .payment_status === "held"
-          ? true
-          : undefined,
-      { what: "escrow held" },
-    );
-    return id;
-  };
+  const heldBookingFrom = async (owner: string, pickup: { lat: number; lng: number }) =>
+    (
+      await heldBooking(system, owner, {
+        pet_type: "cat",
+        pet_name: "Mochi",
+        pickup,
+        dropoff: north(pickup, 3),
+      })
+    ).booking_id;
   /** `kilat_tracking_fixes{result}` from /metrics (embedded: one process has them all). */
   const fixCount = async (result: string) => {
     const metrics = (await system.api<string>("GET", "/metrics")).body;
@@ -103,7 +93,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     await online(far, north(pickup, 10)); // outside DISPATCH_RADIUS_KM (6)
     const owner = system.token("owner", "disp-owner");
 
-    const id = await heldBooking(owner, pickup);
+    const id = await heldBookingFrom(owner, pickup);
     await offeredTo(near, id);
     expect(await offers(mid)).toEqual([]);
     // The offer's event goes out of the dispatch record's outbox right after the write.
@@ -172,7 +162,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     const stranger = system.token("owner", "trip-stranger");
     const runnerToken = system.token("runner", "trip-runner");
     await online(runnerToken, pickup);
-    const id = await heldBooking(owner, pickup);
+    const id = await heldBookingFrom(owner, pickup);
     expect(
       (await system.api("POST", `/api/bookings/${id}/accept`, { token: runnerToken })).status,
     ).toBe(200);
@@ -191,14 +181,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     const intruderUpdates = collect<LiveFix>(intruder, "track:update");
 
     // Fixes count once the trip has started (booking.accepted consumed): wait for it.
-    await eventually(
-      async () =>
-        (await system.api<Track>("GET", `/api/bookings/${id}/track`, { token: owner })).body
-          .status === "active"
-          ? true
-          : undefined,
-      { what: "the track to start" },
-    );
+    await trackStarted(system, owner, id);
     await system.api("POST", `/api/bookings/${id}/pickup`, { token: runnerToken });
     const runner = await socketFor(runnerToken);
     const route = walk(pickup, 12, 0.008); // 8 m a second, 28.8 km/h

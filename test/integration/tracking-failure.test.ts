@@ -1,12 +1,12 @@
 import type { Config } from "../../lib/config";
 import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
-import type { BookingEntity } from "../../services/booking.service";
 import type { LiveFix } from "../../services/tracking.service";
 import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk } from "../support/live";
 import { startSystem, type System } from "../support/system";
+import { heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 /** The tracking process's bus: its first `failures` publishes to tracking.events fail. */
@@ -56,31 +56,16 @@ describeWithInfra(["kafka", "mongo", "redis"], "tracking when a batch fails", (i
     const owner = system.token("owner", "fail-owner");
     const runnerToken = system.token("runner", "fail-runner");
     await system.api("POST", "/api/runners/me/online", { token: runnerToken, body: pickup });
-    const created = await system.api<BookingEntity>("POST", "/api/bookings", {
-      token: owner,
-      body: { pet_type: "bird", pet_name: "Kiwi", pickup, dropoff: { lat: -8.7, lng: 115.2 } },
+    const { booking_id: id } = await heldBooking(system, owner, {
+      pet_type: "bird",
+      pet_name: "Kiwi",
+      pickup,
+      dropoff: { lat: -8.7, lng: 115.2 },
     });
-    const id = created.body.booking_id;
-    await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
-    await eventually(
-      async () =>
-        (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
-          .payment_status === "held"
-          ? true
-          : undefined,
-      { what: "escrow held" },
-    );
     expect(
       (await system.api("POST", `/api/bookings/${id}/accept`, { token: runnerToken })).status,
     ).toBe(200);
-    await eventually(
-      async () =>
-        (await system.api<{ status: string }>("GET", `/api/bookings/${id}/track`, { token: owner }))
-          .body.status === "active"
-          ? true
-          : undefined,
-      { what: "the track to start" },
-    );
+    await trackStarted(system, owner, id);
     const watcher = await connectSocket(system.url, owner);
     const updates = collect<LiveFix>(watcher, "track:update");
     expect((await request(watcher, "track:subscribe", { booking_id: id })).ok).toBe(true);

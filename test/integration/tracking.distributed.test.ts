@@ -1,11 +1,11 @@
 import type { Socket } from "socket.io-client";
-import type { BookingEntity } from "../../services/booking.service";
 import type { OfferEntity } from "../../services/runner.service";
 import type { LiveFix } from "../../services/tracking.service";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk } from "../support/live";
 import { createRuntime } from "../../lib/runtime";
 import { startSystem, type System } from "../support/system";
+import { heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195;
@@ -51,23 +51,14 @@ describeWithInfra(
     const offers = async (token: string) =>
       (await system.api<{ items: OfferEntity[] }>("GET", "/api/runners/me/offers", { token })).body
         .items;
-    const heldBooking = async (owner: string, pickup: { lat: number; lng: number }) => {
-      const created = await system.api<BookingEntity>("POST", "/api/bookings", {
-        token: owner,
-        body: { pet_type: "dog", pet_name: "Bruno", pickup, dropoff: north(pickup, 4) },
-      });
-      const id = created.body.booking_id;
-      await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
-      await eventually(
-        async () =>
-          (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body
-            .payment_status === "held"
-            ? true
-            : undefined,
-        { what: "escrow held" },
-      );
-      return id;
-    };
+    const heldBookingFrom = async (owner: string, pickup: { lat: number; lng: number }) =>
+      (
+        await heldBooking(system, owner, {
+          pet_name: "Bruno",
+          pickup,
+          dropoff: north(pickup, 4),
+        })
+      ).booking_id;
 
     it("runs two gateways", () => {
       expect(system.gatewayUrls).toHaveLength(2);
@@ -80,7 +71,7 @@ describeWithInfra(
       const next = system.token("runner", "kd-next");
       await system.api("POST", "/api/runners/me/online", { token: near, body: north(pickup, 1) });
       await system.api("POST", "/api/runners/me/online", { token: next, body: north(pickup, 3) });
-      const id = await heldBooking(system.token("owner", "kd-owner"), pickup);
+      const id = await heldBookingFrom(system.token("owner", "kd-owner"), pickup);
 
       await eventually(
         async () => ((await offers(near)).some((o) => o.booking_id === id) ? true : undefined),
@@ -107,7 +98,7 @@ describeWithInfra(
         () => (onlines.some((change) => change.runner_id === "kt-runner") ? true : undefined),
         { what: "runner:online on the other gateway" },
       );
-      const id = await heldBooking(owner, pickup);
+      const id = await heldBookingFrom(owner, pickup);
       const accepted = await system.api("POST", `/api/bookings/${id}/accept`, {
         token: runnerToken,
       });
@@ -120,17 +111,7 @@ describeWithInfra(
           (await request(watcher, "track:subscribe", { booking_id: id })).ok ? true : undefined,
         { what: "the track to start" },
       );
-      await eventually(
-        async () =>
-          (
-            await system.api<{ status: string }>("GET", `/api/bookings/${id}/track`, {
-              token: owner,
-            })
-          ).body.status === "active"
-            ? true
-            : undefined,
-        { what: "the track to start" },
-      );
+      await trackStarted(system, owner, id);
       const runner = await socketAt(system.gatewayUrls[0], runnerToken);
       const route = walk(pickup, 20, 0.01);
       for (const fix of route) {

@@ -1,0 +1,117 @@
+/** What the benchmarks share: percentiles, polling, REST calls and the server processes. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
+import { KafkaEventBus } from "../lib/event-bus";
+import { readInfraEnv } from "../scripts/infra-env";
+
+const ROOT = join(__dirname, "..");
+
+/** The p-th percentile (nearest rank); NaN for no values. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls every 100 ms until `probe` is true (a throwing probe counts as false). */
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A JSON call with a bearer token; anything but 2xx throws with the answer. */
+export async function rest(
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok)
+    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * A tsx process of this repository. `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`
+ * profiles every one. stdout is piped only when the caller reads it (else it could fill up).
+ */
+export function child(args: string[], env: NodeJS.ProcessEnv, readStdout = false): ChildProcess {
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  return spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", readStdout ? "pipe" : "ignore", "inherit"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+  });
+}
+
+export const stopChildren = (children: ChildProcess[]) =>
+  Promise.all(
+    children.map(
+      (c) =>
+        new Promise((resolve) =>
+          c.exitCode !== null ? resolve(null) : (c.once("exit", resolve), c.kill("SIGTERM")),
+        ),
+    ),
+  ).then(() => undefined);
+
+export const randomPort = () => String(30000 + Math.floor(Math.random() * 10000));
+
+/**
+ * Kilat as several `server.ts` processes (one per `SERVICES` value) on the servers of
+ * `npm run infra:up`, with topics and databases of its own; resolves once the gateway is ready.
+ */
+export async function startDistributed(
+  run: string,
+  processes: string[],
+  env: Record<string, string>,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const infra = { ...readInfraEnv(), ...process.env };
+  for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
+    if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
+  }
+  const prefix = `${run}.`;
+  const topics = new KafkaEventBus({
+    brokers: String(infra.KAFKA_BROKERS).split(","),
+    clientId: "bench",
+    topicPrefix: prefix,
+  });
+  await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
+  await topics.close();
+  const port = randomPort();
+  const children = processes.map((services) =>
+    child(["server.ts"], {
+      ...env,
+      SERVICES: services,
+      PORT: port,
+      NODE_ID: `${run}-${services.replace(/,/g, "-")}`,
+      NAMESPACE: run,
+      TRANSPORTER: infra.TRANSPORTER,
+      REDIS_URL: infra.REDIS_URL,
+      KAFKA_BROKERS: infra.KAFKA_BROKERS,
+      KAFKA_TOPIC_PREFIX: prefix,
+      MONGO_URL: infra.MONGO_URL,
+      MONGO_DB_PREFIX: run,
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await until("the processes to be ready", async () => (await fetch(`${url}/ready`)).ok);
+  } catch (error) {
+    await stopChildren(children);
+    throw error;
+  }
+  return { url, stop: () => stopChildren(children) };
+}
