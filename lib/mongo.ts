@@ -1,4 +1,4 @@
-import mongoose, { type Connection } from "mongoose";
+import mongoose, { type Connection, type Model } from "mongoose";
 import type { Config } from "./config";
 
 export class EmbeddedMongoUnavailable extends Error {
@@ -56,9 +56,38 @@ export async function connectServiceDb(config: Config, service: string): Promise
     serverSelectionTimeoutMS: 5000,
     // FerretDB has no retryable writes on its SQLite backend.
     retryWrites: false,
+    // Indexes are made by ensureIndexes, which knows which ones the server will use.
+    autoIndex: false,
   });
   await connection.asPromise();
   return connection;
+}
+
+/** FerretDB answers `buildInfo` with its own version next to the MongoDB one it speaks. */
+export async function isFerretDb(connection: Connection): Promise<boolean> {
+  const db = connection.db;
+  if (!db) throw new Error("not connected");
+  const info = await db.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === "string";
+}
+
+type IndexArgs = Parameters<Model<unknown>["collection"]["createIndex"]>;
+
+/**
+ * Creates the indexes a model's schema declares. On FerretDB only the unique ones: FerretDB 1.x
+ * on SQLite narrows a query by `_id` alone and never reads a secondary index, while every insert
+ * and update pays to maintain each one (SQLite parses the whole JSON document per indexed
+ * expression). A unique index is kept there because it is a rule, not a speed-up.
+ */
+export async function ensureIndexes<T>(model: Model<T>, onFerretDb: boolean): Promise<void> {
+  for (const [fields, { unique: declared, ...options }] of model.schema.indexes()) {
+    const unique = Array.isArray(declared) ? declared[0] : declared === true;
+    if (onFerretDb && !unique) continue;
+    await model.collection.createIndex(
+      fields as IndexArgs[0],
+      { ...options, unique } as IndexArgs[1],
+    );
+  }
 }
 
 /** For writes whose `_id` encodes "already done": a duplicate key means it was. */

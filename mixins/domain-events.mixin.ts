@@ -29,6 +29,12 @@ export interface DomainEventsOptions {
    * throws, the events go one by one through `consume` (deduplicated as usual).
    */
   batch?: Record<string, string>;
+  /**
+   * `false` when every consume handler of this service is idempotent by a key of its own (an
+   * insert whose `_id` is derived from the event id, a write guarded on the state it changes):
+   * the `processed_events` check and record (two database round trips per event) are skipped.
+   */
+  deduplicate?: boolean;
   /** Models (keys of MongoMixin's `models`) whose outbox this service relays from start-up on. */
   outbox?: string[];
   retry?: Partial<RetryPolicy>;
@@ -80,7 +86,8 @@ function checkConsumeMap(service: string, consume: ConsumeMap): void {
  * The one way services touch domain events: build them (`domainEvent`), publish them through
  * a model's outbox (`outboxRelay`), and consume them per consumer group. Consuming is
  * idempotent: an event id already handled by the group is skipped (`processed_events`), and
- * the handlers themselves are written to tolerate the rare repeat that slips past a crash.
+ * the handlers themselves are written to tolerate the rare repeat that slips past a crash
+ * (or, with `deduplicate: false`, are the only guard).
  * Use it as `mixins: [DomainEvents(…), MongoMixin(…)]`.
  */
 export function DomainEvents(options: DomainEventsOptions) {
@@ -190,10 +197,11 @@ export function DomainEvents(options: DomainEventsOptions) {
       ) {
         const method = handlers[event.type];
         if (!method) return; // another consumer's event on a shared topic
+        const handler = (this as unknown as Record<string, DomainEventHandler>)[method];
+        if (options.deduplicate === false) return handler.call(this, event, meta);
         const processed = processedEventModel(this.db);
         const key = `${meta.groupId}:${event.id}`;
         if (await processed.exists({ _id: key })) return;
-        const handler = (this as unknown as Record<string, DomainEventHandler>)[method];
         await handler.call(this, event, meta);
         await processed
           .create({

@@ -1,6 +1,6 @@
 import type { Connection, Model } from "mongoose";
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { connectServiceDb } from "../lib/mongo";
+import { connectServiceDb, ensureIndexes, isFerretDb } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- models of any document shape
@@ -26,6 +26,8 @@ export function MongoMixin<M extends ModelFactories>(options: { db: string; mode
       );
       this.models = models as MongoThis<M>["models"];
       await Promise.all(Object.values(models).map((model) => model.init()));
+      const onFerretDb = await isFerretDb(this.db);
+      for (const model of Object.values(models)) await ensureIndexes(model, onFerretDb);
     },
     async stopped(this: This) {
       await this.db?.close();

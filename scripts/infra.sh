@@ -186,7 +186,9 @@ kafka_up() {
 }
 
 # ---------------------------------------------------------------- FerretDB (Go module proxy)
-FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION
+# The patch's name is part of the binary's, so a cached unpatched build is not reused.
+FERRETDB_PATCH=$ROOT/scripts/ferretdb-sqlite-id-lookups.patch
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION-sqlite-id-lookups
 
 ensure_ferretdb() {
   [[ -x $FERRETDB_BIN ]] && return
@@ -194,7 +196,13 @@ ensure_ferretdb() {
   log "building FerretDB $FERRETDB_VERSION from the Go module proxy"
   # A plain `go install …/cmd/ferretdb@$FERRETDB_VERSION` builds a binary that panics at start:
   # the module zip lacks build/version/version.txt, which FerretDB's release tooling generates.
-  # So build the same module source with that one file written.
+  # So build the same module source with that one file written, and one patch applied, which
+  # makes lookups by `_id` use the `_id` index (results are unchanged; see the patch's comments):
+  # - the SQL for "where _id = ?" spelled the JSON path differently from the unique `_id` index,
+  #   so SQLite never used the index: every find, update and delete by `_id` scanned the table;
+  # - a query was narrowed by `_id` only when `_id` was the filter's sole key, so a guarded write
+  #   such as {_id, status} read and decoded the whole collection. It is now narrowed whenever
+  #   the filter pins `_id` to one value; the whole filter still applies to what comes back.
   local src build
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || die "could not download FerretDB $FERRETDB_VERSION"
@@ -203,6 +211,10 @@ ensure_ferretdb() {
   cp -r "$src/." "$build"
   chmod -R u+w "$build"
   echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
+  patch -s -p1 -d "$build" <"$FERRETDB_PATCH" || {
+    rm -rf "$build"
+    die "could not apply $FERRETDB_PATCH"
+  }
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$build" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN" ./cmd/ferretdb) || {
     rm -rf "$build"
@@ -214,7 +226,10 @@ ensure_ferretdb() {
 start_ferretdb() {
   ensure_ferretdb
   mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
-  start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/" \
+  # synchronous(normal): with SQLite's write-ahead log, a commit is durable against a crash of
+  # FerretDB itself without an fsync per write; only an OS crash can lose the last commits.
+  start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite \
+    --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
     --listen-addr=127.0.0.1:$MONGO_PORT --state-dir="$DATA_DIR/ferretdb-state" \
     --debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT --telemetry=disable --log-level=warn
 }

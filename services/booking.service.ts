@@ -401,18 +401,8 @@ const BookingService: ServiceSchema<
       let lockToken: string | null = null;
       if (command.type === "accept") {
         lockToken = await this.lockRunner(command.actor.sub, id);
-        // Also by the bookings themselves: covers runners active from before the locks existed.
-        const busy =
-          lockToken !== null &&
-          (await this.models.bookings.exists({
-            _id: { $ne: id },
-            runner_id: command.actor.sub,
-            status: { $in: ACTIVE_STATUSES },
-          }));
-        if (lockToken === null || busy) {
-          if (lockToken) await this.unlockRunner(command.actor.sub, lockToken);
+        if (lockToken === null)
           throw conflict("Finish your current booking before accepting another");
-        }
       }
       const at = new Date();
       const set: Record<string, unknown> = {

@@ -121,6 +121,9 @@ const NotificationService: ServiceSchema<
   mixins: [
     DomainEvents({
       source: "notification",
+      // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
+      // only when new), the webhook delivery (`<webhook>:<event>`), the booking ref (a $set).
+      deduplicate: false,
       consume: {
         "service-notification-bookings": {
           "booking.requested": "storeNotifications",

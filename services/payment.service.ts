@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { z } from "zod";
 import { splitFee } from "../domain/fees";
@@ -97,6 +96,12 @@ const toEntity = (doc: PaymentDoc): PaymentEntity => ({
 });
 
 const now = () => new Date().toISOString();
+
+/**
+ * A booking has at most one payment, so its id follows from the booking's: every lookup is by
+ * `_id`, the one lookup FerretDB (the MongoDB-compatible server here) answers from an index.
+ */
+const paymentIdOf = (bookingId: string) => `pay_${bookingId}`;
 const UNKNOWN_PAYMENT = "unknown payment";
 /** A string field of a Stripe object, or "" when it is absent or not a string. */
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
@@ -150,10 +155,10 @@ const PaymentService: ServiceSchema<
         if (booking.status !== "requested")
           throw conflict(`a ${booking.status} booking cannot be paid`);
         let payment = await this.models.payments
-          .findOne({ booking_id: booking.booking_id })
+          .findById(paymentIdOf(booking.booking_id))
           .lean<PaymentDoc>();
         if (!payment) {
-          const id = randomUUID();
+          const id = paymentIdOf(booking.booking_id);
           const at = new Date();
           const created = this.domainEvent("payment.escrow_created", {
             payment_id: id,
@@ -181,7 +186,7 @@ const PaymentService: ServiceSchema<
             ignoreDuplicateKey(error); // a concurrent first request created it
           }
           payment = await this.models.payments
-            .findOne({ booking_id: booking.booking_id })
+            .findById(paymentIdOf(booking.booking_id))
             .lean<PaymentDoc>();
           if (!payment) throw notFound("Payment");
           this.outboxRelay(this.models.payments).flushSoon(payment._id);
@@ -219,9 +224,12 @@ const PaymentService: ServiceSchema<
       roles: ["owner", "runner", "admin"],
       params: GetPaymentParams,
       async handler(ctx) {
-        await ctx.call("booking.get", { id: ctx.params.id }); // 404 unless the caller may see it
+        // 404 unless the caller may see the booking
+        const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
+          id: ctx.params.id,
+        });
         const payment = await this.models.payments
-          .findOne({ booking_id: ctx.params.id })
+          .findById(paymentIdOf(booking.booking_id))
           .lean<PaymentDoc>();
         if (!payment) throw notFound("Payment");
         return toEntity(payment);
@@ -323,7 +331,7 @@ const PaymentService: ServiceSchema<
     async onDeliveryConfirmed(event: DomainEvent, meta: DeliveryMeta) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
       const payment = await this.models.payments
-        .findOne({ booking_id: data.booking_id })
+        .findById(paymentIdOf(data.booking_id))
         .lean<PaymentDoc>();
       if (!payment || payment.status === "captured") return; // a repeat, or never paid
       if (payment.status !== "held" || !payment.provider_ref) {
@@ -496,7 +504,7 @@ const PaymentService: ServiceSchema<
     async onBookingCancelled(event: DomainEvent) {
       const data = event.data as DomainEvent<"booking.cancelled">["data"];
       const payment = await this.models.payments
-        .findOne({ booking_id: data.booking_id })
+        .findById(paymentIdOf(data.booking_id))
         .lean<PaymentDoc>();
       if (!payment) return;
       const refunded = (amount: number) =>

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { runtimeOf } from "../../lib/runtime";
 import { verify } from "../../lib/webhooks/signature";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
@@ -108,6 +109,40 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     });
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0].attempts.map((attempt) => attempt.status_code)).toEqual([500, 204]);
+
+    // The notification service keeps no processed-events record: its effects are keyed by the
+    // event id. The same booking.requested delivered again (at-least-once) adds no inbox entry,
+    // no delivery and no call; a later booking shows the consumer went past the repeat.
+    const bus = runtimeOf(system.brokers[0]).bus;
+    const requested = (await bus.readTopic("booking.events")).filter(
+      (record) =>
+        record.value.includes(mine.body.booking_id) && record.value.includes("booking.requested"),
+    );
+    expect(requested).toHaveLength(1);
+    await bus.publishWire("booking.events", [...requested, ...requested]);
+    const later = await book(owner);
+    await eventually(() =>
+      partner.received.some((call) => call.body.includes(later.body.booking_id)) ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(partner.received).toHaveLength(3);
+    const inbox = await system.api<{ items: { booking_id: string; event_type: string }[] }>(
+      "GET",
+      "/api/notifications",
+      { token: owner },
+    );
+    expect(
+      inbox.body.items.filter(
+        (item) =>
+          item.booking_id === mine.body.booking_id && item.event_type === "booking.requested",
+      ),
+    ).toHaveLength(1);
+    const listedAgain = await system.api<{ items: Delivery[] }>(
+      "GET",
+      `/api/webhooks/${created.body.id}/deliveries`,
+      { token: owner },
+    );
+    expect(listedAgain.body.items).toHaveLength(2);
 
     const notYours = await system.api("GET", `/api/webhooks/${created.body.id}/deliveries`, {
       token: system.token("owner", "hook-someone-else"),
