@@ -83,10 +83,7 @@ export async function ensureIndexes<T>(model: Model<T>, onFerretDb: boolean): Pr
   for (const [fields, { unique: declared, ...options }] of model.schema.indexes()) {
     const unique = Array.isArray(declared) ? declared[0] : declared === true;
     if (onFerretDb && !unique) continue;
-    await model.collection.createIndex(
-      fields as IndexArgs[0],
-      { ...options, unique } as IndexArgs[1],
-    );
+    await model.collection.createIndex(fields as IndexArgs[0], { ...options, unique });
   }
 }
 
