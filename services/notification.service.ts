@@ -49,6 +49,8 @@ const DeliveriesParams = z
 /** A delivery attempt that has not answered in this long failed. */
 const DELIVERY_TIMEOUT_MS = 5000;
 const DELIVERY_EVERY_MS = 200;
+/** How long an instance reuses the subscriptions it read (a change is also broadcast). */
+const WEBHOOK_CACHE_MS = 5000;
 /** Deliveries in flight per instance. */
 const MAX_IN_FLIGHT = 20;
 
@@ -77,6 +79,7 @@ export interface NotificationEntity {
 
 interface NotificationMethods {
   queueWebhooks(event: DomainEvent, parties: string[]): Promise<void>;
+  webhooksFor(type: string): Promise<WebhookDoc[]>;
   deliverDue(): Promise<number>;
   attemptDelivery(delivery: DeliveryDoc): Promise<void>;
   storeNotifications(event: DomainEvent): Promise<void>;
@@ -87,6 +90,7 @@ interface NotificationMethods {
 interface NotificationVars {
   channels: OutboundChannel[];
   inFlight: Set<Promise<unknown>>;
+  webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;
   deliveryTimer: NodeJS.Timeout | undefined;
   delivering: Promise<unknown> | undefined;
 }
@@ -176,6 +180,7 @@ const NotificationService: ServiceSchema<
           secret: `whsec_${randomBytes(24).toString("base64url")}`,
           created_at: new Date(),
         });
+        await this.broker.broadcast("notification.webhooksChanged");
         ctx.meta.$statusCode = 201;
         return { ...webhookEntity(doc.toObject()), secret: doc.secret };
       },
@@ -204,6 +209,7 @@ const NotificationService: ServiceSchema<
           owner_id: callerOf(ctx).sub,
         });
         if (removed.deletedCount === 0) throw notFound("Webhook");
+        await this.broker.broadcast("notification.webhooksChanged");
         await this.models.deliveries.deleteMany({ webhook_id: ctx.params.id, status: "pending" });
         return { deleted: true, id: ctx.params.id };
       },
@@ -312,6 +318,13 @@ const NotificationService: ServiceSchema<
     }),
   },
 
+  events: {
+    /** Someone subscribed or unsubscribed (on any instance): read the subscriptions again. */
+    "notification.webhooksChanged"(this: NotificationThis) {
+      this.webhookCache = undefined;
+    },
+  },
+
   created() {
     this.inFlight = new Set();
     this.channels = [
@@ -345,7 +358,7 @@ const NotificationService: ServiceSchema<
      * job, so a slow receiver never holds up the consumer.
      */
     async queueWebhooks(event: DomainEvent, parties: string[]) {
-      const hooks = await this.models.webhooks.find({ events: event.type }).lean<WebhookDoc[]>();
+      const hooks = await this.webhooksFor(event.type);
       const now = new Date();
       const body = toWire(event).value;
       for (const hook of hooks) {
@@ -364,6 +377,27 @@ const NotificationService: ServiceSchema<
           })
           .catch(ignoreDuplicateKey);
       }
+    },
+
+    /**
+     * The webhooks asking for an event type, from the subscriptions this instance read in the
+     * last WEBHOOK_CACHE_MS (read again at once after a subscription changes anywhere), rather
+     * than a query per consumed event.
+     */
+    async webhooksFor(type: string) {
+      const now = Date.now();
+      if (!this.webhookCache || this.webhookCache.until < now) {
+        const cache = {
+          until: now + WEBHOOK_CACHE_MS,
+          hooks: this.models.webhooks.find().lean<WebhookDoc[]>().exec(),
+        };
+        cache.hooks.catch(() => {
+          if (this.webhookCache === cache) this.webhookCache = undefined; // read again next time
+        });
+        this.webhookCache = cache;
+      }
+      const hooks = await this.webhookCache.hooks;
+      return hooks.filter((hook) => hook.events.includes(type));
     },
 
     /** Sends what is due, a few at a time; each delivery is leased first (several instances). */

@@ -131,6 +131,9 @@ const TrackingService: ServiceSchema<
     DomainEvents({
       source: "tracking",
       outbox: ["tracks"],
+      // Every handler is a write guarded on the track's status or keyed by id (the track is
+      // `trk-<booking>`, a waypoint `<track>:<time>`): a repeat changes nothing.
+      deduplicate: false,
       consume: {
         "service-tracking-bookings": {
           "booking.requested": "onBookingRequested",
