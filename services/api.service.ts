@@ -411,7 +411,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
   created() {
     const { config } = runtimeOf(this.broker);
     this.adapterRedis = config.redisUrl
-      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
+      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true })
       : undefined;
     // The limiter's own client fails fast while Redis is away (the request then goes through)
     // instead of queueing every API call behind the reconnect, as the adapter's client would.
@@ -420,6 +420,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
           commandTimeout: 500,
+          enableAutoPipelining: true,
         })
       : undefined;
     this.limiterRedis?.on("error", () => undefined); // reconnects by itself; requests go through

@@ -20,7 +20,12 @@ export function createGeoIndex(options: { redisUrl?: string; key: string; staleA
     const index = new MemoryGeoIndex({ staleAfterMs });
     return { index, close: () => index.close() };
   }
-  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  // Auto-pipelining: the fixes moved in one tick share one socket write.
+  const redis = new Redis(redisUrl, {
+    lazyConnect: false,
+    maxRetriesPerRequest: 2,
+    enableAutoPipelining: true,
+  });
   const index = new RedisGeoIndex(redis, { key, staleAfterMs });
   let closing: Promise<void> | undefined;
   return {
