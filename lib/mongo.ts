@@ -79,7 +79,10 @@ type IndexArgs = Parameters<Model<unknown>["collection"]["createIndex"]>;
  * and update pays to maintain each one (SQLite parses the whole JSON document per indexed
  * expression). A unique index is kept there because it is a rule, not a speed-up.
  */
-export async function ensureIndexes<T>(model: Model<T>, onFerretDb: boolean): Promise<void> {
+export async function ensureIndexes(
+  model: Pick<Model<unknown>, "schema" | "collection">,
+  onFerretDb: boolean,
+): Promise<void> {
   for (const [fields, { unique: declared, ...options }] of model.schema.indexes()) {
     const unique = Array.isArray(declared) ? declared[0] : declared === true;
     if (onFerretDb && !unique) continue;
