@@ -281,6 +281,36 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     expect(statuses.map((status) => status.status)).toEqual(
       expect.arrayContaining(["in_transit", "delivered", "confirmed"]),
     );
+
+    // The tracking service keeps no processed-events record: its booking handlers are writes
+    // guarded on the track's status. The trip's booking events delivered again change nothing
+    // and publish nothing; a later trip's events show the consumer went past them.
+    const tripEvents = (await bus.readTopic("booking.events")).filter((record) =>
+      record.value.includes(id),
+    );
+    expect(tripEvents.length).toBeGreaterThanOrEqual(5);
+    const trackingEvents = async () =>
+      (await bus.readTopic("tracking.events")).map(
+        (record) => JSON.parse(record.value) as DomainEvent,
+      );
+    const seen = new Set((await trackingEvents()).map((event) => event.id));
+    await bus.publishWire("booking.events", tripEvents);
+    const laterOwner = system.token("owner", "trip-owner-2");
+    const laterRunner = system.token("runner", "trip-runner-2");
+    await online(laterRunner, pickup);
+    const later = await heldBookingFrom(laterOwner, pickup);
+    await system.api("POST", `/api/bookings/${later}/accept`, { token: laterRunner });
+    await trackStarted(system, laterOwner, later);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const trackingAfter = (await trackingEvents()).filter(
+      (event) => !seen.has(event.id) && event.subject === id,
+    );
+    expect(trackingAfter).toEqual([]);
+    const replayed = await system.api<Track>("GET", `/api/bookings/${id}/track`, { token: owner });
+    expect([replayed.body.status, replayed.body.waypoint_count]).toEqual([
+      "completed",
+      route.length,
+    ]);
   });
 
   it("tells admins who goes online and offline; others may not listen", async () => {
