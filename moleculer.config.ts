@@ -13,12 +13,8 @@ export function brokerOptions(config: Config): BrokerOptions {
     namespace: config.namespace,
     nodeID: config.nodeID,
     // RPC between services; null = every service in this process, no network (embedded mode).
-    // Auto-pipelining: the requests a process sends in one tick go out in one socket write.
     transporter: config.transporter
-      ? {
-          type: "Redis",
-          options: { ...redisOptions(config.transporter), enableAutoPipelining: true },
-        }
+      ? { type: "Redis", options: redisOptions(config.transporter) }
       : null,
     logger: { type: "Console", options: { level: config.logLevel, formatter: "short" } },
     logLevel: config.logLevel,

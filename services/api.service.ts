@@ -18,8 +18,10 @@ import {
   securityHeaders,
 } from "../lib/http-limits";
 import { buildOpenApi, docsPage } from "../lib/openapi";
+import { MicroBatcher } from "../lib/micro-batch";
 import { runtimeOf } from "../lib/runtime";
 import { renderAsyncApi } from "../events/describe";
+import type { FixResult } from "./runner.service";
 import type { LiveFix, LiveRunnerChange } from "./tracking.service";
 
 interface GatewayRequest extends IncomingMessage {
@@ -43,6 +45,8 @@ interface ApiVars {
   openApiDocument: Record<string, unknown> | undefined;
   openApi(): Promise<Record<string, unknown>>;
   probe: ReadinessProbe;
+  locations: MicroBatcher<{ runner_id: string; fix: unknown }, FixResult>;
+  fixesInFlight: number;
 }
 type ApiThis = Service<ApiSettingsSchema> & ApiVars;
 
@@ -50,6 +54,11 @@ const action = actionsOf<ApiThis>();
 
 const bookingRoom = (bookingId: string) => `booking:${bookingId}`;
 const ADMIN_RUNNERS_ROOM = "admin:runners";
+/**
+ * GPS fixes a gateway has sent on and not yet answered. Beyond it a fix is refused at once
+ * (429, the app sends its next one) rather than queued: overload sheds, it does not pile up.
+ */
+const MAX_FIXES_IN_FLIGHT = 2000;
 const SubscribeParams = z.object({ booking_id: z.string().min(1).max(64) });
 
 /** Every socket acknowledgement: `{ ok: true, … }` or `{ ok: false, error }`. */
@@ -410,8 +419,19 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
 
   created() {
     const { config } = runtimeOf(this.broker);
+    // The fixes of one tick, from every runner socket of this gateway, in one call.
+    this.fixesInFlight = 0;
+    this.locations = new MicroBatcher(
+      async (fixes) =>
+        (
+          await this.broker.call<
+            { results: FixResult[] },
+            { fixes: { runner_id: string; fix: unknown }[] }
+          >("runner.locations", { fixes })
+        ).results,
+    );
     this.adapterRedis = config.redisUrl
-      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true })
+      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
       : undefined;
     // The limiter's own client fails fast while Redis is away (the request then goes through)
     // instead of queueing every API call behind the reconnect, as the adapter's client would.
@@ -498,7 +518,6 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
     io.on("connection", (socket) => {
       const { user } = socket.data as { user: AuthUser };
       void socket.join(`user:${user.sub}`);
-      const meta = { user };
       const reply = (ack: unknown, body: SocketAck) => {
         if (typeof ack === "function") (ack as (body: SocketAck) => void)(body);
       };
@@ -513,10 +532,23 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
           reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
           return;
         }
-        this.broker
-          .call("runner.location", payload as Record<string, unknown>, { meta })
-          .then((result) => reply(ack, { ok: true, ...(result as object) }))
-          .catch((error: unknown) => reply(ack, failure(error)));
+        if (this.fixesInFlight >= MAX_FIXES_IN_FLIGHT) {
+          reply(ack, failure({ name: "QueueIsFull", message: "", type: "QUEUE_FULL" }));
+          return;
+        }
+        this.fixesInFlight++;
+        this.locations
+          .add({ runner_id: user.sub, fix: payload })
+          .then((result) =>
+            reply(
+              ack,
+              result.ok
+                ? { ok: true, accepted: true, event_id: result.event_id }
+                : failure(result.error),
+            ),
+          )
+          .catch((error: unknown) => reply(ack, failure(error)))
+          .finally(() => this.fixesInFlight--);
       });
 
       socket.on("track:subscribe", (payload: unknown, ack: unknown) => {

@@ -12,6 +12,7 @@ import { ignoreDuplicateKey } from "../lib/mongo";
 import { guardedUpdate } from "../lib/outbox";
 import { RateLimiter } from "../lib/rate-limit";
 import { runtimeOf } from "../lib/runtime";
+import { validationError } from "../lib/zod-validator";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
 import { dispatchModel, type DispatchDoc } from "../models/dispatch.model";
@@ -31,6 +32,46 @@ export const LocationParams = z
     booking_id: z.string().min(1).max(64).optional(),
   })
   .strict();
+
+type Fix = z.output<typeof LocationParams>;
+
+/** Fixes a gateway collected from runners' sockets in one tick; each is judged on its own. */
+const LocationBatchParams = z
+  .object({
+    fixes: z
+      .array(z.object({ runner_id: z.string().min(1).max(128), fix: z.unknown() }).strict())
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+/** One fix's answer in a batch: its event, or the error a single call would have thrown. */
+export type FixResult =
+  | { ok: true; event_id: string }
+  | {
+      ok: false;
+      error: { name: string; message: string; code: number; type: string; data: unknown };
+    };
+
+function fixFailure(error: unknown): FixResult {
+  const { name, message, code, type, data } = error as Partial<{
+    name: string;
+    message: string;
+    code: unknown;
+    type: string;
+    data: unknown;
+  }>;
+  return {
+    ok: false,
+    error: {
+      name: name ?? "Error",
+      message: message ?? String(error),
+      code: typeof code === "number" ? code : 500,
+      type: type ?? "SERVER_ERROR",
+      data: data ?? null,
+    },
+  };
+}
 
 export const ProfileParams = z
   .object({
@@ -84,6 +125,7 @@ interface RunnerVars {
 
 interface RunnerMethods {
   afterEventsStopped(): Promise<void>;
+  takeFix(runnerId: string, fix: Fix, now: number): Promise<DomainEvent>;
   runnerEntity(doc: RunnerDoc): Promise<RunnerEntity>;
   ensureRunner(runnerId: string): Promise<void>;
   rejoinIndex(runnerId: string, position: { lat: number; lng: number }, at: Date): Promise<boolean>;
@@ -255,39 +297,50 @@ const RunnerService: ServiceSchema<
       roles: ["runner"],
       params: LocationParams,
       async handler(ctx) {
-        const runner = callerOf(ctx);
-        const fix = ctx.params;
-        const now = Date.now();
-        if (!this.limiter.allow(runner.sub, now)) {
-          this.broker.metrics.increment("kilat.runner.location.dropped", { reason: "rate" });
-          throw new Errors.MoleculerClientError(
-            "Too many location updates; the excess is dropped",
-            429,
-            "RATE_LIMITED",
-          );
-        }
-        const online =
-          (await this.geo.touch(runner.sub, fix, new Date(now))) ||
-          (await this.rejoinIndex(runner.sub, fix, new Date(now)));
-        if (!online) {
-          throw conflict("Go online before sending locations", { availability: "offline" });
-        }
-        const event = this.domainEvent("runner.location_update", {
-          runner_id: runner.sub,
-          ...(fix.booking_id ? { booking_id: fix.booking_id } : {}),
-          latitude: fix.lat,
-          longitude: fix.lng,
-          ...(fix.speed_kmh !== undefined ? { speed_kmh: fix.speed_kmh } : {}),
-          ...(fix.heading_degrees !== undefined ? { heading_degrees: fix.heading_degrees } : {}),
-          timestamp: fix.timestamp,
-          occurred_at: new Date(now).toISOString(),
-        });
+        const event = await this.takeFix(callerOf(ctx).sub, ctx.params, Date.now());
         await runtimeOf(this.broker).bus.publish(TOPICS.runner, [event]);
         this.broker.metrics.increment("kilat.runner.location.accepted");
         ctx.meta.$statusCode = 202;
         return { accepted: true, event_id: event.id };
       },
     }),
+
+    /**
+     * The socket path of `location`: the fixes a gateway received in one tick, judged one by
+     * one exactly as `location` judges one (validation, rate limit, online), then one Kafka
+     * send for all accepted. Answers per fix; the gateway authenticated each runner.
+     */
+    locations: {
+      ...action({
+        params: LocationBatchParams,
+        async handler(ctx) {
+          const now = Date.now();
+          const settled = await Promise.allSettled(
+            ctx.params.fixes.map(({ runner_id, fix }) => {
+              const parsed = LocationParams.safeParse(fix);
+              return parsed.success
+                ? this.takeFix(runner_id, parsed.data, now)
+                : Promise.reject(validationError(parsed.error));
+            }),
+          );
+          const events = settled.flatMap((result) =>
+            result.status === "fulfilled" ? [result.value] : [],
+          );
+          if (events.length > 0) {
+            await runtimeOf(this.broker).bus.publish(TOPICS.runner, events);
+            this.broker.metrics.increment("kilat.runner.location.accepted", {}, events.length);
+          }
+          return {
+            results: settled.map((result): FixResult =>
+              result.status === "fulfilled"
+                ? { ok: true, event_id: result.value.id }
+                : fixFailure(result.reason),
+            ),
+          };
+        },
+      }),
+      visibility: "public", // other services may call it; the gateway may not
+    },
 
     /** The caller's open offer (at most one). */
     offers: action({
@@ -415,6 +468,37 @@ const RunnerService: ServiceSchema<
   },
 
   methods: {
+    /**
+     * One GPS fix judged: within the runner's rate limit, and the runner online (moved in the
+     * geo index in the same round trip); the `runner.location_update` to publish, or a 429/409.
+     */
+    async takeFix(runnerId: string, fix: Fix, now: number) {
+      if (!this.limiter.allow(runnerId, now)) {
+        this.broker.metrics.increment("kilat.runner.location.dropped", { reason: "rate" });
+        throw new Errors.MoleculerClientError(
+          "Too many location updates; the excess is dropped",
+          429,
+          "RATE_LIMITED",
+        );
+      }
+      const online =
+        (await this.geo.touch(runnerId, fix, new Date(now))) ||
+        (await this.rejoinIndex(runnerId, fix, new Date(now)));
+      if (!online) {
+        throw conflict("Go online before sending locations", { availability: "offline" });
+      }
+      return this.domainEvent("runner.location_update", {
+        runner_id: runnerId,
+        ...(fix.booking_id ? { booking_id: fix.booking_id } : {}),
+        latitude: fix.lat,
+        longitude: fix.lng,
+        ...(fix.speed_kmh !== undefined ? { speed_kmh: fix.speed_kmh } : {}),
+        ...(fix.heading_degrees !== undefined ? { heading_degrees: fix.heading_degrees } : {}),
+        timestamp: fix.timestamp,
+        occurred_at: new Date(now).toISOString(),
+      });
+    },
+
     /** Called by DomainEvents once the consumers have stopped: they use the index. */
     async afterEventsStopped() {
       await this.closeGeo();
