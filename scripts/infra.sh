@@ -211,7 +211,8 @@ ensure_ferretdb() {
   cp -r "$src/." "$build"
   chmod -R u+w "$build"
   echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
-  patch -s -p1 -d "$build" <"$FERRETDB_PATCH" || {
+  # `git apply` works outside a repository too; `patch` is not on every minimal image.
+  (cd "$build" && git apply -p1 "$FERRETDB_PATCH") || {
     rm -rf "$build"
     die "could not apply $FERRETDB_PATCH"
   }
