@@ -31,18 +31,21 @@ export class MicroBatcher<I, O> {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    this.flush(batch.map((entry) => entry.item)).then(
-      (results) => {
-        if (results.length !== batch.length) {
-          const error = new Error(`a batch of ${batch.length} got ${results.length} results`);
+    // Through a promise, so a flush that throws at once rejects its batch instead of escaping.
+    Promise.resolve(batch.map((entry) => entry.item))
+      .then((items) => this.flush(items))
+      .then(
+        (results) => {
+          if (results.length !== batch.length) {
+            const error = new Error(`a batch of ${batch.length} got ${results.length} results`);
+            for (const entry of batch) entry.reject(error);
+            return;
+          }
+          batch.forEach((entry, index) => entry.resolve(results[index]));
+        },
+        (error: unknown) => {
           for (const entry of batch) entry.reject(error);
-          return;
-        }
-        batch.forEach((entry, index) => entry.resolve(results[index]));
-      },
-      (error: unknown) => {
-        for (const entry of batch) entry.reject(error);
-      },
-    );
+        },
+      );
   }
 }

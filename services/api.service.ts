@@ -527,7 +527,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
       };
 
       // GPS from the runner app without an HTTP round trip per fix; same action as REST.
-      socket.on("location", (payload: unknown, ack: unknown) => {
+      socket.on("location", (...args: unknown[]) => {
+        // The acknowledgement is the last argument, also when the app sent no fix at all.
+        const ack = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+        const payload = args[0];
         if (user.role !== "runner") {
           reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
           return;
@@ -538,7 +541,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
         }
         this.fixesInFlight++;
         this.locations
-          .add({ runner_id: user.sub, fix: payload })
+          // null, not undefined, survives JSON: a missing fix is judged (422) as a bad one.
+          .add({ runner_id: user.sub, fix: payload ?? null })
           .then((result) =>
             reply(
               ack,

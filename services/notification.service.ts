@@ -361,8 +361,11 @@ const NotificationService: ServiceSchema<
       const hooks = await this.webhooksFor(event.type);
       const now = new Date();
       const body = toWire(event).value;
+      const happened = Date.parse(event.time);
       for (const hook of hooks) {
         if (hook.role !== "admin" && !parties.includes(hook.owner_id)) continue;
+        // A replayed event (DLQ replay, offsets reset) goes only to hooks that existed then.
+        if (hook.created_at.getTime() > happened) continue;
         await this.models.deliveries
           .create({
             _id: `${hook._id}:${event.id}`,

@@ -59,6 +59,7 @@ interface PaymentVars {
 }
 
 interface PaymentMethods {
+  paymentOf(bookingId: string): Promise<PaymentDoc | null>;
   payoutDestination(runnerId: string): Promise<string | null>;
   authorize(payment: PaymentDoc): Promise<PaymentDoc>;
   advance(
@@ -185,9 +186,7 @@ const PaymentService: ServiceSchema<
           } catch (error) {
             ignoreDuplicateKey(error); // a concurrent first request created it
           }
-          payment = await this.models.payments
-            .findById(paymentIdOf(booking.booking_id))
-            .lean<PaymentDoc>();
+          payment = await this.paymentOf(booking.booking_id);
           if (!payment) throw notFound("Payment");
           this.outboxRelay(this.models.payments).flushSoon(payment._id);
         }
@@ -228,9 +227,7 @@ const PaymentService: ServiceSchema<
         const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
           id: ctx.params.id,
         });
-        const payment = await this.models.payments
-          .findById(paymentIdOf(booking.booking_id))
-          .lean<PaymentDoc>();
+        const payment = await this.paymentOf(booking.booking_id);
         if (!payment) throw notFound("Payment");
         return toEntity(payment);
       },
@@ -238,6 +235,17 @@ const PaymentService: ServiceSchema<
   },
 
   methods: {
+    /**
+     * The booking's payment: by `_id`, or by `booking_id` for a payment made before ids
+     * followed the booking's (on FerretDB a scan, run only when the lookup by `_id` missed).
+     */
+    async paymentOf(bookingId: string) {
+      return (
+        (await this.models.payments.findById(paymentIdOf(bookingId)).lean<PaymentDoc>()) ??
+        (await this.models.payments.findOne({ booking_id: bookingId }).lean<PaymentDoc>())
+      );
+    },
+
     async authorize(payment: PaymentDoc) {
       const result = await this.provider.authorize(
         {
@@ -330,9 +338,7 @@ const PaymentService: ServiceSchema<
     /** Capture, then `payment.escrow_released` with payout + fee = captured. */
     async onDeliveryConfirmed(event: DomainEvent, meta: DeliveryMeta) {
       const data = event.data as DomainEvent<"booking.delivery_confirmed">["data"];
-      const payment = await this.models.payments
-        .findById(paymentIdOf(data.booking_id))
-        .lean<PaymentDoc>();
+      const payment = await this.paymentOf(data.booking_id);
       if (!payment || payment.status === "captured") return; // a repeat, or never paid
       if (payment.status !== "held" || !payment.provider_ref) {
         // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
@@ -503,9 +509,7 @@ const PaymentService: ServiceSchema<
     /** Release the hold (or refund a capture) and `payment.escrow_refunded`. */
     async onBookingCancelled(event: DomainEvent) {
       const data = event.data as DomainEvent<"booking.cancelled">["data"];
-      const payment = await this.models.payments
-        .findById(paymentIdOf(data.booking_id))
-        .lean<PaymentDoc>();
+      const payment = await this.paymentOf(data.booking_id);
       if (!payment) return;
       const refunded = (amount: number) =>
         this.domainEvent("payment.escrow_refunded", {

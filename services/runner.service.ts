@@ -39,7 +39,10 @@ type Fix = z.output<typeof LocationParams>;
 const LocationBatchParams = z
   .object({
     fixes: z
-      .array(z.object({ runner_id: z.string().min(1).max(128), fix: z.unknown() }).strict())
+      // `fix` is checked per fix below: one bad fix must not fail the others of its batch.
+      .array(
+        z.object({ runner_id: z.string().min(1).max(128), fix: z.unknown().optional() }).strict(),
+      )
       .min(1)
       .max(1000),
   })
@@ -54,7 +57,7 @@ export type FixResult =
     };
 
 function fixFailure(error: unknown): FixResult {
-  const { name, message, code, type, data } = error as Partial<{
+  const { name, message, code, type, data } = (error ?? {}) as Partial<{
     name: string;
     message: string;
     code: unknown;

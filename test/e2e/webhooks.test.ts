@@ -119,13 +119,27 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
         record.value.includes(mine.body.booking_id) && record.value.includes("booking.requested"),
     );
     expect(requested).toHaveLength(1);
+    // A webhook subscribed after the event happened does not get its replay.
+    const newcomer = await receiver(0);
+    closers.push(newcomer.close);
+    const subscribed = await system.api("POST", "/api/webhooks", {
+      token: owner,
+      body: { url: newcomer.url, events: ["booking.requested"] },
+    });
+    expect(subscribed.status).toBe(201);
     await bus.publishWire("booking.events", [...requested, ...requested]);
     const later = await book(owner);
     await eventually(() =>
-      partner.received.some((call) => call.body.includes(later.body.booking_id)) ? true : undefined,
+      partner.received.some((call) => call.body.includes(later.body.booking_id)) &&
+      newcomer.received.length > 0
+        ? true
+        : undefined,
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(partner.received).toHaveLength(3);
+    expect(newcomer.received.map((call) => call.body.includes(later.body.booking_id))).toEqual([
+      true,
+    ]);
     const inbox = await system.api<{ items: { booking_id: string; event_type: string }[] }>(
       "GET",
       "/api/notifications",

@@ -46,6 +46,13 @@ describe("MicroBatcher", () => {
     await expect(batcher.add(3)).resolves.toBe(3);
   });
 
+  it("given a flush that throws before returning a promise, rejects its items", async () => {
+    const batcher = new MicroBatcher<number, number>(() => {
+      throw new Error("at once");
+    });
+    await expect(batcher.add(1)).rejects.toThrow("at once");
+  });
+
   it("given a flush answering the wrong number of results, rejects rather than mismatching", async () => {
     const batcher = new MicroBatcher<number, number>(async () => [1]);
     const results = await Promise.allSettled([batcher.add(1), batcher.add(2)]);
