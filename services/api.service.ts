@@ -526,7 +526,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
         return { ok: false, error: { ...body, code: status } };
       };
 
-      // GPS from the runner app without an HTTP round trip per fix; same action as REST.
+      // GPS from the runner app without an HTTP round trip per fix, judged as REST judges one;
+      // the fixes of one event-loop turn go to the runner service as one call.
       socket.on("location", (...args: unknown[]) => {
         // The acknowledgement is the last argument, also when the app sent no fix at all.
         const ack = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
