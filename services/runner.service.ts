@@ -48,31 +48,30 @@ const LocationBatchParams = z
   })
   .strict();
 
-/** One fix's answer in a batch: its event, or the error a single call would have thrown. */
+/**
+ * One fix's answer in a batch: its event, or the error a single call would have thrown, as
+ * plain fields (the gateway turns them into its usual error body).
+ */
 export type FixResult =
   | { ok: true; event_id: string }
   | {
       ok: false;
-      error: { name: string; message: string; code: number; type: string; data: unknown };
+      error: {
+        name: string;
+        message: string;
+        code?: number | string;
+        type?: string;
+        data?: unknown;
+      };
     };
 
 function fixFailure(error: unknown): FixResult {
-  const { name, message, code, type, data } = (error ?? {}) as Partial<{
-    name: string;
-    message: string;
-    code: unknown;
-    type: string;
-    data: unknown;
-  }>;
+  const { name, message, code, type, data } = (error ?? {}) as Partial<
+    Extract<FixResult, { ok: false }>["error"]
+  >;
   return {
     ok: false,
-    error: {
-      name: name ?? "Error",
-      message: message ?? String(error),
-      code: typeof code === "number" ? code : 500,
-      type: type ?? "SERVER_ERROR",
-      data: data ?? null,
-    },
+    error: { name: name ?? "Error", message: message ?? String(error), code, type, data },
   };
 }
 
@@ -129,6 +128,7 @@ interface RunnerVars {
 interface RunnerMethods {
   afterEventsStopped(): Promise<void>;
   takeFix(runnerId: string, fix: Fix, now: number): Promise<DomainEvent>;
+  profileOf(runnerId: string): Promise<RunnerDoc>;
   runnerEntity(doc: RunnerDoc): Promise<RunnerEntity>;
   ensureRunner(runnerId: string): Promise<void>;
   rejoinIndex(runnerId: string, position: { lat: number; lng: number }, at: Date): Promise<boolean>;
@@ -211,8 +211,7 @@ const RunnerService: ServiceSchema<
       async handler(ctx) {
         const runner = callerOf(ctx);
         await this.ensureRunner(runner.sub);
-        const doc = await this.models.runners.findById(runner.sub, { outbox: 0 }).lean<RunnerDoc>();
-        if (!doc) throw notFound("Runner");
+        const doc = await this.profileOf(runner.sub);
         return this.runnerEntity(doc);
       },
     }),
@@ -264,8 +263,7 @@ const RunnerService: ServiceSchema<
         void this.dispatchNear(ctx.params).catch((error: unknown) =>
           this.logger.warn("dispatch after online failed", error),
         );
-        const doc = await this.models.runners.findById(runner.sub, { outbox: 0 }).lean<RunnerDoc>();
-        if (!doc) throw notFound("Runner");
+        const doc = await this.profileOf(runner.sub);
         return this.runnerEntity(doc);
       },
     }),
@@ -276,8 +274,7 @@ const RunnerService: ServiceSchema<
       params: NoParams,
       async handler(ctx) {
         const runner = callerOf(ctx);
-        const doc = await this.models.runners.findById(runner.sub, { outbox: 0 }).lean<RunnerDoc>();
-        if (!doc) throw notFound("Runner");
+        const doc = await this.profileOf(runner.sub);
         if (doc.active_booking_id) {
           throw conflict("Finish or cancel your active booking before going offline", {
             active_booking_id: doc.active_booking_id,
@@ -471,6 +468,13 @@ const RunnerService: ServiceSchema<
   },
 
   methods: {
+    /** The runner's document without its outbox; 404 when there is none. */
+    async profileOf(runnerId: string) {
+      const doc = await this.models.runners.findById(runnerId, { outbox: 0 }).lean<RunnerDoc>();
+      if (!doc) throw notFound("Runner");
+      return doc;
+    },
+
     /**
      * One GPS fix judged: within the runner's rate limit, and the runner online (moved in the
      * geo index in the same round trip); the `runner.location_update` to publish, or a 429/409.

@@ -76,6 +76,7 @@ interface TrackingVars {
 interface TrackingMethods {
   trackOf(runnerId: string, bookingId: string | undefined): Promise<CachedTrack | null>;
   forget(bookingId: string, runnerId?: string | null): void;
+  forgetEverywhere(bookingId: string, runnerId?: string): void;
   checkpoint(): Promise<void>;
   afterEventsStopped(): Promise<void>;
   /** Live pushes and cache hints are best effort: a failure is logged, never thrown. */
@@ -333,6 +334,16 @@ const TrackingService: ServiceSchema<
       emitted.catch((error: unknown) => this.logger.warn("live push failed", error));
     },
 
+    /** Every instance drops the booking's cached track (the trip's state changed). */
+    forgetEverywhere(bookingId: string, runnerId?: string) {
+      this.notify(
+        this.broker.broadcast("tracking.forget", {
+          booking_id: bookingId,
+          ...(runnerId ? { runner_id: runnerId } : {}),
+        }),
+      );
+    },
+
     forget(bookingId: string, runnerId?: string | null) {
       const cached = this.active.get(bookingId);
       this.active.delete(bookingId);
@@ -502,12 +513,7 @@ const TrackingService: ServiceSchema<
         [started],
       );
       if (moved) this.outboxRelay(this.models.tracks).flushSoon(trackId);
-      this.notify(
-        this.broker.broadcast("tracking.forget", {
-          booking_id: data.booking_id,
-          runner_id: data.runner_id,
-        }),
-      );
+      this.forgetEverywhere(data.booking_id, data.runner_id);
     },
 
     /** Creates a booking's pending track once; a repeat (or a later call) changes nothing. */
@@ -544,12 +550,7 @@ const TrackingService: ServiceSchema<
         { _id: trackIdOf(data.booking_id), status: "active" },
         { $set: { status: "delivered", updated_at: new Date() } },
       );
-      this.notify(
-        this.broker.broadcast("tracking.forget", {
-          booking_id: data.booking_id,
-          runner_id: data.runner_id,
-        }),
-      );
+      this.forgetEverywhere(data.booking_id, data.runner_id);
     },
 
     /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
@@ -579,12 +580,7 @@ const TrackingService: ServiceSchema<
         [completed],
       );
       if (moved) this.outboxRelay(this.models.tracks).flushSoon(trackId);
-      this.notify(
-        this.broker.broadcast("tracking.forget", {
-          booking_id: data.booking_id,
-          runner_id: data.runner_id,
-        }),
-      );
+      this.forgetEverywhere(data.booking_id, data.runner_id);
     },
 
     async onBookingCancelled(event: DomainEvent) {
@@ -593,7 +589,7 @@ const TrackingService: ServiceSchema<
         { _id: trackIdOf(data.booking_id), status: { $in: ["pending", "active", "delivered"] } },
         { $set: { status: "cancelled", completed_at: new Date(), updated_at: new Date() } },
       );
-      this.notify(this.broker.broadcast("tracking.forget", { booking_id: data.booking_id }));
+      this.forgetEverywhere(data.booking_id);
     },
   },
 };
