@@ -11,7 +11,8 @@ import {
 import { TOPICS } from "../events/catalog";
 import { createEvent, nameUuid, type DomainEvent } from "../events/envelope";
 import { actionsOf, callerOf, notFound } from "../lib/action";
-import type { DeliveredEvent } from "../lib/event-bus";
+import type { DeliveredEvent, WriteBehind } from "../lib/event-bus";
+import { GroupCommit } from "../lib/group-commit";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { guardedUpdate } from "../lib/outbox";
 import { runtimeOf } from "../lib/runtime";
@@ -49,17 +50,31 @@ export interface LiveRunnerChange {
   at: string;
 }
 
-/** An active track as the fix path keeps it in memory (the database has it as of the last batch). */
+interface Progress {
+  state: TrackState;
+  eta: number | null;
+}
+
+/** An active track as the fix path keeps it in memory. */
 interface CachedTrack {
   id: string;
   bookingId: string;
   runnerId: string;
   dropoff: { lat: number; lng: number } | null;
-  state: TrackState;
-  eta: number | null;
+  /** After the last judged fix: the next fix is judged against it. */
+  live: Progress;
+  /** After the last stored fix: what a checkpoint saves. */
+  stored: Progress;
   loadedAt: number;
-  /** Moved since its last checkpoint. */
+  /** Stored fixes since its last checkpoint. */
   dirty: boolean;
+}
+
+/** One batch's writes: its waypoints, its `tracking.updated` events, where it leaves its tracks. */
+interface FixWrites {
+  waypoints: WaypointDoc[];
+  updates: DomainEvent[];
+  progress: Map<CachedTrack, Progress>;
 }
 
 interface TrackingVars {
@@ -71,17 +86,20 @@ interface TrackingVars {
   lastAdminPush: Map<string, number>;
   checkpointTimer: NodeJS.Timeout | undefined;
   checkpointing: Promise<void> | undefined;
+  fixWriter: GroupCommit<FixWrites>;
 }
 
 interface TrackingMethods {
   trackOf(runnerId: string, bookingId: string | undefined): Promise<CachedTrack | null>;
   forget(bookingId: string, runnerId?: string | null): void;
+  revalidate(track: CachedTrack): Promise<void>;
   forgetEverywhere(bookingId: string, runnerId?: string): void;
   checkpoint(): Promise<void>;
   afterEventsStopped(): Promise<void>;
   /** Live pushes and cache hints are best effort: a failure is logged, never thrown. */
   notify(emitted: Promise<unknown>): void;
-  onRunnerBatch(batch: DeliveredEvent[]): Promise<void>;
+  storeFixes(batches: FixWrites[]): Promise<void>;
+  onRunnerBatch(batch: DeliveredEvent[]): Promise<WriteBehind | undefined>;
   onRunnerEvent(event: DomainEvent): Promise<void>;
   createTrack(
     bookingId: string,
@@ -108,6 +126,8 @@ const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
 const CACHE_TTL_MS = 30_000;
 /** How often moved tracks have their state saved (see `checkpoint`). */
 const CHECKPOINT_EVERY_MS = 10_000;
+/** Beyond this many batches (of up to 500 fixes) waiting to be stored, the consumer waits. */
+const MAX_UNSTORED_BATCHES = 20;
 /** The admin room hears each runner's position at most this often. */
 const ADMIN_PUSH_EVERY_MS = 5_000;
 const round3 = (km: number) => Math.round(km * 1000) / 1000;
@@ -116,11 +136,12 @@ const round3 = (km: number) => Math.round(km * 1000) / 1000;
  * Trips: a track per accepted booking, built from the runners' GPS stream.
  *
  * The fix path takes `runner.events` a fetched batch at a time: each fix is judged by the pure
- * filter (domain/tracking.ts) against the track's last state, accepted fixes are pushed to the
- * booking's live room at once, and then the batch's waypoints (one insertMany, each carrying the
- * track's running state) and `tracking.updated` events (one produce) are written before the
- * offsets are committed. A replayed fix is not newer than the track's last one, and its waypoint id is
- * taken, so it adds nothing.
+ * filter (domain/tracking.ts) against the track's last state, and accepted fixes are pushed to
+ * the booking's live room at once. The batch's waypoints (each carrying the track's running
+ * state) and `tracking.updated` events are then written behind: the consumer goes on to the next
+ * batch while they are stored, batches queued meanwhile go together (one insertMany, one
+ * produce), and the offsets are committed only once they are stored. A replayed fix is not newer
+ * than the track's last one, and its waypoint id is taken, so it adds nothing.
  */
 const TrackingService: ServiceSchema<
   ServiceSettingSchema,
@@ -235,6 +256,11 @@ const TrackingService: ServiceSchema<
     this.active = new Map();
     this.byRunner = new Map();
     this.lastAdminPush = new Map();
+    this.fixWriter = new GroupCommit(
+      (batches) => this.storeFixes(batches),
+      { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
+      (error, attempt) => this.logger.warn(`storing fixes failed (attempt ${attempt})`, error),
+    );
     this.broker.metrics.register({
       type: "counter",
       name: "kilat.tracking.fixes",
@@ -267,7 +293,11 @@ const TrackingService: ServiceSchema<
     async trackOf(runnerId: string, bookingId: string | undefined) {
       const key = bookingId ?? this.byRunner.get(runnerId);
       const cached = key ? this.active.get(key) : undefined;
-      if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) {
+      if (cached) {
+        if (Date.now() - cached.loadedAt >= CACHE_TTL_MS) {
+          cached.loadedAt = Date.now(); // one look at a time, off the fix path
+          this.notify(this.revalidate(cached));
+        }
         return cached.runnerId === runnerId ? cached : null;
       }
       const doc = bookingId
@@ -280,17 +310,13 @@ const TrackingService: ServiceSchema<
         if (key) this.forget(key);
         return null;
       }
-      if (cached?.id === doc._id) {
-        cached.loadedAt = Date.now();
-        return cached;
-      }
       const track: CachedTrack = {
         id: doc._id,
         bookingId: doc.booking_id,
         runnerId,
         dropoff: doc.dropoff,
-        state: doc.state ?? emptyTrack(),
-        eta: doc.eta_seconds,
+        live: { state: doc.state ?? emptyTrack(), eta: doc.eta_seconds },
+        stored: { state: doc.state ?? emptyTrack(), eta: doc.eta_seconds },
         loadedAt: Date.now(),
         dirty: false,
       };
@@ -299,29 +325,45 @@ const TrackingService: ServiceSchema<
       return track;
     },
 
-    /** Called by DomainEvents once the consumers have stopped: the last checkpoint. */
+    /** Drops a cached track that is no longer active for its runner (another instance moved it). */
+    async revalidate(track: CachedTrack) {
+      const doc = await this.models.tracks
+        .findById(track.id, { status: 1, runner_id: 1 })
+        .lean<Pick<TrackDoc, "status" | "runner_id">>();
+      if (doc?.status !== "active" || doc.runner_id !== track.runnerId) {
+        this.forget(track.bookingId, track.runnerId);
+      }
+    },
+
+    /** Called by DomainEvents once the consumers have stopped: what is left, stored; a checkpoint. */
     async afterEventsStopped() {
+      await this.fixWriter.close();
       await this.checkpoint();
     },
 
     /**
-     * Saves the state of tracks that moved since the last checkpoint, one update by _id each.
-     * Off the fix path on purpose: every fix is in a waypoint already, and a track reloaded
-     * after a crash continues from here (the distance of fixes since then is measured from the
-     * checkpoint's position).
+     * Saves the stored state of tracks that moved since the last checkpoint, one update by _id
+     * each. Off the fix path on purpose: every stored fix is in a waypoint already, and a track
+     * reloaded after a crash continues from here (the distance of fixes since then is measured
+     * from the checkpoint's position). Never a state ahead of the stored fixes: fixes not yet
+     * stored are read again after a crash, and must not look old against it.
      */
     async checkpoint() {
       const now = new Date();
       for (const [runnerId, at] of this.lastAdminPush) {
         if (now.getTime() - at > 10 * ADMIN_PUSH_EVERY_MS) this.lastAdminPush.delete(runnerId);
       }
+      // One update at a time: the process's one connection stays free for the fix path in
+      // between. (One bulk write of these updates left FerretDB 1.24 waiting on itself.)
       for (const track of this.active.values()) {
         if (!track.dirty) continue;
         track.dirty = false;
         await this.models.tracks
           .updateOne(
             { _id: track.id, status: "active" },
-            { $set: { state: track.state, eta_seconds: track.eta, updated_at: now } },
+            {
+              $set: { state: track.stored.state, eta_seconds: track.stored.eta, updated_at: now },
+            },
           )
           .catch((error: unknown) => {
             track.dirty = true;
@@ -351,13 +393,15 @@ const TrackingService: ServiceSchema<
       if (runner && this.byRunner.get(runner) === bookingId) this.byRunner.delete(runner);
     },
 
+    /** One event (a batch that failed goes this way): handled when its fix is stored. */
     async onRunnerEvent(event: DomainEvent) {
-      await this.onRunnerBatch([
+      const behind = await this.onRunnerBatch([
         {
           event,
           meta: { topic: TOPICS.runner, partition: -1, offset: "-1", groupId: "", attempt: 1 },
         },
       ]);
+      await behind?.durable;
     },
 
     async onRunnerBatch(batch: DeliveredEvent[]) {
@@ -366,8 +410,8 @@ const TrackingService: ServiceSchema<
       const updates: DomainEvent[] = [];
       const live: LiveFix[] = [];
       const runners: LiveRunnerChange[] = [];
-      /** New state per track, applied to the cache only once the batch is stored. */
-      const pending = new Map<CachedTrack, { state: TrackState; eta: number | null }>();
+      /** New progress per track, applied to the cache once every fix is judged. */
+      const pending = new Map<CachedTrack, Progress>();
       const counts = new Map<"accepted" | "no_track" | FixRejection, number>();
       const count = (result: "accepted" | "no_track" | FixRejection) =>
         counts.set(result, (counts.get(result) ?? 0) + 1);
@@ -398,7 +442,7 @@ const TrackingService: ServiceSchema<
           recorded_at: new Date(data.timestamp),
         };
         const dropoff = track.dropoff ?? fix;
-        const before = pending.get(track)?.state ?? track.state;
+        const before = pending.get(track)?.state ?? track.live.state;
         const verdict = applyFix(before, fix, dropoff, now, this.policy);
         if (!verdict.ok) {
           count(verdict.reason);
@@ -458,27 +502,46 @@ const TrackingService: ServiceSchema<
         }
       }
 
-      // Watchers first: the live channel should not wait for the database.
-      if (live.length > 0) this.notify(this.broker.emit("live.tracks", { fixes: live }));
-      if (runners.length > 0) this.notify(this.broker.emit("live.runners", { changes: runners }));
+      // Watchers first: the live channel should not wait for the database. Broadcast: every
+      // gateway pushes to its own sockets, with no second trip through the socket.io adapter.
+      if (live.length > 0) this.notify(this.broker.broadcast("live.tracks", { fixes: live }));
+      if (runners.length > 0) {
+        this.notify(this.broker.broadcast("live.runners", { changes: runners }));
+      }
       for (const [result, n] of counts) {
         this.broker.metrics.increment("kilat.tracking.fixes", { result }, n);
       }
-      if (pending.size === 0) return;
+      if (pending.size === 0) return undefined;
 
-      // If this throws, the cache keeps the states before the batch, and the batch is judged
-      // again (one by one) against them: nothing it held is lost or counted twice.
+      // Nothing above changed the cache, so a throw there lets the batch be judged again (one by
+      // one) against the same states. From here on nothing throws: the next batch is judged
+      // against this one while it is being stored.
+      for (const [track, next] of pending) track.live = next;
+      const durable = this.fixWriter.add([{ waypoints, updates, progress: pending }]);
+      if (this.fixWriter.backlog > MAX_UNSTORED_BATCHES) await durable;
+      return { durable };
+    },
+
+    /** The write behind the fix path: batches queued together, one insertMany and one produce. */
+    async storeFixes(batches: FixWrites[]) {
       await Promise.all([
         // The driver, not mongoose: the documents are built right here, nothing to cast.
         this.models.waypoints.collection
-          .insertMany(waypoints as unknown as Record<string, unknown>[], { ordered: false })
+          .insertMany(
+            batches.flatMap((batch) => batch.waypoints) as unknown as Record<string, unknown>[],
+            { ordered: false },
+          )
           .catch(ignoreDuplicateKey),
-        runtimeOf(this.broker).bus.publish(TOPICS.tracking, updates),
+        runtimeOf(this.broker).bus.publish(
+          TOPICS.tracking,
+          batches.flatMap((batch) => batch.updates),
+        ),
       ]);
-      for (const [track, next] of pending) {
-        track.state = next.state;
-        track.eta = next.eta;
-        track.dirty = true;
+      for (const batch of batches) {
+        for (const [track, stored] of batch.progress) {
+          track.stored = stored;
+          track.dirty = true;
+        }
       }
     },
 

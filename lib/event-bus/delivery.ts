@@ -7,6 +7,7 @@ import {
   type DeliveryMeta,
   type EventHandler,
   type RetryPolicy,
+  type WriteBehind,
 } from "./port";
 
 /** Headers a dead letter carries, so ops can see why and replay it where it came from. */
@@ -94,7 +95,8 @@ export interface BatchRecord {
 
 /**
  * Delivers records of one partition through the batch handler; when one of them is not a valid
- * event, or the batch handler fails, falls back to `deliver` record by record, in order.
+ * event, or the batch handler fails, falls back to `deliver` record by record, in order. Resolves
+ * with the handler's write-behind, if it returned one: the caller commits once it is durable.
  */
 export async function deliverBatch(
   all: BatchRecord[],
@@ -103,16 +105,15 @@ export async function deliverBatch(
   policy: RetryPolicy,
   ports: DeliveryPorts,
   types?: ReadonlySet<string>,
-): Promise<void> {
+): Promise<WriteBehind | undefined> {
   const records = all.filter(({ message }) => wanted(message, types));
-  if (records.length === 0) return;
+  if (records.length === 0) return undefined;
   const batch: DeliveredEvent[] = [];
   try {
     for (const { message, origin } of records) {
       batch.push({ event: fromWire(message), meta: { ...origin, attempt: 1 } });
     }
-    await batchHandler(batch);
-    return;
+    return (await batchHandler(batch)) ?? undefined;
   } catch (error) {
     if (batch.length === records.length) {
       ports.logger?.warn(`a batch of ${records.length} failed, delivering one by one:`, error);
@@ -121,6 +122,7 @@ export async function deliverBatch(
   for (const { message, origin } of records) {
     await deliver(message, origin, handler, policy, ports, types);
   }
+  return undefined;
 }
 
 function deadLetter(

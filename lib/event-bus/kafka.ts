@@ -12,6 +12,7 @@ import {
 import { dlqOf } from "../../events/catalog";
 import { TYPE_HEADER, toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
 import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
+import { DurableOffsets } from "./durable-offsets";
 import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./port";
 
 export interface KafkaBusOptions {
@@ -25,6 +26,10 @@ export interface KafkaBusOptions {
 }
 
 const MAX_SENDS_PER_REQUEST = 500;
+/** How often consumed offsets are committed (a crash replays at most this much, and more). */
+const COMMIT_EVERY_MS = 500;
+/** How long a stopping batch consumer waits for its write-behind to be stored. */
+const STOP_WAIT_MS = 10_000;
 
 interface QueuedSend {
   topic: string;
@@ -107,6 +112,19 @@ export class KafkaEventBus implements EventBus {
     let stopping = false;
     let consumer: Consumer | undefined;
 
+    /** Batch consumers commit themselves, each batch once its effects are stored. */
+    let offsets: DurableOffsets | undefined;
+    let commitTimer: NodeJS.Timeout | undefined;
+    let batchesRunning = 0;
+    const commitReady = async (target: Consumer, from: DurableOffsets): Promise<void> => {
+      const ready = from.take();
+      if (ready.length === 0) return;
+      await target.commitOffsets(ready).catch((error: unknown) => {
+        from.restore(ready);
+        this.options.logger?.warn(`consumer ${options.groupId}: commit failed`, error);
+      });
+    };
+
     const start = async (): Promise<void> => {
       const current = this.kafka.consumer({
         groupId: this.prefix + options.groupId,
@@ -154,34 +172,66 @@ export class KafkaEventBus implements EventBus {
         const { batchHandler } = options;
         const types = options.types ? new Set(options.types) : undefined;
         const maxBatch = options.maxBatch ?? 500;
+        const durable = batchHandler
+          ? new DurableOffsets((error) => {
+              if (stopping || consumer !== current) return;
+              this.options.logger?.error(
+                `consumer ${options.groupId}: a batch's effects were not stored; reading again from the last commit`,
+                error,
+              );
+              clearInterval(commitTimer);
+              void current.disconnect().finally(() => restartSoon(1));
+            })
+          : undefined;
+        offsets = durable;
+        if (durable) {
+          clearInterval(commitTimer);
+          commitTimer = setInterval(() => void commitReady(current, durable), COMMIT_EVERY_MS);
+          commitTimer.unref();
+        }
         await current.run({
-          // kafkajs resolves a message's offset only after its handler returned, so the
-          // periodic commit never covers a message whose handler has not finished.
-          autoCommit: true,
-          autoCommitInterval: 500,
+          // eachMessage: kafkajs resolves a message's offset only after its handler returned,
+          // so the periodic commit never covers a message whose handler has not finished.
+          // eachBatch: resolving only moves the fetch position; DurableOffsets commits.
+          autoCommit: !durable,
+          autoCommitInterval: COMMIT_EVERY_MS,
           partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-          ...(batchHandler
+          ...(batchHandler && durable
             ? {
                 eachBatchAutoResolve: false,
                 eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-                  for (let start = 0; start < batch.messages.length; start += maxBatch) {
-                    if (!isRunning() || isStale()) return;
-                    const chunk = batch.messages.slice(start, start + maxBatch);
-                    await deliverBatch(
-                      chunk
-                        .filter((message) => !othersType(message, types))
-                        .map((message) => ({
-                          message: fromKafka(message),
-                          origin: originOf(batch.topic, batch.partition, message),
-                        })),
-                      batchHandler,
-                      options.handler,
-                      retry,
-                      ports(heartbeat),
-                      types,
-                    );
-                    resolveOffset(chunk[chunk.length - 1].offset);
-                    await heartbeat();
+                  batchesRunning++;
+                  try {
+                    for (let start = 0; start < batch.messages.length; start += maxBatch) {
+                      if (stopping || !isRunning() || isStale()) return;
+                      const chunk = batch.messages.slice(start, start + maxBatch);
+                      const behind = await deliverBatch(
+                        chunk
+                          .filter((message) => !othersType(message, types))
+                          .map((message) => ({
+                            message: fromKafka(message),
+                            origin: originOf(batch.topic, batch.partition, message),
+                          })),
+                        batchHandler,
+                        options.handler,
+                        retry,
+                        ports(heartbeat),
+                        types,
+                      );
+                      const last = chunk[chunk.length - 1].offset;
+                      resolveOffset(last);
+                      durable.add(
+                        {
+                          topic: batch.topic,
+                          partition: batch.partition,
+                          offset: String(BigInt(last) + 1n),
+                        },
+                        behind?.durable,
+                      );
+                      await heartbeat();
+                    }
+                  } finally {
+                    batchesRunning--;
                   }
                 },
               }
@@ -225,7 +275,17 @@ export class KafkaEventBus implements EventBus {
       stop: async () => {
         stopping = true;
         this.subscriptions.delete(subscription);
-        // disconnect() waits for the running eachMessage, commits, and leaves the group.
+        clearInterval(commitTimer);
+        if (consumer && offsets) {
+          // Batches in hand finish; what they handed over is stored (or given up on), and
+          // committed while the consumer is still in its group.
+          for (let waited = 0; batchesRunning > 0 && waited < STOP_WAIT_MS; waited += 10) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          await offsets.settled(STOP_WAIT_MS);
+          await commitReady(consumer, offsets);
+        }
+        // disconnect() waits for the running eachMessage, commits (eachMessage), leaves the group.
         await consumer?.disconnect();
       },
     };
@@ -236,22 +296,32 @@ export class KafkaEventBus implements EventBus {
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
     const admin = await this.getAdmin();
     const wanted = topics.flatMap((topic) => [topic, dlqOf(topic)]).map((t) => this.prefix + t);
-    // A broker restarted on existing data answers "does not host this topic-partition" for a
-    // while as it loads its logs: retried (bounded), with what is still missing each time.
+    // A broker restarted on existing data lists its topics at once but answers "does not host
+    // this topic-partition" for a while as it loads their logs: retried (bounded), with what is
+    // still missing each time, until every partition has a leader.
     for (let attempt = 1; ; attempt++) {
-      const existing = new Set(await admin.listTopics());
-      const missing = wanted.filter((topic) => !existing.has(topic));
-      if (missing.length === 0) return;
       try {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((topic) => ({
-            topic,
-            numPartitions: partitions,
-            replicationFactor: 1,
-          })),
-        });
-        return;
+        const existing = new Set(await admin.listTopics());
+        const missing = wanted.filter((topic) => !existing.has(topic));
+        if (missing.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((topic) => ({
+              topic,
+              numPartitions: partitions,
+              replicationFactor: 1,
+            })),
+          });
+        }
+        const { topics: loaded } = await admin.fetchTopicMetadata({ topics: wanted });
+        const leaderless = loaded.filter((t) => t.partitions.some((p) => p.leader < 0));
+        if (leaderless.length === 0) return;
+        throw Object.assign(
+          new Error(`no leader yet for ${leaderless.map((t) => t.name).join(", ")}`),
+          {
+            retriable: true,
+          },
+        );
       } catch (error) {
         const retriable =
           (error as { retriable?: boolean; type?: string }).retriable === true ||

@@ -179,6 +179,7 @@ export class MemoryEventBus implements EventBus {
           .slice(offset, offset + member.maxBatch)
           .map((record, i) => ({ message: record, origin: origin(offset + i) }));
         next = offset + records.length;
+        // No write-behind here: one process, nothing to overlap; committed once durable.
         delivery = deliverBatch(
           records,
           member.batchHandler,
@@ -186,7 +187,7 @@ export class MemoryEventBus implements EventBus {
           member.retry,
           ports,
           member.types,
-        );
+        ).then((behind) => behind?.durable);
       } else {
         delivery = deliver(
           message,
@@ -201,6 +202,10 @@ export class MemoryEventBus implements EventBus {
       try {
         await delivery;
         group.committed.set(key, next);
+      } catch (error) {
+        // Only a write-behind rejects: its records go again, after a pause.
+        this.logger?.warn(`${key} (${group.id}): effects not stored, delivering again`, error);
+        await sleep(member.retry.initialDelayMs);
       } finally {
         member.inFlight.delete(delivery);
       }

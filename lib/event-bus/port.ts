@@ -32,8 +32,18 @@ export interface DeliveredEvent {
   meta: DeliveryMeta;
 }
 
+/**
+ * What a batch handler returns when it stores a batch's effects after it returned (write-behind):
+ * the bus goes on to the next records at once, and commits these only once `durable` resolved.
+ * If `durable` rejects, the records are delivered again from the last commit, so the handler must
+ * not count on what it remembers of them.
+ */
+export interface WriteBehind {
+  durable: Promise<void>;
+}
+
 /** Several records of one partition, in offset order. Must be idempotent, like any handler. */
-export type BatchHandler = (batch: DeliveredEvent[]) => Promise<void>;
+export type BatchHandler = (batch: DeliveredEvent[]) => Promise<void | WriteBehind>;
 
 export interface ConsumerOptions {
   groupId: string;
@@ -43,7 +53,8 @@ export interface ConsumerOptions {
   /**
    * The fast path for hot streams: the records a fetch brought, up to `maxBatch`, in one call,
    * so a consumer can write them with one round trip. When it throws, the same records go
-   * through `handler` one by one, with the usual retries and dead letters.
+   * through `handler` one by one, with the usual retries and dead letters. It may return a
+   * `WriteBehind`, to be handed the next records while the last ones are still being stored.
    */
   batchHandler?: BatchHandler;
   maxBatch?: number;
