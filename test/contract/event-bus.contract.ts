@@ -285,6 +285,118 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     expect(Math.max(...batches.map((batch) => batch.length))).toBeLessThanOrEqual(8);
   });
 
+  it("on stop waits for a batch's write-behind to be stored, commits it, and a successor resumes after it", async () => {
+    const first: number[] = [];
+    let release!: () => void;
+    const stored = new Promise<void>((resolve) => (release = resolve));
+    const member = await bus.subscribe({
+      groupId: "behind",
+      topics: [TOPIC],
+      handler: async () => {
+        throw new Error("the batch path should have handled these");
+      },
+      batchHandler: async (batch) => {
+        first.push(...batch.map(({ event }) => numberOf(event)));
+        return { durable: stored };
+      },
+    });
+    await bus.publish(
+      TOPIC,
+      [1, 2, 3].map((n) => accepted("behind", n)),
+    );
+    await eventually(() => (first.length === 3 ? true : undefined), { what: "three events" });
+
+    const stopping = member.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await stopping;
+
+    await bus.publish(
+      TOPIC,
+      [4, 5].map((n) => accepted("behind", n)),
+    );
+    const second: number[] = [];
+    await subscribe({
+      groupId: "behind",
+      topics: [TOPIC],
+      handler: async (event) => void second.push(numberOf(event)),
+    });
+    await eventually(() => (second.length === 2 ? true : undefined), { what: "the successor" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(first).toEqual([1, 2, 3]);
+    expect(second).toEqual([4, 5]);
+  });
+
+  it("on stop, leaves uncommitted a batch whose write-behind failed: a successor reads it again", async () => {
+    const first: number[] = [];
+    let fail!: (error: Error) => void;
+    const stored = new Promise<void>((_resolve, reject) => (fail = reject));
+    const member = await bus.subscribe({
+      groupId: "given-up",
+      topics: [TOPIC],
+      handler: async () => {
+        throw new Error("the batch path should have handled these");
+      },
+      batchHandler: async (batch) => {
+        first.push(...batch.map(({ event }) => numberOf(event)));
+        return { durable: stored };
+      },
+    });
+    await bus.publish(
+      TOPIC,
+      [1, 2].map((n) => accepted("given-up", n)),
+    );
+    await eventually(() => (first.length === 2 ? true : undefined), { what: "two events" });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // past any periodic commit
+
+    const stopping = member.stop();
+    fail(new Error("database away"));
+    await stopping;
+
+    await bus.publish(TOPIC, [accepted("given-up", 3)]);
+    const second: number[] = [];
+    await subscribe({
+      groupId: "given-up",
+      topics: [TOPIC],
+      handler: async (event) => void second.push(numberOf(event)),
+    });
+    await eventually(() => (second.length === 3 ? true : undefined), { what: "all three again" });
+    expect(second).toEqual([1, 2, 3]);
+  });
+
+  it("delivers again, from the last commit, the records whose write-behind failed", async () => {
+    const tries = new Map<number, number>();
+    const stored: number[] = [];
+    await bus.publish(
+      TOPIC,
+      [1, 2].map((n) => accepted("unstored", n)),
+    );
+    await subscribe({
+      groupId: "unstored",
+      topics: [TOPIC],
+      retry: FAST_RETRY,
+      handler: async () => {
+        throw new Error("the batch path should have handled these");
+      },
+      batchHandler: async (batch) => {
+        const numbers = batch.map(({ event }) => numberOf(event));
+        for (const n of numbers) tries.set(n, (tries.get(n) ?? 0) + 1);
+        const firstTry = numbers.some((n) => tries.get(n) === 1);
+        return {
+          durable: firstTry
+            ? Promise.reject(new Error("database away"))
+            : Promise.resolve().then(() => void stored.push(...numbers)),
+        };
+      },
+    });
+
+    await eventually(() => (stored.length === 2 ? true : undefined), {
+      what: "both stored on a second delivery",
+    });
+    expect(stored).toEqual([1, 2]);
+    expect(tries.get(1)).toBeGreaterThanOrEqual(2);
+  });
+
   it("when a batch fails, delivers its records one by one, dead-lettering only the bad one", async () => {
     const single: number[] = [];
     const poisoned = accepted("fallback", 2);
