@@ -35,6 +35,11 @@ export interface DomainEventsOptions {
    * the `processed_events` check and record (two database round trips per event) are skipped.
    */
   deduplicate?: boolean;
+  /**
+   * Consumer groups that may hear of their events later (ms): on a topic with a hot stream
+   * they do not handle, their fetches then wait to fill instead of returning every few records.
+   */
+  fetchWaitMs?: Record<string, number>;
   /** Models (keys of MongoMixin's `models`) whose outbox this service relays from start-up on. */
   outbox?: string[];
   retry?: Partial<RetryPolicy>;
@@ -118,6 +123,9 @@ export function DomainEvents(options: DomainEventsOptions) {
             topics: [consumerGroup(groupId).topic],
             retry: options.retry,
             types: Object.keys(handlers),
+            ...(options.fetchWaitMs?.[groupId]
+              ? { fetchWaitMs: options.fetchWaitMs[groupId] }
+              : {}),
             handler: (event, meta) => this.handleDomainEvent(handlers, event, meta),
             ...(options.batch?.[groupId]
               ? { batchHandler: this.batchMethod(options.batch[groupId]) }

@@ -128,6 +128,9 @@ const NotificationService: ServiceSchema<
       // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
       // only when new), the webhook delivery (`<webhook>:<event>`), the booking ref (a $set).
       deduplicate: false,
+      // runner.events and tracking.events carry every GPS fix, which this service skips: its
+      // fetches there wait to fill, so a fix stream costs it a few fetches a second.
+      fetchWaitMs: { "service-notification-runners": 100, "service-notification-tracking": 100 },
       consume: {
         "service-notification-bookings": {
           "booking.requested": "storeNotifications",

@@ -28,6 +28,8 @@ export interface KafkaBusOptions {
 const MAX_SENDS_PER_REQUEST = 500;
 /** How often consumed offsets are committed (a crash replays at most this much, and more). */
 const COMMIT_EVERY_MS = 500;
+/** What a patient consumer's fetch waits to fill (see ConsumerOptions.fetchWaitMs). */
+const LAZY_FETCH_BYTES = 64 * 1024;
 /** How long a stopping batch consumer waits for its write-behind to be stored. */
 const STOP_WAIT_MS = 10_000;
 
@@ -133,8 +135,11 @@ export class KafkaEventBus implements EventBus {
         heartbeatInterval: 3000,
         // Rebalances on join should be quick: the broker runs group.initial.rebalance.delay.ms=0.
         rebalanceTimeout: 10000,
-        // A fetch returns as soon as data arrives; this only bounds how long disconnect() waits.
-        maxWaitTimeInMs: 1000,
+        // By default a fetch returns as soon as data arrives (maxWaitTimeInMs then only bounds
+        // how long disconnect() waits); a patient consumer lets it fill.
+        ...(options.fetchWaitMs
+          ? { minBytes: LAZY_FETCH_BYTES, maxWaitTimeInMs: options.fetchWaitMs }
+          : { maxWaitTimeInMs: 1000 }),
       });
       consumer = current;
       const joined = new Promise<void>((resolve, reject) => {

@@ -64,6 +64,11 @@ export interface ConsumerOptions {
    * consumers nothing.
    */
   types?: readonly string[];
+  /**
+   * How long a fetch may wait to fill (Kafka: up to 64 kB) when the consumer can hear of its
+   * events that much later. Unset: a fetch returns as soon as any record arrives.
+   */
+  fetchWaitMs?: number;
 }
 
 export interface Subscription {
