@@ -23,10 +23,15 @@ export class GroupCommit<T> {
   private closed = false;
   private wake: (() => void) | undefined;
 
+  /**
+   * @param lingerMs how long a write waits for company once something is queued: fewer, larger
+   *   writes, each item stored that much later.
+   */
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
     private readonly retry: Pick<RetryPolicy, "initialDelayMs" | "maxDelayMs" | "factor">,
     private readonly onError?: (error: unknown, attempt: number) => void,
+    private readonly lingerMs = 0,
   ) {}
 
   /** Items queued or being written. */
@@ -54,10 +59,20 @@ export class GroupCommit<T> {
     await this.draining;
   }
 
+  /** Waits `ms`, or less if `close` is called meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => (clearTimeout(timer), resolve());
+    });
+    this.wake = undefined;
+  }
+
   private async drain(): Promise<void> {
     try {
       let failed = 0;
       while (this.queue.length > 0) {
+        if (this.lingerMs > 0 && !this.closed) await this.pause(this.lingerMs);
         const group = this.queue;
         this.queue = [];
         const count = group.reduce((n, entry) => n + entry.items.length, 0);
@@ -72,11 +87,7 @@ export class GroupCommit<T> {
             continue;
           }
           this.queue = [...group, ...this.queue]; // first in line again, with what queued since
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, backoffDelay({ ...this.retry, attempts: 0 }, failed));
-            this.wake = () => (clearTimeout(timer), resolve());
-          });
-          this.wake = undefined;
+          await this.pause(backoffDelay({ ...this.retry, attempts: 0 }, failed));
           continue;
         }
         failed = 0;

@@ -126,6 +126,11 @@ const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
 const CACHE_TTL_MS = 30_000;
 /** How often moved tracks have their state saved (see `checkpoint`). */
 const CHECKPOINT_EVERY_MS = 10_000;
+/**
+ * A write of fixes waits this long for more: fewer, larger database transactions and produce
+ * requests. The live push does not wait; the offsets' commit waits this much longer.
+ */
+const STORE_LINGER_MS = 50;
 /** Beyond this many batches (of up to 500 fixes) waiting to be stored, the consumer waits. */
 const MAX_UNSTORED_BATCHES = 20;
 /** The admin room hears each runner's position at most this often. */
@@ -260,6 +265,7 @@ const TrackingService: ServiceSchema<
       (batches) => this.storeFixes(batches),
       { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
       (error, attempt) => this.logger.warn(`storing fixes failed (attempt ${attempt})`, error),
+      STORE_LINGER_MS,
     );
     this.broker.metrics.register({
       type: "counter",

@@ -26,7 +26,7 @@ export interface KafkaBusOptions {
 }
 
 const MAX_SENDS_PER_REQUEST = 500;
-/** How often consumed offsets are committed (a crash replays at most this much, and more). */
+/** How often consumed offsets are committed (a crash replays what came after the last commit). */
 const COMMIT_EVERY_MS = 500;
 /** What a patient consumer's fetch waits to fill (see ConsumerOptions.fetchWaitMs). */
 const LAZY_FETCH_BYTES = 64 * 1024;
