@@ -359,8 +359,7 @@ const TrackingService: ServiceSchema<
       for (const [runnerId, at] of this.lastAdminPush) {
         if (now.getTime() - at > 10 * ADMIN_PUSH_EVERY_MS) this.lastAdminPush.delete(runnerId);
       }
-      // One update at a time: the process's one connection stays free for the fix path in
-      // between. (One bulk write of these updates left FerretDB 1.24 waiting on itself.)
+      // One update at a time: the process's one connection stays free for the fix path in between.
       for (const track of this.active.values()) {
         if (!track.dirty) continue;
         track.dirty = false;
