@@ -38,12 +38,18 @@ export interface RelayLogger {
 
 /**
  * Publishes what aggregates put in their outbox, then removes each entry — only after the bus
- * acknowledged it. The owner of a write calls `flush(id)` right away (the fast path); a sweep
- * every `sweepMs` picks up whatever a crash or an outage left behind. Publishing may repeat
- * an event (crash between ack and removal); it never loses one. Consumers dedupe by id.
+ * acknowledged it. The owner of a write calls `flush(id)` right away (the fast path). Every
+ * `sweepMs` the relay tries again what its own fast path failed to publish (an outage), and
+ * at start and every FULL_SWEEP_EVERY sweeps it looks through the collection for anything older
+ * (what a crash of this or another instance left behind): on FerretDB that query reads every
+ * document, so it is not run every few seconds. Publishing may repeat an event (crash between
+ * ack and removal); it never loses one. Consumers dedupe by id.
  */
 export class OutboxRelay<T extends WithOutbox> {
   private readonly running = new Map<string, Promise<void>>();
+  /** Aggregates whose fast-path publish failed: retried every sweep. */
+  private readonly failed = new Set<string>();
+  private sweeps = 0;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
@@ -81,32 +87,37 @@ export class OutboxRelay<T extends WithOutbox> {
 
   /** Fire-and-forget flush after a write: failures are left to the sweep. */
   flushSoon(id: string): void {
-    this.flush(id).catch((error: unknown) =>
-      this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error),
-    );
+    this.flush(id).catch((error: unknown) => {
+      this.failed.add(id);
+      this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error);
+    });
   }
 
   /**
-   * Aggregates holding events older than the sweep interval (what the fast path missed), oldest
-   * first. One aggregate that cannot be published does not hold up the others.
+   * Publishes for the aggregates whose fast-path publish failed and, when `full`, for those
+   * holding events older than the sweep interval (what a crash left), oldest first. One aggregate
+   * that cannot be published does not hold up the others.
    */
-  async sweep(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.sweepMs);
-    const stale = await this.model
-      .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
-      .sort({ "outbox.created_at": 1 })
-      .limit(200)
-      .lean<{ _id: string }[]>();
+  async sweep({ full = true } = {}): Promise<number> {
+    const ids = new Set(this.failed);
+    this.failed.clear();
+    if (full) {
+      const cutoff = new Date(Date.now() - this.sweepMs);
+      const stale = await this.model
+        .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
+        .sort({ "outbox.created_at": 1 })
+        .limit(200)
+        .lean<{ _id: string }[]>();
+      for (const doc of stale) ids.add(String(doc._id));
+    }
     let published = 0;
-    for (const doc of stale) {
+    for (const id of ids) {
       try {
-        await this.flush(String(doc._id));
+        await this.flush(id);
         published++;
       } catch (error) {
-        this.logger.warn(
-          `outbox ${this.model.modelName}/${String(doc._id)}: publish failed, will retry`,
-          error,
-        );
+        this.failed.add(id);
+        this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error);
       }
     }
     return published;
@@ -136,7 +147,7 @@ export class OutboxRelay<T extends WithOutbox> {
   private scheduleSweep(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.sweeping = this.sweep()
+      this.sweeping = this.sweep({ full: this.sweeps++ % FULL_SWEEP_EVERY === 0 })
         .then(() => undefined)
         .catch((error: unknown) => this.logger.warn(`outbox sweep failed`, error))
         .finally(() => this.scheduleSweep(this.sweepMs));
@@ -144,6 +155,9 @@ export class OutboxRelay<T extends WithOutbox> {
     this.timer.unref();
   }
 }
+
+/** One sweep in this many (the first included) looks through the whole collection. */
+const FULL_SWEEP_EVERY = 10;
 
 /** An update that changes state and queues the events it causes, as one document write. */
 function withOutbox(set: Record<string, unknown>, events: DomainEvent[]) {

@@ -120,6 +120,28 @@ describeWithInfra(
       ]);
     });
 
+    it("publishes what its fast path failed once Kafka is back, on the next sweep, without waiting for a full one", async () => {
+      const flaky = new FlakyPublishBus(createRuntime(config).bus);
+      flaky.publishing = false;
+      const process1 = await start(["booking"], flaky);
+      const booking = await process1.broker.call<{ booking_id: string }, typeof bookingParams>(
+        "booking.create",
+        bookingParams,
+        { meta: { user: owner } },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the fast path failed
+      flaky.publishing = true;
+      // Sweeps run every 200 ms here and read the whole collection one time in ten (at start):
+      // the retry comes from what the relay remembers of its failures.
+      await eventually(
+        async () => {
+          const records = await recordsOf("booking.events");
+          return records.some((record) => record.subject === booking.booking_id) ? true : undefined;
+        },
+        { what: "the retried publish", timeoutMs: 1500 },
+      );
+    });
+
     it("a repeated CloudEvent (published twice, as after a crash between ack and removal) has one effect", async () => {
       const { broker } = await start(["notification"]);
       const notifications = (
