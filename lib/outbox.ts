@@ -107,7 +107,11 @@ export class OutboxRelay<T extends WithOutbox> {
         .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
         .sort({ "outbox.created_at": 1 })
         .limit(200)
-        .lean<{ _id: string }[]>();
+        .lean<{ _id: string }[]>()
+        .catch((error: unknown) => {
+          for (const id of ids) this.failed.add(id); // still owed: the next sweep tries them
+          throw error;
+        });
       for (const doc of stale) ids.add(String(doc._id));
     }
     let published = 0;

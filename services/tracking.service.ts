@@ -133,9 +133,25 @@ const CHECKPOINT_EVERY_MS = 10_000;
 const STORE_LINGER_MS = 50;
 /** Beyond this many batches (of up to 500 fixes) waiting to be stored, the consumer waits. */
 const MAX_UNSTORED_BATCHES = 20;
+/** The longest a fix consumer waits on the write behind it (backpressure, one-by-one fallback). */
+const STORE_WAIT_MS = 5_000;
 /** The admin room hears each runner's position at most this often. */
 const ADMIN_PUSH_EVERY_MS = 5_000;
 const round3 = (km: number) => Math.round(km * 1000) / 1000;
+
+/** True once `promise` resolved within `ms`; false if it rejected or took longer. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stored = await Promise.race([
+    promise.then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return stored;
+}
 
 /**
  * Trips: a track per accepted booking, built from the runners' GPS stream.
@@ -406,7 +422,11 @@ const TrackingService: ServiceSchema<
           meta: { topic: TOPICS.runner, partition: -1, offset: "-1", groupId: "", attempt: 1 },
         },
       ]);
-      await behind?.durable;
+      // Bounded, so a database that stays away ends in the usual retries and dead letter
+      // (the queued write still lands if it comes back: it is keyed by the fix).
+      if (behind && !(await settledWithin(behind.durable, STORE_WAIT_MS))) {
+        throw new Error(`fix ${event.id} not stored within ${STORE_WAIT_MS} ms`);
+      }
     },
 
     async onRunnerBatch(batch: DeliveredEvent[]) {
@@ -523,7 +543,9 @@ const TrackingService: ServiceSchema<
       // against this one while it is being stored.
       for (const [track, next] of pending) track.live = next;
       const durable = this.fixWriter.add([{ waypoints, updates, progress: pending }]);
-      if (this.fixWriter.backlog > MAX_UNSTORED_BATCHES) await durable;
+      // Backpressure, bounded: the consumer heartbeats between batches.
+      if (this.fixWriter.backlog > MAX_UNSTORED_BATCHES)
+        await settledWithin(durable, STORE_WAIT_MS);
       return { durable };
     },
 

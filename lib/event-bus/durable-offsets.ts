@@ -26,6 +26,8 @@ export class DurableOffsets {
       this.ready.set(key, next);
       return;
     }
+    // Observed at once: when an earlier batch failed, the chain below never looks at it.
+    durable?.catch(() => undefined);
     const tail = (previous ?? Promise.resolve())
       .then(() => durable)
       .then(() => {

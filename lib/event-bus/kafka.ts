@@ -25,7 +25,8 @@ export interface KafkaBusOptions {
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
-const MAX_SENDS_PER_REQUEST = 500;
+/** Records per produce request: well under the broker's message.max.bytes (1 MB) at ~1 kB each. */
+const MAX_MESSAGES_PER_REQUEST = 500;
 /** How often consumed offsets are committed (a crash replays what came after the last commit). */
 const COMMIT_EVERY_MS = 500;
 /** What a patient consumer's fetch waits to fill (see ConsumerOptions.fetchWaitMs). */
@@ -74,6 +75,13 @@ export class KafkaEventBus implements EventBus {
    */
   async publishWire(topic: string, messages: WireMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    if (messages.length > MAX_MESSAGES_PER_REQUEST) {
+      // In order, a request's worth at a time: one send never outgrows a request.
+      for (let start = 0; start < messages.length; start += MAX_MESSAGES_PER_REQUEST) {
+        await this.publishWire(topic, messages.slice(start, start + MAX_MESSAGES_PER_REQUEST));
+      }
+      return;
+    }
     return new Promise<void>((resolve, reject) => {
       this.queued.push({ topic: this.prefix + topic, messages, resolve, reject });
       if (!this.sending) void this.drain();
@@ -86,7 +94,16 @@ export class KafkaEventBus implements EventBus {
       while (this.queued.length > 0) {
         // Bounded, so a backlog after a stall goes out as several requests, each well under
         // the broker's message.max.bytes, and one oversized request cannot fail them all.
-        const batch = this.queued.splice(0, MAX_SENDS_PER_REQUEST);
+        let count = 0;
+        let take = 0;
+        while (
+          take < this.queued.length &&
+          count + this.queued[take].messages.length <= MAX_MESSAGES_PER_REQUEST
+        ) {
+          count += this.queued[take].messages.length;
+          take++;
+        }
+        const batch = this.queued.splice(0, Math.max(1, take));
         const byTopic = new Map<string, WireMessage[]>();
         for (const { topic, messages } of batch) {
           const list = byTopic.get(topic) ?? [];
@@ -114,7 +131,12 @@ export class KafkaEventBus implements EventBus {
     let stopping = false;
     let consumer: Consumer | undefined;
 
-    /** Batch consumers commit themselves, each batch once its effects are stored. */
+    /**
+     * Batch consumers commit themselves, each batch once its effects are stored. One per
+     * subscription, kept when kafkajs dies and the consumer is rebuilt (its batches in hand are
+     * still being stored, and later ones must commit after them); replaced after one of its
+     * batches failed to be stored, whose partition it can no longer commit.
+     */
     let offsets: DurableOffsets | undefined;
     let commitTimer: NodeJS.Timeout | undefined;
     let batchesRunning = 0;
@@ -177,18 +199,20 @@ export class KafkaEventBus implements EventBus {
         const { batchHandler } = options;
         const types = options.types ? new Set(options.types) : undefined;
         const maxBatch = options.maxBatch ?? 500;
-        const durable = batchHandler
-          ? new DurableOffsets((error) => {
-              if (stopping || consumer !== current) return;
-              this.options.logger?.error(
-                `consumer ${options.groupId}: a batch's effects were not stored; reading again from the last commit`,
-                error,
-              );
-              clearInterval(commitTimer);
-              void current.disconnect().finally(() => restartSoon(1));
-            })
-          : undefined;
-        offsets = durable;
+        if (batchHandler && !offsets) {
+          const fresh = new DurableOffsets((error) => {
+            if (stopping || offsets !== fresh) return;
+            this.options.logger?.error(
+              `consumer ${options.groupId}: a batch's effects were not stored; reading again from the last commit`,
+              error,
+            );
+            offsets = undefined;
+            clearInterval(commitTimer);
+            void consumer?.disconnect().finally(() => restartSoon(1));
+          });
+          offsets = fresh;
+        }
+        const durable = batchHandler ? offsets : undefined;
         if (durable) {
           clearInterval(commitTimer);
           commitTimer = setInterval(() => void commitReady(current, durable), COMMIT_EVERY_MS);

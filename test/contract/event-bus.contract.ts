@@ -258,6 +258,21 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     expect(second).toEqual([4, 5]);
   });
 
+  it("publishes one call larger than a produce request whole and in order", async () => {
+    const events = Array.from({ length: 1_100 }, (_, i) => accepted("large", i));
+    await bus.publish(TOPIC, events);
+    const seen: number[] = [];
+    await subscribe({
+      groupId: "large",
+      topics: [TOPIC],
+      handler: async (event) => void seen.push(numberOf(event)),
+    });
+    await eventually(() => (seen.length === events.length ? true : undefined), {
+      what: "all 1,100 events",
+    });
+    expect(seen).toEqual(events.map(numberOf));
+  });
+
   it("hands a partition's records to a batch handler in order, several per call", async () => {
     const batches: number[][] = [];
     const events = Array.from({ length: 30 }, (_, i) => accepted("batched", i));
