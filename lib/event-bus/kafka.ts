@@ -208,7 +208,10 @@ export class KafkaEventBus implements EventBus {
             );
             offsets = undefined;
             clearInterval(commitTimer);
-            void consumer?.disconnect().finally(() => restartSoon(1));
+            void consumer
+              ?.disconnect()
+              .catch(() => undefined) // it is being replaced either way
+              .finally(() => restartSoon(1));
           });
           offsets = fresh;
         }
