@@ -22,6 +22,11 @@ export function accepted(key: string, n: number): DomainEvent<"booking.accepted"
   );
 }
 
+/** The handler of a consumer whose records must all go through its batch handler. */
+const batchPathOnly = async () => {
+  throw new Error("the batch path should have handled these");
+};
+
 const numberOf = (event: DomainEvent) =>
   Number((event.data as { booking_number: string }).booking_number.slice(4));
 
@@ -46,6 +51,32 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     await Promise.all(subscriptions.splice(0).map((subscription) => subscription.stop()));
     await bus.close();
   });
+
+  /** A member whose batches all answer with `durable`; what it was handed, in order. */
+  const writeBehindMember = async (groupId: string, durable: Promise<void>) => {
+    const handed: number[] = [];
+    const member = await bus.subscribe({
+      groupId,
+      topics: [TOPIC],
+      handler: batchPathOnly,
+      batchHandler: async (batch) => {
+        handed.push(...batch.map(({ event }) => numberOf(event)));
+        return { durable };
+      },
+    });
+    return { member, handed };
+  };
+
+  /** A plain successor in `groupId`: what it reads, in order. */
+  const successorOf = async (groupId: string) => {
+    const read: number[] = [];
+    await subscribe({
+      groupId,
+      topics: [TOPIC],
+      handler: async (event) => void read.push(numberOf(event)),
+    });
+    return read;
+  };
 
   it("puts a CloudEvents 1.0 structured JSON record on the wire, keyed by the partition key", async () => {
     const event = accepted("booking-wire", 1);
@@ -281,9 +312,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
       groupId: "batched",
       topics: [TOPIC],
       maxBatch: 8,
-      handler: async () => {
-        throw new Error("the batch path should have handled these");
-      },
+      handler: batchPathOnly,
       batchHandler: async (batch) => {
         expect(batch.every(({ meta }) => meta.groupId === "batched" && meta.attempt === 1)).toBe(
           true,
@@ -301,20 +330,9 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
   });
 
   it("on stop waits for a batch's write-behind to be stored, commits it, and a successor resumes after it", async () => {
-    const first: number[] = [];
     let release!: () => void;
     const stored = new Promise<void>((resolve) => (release = resolve));
-    const member = await bus.subscribe({
-      groupId: "behind",
-      topics: [TOPIC],
-      handler: async () => {
-        throw new Error("the batch path should have handled these");
-      },
-      batchHandler: async (batch) => {
-        first.push(...batch.map(({ event }) => numberOf(event)));
-        return { durable: stored };
-      },
-    });
+    const { member, handed: first } = await writeBehindMember("behind", stored);
     await bus.publish(
       TOPIC,
       [1, 2, 3].map((n) => accepted("behind", n)),
@@ -330,12 +348,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
       TOPIC,
       [4, 5].map((n) => accepted("behind", n)),
     );
-    const second: number[] = [];
-    await subscribe({
-      groupId: "behind",
-      topics: [TOPIC],
-      handler: async (event) => void second.push(numberOf(event)),
-    });
+    const second = await successorOf("behind");
     await eventually(() => (second.length === 2 ? true : undefined), { what: "the successor" });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(first).toEqual([1, 2, 3]);
@@ -343,20 +356,9 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
   });
 
   it("on stop, leaves uncommitted a batch whose write-behind failed: a successor reads it again", async () => {
-    const first: number[] = [];
     let fail!: (error: Error) => void;
     const stored = new Promise<void>((_resolve, reject) => (fail = reject));
-    const member = await bus.subscribe({
-      groupId: "given-up",
-      topics: [TOPIC],
-      handler: async () => {
-        throw new Error("the batch path should have handled these");
-      },
-      batchHandler: async (batch) => {
-        first.push(...batch.map(({ event }) => numberOf(event)));
-        return { durable: stored };
-      },
-    });
+    const { member, handed: first } = await writeBehindMember("given-up", stored);
     await bus.publish(
       TOPIC,
       [1, 2].map((n) => accepted("given-up", n)),
@@ -369,12 +371,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     await stopping;
 
     await bus.publish(TOPIC, [accepted("given-up", 3)]);
-    const second: number[] = [];
-    await subscribe({
-      groupId: "given-up",
-      topics: [TOPIC],
-      handler: async (event) => void second.push(numberOf(event)),
-    });
+    const second = await successorOf("given-up");
     await eventually(() => (second.length === 3 ? true : undefined), { what: "all three again" });
     expect(second).toEqual([1, 2, 3]);
   });
@@ -390,9 +387,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
       groupId: "unstored",
       topics: [TOPIC],
       retry: FAST_RETRY,
-      handler: async () => {
-        throw new Error("the batch path should have handled these");
-      },
+      handler: batchPathOnly,
       batchHandler: async (batch) => {
         const numbers = batch.map(({ event }) => numberOf(event));
         for (const n of numbers) tries.set(n, (tries.get(n) ?? 0) + 1);
