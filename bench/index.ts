@@ -2,6 +2,7 @@
 const benches: Record<string, () => Promise<unknown>> = {
   lifecycle: () => import("./lifecycle"),
   tracking: () => import("./tracking"),
+  store: () => import("./store"),
 };
 
 const name = process.argv[2];

@@ -32,7 +32,7 @@ export interface TrackDoc {
 
 /** One accepted fix, with the track's distance so far and ETA after it. */
 export interface WaypointDoc {
-  /** `<track id>:<recorded_at ms>`: a replayed fix cannot be stored twice. */
+  /** `waypointId(track, recorded_at)`: a replayed fix cannot be stored twice. */
   _id: string;
   track_id: string;
   lat: number;
@@ -42,6 +42,16 @@ export interface WaypointDoc {
   recorded_at: Date;
   total_distance_km: number;
   eta_seconds: number | null;
+}
+
+/**
+ * `<recorded_at ms, 13 digits>:<track id>`. Time first: the fixes of all tracks arrive in about
+ * time order, so each bulk insert adds to the right edge of the `_id` index, which stays in
+ * cache, instead of to one page per track across an index that grows with every trip
+ * (`npm run bench -- store`: 0.038 against 0.058 ms of FerretDB CPU per waypoint at 150k).
+ */
+export function waypointId(trackId: string, recordedAt: Date): string {
+  return `${String(recordedAt.getTime()).padStart(13, "0")}:${trackId}`;
 }
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });

@@ -18,7 +18,13 @@ import { guardedUpdate } from "../lib/outbox";
 import { runtimeOf } from "../lib/runtime";
 import { DomainEvents, type DomainEventsMethods } from "../mixins/domain-events.mixin";
 import { MongoMixin, type MongoThis } from "../mixins/mongo.mixin";
-import { trackModel, waypointModel, type TrackDoc, type WaypointDoc } from "../models/track.model";
+import {
+  trackModel,
+  waypointId,
+  waypointModel,
+  type TrackDoc,
+  type WaypointDoc,
+} from "../models/track.model";
 
 const models = { tracks: trackModel, waypoints: waypointModel };
 
@@ -175,7 +181,7 @@ const TrackingService: ServiceSchema<
       source: "tracking",
       outbox: ["tracks"],
       // Every handler is a write guarded on the track's status or keyed by id (the track is
-      // `trk-<booking>`, a waypoint `<track>:<time>`): a repeat changes nothing.
+      // `trk-<booking>`, a waypoint `<time>:<track>`): a repeat changes nothing.
       deduplicate: false,
       consume: {
         "service-tracking-bookings": {
@@ -220,7 +226,13 @@ const TrackingService: ServiceSchema<
             .lean<WaypointDoc[]>(),
           this.models.waypoints.countDocuments({ track_id: track._id }),
         ]);
-        const last = latest[0];
+        // A fix stored under the `<track>:<time>` ids of before and judged again after a crash
+        // across the upgrade has two rows: the list shows it once.
+        const points = latest.filter(
+          (point, i) =>
+            i === 0 || point.recorded_at.getTime() !== latest[i - 1].recorded_at.getTime(),
+        );
+        const last = points[0];
         return {
           track_id: track._id,
           booking_id: track.booking_id,
@@ -230,7 +242,7 @@ const TrackingService: ServiceSchema<
           started_at: track.started_at?.toISOString() ?? null,
           completed_at: track.completed_at?.toISOString() ?? null,
           waypoint_count: count,
-          waypoints: latest.reverse().map((point) => ({
+          waypoints: points.reverse().map((point) => ({
             lat: point.lat,
             lng: point.lng,
             speed_kmh: point.speed_kmh,
@@ -476,8 +488,9 @@ const TrackingService: ServiceSchema<
         count("accepted");
         const eta = track.dropoff ? verdict.eta_seconds : null;
         pending.set(track, { state: verdict.state, eta });
+        const key = `${track.id}:${fix.recorded_at.getTime()}`;
         waypoints.push({
-          _id: `${track.id}:${fix.recorded_at.getTime()}`,
+          _id: waypointId(track.id, fix.recorded_at),
           track_id: track.id,
           lat: fix.lat,
           lng: fix.lng,
@@ -499,7 +512,7 @@ const TrackingService: ServiceSchema<
           eta_seconds: eta,
         });
         updates.push(
-          // The id follows from the waypoint, so a fix judged twice publishes the same event.
+          // The id follows from the fix, so a fix judged twice publishes the same event.
           createEvent(
             "tracking.updated",
             {
@@ -511,7 +524,7 @@ const TrackingService: ServiceSchema<
               speed_kmh: Math.min(1000, verdict.speed_kmh),
               occurred_at: now.toISOString(),
             },
-            { service: "tracking", id: nameUuid(waypoints[waypoints.length - 1]._id) },
+            { service: "tracking", id: nameUuid(key) },
           ),
         );
         const pushed = this.lastAdminPush.get(data.runner_id) ?? 0;

@@ -1,5 +1,7 @@
+import type { Model } from "mongoose";
 import type { Socket } from "socket.io-client";
 import type { DomainEvent } from "../../events/envelope";
+import { waypointId, type WaypointDoc } from "../../models/track.model";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingEntity } from "../../services/booking.service";
 import type { OfferEntity, RunnerEntity } from "../../services/runner.service";
@@ -254,6 +256,24 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     const after = await system.api<Track>("GET", `/api/bookings/${id}/track`, { token: owner });
     expect(after.body.waypoint_count).toBe(route.length);
     expect(after.body.total_distance_km).toBeCloseTo(0.088, 2);
+    // A fix stored under the ids of before (`<track>:<time>`) and stored again under today's
+    // after a crash across the upgrade is listed once.
+    const waypoints = (
+      system.brokers[0].getLocalService("tracking") as unknown as {
+        models: { waypoints: Model<WaypointDoc> };
+      }
+    ).models.waypoints;
+    const stored = await waypoints
+      .findOne({ _id: waypointId(`trk-${id}`, new Date(route[5].timestamp)) })
+      .lean<WaypointDoc>();
+    expect(stored).not.toBeNull();
+    const legacy = `trk-${id}:${Date.parse(route[5].timestamp)}`;
+    await waypoints.collection.insertOne({ ...stored!, _id: legacy } as never);
+    const listed = await system.api<Track>("GET", `/api/bookings/${id}/track`, { token: owner });
+    expect(listed.body.waypoints.map((point) => point.recorded_at)).toEqual(
+      route.map((fix) => fix.timestamp),
+    );
+    await waypoints.deleteOne({ _id: legacy });
 
     // Delivered and confirmed: the track closes with its distance.
     await system.api("POST", `/api/bookings/${id}/depart`, { token: runnerToken });
