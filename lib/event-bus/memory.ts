@@ -2,7 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
 import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
-import type { ConsumerOptions, EventBus, RetryPolicy, Subscription, TopicRecord } from "./port";
+import type {
+  ConsumerOptions,
+  EventBus,
+  RetryPolicy,
+  Subscription,
+  TopicRecord,
+  WriteBehind,
+} from "./port";
 
 interface Member {
   id: number;
@@ -147,39 +154,77 @@ export class MemoryEventBus implements EventBus {
     void this.runWorker(group, topic, partition, key).finally(() => group.workers.delete(key));
   }
 
+  /**
+   * Hands one partition's records to the group's member that owns it, in order. A batch's
+   * write-behind is not waited for: the next records go out while it is stored, and offsets are
+   * committed in order, each once its write and every earlier one are stored. A failed write,
+   * or a new owner, sends the worker back to the last commit, as a rebuilt Kafka consumer
+   * would be.
+   */
   private async runWorker(group: Group, topic: string, partition: number, key: string) {
+    /** Next offset to hand over: ahead of the committed one while writes are pending. */
+    let position = group.committed.get(key) ?? 0;
+    let owner: Member | undefined;
+    /** The commit chain: each link waits for the one before it. */
+    let commits: Promise<void> = Promise.resolve();
+    const pending = new Set<Promise<unknown>>();
+    let failed: unknown;
+    const commitAfter = (member: Member, durable: Promise<void>, next: number) => {
+      const link = commits.then(() => durable).then(() => void group.committed.set(key, next));
+      commits = link;
+      const settled = link.catch((error: unknown) => {
+        failed ??= error;
+        this.wake();
+      });
+      for (const set of [pending, member.inFlight]) {
+        set.add(settled);
+        void settled.finally(() => set.delete(settled));
+      }
+    };
+    /** Back to the last commit, once nothing is being stored. */
+    const rewind = async () => {
+      await Promise.allSettled([...pending]);
+      commits = Promise.resolve();
+      failed = undefined;
+      position = group.committed.get(key) ?? 0;
+    };
+    const ports: DeliveryPorts = {
+      deadLetter: async (dlq, letter) => {
+        this.append(dlq, letter);
+        this.wake();
+      },
+      sleep: (ms) => sleep(ms),
+      logger: this.logger,
+    };
+    const origin = (at: number) => ({ topic, partition, offset: String(at), groupId: group.id });
+
     while (!this.closed) {
-      const offset = group.committed.get(key) ?? 0;
-      const message = this.partitionsOf(topic)[partition][offset];
+      if (failed !== undefined) {
+        this.logger?.warn(`${key} (${group.id}): effects not stored, delivering again`, failed);
+        await rewind();
+        await sleep(owner?.retry.initialDelayMs ?? 0);
+        continue;
+      }
+      const message = this.partitionsOf(topic)[partition][position];
       const member = message && this.ownerOf(group, topic, partition);
       if (!message || !member) {
         if (group.members.length === 0) return;
         await new Promise<void>((resolve) => this.wakeups.add(resolve));
         continue;
       }
-      const origin = (at: number) => ({
-        topic,
-        partition,
-        offset: String(at),
-        groupId: group.id,
-      });
-      const ports: DeliveryPorts = {
-        deadLetter: async (dlq, letter) => {
-          this.append(dlq, letter);
-          this.wake();
-        },
-        sleep: (ms) => sleep(ms),
-        logger: this.logger,
-      };
-      let next = offset + 1;
-      let delivery: Promise<unknown>;
+      if (member !== owner) {
+        if (owner) await rewind(); // a new owner starts from the last commit
+        owner = member;
+        continue;
+      }
+      let next = position + 1;
+      let delivery: Promise<WriteBehind | void>;
       if (member.batchHandler) {
         const log = this.partitionsOf(topic)[partition];
         const records = log
-          .slice(offset, offset + member.maxBatch)
-          .map((record, i) => ({ message: record, origin: origin(offset + i) }));
-        next = offset + records.length;
-        // No write-behind here: one process, nothing to overlap; committed once durable.
+          .slice(position, position + member.maxBatch)
+          .map((record, i) => ({ message: record, origin: origin(position + i) }));
+        next = position + records.length;
         delivery = deliverBatch(
           records,
           member.batchHandler,
@@ -187,25 +232,24 @@ export class MemoryEventBus implements EventBus {
           member.retry,
           ports,
           member.types,
-        ).then((behind) => behind?.durable);
+        );
       } else {
         delivery = deliver(
           message,
-          origin(offset),
+          origin(position),
           member.handler,
           member.retry,
           ports,
           member.types,
-        );
+        ).then(() => undefined);
       }
       member.inFlight.add(delivery);
       try {
-        await delivery;
-        group.committed.set(key, next);
+        const behind = await delivery;
+        position = next;
+        commitAfter(member, behind?.durable ?? Promise.resolve(), next);
       } catch (error) {
-        // Only a write-behind rejects: its records go again, after a pause.
-        this.logger?.warn(`${key} (${group.id}): effects not stored, delivering again`, error);
-        await sleep(member.retry.initialDelayMs);
+        failed ??= error;
       } finally {
         member.inFlight.delete(delivery);
       }

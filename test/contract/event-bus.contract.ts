@@ -329,6 +329,21 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     expect(Math.max(...batches.map((batch) => batch.length))).toBeLessThanOrEqual(8);
   });
 
+  it("hands over the next records while a batch's write-behind is still being stored", async () => {
+    let release!: () => void;
+    const stored = new Promise<void>((resolve) => (release = resolve));
+    const { member, handed } = await writeBehindMember("overlap", stored);
+    await bus.publish(TOPIC, [accepted("overlap", 1)]);
+    await eventually(() => (handed.length === 1 ? true : undefined), { what: "the first event" });
+    await bus.publish(TOPIC, [accepted("overlap", 2)]);
+    await eventually(() => (handed.length === 2 ? true : undefined), {
+      what: "the second event, before the first is stored",
+    });
+    release();
+    await member.stop();
+    expect(handed).toEqual([1, 2]);
+  });
+
   it("on stop waits for a batch's write-behind to be stored, commits it, and a successor resumes after it", async () => {
     let release!: () => void;
     const stored = new Promise<void>((resolve) => (release = resolve));
