@@ -168,7 +168,9 @@ async function settledWithin(promise: Promise<void>, ms: number): Promise<boolea
  * state) and `tracking.updated` events are then written behind: the consumer goes on to the next
  * batch while they are stored, batches queued meanwhile go together (one insertMany, one
  * produce), and the offsets are committed only once they are stored. A replayed fix is not newer
- * than the track's last one, and its waypoint id is taken, so it adds nothing.
+ * than the track's last one, and its waypoint id is taken, so it adds nothing. (Waypoints stored
+ * before ids put the time first are not matched by id: a fix stored under both, which only a
+ * crash across that upgrade causes, is listed once but counted twice in `waypoint_count`.)
  */
 const TrackingService: ServiceSchema<
   ServiceSettingSchema,

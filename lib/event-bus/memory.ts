@@ -88,7 +88,8 @@ export class MemoryEventBus implements EventBus {
     return {
       stop: async () => {
         group.members = group.members.filter((candidate) => candidate !== member);
-        await Promise.allSettled([...member.inFlight]);
+        // Until settled: a batch in hand adds its write and commit when its handler returns.
+        while (member.inFlight.size > 0) await Promise.allSettled([...member.inFlight]);
         this.wake();
       },
     };
@@ -107,10 +108,10 @@ export class MemoryEventBus implements EventBus {
   async close(): Promise<void> {
     this.closed = true;
     this.wake();
-    const inFlight = [...this.groups.values()].flatMap((g) =>
-      g.members.flatMap((m) => [...m.inFlight]),
-    );
-    await Promise.allSettled(inFlight);
+    const members = [...this.groups.values()].flatMap((group) => group.members);
+    for (const member of members) {
+      while (member.inFlight.size > 0) await Promise.allSettled([...member.inFlight]);
+    }
   }
 
   private append(topic: string, message: WireMessage): void {
@@ -165,26 +166,40 @@ export class MemoryEventBus implements EventBus {
     /** Next offset to hand over: ahead of the committed one while writes are pending. */
     let position = group.committed.get(key) ?? 0;
     let owner: Member | undefined;
-    /** The commit chain: each link waits for the one before it. */
-    let commits: Promise<void> = Promise.resolve();
+    /** The commit chain: true while every write so far was stored and committed. */
+    let commits: Promise<boolean> = Promise.resolve(true);
+    /** Writes and commits not settled yet (a rewind waits for them all). */
     const pending = new Set<Promise<unknown>>();
     let failed: unknown;
-    const commitAfter = (member: Member, durable: Promise<void>, next: number) => {
-      const link = commits.then(() => durable).then(() => void group.committed.set(key, next));
-      commits = link;
-      const settled = link.catch((error: unknown) => {
-        failed ??= error;
-        this.wake();
-      });
+    const track = (member: Member, promise: Promise<unknown>) => {
       for (const set of [pending, member.inFlight]) {
-        set.add(settled);
-        void settled.finally(() => set.delete(settled));
+        set.add(promise);
+        void promise.finally(() => set.delete(promise));
       }
+    };
+    const commitAfter = (member: Member, durable: Promise<void>, next: number) => {
+      // Observed at once: a later write may fail while an earlier one is still pending.
+      const stored = durable.then(
+        () => true,
+        (error: unknown) => {
+          failed ??= error;
+          this.wake();
+          return false;
+        },
+      );
+      const earlier = commits;
+      commits = (async () => {
+        const [before, mine] = await Promise.all([earlier, stored]);
+        if (before && mine) group.committed.set(key, next);
+        return before && mine;
+      })();
+      track(member, stored);
+      track(member, commits);
     };
     /** Back to the last commit, once nothing is being stored. */
     const rewind = async () => {
-      await Promise.allSettled([...pending]);
-      commits = Promise.resolve();
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+      commits = Promise.resolve(true);
       failed = undefined;
       position = group.committed.get(key) ?? 0;
     };

@@ -344,6 +344,79 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     expect(handed).toEqual([1, 2]);
   });
 
+  it("stores both when a later batch's write fails while an earlier one is still pending", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let releaseFirst!: () => void;
+      const firstStored = new Promise<void>((resolve) => (releaseFirst = resolve));
+      const handed: number[] = [];
+      const stored = new Set<number>();
+      await subscribe({
+        groupId: "later-fails",
+        topics: [TOPIC],
+        retry: FAST_RETRY,
+        handler: batchPathOnly,
+        batchHandler: async (batch) => {
+          const numbers = batch.map(({ event }) => numberOf(event));
+          const firstTime = numbers.some((n) => !handed.includes(n));
+          handed.push(...numbers);
+          const write = !firstTime
+            ? Promise.resolve()
+            : numbers.includes(1)
+              ? firstStored
+              : Promise.reject(new Error("database away"));
+          return { durable: write.then(() => numbers.forEach((n) => stored.add(n))) };
+        },
+      });
+      await bus.publish(TOPIC, [accepted("later-fails", 1)]);
+      await eventually(() => (handed.includes(1) ? true : undefined), { what: "the first" });
+      await bus.publish(TOPIC, [accepted("later-fails", 2)]);
+      await eventually(() => (handed.includes(2) ? true : undefined), { what: "the second" });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      releaseFirst();
+      await eventually(() => (stored.has(1) && stored.has(2) ? true : undefined), {
+        what: "both stored, the second on another delivery",
+      });
+      expect(handed.filter((n) => n === 2).length).toBeGreaterThanOrEqual(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("on a stop while a batch is in hand, waits for it and its write, and commits it", async () => {
+    let entered!: () => void;
+    const inHand = new Promise<void>((resolve) => (entered = resolve));
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const member = await bus.subscribe({
+      groupId: "stop-in-hand",
+      topics: [TOPIC],
+      handler: batchPathOnly,
+      batchHandler: async () => {
+        entered();
+        await gate;
+        return { durable: new Promise<void>((resolve) => setTimeout(resolve, 200)) };
+      },
+    });
+    await bus.publish(
+      TOPIC,
+      [1, 2].map((n) => accepted("stop-in-hand", n)),
+    );
+    await inHand;
+    const stopping = member.stop();
+    letGo();
+    await stopping;
+
+    await bus.publish(TOPIC, [accepted("stop-in-hand", 3)]);
+    const second = await successorOf("stop-in-hand");
+    await eventually(() => (second.length > 0 ? true : undefined), { what: "the successor" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(second).toEqual([3]);
+  });
+
   it("on stop waits for a batch's write-behind to be stored, commits it, and a successor resumes after it", async () => {
     let release!: () => void;
     const stored = new Promise<void>((resolve) => (release = resolve));
