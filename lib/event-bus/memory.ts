@@ -45,9 +45,15 @@ export class MemoryEventBus implements EventBus {
   private nextMemberId = 1;
   private closed = false;
 
+  /**
+   * @param stopWaitMs how long a stop (or close) waits for what its members have in hand and
+   *   are storing, as the Kafka adapter does; past it, what is not committed goes again to the
+   *   next member.
+   */
   constructor(
     private readonly defaultPartitions = 3,
     private readonly logger?: DeliveryPorts["logger"],
+    private readonly stopWaitMs = 10_000,
   ) {}
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
@@ -88,8 +94,7 @@ export class MemoryEventBus implements EventBus {
     return {
       stop: async () => {
         group.members = group.members.filter((candidate) => candidate !== member);
-        // Until settled: a batch in hand adds its write and commit when its handler returns.
-        while (member.inFlight.size > 0) await Promise.allSettled([...member.inFlight]);
+        await this.settle([member.inFlight]);
         this.wake();
       },
     };
@@ -109,8 +114,24 @@ export class MemoryEventBus implements EventBus {
     this.closed = true;
     this.wake();
     const members = [...this.groups.values()].flatMap((group) => group.members);
-    for (const member of members) {
-      while (member.inFlight.size > 0) await Promise.allSettled([...member.inFlight]);
+    await this.settle(members.map((member) => member.inFlight));
+  }
+
+  /**
+   * Waits, at most `stopWaitMs`, until every set is empty: a batch in hand adds its write and
+   * commit when its handler returns, so a set is read again until empty.
+   */
+  private async settle(sets: Set<Promise<unknown>>[]): Promise<void> {
+    const deadline = Date.now() + this.stopWaitMs;
+    for (const set of sets) {
+      while (set.size > 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          this.logger?.warn(`gave up waiting for ${set.size} deliveries or writes`);
+          return;
+        }
+        await Promise.race([Promise.allSettled([...set]), sleep(left, undefined, { ref: false })]);
+      }
     }
   }
 
@@ -152,7 +173,12 @@ export class MemoryEventBus implements EventBus {
     const key = `${topic}/${partition}`;
     if (group.workers.has(key)) return;
     group.workers.add(key);
-    void this.runWorker(group, topic, partition, key).finally(() => group.workers.delete(key));
+    // The worker leaves `workers` itself, in the same turn as it stops, so a member that
+    // subscribes right after sees it gone and starts another.
+    void this.runWorker(group, topic, partition, key).catch((error: unknown) => {
+      group.workers.delete(key);
+      this.logger?.warn(`${key} (${group.id}): worker stopped`, error);
+    });
   }
 
   /**
@@ -196,9 +222,12 @@ export class MemoryEventBus implements EventBus {
       track(member, stored);
       track(member, commits);
     };
-    /** Back to the last commit, once nothing is being stored. */
+    /**
+     * Back to the last commit, once nothing is being stored (or `stopWaitMs` passed: a write
+     * still pending then can only commit what it stored, in order).
+     */
     const rewind = async () => {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      await this.settle([pending]);
       commits = Promise.resolve(true);
       failed = undefined;
       position = group.committed.get(key) ?? 0;
@@ -223,7 +252,7 @@ export class MemoryEventBus implements EventBus {
       const message = this.partitionsOf(topic)[partition][position];
       const member = message && this.ownerOf(group, topic, partition);
       if (!message || !member) {
-        if (group.members.length === 0) return;
+        if (group.members.length === 0) break;
         await new Promise<void>((resolve) => this.wakeups.add(resolve));
         continue;
       }
@@ -269,6 +298,7 @@ export class MemoryEventBus implements EventBus {
         member.inFlight.delete(delivery);
       }
     }
+    group.workers.delete(key);
   }
 
   private wake(): void {
