@@ -1,12 +1,18 @@
 import { ConfigError, loadConfig } from "./lib/config";
 import { createBroker } from "./lib/broker";
-import { EmbeddedMongoUnavailable, mongoUrl, stopEmbeddedMongo } from "./lib/mongo";
+import { EmbeddedMongoUnavailable } from "./lib/embedded-mongo";
+import { openEmbeddedMongo, stopEmbeddedMongo } from "./lib/mongo";
 
-/** Starts one Kilat process: `SERVICES` chooses what it hosts, the other variables what it uses. */
+/**
+ * Starts one Kilat process: `SERVICES` chooses what it hosts, the other variables what it uses.
+ * `--fresh` starts the embedded database empty; `--repl` attaches the Moleculer REPL.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   // Resolve the database before any service starts, so a missing one is a clean exit.
-  if (config.services.some((name) => name !== "api")) await mongoUrl(config);
+  if (!config.mongoUrl && config.services.some((name) => name !== "api")) {
+    await openEmbeddedMongo(config, process.argv.includes("--fresh"));
+  }
   const broker = createBroker(config);
   const shutdown = async (signal: string) => {
     broker.logger.info(`${signal}: stopping`);
@@ -20,11 +26,12 @@ async function main(): Promise<void> {
   if (process.argv.includes("--repl")) broker.repl();
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   if (error instanceof ConfigError || error instanceof EmbeddedMongoUnavailable) {
     console.error(`kilat: ${error.message}`);
   } else {
     console.error("kilat: failed to start:", error instanceof Error ? error.message : error);
   }
+  await stopEmbeddedMongo().catch(() => undefined);
   process.exit(1);
 });

@@ -65,6 +65,8 @@ const EnvSchema = z.object({
     }),
   TRANSPORTER: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
   MONGO_URL: optionalUrl(["mongodb:", "mongodb+srv:"], "mongodb://127.0.0.1:27017"),
+  /** Where the embedded database keeps its data (without MONGO_URL); default <repo>/.kilat. */
+  KILAT_DATA_DIR: z.string().trim().min(1).optional(),
   KAFKA_BROKERS: z
     .string()
     .trim()
@@ -208,6 +210,7 @@ export interface Config {
   services: ServiceName[];
   transporter: string | undefined;
   mongoUrl: string | undefined;
+  dataDir: string | undefined;
   kafkaBrokers: string[] | undefined;
   kafkaTopicPrefix: string;
   mongoDbPrefix: string;
@@ -260,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     services: e.SERVICES,
     transporter: e.TRANSPORTER,
     mongoUrl: e.MONGO_URL,
+    dataDir: e.KILAT_DATA_DIR,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaTopicPrefix: e.KAFKA_TOPIC_PREFIX,
     mongoDbPrefix: e.MONGO_DB_PREFIX,

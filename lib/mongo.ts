@@ -1,46 +1,29 @@
+import { join } from "node:path";
 import mongoose, { type Connection, type Model } from "mongoose";
 import type { Config } from "./config";
+import { projectRoot, startEmbeddedMongo, type EmbeddedMongo } from "./embedded-mongo";
 
-export class EmbeddedMongoUnavailable extends Error {
-  constructor(cause: string) {
-    super(
-      `The embedded MongoDB (mongodb-memory-server) could not start: ${cause}. ` +
-        "Set MONGO_URL=mongodb://… or run `npm run infra:up` and use its exports.",
-    );
-    this.name = "EmbeddedMongoUnavailable";
-  }
+let embedded: Promise<EmbeddedMongo> | undefined;
+
+/**
+ * Starts the embedded database (once per process) unless MONGO_URL names one. The server
+ * process calls it first, so that `--fresh` applies and a missing database is a clean exit.
+ */
+export function openEmbeddedMongo(config: Config, fresh = false): Promise<EmbeddedMongo> {
+  embedded ??= startEmbeddedMongo({
+    dataDir: config.dataDir ?? join(projectRoot(), ".kilat"),
+    fresh,
+    log: (line) => console.log(`[kilat] ${line}`),
+  }).catch((error: unknown) => {
+    embedded = undefined;
+    throw error;
+  });
+  return embedded;
 }
 
-let embedded: Promise<{ uri: string; stop(): Promise<unknown> }> | undefined;
-
-/** "getaddrinfo ENOTFOUND fastdl.mongodb.org" rather than a page of download diagnostics. */
-function shortReason(error: unknown): string {
-  const { msg, message } = error as { msg?: string; message?: string };
-  return (msg ?? message ?? String(error)).split("\n")[0].trim();
-}
-
-/** MONGO_URL when set; otherwise one mongodb-memory-server per process, started on first use. */
+/** MONGO_URL when set; otherwise the embedded database, started on first use. */
 export async function mongoUrl(config: Config): Promise<string> {
-  if (config.mongoUrl) return config.mongoUrl;
-  embedded ??= (async () => {
-    const { MongoBinary, MongoMemoryServer } = await import("mongodb-memory-server");
-    try {
-      // Fetch (or find) mongod first: a failure here is one clear line, not the library's
-      // own console report from inside MongoMemoryServer.start().
-      await MongoBinary.getPath();
-    } catch (error) {
-      embedded = undefined;
-      throw new EmbeddedMongoUnavailable(`cannot get a mongod binary (${shortReason(error)})`);
-    }
-    try {
-      const server = await MongoMemoryServer.create();
-      return { uri: server.getUri(), stop: () => server.stop() };
-    } catch (error) {
-      embedded = undefined;
-      throw new EmbeddedMongoUnavailable(shortReason(error));
-    }
-  })();
-  return (await embedded).uri;
+  return config.mongoUrl ?? (await openEmbeddedMongo(config)).uri;
 }
 
 export async function stopEmbeddedMongo(): Promise<void> {

@@ -6,6 +6,8 @@
 #   bash scripts/infra.sh down [--purge] stop exactly what `up` started (pid files); --purge drops the data
 #   bash scripts/infra.sh status        what is running
 #   bash scripts/infra.sh env           print the export lines again
+#   bash scripts/infra.sh ferretdb-bin  build FerretDB once (cached) and print its path: the
+#                                       embedded `npm start` uses it where mongod cannot be had
 #
 # Data, logs, pid files and the env file live under $KILAT_INFRA_DIR (default <repo>/.infra).
 # Downloaded tools (Kafka jars, ferretdb, stripe-mock) are cached under $KILAT_CACHE_DIR
@@ -260,19 +262,22 @@ stripe_mock_up() {
 }
 
 # ---------------------------------------------------------------- commands
+# The exports for running Kilat on these servers. Payments stay simulated (no STRIPE_SECRET_KEY):
+# stripe-mock is stateless and sends no webhooks, so a PaymentIntent it answers never settles
+# and no booking could be accepted. STRIPE_MOCK_URL is for the Stripe adapter's contract tests;
+# the system itself does not read it.
+#
 # maxPoolSize=1: FerretDB 1.x applies an update as a separate read and write, so two
 # concurrent updates of one document can lose one (measured: 50 concurrent $push kept 7).
 # One connection per process serialises a process's writes, which restores the
-# single-document atomicity MongoDB guarantees (each database has one writing process in tests).
+# single-document atomicity MongoDB guarantees (each database has one writing process).
 write_env() {
   cat >"$INFRA_DIR/env" <<EOF
 export TRANSPORTER=redis://127.0.0.1:$REDIS_PORT
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT/?maxPoolSize=1
-export STRIPE_SECRET_KEY=sk_test_kilat_local
-export STRIPE_API_BASE=http://127.0.0.1:$STRIPE_MOCK_PORT
-export STRIPE_WEBHOOK_SECRET=whsec_kilat_local
+export STRIPE_MOCK_URL=http://127.0.0.1:$STRIPE_MOCK_PORT
 EOF
 }
 
@@ -325,8 +330,12 @@ case ${1:-} in
   down) down "${2:-}" ;;
   status) status ;;
   env) cat "$INFRA_DIR/env" ;;
+  ferretdb-bin)
+    ensure_ferretdb
+    echo "$FERRETDB_BIN"
+    ;;
   *)
-    echo "usage: $0 up | down [--purge] | status | env" >&2
+    echo "usage: $0 up | down [--purge] | status | env | ferretdb-bin" >&2
     exit 2
     ;;
 esac

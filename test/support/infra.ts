@@ -18,7 +18,7 @@ export const infra: Infra = {
   kafka: read("KAFKA_BROKERS"),
   mongo: read("MONGO_URL"),
   redis: read("REDIS_URL"),
-  stripe: read("STRIPE_API_BASE"),
+  stripe: read("STRIPE_MOCK_URL"),
 };
 
 /**

@@ -10,6 +10,7 @@ describe("loadConfig", () => {
         services: [...SERVICE_NAMES],
         transporter: undefined,
         mongoUrl: undefined,
+        dataDir: undefined,
         kafkaBrokers: undefined,
         redisUrl: undefined,
         jwtSecret: DEFAULT_JWT_SECRET,

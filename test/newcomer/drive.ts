@@ -1,0 +1,263 @@
+/**
+ * `tsx test/newcomer/drive.ts <url> <scenario> [state-file]` — drives a running Kilat as an
+ * app would: REST with bearer tokens, and a Socket.IO watcher. `scripts/newcomer.sh` runs it
+ * against the system started with the README's own commands.
+ *
+ *   lifecycle <file>  book → pay → escrow held → accept → pickup → depart → GPS fixes watched
+ *                     live → deliver → confirm → completed; captured = payout + fee. Writes
+ *                     what it booked to <file>.
+ *   cancel            book → pay → escrow held → cancel; the whole hold is released.
+ *   remembers <file>  the booking in <file> is still there, completed (after a restart).
+ *   forgot <file>     the booking in <file> is gone (after `npm start -- --fresh`).
+ *
+ * Every step prints one line; the first unexpected answer prints the step, the status and the
+ * body, and exits 1.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Socket } from "socket.io-client";
+import { signToken, type Role } from "../../lib/auth";
+import { DEFAULT_JWT_SECRET } from "../../lib/config";
+import { connectSocket, request, walk } from "../support/live";
+
+const [base, scenario, stateFile] = process.argv.slice(2);
+const secret = process.env.JWT_SECRET || DEFAULT_JWT_SECRET;
+const run = randomUUID().slice(0, 8);
+const pickup = { lat: -6.2, lng: 106.8 };
+const trip = { pet_type: "dog", pet_name: "Rex", pickup, dropoff: { lat: -6.25, lng: 106.85 } };
+
+class StepFailed extends Error {}
+
+const token = (role: Role, sub: string) => signToken({ role, sub }, secret);
+
+function pass(step: string, detail = "") {
+  console.log(`  ✓ ${step}${detail ? ` — ${detail}` : ""}`);
+}
+
+type Body = Record<string, unknown>;
+
+/** One REST call that must answer `expected`; anything else fails the run with the body. */
+async function call(
+  step: string,
+  expected: number | number[],
+  method: string,
+  path: string,
+  bearer?: string,
+  body?: unknown,
+): Promise<Body> {
+  const response = await fetch(base + path, {
+    method,
+    headers: {
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const statuses = Array.isArray(expected) ? expected : [expected];
+  if (!statuses.includes(response.status)) {
+    throw new StepFailed(
+      `${step}: ${method} ${path} → ${response.status}, expected ${statuses.join(" or ")}\n    ${text}`,
+    );
+  }
+  pass(step, `${method} ${path} → ${response.status}`);
+  return text ? (JSON.parse(text) as Body) : {};
+}
+
+/** Asserts one value; a mismatch fails the run naming both. */
+function expectEqual(step: string, actual: unknown, expected: unknown) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new StepFailed(
+      `${step}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+    );
+  }
+  pass(step, JSON.stringify(actual));
+}
+
+/** Polls a GET until `done` holds (an app refreshing its screen), at most `timeoutMs`. */
+async function until(
+  step: string,
+  path: string,
+  bearer: string,
+  done: (body: Body) => boolean,
+  timeoutMs = 30_000,
+): Promise<Body> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(base + path, { headers: { authorization: `Bearer ${bearer}` } });
+    const text = await response.text();
+    const body = response.ok ? (JSON.parse(text) as Body) : undefined;
+    if (body && done(body)) {
+      pass(step);
+      return body;
+    }
+    if (Date.now() > deadline) {
+      throw new StepFailed(
+        `${step}: not reached in ${timeoutMs} ms; last GET ${path} → ${response.status}\n    ${text}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A booking paid for, once the booking itself shows the escrow held (a runner may accept). */
+async function heldBooking(owner: string): Promise<Body> {
+  const booking = await call("owner books", 201, "POST", "/api/bookings", owner, trip);
+  const id = String(booking.booking_id);
+  const payment = await call(
+    "owner pays",
+    [201, 202],
+    "POST",
+    `/api/bookings/${id}/payment`,
+    owner,
+    {},
+  );
+  expectEqual("payment holds the price", payment.amount_cents, booking.estimated_price_cents);
+  await until("escrow held", `/api/bookings/${id}`, owner, (b) => b.payment_status === "held");
+  return booking;
+}
+
+interface TrackUpdate {
+  booking_id: string;
+  lat: number;
+  total_distance_km: number;
+}
+
+async function lifecycle(file: string) {
+  const ownerId = `newcomer-owner-${run}`;
+  const owner = token("owner", ownerId);
+  const runner = token("runner", `newcomer-runner-${run}`);
+  await call("runner goes online", 200, "POST", "/api/runners/me/online", runner, pickup);
+  const booking = await heldBooking(owner);
+  const id = String(booking.booking_id);
+  const step = (name: string, who: string, action: string, status: string) =>
+    call(name, 200, "POST", `/api/bookings/${id}/${action}`, who, {}).then((moved) =>
+      expectEqual(`${name}: status`, moved.status, status),
+    );
+  await step("runner accepts", runner, "accept", "accepted");
+
+  const watcher: Socket = await connectSocket(base, owner);
+  try {
+    const updates: TrackUpdate[] = [];
+    watcher.on("track:update", (update: TrackUpdate) => updates.push(update));
+    const subscribed = await request(watcher, "track:subscribe", { booking_id: id });
+    expectEqual("owner watches the trip (socket)", subscribed.ok, true);
+    await step("runner picks up", runner, "pickup", "picked_up");
+    await step("runner departs", runner, "depart", "in_transit");
+    await until("track started", `/api/bookings/${id}/track`, owner, (t) => t.status === "active");
+
+    const fixes = walk(pickup, 5, 0.025); // 25 m a second: 90 km/h, under MAX_SPEED_KMH
+    for (const fix of fixes) {
+      await call("runner sends a GPS fix", 202, "POST", "/api/runners/me/location", runner, {
+        ...fix,
+        booking_id: id,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 250)); // inside the per-second limit
+    }
+    const deadline = Date.now() + 15_000;
+    while (updates.length < fixes.length && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expectEqual(
+      "watcher got every fix, in order (track:update)",
+      updates.map((update) => update.lat),
+      fixes.map((fix) => fix.lat),
+    );
+    const distance = updates.at(-1)?.total_distance_km ?? 0;
+    expectEqual("distance so far: 4 × 25 m", Math.round(distance * 1000), 100);
+  } finally {
+    watcher.close();
+  }
+
+  await step("runner delivers", runner, "deliver", "delivered");
+  await step("owner confirms", owner, "confirm", "confirmed");
+  const done = await until(
+    "completed",
+    `/api/bookings/${id}`,
+    owner,
+    (b) => b.status === "completed",
+  );
+  const payment = await call("payment", 200, "GET", `/api/bookings/${id}/payment`, owner);
+  expectEqual("payment captured", payment.status, "captured");
+  expectEqual("captured = the price", payment.captured_cents, booking.estimated_price_cents);
+  expectEqual(
+    "captured = payout + fee",
+    Number(payment.runner_payout_cents) + Number(payment.platform_fee_cents),
+    payment.captured_cents,
+  );
+  expectEqual("final price = captured", done.final_price_cents, payment.captured_cents);
+  const track = await call("track", 200, "GET", `/api/bookings/${id}/track`, owner);
+  expectEqual(
+    "track completed with every fix",
+    [track.status, track.waypoint_count],
+    ["completed", 5],
+  );
+  await until("owner notified of completion", "/api/notifications", owner, (inbox) =>
+    (inbox.items as { booking_id: string; event_type: string }[]).some(
+      (item) => item.booking_id === id && item.event_type === "booking.completed",
+    ),
+  );
+  writeFileSync(file, JSON.stringify({ owner: ownerId, booking_id: id }));
+}
+
+async function cancel() {
+  const owner = token("owner", `newcomer-canceller-${run}`);
+  const booking = await heldBooking(owner);
+  const id = String(booking.booking_id);
+  const cancelled = await call("owner cancels", 200, "POST", `/api/bookings/${id}/cancel`, owner, {
+    reason: "plans changed",
+  });
+  expectEqual("cancelled: status", cancelled.status, "cancelled");
+  const payment = await until(
+    "hold released",
+    `/api/bookings/${id}/payment`,
+    owner,
+    (p) => p.status === "canceled" || p.status === "refunded",
+  );
+  expectEqual("refunded = held", payment.refunded_cents, payment.amount_cents);
+  expectEqual("nothing captured", payment.captured_cents, 0);
+}
+
+async function remembered(file: string, present: boolean) {
+  const { owner, booking_id } = JSON.parse(readFileSync(file, "utf8")) as {
+    owner: string;
+    booking_id: string;
+  };
+  const path = `/api/bookings/${booking_id}`;
+  if (!present) {
+    await call("the earlier booking is gone", 404, "GET", path, token("owner", owner));
+    return;
+  }
+  const booking = await call(
+    "the earlier booking is kept",
+    200,
+    "GET",
+    path,
+    token("owner", owner),
+  );
+  expectEqual("…still completed", booking.status, "completed");
+}
+
+async function main() {
+  await call("health", 200, "GET", "/health");
+  await call("ready", 200, "GET", "/ready");
+  switch (scenario) {
+    case "lifecycle":
+      return lifecycle(stateFile);
+    case "cancel":
+      return cancel();
+    case "remembers":
+      return remembered(stateFile, true);
+    case "forgot":
+      return remembered(stateFile, false);
+    default:
+      throw new StepFailed(`unknown scenario ${scenario}: lifecycle | cancel | remembers | forgot`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`  ✗ ${error instanceof StepFailed ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
