@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   if (!config.mongoUrl && config.services.some((name) => name !== "api")) {
     await openEmbeddedMongo(config, process.argv.includes("--fresh"));
   }
-  const broker = createBroker(config);
+  // This process stops the broker and then the embedded database itself; Moleculer's own signal
+  // handlers would exit as soon as the broker stopped.
+  const broker = createBroker(config, { overrides: { skipProcessEventRegistration: true } });
   const shutdown = async (signal: string) => {
     broker.logger.info(`${signal}: stopping`);
     await broker.stop();

@@ -67,6 +67,8 @@ const EnvSchema = z.object({
   MONGO_URL: optionalUrl(["mongodb:", "mongodb+srv:"], "mongodb://127.0.0.1:27017"),
   /** Where the embedded database keeps its data (without MONGO_URL); default <repo>/.kilat. */
   KILAT_DATA_DIR: z.string().trim().min(1).optional(),
+  /** The embedded database's engine; `auto` tries mongod, then FerretDB. */
+  KILAT_EMBEDDED_DB: z.enum(["auto", "mongod", "ferretdb"]).default("auto"),
   KAFKA_BROKERS: z
     .string()
     .trim()
@@ -211,6 +213,7 @@ export interface Config {
   transporter: string | undefined;
   mongoUrl: string | undefined;
   dataDir: string | undefined;
+  embeddedDb: "auto" | "mongod" | "ferretdb";
   kafkaBrokers: string[] | undefined;
   kafkaTopicPrefix: string;
   mongoDbPrefix: string;
@@ -264,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     transporter: e.TRANSPORTER,
     mongoUrl: e.MONGO_URL,
     dataDir: e.KILAT_DATA_DIR,
+    embeddedDb: e.KILAT_EMBEDDED_DB,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaTopicPrefix: e.KAFKA_TOPIC_PREFIX,
     mongoDbPrefix: e.MONGO_DB_PREFIX,

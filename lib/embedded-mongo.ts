@@ -1,5 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -22,6 +30,8 @@ export interface EmbeddedMongo {
 
 export interface EmbeddedMongoOptions {
   dataDir: string;
+  /** `auto`: mongod where it can be had, else FerretDB. */
+  engine: Engine | "auto";
   /** Start with an empty folder. */
   fresh: boolean;
   /** Progress lines (first start builds or downloads; it can take a minute or two). */
@@ -45,7 +55,7 @@ export function projectRoot(from = __dirname): string {
 }
 
 export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise<EmbeddedMongo> {
-  const { dataDir, fresh, log } = options;
+  const { dataDir, fresh, log, engine } = options;
   if (fresh) {
     claimDataDir(dataDir); // refuses while another Kilat uses it, before anything is deleted
     log(`starting with empty data (--fresh): removing ${dataDir}`);
@@ -57,25 +67,33 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions): Promise
     ? (readFileSync(markerFile, "utf8").trim() as Engine)
     : undefined;
 
-  let mongodProblem: string | undefined;
-  if (recorded !== "ferretdb") {
-    const mongod = await startMongod(dataDir).catch((error: unknown) => {
-      mongodProblem = firstLine(error);
-      return undefined;
-    });
-    if (mongod) {
+  if (recorded && engine !== "auto" && recorded !== engine) {
+    throw new EmbeddedMongoUnavailable(
+      `${dataDir} holds ${recorded}'s data, not ${engine}'s; start with \`npm start -- --fresh\` ` +
+        "to begin empty, or set KILAT_DATA_DIR to another folder",
+    );
+  }
+  const wanted = recorded ?? engine;
+
+  // Why mongod is not used, for the messages below.
+  let notMongod = recorded ? `${dataDir} holds FerretDB's data` : "KILAT_EMBEDDED_DB=ferretdb";
+  if (wanted !== "ferretdb") {
+    try {
+      const mongod = await startMongod(dataDir);
       writeFileSync(markerFile, "mongod\n");
       return mongod;
+    } catch (error) {
+      notMongod = `mongod is not available: ${firstLine(error)}`;
     }
-    if (recorded === "mongod") {
+    if (wanted === "mongod") {
       throw new EmbeddedMongoUnavailable(
-        `${dataDir} holds mongod's data, but mongod cannot start (${mongodProblem}); ` +
-          "start with `npm start -- --fresh` to begin empty, or set MONGO_URL=mongodb://…",
+        `${notMongod}, and ${recorded ? `${dataDir} holds mongod's data` : "KILAT_EMBEDDED_DB=mongod asks for it"}. ` +
+          "Install MongoDB, start with `npm start -- --fresh` to begin empty, or set MONGO_URL=mongodb://…",
       );
     }
-    log(`mongod is not available (${mongodProblem}); using FerretDB instead`);
+    log(`${notMongod}; using FerretDB instead`);
   }
-  const ferret = await startFerretDb(dataDir, log, mongodProblem);
+  const ferret = await startFerretDb(dataDir, log, notMongod);
   writeFileSync(markerFile, "ferretdb\n");
   return ferret;
 }
@@ -107,10 +125,10 @@ async function startMongod(dataDir: string): Promise<EmbeddedMongo> {
 async function startFerretDb(
   dataDir: string,
   log: (line: string) => void,
-  mongodProblem: string | undefined,
+  notMongod: string,
 ): Promise<EmbeddedMongo> {
-  const binary = await ferretDbBinary(log, mongodProblem);
-  stopOrphan(join(dataDir, "ferretdb.pid"));
+  const binary = await ferretDbBinary(log, notMongod);
+  await stopOrphan(join(dataDir, "ferretdb.pid"));
   const sqliteDir = join(dataDir, "ferretdb");
   mkdirSync(sqliteDir, { recursive: true });
   mkdirSync(join(dataDir, "ferretdb-state"), { recursive: true });
@@ -132,6 +150,7 @@ async function startFerretDb(
     ],
     { detached: true, stdio: ["ignore", logFile, logFile] },
   );
+  closeSync(logFile);
   writeFileSync(join(dataDir, "ferretdb.pid"), `${child.pid}\n`);
   // However this process ends, the database does not outlive it.
   const killOnExit = () => child.kill("SIGKILL");
@@ -156,36 +175,27 @@ async function startFerretDb(
   };
 }
 
-/** Builds FerretDB on first use (about a minute on a fresh machine), else the cached binary. */
-async function ferretDbBinary(
-  log: (line: string) => void,
-  mongodProblem: string | undefined,
-): Promise<string> {
-  if (!onPath("go") || !onPath("bash")) {
-    throw new EmbeddedMongoUnavailable(
-      `No database for the embedded mode: mongod is not available (${mongodProblem}) and ` +
-        "FerretDB cannot be built without Go and bash. Install Go (https://go.dev/dl/), " +
+/** Builds FerretDB on first use (about two minutes on a fresh machine), else the cached binary. */
+async function ferretDbBinary(log: (line: string) => void, notMongod: string): Promise<string> {
+  const unavailable = (why: string) =>
+    new EmbeddedMongoUnavailable(
+      `No database for the embedded mode: ${notMongod}, and FerretDB cannot be had (${why}). ` +
+        "Install Go (https://go.dev/dl/) to build FerretDB, or MongoDB, " +
         "or set MONGO_URL=mongodb://… (for example after `npm run infra:up`).",
     );
-  }
+  if (!onPath("bash")) throw unavailable("bash is not installed");
   const child = spawn("bash", [join(projectRoot(), "scripts", "infra.sh"), "ferretdb-bin"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let path = "";
-  const problems: string[] = [];
+  let lastLine = "";
   child.stdout.on("data", (chunk: Buffer) => (path += chunk.toString()));
   createInterface({ input: child.stderr }).on("line", (line) => {
-    problems.push(line);
+    lastLine = line.replace(/^\[infra\] (error: )?/, "");
     log(line);
   });
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  if (code !== 0 || !path.trim()) {
-    throw new EmbeddedMongoUnavailable(
-      `No database for the embedded mode: mongod is not available (${mongodProblem}) and ` +
-        `FerretDB could not be built (${problems.at(-1) ?? `exit ${code}`}). ` +
-        "Set MONGO_URL=mongodb://… to use a MongoDB of your own.",
-    );
-  }
+  if (code !== 0 || !path.trim()) throw unavailable(lastLine || `exit ${code}`);
   return path.trim();
 }
 
@@ -204,26 +214,38 @@ function claimDataDir(dataDir: string): void {
   writeFileSync(lock, `${process.pid}\n`);
 }
 
-/** A FerretDB left running by a Kilat that was killed outright. */
-function stopOrphan(pidFile: string): void {
+/** A FerretDB left running by a Kilat that was killed outright; waits until it is gone. */
+async function stopOrphan(pidFile: string): Promise<void> {
   const pid = livePid(pidFile, "ferretdb");
-  if (pid !== undefined) process.kill(pid, "SIGKILL");
+  if (pid === undefined) return;
+  process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 100 && running(pid); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** The pid a file names, if that process lives and its command line mentions `marker`. */
+/** The pid a file names, if that process runs and its command line mentions `marker`. */
 function livePid(file: string, marker: string): number | undefined {
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, "utf8").trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
+  if (!Number.isInteger(pid) || pid <= 0 || !running(pid)) return undefined;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker) ? pid : undefined;
   } catch {
     return pid; // no /proc: trust the live pid
+  }
+}
+
+/** Alive and not a zombie (an orphan's zombie lingers where nothing reaps it). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    // The state follows the parenthesised command name: "123 (ferretdb) Z …".
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }
 

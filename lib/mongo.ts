@@ -12,6 +12,7 @@ let embedded: Promise<EmbeddedMongo> | undefined;
 export function openEmbeddedMongo(config: Config, fresh = false): Promise<EmbeddedMongo> {
   embedded ??= startEmbeddedMongo({
     dataDir: config.dataDir ?? join(projectRoot(), ".kilat"),
+    engine: config.embeddedDb,
     fresh,
     log: (line) => console.log(`[kilat] ${line}`),
   }).catch((error: unknown) => {

@@ -26,6 +26,18 @@ compose() {
 
 cd "$ROOT"
 # .env.example ships empty secrets (compose refuses them): validate with throw-away values.
-JWT_SECRET=validation-only-secret-000000000 STRIPE_WEBHOOK_SECRET=whsec_validation \
-  STRIPE_SECRET_KEY=sk_test_validation compose -f docker-compose.yml config --quiet
-echo "[compose] docker-compose.yml is valid"
+config=$(JWT_SECRET=validation-only-secret-000000000 STRIPE_WEBHOOK_SECRET=whsec_validation \
+  compose -f docker-compose.yml config --format json)
+# The containers are configured with the variables the README documents, by the same names.
+undocumented=$(node -e '
+  const readme = require("fs").readFileSync("README.md", "utf8");
+  const services = Object.values(JSON.parse(process.argv[1]).services);
+  const names = new Set(services.flatMap((service) => Object.keys(service.environment ?? {})));
+  const kafkaImage = (name) => name.startsWith("KAFKA_") && name !== "KAFKA_BROKERS";
+  console.log([...names].filter((n) => !kafkaImage(n) && !readme.includes("`" + n + "`")).join(" "));
+' "$config")
+if [[ -n $undocumented ]]; then
+  echo "[compose] docker-compose.yml sets variables the README does not document: $undocumented" >&2
+  exit 1
+fi
+echo "[compose] docker-compose.yml is valid; its Kilat variables are the README's"

@@ -134,12 +134,15 @@ const PaymentService: ServiceSchema<
 
   started() {
     // After MongoMixin connected: the simulated provider keeps its holds in this database.
-    const stripe = createStripeClient(runtimeOf(this.broker).config);
+    const { config } = runtimeOf(this.broker);
+    const stripe = createStripeClient(config);
     this.provider = stripe
       ? new StripePaymentProvider(stripe)
       : new SimulatedPaymentProvider(
           new MongoSimulatedStore(this.models.simulatedIntents, this.models.simulatedAnswers),
         );
+    if (!stripe && config.env === "production")
+      this.logger.warn("payments are simulated: no money moves until STRIPE_SECRET_KEY is set");
   },
 
   actions: {

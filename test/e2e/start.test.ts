@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
 import { describeWithInfra, uniqueName } from "../support/infra";
@@ -32,32 +34,79 @@ const exitOf = (child: ChildProcess) =>
 
 const port = () => String(20000 + Math.floor(Math.random() * 20000));
 
+/** An owner's booking request, as an app sends it. */
+const book = (PORT: string) =>
+  fetch(`http://127.0.0.1:${PORT}/api/bookings`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${signToken({ sub: "owner-start", role: "owner" }, DEFAULT_JWT_SECRET)}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({
+      pet_type: "bird",
+      pet_name: "Kiwi",
+      pickup: { lat: 1, lng: 1 },
+      dropoff: { lat: 1.01, lng: 1 },
+    }),
+  });
+
 describe("starting the server process", () => {
-  it("with no variables at all: serves /health, or — where mongod cannot be downloaded — exits with one clear line", async () => {
+  const folders: string[] = [];
+  const folder = () => {
+    const dir = mkdtempSync(join(tmpdir(), "kilat-start-"));
+    folders.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("with no database variables: the embedded database takes a booking, and SIGTERM stops it all", async () => {
     const PORT = port();
-    const { child, output } = startProcess({ PORT });
-    // Whichever comes first: the process gives up, or it answers /health (polling stops then).
-    const outcome = await eventually(
-      async () => {
-        if (child.exitCode !== null) return { exited: child.exitCode };
-        const health = await fetch(`http://127.0.0.1:${PORT}/health`).catch(() => undefined);
-        return health?.ok ? { healthy: true } : undefined;
-      },
-      { timeoutMs: 90000, intervalMs: 200 },
-    );
-    if ("exited" in outcome) {
-      expect(outcome.exited).toEqual(1);
-      const lines = output().err.trim().split("\n");
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(
-        /^kilat: The embedded MongoDB .* Set MONGO_URL=mongodb:\/\/… or run `npm run infra:up`/,
+    const dataDir = folder();
+    const { child, output } = startProcess({ PORT, KILAT_DATA_DIR: dataDir });
+    try {
+      await eventually(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`exited: ${output().err}`);
+          return (await fetch(`http://127.0.0.1:${PORT}/ready`)).ok ? true : undefined;
+        },
+        { timeoutMs: 240_000, intervalMs: 200, what: "/ready" },
       );
-      expect(output().err).not.toMatch(/\n\s+at /);
-    } else {
+      expect((await book(PORT)).status).toEqual(201);
+    } finally {
       child.kill("SIGTERM");
-      expect(await exitOf(child)).toEqual(0);
     }
-  }, 120000);
+    expect(await exitOf(child)).toEqual(0);
+    const engine = readFileSync(join(dataDir, "engine"), "utf8");
+    expect(["mongod\n", "ferretdb\n"]).toContain(engine);
+    // FerretDB runs in its own process group; the server stops it and removes its pid file.
+    expect(existsSync(join(dataDir, "ferretdb.pid"))).toBe(false);
+  }, 300_000);
+
+  it("where neither mongod nor Go can be had: one line naming what to install or set", async () => {
+    const empty = folder();
+    // PATH without Go (and without any mongod); mongod's download goes nowhere.
+    const path = (process.env.PATH ?? "")
+      .split(delimiter)
+      .filter((dir) => !existsSync(join(dir, "go")) && !existsSync(join(dir, "mongod")))
+      .join(delimiter);
+    const { child, output } = startProcess({
+      PATH: path,
+      PORT: port(),
+      KILAT_DATA_DIR: join(empty, "data"),
+      KILAT_CACHE_DIR: join(empty, "cache"),
+      MONGOMS_DOWNLOAD_DIR: join(empty, "mongodb-binaries"),
+      MONGOMS_DOWNLOAD_URL: "http://127.0.0.1:9/mongodb.tgz",
+    });
+    expect(await exitOf(child)).toEqual(1);
+    const lines = output().err.trim().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^kilat: No database for the embedded mode: mongod is not available: .+, and FerretDB cannot be had \(Go is needed to build FerretDB\)\. Install Go \(https:\/\/go\.dev\/dl\/\) to build FerretDB, or MongoDB, or set MONGO_URL=mongodb:\/\/… /,
+      ),
+    ]);
+  }, 60_000);
 
   it("refuses a bad variable with a message naming it", async () => {
     const { child, output } = startProcess({ PORT: "http" });
@@ -94,17 +143,7 @@ describeWithInfra(["mongo"], "starting the server process with MONGO_URL", (infr
           timeoutMs: 60000,
         },
       );
-      const token = signToken({ sub: "owner-start", role: "owner" }, DEFAULT_JWT_SECRET);
-      const created = await fetch(`http://127.0.0.1:${PORT}/api/bookings`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          pet_type: "bird",
-          pet_name: "Kiwi",
-          pickup: { lat: 1, lng: 1 },
-          dropoff: { lat: 1.01, lng: 1 },
-        }),
-      });
+      const created = await book(PORT);
       expect(created.status).toEqual(201);
     } finally {
       child.kill("SIGTERM");

@@ -11,6 +11,7 @@ describe("loadConfig", () => {
         transporter: undefined,
         mongoUrl: undefined,
         dataDir: undefined,
+        embeddedDb: "auto",
         kafkaBrokers: undefined,
         redisUrl: undefined,
         jwtSecret: DEFAULT_JWT_SECRET,
