@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "./lib/config";
-import { createBroker } from "./lib/broker";
+import { createBroker } from "./services";
 import { EmbeddedMongoUnavailable } from "./lib/embedded-mongo";
 import { openEmbeddedMongo, stopEmbeddedMongo } from "./lib/mongo";
 

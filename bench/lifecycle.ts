@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
 import { signToken } from "../lib/auth";
-import { createBroker } from "../lib/broker";
+import { createBroker } from "../services";
 import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
 import { readInfraEnv } from "../scripts/infra-env";
 import { connectSocket } from "../test/support/live";

@@ -1,22 +1,26 @@
-import type { AuthUser } from "../lib/auth";
+import { mayIssue, type Actor } from "./access";
+
+export type { Actor };
 
 /**
- * The booking state machine, decide/evolve style: `decide` says whether a command is allowed in
- * the booking's current state and what it changes; it has no side effects. The booking service
- * persists the result with a write guarded on the status it was decided from.
+ * The booking state machine: which status each command leaves from and moves to, and who may
+ * issue it (domain/access.ts). `decide` says whether a move is allowed; domain/booking.ts builds
+ * on it what each move changes and publishes.
  *
  * requested → accepted → picked_up → in_transit → delivered → confirmed → completed,
  * and cancelled from requested or accepted.
  */
-export type BookingStatus =
-  | "requested"
-  | "accepted"
-  | "picked_up"
-  | "in_transit"
-  | "delivered"
-  | "confirmed"
-  | "completed"
-  | "cancelled";
+export const BOOKING_STATUSES = [
+  "requested",
+  "accepted",
+  "picked_up",
+  "in_transit",
+  "delivered",
+  "confirmed",
+  "completed",
+  "cancelled",
+] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 export type PaymentStatus = "unpaid" | "pending" | "held" | "failed" | "released" | "refunded";
 
@@ -26,9 +30,6 @@ export interface BookingState {
   runner_id: string | null;
   payment_status: PaymentStatus;
 }
-
-/** Who acts: a user through the API, or the system (auto-confirm, the escrow saga). */
-export type Actor = AuthUser | { role: "system"; sub: "system" };
 
 export type BookingCommand =
   | { type: "accept"; actor: Actor }
@@ -72,39 +73,10 @@ const TO: Record<BookingCommand["type"], BookingStatus> = {
   cancel: "cancelled",
 };
 
-const isAdmin = (actor: Actor) => actor.role === "admin";
-const isOwner = (actor: Actor, booking: BookingState) =>
-  actor.role === "owner" && actor.sub === booking.owner_id;
-const isItsRunner = (actor: Actor, booking: BookingState) =>
-  actor.role === "runner" && booking.runner_id !== null && actor.sub === booking.runner_id;
-
-/** Whether the actor may issue this command to this booking at all, whatever its state. */
-function permitted(command: BookingCommand, booking: BookingState): boolean {
-  const { actor } = command;
-  switch (command.type) {
-    case "accept":
-      return actor.role === "runner";
-    case "pickup":
-    case "depart":
-    case "deliver":
-      return isItsRunner(actor, booking);
-    case "confirm":
-      return isOwner(actor, booking) || actor.role === "system" || isAdmin(actor);
-    case "complete":
-      return actor.role === "system";
-    case "cancel":
-      return (
-        isOwner(actor, booking) ||
-        isItsRunner(actor, booking) ||
-        isAdmin(actor) ||
-        actor.role === "system"
-      );
-  }
-}
-
 export function decide(booking: BookingState, command: BookingCommand): Decision {
   const from = booking.status;
-  if (!permitted(command, booking)) return { ok: false, reason: "forbidden", from };
+  if (!mayIssue(command.type, command.actor, booking))
+    return { ok: false, reason: "forbidden", from };
   if (!FROM[command.type].includes(from)) return { ok: false, reason: "illegal_transition", from };
   if (command.type === "accept" && booking.payment_status !== "held") {
     return { ok: false, reason: "not_payable", from };

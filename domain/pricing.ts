@@ -1,6 +1,5 @@
+import { PRICING, type PetType } from "../config/defaults";
 import { distanceKm, type LatLng } from "./geo";
-
-export type PetType = "dog" | "cat" | "bird" | "rabbit" | "other";
 
 /** All amounts in minor units of `currency`. */
 export interface PricingPolicy {
@@ -10,16 +9,8 @@ export interface PricingPolicy {
   surchargeCents: Record<PetType, number>;
 }
 
-/**
- * Jakarta-ish defaults. Amounts are ISO 4217 minor units, as Stripe takes them: IDR has two
- * decimals there, so Rp 15,000 is 1,500,000.
- */
-export const DEFAULT_PRICING: PricingPolicy = {
-  currency: "IDR",
-  baseFareCents: 1_500_000,
-  perKmCents: 400_000,
-  surchargeCents: { dog: 1_000_000, cat: 500_000, bird: 500_000, rabbit: 500_000, other: 750_000 },
-};
+/** The defaults of config/defaults.ts, where their reasons are. */
+export const DEFAULT_PRICING: PricingPolicy = PRICING;
 
 /** The policy for the configured currency and rates; surcharges not configured keep their defaults. */
 export function pricingPolicy(config: {

@@ -1,3 +1,5 @@
+import { TRACKING } from "../config/defaults";
+import { FIX_FILTER } from "../config/tuning";
 import { distanceKm, type LatLng } from "./geo";
 
 /**
@@ -47,13 +49,10 @@ export interface TrackingPolicy {
   jitterKm: number;
 }
 
-/** A motorbike on a toll road is well under 150 km/h; phone GPS wanders by a few metres. */
+/** The values of config/, where their reasons are; MAX_SPEED_KMH overrides the speed limit. */
 export const DEFAULT_TRACKING_POLICY: TrackingPolicy = {
-  maxSpeedKmh: 150,
-  maxClockSkewMs: 30_000,
-  smoothing: 0.3,
-  fallbackSpeedKmh: 20,
-  jitterKm: 0.005,
+  maxSpeedKmh: TRACKING.maxSpeedKmh,
+  ...FIX_FILTER,
 };
 
 /** Below this the runner is standing still, and the ETA would run to days. */

@@ -1,12 +1,17 @@
 import { Errors, type ActionSchema, type Context } from "moleculer";
 import type { z } from "zod";
-import { AuthUserSchema, type AuthUser, type Role } from "./auth";
+import type { ActionContract } from "../contracts/action";
+import type { Rejection, RejectionKind } from "../domain/decider";
+import type { Outcome } from "./aggregate";
+import { AuthUserSchema, type AuthUser } from "./auth";
+import { STATUS_OF_ERROR_TYPE, type ActionOutcome } from "./http-status";
 import { zodParams } from "./zod-validator";
 
 /** What the gateway puts in ctx.meta for a call that came through the public API. */
 export interface KilatMeta {
   user?: AuthUser | null;
-  $statusCode?: number;
+  /** What the answer came to beyond its body; the gateway makes it a status (http-status.ts). */
+  $outcome?: ActionOutcome;
   $location?: string;
   $responseType?: string;
   $responseHeaders?: Record<string, string>;
@@ -14,21 +19,24 @@ export interface KilatMeta {
 
 export type ActionContext<P> = Context<P, KilatMeta>;
 
-export interface ActionDefinition<TThis, S extends z.ZodType, R> {
-  /** Who may call it through the gateway; the gateway answers 403 to anyone else. */
-  roles?: readonly Role[];
-  params: S;
-  handler: (this: TThis, ctx: ActionContext<z.output<S>>) => Promise<R>;
-}
-
 /**
  * Typed actions for one service: `const action = actionsOf<BookingThis>();` then
- * `create: action({ roles, params: zodSchema, handler })` — params are parsed by ZodValidator
- * before the handler runs, so the handler sees the schema's output type.
+ * `create: action(BOOKING_ACTIONS.create, handler)` — the contract (contracts/) names who may
+ * call it and its zod schema; params are parsed by ZodValidator before the handler runs, so the
+ * handler sees the schema's output type.
  */
 export function actionsOf<TThis>() {
-  return <S extends z.ZodType, R>(definition: ActionDefinition<TThis, S, R>): ActionSchema<TThis> =>
-    ({ ...definition, params: zodParams(definition.params) }) as unknown as ActionSchema<TThis>;
+  return <C extends ActionContract, R>(
+    contract: C,
+    handler: (this: TThis, ctx: ActionContext<z.output<C["params"]>>) => Promise<R>,
+  ): ActionSchema<TThis> =>
+    ({
+      ...(contract.roles ? { roles: contract.roles } : {}),
+      // "public": other services may call it; only "published" actions are the gateway's.
+      ...(contract.internal ? { visibility: "public" } : {}),
+      params: zodParams(contract.params),
+      handler,
+    }) as unknown as ActionSchema<TThis>;
 }
 
 /**
@@ -38,14 +46,29 @@ export function actionsOf<TThis>() {
  */
 export function callerOf(ctx: ActionContext<unknown>): AuthUser {
   const user = AuthUserSchema.safeParse(ctx.meta.user);
-  if (!user.success) {
-    throw new Errors.MoleculerClientError("Authentication required", 401, "UNAUTHORIZED");
-  }
+  if (!user.success) throw clientError("UNAUTHORIZED", "Authentication required");
   return user.data;
 }
 
-export const notFound = (what: string) =>
-  new Errors.MoleculerClientError(`${what} not found`, 404, "NOT_FOUND");
+/** The error types a caller can get for a refusal; the gateway maps each to a status code. */
+export const REJECTION_TYPES: Record<RejectionKind, string> = {
+  not_found: "NOT_FOUND",
+  forbidden: "FORBIDDEN",
+  conflict: "CONFLICT",
+};
 
-export const conflict = (message: string, data?: unknown) =>
-  new Errors.MoleculerClientError(message, 409, "CONFLICT", data);
+/** A caller's mistake, named by its type (NOT_FOUND, CONFLICT, RATE_LIMITED, …). */
+export const clientError = (type: string, message: string, data?: unknown) =>
+  new Errors.MoleculerClientError(message, STATUS_OF_ERROR_TYPE[type] ?? 400, type, data);
+
+/** A domain refusal, thrown to the caller. */
+export const rejected = (rejection: Rejection) =>
+  clientError(REJECTION_TYPES[rejection.kind], rejection.message, rejection.data);
+
+export const notFound = (what: string) => clientError("NOT_FOUND", `${what} not found`);
+
+/** The stored aggregate, or the refusal thrown. */
+export function orThrow<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw rejected(outcome.rejection);
+  return outcome.state;
+}

@@ -1,15 +1,11 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { z } from "zod";
+import { ROLES, type Role, type User } from "../domain/access";
 
-export const ROLES = ["owner", "runner", "admin"] as const;
-export type Role = (typeof ROLES)[number];
-
+export { ROLES, type Role };
 /** Who is calling: the verified claims of a bearer token. */
-export interface AuthUser {
-  sub: string;
-  role: Role;
-}
+export type AuthUser = User;
 
 export const AuthUserSchema = z.object({ sub: z.string().min(1).max(128), role: z.enum(ROLES) });
 

@@ -1,5 +1,15 @@
 import { z } from "zod";
-import type { PetType } from "../domain/pricing";
+import {
+  AUTO_CONFIRM_AFTER,
+  DISPATCH,
+  HTTP,
+  OUTBOX_SWEEP_MS,
+  PET_TYPES,
+  PLATFORM_FEE_BPS,
+  PRICING,
+  TRACKING,
+  type PetType,
+} from "../config/defaults";
 
 /** Every service this codebase can host; `SERVICES` picks a subset per process. */
 export const SERVICE_NAMES = [
@@ -108,21 +118,21 @@ const EnvSchema = z.object({
     .string()
     .trim()
     .regex(/^\d+(ms|s|m|h|d)$/, "expected a duration such as 24h, 30m, 5s")
-    .default("24h")
+    .default(AUTO_CONFIRM_AFTER)
     .transform(durationMs)
     .refine(
       (ms) => ms <= 6 * 24 * 3600 * 1000,
       "must stay inside Stripe's 7-day authorisation window (≤ 6d)",
     ),
-  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(2000),
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(PLATFORM_FEE_BPS),
   CURRENCY: z
     .string()
     .trim()
     .regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as IDR")
-    .default("IDR"),
+    .default(PRICING.currency),
   /** Minor units of CURRENCY, as Stripe counts them (IDR: hundredths). */
-  PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(1_500_000),
-  PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(400_000),
+  PRICE_BASE_FARE_CENTS: z.coerce.number().int().nonnegative().default(PRICING.baseFareCents),
+  PRICE_PER_KM_CENTS: z.coerce.number().int().nonnegative().default(PRICING.perKmCents),
   /** Per pet type, e.g. `dog=1000000,cat=500000`; types left out keep their default. */
   PRICE_SURCHARGES_CENTS: z
     .string()
@@ -131,8 +141,8 @@ const EnvSchema = z.object({
     .transform((value, ctx) => {
       const surcharges: Partial<Record<PetType, number>> = {};
       for (const pair of value ? value.split(",") : []) {
-        const match = /^\s*(dog|cat|bird|rabbit|other)\s*=\s*(\d+)\s*$/.exec(pair);
-        if (!match) {
+        const match = /^\s*(\w+)\s*=\s*(\d+)\s*$/.exec(pair);
+        if (!match || !(PET_TYPES as readonly string[]).includes(match[1])) {
           ctx.addIssue({
             code: "custom",
             message: `expected pet=amount pairs such as dog=1000000 (got "${pair}")`,
@@ -144,15 +154,15 @@ const EnvSchema = z.object({
       return surcharges;
     }),
   /** A runner silent for this long drops out of the dispatch index. */
-  RUNNER_STALE_AFTER: duration("60s"),
+  RUNNER_STALE_AFTER: duration(DISPATCH.runnerStaleAfter),
   /** Dispatch offers a booking only to runners this close to the pickup. */
-  DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(6),
+  DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(DISPATCH.radiusKm),
   /** An offer not accepted within this moves on to the next nearest runner. */
-  OFFER_TIMEOUT: duration("30s"),
+  OFFER_TIMEOUT: duration(DISPATCH.offerTimeout),
   /** Fixes implying more than this are dropped as impossible. */
-  MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(150),
+  MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
-  LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(5),
+  LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(TRACKING.locationRatePerSec),
   /** Browser origins allowed to call the API (comma-separated); none by default. */
   CORS_ORIGINS: z
     .string()
@@ -177,13 +187,13 @@ const EnvSchema = z.object({
    */
   WEBHOOK_ALLOW_INTERNAL: z.enum(["true", "false"]).optional(),
   /** Requests per minute per bearer token, and per client address (Redis-shared with REDIS_URL). */
-  RATE_LIMIT_PER_TOKEN: z.coerce.number().int().positive().default(1200),
-  RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(12000),
+  RATE_LIMIT_PER_TOKEN: z.coerce.number().int().positive().default(HTTP.ratePerTokenPerMinute),
+  RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(HTTP.ratePerIpPerMinute),
   /**
    * How long relays wait before sweeping outboxes that the fast path did not flush (a crash,
    * a Kafka outage). Each sweep scans its collection, so not too often.
    */
-  OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(3000),
+  OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(OUTBOX_SWEEP_MS),
 });
 
 function duration(fallback: string) {

@@ -1,4 +1,3 @@
-import type { ServiceSchema } from "moleculer";
 import { z } from "zod";
 import type { Role } from "./auth";
 import { schemaOf } from "./zod-validator";
@@ -57,11 +56,14 @@ function openApiPath(prefix: string, path: string): { path: string; params: stri
   return { path: converted, params };
 }
 
+/**
+ * What the document reads of each service: its actions' roles and params — service schemas, or
+ * the contracts (contracts/) they are made from.
+ */
+export type ActionCatalog = Record<string, { actions?: Record<string, unknown> }>;
+
 /** Every alias of every route that names an action ("GET bookings": "booking.list"). */
-export function operationsOf(
-  routes: readonly RouteSpec[],
-  services: Record<string, ServiceSchema>,
-) {
+export function operationsOf(routes: readonly RouteSpec[], services: ActionCatalog) {
   const operations: Operation[] = [];
   for (const route of routes) {
     for (const [alias, target] of Object.entries(route.aliases ?? {})) {
@@ -94,7 +96,7 @@ function inputSchema(schema: z.ZodType | undefined): JsonSchema {
  */
 export function buildOpenApi(
   routes: readonly RouteSpec[],
-  services: Record<string, ServiceSchema>,
+  services: ActionCatalog,
   info: { title: string; version: string },
 ): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};

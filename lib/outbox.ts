@@ -2,7 +2,9 @@ import type { Model } from "mongoose";
 import { eventDefinition, type EventType } from "../events/catalog";
 import type { DomainEvent } from "../events/envelope";
 import type { OutboxEntry, WithOutbox } from "../models/outbox.schema";
+import { OUTBOX_TUNING } from "../config/tuning";
 import type { EventBus } from "./event-bus";
+import { PeriodicTask } from "./periodic";
 
 /** Turns events into outbox entries, to be written in the same update as the state change. */
 export function toOutbox(events: DomainEvent[]): OutboxEntry[] {
@@ -50,26 +52,29 @@ export class OutboxRelay<T extends WithOutbox> {
   /** Aggregates whose fast-path publish failed: retried every sweep. */
   private readonly failed = new Set<string>();
   private sweeps = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
-  private stopped = false;
+  private readonly sweeper: PeriodicTask;
 
   constructor(
     private readonly model: Model<T>,
     private readonly bus: EventBus,
     private readonly sweepMs: number,
     private readonly logger: RelayLogger,
-  ) {}
+  ) {
+    this.sweeper = new PeriodicTask(
+      () => this.sweep({ full: this.sweeps++ % OUTBOX_TUNING.fullSweepEvery === 0 }),
+      sweepMs,
+      (error) => this.logger.warn(`outbox sweep failed`, error),
+    );
+  }
 
+  /** The first sweep runs at once: what a crash left in the outbox goes out on restart. */
   start(): void {
-    this.stopped = false;
-    this.scheduleSweep(0);
+    this.sweeper.start(0);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await Promise.allSettled([...this.running.values(), this.sweeping]);
+    await this.sweeper.stop();
+    await Promise.allSettled([...this.running.values()]);
   }
 
   /** Publishes one aggregate's pending events; concurrent calls for one id run one after another. */
@@ -147,21 +152,7 @@ export class OutboxRelay<T extends WithOutbox> {
       index = end;
     }
   }
-
-  private scheduleSweep(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sweeping = this.sweep({ full: this.sweeps++ % FULL_SWEEP_EVERY === 0 })
-        .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn(`outbox sweep failed`, error))
-        .finally(() => this.scheduleSweep(this.sweepMs));
-    }, delay);
-    this.timer.unref();
-  }
 }
-
-/** One sweep in this many (the first included) looks through the whole collection. */
-const FULL_SWEEP_EVERY = 10;
 
 /** An update that changes state and queues the events it causes, as one document write. */
 function withOutbox(set: Record<string, unknown>, events: DomainEvent[]) {

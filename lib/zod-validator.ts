@@ -27,7 +27,9 @@ export interface ZodParams {
 
 export const zodParams = (schema: z.ZodType): ZodParams => ({ zod: () => schema });
 
+/** The zod schema of an action's params: behind `zodParams`, or as a contract states it. */
 export function schemaOf(params: unknown): z.ZodType | undefined {
+  if (params instanceof z.ZodType) return params;
   const zod = (params as Partial<ZodParams> | undefined)?.zod;
   return typeof zod === "function" ? zod() : undefined;
 }

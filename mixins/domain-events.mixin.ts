@@ -1,14 +1,17 @@
 import type { Model } from "mongoose";
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import {
-  ALL_TOPICS,
-  PARTITIONS,
-  consumerGroup,
-  type EventPayload,
-  type EventType,
-} from "../events/catalog";
+import { consumerGroup, type EventPayload, type EventType } from "../events/catalog";
+import type { EventDraft } from "../domain/decider";
 import { createEvent, type DomainEvent } from "../events/envelope";
-import type { BatchHandler, DeliveryMeta, RetryPolicy, Subscription } from "../lib/event-bus";
+import { AggregateStore } from "../lib/aggregate";
+import type {
+  BatchHandler,
+  DeliveredEvent,
+  DeliveryMeta,
+  RetryPolicy,
+  Subscription,
+  WriteBehind,
+} from "../lib/event-bus";
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
@@ -16,19 +19,29 @@ import type { WithOutbox } from "../models/outbox.schema";
 import { processedEventModel } from "../models/processed-event.model";
 import type { MongoThis } from "./mongo.mixin";
 
-/** For each consumer group of the catalog this service joins: event type → method name. */
-export type ConsumeMap = Record<string, Partial<Record<EventType, string>>>;
+/** A consumer of one event type, with the service as `this`. */
+export type EventHandler<S, T extends EventType> = (
+  this: S,
+  event: DomainEvent<T>,
+  meta: DeliveryMeta,
+) => Promise<void>;
 
-export interface DomainEventsOptions {
+/** Handlers keyed by the event type they take. */
+export type EventHandlers<S> = { [T in EventType]?: EventHandler<S, T> };
+
+/** For each consumer group of the catalog this service joins, its handlers. */
+export type ConsumeMap<S> = Record<string, EventHandlers<S>>;
+
+export interface DomainEventsOptions<S> {
   /** The service name in CloudEvent sources: `/kilat/<source>`. */
   source: string;
-  consume?: ConsumeMap;
+  consume?: ConsumeMap<S>;
   /**
-   * Per consumer group, a method taking whole batches (`BatchHandler`) for hot streams. It
-   * skips the per-event `processed_events` check, so it must be idempotent by itself; when it
-   * throws, the events go one by one through `consume` (deduplicated as usual).
+   * Per consumer group, a handler of whole batches for hot streams. It skips the per-event
+   * `processed_events` check, so it must be idempotent by itself; when it throws, the events go
+   * one by one through `consume` (deduplicated as usual).
    */
-  batch?: Record<string, string>;
+  batch?: Record<string, (this: S, batch: DeliveredEvent[]) => Promise<void | WriteBehind>>;
   /**
    * `false` when every consume handler of this service is idempotent by a key of its own (an
    * insert whose `_id` is derived from the event id, a write guarded on the state it changes):
@@ -55,25 +68,27 @@ export interface DomainEventsMethods {
   domainEvent<T extends EventType>(type: T, data: EventPayload<T>): DomainEvent<T>;
   /** The relay that drains a model's outbox (started once); use it for `flushSoon(id)`. */
   outboxRelay<T extends WithOutbox>(model: Model<T>): OutboxRelay<T>;
+  /** Load → decide → one guarded write with its events, for one model's aggregates. */
+  aggregate<T extends WithOutbox>(model: Model<T>, noun: string): AggregateStore<T>;
 }
 
 interface DomainEventsState {
   $subscriptions: Subscription[];
   $relays: Map<string, OutboxRelay<WithOutbox>>;
+  $stores: Map<string, AggregateStore<WithOutbox>>;
   handleDomainEvent(
-    handlers: Partial<Record<EventType, string>>,
+    handlers: EventHandlers<unknown>,
     event: DomainEvent,
     meta: DeliveryMeta,
   ): Promise<void>;
-  batchMethod(name: string): BatchHandler;
 }
 
 type This = Service & MongoThis & DomainEventsMethods & DomainEventsState;
 
-/** A handler method as DomainEvents calls it. */
-export type DomainEventHandler = (event: DomainEvent, meta: DeliveryMeta) => Promise<void>;
+/** How the mixin calls any handler of the map (each is typed by its key where it is written). */
+type AnyHandler = (this: unknown, event: DomainEvent, meta: DeliveryMeta) => Promise<void>;
 
-function checkConsumeMap(service: string, consume: ConsumeMap): void {
+function checkConsumeMap<S>(service: string, consume: ConsumeMap<S>): void {
   for (const [groupId, handlers] of Object.entries(consume)) {
     const group = consumerGroup(groupId);
     if (group.service !== `service-${service}`) {
@@ -95,13 +110,14 @@ function checkConsumeMap(service: string, consume: ConsumeMap): void {
  * (or, with `deduplicate: false`, are the only guard).
  * Use it as `mixins: [DomainEvents(…), MongoMixin(…)]`.
  */
-export function DomainEvents(options: DomainEventsOptions) {
+export function DomainEvents<S>(options: DomainEventsOptions<S>) {
   checkConsumeMap(options.source, options.consume ?? {});
 
   const mixin: Partial<ServiceSchema<ServiceSettingSchema, object, object, This>> = {
     created(this: This) {
       this.$subscriptions = [];
       this.$relays = new Map();
+      this.$stores = new Map();
     },
 
     async started(this: This) {
@@ -112,10 +128,12 @@ export function DomainEvents(options: DomainEventsOptions) {
         );
       }
       const { bus } = runtimeOf(this.broker);
+      const batchOf = (groupId: string): BatchHandler | undefined => {
+        const handler = options.batch?.[groupId];
+        return handler && ((batch) => handler.call(this as unknown as S, batch));
+      };
       // Started before any write, so what a crash left in an outbox goes out on restart.
       for (const name of options.outbox ?? []) this.outboxRelay(this.models[name]);
-      // Kafka topics come from infra (auto-creation is off); the in-process bus makes its own.
-      if (bus.kind === "memory") await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
       this.$subscriptions = await Promise.all(
         Object.entries(options.consume ?? {}).map(([groupId, handlers]) =>
           bus.subscribe({
@@ -126,10 +144,9 @@ export function DomainEvents(options: DomainEventsOptions) {
             ...(options.fetchWaitMs?.[groupId]
               ? { fetchWaitMs: options.fetchWaitMs[groupId] }
               : {}),
-            handler: (event, meta) => this.handleDomainEvent(handlers, event, meta),
-            ...(options.batch?.[groupId]
-              ? { batchHandler: this.batchMethod(options.batch[groupId]) }
-              : {}),
+            handler: (event, meta) =>
+              this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+            ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),
           }),
         ),
       );
@@ -189,23 +206,28 @@ export function DomainEvents(options: DomainEventsOptions) {
         return relay;
       },
 
-      batchMethod(this: This, name: string): BatchHandler {
-        const method = (this as unknown as Record<string, BatchHandler | undefined>)[name];
-        if (typeof method !== "function") {
-          throw new Error(`${options.source}: batch handler ${name} is not a method`);
+      aggregate<T extends WithOutbox>(this: This, model: Model<T>, noun: string) {
+        let store = this.$stores.get(model.modelName) as AggregateStore<T> | undefined;
+        if (!store) {
+          store = new AggregateStore(
+            model,
+            () => this.outboxRelay(model),
+            (draft: EventDraft) => this.domainEvent(draft.type, draft.data),
+            noun,
+          );
+          this.$stores.set(model.modelName, store as unknown as AggregateStore<WithOutbox>);
         }
-        return (batch) => method.call(this, batch);
+        return store;
       },
 
       async handleDomainEvent(
         this: This,
-        handlers: Partial<Record<EventType, string>>,
+        handlers: EventHandlers<unknown>,
         event: DomainEvent,
         meta: DeliveryMeta,
       ) {
-        const method = handlers[event.type];
-        if (!method) return; // another consumer's event on a shared topic
-        const handler = (this as unknown as Record<string, DomainEventHandler>)[method];
+        const handler = handlers[event.type] as AnyHandler | undefined;
+        if (!handler) return; // another consumer's event on a shared topic
         if (options.deduplicate === false) return handler.call(this, event, meta);
         const processed = processedEventModel(this.db);
         const key = `${meta.groupId}:${event.id}`;

@@ -1,49 +1,9 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import type { BookingStatus, PaymentStatus } from "../domain/booking-lifecycle";
-import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+import { BOOKING_STATUSES, type Booking } from "../domain/booking";
+import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
 
-export const BOOKING_STATUSES: readonly BookingStatus[] = [
-  "requested",
-  "accepted",
-  "picked_up",
-  "in_transit",
-  "delivered",
-  "confirmed",
-  "completed",
-  "cancelled",
-];
-export type { BookingStatus };
-
-export interface BookingDoc {
-  _id: string;
-  booking_number: string;
-  owner_id: string;
-  runner_id: string | null;
-  status: BookingStatus;
-  pet_type: string;
-  pet_name: string;
-  notes: string | null;
-  pickup: { lat: number; lng: number };
-  dropoff: { lat: number; lng: number };
-  distance_km: number;
-  estimated_price_cents: number;
-  currency: string;
-  payment_status: PaymentStatus;
-  final_price_cents: number | null;
-  accepted_at: Date | null;
-  picked_up_at: Date | null;
-  delivered_at: Date | null;
-  confirmed_at: Date | null;
-  completed_at: Date | null;
-  cancelled_at: Date | null;
-  cancelled_by: string | null;
-  cancel_reason: string | null;
-  /** When a delivered booking the owner has not confirmed is confirmed for them. */
-  auto_confirm_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  outbox: OutboxEntry[];
-}
+/** A booking as stored: the aggregate (domain/booking.ts) with its outbox. */
+export type BookingDoc = Booking & WithOutbox;
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
 

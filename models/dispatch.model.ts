@@ -1,36 +1,9 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+import { DISPATCH_STATUSES, type Dispatch } from "../domain/dispatch";
+import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
 
-/**
- * waiting: the booking or its escrow is not known yet · searching: no offer open (no runner in
- * range, or the last one declined) · offered: one runner holds the offer · accepted / cancelled
- * / closed: dispatch is over.
- */
-export const DISPATCH_STATUSES = [
-  "waiting",
-  "searching",
-  "offered",
-  "accepted",
-  "cancelled",
-  "closed",
-] as const;
-export type DispatchStatus = (typeof DISPATCH_STATUSES)[number];
-
-/** Dispatch state of one booking (`_id` = booking id); the offer events go out of its outbox. */
-export interface DispatchDoc {
-  _id: string;
-  pickup: { lat: number; lng: number } | null;
-  escrow_held: boolean;
-  status: DispatchStatus;
-  /** Who holds the offer (offered) or took the booking (accepted). */
-  runner_id: string | null;
-  offer_expires_at: Date | null;
-  /** Runners offered it already, in order; none is offered it twice. */
-  tried: string[];
-  created_at: Date;
-  updated_at: Date;
-  outbox: OutboxEntry[];
-}
+/** A booking's dispatch as stored (domain/dispatch.ts), its offers in its outbox. */
+export type DispatchDoc = Dispatch & WithOutbox;
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
 

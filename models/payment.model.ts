@@ -1,41 +1,11 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+import { PAYMENT_STATUSES, type Payment, type PaymentRecordStatus } from "../domain/payment";
+import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
 
-/**
- * created → held | pending | failed; pending → held | failed (webhooks);
- * held → captured | canceled; captured → refunded.
- */
-export const PAYMENT_STATUSES = [
-  "created",
-  "pending",
-  "held",
-  "failed",
-  "captured",
-  "canceled",
-  "refunded",
-] as const;
-export type PaymentRecordStatus = (typeof PAYMENT_STATUSES)[number];
+export type { PaymentRecordStatus };
 
-export interface PaymentDoc {
-  _id: string;
-  booking_id: string;
-  owner_id: string;
-  runner_id: string | null;
-  amount_cents: number;
-  currency: string;
-  status: PaymentRecordStatus;
-  provider: "stripe" | "simulated";
-  provider_ref: string | null;
-  payment_method: string;
-  captured_cents: number;
-  platform_fee_cents: number;
-  runner_payout_cents: number;
-  refunded_cents: number;
-  failure_reason: string | null;
-  created_at: Date;
-  updated_at: Date;
-  outbox: OutboxEntry[];
-}
+/** A payment as stored: the escrow (domain/payment.ts) with its outbox. */
+export type PaymentDoc = Payment & WithOutbox;
 
 const PaymentSchema = new Schema<PaymentDoc>(
   {

@@ -1,39 +1,12 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+import { AVAILABILITIES, type Offer, type Runner } from "../domain/runner";
+import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
 
-export const AVAILABILITIES = ["offline", "online", "busy"] as const;
-export type Availability = (typeof AVAILABILITIES)[number];
-
-/** The one booking a runner is being offered, with what the app shows about it. */
-export interface OfferRef {
-  booking_id: string;
-  pickup: { lat: number; lng: number };
-  offered_at: Date;
-  expires_at: Date;
-}
-
-/**
- * A runner's profile and availability. Positions are not here: they change every few seconds
- * and live in the geo index; this document changes when the runner's availability does.
- */
-export interface RunnerDoc {
-  _id: string;
-  name: string | null;
-  vehicle: string | null;
-  stripe_account_id: string | null;
-  availability: Availability;
-  /** Where the runner went online; the geo index has the live position. */
-  last_lat: number | null;
-  last_lng: number | null;
-  active_booking_id: string | null;
-  offer: OfferRef | null;
-  created_at: Date;
-  updated_at: Date;
-  outbox: OutboxEntry[];
-}
+/** A runner as stored: profile and availability (domain/runner.ts) with its outbox. */
+export type RunnerDoc = Runner & WithOutbox;
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
-const Offer = new Schema<OfferRef>(
+const Offer = new Schema<Offer>(
   {
     booking_id: { type: String, required: true },
     pickup: { type: Point, required: true },

@@ -1,34 +1,9 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import type { TrackState } from "../domain/tracking";
-import { OutboxEntrySchema, type OutboxEntry } from "./outbox.schema";
+import { TRACK_STATUSES, type Track } from "../domain/track";
+import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
 
-export const TRACK_STATUSES = ["pending", "active", "delivered", "completed", "cancelled"] as const;
-export type TrackStatus = (typeof TRACK_STATUSES)[number];
-
-/**
- * A booking's trip: pending from `booking.requested` (the drop-off is known), active from
- * `booking.accepted` (it takes fixes), delivered on `booking.delivered` (no more fixes: the
- * runner is free), completed on `booking.delivery_confirmed`. Its fixes are waypoints, their
- * own collection, written in bulk.
- */
-export interface TrackDoc {
-  _id: string;
-  booking_id: string;
-  owner_id: string;
-  runner_id: string | null;
-  status: TrackStatus;
-  dropoff: { lat: number; lng: number } | null;
-  /** The fix filter's state as of the last checkpoint (a few seconds behind the live one). */
-  state: TrackState | null;
-  eta_seconds: number | null;
-  /** Set when the track closes; while active, the latest waypoint has the running total. */
-  total_distance_km: number | null;
-  started_at: Date | null;
-  completed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  outbox: OutboxEntry[];
-}
+/** A track as stored (domain/track.ts), its events in its outbox; its fixes are waypoints. */
+export type TrackDoc = Track & WithOutbox;
 
 /** One accepted fix, with the track's distance so far and ETA after it. */
 export interface WaypointDoc {

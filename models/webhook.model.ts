@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model } from "mongoose";
+import type { DeliveryAttempt } from "../lib/notify/webhook-sender";
 
 /** An integrator's subscription: where to POST which events, and the secret that signs them. */
 export interface WebhookDoc {
@@ -12,12 +13,7 @@ export interface WebhookDoc {
   created_at: Date;
 }
 
-export interface DeliveryAttempt {
-  at: Date;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-}
+export type { DeliveryAttempt };
 
 /** One event to one webhook (`_id` = `<webhook>:<event id>`: queued once), and its attempts. */
 export interface DeliveryDoc {

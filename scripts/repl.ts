@@ -3,7 +3,7 @@
  * the Moleculer REPL (`call booking.get --id …`, `services`, `nodes`, `metrics`, …).
  * Embedded mode has no network to join: there, `npm run dev` runs the system with its REPL.
  */
-import { createBroker } from "../lib/broker";
+import { createBroker } from "../services";
 import { ConfigError, loadConfig } from "../lib/config";
 
 async function main(): Promise<void> {

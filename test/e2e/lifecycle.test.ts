@@ -1,6 +1,6 @@
 import type { Model } from "mongoose";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";

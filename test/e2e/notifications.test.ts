@@ -1,5 +1,5 @@
 import type { Socket } from "socket.io-client";
-import type { NotificationEntity } from "../../services/notification.service";
+import type { NotificationEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
 import { startSystem, type System } from "../support/system";

@@ -1,6 +1,6 @@
 import { runtimeOf } from "../../lib/runtime";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { runtimeOf } from "../../lib/runtime";
-import { verify } from "../../lib/webhooks/signature";
+import { verify } from "../../lib/notify/signature";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";

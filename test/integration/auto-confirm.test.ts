@@ -1,10 +1,10 @@
 import type { ServiceBroker } from "moleculer";
 import type { Model } from "mongoose";
-import { createBroker } from "../../lib/broker";
+import { createBroker } from "../../services";
 import { loadConfig, type Config } from "../../lib/config";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
-import type { BookingEntity } from "../../services/booking.service";
+import type { BookingEntity } from "../../contracts";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";
 

@@ -25,17 +25,18 @@ describeWithInfra(["mongo"], "DomainEvents consumer dedupe (FerretDB)", (infra) 
     broker.createService({
       name: "counter",
       mixins: [
-        DomainEvents({
+        DomainEvents<Service>({
           source: "tracking",
-          consume: { "service-tracking-bookings": { "booking.accepted": "count" } },
+          consume: {
+            "service-tracking-bookings": {
+              async "booking.accepted"(event: DomainEvent) {
+                handled.push(event.id); // a plain counter: only the mixin stands between it and a repeat
+              },
+            },
+          },
         }),
         MongoMixin({ db: "counter", models: {} }),
       ],
-      methods: {
-        async count(this: Service, event: DomainEvent) {
-          handled.push(event.id); // a plain counter: only the mixin stands between it and a repeat
-        },
-      },
     });
     await broker.start();
     try {

@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Model } from "mongoose";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import type { WireMessage } from "../../events/envelope";
-import { createBroker } from "../../lib/broker";
+import { createBroker } from "../../services";
 import { loadConfig, type Config } from "../../lib/config";
 import { KafkaEventBus, type EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";

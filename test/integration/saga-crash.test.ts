@@ -1,9 +1,9 @@
-import { createBroker } from "../../lib/broker";
+import { createBroker } from "../../services";
 import type { Config } from "../../lib/config";
 import { KafkaEventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra } from "../support/infra";
 import { bookAndHold } from "../support/stripe-webhook";

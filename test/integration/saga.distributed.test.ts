@@ -1,6 +1,6 @@
 import { KafkaEventBus } from "../../lib/event-bus";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndHold, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";

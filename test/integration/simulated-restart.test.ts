@@ -1,8 +1,8 @@
 import type { ServiceBroker } from "moleculer";
-import { createBroker } from "../../lib/broker";
+import { createBroker } from "../../services";
 import { loadConfig } from "../../lib/config";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";
 

@@ -1,7 +1,7 @@
 import type { Config } from "../../lib/config";
 import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
-import type { LiveFix } from "../../services/tracking.service";
+import type { LiveFix } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk } from "../support/live";

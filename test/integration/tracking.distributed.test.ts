@@ -1,6 +1,6 @@
 import type { Socket } from "socket.io-client";
-import type { OfferEntity } from "../../services/runner.service";
-import type { LiveFix } from "../../services/tracking.service";
+import type { OfferEntity } from "../../contracts";
+import type { LiveFix } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk, type Ack } from "../support/live";
 import { createRuntime } from "../../lib/runtime";

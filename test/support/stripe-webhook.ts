@@ -1,6 +1,6 @@
 import Stripe from "stripe";
-import type { BookingEntity } from "../../services/booking.service";
-import type { PaymentEntity } from "../../services/payment.service";
+import type { BookingEntity } from "../../contracts";
+import type { PaymentEntity } from "../../contracts";
 import type { ApiResponse, System } from "./system";
 import { eventually } from "./wait";
 

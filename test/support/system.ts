@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import type { ServiceBroker } from "moleculer";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { signToken, type Role } from "../../lib/auth";
-import { createBroker } from "../../lib/broker";
+import { createBroker } from "../../services";
 import { loadConfig, type Config, type ServiceName } from "../../lib/config";
 import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";

@@ -1,4 +1,4 @@
-import type { BookingEntity } from "../../services/booking.service";
+import type { BookingEntity } from "../../contracts";
 import type { System } from "./system";
 import { eventually } from "./wait";
 

@@ -1,4 +1,4 @@
-import { isInternalAddress, pointsInside } from "../../lib/webhooks/address";
+import { isInternalAddress, pointsInside } from "../../lib/notify/address";
 
 describe("webhook address checks", () => {
   it.each([

@@ -1,4 +1,4 @@
-import { MAX_ATTEMPTS, nextDelayMs, sign, verify } from "../../lib/webhooks/signature";
+import { MAX_ATTEMPTS, nextDelayMs, sign, verify } from "../../lib/notify/signature";
 
 describe("webhook signatures", () => {
   const secret = "whsec_test";

@@ -2,7 +2,7 @@ import { Errors, ServiceBroker, type Service } from "moleculer";
 import { z } from "zod";
 import { actionsOf } from "../../lib/action";
 import { ZodValidator } from "../../lib/zod-validator";
-import { errorBody } from "../../services/api.service";
+import { errorBody } from "../../services/api/errors";
 
 const action = actionsOf<Service>();
 const Params = z
@@ -19,7 +19,7 @@ describe("ZodValidator", () => {
     name: "probe",
     // a mixin makes Moleculer deep-clone the action definitions: the schema must survive it
     mixins: [{ name: "base" }],
-    actions: { echo: action({ params: Params, handler: async (ctx) => ctx.params }) },
+    actions: { echo: action({ params: Params }, async (ctx) => ctx.params) },
   });
   beforeAll(() => broker.start());
   afterAll(() => broker.stop());

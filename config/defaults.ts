@@ -1,0 +1,57 @@
+/**
+ * Every default the environment may override (lib/config.ts reads the variables), stated once,
+ * each with its reason. Amounts are ISO 4217 minor units of the currency, as Stripe takes them.
+ */
+
+/** The pets Kilat carries; anything else books as `other`. */
+export const PET_TYPES = ["dog", "cat", "bird", "rabbit", "other"] as const;
+export type PetType = (typeof PET_TYPES)[number];
+
+/**
+ * Jakarta-ish prices. IDR has two decimals at Stripe, so Rp 15,000 is 1,500,000. A dog needs the
+ * most care (and a bigger carrier), a bird or a rabbit the least.
+ */
+export const PRICING = {
+  currency: "IDR",
+  baseFareCents: 1_500_000,
+  perKmCents: 400_000,
+  surchargeCents: {
+    dog: 1_000_000,
+    cat: 500_000,
+    bird: 500_000,
+    rabbit: 500_000,
+    other: 750_000,
+  } satisfies Record<PetType, number>,
+};
+
+/** The platform keeps 20 % of the captured amount (basis points); the runner gets the rest. */
+export const PLATFORM_FEE_BPS = 2000;
+
+/** A delivered booking left unconfirmed is confirmed after a day, well inside Stripe's 7-day hold. */
+export const AUTO_CONFIRM_AFTER = "24h";
+
+export const DISPATCH = {
+  /** A motorbike covers 6 km to a pickup in about a quarter of an hour in city traffic. */
+  radiusKm: 6,
+  /** Long enough to read an offer and tap, short enough that an owner is not kept waiting. */
+  offerTimeout: "30s",
+  /** A phone reports every few seconds while online: a minute of silence means it is gone. */
+  runnerStaleAfter: "60s",
+};
+
+export const TRACKING = {
+  /** A motorbike on a toll road stays well under 150 km/h; more is a GPS glitch. */
+  maxSpeedKmh: 150,
+  /** A phone's GPS reports about once a second; five a second leaves room for bursts. */
+  locationRatePerSec: 5,
+};
+
+export const HTTP = {
+  /** 20 requests a second per token is far above what an app sends. */
+  ratePerTokenPerMinute: 1200,
+  /** Ten times that per address: many users can share one NAT. */
+  ratePerIpPerMinute: 12000,
+};
+
+/** A relay retries what its fast path failed to publish this often (each sweep costs a query). */
+export const OUTBOX_SWEEP_MS = 3000;

@@ -1,0 +1,79 @@
+/**
+ * The fixed tuning constants of the services and adapters, each stated once with its reason.
+ * They are not read from the environment: changing one is a code change, measured with
+ * `npm run bench` (figures in the README's Benchmarks section).
+ */
+
+/** GPS fixes: what the pure filter (domain/tracking.ts) takes as given. */
+export const FIX_FILTER = {
+  /** Phones' clocks drift; a fix further ahead of ours than this is invalid. */
+  maxClockSkewMs: 30_000,
+  /** EMA weight of the newest speed sample: smooth enough for a steady ETA, quick to follow. */
+  smoothing: 0.3,
+  /** The ETA's speed while none is measured or the runner stands still: city traffic. */
+  fallbackSpeedKmh: 20,
+  /** Phone GPS wanders by a few metres: smaller moves are not distance and not speed. */
+  jitterKm: 0.005,
+};
+
+export const OUTBOX_TUNING = {
+  /**
+   * One relay sweep in this many (the first included) looks through the whole collection for
+   * what a crash left; on FerretDB that query reads every document, so not every few seconds.
+   */
+  fullSweepEvery: 10,
+};
+
+export const BOOKING_TUNING = {
+  /** An accept's runner slot whose booking is still `requested` after this was a crashed call. */
+  lockGraceMs: 30_000,
+};
+
+export const DISPATCH_TUNING = {
+  /** Searching bookings looked at per sweep or per runner coming online. */
+  searchBatch: 50,
+  /** How often a searching booking is tried again without a runner coming online near it. */
+  searchRetryMs: 10_000,
+};
+
+export const TRACKING_TUNING = {
+  /** A cached track is re-read after this long, in case another instance closed it. */
+  cacheTtlMs: 30_000,
+  /** How often moved tracks have their state saved; fixes between are in their waypoints. */
+  checkpointEveryMs: 10_000,
+  /** A write of fixes waits this long for more: fewer, larger writes and produce requests. */
+  storeLingerMs: 50,
+  /** Beyond this many batches (of up to 500 fixes) waiting to be stored, the consumer waits. */
+  maxUnstoredBatches: 20,
+  /** The longest a fix consumer waits on the write behind it before it retries. */
+  storeWaitMs: 5_000,
+  /** The admin room hears each runner's position at most this often: a dashboard, not a trip. */
+  adminPushEveryMs: 5_000,
+};
+
+export const GATEWAY_TUNING = {
+  /** GPS fixes sent on and not answered; beyond it a fix is refused (shed), never queued. */
+  maxFixesInFlight: 2000,
+};
+
+export const WEBHOOK_TUNING = {
+  /** A receiver that has not answered in this long failed this attempt. */
+  deliveryTimeoutMs: 5000,
+  /** How often the delivery loop looks for due deliveries. */
+  deliveryEveryMs: 200,
+  /** How long an instance reuses the subscriptions it read (a change is also broadcast). */
+  cacheMs: 5000,
+  /** Deliveries in flight per instance: a slow receiver holds one slot, not the others. */
+  maxInFlight: 20,
+};
+
+export const EVENT_BUS_TUNING = {
+  /** A stop waits this long for the writes in hand; what is not stored goes to the next member. */
+  stopWaitMs: 10_000,
+  /** Kafka: records per produce request, well under the broker's message.max.bytes. */
+  maxMessagesPerRequest: 500,
+  /** Kafka: how often stored write-behind offsets are committed. */
+  commitEveryMs: 500,
+  /** Kafka: what a patient consumer's fetch waits to fill (see `fetchWaitMs`). */
+  lazyFetchBytes: 64 * 1024,
+};

@@ -1,0 +1,28 @@
+import { BOOKING_ACTIONS } from "./booking";
+import { NOTIFICATION_ACTIONS } from "./notification";
+import { PAYMENT_ACTIONS } from "./payment";
+import { RUNNER_ACTIONS } from "./runner";
+import { TRACKING_ACTIONS } from "./tracking";
+
+/**
+ * What services share: each one's action contracts (who may call it, what it takes), the
+ * entities they answer with, and the live events for the gateways. Services import these,
+ * never each other.
+ */
+export * from "./action";
+export * from "./booking";
+export * from "./common";
+export * from "./live";
+export * from "./notification";
+export * from "./payment";
+export * from "./runner";
+export * from "./tracking";
+
+/** Every service's contracts, by service name: what the gateway documents (OpenAPI). */
+export const ACTION_CONTRACTS = {
+  booking: BOOKING_ACTIONS,
+  payment: PAYMENT_ACTIONS,
+  runner: RUNNER_ACTIONS,
+  tracking: TRACKING_ACTIONS,
+  notification: NOTIFICATION_ACTIONS,
+};

@@ -1,0 +1,38 @@
+import { z } from "zod";
+import type { Payment, PaymentRecordStatus } from "../domain/payment";
+import { contracts } from "./action";
+import { IdParams } from "./common";
+
+export const CreatePaymentParams = IdParams.extend({
+  payment_method: z.string().trim().min(1).max(100).default("pm_card_visa"),
+});
+
+/** A verified Stripe webhook event, as the gateway passes it on. */
+export const StripeEventParams = z.object({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  object: z.record(z.string(), z.unknown()),
+});
+
+export const PAYMENT_ACTIONS = contracts({
+  create: { roles: ["owner"], params: CreatePaymentParams },
+  get: { roles: ["owner", "runner", "admin"], params: IdParams },
+  stripeEvent: { params: StripeEventParams, internal: true },
+});
+
+/** A payment as the API returns it. */
+export interface PaymentEntity {
+  payment_id: string;
+  booking_id: string;
+  status: PaymentRecordStatus;
+  amount_cents: number;
+  currency: string;
+  captured_cents: number;
+  platform_fee_cents: number;
+  runner_payout_cents: number;
+  refunded_cents: number;
+  failure_reason: string | null;
+  provider: Payment["provider"];
+  /** The PaymentIntent (or simulated hold) id at the provider. */
+  provider_ref: string | null;
+}

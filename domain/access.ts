@@ -1,0 +1,96 @@
+/**
+ * Who may see and do what, decided once. Services ask these functions; the gateway only checks
+ * that a caller's role is one an action names.
+ */
+export const ROLES = ["owner", "runner", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A caller, as a verified token names them. */
+export interface User {
+  sub: string;
+  role: Role;
+}
+
+/** Who acts: a user through the API, or Kilat itself (auto-confirm, the escrow saga). */
+export type Actor = User | { role: "system"; sub: "system" };
+export const SYSTEM: Actor = { role: "system", sub: "system" };
+
+/** A booking's parties as a service knows them (a runner only once one accepted). */
+export interface Parties {
+  owner_id: string | null;
+  runner_id: string | null;
+}
+
+export type BookingCommandType =
+  "accept" | "pickup" | "depart" | "deliver" | "confirm" | "complete" | "cancel";
+
+const isAdmin = (actor: Actor) => actor.role === "admin";
+const isOwner = (actor: Actor, parties: Parties) =>
+  actor.role === "owner" && actor.sub === parties.owner_id;
+const isItsRunner = (actor: Actor, parties: Parties) =>
+  actor.role === "runner" && parties.runner_id !== null && actor.sub === parties.runner_id;
+const isParty = (actor: Actor, parties: Parties) =>
+  isAdmin(actor) || actor.sub === parties.owner_id || actor.sub === parties.runner_id;
+
+/** A booking: its owner, its runner, an admin — and any runner while it is open, to accept it. */
+export function maySeeBooking(actor: Actor, booking: Parties & { status: string }): boolean {
+  return isParty(actor, booking) || (actor.role === "runner" && booking.status === "requested");
+}
+
+/**
+ * Who learns that a booking exists when they try to move it: the system, any runner trying to
+ * accept (and hearing 409 when another was faster), and otherwise those who may see it.
+ */
+export function mayTryCommand(
+  type: BookingCommandType,
+  actor: Actor,
+  booking: (Parties & { status: string }) | null,
+): boolean {
+  if (actor.role === "system" || (type === "accept" && actor.role === "runner")) return true;
+  return booking !== null && maySeeBooking(actor, booking);
+}
+
+/** Whether the actor may issue this command to this booking at all, whatever its state. */
+export function mayIssue(type: BookingCommandType, actor: Actor, booking: Parties): boolean {
+  switch (type) {
+    case "accept":
+      return actor.role === "runner";
+    case "pickup":
+    case "depart":
+    case "deliver":
+      return isItsRunner(actor, booking);
+    case "confirm":
+      return isOwner(actor, booking) || actor.role === "system" || isAdmin(actor);
+    case "complete":
+      return actor.role === "system";
+    case "cancel":
+      return (
+        isOwner(actor, booking) ||
+        isItsRunner(actor, booking) ||
+        isAdmin(actor) ||
+        actor.role === "system"
+      );
+  }
+}
+
+/** The bookings a user's list shows: an owner's own, a runner's assigned ones, all for admins. */
+export function bookingsListedFor(user: User): Partial<Record<"owner_id" | "runner_id", string>> {
+  switch (user.role) {
+    case "owner":
+      return { owner_id: user.sub };
+    case "runner":
+      return { runner_id: user.sub };
+    case "admin":
+      return {};
+  }
+}
+
+/** Paying into a booking's escrow: its owner only. */
+export const mayPay = (user: User, booking: Parties): boolean => user.sub === booking.owner_id;
+
+/** A trip (its track, its live room): its owner, its runner, an admin. */
+export const mayWatchTrip = (user: User, trip: Parties): boolean => isParty(user, trip);
+
+/** An integrator webhook hears an event: an admin's hears all, an owner's those about its own. */
+export const webhookHears = (hook: { role: Role; owner_id: string }, parties: string[]): boolean =>
+  hook.role === "admin" || parties.includes(hook.owner_id);

@@ -1,0 +1,166 @@
+import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
+import type { LatLng } from "./geo";
+
+/**
+ * A runner's availability: offline → online (taking offers) → busy (on a booking, from its
+ * acceptance to the hand-over) → online again; online → offline. An online runner holds at most
+ * one offer. Positions are not here: they change every few seconds and live in the geo index.
+ */
+export const AVAILABILITIES = ["offline", "online", "busy"] as const;
+export type Availability = (typeof AVAILABILITIES)[number];
+
+/** The one booking a runner is being offered, with what the app shows about it. */
+export interface Offer {
+  booking_id: string;
+  pickup: LatLng;
+  offered_at: Date;
+  expires_at: Date;
+}
+
+export interface Runner {
+  _id: string;
+  name: string | null;
+  vehicle: string | null;
+  stripe_account_id: string | null;
+  availability: Availability;
+  /** Where the runner went online; the geo index has the live position. */
+  last_lat: number | null;
+  last_lng: number | null;
+  active_booking_id: string | null;
+  offer: Offer | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type RunnerCommand = { at: Date } & (
+  | { type: "register"; runner_id: string }
+  | {
+      type: "update_profile";
+      profile: Partial<Pick<Runner, "name" | "vehicle" | "stripe_account_id">>;
+    }
+  | { type: "go_online"; position: LatLng }
+  /** `by: "system"`: silent past RUNNER_STALE_AFTER; a busy runner's trip goes on regardless. */
+  | { type: "go_offline"; by: "runner" | "system" }
+  | { type: "offer"; booking_id: string; pickup: LatLng; expires_at: Date }
+  | { type: "release_offer"; booking_id: string }
+  | { type: "take_booking"; booking_id: string }
+  | { type: "free"; booking_id: string }
+);
+
+/** Free for an offer: online, holding none, on no booking. */
+export const isFree = (runner: Runner) =>
+  runner.availability === "online" && runner.offer === null && runner.active_booking_id === null;
+
+export function decide(runner: Runner | null, command: RunnerCommand): Decision<Runner> {
+  const { at } = command;
+  if (command.type === "register") {
+    if (runner) return reject("conflict", "The runner is registered already");
+    return accept<Runner>(
+      {},
+      {
+        _id: command.runner_id,
+        name: null,
+        vehicle: null,
+        stripe_account_id: null,
+        availability: "offline",
+        last_lat: null,
+        last_lng: null,
+        active_booking_id: null,
+        offer: null,
+        created_at: at,
+        updated_at: at,
+      },
+    );
+  }
+  if (!runner) return reject("not_found", "Runner not found");
+  switch (command.type) {
+    case "update_profile":
+      return accept<Runner>({}, { ...command.profile, updated_at: at });
+    case "go_online": {
+      const position = { last_lat: command.position.lat, last_lng: command.position.lng };
+      // Only the offline → online move is an event; a repeat just refreshes the position.
+      if (runner.availability !== "offline")
+        return accept<Runner>({}, { ...position, updated_at: at });
+      return accept<Runner>(
+        { availability: "offline" },
+        { ...position, availability: "online", updated_at: at },
+        [
+          {
+            type: "runner.online",
+            data: {
+              runner_id: runner._id,
+              latitude: command.position.lat,
+              longitude: command.position.lng,
+              occurred_at: at.toISOString(),
+            },
+          },
+        ],
+      );
+    }
+    case "go_offline":
+      if (command.by === "runner" && runner.active_booking_id) {
+        return reject("conflict", "Finish or cancel your active booking before going offline", {
+          active_booking_id: runner.active_booking_id,
+        });
+      }
+      if (runner.availability !== "online") {
+        return reject(
+          "conflict",
+          `${cap(withArticle(runner.availability))} runner cannot go offline`,
+        );
+      }
+      return accept<Runner>(
+        { availability: "online" },
+        { availability: "offline", updated_at: at },
+        [
+          {
+            type: "runner.offline",
+            data: { runner_id: runner._id, occurred_at: at.toISOString() },
+          },
+        ],
+      );
+    case "offer":
+      if (!isFree(runner)) return reject("conflict", "The runner is not free");
+      return accept<Runner>(
+        { availability: "online", offer: null, active_booking_id: null },
+        {
+          offer: {
+            booking_id: command.booking_id,
+            pickup: command.pickup,
+            offered_at: at,
+            expires_at: command.expires_at,
+          },
+          updated_at: at,
+        },
+      );
+    case "release_offer":
+      if (runner.offer?.booking_id !== command.booking_id) {
+        return reject("conflict", "The runner holds no offer for this booking");
+      }
+      return accept<Runner>(
+        { "offer.booking_id": command.booking_id },
+        { offer: null, updated_at: at },
+      );
+    case "take_booking":
+      // Whatever it held: the offer it holds now (any other booking) is let go by the caller.
+      return accept<Runner>(
+        runner.offer ? { "offer.booking_id": runner.offer.booking_id } : { offer: null },
+        {
+          availability: "busy",
+          active_booking_id: command.booking_id,
+          offer: null,
+          updated_at: at,
+        },
+      );
+    case "free":
+      if (runner.active_booking_id !== command.booking_id) {
+        return reject("conflict", "The runner is not on this booking");
+      }
+      return accept<Runner>(
+        { active_booking_id: command.booking_id },
+        { availability: "online", active_booking_id: null, updated_at: at },
+      );
+    default:
+      return unreachable(command);
+  }
+}

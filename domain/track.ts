@@ -1,0 +1,131 @@
+import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
+import type { LatLng } from "./geo";
+import type { TrackState } from "./tracking";
+
+/**
+ * A booking's trip: pending from `booking.requested` (the drop-off is known), active from
+ * `booking.accepted` (it takes fixes), delivered on `booking.delivered` (no more fixes: the
+ * runner is free), completed on `booking.delivery_confirmed`; cancelled with the booking. Which
+ * fixes extend an active track is domain/tracking.ts.
+ */
+export const TRACK_STATUSES = ["pending", "active", "delivered", "completed", "cancelled"] as const;
+export type TrackStatus = (typeof TRACK_STATUSES)[number];
+
+export interface Track {
+  _id: string;
+  booking_id: string;
+  owner_id: string;
+  runner_id: string | null;
+  status: TrackStatus;
+  dropoff: LatLng | null;
+  /** The fix filter's state as of the last checkpoint (a few seconds behind the live one). */
+  state: TrackState | null;
+  eta_seconds: number | null;
+  /** Set when the track closes; while active, the latest waypoint has the running total. */
+  total_distance_km: number | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Each booking has one track, so its id follows from the booking's (every lookup by `_id`). */
+export const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
+
+export type TrackCommand = { at: Date } & (
+  | { type: "open"; booking_id: string; owner_id: string; dropoff: LatLng | null }
+  | { type: "start"; runner_id: string }
+  | { type: "deliver" }
+  | { type: "complete"; runner_id: string; total_distance_km: number }
+  | { type: "cancel" }
+  /** The stored fix state, saved now and then (a track reloaded after a crash resumes there). */
+  | { type: "checkpoint"; state: TrackState; eta_seconds: number | null }
+);
+
+/** The statuses each command leaves from. */
+const FROM: Record<Exclude<TrackCommand["type"], "open">, readonly TrackStatus[]> = {
+  start: ["pending"],
+  deliver: ["active"],
+  complete: ["active", "delivered"],
+  cancel: ["pending", "active", "delivered"],
+  checkpoint: ["active"],
+};
+
+export function decide(track: Track | null, command: TrackCommand): Decision<Track> {
+  const { at } = command;
+  if (command.type === "open") {
+    if (track) return reject("conflict", "The booking has a track already");
+    return accept<Track>(
+      {},
+      {
+        _id: trackIdOf(command.booking_id),
+        booking_id: command.booking_id,
+        owner_id: command.owner_id,
+        runner_id: null,
+        status: "pending",
+        dropoff: command.dropoff,
+        state: null,
+        eta_seconds: null,
+        total_distance_km: null,
+        started_at: null,
+        completed_at: null,
+        created_at: at,
+        updated_at: at,
+      },
+    );
+  }
+  if (!track) return reject("not_found", "Track not found");
+  if (!FROM[command.type].includes(track.status)) {
+    return reject(
+      "conflict",
+      `${cap(withArticle(track.status))} track cannot take ${command.type}`,
+      {
+        status: track.status,
+      },
+    );
+  }
+  const move = (changes: Partial<Track>, events: Parameters<typeof accept<Track>>[2] = []) =>
+    accept<Track>({ status: track.status }, { ...changes, updated_at: at }, events);
+  switch (command.type) {
+    case "start":
+      return move({ status: "active", runner_id: command.runner_id, started_at: at }, [
+        {
+          type: "tracking.started",
+          data: {
+            track_id: track._id,
+            booking_id: track.booking_id,
+            runner_id: command.runner_id,
+            owner_id: track.owner_id,
+            started_at: at.toISOString(),
+            occurred_at: at.toISOString(),
+          },
+        },
+      ]);
+    case "deliver":
+      return move({ status: "delivered" });
+    case "complete":
+      return move(
+        { status: "completed", completed_at: at, total_distance_km: command.total_distance_km },
+        [
+          {
+            type: "tracking.completed",
+            data: {
+              track_id: track._id,
+              booking_id: track.booking_id,
+              runner_id: command.runner_id,
+              owner_id: track.owner_id,
+              total_distance_km: command.total_distance_km,
+              completed_at: at.toISOString(),
+              occurred_at: at.toISOString(),
+            },
+          },
+        ],
+      );
+    case "cancel":
+      return move({ status: "cancelled", completed_at: at });
+    case "checkpoint":
+      return move({ state: command.state, eta_seconds: command.eta_seconds });
+    default:
+      return unreachable(command);
+  }
+}

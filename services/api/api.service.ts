@@ -1,0 +1,193 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import Redis from "ioredis";
+import type { FixResult, LiveEvents } from "../../contracts";
+import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../../lib/auth";
+import {
+  MemoryCounterStore,
+  RedisCounterStore,
+  rateLimiter,
+  securityHeaders,
+} from "../../lib/http-limits";
+import { MicroBatcher } from "../../lib/micro-batch";
+import { ReadinessProbe } from "../../lib/readiness";
+import { runtimeOf } from "../../lib/runtime";
+import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
+import { errorBody, type HttpError } from "./errors";
+import * as ops from "./ops";
+import { ROUTES } from "./routes";
+import { attachSockets } from "./sockets";
+
+interface GatewayRequest extends IncomingMessage {
+  $action?: { name?: string; roles?: readonly Role[] };
+}
+
+/**
+ * The gateway: REST (routes.ts: every path and the action behind it), errors (errors.ts: the one
+ * table from a refusal to a status code), the live channel (sockets.ts), the Stripe webhook, and
+ * its own ops actions (ops.ts).
+ */
+const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
+  name: "api",
+  mixins: [ApiGateway],
+
+  settings: {
+    port: 3000,
+    ip: "0.0.0.0",
+    log4XXResponses: false,
+    // Every route: security headers, then the per-token and per-address limits. Functions
+    // read what `created` built, since routes are made before it runs.
+    use: [
+      securityHeaders,
+      function limit(this: ApiThis, req: IncomingMessage, res: ServerResponse, next: () => void) {
+        this.limiter(req, res, next);
+      },
+    ],
+    logRequestParams: null,
+    logResponseData: null,
+    routes: ROUTES,
+    onError(this: ApiThis, req: IncomingMessage, res: ServerResponse, error: HttpError) {
+      const { status, body } = errorBody(error);
+      if (status >= 500) this.logger.error(`${req.method} ${req.url} failed`, error);
+      res.setHeader("Content-Type", "application/json; charset=utf-8");
+      res.writeHead(status);
+      res.end(JSON.stringify(body));
+    },
+  },
+
+  actions: {
+    /** Liveness: the process answers. */
+    health: ops.health,
+    /** Readiness: every configured component answers. */
+    ready: ops.ready,
+    /** Prometheus text. */
+    metrics: ops.metrics,
+    /** The OpenAPI 3.1 document. */
+    openapi: ops.openapi,
+    /** The same, as a readable page. */
+    docs: ops.docs,
+    /** The event catalog as AsyncAPI 3.0. */
+    asyncapi: ops.asyncapi,
+    /** Ops (REPL `dlq list`): dead letters of one topic or all. */
+    dlqList: ops.dlqList,
+    /** Ops (REPL `dlq show`): one dead letter whole. */
+    dlqShow: ops.dlqShow,
+    /** Ops (REPL `dlq replay`): dead letters back to their original topic. */
+    dlqReplay: ops.dlqReplay,
+  },
+
+  events: {
+    /**
+     * Accepted GPS fixes: to each booking's watchers on this gateway. Broadcast to every
+     * gateway, so each emits only locally: the hot path skips the adapter's Redis round trip.
+     */
+    "live.tracks"(ctx: Context<LiveEvents["live.tracks"]>) {
+      for (const fix of ctx.params.fixes) {
+        this.io?.local.to(bookingRoom(fix.booking_id)).emit("track:update", fix);
+      }
+    },
+    /** Runners going online/offline and their positions: to the admin dashboard (broadcast too). */
+    "live.runners"(ctx: Context<LiveEvents["live.runners"]>) {
+      for (const { kind, ...payload } of ctx.params.changes) {
+        this.io?.local.to(ADMIN_RUNNERS_ROOM).emit(`runner:${kind}`, payload);
+      }
+    },
+    /** A new inbox entry: to its recipient's sockets (every device). */
+    "live.notification"(ctx: Context<LiveEvents["live.notification"]>) {
+      this.io?.to(userRoom(ctx.params.recipient_id)).emit("notification", ctx.params.notification);
+    },
+    /** A booking moved: to its watchers. */
+    "live.booking"(ctx: Context<LiveEvents["live.booking"]>) {
+      this.io?.to(bookingRoom(ctx.params.booking_id)).emit("booking:status", ctx.params);
+    },
+  },
+
+  methods: {
+    /** Bearer JWT → ctx.meta.user; 401 when it is missing, forged or expired. */
+    authenticate(_ctx: Context, _route: unknown, req: IncomingMessage): AuthUser {
+      try {
+        return verifyToken(
+          bearerToken(req.headers.authorization),
+          runtimeOf(this.broker).config.jwtSecret,
+        );
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        throw new ApiGateway.Errors.UnAuthorizedError(
+          error.reason === "missing"
+            ? ApiGateway.Errors.ERR_NO_TOKEN
+            : ApiGateway.Errors.ERR_INVALID_TOKEN,
+          { reason: error.message },
+        );
+      }
+    },
+
+    /** 403 unless the action declares the caller's role (an action without roles is not public). */
+    authorize(ctx: Context<unknown, { user?: AuthUser }>, _route: unknown, req: GatewayRequest) {
+      const roles = req.$action?.roles;
+      const user = ctx.meta.user;
+      if (!roles || !user || !roles.includes(user.role)) {
+        throw new ApiGateway.Errors.ForbiddenError("FORBIDDEN", {
+          reason: roles ? `requires role ${roles.join(" or ")}` : "not a public action",
+        });
+      }
+    },
+  },
+
+  created() {
+    const { config } = runtimeOf(this.broker);
+    this.fixesInFlight = 0;
+    this.locations = new MicroBatcher(
+      async (fixes) =>
+        (
+          await this.broker.call<
+            { results: FixResult[] },
+            { fixes: { runner_id: string; fix: unknown }[] }
+          >("runner.locations", { fixes })
+        ).results,
+    );
+    this.adapterRedis = config.redisUrl
+      ? new Redis(config.redisUrl, { maxRetriesPerRequest: null })
+      : undefined;
+    // The limiter's own client fails fast while Redis is away (the request then goes through)
+    // instead of queueing every API call behind the reconnect, as the adapter's client would.
+    this.limiterRedis = config.redisUrl
+      ? new Redis(config.redisUrl, {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: 500,
+          enableAutoPipelining: true,
+        })
+      : undefined;
+    this.limiterRedis?.on("error", () => undefined); // reconnects by itself; requests go through
+    this.limiter = rateLimiter(
+      this.limiterRedis
+        ? new RedisCounterStore(this.limiterRedis, `${config.mongoDbPrefix}:ratelimit`)
+        : new MemoryCounterStore(),
+      {
+        perToken: config.http.ratePerTokenPerMinute,
+        perIp: config.http.ratePerIpPerMinute,
+        windowMs: 60_000,
+      },
+      this.logger,
+    );
+    this.settings.port = config.port;
+    this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
+  },
+
+  started() {
+    this.io = attachSockets(this);
+  },
+
+  async stopped() {
+    this.io?.disconnectSockets(true);
+    await new Promise<void>((resolve) =>
+      this.io ? void this.io.close(() => resolve()) : resolve(),
+    );
+    this.adapterRedis?.disconnect();
+    this.limiterRedis?.disconnect();
+    await this.probe.close();
+  },
+};
+
+export default ApiService;

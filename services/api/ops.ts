@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { renderAsyncApi } from "../../events/describe";
+import { actionsOf, notFound } from "../../lib/action";
+import { listDeadLetters, replayDeadLetters, showDeadLetter } from "../../lib/dlq";
+import type { PrometheusTextReporter } from "../../lib/metrics";
+import { buildOpenApi, docsPage, type ActionCatalog } from "../../lib/openapi";
+import { runtimeOf } from "../../lib/runtime";
+import { ACTION_CONTRACTS, type ActionContract } from "../../contracts";
+import type { ApiThis } from "./context";
+import { ROUTES } from "./routes";
+
+/**
+ * The gateway's own actions: liveness and readiness, metrics, the API's documents, and the
+ * dead-letter operations the REPL uses (`dlq list|show|replay`; not on the public API).
+ */
+const action = actionsOf<ApiThis>();
+
+/** Public routes with no input (query strings are ignored). */
+const Nothing = { params: z.object({}).passthrough() };
+
+/** The gateway's contracts: none is role-checked, the `dlq*` ones are for the REPL only. */
+export const API_ACTIONS = {
+  health: Nothing,
+  ready: Nothing,
+  metrics: Nothing,
+  openapi: Nothing,
+  docs: Nothing,
+  asyncapi: Nothing,
+  dlqList: { params: z.object({ topic: z.string().min(1).optional() }), internal: true },
+  dlqShow: {
+    params: z.object({ topic: z.string().min(1), offset: z.string().min(1) }),
+    internal: true,
+  },
+  dlqReplay: {
+    params: z.object({
+      topic: z.string().min(1),
+      offset: z.string().min(1).optional(),
+      all: z.boolean().optional(),
+    }),
+    internal: true,
+  },
+} satisfies Record<string, ActionContract>;
+
+/** Every action the routes name, with its roles and schema: what the OpenAPI document shows. */
+const documented: ActionCatalog = {
+  api: { actions: API_ACTIONS },
+  ...Object.fromEntries(
+    Object.entries(ACTION_CONTRACTS).map(([service, actions]) => [service, { actions }]),
+  ),
+};
+
+/** Built once, when first asked for. */
+function openApi(service: ApiThis) {
+  service.openApiDocument ??= buildOpenApi(ROUTES, documented, {
+    title: "Kilat",
+    version: "0.1.0",
+  });
+  return service.openApiDocument;
+}
+
+/** Liveness: the process answers. */
+export const health = action(API_ACTIONS.health, async function () {
+  return { status: "ok", node: this.broker.nodeID, uptime_s: Math.round(process.uptime()) };
+});
+
+/** Readiness: every configured component (MongoDB, Kafka, Redis, transporter) answers. */
+export const ready = action(API_ACTIONS.ready, async function (ctx) {
+  const readiness = await this.probe.check();
+  if (readiness.status !== "ready") (ctx.meta as { $statusCode?: number }).$statusCode = 503;
+  return readiness;
+});
+
+/** Moleculer's metrics in Prometheus text format. */
+export const metrics = action(API_ACTIONS.metrics, async function (ctx) {
+  const reporters = (this.broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
+  const prometheus = reporters.find(
+    (reporter): reporter is PrometheusTextReporter =>
+      typeof (reporter as Partial<PrometheusTextReporter>).text === "function",
+  );
+  ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
+  return prometheus ? prometheus.text() : "";
+});
+
+/** The OpenAPI 3.1 document, from the routes and the actions' contracts. */
+export const openapi = action(API_ACTIONS.openapi, async function () {
+  return openApi(this);
+});
+
+/** The same, as a readable page. */
+export const docs = action(API_ACTIONS.docs, async function (ctx) {
+  ctx.meta.$responseType = "text/html; charset=utf-8";
+  return docsPage(openApi(this));
+});
+
+/** The event catalog as AsyncAPI 3.0 (the same text as docs/asyncapi.yaml). */
+export const asyncapi = action(API_ACTIONS.asyncapi, async function (ctx) {
+  ctx.meta.$responseType = "application/yaml; charset=utf-8";
+  return renderAsyncApi();
+});
+
+/** Dead letters of one topic or all. */
+export const dlqList = action(API_ACTIONS.dlqList, async function (ctx) {
+  return listDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic);
+});
+
+/** One dead letter whole. */
+export const dlqShow = action(API_ACTIONS.dlqShow, async function (ctx) {
+  const letter = await showDeadLetter(
+    runtimeOf(this.broker).bus,
+    ctx.params.topic,
+    ctx.params.offset,
+  );
+  if (!letter) throw notFound("Dead letter");
+  return letter;
+});
+
+/** Dead letters back to their original topic. */
+export const dlqReplay = action(API_ACTIONS.dlqReplay, async function (ctx) {
+  return replayDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic, ctx.params);
+});

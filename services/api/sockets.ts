@@ -1,0 +1,155 @@
+import { createAdapter } from "@socket.io/redis-streams-adapter";
+import { Server as SocketServer, type Socket } from "socket.io";
+import { z } from "zod";
+import { GATEWAY_TUNING } from "../../config/tuning";
+import { AuthError, verifyToken, type AuthUser } from "../../lib/auth";
+import { runtimeOf } from "../../lib/runtime";
+import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
+import { errorBody, type HttpError } from "./errors";
+
+/**
+ * The live channel: Socket.IO on the gateway's port, the JWT in the handshake
+ * (`io(url, { auth: { token } })`). Every user joins a personal room (notifications); runners
+ * send GPS fixes; participants watch a booking's room; admins the runners' dashboard.
+ */
+
+const SubscribeParams = z.object({ booking_id: z.string().min(1).max(64) });
+
+/** Every socket acknowledgement: `{ ok: true, … }` or `{ ok: false, error }`. */
+type SocketAck =
+  { ok: true; [key: string]: unknown } | { ok: false; error: Record<string, unknown> };
+
+const reply = (ack: unknown, body: SocketAck) => {
+  if (typeof ack === "function") (ack as (body: SocketAck) => void)(body);
+};
+
+/** The booking a room message names, or undefined (and the sender told why). */
+function bookingIn(payload: unknown, ack: unknown): string | undefined {
+  const parsed = SubscribeParams.safeParse(payload);
+  if (!parsed.success) {
+    reply(ack, { ok: false, error: { message: "booking_id is required", code: 422 } });
+    return undefined;
+  }
+  return parsed.data.booking_id;
+}
+
+/** An error as an acknowledgement: the REST error body, with its status as the code. */
+const failure = (error: unknown): SocketAck => {
+  const { status, body } = errorBody(error as HttpError);
+  return { ok: false, error: { ...body, code: status } };
+};
+
+export function attachSockets(service: ApiThis): SocketServer {
+  const { config } = runtimeOf(service.broker);
+  const io = new SocketServer(service.server, {
+    serveClient: false,
+    cors: { origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false },
+    // Several gateways share rooms through Redis. The streams adapter, not the pub/sub one: it
+    // resumes its stream after a Redis reconnect instead of dropping what was sent meanwhile.
+    ...(service.adapterRedis
+      ? {
+          adapter: createAdapter(service.adapterRedis, {
+            streamName: `${config.mongoDbPrefix}:socket.io`,
+            maxLen: 100_000,
+          }),
+        }
+      : {}),
+  });
+  io.use((socket, next) => {
+    const token = (socket.handshake.auth as { token?: unknown }).token;
+    try {
+      (socket.data as { user: AuthUser }).user = verifyToken(
+        typeof token === "string" ? token : undefined,
+        config.jwtSecret,
+      );
+      next();
+    } catch (error) {
+      next(new Error(error instanceof AuthError ? error.message : "unauthorized"));
+    }
+  });
+  io.on("connection", (socket) => {
+    const { user } = socket.data as { user: AuthUser };
+    void socket.join(userRoom(user.sub));
+    socket.on("location", (...args: unknown[]) => onLocation(service, user, args));
+    socket.on(
+      "track:subscribe",
+      (payload: unknown, ack: unknown) => void watch(service, socket, user, payload, ack),
+    );
+    socket.on("track:unsubscribe", (payload: unknown, ack: unknown) => {
+      const bookingId = bookingIn(payload, ack);
+      if (!bookingId) return;
+      void socket.leave(bookingRoom(bookingId));
+      reply(ack, { ok: true });
+    });
+    socket.on("runners:subscribe", (_payload: unknown, ack: unknown) => {
+      if (user.role !== "admin") {
+        reply(ack, { ok: false, error: { message: "Admins only", code: 403 } });
+        return;
+      }
+      void socket.join(ADMIN_RUNNERS_ROOM);
+      reply(ack, { ok: true });
+    });
+    socket.on("runners:unsubscribe", (_payload: unknown, ack: unknown) => {
+      void socket.leave(ADMIN_RUNNERS_ROOM);
+      reply(ack, { ok: true });
+    });
+  });
+  return io;
+}
+
+/**
+ * GPS from the runner app without an HTTP round trip per fix, judged as REST judges one; the
+ * fixes of one event-loop turn go to the runner service as one call. Beyond the fixes in
+ * flight a gateway allows, a fix is refused at once (the app sends its next one): overload
+ * sheds, it does not pile up.
+ */
+function onLocation(service: ApiThis, user: AuthUser, args: unknown[]) {
+  // The acknowledgement is the last argument, also when the app sent no fix at all.
+  const ack = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+  if (user.role !== "runner") {
+    reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
+    return;
+  }
+  if (service.fixesInFlight >= GATEWAY_TUNING.maxFixesInFlight) {
+    reply(ack, failure({ name: "QueueIsFull", message: "", type: "QUEUE_FULL" }));
+    return;
+  }
+  service.fixesInFlight++;
+  service.locations
+    // null, not undefined, survives JSON: a missing fix is judged (422) as a bad one.
+    .add({ runner_id: user.sub, fix: args[0] ?? null })
+    .then((result) =>
+      reply(
+        ack,
+        result.ok ? { ok: true, accepted: true, event_id: result.event_id } : failure(result.error),
+      ),
+    )
+    .catch((error: unknown) => reply(ack, failure(error)))
+    .finally(() => service.fixesInFlight--);
+}
+
+/** Joins a booking's live room, if the tracking service says the user may watch the trip. */
+async function watch(
+  service: ApiThis,
+  socket: Socket,
+  user: AuthUser,
+  payload: unknown,
+  ack: unknown,
+) {
+  const booking_id = bookingIn(payload, ack);
+  if (!booking_id) return;
+  try {
+    const { ok } = await service.broker.call<{ ok: boolean }, Record<string, string>>(
+      "tracking.mayWatch",
+      { booking_id, user_id: user.sub, role: user.role },
+    );
+    if (!ok) {
+      reply(ack, { ok: false, error: { message: "Booking not found", code: 404 } });
+      return;
+    }
+    await socket.join(bookingRoom(booking_id));
+    reply(ack, { ok: true });
+  } catch (error) {
+    reply(ack, failure(error));
+  }
+}

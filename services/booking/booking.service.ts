@@ -1,0 +1,55 @@
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { DomainEvents } from "../../mixins/domain-events.mixin";
+import { MongoMixin } from "../../mixins/mongo.mixin";
+import { Periodic } from "../../mixins/periodic.mixin";
+import * as actions from "./actions";
+import { models, type BookingThis } from "./context";
+import { autoConfirmDue, paymentEvents } from "./saga";
+
+/**
+ * Bookings: an owner's request, its moves through the state machine (domain/booking.ts), and
+ * what the escrow saga reports back. Each move is one write guarded on what it was decided from,
+ * carrying its event in the booking's outbox (services/booking/transitions.ts).
+ */
+const BookingService: ServiceSchema<ServiceSettingSchema, object, object, BookingThis> = {
+  name: "booking",
+  mixins: [
+    Periodic<BookingThis>({
+      autoConfirm: {
+        // A quarter of the window, between 100 ms (tests) and 30 s (a 24 h window needs no more).
+        everyMs: (config) =>
+          Math.min(30_000, Math.max(100, Math.floor(config.autoConfirmAfterMs / 4))),
+        run: autoConfirmDue,
+      },
+    }),
+    DomainEvents<BookingThis>({
+      source: "booking",
+      outbox: ["bookings"],
+      consume: { "service-booking-payments": paymentEvents },
+    }),
+    MongoMixin({ db: "booking", models }),
+  ],
+
+  actions: {
+    /** Owner books a runner: `booking.requested`. */
+    create: actions.create,
+    /** One booking, to whoever may see it. */
+    get: actions.get,
+    /** The caller's bookings, newest first. */
+    list: actions.list,
+    /** A runner takes the booking; 409 if another was faster or the escrow is not held yet. */
+    accept: actions.accept,
+    /** Its runner has the pet. */
+    pickup: actions.pickup,
+    /** Its runner is on the way. */
+    depart: actions.depart,
+    /** Its runner handed the pet over; the owner is asked to confirm. */
+    deliver: actions.deliver,
+    /** The owner confirms delivery: the escrow is captured, then the booking completes. */
+    confirm: actions.confirm,
+    /** Called off before pickup; the escrow is released. */
+    cancel: actions.cancel,
+  },
+};
+
+export default BookingService;

@@ -1,0 +1,39 @@
+import type { Service } from "moleculer";
+import type { BookingEntity } from "../../contracts";
+import type { Booking } from "../../domain/booking";
+import type { AggregateStore } from "../../lib/aggregate";
+import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
+import type { MongoThis } from "../../mixins/mongo.mixin";
+import { bookingModel, type BookingDoc } from "../../models/booking.model";
+import { runnerLockModel } from "../../models/runner-lock.model";
+
+export const models = { bookings: bookingModel, runnerLocks: runnerLockModel };
+
+export type BookingThis = Service & MongoThis<typeof models> & DomainEventsMethods;
+
+export const bookingsOf = (service: BookingThis): AggregateStore<BookingDoc> =>
+  service.aggregate(service.models.bookings, "booking");
+
+export function toEntity(doc: Booking): BookingEntity {
+  return {
+    booking_id: doc._id,
+    booking_number: doc.booking_number,
+    status: doc.status,
+    owner_id: doc.owner_id,
+    runner_id: doc.runner_id,
+    pet_type: doc.pet_type,
+    pet_name: doc.pet_name,
+    notes: doc.notes,
+    pickup: { lat: doc.pickup.lat, lng: doc.pickup.lng },
+    dropoff: { lat: doc.dropoff.lat, lng: doc.dropoff.lng },
+    distance_km: doc.distance_km,
+    estimated_price_cents: doc.estimated_price_cents,
+    currency: doc.currency,
+    payment_status: doc.payment_status,
+    final_price_cents: doc.final_price_cents ?? null,
+    cancel_reason: doc.cancel_reason ?? null,
+    auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
+    created_at: doc.created_at.toISOString(),
+    updated_at: doc.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,33 @@
+import type { Service } from "moleculer";
+import type { NotificationEntity } from "../../contracts";
+import type { OutboundChannel } from "../../lib/notify/port";
+import type { MongoThis } from "../../mixins/mongo.mixin";
+import { bookingRefModel } from "../../models/booking-ref.model";
+import { notificationModel, type NotificationDoc } from "../../models/notification.model";
+import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webhook.model";
+
+export const models = {
+  notifications: notificationModel,
+  refs: bookingRefModel,
+  webhooks: webhookModel,
+  deliveries: deliveryModel,
+};
+
+export type NotificationThis = Service &
+  MongoThis<typeof models> & {
+    channels: OutboundChannel[];
+    /** Webhook deliveries being sent by this instance. */
+    inFlight: Set<Promise<unknown>>;
+    webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;
+  };
+
+export const toEntity = (doc: NotificationDoc): NotificationEntity => ({
+  id: doc._id,
+  event_type: doc.event_type,
+  booking_id: doc.booking_id,
+  booking_number: doc.booking_number,
+  title: doc.title,
+  body: doc.body,
+  read: doc.read_at !== null,
+  created_at: doc.created_at.toISOString(),
+});

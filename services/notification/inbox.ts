@@ -1,0 +1,144 @@
+import { NOTIFICATION_ACTIONS } from "../../contracts";
+import { notificationsFor, type BookingRef } from "../../domain/notifications";
+import type { EventType } from "../../events/catalog";
+import type { DomainEvent } from "../../events/envelope";
+import { actionsOf, callerOf, notFound } from "../../lib/action";
+import { pushLive } from "../../lib/live";
+import { ignoreDuplicateKey } from "../../lib/mongo";
+import type { Dispatch } from "../../lib/notify/port";
+import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
+import type { EventHandlers } from "../../mixins/domain-events.mixin";
+import type { BookingRefDoc } from "../../models/booking-ref.model";
+import type { NotificationDoc } from "../../models/notification.model";
+import { toEntity, type NotificationThis } from "./context";
+
+const action = actionsOf<NotificationThis>();
+
+/** The caller's inbox, newest first, with the number of unread entries. */
+export const list = action(NOTIFICATION_ACTIONS.list, async function (ctx) {
+  const { unread, limit, cursor } = ctx.params;
+  const mine = { recipient_id: callerOf(ctx).sub };
+  const [rows, unreadCount] = await Promise.all([
+    this.models.notifications
+      .find({ ...mine, ...(unread ? { read_at: null } : {}), ...afterCursor(cursor) })
+      .sort(PAGE_SORT)
+      .limit(limit + 1)
+      .lean<NotificationDoc[]>(),
+    this.models.notifications.countDocuments({ ...mine, read_at: null }),
+  ]);
+  const page = toPage(rows, limit);
+  return {
+    items: page.items.map(toEntity),
+    unread_count: unreadCount,
+    next_cursor: page.next_cursor,
+  };
+});
+
+/** Marks one of the caller's notifications read (404 for anyone else's). */
+export const read = action(NOTIFICATION_ACTIONS.read, async function (ctx) {
+  const mine = { _id: ctx.params.id, recipient_id: callerOf(ctx).sub };
+  const doc = await this.models.notifications.findOne(mine).lean<NotificationDoc>();
+  if (!doc) throw notFound("Notification");
+  if (doc.read_at) return toEntity(doc);
+  const readAt = new Date();
+  await this.models.notifications.updateOne(
+    { ...mine, read_at: null },
+    { $set: { read_at: readAt } },
+  );
+  return toEntity({ ...doc, read_at: readAt });
+});
+
+/** Marks all of the caller's notifications read. */
+export const readAll = action(NOTIFICATION_ACTIONS.readAll, async function (ctx) {
+  const result = await this.models.notifications.updateMany(
+    { recipient_id: callerOf(ctx).sub, read_at: null },
+    { $set: { read_at: new Date() } },
+  );
+  return { marked: result.modifiedCount, unread_count: 0 };
+});
+
+/** Ops (REPL `booking`): every inbox entry about one booking, all recipients. */
+export const forBooking = action(NOTIFICATION_ACTIONS.forBooking, async function (ctx) {
+  const rows = await this.models.notifications
+    .find({ booking_id: ctx.params.booking_id })
+    .sort(PAGE_SORT)
+    .limit(100)
+    .lean<NotificationDoc[]>();
+  return rows.map((doc) => ({ recipient_id: doc.recipient_id, ...toEntity(doc) }));
+});
+
+/** The booking's parties as far as known; requested and accepted events fill them in. */
+async function refOf(service: NotificationThis, event: DomainEvent): Promise<BookingRef> {
+  const data = event.data as Partial<Record<string, unknown>>;
+  const bookingId = typeof data.booking_id === "string" ? data.booking_id : undefined;
+  if (!bookingId) return { owner_id: null, runner_id: null, booking_number: null, pet_name: null };
+  const set: Partial<BookingRefDoc> = {};
+  if (event.type === "booking.requested") {
+    const requested = event.data as DomainEvent<"booking.requested">["data"];
+    Object.assign(set, {
+      owner_id: requested.owner_id,
+      booking_number: requested.booking_number,
+      pet_name: requested.pet_name,
+    });
+  }
+  if (event.type === "booking.accepted") {
+    const accepted = event.data as DomainEvent<"booking.accepted">["data"];
+    Object.assign(set, { owner_id: accepted.owner_id, runner_id: accepted.runner_id });
+  }
+  if (Object.keys(set).length > 0) {
+    await service.models.refs.updateOne({ _id: bookingId }, { $set: set }, { upsert: true });
+  }
+  const ref = await service.models.refs.findById(bookingId).lean<BookingRefDoc>();
+  return {
+    owner_id: ref?.owner_id ?? null,
+    runner_id: ref?.runner_id ?? null,
+    booking_number: ref?.booking_number ?? null,
+    pet_name: ref?.pet_name ?? null,
+  };
+}
+
+/** Every channel gets the event's messages (one template per type, domain/notifications.ts). */
+async function notify(this: NotificationThis, event: DomainEvent) {
+  const ref = await refOf(this, event);
+  const messages = notificationsFor(event, ref);
+  const owner = (event.data as { owner_id?: unknown }).owner_id;
+  const parties = [
+    ...messages.map((message) => message.recipient_id),
+    ...[ref.owner_id, ref.runner_id, typeof owner === "string" ? owner : null].filter(
+      (party): party is string => party !== null,
+    ),
+  ];
+  for (const channel of this.channels) await channel.send({ event, messages, parties });
+}
+
+/** The same handler for each of a consumer group's event types. */
+export const notifyOn = (types: readonly EventType[]): EventHandlers<NotificationThis> =>
+  Object.fromEntries(types.map((type) => [type, notify]));
+
+/**
+ * In-app: one inbox entry per recipient, pushed to the recipient's sockets; the
+ * `<event id>:<recipient>` key makes a repeat store nothing and push nothing.
+ */
+export async function sendInApp(service: NotificationThis, { event, messages }: Dispatch) {
+  const now = new Date();
+  for (const message of messages) {
+    const doc: NotificationDoc = {
+      _id: `${event.id}:${message.recipient_id}`,
+      event_id: event.id,
+      event_type: event.type,
+      read_at: null,
+      created_at: now,
+      ...message,
+    };
+    try {
+      await service.models.notifications.create(doc);
+    } catch (error) {
+      ignoreDuplicateKey(error);
+      continue; // stored (and pushed) before
+    }
+    pushLive(service.broker, service.logger, "emit", "live.notification", {
+      recipient_id: doc.recipient_id,
+      notification: toEntity(doc),
+    });
+  }
+}

@@ -1,0 +1,88 @@
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { WEBHOOK_TUNING } from "../../config/tuning";
+import { consumerGroup } from "../../events/catalog";
+import { DomainEvents } from "../../mixins/domain-events.mixin";
+import { MongoMixin } from "../../mixins/mongo.mixin";
+import { Periodic } from "../../mixins/periodic.mixin";
+import { models, type NotificationThis } from "./context";
+import * as inbox from "./inbox";
+import * as webhooks from "./webhooks";
+
+/** The events each of this service's consumer groups takes, as the catalog lists them. */
+const eventsOf = (groupId: string) => inbox.notifyOn(consumerGroup(groupId).events);
+
+/**
+ * Notifications: every booking, payment, trip and offer event becomes a message per recipient
+ * (domain/notifications.ts), sent through each outbound channel — the in-app inbox with its live
+ * push, and integrator webhooks.
+ */
+const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, NotificationThis> = {
+  name: "notification",
+  mixins: [
+    Periodic<NotificationThis>({
+      webhookDeliveries: {
+        everyMs: () => WEBHOOK_TUNING.deliveryEveryMs,
+        run: webhooks.deliverDue,
+      },
+    }),
+    DomainEvents<NotificationThis>({
+      source: "notification",
+      // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
+      // only when new), the webhook delivery (`<webhook>:<event>`), the booking ref (a $set).
+      deduplicate: false,
+      // runner.events and tracking.events carry every GPS fix, which this service skips: its
+      // fetches there wait to fill, so a fix stream costs it a few fetches a second.
+      fetchWaitMs: { "service-notification-runners": 100, "service-notification-tracking": 100 },
+      consume: {
+        "service-notification-bookings": eventsOf("service-notification-bookings"),
+        "service-notification-payments": eventsOf("service-notification-payments"),
+        "service-notification-tracking": eventsOf("service-notification-tracking"),
+        "service-notification-runners": eventsOf("service-notification-runners"),
+      },
+    }),
+    MongoMixin({ db: "notification", models }),
+  ],
+
+  actions: {
+    /** The caller's inbox, newest first, with the unread count. */
+    list: inbox.list,
+    /** Marks one of the caller's notifications read. */
+    read: inbox.read,
+    /** Marks all of the caller's notifications read. */
+    readAll: inbox.readAll,
+    /** Ops: every inbox entry about one booking. */
+    forBooking: inbox.forBooking,
+    /** Subscribes a URL to event types; the signing secret is shown once. */
+    webhookCreate: webhooks.webhookCreate,
+    /** The caller's webhooks. */
+    webhookList: webhooks.webhookList,
+    /** Unsubscribes; pending deliveries are dropped. */
+    webhookDelete: webhooks.webhookDelete,
+    /** A webhook's deliveries with every attempt. */
+    webhookDeliveries: webhooks.webhookDeliveries,
+  },
+
+  events: {
+    /** Someone subscribed or unsubscribed (on any instance): read the subscriptions again. */
+    "notification.webhooksChanged"() {
+      this.webhookCache = undefined;
+    },
+  },
+
+  created() {
+    this.inFlight = new Set();
+    this.channels = [
+      { name: "in-app", send: (dispatch) => inbox.sendInApp(this, dispatch) },
+      {
+        name: "webhooks",
+        send: ({ event, parties }) => webhooks.queueWebhooks(this, event, parties),
+      },
+    ];
+  },
+
+  async stopped() {
+    await Promise.allSettled([...this.inFlight]);
+  },
+};
+
+export default NotificationService;

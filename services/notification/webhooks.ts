@@ -1,0 +1,212 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { WEBHOOK_TUNING } from "../../config/tuning";
+import { NOTIFICATION_ACTIONS } from "../../contracts";
+import { webhookHears } from "../../domain/access";
+import { toWire, type DomainEvent } from "../../events/envelope";
+import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
+import { ignoreDuplicateKey } from "../../lib/mongo";
+import { pointsInside } from "../../lib/notify/address";
+import { MAX_ATTEMPTS, nextDelayMs } from "../../lib/notify/signature";
+import { delivered, sendWebhook } from "../../lib/notify/webhook-sender";
+import { runtimeOf } from "../../lib/runtime";
+import type { DeliveryDoc, WebhookDoc } from "../../models/webhook.model";
+import type { NotificationThis } from "./context";
+
+/**
+ * Integrator webhooks: an owner's or an admin's subscription to event types, each event queued
+ * once per webhook by the consumer (which never waits for the receiver), and sent by a delivery
+ * loop with retries (lib/notify/webhook-sender.ts).
+ */
+
+const action = actionsOf<NotificationThis>();
+
+const webhookEntity = (doc: WebhookDoc) => ({
+  id: doc._id,
+  url: doc.url,
+  events: doc.events,
+  created_at: doc.created_at.toISOString(),
+});
+
+/** Every instance reads the subscriptions again (one changed somewhere). */
+const changed = (service: NotificationThis) =>
+  service.broker.broadcast("notification.webhooksChanged");
+
+/** An integrator subscribes a URL to event types; the signing secret is shown this once. */
+export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async function (ctx) {
+  const user = callerOf(ctx);
+  const { webhookAllowInternal } = runtimeOf(this.broker).config;
+  if (!webhookAllowInternal && (await pointsInside(ctx.params.url))) {
+    throw clientError("VALIDATION_ERROR", "The webhook URL points at an internal address", [
+      { field: "url", message: "must be a public address", type: "internal_address" },
+    ]);
+  }
+  const doc = await this.models.webhooks.create({
+    _id: `wh_${randomUUID()}`,
+    owner_id: user.sub,
+    role: user.role === "admin" ? "admin" : "owner",
+    url: ctx.params.url,
+    events: ctx.params.events,
+    secret: `whsec_${randomBytes(24).toString("base64url")}`,
+    created_at: new Date(),
+  });
+  await changed(this);
+  ctx.meta.$outcome = "created";
+  return { ...webhookEntity(doc.toObject()), secret: doc.secret };
+});
+
+/** The caller's webhooks (secrets are not shown again). */
+export const webhookList = action(NOTIFICATION_ACTIONS.webhookList, async function (ctx) {
+  const docs = await this.models.webhooks
+    .find({ owner_id: callerOf(ctx).sub })
+    .sort({ created_at: -1 })
+    .lean<WebhookDoc[]>();
+  return { items: docs.map(webhookEntity) };
+});
+
+/** Unsubscribes; pending deliveries are dropped with it. */
+export const webhookDelete = action(NOTIFICATION_ACTIONS.webhookDelete, async function (ctx) {
+  const removed = await this.models.webhooks.deleteOne({
+    _id: ctx.params.id,
+    owner_id: callerOf(ctx).sub,
+  });
+  if (removed.deletedCount === 0) throw notFound("Webhook");
+  await changed(this);
+  await this.models.deliveries.deleteMany({ webhook_id: ctx.params.id, status: "pending" });
+  return { deleted: true, id: ctx.params.id };
+});
+
+/** A webhook's deliveries, newest first, each with every attempt. */
+export const webhookDeliveries = action(
+  NOTIFICATION_ACTIONS.webhookDeliveries,
+  async function (ctx) {
+    const hook = await this.models.webhooks
+      .findOne({ _id: ctx.params.id, owner_id: callerOf(ctx).sub }, { _id: 1 })
+      .lean();
+    if (!hook) throw notFound("Webhook");
+    const docs = await this.models.deliveries
+      .find({ webhook_id: ctx.params.id }, { body: 0 })
+      .sort({ created_at: -1 })
+      .limit(ctx.params.limit)
+      .lean<DeliveryDoc[]>();
+    return {
+      items: docs.map((doc) => ({
+        id: doc._id,
+        event_id: doc.event_id,
+        event_type: doc.event_type,
+        status: doc.status,
+        next_attempt_at: doc.status === "pending" ? doc.next_attempt_at.toISOString() : null,
+        attempts: doc.attempts.map((attempt) => ({
+          ...attempt,
+          at: new Date(attempt.at).toISOString(),
+        })),
+      })),
+    };
+  },
+);
+
+/**
+ * The webhooks asking for an event type, from the subscriptions this instance read in the last
+ * few seconds (read again at once after a subscription changes anywhere), rather than a query
+ * per consumed event.
+ */
+async function webhooksFor(service: NotificationThis, type: string) {
+  const now = Date.now();
+  if (!service.webhookCache || service.webhookCache.until < now) {
+    const cache = {
+      until: now + WEBHOOK_TUNING.cacheMs,
+      hooks: service.models.webhooks.find().lean<WebhookDoc[]>().exec(),
+    };
+    cache.hooks.catch(() => {
+      if (service.webhookCache === cache) service.webhookCache = undefined; // read again next time
+    });
+    service.webhookCache = cache;
+  }
+  return (await service.webhookCache.hooks).filter((hook) => hook.events.includes(type));
+}
+
+/**
+ * Queues the event for every webhook that asked for its type and may hear it. Only queued
+ * here: sending is the delivery loop's job, so a slow receiver never holds up the consumer.
+ */
+export async function queueWebhooks(
+  service: NotificationThis,
+  event: DomainEvent,
+  parties: string[],
+) {
+  const hooks = await webhooksFor(service, event.type);
+  const now = new Date();
+  const body = toWire(event).value;
+  const happened = Date.parse(event.time);
+  for (const hook of hooks) {
+    if (!webhookHears(hook, parties)) continue;
+    // A replayed event (DLQ replay, offsets reset) goes only to hooks that existed then.
+    if (hook.created_at.getTime() > happened) continue;
+    await service.models.deliveries
+      .create({
+        _id: `${hook._id}:${event.id}`,
+        webhook_id: hook._id,
+        event_id: event.id,
+        event_type: event.type,
+        body,
+        status: "pending",
+        attempts: [],
+        next_attempt_at: now,
+        created_at: now,
+      })
+      .catch(ignoreDuplicateKey);
+  }
+}
+
+/** Sends what is due, a few at a time; each delivery is leased first (several instances). */
+export async function deliverDue(this: NotificationThis): Promise<number> {
+  // A pool, not a batch: a free slot takes the next due delivery at once, so one slow
+  // receiver holds one slot (up to the timeout), not everyone's round.
+  const free = WEBHOOK_TUNING.maxInFlight - this.inFlight.size;
+  if (free <= 0) return 0;
+  const now = new Date();
+  const due = await this.models.deliveries
+    .find({ status: "pending", next_attempt_at: { $lte: now } }, { _id: 1 })
+    .sort({ next_attempt_at: 1 })
+    .limit(free)
+    .lean<{ _id: string }[]>();
+  let started = 0;
+  for (const { _id } of due) {
+    const leased = (await this.models.deliveries.collection.findOneAndUpdate(
+      { _id, status: "pending", next_attempt_at: { $lte: now } } as never,
+      { $set: { next_attempt_at: new Date(now.getTime() + 2 * WEBHOOK_TUNING.deliveryTimeoutMs) } },
+      { returnDocument: "after" },
+    )) as unknown as DeliveryDoc | null;
+    if (!leased) continue; // another instance took it
+    const sending = attemptDelivery(this, leased)
+      .catch((error: unknown) => this.logger.warn(`delivery ${_id} failed`, error))
+      .finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
+    started++;
+  }
+  return started;
+}
+
+/** One attempt; a 2xx delivers, anything else is retried with backoff, then failed. */
+async function attemptDelivery(service: NotificationThis, delivery: DeliveryDoc) {
+  const hook = await service.models.webhooks.findById(delivery.webhook_id).lean<WebhookDoc>();
+  if (!hook) {
+    await service.models.deliveries.deleteOne({ _id: delivery._id });
+    return;
+  }
+  const attempt = await sendWebhook({
+    id: delivery._id,
+    url: hook.url,
+    secret: hook.secret,
+    body: delivery.body,
+    allowInternal: runtimeOf(service.broker).config.webhookAllowInternal,
+  });
+  const attempts = delivery.attempts.length + 1;
+  const status = delivered(attempt) ? "delivered" : attempts >= MAX_ATTEMPTS ? "failed" : "pending";
+  await service.models.deliveries.updateOne(
+    { _id: delivery._id },
+    {
+      $push: { attempts: attempt },
+      $set: { status, next_attempt_at: new Date(Date.now() + nextDelayMs(attempts)) },
+    },
+  );
+}

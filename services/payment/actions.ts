@@ -1,0 +1,70 @@
+import { PAYMENT_ACTIONS, type BookingEntity } from "../../contracts";
+import { mayPay } from "../../domain/access";
+import { payable, paymentOutcome } from "../../domain/payment";
+import { actionsOf, callerOf, notFound, rejected } from "../../lib/action";
+import { ignoreDuplicateKey } from "../../lib/mongo";
+import { open, paymentIdOf, paymentOf, toEntity, type PaymentThis } from "./context";
+import { authorize } from "./escrow";
+import { UNKNOWN_PAYMENT, applyStripeEvent } from "./stripe-events";
+
+const action = actionsOf<PaymentThis>();
+
+/** The owner pays into escrow: the card is authorised for the booking's price, not charged. */
+export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
+  const owner = callerOf(ctx);
+  const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
+    id: ctx.params.id,
+  });
+  if (!mayPay(owner, booking)) throw notFound("Booking");
+  const due = payable(booking);
+  if (!due.ok) throw rejected(due.rejection);
+  let payment =
+    (await paymentOf(this, booking.booking_id)) ??
+    (await open(this, {
+      type: "open",
+      id: paymentIdOf(booking.booking_id),
+      booking: {
+        booking_id: booking.booking_id,
+        owner_id: owner.sub,
+        amount_cents: booking.estimated_price_cents,
+        currency: booking.currency,
+      },
+      provider: this.provider.kind,
+      payment_method: ctx.params.payment_method,
+      at: new Date(),
+    }));
+  // A payment still "created" (new, or left by a provider outage) is authorised now; the
+  // idempotency key makes a second try return the first answer. One that already settled is
+  // returned as it is: paying twice changes nothing.
+  const fresh = payment.status === "created";
+  if (fresh) payment = await authorize(this, payment);
+  const outcome = paymentOutcome(payment, fresh);
+  if (outcome !== "unchanged") ctx.meta.$outcome = outcome;
+  ctx.meta.$location = `/api/bookings/${booking.booking_id}/payment`;
+  return toEntity(payment);
+});
+
+/** The booking's payment, to whoever may see the booking. */
+export const get = action(PAYMENT_ACTIONS.get, async function (ctx) {
+  // 404 unless the caller may see the booking
+  const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
+    id: ctx.params.id,
+  });
+  const payment = await paymentOf(this, booking.booking_id);
+  if (!payment) throw notFound("Payment");
+  return toEntity(payment);
+});
+
+/** A verified Stripe webhook (the gateway checked its signature); once per Stripe event id. */
+export const stripeEvent = action(PAYMENT_ACTIONS.stripeEvent, async function (ctx) {
+  const { id, type, object } = ctx.params;
+  if (await this.models.stripeEvents.exists({ _id: id }))
+    return { received: true, duplicate: true };
+  const outcome = await applyStripeEvent(this, type, object);
+  // An event for a payment we do not (yet) know is not marked handled: Stripe's retry may land later.
+  if (outcome === UNKNOWN_PAYMENT) return { received: true, outcome };
+  await this.models.stripeEvents
+    .create({ _id: id, type, handled_at: new Date() })
+    .catch(ignoreDuplicateKey);
+  return { received: true, outcome };
+});

@@ -1,0 +1,78 @@
+import type { Service } from "moleculer";
+import type { PaymentEntity } from "../../contracts";
+import { decide, type Payment, type PaymentCommand, type PaymentStep } from "../../domain/payment";
+import type { AggregateStore, Outcome } from "../../lib/aggregate";
+import type { PaymentProvider } from "../../lib/payments/port";
+import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
+import type { MongoThis } from "../../mixins/mongo.mixin";
+import { paymentModel, type PaymentDoc } from "../../models/payment.model";
+import { simulatedAnswerModel, simulatedIntentModel } from "../../models/simulated-payment.model";
+import { stripeEventModel } from "../../models/stripe-event.model";
+
+export const models = {
+  payments: paymentModel,
+  stripeEvents: stripeEventModel,
+  simulatedIntents: simulatedIntentModel,
+  simulatedAnswers: simulatedAnswerModel,
+};
+
+export type PaymentThis = Service &
+  MongoThis<typeof models> &
+  DomainEventsMethods & { provider: PaymentProvider };
+
+/**
+ * A booking has at most one payment, so its id follows from the booking's: every lookup is by
+ * `_id`, the one lookup FerretDB (the MongoDB-compatible server here) answers from an index.
+ */
+export const paymentIdOf = (bookingId: string) => `pay_${bookingId}`;
+
+const paymentsOf = (service: PaymentThis): AggregateStore<PaymentDoc> =>
+  service.aggregate(service.models.payments, "payment");
+
+/** Lost races (a webhook and our own flow at once) are decided again on what is stored then. */
+const RETRIES = 3;
+
+/** One saga step's outcome, decided on `payment` as the caller read it, then stored. */
+export function record(
+  service: PaymentThis,
+  payment: PaymentDoc,
+  step: PaymentStep,
+): Promise<Outcome<PaymentDoc>> {
+  return paymentsOf(service).execute(
+    payment._id,
+    decide,
+    (): PaymentCommand => ({ ...step, at: new Date() }),
+    RETRIES,
+    payment,
+  );
+}
+
+/** Opens the booking's payment (with `payment.escrow_created`), or finds the one there is. */
+export const open = (service: PaymentThis, command: Extract<PaymentCommand, { type: "open" }>) =>
+  paymentsOf(service).create(command.id, decide, command);
+
+/**
+ * The booking's payment: by `_id`, or by `booking_id` for a payment made before ids followed
+ * the booking's (on FerretDB a scan, run only when the lookup by `_id` missed).
+ */
+export async function paymentOf(service: PaymentThis, bookingId: string) {
+  return (
+    (await paymentsOf(service).load(paymentIdOf(bookingId))) ??
+    (await service.models.payments.findOne({ booking_id: bookingId }).lean<PaymentDoc>())
+  );
+}
+
+export const toEntity = (doc: Payment): PaymentEntity => ({
+  payment_id: doc._id,
+  booking_id: doc.booking_id,
+  status: doc.status,
+  amount_cents: doc.amount_cents,
+  currency: doc.currency,
+  captured_cents: doc.captured_cents,
+  platform_fee_cents: doc.platform_fee_cents,
+  runner_payout_cents: doc.runner_payout_cents,
+  refunded_cents: doc.refunded_cents,
+  failure_reason: doc.failure_reason,
+  provider: doc.provider,
+  provider_ref: doc.provider_ref,
+});

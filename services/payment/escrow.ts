@@ -1,0 +1,153 @@
+import { splitFee } from "../../domain/fees";
+import { DEFAULT_RETRY } from "../../lib/event-bus";
+import { PaymentRejected, stepKey } from "../../lib/payments/port";
+import { runtimeOf } from "../../lib/runtime";
+import type { EventHandlers } from "../../mixins/domain-events.mixin";
+import type { PaymentDoc } from "../../models/payment.model";
+import { paymentOf, record, type PaymentThis } from "./context";
+
+/**
+ * The escrow saga. Every step is a provider call with the step's idempotency key, then one
+ * guarded write of what the answer changes, with its event (domain/payment.ts), so a step
+ * retried after a crash repeats the call harmlessly and publishes once.
+ */
+
+/** Authorises the card for the booking's price: held, pending (3-D Secure), or declined. */
+export async function authorize(service: PaymentThis, payment: PaymentDoc): Promise<PaymentDoc> {
+  const authorization = await service.provider.authorize(
+    {
+      paymentId: payment._id,
+      bookingId: payment.booking_id,
+      amountCents: payment.amount_cents,
+      currency: payment.currency,
+      paymentMethod: payment.payment_method,
+    },
+    stepKey(payment._id, "authorize"),
+  );
+  const recorded = await record(service, payment, { type: "authorized", authorization });
+  if (recorded.ok) return recorded.state;
+  // The booking was cancelled while the card was being authorised: no money stays held for it.
+  const now = (await paymentOf(service, payment.booking_id)) ?? payment;
+  if (now.status === "canceled" && authorization.status !== "declined") {
+    return release(service, now, authorization.providerRef, "booking cancelled");
+  }
+  return now;
+}
+
+/** Releases a hold at the provider, then records it (refunded = held). */
+async function release(
+  service: PaymentThis,
+  payment: PaymentDoc,
+  providerRef: string,
+  reason: string,
+): Promise<PaymentDoc> {
+  await service.provider.cancel(providerRef, stepKey(payment._id, "cancel"));
+  const released = await record(service, payment, {
+    type: "hold_released",
+    provider_ref: providerRef,
+    reason,
+  });
+  return released.ok ? released.state : payment;
+}
+
+/** `payment.failed` for the owner (and ops), with the reason kept on the payment. */
+async function surface(
+  service: PaymentThis,
+  payment: PaymentDoc,
+  reason: string,
+  status?: "failed",
+) {
+  await record(service, payment, { type: "fail", reason, ...(status ? { status } : {}) });
+}
+
+/** The runner's Stripe connected account (null: the share stays on the platform). */
+async function payoutDestination(service: PaymentThis, runnerId: string) {
+  // Fails (and the saga retries) while the runner service is unreachable: paying a runner
+  // late beats capturing without their transfer.
+  const { stripe_account_id } = await service.broker.call<
+    { stripe_account_id: string | null },
+    { runner_id: string }
+  >("runner.payoutAccount", { runner_id: runnerId });
+  return stripe_account_id;
+}
+
+/** The booking service's events (group service-payment-bookings). */
+export const bookingEvents: EventHandlers<PaymentThis> = {
+  /** Capture, then `payment.escrow_released` with payout + fee = captured. */
+  async "booking.delivery_confirmed"(event, meta) {
+    const { booking_id, runner_id } = event.data;
+    const payment = await paymentOf(this, booking_id);
+    if (!payment || payment.status === "captured") return; // a repeat, or never paid
+    if (payment.status !== "held" || !payment.provider_ref) {
+      // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
+      await surface(this, payment, `nothing to capture: the payment is ${payment.status}`);
+      return;
+    }
+    const feeBps = runtimeOf(this.broker).config.platformFeeBps;
+    try {
+      const destination = await payoutDestination(this, runner_id);
+      const { capturedCents } = await this.provider.capture(
+        {
+          paymentId: payment._id,
+          providerRef: payment.provider_ref,
+          amountCents: payment.amount_cents,
+          currency: payment.currency,
+          payoutCents: splitFee(payment.amount_cents, feeBps).runnerPayoutCents,
+          ...(destination ? { destination } : {}),
+        },
+        stepKey(payment._id, "capture"),
+      );
+      await record(this, payment, {
+        type: "captured",
+        runner_id,
+        captured_cents: capturedCents,
+        fee_bps: feeBps,
+      });
+    } catch (error) {
+      // A refusal is final; anything else is retried with backoff (the same idempotency key
+      // makes a repeat harmless) and, on the last attempt, also surfaced as payment.failed
+      // before it goes to the dead-letter topic. Never a silent loss.
+      if (error instanceof PaymentRejected) {
+        await surface(this, payment, `capture refused: ${error.reason}`, "failed");
+        return;
+      }
+      if (meta.attempt >= DEFAULT_RETRY.attempts) {
+        await surface(
+          this,
+          payment,
+          `capture failed ${meta.attempt} times: ${(error as Error).message}`,
+        );
+      }
+      throw error;
+    }
+  },
+
+  /** Release the hold (or refund a capture) and `payment.escrow_refunded`. */
+  async "booking.cancelled"(event) {
+    const { booking_id, reason } = event.data;
+    const payment = await paymentOf(this, booking_id);
+    if (!payment) return;
+    try {
+      if (payment.status === "created") {
+        // Cancelled while the card is being authorised: `authorize` releases what it gets.
+        await record(this, payment, { type: "cancel_unauthorized" });
+      } else if (
+        (payment.status === "held" || payment.status === "pending") &&
+        payment.provider_ref
+      ) {
+        await release(this, payment, payment.provider_ref, reason);
+      } else if (payment.status === "captured" && payment.provider_ref) {
+        const { refundedCents } = await this.provider.refund(
+          payment.provider_ref,
+          payment.captured_cents,
+          stepKey(payment._id, "refund"),
+        );
+        await record(this, payment, { type: "refunded", refunded_cents: refundedCents, reason });
+      }
+    } catch (error) {
+      // The provider refused (the hold expired, say): surfaced, not retried.
+      if (!(error instanceof PaymentRejected)) throw error;
+      await surface(this, payment, `release refused: ${error.reason}`);
+    }
+  },
+};

@@ -1,0 +1,51 @@
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { MongoSimulatedStore, SimulatedPaymentProvider } from "../../lib/payments/simulated";
+import { StripePaymentProvider } from "../../lib/payments/stripe";
+import { runtimeOf } from "../../lib/runtime";
+import { createStripeClient } from "../../lib/stripe";
+import { DomainEvents } from "../../mixins/domain-events.mixin";
+import { MongoMixin } from "../../mixins/mongo.mixin";
+import * as actions from "./actions";
+import { models, type PaymentThis } from "./context";
+import { bookingEvents } from "./escrow";
+
+/**
+ * The escrow saga: the owner's card authorised when the booking is paid for, captured when the
+ * delivery is confirmed, released or refunded when the booking is cancelled (domain/payment.ts);
+ * Stripe's webhooks settle what happens at Stripe meanwhile.
+ */
+const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, PaymentThis> = {
+  name: "payment",
+  mixins: [
+    DomainEvents<PaymentThis>({
+      source: "payment",
+      outbox: ["payments"],
+      consume: { "service-payment-bookings": bookingEvents },
+    }),
+    MongoMixin({ db: "payment", models }),
+  ],
+
+  actions: {
+    /** The owner pays into escrow: 201 held (or failed), 202 pending, 200 when asked again. */
+    create: actions.create,
+    /** The booking's payment, to whoever may see the booking. */
+    get: actions.get,
+    /** A verified Stripe webhook, applied once per Stripe event id. */
+    stripeEvent: actions.stripeEvent,
+  },
+
+  started() {
+    // After MongoMixin connected: the simulated provider keeps its holds in this database.
+    const { config } = runtimeOf(this.broker);
+    const stripe = createStripeClient(config);
+    this.provider = stripe
+      ? new StripePaymentProvider(stripe)
+      : new SimulatedPaymentProvider(
+          new MongoSimulatedStore(this.models.simulatedIntents, this.models.simulatedAnswers),
+        );
+    if (!stripe && config.env === "production")
+      this.logger.warn("payments are simulated: no money moves until STRIPE_SECRET_KEY is set");
+  },
+};
+
+export default PaymentService;

@@ -1,0 +1,118 @@
+import { RUNNER_ACTIONS } from "../../contracts";
+import { decide } from "../../domain/runner";
+import { actionsOf, callerOf, notFound, orThrow, rejected } from "../../lib/action";
+import type { RunnerDoc } from "../../models/runner.model";
+import {
+  commandRunner,
+  ensureRunner,
+  runnerEntity,
+  runnersOf,
+  toOffer,
+  type RunnerThis,
+} from "./context";
+import { dispatchNear, moveOn } from "./dispatch";
+
+const action = actionsOf<RunnerThis>();
+
+/** The caller's runner profile (created on first use). */
+export const me = action(RUNNER_ACTIONS.me, async function (ctx) {
+  return runnerEntity(this, await ensureRunner(this, callerOf(ctx).sub));
+});
+
+/** Name, vehicle and the Stripe connected account payouts go to. */
+export const updateProfile = action(RUNNER_ACTIONS.updateProfile, async function (ctx) {
+  const runner = callerOf(ctx);
+  const known = await ensureRunner(this, runner.sub);
+  const command = { type: "update_profile" as const, profile: ctx.params, at: new Date() };
+  return runnerEntity(this, orThrow(await commandRunner(this, runner.sub, command, known)));
+});
+
+/** The runner starts taking jobs at a position: `runner.online`, then nearby open bookings. */
+export const online = action(RUNNER_ACTIONS.online, async function (ctx) {
+  const runner = callerOf(ctx);
+  const at = new Date();
+  const known = await ensureRunner(this, runner.sub);
+  await this.geo.upsert(runner.sub, ctx.params, at);
+  const command = { type: "go_online" as const, position: ctx.params, at };
+  const doc = orThrow(await commandRunner(this, runner.sub, command, known));
+  void dispatchNear(this, ctx.params).catch((error: unknown) =>
+    this.logger.warn("dispatch after online failed", error),
+  );
+  return runnerEntity(this, doc);
+});
+
+/** The runner stops taking jobs: `runner.offline`; an open offer moves on. */
+export const offline = action(RUNNER_ACTIONS.offline, async function (ctx) {
+  const runnerId = callerOf(ctx).sub;
+  const doc = await runnersOf(this).load(runnerId);
+  if (!doc) throw notFound("Runner");
+  return runnerEntity(this, await goOffline(this, doc, "runner", new Date()));
+});
+
+/**
+ * online → offline with `runner.offline`, out of the geo index, its open offer moved on; a busy
+ * runner stays busy (its trip goes on), and an offline one is left as it is. Refused only for a
+ * runner asking while on a booking.
+ */
+export async function goOffline(
+  service: RunnerThis,
+  runner: RunnerDoc,
+  by: "runner" | "system",
+  at: Date,
+): Promise<RunnerDoc> {
+  const decision = decide(runner, { type: "go_offline", by, at });
+  // Refused for the active booking it names; anything else (not online) is nothing to do.
+  if (!decision.ok && decision.rejection.data?.active_booking_id) {
+    throw rejected(decision.rejection);
+  }
+  await service.geo.remove(runner._id);
+  if (runner.offer) await moveOn(service, runner.offer.booking_id, runner._id);
+  if (!decision.ok) return runner;
+  const saved = await runnersOf(service).save(runner._id, runner, decision);
+  return saved.ok ? saved.state : runner;
+}
+
+/** The caller's open offer (at most one). */
+export const offers = action(RUNNER_ACTIONS.offers, async function (ctx) {
+  const doc = await runnersOf(this).load(callerOf(ctx).sub);
+  return { items: doc ? toOffer(doc) : [] };
+});
+
+/** For the payment service: where a runner's payout goes (null: the platform keeps it). */
+export const payoutAccount = action(RUNNER_ACTIONS.payoutAccount, async function (ctx) {
+  const doc = await this.models.runners
+    .findById(ctx.params.runner_id, { stripe_account_id: 1 })
+    .lean<Pick<RunnerDoc, "stripe_account_id">>();
+  return { stripe_account_id: doc?.stripe_account_id ?? null };
+});
+
+/** Admin: online runners near a point, nearest first, with their availability. */
+export const nearby = action(RUNNER_ACTIONS.nearby, async function (ctx) {
+  const { lat, lng, radius_km, limit } = ctx.params;
+  const near = await this.geo.nearby({ lat, lng }, radius_km, { limit });
+  const docs = await this.models.runners
+    .find({ _id: { $in: near.map((runner) => runner.runnerId) } }, { outbox: 0 })
+    .lean<RunnerDoc[]>();
+  const byId = new Map(docs.map((doc) => [doc._id, doc]));
+  return {
+    items: near.map((runner) => ({
+      runner_id: runner.runnerId,
+      distance_km: Math.round(runner.distanceKm * 1000) / 1000,
+      lat: runner.lat,
+      lng: runner.lng,
+      reported_at: runner.at.toISOString(),
+      availability: byId.get(runner.runnerId)?.availability ?? "online",
+      active_booking_id: byId.get(runner.runnerId)?.active_booking_id ?? null,
+    })),
+  };
+});
+
+/** Admin dashboard: every runner online or busy, where it is, on which booking. */
+export const listOnline = action(RUNNER_ACTIONS.listOnline, async function (ctx) {
+  const docs = await this.models.runners
+    .find({ availability: { $in: ["online", "busy"] } }, { outbox: 0 })
+    .sort({ _id: 1 })
+    .limit(ctx.params.limit)
+    .lean<RunnerDoc[]>();
+  return { items: await Promise.all(docs.map((doc) => runnerEntity(this, doc))) };
+});

@@ -1,0 +1,108 @@
+import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { createGeoIndex } from "../../lib/geo-index";
+import { RateLimiter } from "../../lib/rate-limit";
+import { runtimeOf } from "../../lib/runtime";
+import { DomainEvents } from "../../mixins/domain-events.mixin";
+import { MongoMixin } from "../../mixins/mongo.mixin";
+import { Periodic } from "../../mixins/periodic.mixin";
+import { models, type RunnerThis } from "./context";
+import { bookingEvents, decline, paymentEvents, sweep } from "./dispatch";
+import { location, locations } from "./locations";
+import * as profile from "./profile";
+
+/**
+ * Runners: profile, availability (domain/runner.ts), the GPS stream and dispatch
+ * (domain/dispatch.ts).
+ *
+ * Positions live in the geo index (Redis GEO when REDIS_URL is set): they change every few
+ * seconds, and the index answers "who is near" without touching the database. Availability
+ * changes a few times per booking and lives in the runner's document, where one guarded write
+ * claims a runner for an offer. Dispatch state lives per booking; the offer (`runner.assigned`)
+ * goes out of its outbox with the write that makes it.
+ */
+const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerThis> = {
+  name: "runner",
+  mixins: [
+    Periodic<RunnerThis>({
+      dispatchSweep: {
+        everyMs: ({ dispatch }) =>
+          Math.max(
+            100,
+            Math.min(1000, dispatch.offerTimeoutMs / 4, dispatch.runnerStaleAfterMs / 4),
+          ),
+        run: sweep,
+      },
+    }),
+    DomainEvents<RunnerThis>({
+      source: "runner",
+      outbox: ["runners", "dispatches"],
+      consume: {
+        "service-runner-payments": paymentEvents,
+        "service-runner-bookings": bookingEvents,
+      },
+    }),
+    MongoMixin({ db: "runner", models }),
+  ],
+
+  actions: {
+    /** The caller's runner profile (created on first use). */
+    me: profile.me,
+    /** Name, vehicle and the Stripe connected account payouts go to. */
+    updateProfile: profile.updateProfile,
+    /** Starts taking jobs at a position: `runner.online`. */
+    online: profile.online,
+    /** Stops taking jobs: `runner.offline`; refused during an active booking. */
+    offline: profile.offline,
+    /** One GPS fix: `runner.location_update`, 202 once Kafka has it. */
+    location,
+    /** The fixes a gateway's sockets sent in one tick, judged one by one. */
+    locations,
+    /** The caller's open offer (at most one). */
+    offers: profile.offers,
+    /** Turns the offer down: it moves to the next nearest runner. */
+    decline,
+    /** Admin: online runners near a point, nearest first. */
+    nearby: profile.nearby,
+    /** Admin dashboard: every runner online or busy. */
+    listOnline: profile.listOnline,
+    /** For the payment service: where a runner's payout goes. */
+    payoutAccount: profile.payoutAccount,
+  },
+
+  created() {
+    const { config } = runtimeOf(this.broker);
+    this.lastSearchRetry = 0;
+    this.limiter = new RateLimiter({
+      ratePerSec: config.tracking.locationRatePerSec,
+      burst: Math.max(1, Math.ceil(config.tracking.locationRatePerSec)),
+      maxKeys: 100_000,
+    });
+    const { index, close } = createGeoIndex({
+      redisUrl: config.redisUrl,
+      key: `${config.mongoDbPrefix}:runners`,
+      staleAfterMs: config.dispatch.runnerStaleAfterMs,
+    });
+    this.geo = index;
+    this.closeGeo = close;
+    this.broker.metrics.register({
+      type: "counter",
+      name: "kilat.runner.location.accepted",
+      description: "GPS fixes accepted and published",
+    });
+    this.broker.metrics.register({
+      type: "counter",
+      name: "kilat.runner.location.dropped",
+      labelNames: ["reason"],
+      description: "GPS fixes dropped before publishing (rate limit)",
+    });
+  },
+
+  methods: {
+    /** Called by DomainEvents once the consumers have stopped: they use the index. */
+    async afterEventsStopped() {
+      await this.closeGeo();
+    },
+  },
+};
+
+export default RunnerService;

@@ -1,0 +1,66 @@
+import type { Service } from "moleculer";
+import { decide, type TrackCommand } from "../../domain/track";
+import type { TrackState, TrackingPolicy } from "../../domain/tracking";
+import type { DomainEvent } from "../../events/envelope";
+import type { Outcome } from "../../lib/aggregate";
+import type { GroupCommit } from "../../lib/group-commit";
+import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
+import type { MongoThis } from "../../mixins/mongo.mixin";
+import {
+  trackModel,
+  waypointModel,
+  type TrackDoc,
+  type WaypointDoc,
+} from "../../models/track.model";
+
+export const models = { tracks: trackModel, waypoints: waypointModel };
+
+export interface Progress {
+  state: TrackState;
+  eta: number | null;
+}
+
+/** An active track as the fix path keeps it in memory. */
+export interface CachedTrack {
+  id: string;
+  bookingId: string;
+  runnerId: string;
+  dropoff: { lat: number; lng: number } | null;
+  /** After the last judged fix: the next fix is judged against it. */
+  live: Progress;
+  /** After the last stored fix: what a checkpoint saves. */
+  stored: Progress;
+  loadedAt: number;
+  /** Stored fixes since its last checkpoint. */
+  dirty: boolean;
+}
+
+/** One batch's writes: its waypoints, its `tracking.updated` events, where it leaves its tracks. */
+export interface FixWrites {
+  waypoints: WaypointDoc[];
+  updates: DomainEvent[];
+  progress: Map<CachedTrack, Progress>;
+}
+
+export type TrackingThis = Service &
+  MongoThis<typeof models> &
+  DomainEventsMethods & {
+    policy: TrackingPolicy;
+    /** booking id → active track; runner id → its latest active booking. */
+    active: Map<string, CachedTrack>;
+    byRunner: Map<string, string>;
+    /** runner id → when its position last went to the admin room. */
+    lastAdminPush: Map<string, number>;
+    fixWriter: GroupCommit<FixWrites>;
+  };
+
+export const round3 = (km: number) => Math.round(km * 1000) / 1000;
+
+/** One command to a booking's track, decided on what is stored (a repeat changes nothing). */
+export function commandTrack(
+  service: TrackingThis,
+  trackId: string,
+  command: TrackCommand,
+): Promise<Outcome<TrackDoc>> {
+  return service.aggregate(service.models.tracks, "track").execute(trackId, decide, () => command);
+}

@@ -1,0 +1,82 @@
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { TRACKING_TUNING } from "../../config/tuning";
+import { DEFAULT_TRACKING_POLICY } from "../../domain/tracking";
+import { GroupCommit } from "../../lib/group-commit";
+import { runtimeOf } from "../../lib/runtime";
+import { DomainEvents } from "../../mixins/domain-events.mixin";
+import { MongoMixin } from "../../mixins/mongo.mixin";
+import { Periodic } from "../../mixins/periodic.mixin";
+import * as actions from "./actions";
+import { models, type TrackingThis } from "./context";
+import { checkpoint, forget, onRunnerBatch, runnerEvents, storeFixes } from "./fixes";
+import { bookingEvents } from "./trips";
+
+/**
+ * Trips: a track per accepted booking (domain/track.ts), built from the runners' GPS stream
+ * (the fix path: services/tracking/fixes.ts, judged by domain/tracking.ts).
+ */
+const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, TrackingThis> = {
+  name: "tracking",
+  mixins: [
+    Periodic<TrackingThis>({
+      checkpoint: { everyMs: () => TRACKING_TUNING.checkpointEveryMs, run: checkpoint },
+    }),
+    DomainEvents<TrackingThis>({
+      source: "tracking",
+      outbox: ["tracks"],
+      // Every handler is a command guarded on the track's status or a write keyed by id (the
+      // track is `trk-<booking>`, a waypoint `<time>:<track>`): a repeat changes nothing.
+      deduplicate: false,
+      consume: {
+        "service-tracking-bookings": bookingEvents,
+        "service-tracking-runners": runnerEvents,
+      },
+      batch: { "service-tracking-runners": onRunnerBatch },
+    }),
+    MongoMixin({ db: "tracking", models }),
+  ],
+
+  actions: {
+    /** A booking's trip: totals, ETA, latest waypoints. */
+    get: actions.get,
+    /** Who may watch a booking's live room. */
+    mayWatch: actions.mayWatch,
+  },
+
+  events: {
+    /** Another instance moved a track: drop the cached copy. */
+    "tracking.forget"(ctx: Context<{ booking_id: string; runner_id?: string }>) {
+      forget(this, ctx.params.booking_id, ctx.params.runner_id);
+    },
+  },
+
+  created() {
+    const { tracking } = runtimeOf(this.broker).config;
+    this.policy = { ...DEFAULT_TRACKING_POLICY, maxSpeedKmh: tracking.maxSpeedKmh };
+    this.active = new Map();
+    this.byRunner = new Map();
+    this.lastAdminPush = new Map();
+    this.fixWriter = new GroupCommit(
+      (batches) => storeFixes.call(this, batches),
+      { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
+      (error, attempt) => this.logger.warn(`storing fixes failed (attempt ${attempt})`, error),
+      TRACKING_TUNING.storeLingerMs,
+    );
+    this.broker.metrics.register({
+      type: "counter",
+      name: "kilat.tracking.fixes",
+      labelNames: ["result"],
+      description: "GPS fixes judged by the tracking service: accepted, or why dropped",
+    });
+  },
+
+  methods: {
+    /** Called by DomainEvents once the consumers have stopped: what is left, stored; a checkpoint. */
+    async afterEventsStopped() {
+      await this.fixWriter.close();
+      await checkpoint.call(this);
+    },
+  },
+};
+
+export default TrackingService;

@@ -1,0 +1,69 @@
+import { trackIdOf } from "../../domain/track";
+import type { EventHandlers } from "../../mixins/domain-events.mixin";
+import type { WaypointDoc } from "../../models/track.model";
+import { commandTrack, round3, type TrackingThis } from "./context";
+import { forgetEverywhere } from "./fixes";
+
+/**
+ * A booking's trip follows the booking (domain/track.ts): each handler is one command to the
+ * track `trk-<booking>`, decided on its status, so a repeated event changes nothing. Every move
+ * tells each instance to drop its cached copy (the fix path judges against the cache).
+ */
+export const bookingEvents: EventHandlers<TrackingThis> = {
+  /** The drop-off is known from the request on: the ETA needs it. */
+  async "booking.requested"(event) {
+    const { booking_id, owner_id, dropoff_lat, dropoff_lng } = event.data;
+    const dropoff = { lat: dropoff_lat, lng: dropoff_lng };
+    await commandTrack(this, trackIdOf(booking_id), {
+      type: "open",
+      booking_id,
+      owner_id,
+      dropoff,
+      at: new Date(),
+    });
+  },
+
+  /** A runner took the booking: the trip starts, `tracking.started`. */
+  async "booking.accepted"(event) {
+    const { booking_id, owner_id, runner_id } = event.data;
+    const trackId = trackIdOf(booking_id);
+    const at = new Date();
+    const started = await commandTrack(this, trackId, { type: "start", runner_id, at });
+    // Same partition as the request, so its track exists — unless it predates this service.
+    if (!started.ok && started.rejection.kind === "not_found") {
+      await commandTrack(this, trackId, { type: "open", booking_id, owner_id, dropoff: null, at });
+      await commandTrack(this, trackId, { type: "start", runner_id, at });
+    }
+    forgetEverywhere(this, booking_id, runner_id);
+  },
+
+  /** The pet is handed over: the runner is free, its next fixes belong to its next trip. */
+  async "booking.delivered"(event) {
+    const { booking_id, runner_id } = event.data;
+    await commandTrack(this, trackIdOf(booking_id), { type: "deliver", at: new Date() });
+    forgetEverywhere(this, booking_id, runner_id);
+  },
+
+  /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
+  async "booking.delivery_confirmed"(event) {
+    const { booking_id, runner_id } = event.data;
+    const trackId = trackIdOf(booking_id);
+    const last = await this.models.waypoints
+      .findOne({ track_id: trackId })
+      .sort({ recorded_at: -1 })
+      .lean<WaypointDoc>();
+    await commandTrack(this, trackId, {
+      type: "complete",
+      runner_id,
+      total_distance_km: round3(last?.total_distance_km ?? 0),
+      at: new Date(),
+    });
+    forgetEverywhere(this, booking_id, runner_id);
+  },
+
+  async "booking.cancelled"(event) {
+    const { booking_id } = event.data;
+    await commandTrack(this, trackIdOf(booking_id), { type: "cancel", at: new Date() });
+    forgetEverywhere(this, booking_id);
+  },
+};
