@@ -17,7 +17,7 @@ import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 import type { WithOutbox } from "../models/outbox.schema";
 import { processedEventModel } from "../models/processed-event.model";
-import type { MongoThis } from "./mongo.mixin";
+import { MongoMixin, type ModelFactories, type MongoThis } from "./mongo.mixin";
 
 /** A consumer of one event type, with the service as `this`. */
 export type EventHandler<S, T extends EventType> = (
@@ -246,4 +246,22 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
     },
   };
   return mixin as Partial<ServiceSchema>;
+}
+
+/** `this` in a domain service: its database and models, its domain events, and its own state. */
+export type DomainServiceThis<M extends ModelFactories, Vars = object> = Service &
+  MongoThis<M> &
+  DomainEventsMethods &
+  Vars;
+
+/**
+ * The two mixins of every domain service, in the order Moleculer needs them (it starts the last
+ * mixin first): its database `db`, then its domain events (their source is `db` too), whose
+ * relays and consumers use the database.
+ */
+export function DomainMixins<S, M extends ModelFactories>(
+  options: Omit<DomainEventsOptions<S>, "source"> & { db: string; models: M },
+): Partial<ServiceSchema>[] {
+  const { db, models, ...events } = options;
+  return [DomainEvents<S>({ source: db, ...events }), MongoMixin({ db, models })];
 }

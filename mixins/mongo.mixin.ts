@@ -4,7 +4,7 @@ import { connectServiceDb, ensureIndexes, isFerretDb } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- models of any document shape
-type ModelFactories = Record<string, (connection: Connection) => Model<any>>;
+export type ModelFactories = Record<string, (connection: Connection) => Model<any>>;
 
 /** What a service gets from MongoMixin: its own database and the models built on it. */
 export interface MongoThis<M extends ModelFactories = ModelFactories> {

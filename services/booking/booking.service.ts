@@ -1,6 +1,5 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { DomainEvents } from "../../mixins/domain-events.mixin";
-import { MongoMixin } from "../../mixins/mongo.mixin";
+import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import * as actions from "./actions";
 import { models, type BookingThis } from "./context";
@@ -22,12 +21,12 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
         run: autoConfirmDue,
       },
     }),
-    DomainEvents<BookingThis>({
-      source: "booking",
+    ...DomainMixins<BookingThis, typeof models>({
+      db: "booking",
+      models,
       outbox: ["bookings"],
       consume: { "service-booking-payments": paymentEvents },
     }),
-    MongoMixin({ db: "booking", models }),
   ],
 
   actions: {

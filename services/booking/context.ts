@@ -1,15 +1,13 @@
-import type { Service } from "moleculer";
 import type { BookingEntity } from "../../contracts";
 import type { Booking } from "../../domain/booking";
 import type { AggregateStore } from "../../lib/aggregate";
-import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
-import type { MongoThis } from "../../mixins/mongo.mixin";
+import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingModel, type BookingDoc } from "../../models/booking.model";
 import { runnerLockModel } from "../../models/runner-lock.model";
 
 export const models = { bookings: bookingModel, runnerLocks: runnerLockModel };
 
-export type BookingThis = Service & MongoThis<typeof models> & DomainEventsMethods;
+export type BookingThis = DomainServiceThis<typeof models>;
 
 export const bookingsOf = (service: BookingThis): AggregateStore<BookingDoc> =>
   service.aggregate(service.models.bookings, "booking");

@@ -1,7 +1,6 @@
-import type { Service } from "moleculer";
 import type { NotificationEntity } from "../../contracts";
 import type { OutboundChannel } from "../../lib/notify/port";
-import type { MongoThis } from "../../mixins/mongo.mixin";
+import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
 import { notificationModel, type NotificationDoc } from "../../models/notification.model";
 import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webhook.model";
@@ -13,13 +12,15 @@ export const models = {
   deliveries: deliveryModel,
 };
 
-export type NotificationThis = Service &
-  MongoThis<typeof models> & {
+export type NotificationThis = DomainServiceThis<
+  typeof models,
+  {
     channels: OutboundChannel[];
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;
     webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;
-  };
+  }
+>;
 
 export const toEntity = (doc: NotificationDoc): NotificationEntity => ({
   id: doc._id,

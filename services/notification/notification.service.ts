@@ -1,8 +1,7 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { WEBHOOK_TUNING } from "../../config/tuning";
 import { consumerGroup } from "../../events/catalog";
-import { DomainEvents } from "../../mixins/domain-events.mixin";
-import { MongoMixin } from "../../mixins/mongo.mixin";
+import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import { models, type NotificationThis } from "./context";
 import * as inbox from "./inbox";
@@ -25,8 +24,9 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
         run: webhooks.deliverDue,
       },
     }),
-    DomainEvents<NotificationThis>({
-      source: "notification",
+    ...DomainMixins<NotificationThis, typeof models>({
+      db: "notification",
+      models,
       // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
       // only when new), the webhook delivery (`<webhook>:<event>`), the booking ref (a $set).
       deduplicate: false,
@@ -40,7 +40,6 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
         "service-notification-runners": eventsOf("service-notification-runners"),
       },
     }),
-    MongoMixin({ db: "notification", models }),
   ],
 
   actions: {

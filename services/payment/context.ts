@@ -1,10 +1,8 @@
-import type { Service } from "moleculer";
 import type { PaymentEntity } from "../../contracts";
 import { decide, type Payment, type PaymentCommand, type PaymentStep } from "../../domain/payment";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { PaymentProvider } from "../../lib/payments/port";
-import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
-import type { MongoThis } from "../../mixins/mongo.mixin";
+import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { paymentModel, type PaymentDoc } from "../../models/payment.model";
 import { simulatedAnswerModel, simulatedIntentModel } from "../../models/simulated-payment.model";
 import { stripeEventModel } from "../../models/stripe-event.model";
@@ -16,9 +14,7 @@ export const models = {
   simulatedAnswers: simulatedAnswerModel,
 };
 
-export type PaymentThis = Service &
-  MongoThis<typeof models> &
-  DomainEventsMethods & { provider: PaymentProvider };
+export type PaymentThis = DomainServiceThis<typeof models, { provider: PaymentProvider }>;
 
 /**
  * A booking has at most one payment, so its id follows from the booking's: every lookup is by

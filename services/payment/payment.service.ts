@@ -3,8 +3,7 @@ import { MongoSimulatedStore, SimulatedPaymentProvider } from "../../lib/payment
 import { StripePaymentProvider } from "../../lib/payments/stripe";
 import { runtimeOf } from "../../lib/runtime";
 import { createStripeClient } from "../../lib/stripe";
-import { DomainEvents } from "../../mixins/domain-events.mixin";
-import { MongoMixin } from "../../mixins/mongo.mixin";
+import { DomainMixins } from "../../mixins/domain-events.mixin";
 import * as actions from "./actions";
 import { models, type PaymentThis } from "./context";
 import { bookingEvents } from "./escrow";
@@ -17,12 +16,12 @@ import { bookingEvents } from "./escrow";
 const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, PaymentThis> = {
   name: "payment",
   mixins: [
-    DomainEvents<PaymentThis>({
-      source: "payment",
+    ...DomainMixins<PaymentThis, typeof models>({
+      db: "payment",
+      models,
       outbox: ["payments"],
       consume: { "service-payment-bookings": bookingEvents },
     }),
-    MongoMixin({ db: "payment", models }),
   ],
 
   actions: {

@@ -1,25 +1,24 @@
-import type { Service } from "moleculer";
 import type { OfferEntity, RunnerEntity } from "../../contracts";
 import { decide, type Runner, type RunnerCommand } from "../../domain/runner";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { GeoIndex } from "../../lib/geo-index";
 import type { RateLimiter } from "../../lib/rate-limit";
-import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
-import type { MongoThis } from "../../mixins/mongo.mixin";
+import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { dispatchModel, type DispatchDoc } from "../../models/dispatch.model";
 import { runnerModel, type RunnerDoc } from "../../models/runner.model";
 
 export const models = { runners: runnerModel, dispatches: dispatchModel };
 
-export type RunnerThis = Service &
-  MongoThis<typeof models> &
-  DomainEventsMethods & {
+export type RunnerThis = DomainServiceThis<
+  typeof models,
+  {
     geo: GeoIndex;
     closeGeo: () => Promise<void>;
     limiter: RateLimiter;
     /** When searching bookings were last tried again by the sweep. */
     lastSearchRetry: number;
-  };
+  }
+>;
 
 /** Lost races (two consumers on one runner or booking) are decided again on what is stored then. */
 export const RETRIES = 3;

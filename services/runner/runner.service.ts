@@ -2,13 +2,14 @@ import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { createGeoIndex } from "../../lib/geo-index";
 import { RateLimiter } from "../../lib/rate-limit";
 import { runtimeOf } from "../../lib/runtime";
-import { DomainEvents } from "../../mixins/domain-events.mixin";
-import { MongoMixin } from "../../mixins/mongo.mixin";
+import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import { models, type RunnerThis } from "./context";
-import { bookingEvents, decline, paymentEvents, sweep } from "./dispatch";
+import * as availability from "./availability";
+import { bookingEvents, decline, paymentEvents } from "./dispatch";
 import { location, locations } from "./locations";
 import * as profile from "./profile";
+import { sweep } from "./sweep";
 
 /**
  * Runners: profile, availability (domain/runner.ts), the GPS stream and dispatch
@@ -33,15 +34,15 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
         run: sweep,
       },
     }),
-    DomainEvents<RunnerThis>({
-      source: "runner",
+    ...DomainMixins<RunnerThis, typeof models>({
+      db: "runner",
+      models,
       outbox: ["runners", "dispatches"],
       consume: {
         "service-runner-payments": paymentEvents,
         "service-runner-bookings": bookingEvents,
       },
     }),
-    MongoMixin({ db: "runner", models }),
   ],
 
   actions: {
@@ -50,9 +51,9 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     /** Name, vehicle and the Stripe connected account payouts go to. */
     updateProfile: profile.updateProfile,
     /** Starts taking jobs at a position: `runner.online`. */
-    online: profile.online,
+    online: availability.online,
     /** Stops taking jobs: `runner.offline`; refused during an active booking. */
-    offline: profile.offline,
+    offline: availability.offline,
     /** One GPS fix: `runner.location_update`, 202 once Kafka has it. */
     location,
     /** The fixes a gateway's sockets sent in one tick, judged one by one. */

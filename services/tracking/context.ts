@@ -1,11 +1,9 @@
-import type { Service } from "moleculer";
 import { decide, type TrackCommand } from "../../domain/track";
 import type { TrackState, TrackingPolicy } from "../../domain/tracking";
 import type { DomainEvent } from "../../events/envelope";
 import type { Outcome } from "../../lib/aggregate";
 import type { GroupCommit } from "../../lib/group-commit";
-import type { DomainEventsMethods } from "../../mixins/domain-events.mixin";
-import type { MongoThis } from "../../mixins/mongo.mixin";
+import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import {
   trackModel,
   waypointModel,
@@ -42,9 +40,9 @@ export interface FixWrites {
   progress: Map<CachedTrack, Progress>;
 }
 
-export type TrackingThis = Service &
-  MongoThis<typeof models> &
-  DomainEventsMethods & {
+export type TrackingThis = DomainServiceThis<
+  typeof models,
+  {
     policy: TrackingPolicy;
     /** booking id → active track; runner id → its latest active booking. */
     active: Map<string, CachedTrack>;
@@ -52,7 +50,8 @@ export type TrackingThis = Service &
     /** runner id → when its position last went to the admin room. */
     lastAdminPush: Map<string, number>;
     fixWriter: GroupCommit<FixWrites>;
-  };
+  }
+>;
 
 export const round3 = (km: number) => Math.round(km * 1000) / 1000;
 

@@ -3,8 +3,7 @@ import { TRACKING_TUNING } from "../../config/tuning";
 import { DEFAULT_TRACKING_POLICY } from "../../domain/tracking";
 import { GroupCommit } from "../../lib/group-commit";
 import { runtimeOf } from "../../lib/runtime";
-import { DomainEvents } from "../../mixins/domain-events.mixin";
-import { MongoMixin } from "../../mixins/mongo.mixin";
+import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import * as actions from "./actions";
 import { models, type TrackingThis } from "./context";
@@ -21,8 +20,9 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
     Periodic<TrackingThis>({
       checkpoint: { everyMs: () => TRACKING_TUNING.checkpointEveryMs, run: checkpoint },
     }),
-    DomainEvents<TrackingThis>({
-      source: "tracking",
+    ...DomainMixins<TrackingThis, typeof models>({
+      db: "tracking",
+      models,
       outbox: ["tracks"],
       // Every handler is a command guarded on the track's status or a write keyed by id (the
       // track is `trk-<booking>`, a waypoint `<time>:<track>`): a repeat changes nothing.
@@ -33,7 +33,6 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
       },
       batch: { "service-tracking-runners": onRunnerBatch },
     }),
-    MongoMixin({ db: "tracking", models }),
   ],
 
   actions: {

@@ -1,6 +1,5 @@
 import type { Model } from "mongoose";
-import type { BookingEntity } from "../../contracts";
-import type { PaymentEntity } from "../../contracts";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";

@@ -1,6 +1,5 @@
 import { runtimeOf } from "../../lib/runtime";
-import type { BookingEntity } from "../../contracts";
-import type { PaymentEntity } from "../../contracts";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";

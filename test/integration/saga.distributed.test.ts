@@ -1,6 +1,5 @@
 import { KafkaEventBus } from "../../lib/event-bus";
-import type { BookingEntity } from "../../contracts";
-import type { PaymentEntity } from "../../contracts";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndHold, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";

@@ -1,8 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import { createBroker } from "../../services";
 import { loadConfig } from "../../lib/config";
-import type { BookingEntity } from "../../contracts";
-import type { PaymentEntity } from "../../contracts";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";
 

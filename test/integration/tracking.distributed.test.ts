@@ -1,6 +1,5 @@
 import type { Socket } from "socket.io-client";
-import type { OfferEntity } from "../../contracts";
-import type { LiveFix } from "../../contracts";
+import type { OfferEntity, LiveFix } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk, type Ack } from "../support/live";
 import { createRuntime } from "../../lib/runtime";

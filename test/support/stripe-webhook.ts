@@ -1,6 +1,5 @@
 import Stripe from "stripe";
-import type { BookingEntity } from "../../contracts";
-import type { PaymentEntity } from "../../contracts";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
 import type { ApiResponse, System } from "./system";
 import { eventually } from "./wait";
 

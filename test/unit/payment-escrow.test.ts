@@ -88,20 +88,19 @@ describe("escrow decider", () => {
     it.each(PAYMENT_STATUSES.filter((status) => from.includes(status)))(
       `given a %s payment, then it moves to ${to}, guarded on that status`,
       (status) => {
-        const decision = decide(payment(status), { ...step, at: AT } as never);
-        expect(decision).toEqual(
-          expect.objectContaining({
-            ok: true,
-            expect: expect.objectContaining({ status }),
-            changes: expect.objectContaining({ status: to, updated_at: AT }),
-          }),
-        );
+        const decision = decide(payment(status), { ...step, at: AT });
+        if (!decision.ok) throw new Error(decision.rejection.message);
+        expect([
+          decision.expect.status,
+          decision.changes.status,
+          decision.changes.updated_at,
+        ]).toEqual([status, to, AT]);
       },
     );
     it.each(PAYMENT_STATUSES.filter((status) => !from.includes(status)))(
       "given a %s payment, then it is a conflict and nothing changes",
       (status) => {
-        expect(decide(payment(status), { ...step, at: AT } as never)).toEqual({
+        expect(decide(payment(status), { ...step, at: AT })).toEqual({
           ok: false,
           rejection: {
             kind: "conflict",
@@ -256,7 +255,7 @@ describe("escrow decider", () => {
         [{ type: "fail", reason: "nothing to capture: the payment is failed" }, "failed"],
       ] as [PaymentStep, PaymentRecordStatus][]
     ).map(([step, status]) => {
-      const decision = decide(payment(status), { ...step, at: AT } as never);
+      const decision = decide(payment(status), { ...step, at: AT });
       return decision.ok ? (decision.events[0].data as { reason: string }).reason : decision;
     });
     expect(reasons).toEqual([
