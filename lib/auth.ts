@@ -28,8 +28,7 @@ const ClaimsSchema = AuthUserSchema.extend({ exp: z.number() });
 const keys = new Map<string, KeyObject>();
 /**
  * The secret as a key object, made once: given a string, jsonwebtoken first tries to read it as
- * a public key and makes the secret key from the failure, on every call (13 % of the gateway's
- * CPU in the lifecycle bench).
+ * a public key and makes the secret key from the failure, on every call.
  */
 function keyOf(secret: string): KeyObject {
   let key = keys.get(secret);

@@ -22,8 +22,7 @@ export interface WaypointDoc {
 /**
  * `<recorded_at ms, 13 digits>:<track id>`. Time first: the fixes of all tracks arrive in about
  * time order, so each bulk insert adds to the right edge of the `_id` index, which stays in
- * cache, instead of to one page per track across an index that grows with every trip
- * (`npm run bench -- store`: 0.038 against 0.058 ms of FerretDB CPU per waypoint at 150k).
+ * cache, instead of to one page per track across an index that grows with every trip.
  */
 export function waypointId(trackId: string, recordedAt: Date): string {
   return `${String(recordedAt.getTime()).padStart(13, "0")}:${trackId}`;

@@ -475,8 +475,8 @@ function kafkaLogCreator(logger: KafkaBusOptions["logger"]): logCreator {
 
 /**
  * True for a record whose type header names a type this consumer does not handle: read from
- * the raw record, so a consumer skips the other types of its topic without decoding them (the
- * notification service skips 2,500 GPS updates a second this way in the tracking bench).
+ * the raw record, so a consumer skips the other types of its topic (a GPS stream, say) without
+ * decoding them.
  */
 function othersType(message: KafkaMessage, types: ReadonlySet<string> | undefined): boolean {
   if (!types) return false;

@@ -48,8 +48,8 @@ export const open = (service: PaymentThis, command: Extract<PaymentCommand, { ty
   paymentsOf(service).create(command.id, decide, command);
 
 /**
- * The booking's payment: by `_id`, or by `booking_id` for a payment made before ids followed
- * the booking's (on FerretDB a scan, run only when the lookup by `_id` missed).
+ * The booking's payment: by `_id`, or by `booking_id` for one whose id does not follow the
+ * booking's (on FerretDB a scan, run only when the lookup by `_id` missed).
  */
 export async function paymentOf(service: PaymentThis, bookingId: string) {
   return (

@@ -31,7 +31,7 @@ export const get = action(TRACKING_ACTIONS.get, async function (ctx) {
       .lean<WaypointDoc[]>(),
     this.models.waypoints.countDocuments({ track_id: track._id }),
   ]);
-  // A fix stored under both id forms (`<track>:<time>` before, `<time>:<track>` now) is listed once.
+  // A fix stored under both waypoint id forms (`<track>:<time>`, `<time>:<track>`) is listed once.
   const points = latest.filter(
     (point, i) => i === 0 || point.recorded_at.getTime() !== latest[i - 1].recorded_at.getTime(),
   );
