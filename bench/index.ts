@@ -3,6 +3,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   lifecycle: () => import("./lifecycle"),
   tracking: () => import("./tracking"),
   store: () => import("./store"),
+  compare: () => import("./compare"),
 };
 
 const name = process.argv[2];

@@ -27,9 +27,15 @@ export const OUTBOX_TUNING = {
 export const BOOKING_TUNING = {
   /** An accept's runner slot whose booking is still `requested` after this was a crashed call. */
   lockGraceMs: 30_000,
+  /** The auto-confirm sweep runs every quarter of the window, within these bounds. */
+  autoConfirmSweepMs: { min: 100, max: 30_000 },
 };
 
 export const DISPATCH_TUNING = {
+  /** The dispatch sweep runs every quarter of the shortest timeout, within these bounds. */
+  sweepMs: { min: 100, max: 1000 },
+  /** Runners whose fix rate is tracked at once; the least recently seen are forgotten beyond. */
+  rateLimitedRunners: 100_000,
   /** Searching bookings looked at per sweep or per runner coming online. */
   searchBatch: 50,
   /** How often a searching booking is tried again without a runner coming online near it. */
@@ -49,11 +55,17 @@ export const TRACKING_TUNING = {
   storeWaitMs: 5_000,
   /** The admin room hears each runner's position at most this often: a dashboard, not a trip. */
   adminPushEveryMs: 5_000,
+  /** A failed write of fixes is retried with this backoff until it is stored. */
+  storeRetry: { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
 };
 
 export const GATEWAY_TUNING = {
   /** GPS fixes sent on and not answered; beyond it a fix is refused (shed), never queued. */
   maxFixesInFlight: 2000,
+  /** The window of the per-token and per-address request limits. */
+  rateWindowMs: 60_000,
+  /** Entries the socket.io Redis stream keeps: minutes of room messages for a gateway to resume. */
+  socketStreamMaxLen: 100_000,
 };
 
 export const WEBHOOK_TUNING = {
@@ -70,10 +82,15 @@ export const WEBHOOK_TUNING = {
 export const EVENT_BUS_TUNING = {
   /** A stop waits this long for the writes in hand; what is not stored goes to the next member. */
   stopWaitMs: 10_000,
-  /** Kafka: records per produce request, well under the broker's message.max.bytes. */
+  /** Kafka: records per produce request, well under the broker's message.max.bytes (1 MB). */
   maxMessagesPerRequest: 500,
-  /** Kafka: how often stored write-behind offsets are committed. */
+  /** Kafka: how often consumed offsets are committed (a crash replays what came after). */
   commitEveryMs: 500,
   /** Kafka: what a patient consumer's fetch waits to fill (see `fetchWaitMs`). */
   lazyFetchBytes: 64 * 1024,
+  /**
+   * How long a consumer that skips a topic's GPS stream may wait for its fetch to fill: its
+   * events come up to this much later, and the stream costs it a few fetches a second.
+   */
+  patientFetchMs: 100,
 };

@@ -49,17 +49,18 @@ export class AggregateStore<Doc extends WithOutbox> {
   /**
    * Load, decide, save. `command(attempt)` is made anew for each try (a fresh booking number, say);
    * a lost race is tried again `retries` times, each time on what is stored then. `known` is the
-   * aggregate as the caller just read it, used for the first try instead of a second read.
+   * aggregate as the caller just read it (null: known not to exist yet), used for the first try
+   * instead of another read.
    */
   async execute<C>(
     id: string,
     decide: (state: Doc | null, command: C) => Decision<Doc>,
     command: (attempt: number) => C,
     retries = 0,
-    known?: Doc,
+    known?: Doc | null,
   ): Promise<Outcome<Doc>> {
     for (let attempt = 0; ; attempt++) {
-      const before = attempt === 0 && known ? known : await this.load(id);
+      const before = attempt === 0 && known !== undefined ? known : await this.load(id);
       const decision = decide(before, command(attempt));
       if (!decision.ok) return decision;
       const saved = await this.save(id, before, decision);
@@ -67,13 +68,16 @@ export class AggregateStore<Doc extends WithOutbox> {
     }
   }
 
-  /** Creates the aggregate; when a concurrent call created it first, the one it created. */
+  /**
+   * Creates an aggregate the caller found missing; when a concurrent call created it first, the
+   * one it created.
+   */
   async create<C>(
     id: string,
     decide: (state: Doc | null, command: C) => Decision<Doc>,
     command: C,
   ): Promise<Doc> {
-    const created = await this.execute(id, decide, () => command);
+    const created = await this.execute(id, decide, () => command, 0, null);
     if (created.ok) return created.state;
     const existing = await this.load(id);
     if (!existing) throw new Error(`${this.noun} ${id}: ${created.rejection.message}`);

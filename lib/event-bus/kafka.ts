@@ -1,3 +1,4 @@
+import { EVENT_BUS_TUNING } from "../../config/tuning";
 import {
   Kafka,
   Partitioners,
@@ -25,14 +26,12 @@ export interface KafkaBusOptions {
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
-/** Records per produce request: well under the broker's message.max.bytes (1 MB) at ~1 kB each. */
-const MAX_MESSAGES_PER_REQUEST = 500;
-/** How often consumed offsets are committed (a crash replays what came after the last commit). */
-const COMMIT_EVERY_MS = 500;
-/** What a patient consumer's fetch waits to fill (see ConsumerOptions.fetchWaitMs). */
-const LAZY_FETCH_BYTES = 64 * 1024;
-/** How long a stopping batch consumer waits for its write-behind to be stored. */
-const STOP_WAIT_MS = 10_000;
+const {
+  maxMessagesPerRequest: MAX_MESSAGES_PER_REQUEST,
+  commitEveryMs: COMMIT_EVERY_MS,
+  lazyFetchBytes: LAZY_FETCH_BYTES,
+  stopWaitMs: STOP_WAIT_MS,
+} = EVENT_BUS_TUNING;
 
 interface QueuedSend {
   topic: string;

@@ -1,3 +1,4 @@
+import { EVENT_BUS_TUNING } from "../../config/tuning";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
@@ -53,7 +54,7 @@ export class MemoryEventBus implements EventBus {
   constructor(
     private readonly defaultPartitions = 3,
     private readonly logger?: DeliveryPorts["logger"],
-    private readonly stopWaitMs = 10_000,
+    private readonly stopWaitMs = EVENT_BUS_TUNING.stopWaitMs,
   ) {}
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { GATEWAY_TUNING } from "../../config/tuning";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
@@ -167,7 +168,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
       {
         perToken: config.http.ratePerTokenPerMinute,
         perIp: config.http.ratePerIpPerMinute,
-        windowMs: 60_000,
+        windowMs: GATEWAY_TUNING.rateWindowMs,
       },
       this.logger,
     );

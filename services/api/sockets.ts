@@ -50,7 +50,7 @@ export function attachSockets(service: ApiThis): SocketServer {
       ? {
           adapter: createAdapter(service.adapterRedis, {
             streamName: `${config.mongoDbPrefix}:socket.io`,
-            maxLen: 100_000,
+            maxLen: GATEWAY_TUNING.socketStreamMaxLen,
           }),
         }
       : {}),

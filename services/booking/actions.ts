@@ -21,7 +21,8 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
   const price = estimatePrice(ctx.params.pickup, ctx.params.dropoff, ctx.params.pet_type, policy);
   const at = new Date();
   const id = randomUUID();
-  // A booking-number collision (1 in ~1e9 per day) is a lost race: the next try, a new number.
+  // A fresh id: nothing to load first. A booking-number collision (1 in ~1e9 per day) is a lost
+  // race: the next try, a new number.
   const booking = orThrow(
     await bookingsOf(this).execute(
       id,
@@ -36,6 +37,7 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
         at,
       }),
       2,
+      null,
     ),
   );
   ctx.meta.$outcome = "created";

@@ -1,3 +1,4 @@
+import { BOOKING_TUNING } from "../../config/tuning";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
@@ -15,9 +16,10 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
   mixins: [
     Periodic<BookingThis>({
       autoConfirm: {
-        // A quarter of the window, between 100 ms (tests) and 30 s (a 24 h window needs no more).
-        everyMs: (config) =>
-          Math.min(30_000, Math.max(100, Math.floor(config.autoConfirmAfterMs / 4))),
+        everyMs: ({ autoConfirmAfterMs }) => {
+          const { min, max } = BOOKING_TUNING.autoConfirmSweepMs;
+          return Math.min(max, Math.max(min, Math.floor(autoConfirmAfterMs / 4)));
+        },
         run: autoConfirmDue,
       },
     }),

@@ -1,5 +1,5 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { WEBHOOK_TUNING } from "../../config/tuning";
+import { EVENT_BUS_TUNING, WEBHOOK_TUNING } from "../../config/tuning";
 import { consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
@@ -32,7 +32,10 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
       deduplicate: false,
       // runner.events and tracking.events carry every GPS fix, which this service skips: its
       // fetches there wait to fill, so a fix stream costs it a few fetches a second.
-      fetchWaitMs: { "service-notification-runners": 100, "service-notification-tracking": 100 },
+      fetchWaitMs: {
+        "service-notification-runners": EVENT_BUS_TUNING.patientFetchMs,
+        "service-notification-tracking": EVENT_BUS_TUNING.patientFetchMs,
+      },
       consume: {
         "service-notification-bookings": eventsOf("service-notification-bookings"),
         "service-notification-payments": eventsOf("service-notification-payments"),

@@ -1,3 +1,4 @@
+import { DISPATCH_TUNING } from "../../config/tuning";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { createGeoIndex } from "../../lib/geo-index";
 import { RateLimiter } from "../../lib/rate-limit";
@@ -26,11 +27,11 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
   mixins: [
     Periodic<RunnerThis>({
       dispatchSweep: {
-        everyMs: ({ dispatch }) =>
-          Math.max(
-            100,
-            Math.min(1000, dispatch.offerTimeoutMs / 4, dispatch.runnerStaleAfterMs / 4),
-          ),
+        everyMs: ({ dispatch }) => {
+          const { min, max } = DISPATCH_TUNING.sweepMs;
+          const quarter = Math.min(dispatch.offerTimeoutMs, dispatch.runnerStaleAfterMs) / 4;
+          return Math.max(min, Math.min(max, quarter));
+        },
         run: sweep,
       },
     }),
@@ -76,7 +77,7 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     this.limiter = new RateLimiter({
       ratePerSec: config.tracking.locationRatePerSec,
       burst: Math.max(1, Math.ceil(config.tracking.locationRatePerSec)),
-      maxKeys: 100_000,
+      maxKeys: DISPATCH_TUNING.rateLimitedRunners,
     });
     const { index, close } = createGeoIndex({
       redisUrl: config.redisUrl,

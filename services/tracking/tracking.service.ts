@@ -57,7 +57,7 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
     this.lastAdminPush = new Map();
     this.fixWriter = new GroupCommit(
       (batches) => storeFixes.call(this, batches),
-      { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
+      TRACKING_TUNING.storeRetry,
       (error, attempt) => this.logger.warn(`storing fixes failed (attempt ${attempt})`, error),
       TRACKING_TUNING.storeLingerMs,
     );

@@ -1,0 +1,140 @@
+/**
+ * `npm run bench -- compare --base <git ref> [--rounds 2] <bench> [its options…]`
+ *
+ * Runs one benchmark on an earlier commit and on the working tree in one sitting, alternating
+ * base, head, base, head… so both see the same machine, and prints each figure's median per
+ * side and head ÷ base. The base is a detached git worktree in a temporary folder, sharing this
+ * checkout's node_modules and servers (`npm run infra:up`). Reads the benches' own report lines
+ * (lifecycle and tracking), so it also compares commits from before it existed.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { percentile } from "./support";
+
+const ROOT = join(__dirname, "..");
+
+/** figure name → value, from one run's output. */
+type Figures = Map<string, number>;
+
+const LIFECYCLE = /^(\w+): \d+ lifecycles in [\d.]+ s = ([\d.]+) lifecycles\/s \((\d+) failed\)/;
+const STEP = /^ {2}(\w+)\s+([\d.]+)\s+([\d.]+)$/;
+const SAGA = /^ {2}confirm→completed \(saga\)\s+([\d.]+)\s+([\d.]+)$/;
+const TRACKING =
+  /^(\S+)\s+(\S+(?: \S+)?)\s{2,}[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)/;
+
+/** The figures a bench's report lines give (lifecycles/s and step latencies; fixes/s and p50/p99). */
+export function figuresOf(output: string): Figures {
+  const figures: Figures = new Map();
+  let mode = "";
+  for (const line of output.split("\n")) {
+    const lifecycle = LIFECYCLE.exec(line);
+    if (lifecycle) {
+      mode = lifecycle[1];
+      figures.set(`${mode} lifecycles/s`, Number(lifecycle[2]));
+      figures.set(`${mode} failed`, Number(lifecycle[3]));
+      continue;
+    }
+    const saga = SAGA.exec(line);
+    if (saga && mode) {
+      figures.set(`${mode} confirm→completed p50 ms`, Number(saga[1]));
+      figures.set(`${mode} confirm→completed p99 ms`, Number(saga[2]));
+      continue;
+    }
+    const step = STEP.exec(line);
+    if (step && mode) {
+      figures.set(`${mode} ${step[1]} p50 ms`, Number(step[2]));
+      figures.set(`${mode} ${step[1]} p99 ms`, Number(step[3]));
+      continue;
+    }
+    const tracking = TRACKING.exec(line);
+    if (tracking) {
+      const [, target, phase, delivered, p50, p99, lost, duplicated] = tracking;
+      figures.set(`${target} ${phase} delivered/s`, Number(delivered));
+      figures.set(`${target} ${phase} p50 ms`, Number(p50));
+      figures.set(`${target} ${phase} p99 ms`, Number(p99));
+      figures.set(`${target} ${phase} lost+dups`, Number(lost) + Number(duplicated));
+    }
+  }
+  return figures;
+}
+
+function runBench(tree: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["bench/index.ts", ...args], {
+      cwd: tree,
+      env: { ...process.env, KILAT_INFRA_DIR: process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra") },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.once("exit", (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`bench in ${tree} exited ${code}`)),
+    );
+  });
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    strict: false,
+    options: { base: { type: "string" }, rounds: { type: "string", default: "2" } },
+  });
+  const [, ...benchArgs] = positionals; // positionals[0] is "compare"
+  const base = typeof values.base === "string" ? values.base : undefined;
+  if (!base || benchArgs.length === 0) {
+    throw new Error("usage: npm run bench -- compare --base <ref> [--rounds 2] <bench> [options]");
+  }
+  // The options after the bench's name are the bench's own: pass them on as given.
+  const passOn = process.argv.slice(process.argv.indexOf(benchArgs[0]));
+  const work = mkdtempSync(join(tmpdir(), "kilat-compare-"));
+  const baseTree = join(work, "base");
+  execFileSync("git", ["-C", ROOT, "worktree", "add", "--detach", baseTree, base], {
+    stdio: "ignore",
+  });
+  symlinkSync(join(ROOT, "node_modules"), join(baseTree, "node_modules"));
+  const sides = { base: [] as Figures[], head: [] as Figures[] };
+  try {
+    for (let round = 1; round <= Number(values.rounds); round++) {
+      for (const [side, tree] of [
+        ["base", baseTree],
+        ["head", ROOT],
+      ] as const) {
+        console.log(`\n== round ${round}, ${side} (${side === "base" ? base : "working tree"})`);
+        sides[side].push(figuresOf(await runBench(tree, passOn)));
+      }
+    }
+  } finally {
+    execFileSync("git", ["-C", ROOT, "worktree", "remove", "--force", baseTree], {
+      stdio: "ignore",
+    });
+    rmSync(work, { recursive: true, force: true });
+  }
+  const median = (runs: Figures[], name: string) =>
+    percentile(
+      runs.map((run) => run.get(name)).filter((v): v is number => v !== undefined),
+      50,
+    );
+  console.log(`\ncompare: ${base} → working tree, medians of ${values.rounds} rounds each`);
+  console.log(`${"figure".padEnd(44)} ${"base".padStart(9)} ${"head".padStart(9)}  head/base`);
+  for (const name of sides.head[0]?.keys() ?? []) {
+    const [was, is] = [median(sides.base, name), median(sides.head, name)];
+    const ratio = was > 0 ? (is / was).toFixed(2) : "-";
+    console.log(
+      `${name.padEnd(44)} ${was.toFixed(1).padStart(9)} ${is.toFixed(1).padStart(9)}  ${ratio}`,
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
