@@ -26,4 +26,16 @@ export default tseslint.config(
     files: ["jest.config.js", "test/support/*.js"],
     languageOptions: { globals: { module: "writable", process: "readonly" } },
   },
+  {
+    // The pages' scripts: ES modules in the browser, socket.io's client as a global.
+    files: ["public/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "history", "fetch", "console", "URLSearchParams"]
+          .concat(["setInterval", "io"])
+          .map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

@@ -5,7 +5,9 @@
  * base, head, base, head… so both see the same machine, and prints each figure's median per
  * side and head ÷ base. The base is a detached git worktree in a temporary folder, sharing this
  * checkout's node_modules and servers (`npm run infra:up`). Reads the benches' own report lines
- * (lifecycle and tracking), so it also compares commits from before it existed.
+ * (lifecycle and tracking), so it also compares commits from before it existed; and, when the
+ * database is FerretDB, the commands each run sent it (its own counters, so the same for both
+ * sides), per lifecycle.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
@@ -19,7 +21,7 @@ const ROOT = join(__dirname, "..");
 /** figure name → value, from one run's output. */
 type Figures = Map<string, number>;
 
-const LIFECYCLE = /^(\w+): \d+ lifecycles in [\d.]+ s = ([\d.]+) lifecycles\/s \((\d+) failed\)/;
+const LIFECYCLE = /^(\w+): (\d+) lifecycles in [\d.]+ s = ([\d.]+) lifecycles\/s \((\d+) failed\)/;
 const STEP = /^ {2}(\w+)\s+([\d.]+)\s+([\d.]+)$/;
 const SAGA = /^ {2}confirm→completed \(saga\)\s+([\d.]+)\s+([\d.]+)$/;
 const TRACKING =
@@ -33,8 +35,9 @@ export function figuresOf(output: string): Figures {
     const lifecycle = LIFECYCLE.exec(line);
     if (lifecycle) {
       mode = lifecycle[1];
-      figures.set(`${mode} lifecycles/s`, Number(lifecycle[2]));
-      figures.set(`${mode} failed`, Number(lifecycle[3]));
+      figures.set(`${mode} lifecycles/s`, Number(lifecycle[3]));
+      figures.set(`${mode} failed`, Number(lifecycle[4]));
+      figures.set("lifecycles", (figures.get("lifecycles") ?? 0) + Number(lifecycle[2]));
       continue;
     }
     const saga = SAGA.exec(line);
@@ -59,6 +62,38 @@ export function figuresOf(output: string): Figures {
     }
   }
   return figures;
+}
+
+/** FerretDB's count of each command it was sent (its debug endpoint), or none without it. */
+async function databaseCommands(): Promise<Map<string, number>> {
+  const url = process.env.FERRETDB_METRICS_URL ?? "http://127.0.0.1:27018/debug/metrics";
+  const text = await fetch(url).then(
+    (r) => (r.ok ? r.text() : ""),
+    () => "",
+  );
+  const counts = new Map<string, number>();
+  for (const match of text.matchAll(
+    /^ferretdb_client_requests_total\{command="(\w+)",opcode="OP_MSG"\} (\d+)$/gm,
+  )) {
+    counts.set(match[1], Number(match[2]));
+  }
+  return counts;
+}
+
+/** The commands a run sent the database, per lifecycle it completed (lifecycle bench only). */
+function perLifecycle(before: Map<string, number>, after: Map<string, number>, figures: Figures) {
+  const lifecycles = [...figures].filter(([name]) => name.endsWith(" lifecycles/s")).length;
+  const done = Number([...figures].find(([name]) => name === "lifecycles")?.[1] ?? 0);
+  if (lifecycles === 0 || done === 0) return;
+  let all = 0;
+  for (const [command, count] of after) {
+    if (["find", "insert", "update", "findAndModify", "delete"].includes(command)) {
+      const sent = count - (before.get(command) ?? 0);
+      all += sent;
+      figures.set(`db ${command}/lifecycle`, sent / done);
+    }
+  }
+  figures.set("db commands/lifecycle", all / done);
 }
 
 function runBench(tree: string, args: string[]): Promise<string> {
@@ -106,7 +141,10 @@ async function main() {
         ["head", ROOT],
       ] as const) {
         console.log(`\n== round ${round}, ${side} (${side === "base" ? base : "working tree"})`);
-        sides[side].push(figuresOf(await runBench(tree, passOn)));
+        const before = await databaseCommands();
+        const figures = figuresOf(await runBench(tree, passOn));
+        perLifecycle(before, await databaseCommands(), figures);
+        sides[side].push(figures);
       }
     }
   } finally {

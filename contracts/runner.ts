@@ -28,6 +28,14 @@ export const LocationBatchParams = z
   })
   .strict();
 
+/** Fixes a runner's phone recorded while it could not send them, oldest first. */
+export const UploadLocationsParams = z
+  .object({
+    // Each fix is checked on its own: one bad fix is refused alone, the others go on.
+    fixes: z.array(z.unknown()).min(1).max(500),
+  })
+  .strict();
+
 export const ProfileParams = z
   .object({
     name: z.string().trim().min(1).max(80).optional(),
@@ -54,6 +62,7 @@ export const RUNNER_ACTIONS = contracts({
   online: { roles: ["runner"], params: Point },
   offline: { roles: ["runner"], params: NoParams },
   location: { roles: ["runner"], params: LocationParams },
+  uploadLocations: { roles: ["runner"], params: UploadLocationsParams },
   locations: { params: LocationBatchParams, internal: true },
   offers: { roles: ["runner"], params: NoParams },
   decline: { roles: ["runner"], params: IdParams },

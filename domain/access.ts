@@ -91,6 +91,9 @@ export const mayPay = (user: User, booking: Parties): boolean => user.sub === bo
 /** A trip (its track, its live room): its owner, its runner, an admin. */
 export const mayWatchTrip = (user: User, trip: Parties): boolean => isParty(user, trip);
 
+/** Operations (dead letters, replays): admins only, through the API and the REPL alike. */
+export const mayOperate = (user: User): boolean => user.role === "admin";
+
 /** An integrator webhook hears an event: an admin's hears all, an owner's those about its own. */
 export const webhookHears = (hook: { role: Role; owner_id: string }, parties: string[]): boolean =>
   hook.role === "admin" || parties.includes(hook.owner_id);

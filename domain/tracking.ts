@@ -75,6 +75,18 @@ export type FixVerdict =
 const inRange = (value: number, min: number, max: number) =>
   Number.isFinite(value) && value >= min && value <= max;
 
+/**
+ * A fix recorded further ahead of our clock than phones drift: refused, whatever else it says.
+ * Written so that an invalid time (NaN) counts as ahead: it fails closed.
+ */
+export function aheadOfClock(
+  recordedAtMs: number,
+  nowMs: number,
+  policy: TrackingPolicy = DEFAULT_TRACKING_POLICY,
+) {
+  return !(recordedAtMs <= nowMs + policy.maxClockSkewMs);
+}
+
 /** Fixes come off the wire: every field is checked, not trusted to match its type. */
 function isValid(fix: Fix, now: Date, policy: TrackingPolicy): boolean {
   if (!inRange(fix.lat, -90, 90) || !inRange(fix.lng, -180, 180)) return false;
@@ -85,8 +97,7 @@ function isValid(fix: Fix, now: Date, policy: TrackingPolicy): boolean {
   }
   if (!(fix.recorded_at instanceof Date)) return false;
   const at = fix.recorded_at.getTime();
-  // Written so that an invalid `now` (NaN) fails closed instead of letting every fix through.
-  return Number.isFinite(at) && at <= now.getTime() + policy.maxClockSkewMs;
+  return Number.isFinite(at) && !aheadOfClock(at, now.getTime(), policy);
 }
 
 const point = (fix: Fix): TrackPoint => ({

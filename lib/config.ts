@@ -163,6 +163,12 @@ const EnvSchema = z.object({
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
   LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(TRACKING.locationRatePerSec),
+  /** A map tile server for the pages, `https://…/{z}/{x}/{y}.png`; none: the pages draw alone. */
+  MAP_TILE_URL: z
+    .string()
+    .trim()
+    .regex(/^https:\/\/[^\s]*\{z\}[^\s]*\{x\}[^\s]*\{y\}/, "expected https://…/{z}/{x}/{y}.png")
+    .optional(),
   /** Browser origins allowed to call the API (comma-separated); none by default. */
   CORS_ORIGINS: z
     .string()
@@ -236,6 +242,7 @@ export interface Config {
   dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
   http: { corsOrigins: string[]; ratePerTokenPerMinute: number; ratePerIpPerMinute: number };
   webhookAllowInternal: boolean;
+  mapTileUrl: string | undefined;
   tracking: { maxSpeedKmh: number; locationRatePerSec: number };
   pricing: {
     currency: string;
@@ -297,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runnerStaleAfterMs: e.RUNNER_STALE_AFTER,
     },
     tracking: { maxSpeedKmh: e.MAX_SPEED_KMH, locationRatePerSec: e.LOCATION_RATE_LIMIT },
+    mapTileUrl: e.MAP_TILE_URL,
     webhookAllowInternal: e.WEBHOOK_ALLOW_INTERNAL
       ? e.WEBHOOK_ALLOW_INTERNAL === "true"
       : e.NODE_ENV !== "production",

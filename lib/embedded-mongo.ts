@@ -9,8 +9,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
+import { PROJECT_ROOT } from "./paths";
 
 /**
  * The embedded default's database. MongoDB's own `mongod` (through mongodb-memory-server) where
@@ -42,15 +43,6 @@ export class EmbeddedMongoUnavailable extends Error {
   constructor(message: string) {
     super(message);
     this.name = "EmbeddedMongoUnavailable";
-  }
-}
-
-/** The repository's root: where package.json is, from the sources or from dist/. */
-export function projectRoot(from = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "scripts", "infra.sh")))
-      return dir;
-    if (dirname(dir) === dir) throw new Error(`no project root above ${from}`);
   }
 }
 
@@ -184,7 +176,7 @@ async function ferretDbBinary(log: (line: string) => void, notMongod: string): P
         "or set MONGO_URL=mongodb://… (for example after `npm run infra:up`).",
     );
   if (!onPath("bash")) throw unavailable("bash is not installed");
-  const child = spawn("bash", [join(projectRoot(), "scripts", "infra.sh"), "ferretdb-bin"], {
+  const child = spawn("bash", [join(PROJECT_ROOT, "scripts", "infra.sh"), "ferretdb-bin"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let path = "";

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import mongoose, { type Connection, type Model } from "mongoose";
 import type { Config } from "./config";
-import { projectRoot, startEmbeddedMongo, type EmbeddedMongo } from "./embedded-mongo";
+import { startEmbeddedMongo, type EmbeddedMongo } from "./embedded-mongo";
+import { PROJECT_ROOT } from "./paths";
 
 let embedded: Promise<EmbeddedMongo> | undefined;
 
@@ -11,7 +12,7 @@ let embedded: Promise<EmbeddedMongo> | undefined;
  */
 export function openEmbeddedMongo(config: Config, fresh = false): Promise<EmbeddedMongo> {
   embedded ??= startEmbeddedMongo({
-    dataDir: config.dataDir ?? join(projectRoot(), ".kilat"),
+    dataDir: config.dataDir ?? join(PROJECT_ROOT, ".kilat"),
     engine: config.embeddedDb,
     fresh,
     log: (line) => console.log(`[kilat] ${line}`),

@@ -20,6 +20,15 @@ export interface Operation {
 
 type JsonSchema = Record<string, unknown>;
 
+/** A route's own handler (not an action), carrying its OpenAPI operation. */
+export interface Documented {
+  openapi: JsonSchema;
+}
+
+/** Attaches an operation to a handler, for the document to show. */
+export const documented = <F extends object>(operation: JsonSchema, handler: F): F & Documented =>
+  Object.assign(handler, { openapi: operation });
+
 const ERROR_SCHEMA: JsonSchema = {
   type: "object",
   required: ["name", "message", "code", "type"],
@@ -67,7 +76,7 @@ export function operationsOf(routes: readonly RouteSpec[], services: ActionCatal
   const operations: Operation[] = [];
   for (const route of routes) {
     for (const [alias, target] of Object.entries(route.aliases ?? {})) {
-      if (typeof target !== "string") continue; // a custom handler (the Stripe webhook)
+      if (typeof target !== "string") continue; // a custom handler: it documents itself
       const [method, path] = alias.split(/\s+/);
       const [service, action] = target.split(".");
       const definition = services[service]?.actions?.[action] as { roles?: Role[] } | undefined;
@@ -107,10 +116,8 @@ export function buildOpenApi(
       const verb = method.toLowerCase();
       paths[path] ??= {};
       if (typeof target !== "string") {
-        paths[path][verb] = {
-          summary: "Stripe webhook: the raw body, authenticated by its Stripe-Signature",
-          requestBody: { content: { "application/json": { schema: { type: "object" } } } },
-          responses: { "200": { description: "Applied (or a repeat)" }, "400": error("400") },
+        paths[path][verb] = (target as Partial<Documented>).openapi ?? {
+          summary: "custom handler",
         };
         continue;
       }
@@ -134,8 +141,12 @@ export function buildOpenApi(
         parameters,
         responses: {
           "200": { description: "OK", content: { "application/json": { schema: {} } } },
-          ...(route.authentication ? { "401": error("401"), "403": error("403") } : {}),
-          ...Object.fromEntries(["404", "409", "422", "429"].map((code) => [code, error(code)])),
+          ...(route.authentication
+            ? { "401": errorResponse("401"), "403": errorResponse("403") }
+            : {}),
+          ...Object.fromEntries(
+            ["404", "409", "422", "429"].map((code) => [code, errorResponse(code)]),
+          ),
         },
         ...(route.authentication ? { security: [{ bearerAuth: [] }] } : {}),
       };
@@ -161,8 +172,8 @@ export function buildOpenApi(
             },
           },
         };
-        (operation.responses as Record<string, unknown>)["400"] = error("400");
-        (operation.responses as Record<string, unknown>)["413"] = error("413");
+        (operation.responses as Record<string, unknown>)["400"] = errorResponse("400");
+        (operation.responses as Record<string, unknown>)["413"] = errorResponse("413");
       }
       paths[path][verb] = operation;
     }
@@ -182,7 +193,8 @@ export function buildOpenApi(
   };
 }
 
-function error(code: string) {
+/** An error response of the document. */
+export function errorResponse(code: string) {
   return {
     description: ERRORS[code],
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },

@@ -70,17 +70,25 @@ export const REPL_COMMANDS: ReplCommand[] = [
       const offset = text(params.offset);
       switch (params.verb) {
         case "list":
-          return print(await attempt(() => broker.call("api.dlqList", topic ? { topic } : {})));
+          return print(
+            await attempt(() => broker.call("api.dlqList", topic ? { topic } : {}, OPERATOR)),
+          );
         case "show":
-          return print(await attempt(() => broker.call("api.dlqShow", { topic, offset })));
+          return print(
+            await attempt(() => broker.call("api.dlqShow", { topic, offset }, OPERATOR)),
+          );
         case "replay":
           return print(
             await attempt(() =>
-              broker.call("api.dlqReplay", {
-                topic,
-                ...(offset !== undefined ? { offset } : {}),
-                all: params.options?.all === true,
-              }),
+              broker.call(
+                "api.dlqReplay",
+                {
+                  topic,
+                  ...(offset !== undefined ? { offset } : {}),
+                  all: params.options?.all === true,
+                },
+                OPERATOR,
+              ),
             ),
           );
         default:

@@ -112,6 +112,20 @@ redis_up() {
   log "redis ready on 127.0.0.1:$REDIS_PORT"
 }
 
+# ---------------------------------------------------------------- Chromium (Debian package)
+# For the browser tests of the pages (playwright-core drives it; it downloads no browser).
+CHROMIUM_BIN=/usr/bin/chromium
+
+chromium_up() {
+  if [[ ! -x $CHROMIUM_BIN ]]; then
+    log "installing chromium from Debian's packages (for the browser tests)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >>"$LOG_DIR/chromium.log" 2>&1 ||
+      die "could not install chromium (see $LOG_DIR/chromium.log)"
+  fi
+  log "chromium ready: $($CHROMIUM_BIN --version 2>/dev/null | head -1)"
+}
+
 # ---------------------------------------------------------------- Kafka (Maven Central jars)
 KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
 
@@ -264,8 +278,8 @@ stripe_mock_up() {
 # ---------------------------------------------------------------- commands
 # The exports for running Kilat on these servers. Payments stay simulated (no STRIPE_SECRET_KEY):
 # stripe-mock is stateless and sends no webhooks, so a PaymentIntent it answers never settles
-# and no booking could be accepted. STRIPE_MOCK_URL is for the Stripe adapter's contract tests;
-# the system itself does not read it.
+# and no booking could be accepted. STRIPE_MOCK_URL is for the Stripe adapter's contract tests,
+# CHROMIUM_PATH for the pages' browser tests; the system itself reads neither.
 #
 # maxPoolSize=1: FerretDB 1.x applies an update as a separate read and write, so two
 # concurrent updates of one document can lose one (measured: 50 concurrent $push kept 7).
@@ -278,6 +292,7 @@ export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MONGO_URL=mongodb://127.0.0.1:$MONGO_PORT/?maxPoolSize=1
 export STRIPE_MOCK_URL=http://127.0.0.1:$STRIPE_MOCK_PORT
+export CHROMIUM_PATH=$CHROMIUM_BIN
 EOF
 }
 
@@ -286,6 +301,8 @@ up() {
   mkdir -p "$INFRA_DIR" "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
   # Independent installs overlap; each step still waits for its own readiness.
   redis_up
+  # After Redis: both install with apt, which takes one process at a time.
+  chromium_up
   ferretdb_up &
   local ferret=$!
   stripe_mock_up &

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { renderAsyncApi } from "../../events/describe";
-import { actionsOf, notFound } from "../../lib/action";
+import { mayOperate } from "../../domain/access";
+import { ALL_TOPICS, dlqOf } from "../../events/catalog";
+import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { listDeadLetters, replayDeadLetters, showDeadLetter } from "../../lib/dlq";
 import type { PrometheusTextReporter } from "../../lib/metrics";
 import { buildOpenApi, docsPage, type ActionCatalog } from "../../lib/openapi";
@@ -18,7 +20,13 @@ const action = actionsOf<ApiThis>();
 /** Public routes with no input (query strings are ignored). */
 const Nothing = { params: z.object({}).passthrough() };
 
-/** The gateway's contracts: none is role-checked, the `dlq*` ones are for the REPL only. */
+/** A topic of the catalog, or its dead-letter twin. */
+const Topic = z.enum([...ALL_TOPICS, ...ALL_TOPICS.map(dlqOf)] as [string, ...string[]]);
+
+/**
+ * The gateway's contracts. The dead-letter ones are the REPL's `dlq` commands and the operators'
+ * page alike: admins only, checked again in the action (the REPL does not pass the gateway).
+ */
 export const API_ACTIONS = {
   health: Nothing,
   ready: Nothing,
@@ -26,18 +34,20 @@ export const API_ACTIONS = {
   openapi: Nothing,
   docs: Nothing,
   asyncapi: Nothing,
-  dlqList: { params: z.object({ topic: z.string().min(1).optional() }), internal: true },
+  dlqList: { roles: ["admin"], params: z.object({ topic: Topic.optional() }) },
   dlqShow: {
-    params: z.object({ topic: z.string().min(1), offset: z.string().min(1) }),
-    internal: true,
+    roles: ["admin"],
+    params: z.object({ topic: Topic, offset: z.string().min(1).max(40) }),
   },
   dlqReplay: {
-    params: z.object({
-      topic: z.string().min(1),
-      offset: z.string().min(1).optional(),
-      all: z.boolean().optional(),
-    }),
-    internal: true,
+    roles: ["admin"],
+    params: z
+      .object({
+        topic: Topic,
+        offset: z.string().min(1).max(40).optional(),
+        all: z.boolean().optional(),
+      })
+      .refine((p) => p.offset !== undefined || p.all === true, "give an offset, or all: true"),
   },
 } satisfies Record<string, ActionContract>;
 
@@ -98,13 +108,22 @@ export const asyncapi = action(API_ACTIONS.asyncapi, async function (ctx) {
   return renderAsyncApi();
 });
 
+/** The caller, if an operator; the refusal otherwise. */
+function operator(ctx: Parameters<typeof callerOf>[0]) {
+  const user = callerOf(ctx);
+  if (!mayOperate(user)) throw clientError("FORBIDDEN", "Operators only");
+  return user;
+}
+
 /** Dead letters of one topic or all. */
 export const dlqList = action(API_ACTIONS.dlqList, async function (ctx) {
+  operator(ctx);
   return listDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic);
 });
 
 /** One dead letter whole. */
 export const dlqShow = action(API_ACTIONS.dlqShow, async function (ctx) {
+  operator(ctx);
   const letter = await showDeadLetter(
     runtimeOf(this.broker).bus,
     ctx.params.topic,
@@ -116,5 +135,6 @@ export const dlqShow = action(API_ACTIONS.dlqShow, async function (ctx) {
 
 /** Dead letters back to their original topic. */
 export const dlqReplay = action(API_ACTIONS.dlqReplay, async function (ctx) {
+  operator(ctx);
   return replayDeadLetters(runtimeOf(this.broker).bus, ctx.params.topic, ctx.params);
 });

@@ -5,7 +5,21 @@ import type { KilatMeta } from "../../lib/action";
 import { runtimeOf } from "../../lib/runtime";
 import type { ApiThis } from "./context";
 import { STATUS_OF_OUTCOME } from "../../lib/http-status";
+import { documented, errorResponse } from "../../lib/openapi";
+import { assetOf, pagesConfig, servePublic } from "./pages";
 import { stripeWebhook } from "./stripe-webhook";
+
+/** A page of public/ (`file` null: the pages' configuration), documented in the OpenAPI document. */
+const page = (summary: string, file: (req: IncomingMessage) => string | null) =>
+  documented(
+    { summary, responses: { "200": { description: "HTML, CSS or JavaScript" } } },
+    function (this: ApiThis, req: IncomingMessage, res: ServerResponse) {
+      const { config } = runtimeOf(this.broker);
+      const name = file(req);
+      if (name === null) pagesConfig(config, res);
+      else servePublic(config, name, res);
+    },
+  );
 
 /** The public REST API: each path and the action that answers it. */
 const API_ALIASES = {
@@ -27,6 +41,7 @@ const API_ALIASES = {
   "POST runners/me/online": "runner.online",
   "POST runners/me/offline": "runner.offline",
   "POST runners/me/location": "runner.location",
+  "POST runners/me/locations": "runner.uploadLocations",
   "GET runners/me/offers": "runner.offers",
   "GET runners/nearby": "runner.nearby",
   "GET runners/online": "runner.listOnline",
@@ -37,6 +52,9 @@ const API_ALIASES = {
   "GET notifications": "notification.list",
   "POST notifications/read-all": "notification.readAll",
   "POST notifications/:id/read": "notification.read",
+  "GET ops/dead-letters": "api.dlqList",
+  "GET ops/dead-letters/:topic/:offset": "api.dlqShow",
+  "POST ops/dead-letters/replay": "api.dlqReplay",
 };
 
 /** The gateway's routes, in the order moleculer-web matches them. */
@@ -47,9 +65,19 @@ export const ROUTES: ApiRouteSchema[] = [
     mappingPolicy: "restrict",
     bodyParsers: { json: false, raw: { type: () => true, limit: "256kb" } },
     aliases: {
-      "POST /"(this: ApiThis, req: IncomingMessage & { body?: unknown }, res: ServerResponse) {
-        void stripeWebhook(this, req, res);
-      },
+      "POST /": documented(
+        {
+          summary: "Stripe webhook: the raw body, authenticated by its Stripe-Signature",
+          requestBody: { content: { "application/json": { schema: { type: "object" } } } },
+          responses: {
+            "200": { description: "Applied (or a repeat)" },
+            "400": errorResponse("400"),
+          },
+        },
+        function (this: ApiThis, req: IncomingMessage & { body?: unknown }, res: ServerResponse) {
+          void stripeWebhook(this, req, res);
+        },
+      ),
     },
   },
   {
@@ -63,6 +91,14 @@ export const ROUTES: ApiRouteSchema[] = [
       "GET api/openapi.json": "api.openapi",
       "GET api/docs": "api.docs",
       "GET api/asyncapi.yaml": "api.asyncapi",
+      // The pages and their assets (public/); their token comes in the link's fragment.
+      "GET track/:id": page(
+        "The owner's live trip: open as /track/<booking id>#token=<JWT>",
+        () => "track.html",
+      ),
+      "GET ops": page("The operators' page (admins): open as /ops#token=<JWT>", () => "ops.html"),
+      "GET pages/config.json": page("What the pages need of the configuration", () => null),
+      "GET pages/:file": page("The pages' scripts and styles", (req) => assetOf(req)),
     },
   },
   {

@@ -2,7 +2,9 @@ import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { Server as SocketServer, type Socket } from "socket.io";
 import { z } from "zod";
 import { GATEWAY_TUNING } from "../../config/tuning";
+import { UploadLocationsParams, type FixResult } from "../../contracts";
 import { AuthError, verifyToken, type AuthUser } from "../../lib/auth";
+import { validationError } from "../../lib/zod-validator";
 import { runtimeOf } from "../../lib/runtime";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
 import { errorBody, type HttpError } from "./errors";
@@ -42,7 +44,8 @@ const failure = (error: unknown): SocketAck => {
 export function attachSockets(service: ApiThis): SocketServer {
   const { config } = runtimeOf(service.broker);
   const io = new SocketServer(service.server, {
-    serveClient: false,
+    // The pages load the client from here (/socket.io/socket.io.min.js): no CDN.
+    serveClient: true,
     cors: { origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false },
     // Several gateways share rooms through Redis. The streams adapter, not the pub/sub one: it
     // resumes its stream after a Redis reconnect instead of dropping what was sent meanwhile.
@@ -71,6 +74,7 @@ export function attachSockets(service: ApiThis): SocketServer {
     const { user } = socket.data as { user: AuthUser };
     void socket.join(userRoom(user.sub));
     socket.on("location", (...args: unknown[]) => onLocation(service, user, args));
+    socket.on("locations", (...args: unknown[]) => onLocations(service, user, args));
     socket.on(
       "track:subscribe",
       (payload: unknown, ack: unknown) => void watch(service, socket, user, payload, ack),
@@ -97,35 +101,66 @@ export function attachSockets(service: ApiThis): SocketServer {
   return io;
 }
 
-/**
- * GPS from the runner app without an HTTP round trip per fix, judged as REST judges one; the
- * fixes of one event-loop turn go to the runner service as one call. Beyond the fixes in
- * flight a gateway allows, a fix is refused at once (the app sends its next one): overload
- * sheds, it does not pile up.
- */
-function onLocation(service: ApiThis, user: AuthUser, args: unknown[]) {
-  // The acknowledgement is the last argument, also when the app sent no fix at all.
+/** One fix's answer, as the runner app reads it. */
+const fixAck = (result: FixResult): SocketAck =>
+  result.ok ? { ok: true, accepted: true, event_id: result.event_id } : failure(result.error);
+
+/** A message's payload and acknowledgement (the last argument, also when no payload came). */
+function splitAck(args: unknown[]): { payload: unknown; ack: unknown } {
   const ack = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+  return { payload: args[0], ack };
+}
+
+/**
+ * Takes `count` fixes of a runner in flight, and gives back the release; undefined when refused
+ * at once: not a runner, or more fixes in flight than a gateway allows (overload sheds, the app
+ * sends again; it does not pile up).
+ */
+function admitFixes(service: ApiThis, user: AuthUser, ack: unknown, count: number) {
   if (user.role !== "runner") {
     reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
-    return;
+    return undefined;
   }
-  if (service.fixesInFlight >= GATEWAY_TUNING.maxFixesInFlight) {
+  if (service.fixesInFlight + count > GATEWAY_TUNING.maxFixesInFlight) {
     reply(ack, failure({ name: "QueueIsFull", message: "", type: "QUEUE_FULL" }));
-    return;
+    return undefined;
   }
-  service.fixesInFlight++;
+  service.fixesInFlight += count;
+  return () => void (service.fixesInFlight -= count);
+}
+
+/**
+ * GPS from the runner app without an HTTP round trip per fix, judged as REST judges one; the
+ * fixes of one event-loop turn go to the runner service as one call.
+ */
+function onLocation(service: ApiThis, user: AuthUser, args: unknown[]) {
+  const { payload, ack } = splitAck(args);
+  const release = admitFixes(service, user, ack, 1);
+  if (!release) return;
   service.locations
     // null, not undefined, survives JSON: a missing fix is judged (422) as a bad one.
-    .add({ runner_id: user.sub, fix: args[0] ?? null })
-    .then((result) =>
-      reply(
-        ack,
-        result.ok ? { ok: true, accepted: true, event_id: result.event_id } : failure(result.error),
-      ),
-    )
+    .add({ runner_id: user.sub, fix: payload ?? null })
+    .then((result) => reply(ack, fixAck(result)))
     .catch((error: unknown) => reply(ack, failure(error)))
-    .finally(() => service.fixesInFlight--);
+    .finally(release);
+}
+
+/** A batch of buffered fixes (`{ fixes }`, oldest first), answered fix by fix, as REST does. */
+function onLocations(service: ApiThis, user: AuthUser, args: unknown[]) {
+  const { payload, ack } = splitAck(args);
+  const parsed = UploadLocationsParams.safeParse(payload);
+  if (!parsed.success) {
+    reply(ack, failure(validationError(parsed.error)));
+    return;
+  }
+  const release = admitFixes(service, user, ack, parsed.data.fixes.length);
+  if (!release) return;
+  const fixes = parsed.data.fixes.map((fix) => ({ runner_id: user.sub, fix: fix ?? null }));
+  service.broker
+    .call<{ results: FixResult[] }, { fixes: typeof fixes }>("runner.locations", { fixes })
+    .then(({ results }) => reply(ack, { ok: true, results: results.map(fixAck) }))
+    .catch((error: unknown) => reply(ack, failure(error)))
+    .finally(release);
 }
 
 /** Joins a booking's live room, if the tracking service says the user may watch the trip. */

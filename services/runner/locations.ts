@@ -5,6 +5,7 @@ import type { DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, clientError } from "../../lib/action";
 import { runtimeOf } from "../../lib/runtime";
 import { validationError } from "../../lib/zod-validator";
+import { aheadOfClock } from "../../domain/tracking";
 import type { RunnerDoc } from "../../models/runner.model";
 import type { RunnerThis } from "./context";
 
@@ -27,33 +28,54 @@ export const location = action(RUNNER_ACTIONS.location, async function (ctx) {
 });
 
 /**
- * The socket path of `location`: the fixes a gateway received in one tick, judged one by
- * one exactly as `location` judges one (validation, rate limit, online), then one Kafka
- * send for all accepted. Answers per fix; the gateway authenticated each runner.
+ * The socket path of `location`: the fixes a gateway received in one tick (or a runner's
+ * buffered batch), judged one by one exactly as `location` judges one, then one Kafka send for
+ * all accepted. Answers per fix; the gateway authenticated each runner.
  */
 export const locations = action(RUNNER_ACTIONS.locations, async function (ctx) {
+  return { results: await judgeFixes(this, ctx.params.fixes) };
+});
+
+/**
+ * A runner's buffered fixes (recorded while offline), oldest first, judged one by one: the
+ * rate limit counts them by the time each was recorded, so minutes of fixes uploaded at once
+ * all count; a fix from the future is refused alone.
+ */
+export const uploadLocations = action(RUNNER_ACTIONS.uploadLocations, async function (ctx) {
+  const runnerId = callerOf(ctx).sub;
+  return {
+    results: await judgeFixes(
+      this,
+      ctx.params.fixes.map((fix) => ({ runner_id: runnerId, fix })),
+    ),
+  };
+});
+
+/** Each fix judged in order (validation, time, rate, online); the accepted ones sent together. */
+async function judgeFixes(
+  service: RunnerThis,
+  fixes: { runner_id: string; fix?: unknown }[],
+): Promise<FixResult[]> {
   const now = Date.now();
   const settled = await Promise.allSettled(
-    ctx.params.fixes.map(({ runner_id, fix }) => {
+    fixes.map(({ runner_id, fix }) => {
       const parsed = LocationParams.safeParse(fix);
       return parsed.success
-        ? takeFix(this, runner_id, parsed.data, now)
+        ? takeFix(service, runner_id, parsed.data, now)
         : Promise.reject(validationError(parsed.error));
     }),
   );
   const events = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   if (events.length > 0) {
-    await runtimeOf(this.broker).bus.publish(TOPICS.runner, events);
-    this.broker.metrics.increment("kilat.runner.location.accepted", {}, events.length);
+    await runtimeOf(service.broker).bus.publish(TOPICS.runner, events);
+    service.broker.metrics.increment("kilat.runner.location.accepted", {}, events.length);
   }
-  return {
-    results: settled.map((result): FixResult =>
-      result.status === "fulfilled"
-        ? { ok: true, event_id: result.value.id }
-        : fixFailure(result.reason),
-    ),
-  };
-});
+  return settled.map((result) =>
+    result.status === "fulfilled"
+      ? { ok: true, event_id: result.value.id }
+      : fixFailure(result.reason),
+  );
+}
 
 function fixFailure(error: unknown): FixResult {
   const { name, message, code, type, data } = (error ?? {}) as Partial<
@@ -66,8 +88,10 @@ function fixFailure(error: unknown): FixResult {
 }
 
 /**
- * One GPS fix judged: within the runner's rate limit, and the runner online (moved in the
- * geo index in the same round trip); the `runner.location_update` to publish, or the refusal.
+ * One GPS fix judged: not from the future, within the runner's rate limit (by the time it was
+ * recorded), and the runner online (moved in the geo index in the same round trip); the
+ * `runner.location_update` to publish, or the refusal. The limiter is consulted before anything
+ * awaits, so the fixes of a batch are counted in their order.
  */
 async function takeFix(
   service: RunnerThis,
@@ -75,7 +99,17 @@ async function takeFix(
   fix: Fix,
   now: number,
 ): Promise<DomainEvent> {
-  if (!service.limiter.allow(runnerId, now)) {
+  const recordedAt = Date.parse(fix.timestamp);
+  if (aheadOfClock(recordedAt, now)) {
+    throw clientError("VALIDATION_ERROR", "Invalid request: timestamp: recorded in the future", [
+      {
+        field: "timestamp",
+        message: "more than the allowed clock skew ahead of the server",
+        type: "future",
+      },
+    ]);
+  }
+  if (!service.limiter.allow(runnerId, recordedAt)) {
     service.broker.metrics.increment("kilat.runner.location.dropped", { reason: "rate" });
     throw clientError("RATE_LIMITED", "Too many location updates; the excess is dropped");
   }

@@ -8,7 +8,7 @@ import { Periodic } from "../../mixins/periodic.mixin";
 import { models, type RunnerThis } from "./context";
 import * as availability from "./availability";
 import { bookingEvents, decline, paymentEvents } from "./dispatch";
-import { location, locations } from "./locations";
+import { location, locations, uploadLocations } from "./locations";
 import * as profile from "./profile";
 import { sweep } from "./sweep";
 
@@ -59,6 +59,8 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     location,
     /** The fixes a gateway's sockets sent in one tick, judged one by one. */
     locations,
+    /** A runner's buffered fixes (recorded offline), oldest first, answered fix by fix. */
+    uploadLocations,
     /** The caller's open offer (at most one). */
     offers: profile.offers,
     /** Turns the offer down: it moves to the next nearest runner. */

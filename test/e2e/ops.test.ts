@@ -176,6 +176,38 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
     });
   });
 
+  it("serves the dead letters to operators over REST, through the REPL's actions and role check", async () => {
+    const admin = system.token("admin", "ops-admin");
+    const owner = system.token("owner", "ops-owner");
+    const listed = await system.api<unknown[]>(
+      "GET",
+      "/api/ops/dead-letters?topic=booking.events",
+      {
+        token: admin,
+      },
+    );
+    expect([listed.status, listed.body]).toEqual([
+      200,
+      await repl(system, "dlq list booking.events"),
+    ]);
+    expect((await system.api("GET", "/api/ops/dead-letters", { token: owner })).status).toBe(403);
+    const unknown = await system.api("GET", "/api/ops/dead-letters?topic=nope", { token: admin });
+    expect(unknown.status).toBe(422);
+    // The same action, called as the REPL calls it but by a non-operator: refused there too.
+    await expect(
+      system.brokers[0].call("api.dlqList", {}, { meta: { user: { sub: "o", role: "owner" } } }),
+    ).rejects.toMatchObject({ code: 403, type: "FORBIDDEN" });
+    const replayed = await system.api<{ replayed: number }>(
+      "POST",
+      "/api/ops/dead-letters/replay",
+      {
+        token: admin,
+        body: { topic: "booking.events", all: true },
+      },
+    );
+    expect([replayed.status, replayed.body.replayed]).toEqual([200, listed.body.length]);
+  });
+
   it("shows who is online", async () => {
     const runner = system.token("runner", "ops-runner");
     await system.api("POST", "/api/runners/me/online", {

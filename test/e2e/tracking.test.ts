@@ -382,8 +382,11 @@ describeWithInfra(["mongo"], "location rate limit", (infra) => {
   it("lets 2 a second through and answers 429 to the rest", async () => {
     const runner = system.token("runner", "rate-runner");
     await system.api("POST", "/api/runners/me/online", { token: runner, body: { lat: 0, lng: 0 } });
+    // Ten fixes recorded at one moment: the limit counts fixes by the time they were recorded.
+    const recorded = new Date().toISOString();
+    const fixes = walk({ lat: 0, lng: 0 }, 10).map((fix) => ({ ...fix, timestamp: recorded }));
     const statuses = await Promise.all(
-      walk({ lat: 0, lng: 0 }, 10).map(
+      fixes.map(
         async (fix) =>
           (await system.api("POST", "/api/runners/me/location", { token: runner, body: fix }))
             .status,

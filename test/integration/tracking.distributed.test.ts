@@ -169,5 +169,45 @@ describeWithInfra(
         "tracking.started",
       ]);
     });
+
+    it("counts a runner's buffered batch, sent over a socket to one gateway, in the tracking process", async () => {
+      const pickup = { lat: -6.7, lng: 107.3 };
+      const owner = system.token("owner", "kd-buffer-owner");
+      const runner = system.token("runner", "kd-buffer-runner");
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const id = await heldBookingFrom(owner, pickup);
+      for (const step of ["accept", "pickup", "depart"]) {
+        const moved = await system.api("POST", `/api/bookings/${id}/${step}`, {
+          token: runner,
+          body: {},
+        });
+        expect(moved.status).toBe(200);
+      }
+      await trackStarted(system, owner, id);
+      // Four minutes without coverage: 9 fixes, 30 s and 150 m apart (18 km/h).
+      const end = Date.now();
+      const fixes = Array.from({ length: 9 }, (_, i) => ({
+        ...north(pickup, i * 0.15),
+        timestamp: new Date(end - (8 - i) * 30_000).toISOString(),
+        booking_id: id,
+      }));
+      const socket = await socketAt(system.gatewayUrls[1], runner);
+      const ack = await request(socket, "locations", { fixes });
+      expect((ack.results as Ack[]).map((result) => result.ok)).toEqual(fixes.map(() => true));
+      const distance = await eventually(
+        async () => {
+          const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
+            "GET",
+            `/api/bookings/${id}/track`,
+            { token: owner },
+          );
+          return track.body.waypoint_count === fixes.length
+            ? track.body.total_distance_km
+            : undefined;
+        },
+        { what: "the batch's waypoints" },
+      );
+      expect(distance).toBeCloseTo(1.2, 2);
+    });
   },
 );

@@ -9,6 +9,8 @@ export interface Infra {
   mongo?: string;
   redis?: string;
   stripe?: string;
+  /** The browser the pages' tests drive (Debian's chromium, installed by infra:up). */
+  chromium?: string;
 }
 
 const fromFile = readInfraEnv();
@@ -19,6 +21,7 @@ export const infra: Infra = {
   mongo: read("MONGO_URL"),
   redis: read("REDIS_URL"),
   stripe: read("STRIPE_MOCK_URL"),
+  chromium: read("CHROMIUM_PATH"),
 };
 
 /**

@@ -1,0 +1,148 @@
+import { TripMap, api, money, notify, takeToken, tokenProblem } from "/pages/map.js";
+
+/**
+ * The owner's live trip: the booking's steps, the route so far and the runner moving on the
+ * map as `track:update` arrives, distance, ETA and price. The token comes in the link's
+ * fragment, as the app passes it, and goes only into the Authorization header and the socket's
+ * handshake.
+ */
+const STEPS = [
+  ["requested", "Booked"],
+  ["accepted", "Runner on the way"],
+  ["picked_up", "Picked up"],
+  ["in_transit", "On the road"],
+  ["delivered", "Delivered"],
+  ["confirmed", "Confirmed"],
+  ["completed", "Completed"],
+];
+
+const bookingId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+const token = takeToken();
+const config = await fetch("/pages/config.json")
+  .then((r) => r.json())
+  .catch(() => ({}));
+const map = new TripMap(document.getElementById("map"), { tileUrl: config.tile_url });
+const trip = { booking: null, route: [], runner: null };
+
+function showSteps(status) {
+  const list = document.getElementById("steps");
+  list.dataset.status = status;
+  const at = STEPS.findIndex(([step]) => step === status);
+  list.replaceChildren(
+    ...(status === "cancelled" ? [["cancelled", "Cancelled"]] : STEPS).map(([step, label], i) => {
+      const item = document.createElement("li");
+      item.textContent = label;
+      item.dataset.step = step;
+      if (status === "cancelled" || i === at) item.className = "now";
+      else if (i < at) item.className = "done";
+      return item;
+    }),
+  );
+}
+
+/** The pet has arrived once the runner handed it over. */
+const ARRIVED = ["delivered", "confirmed", "completed"];
+
+function showFacts(track) {
+  const { booking } = trip;
+  if (track) {
+    document.getElementById("distance").textContent = `${track.total_distance_km.toFixed(2)} km`;
+    const eta = ARRIVED.includes(booking?.status) ? 0 : track.eta_seconds;
+    document.getElementById("eta").textContent =
+      eta === null || eta === undefined
+        ? "–"
+        : eta === 0
+          ? "Arrived"
+          : `~${Math.max(1, Math.round(eta / 60))} min`;
+  }
+  if (booking) {
+    const final = booking.final_price_cents;
+    document.getElementById("price-label").textContent =
+      final === null ? "Estimated price" : "Price";
+    document.getElementById("price").textContent = money(
+      final ?? booking.estimated_price_cents,
+      booking.currency,
+    );
+  }
+}
+
+function redraw() {
+  const { booking, route, runner } = trip;
+  if (!booking) return;
+  map.fit([booking.pickup, booking.dropoff, ...route]);
+  map.draw({
+    route,
+    pickup: booking.pickup,
+    dropoff: booking.dropoff,
+    runners: runner ? [{ id: booking.runner_id ?? "runner", ...runner, label: "Runner" }] : [],
+  });
+}
+
+/** The booking and its track as the server has them now (on load, and after a reconnect). */
+async function load() {
+  const booking = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}`);
+  if (booking.status === 401) return (notify(tokenProblem(booking.body.data?.reason)), false);
+  if (booking.status === 404 || booking.status === 403) {
+    notify("This trip is not yours to watch: only its owner and its runner can.");
+    return false;
+  }
+  if (booking.status !== 200) return (notify("The trip cannot be shown right now."), false);
+  trip.booking = booking.body;
+  document.getElementById("title").textContent = `${booking.body.pet_name}'s trip`;
+  document.getElementById("subtitle").textContent = booking.body.booking_number;
+  showSteps(booking.body.status);
+  const track = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/track?limit=2000`);
+  if (track.status === 200) {
+    trip.route = track.body.waypoints.map(({ lat, lng }) => ({ lat, lng }));
+    trip.runner = trip.route.at(-1) ?? null;
+    showFacts(track.body);
+  } else {
+    showFacts(null);
+  }
+  redraw();
+  return true;
+}
+
+function watch() {
+  const socket = io({ auth: { token }, transports: ["websocket"] });
+  let connected = false;
+  socket.on("connect", () => {
+    // Back after a gap: what happened meanwhile is read again, then the live updates go on.
+    if (connected) void load();
+    connected = true;
+    socket.emit("track:subscribe", { booking_id: bookingId }, (ack) => {
+      if (ack?.ok) notify("");
+      else notify("This trip is not yours to watch: only its owner and its runner can.");
+    });
+  });
+  socket.on("connect_error", (error) => {
+    if (/token|unauthorized/i.test(error.message)) {
+      socket.disconnect();
+      notify(tokenProblem(error.message));
+    } else {
+      notify("Connection lost — reconnecting…", "warn");
+    }
+  });
+  socket.on("disconnect", (reason) => {
+    if (reason === "io client disconnect") return;
+    notify("Connection lost — reconnecting…", "warn");
+    // The client retries by itself, except after the server hung up: then it is asked to.
+    if (reason === "io server disconnect") socket.connect();
+  });
+  socket.on("track:update", (fix) => {
+    trip.route.push({ lat: fix.lat, lng: fix.lng });
+    trip.runner = { lat: fix.lat, lng: fix.lng };
+    showFacts(fix);
+    redraw();
+  });
+  socket.on("booking:status", async ({ status }) => {
+    showSteps(status);
+    const booking = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}`);
+    if (booking.status === 200) trip.booking = booking.body;
+    if (ARRIVED.includes(status)) document.getElementById("eta").textContent = "Arrived";
+    showFacts(null);
+  });
+}
+
+if (!token) notify("This link has no access token: open the trip from the app.");
+else if (await load()) watch();

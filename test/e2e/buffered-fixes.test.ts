@@ -1,0 +1,142 @@
+import type { Socket } from "socket.io-client";
+import type { FixResult } from "../../contracts";
+import { describeWithInfra } from "../support/infra";
+import { connectSocket, request } from "../support/live";
+import { startSystem, type System } from "../support/system";
+import { heldBooking, trackStarted } from "../support/trips";
+import { eventually } from "../support/wait";
+
+const KM = 1 / 111.195; // degrees of latitude per km
+const pickup = { lat: -6.3, lng: 106.9 };
+
+/** `count` fixes walking north `stepKm` apart, `everyMs` apart, the last `endAgoMs` ago. */
+function stretch(count: number, stepKm: number, everyMs: number, endAgoMs = 0) {
+  const end = Date.now() - endAgoMs;
+  return Array.from({ length: count }, (_, i) => ({
+    lat: pickup.lat + i * stepKm * KM,
+    lng: pickup.lng,
+    timestamp: new Date(end - (count - 1 - i) * everyMs).toISOString(),
+  }));
+}
+
+/** Buffered fixes: what a runner's phone recorded without coverage, uploaded at once. */
+describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
+  let system: System;
+  const sockets: Socket[] = [];
+  // The default limit: 5 fixes a second, counted by the time each fix was recorded.
+  beforeAll(async () => {
+    system = await startSystem({ infra: { mongo: infra.mongo } });
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await system?.stop();
+  });
+
+  /** A runner on an accepted trip, in transit; its token and the booking. */
+  async function onTheRoad(name: string) {
+    const owner = system.token("owner", `owner-${name}`);
+    const runner = system.token("runner", `runner-${name}`);
+    await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+    const { booking_id } = await heldBooking(system, owner, {
+      pickup,
+      dropoff: { lat: -6.35, lng: 106.9 },
+    });
+    for (const step of ["accept", "pickup", "depart"]) {
+      expect(
+        (
+          await system.api("POST", `/api/bookings/${booking_id}/${step}`, {
+            token: runner,
+            body: {},
+          })
+        ).status,
+      ).toBe(200);
+    }
+    await trackStarted(system, owner, booking_id);
+    return { owner, runner, booking_id };
+  }
+
+  const distanceOf = async (owner: string, bookingId: string, fixes: number) =>
+    eventually(async () => {
+      const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
+        "GET",
+        `/api/bookings/${bookingId}/track`,
+        { token: owner },
+      );
+      return track.body.waypoint_count === fixes ? track.body.total_distance_km : undefined;
+    });
+
+  it("counts the full distance of a 5-minute offline stretch uploaded at once", async () => {
+    const { owner, runner, booking_id } = await onTheRoad("offline");
+    // 11 fixes over 5 minutes, 200 m apart (24 km/h), sent in one request.
+    const fixes = stretch(11, 0.2, 30_000).map((fix) => ({ ...fix, booking_id }));
+    const upload = await system.api<{ results: FixResult[] }>("POST", "/api/runners/me/locations", {
+      token: runner,
+      body: { fixes },
+    });
+    expect(upload.status).toBe(200);
+    expect(upload.body.results.map((result) => result.ok)).toEqual(fixes.map(() => true));
+    expect(await distanceOf(owner, booking_id, 11)).toBeCloseTo(2.0, 2);
+  });
+
+  it("refuses a future fix alone, with its reason; the others of its batch count", async () => {
+    const { owner, runner, booking_id } = await onTheRoad("future");
+    const fixes = stretch(3, 0.1, 10_000, 60_000).map((fix) => ({ ...fix, booking_id }));
+    const future = { ...fixes[1], timestamp: new Date(Date.now() + 10 * 60_000).toISOString() };
+    const upload = await system.api<{ results: FixResult[] }>("POST", "/api/runners/me/locations", {
+      token: runner,
+      body: { fixes: [fixes[0], future, fixes[2]] },
+    });
+    expect(upload.body.results).toEqual([
+      { ok: true, event_id: expect.any(String) as string },
+      {
+        ok: false,
+        error: {
+          name: "MoleculerClientError",
+          message: "Invalid request: timestamp: recorded in the future",
+          code: 422,
+          type: "VALIDATION_ERROR",
+          data: [
+            {
+              field: "timestamp",
+              message: "more than the allowed clock skew ahead of the server",
+              type: "future",
+            },
+          ],
+        },
+      },
+      { ok: true, event_id: expect.any(String) as string },
+    ]);
+    // The two kept, 200 m apart (the refused one is not a waypoint).
+    expect(await distanceOf(owner, booking_id, 2)).toBeCloseTo(0.2, 2);
+  });
+
+  it("judges a socket batch by the same rules, and still limits fixes recorded too close", async () => {
+    const { runner, booking_id } = await onTheRoad("socket");
+    const socket = await connectSocket(system.url, runner);
+    sockets.push(socket);
+    // Ten fixes recorded at one moment: five pass (a second's worth), the rest are over the limit.
+    const fixes = stretch(10, 0.001, 0, 5_000).map((fix) => ({ ...fix, booking_id }));
+    const ack = await request(socket, "locations", { fixes });
+    expect(ack.ok).toBe(true);
+    const results = ack.results as { ok: boolean; error?: { code: number } }[];
+    expect(results.map((r) => (r.ok ? 202 : r.error?.code))).toEqual([
+      202, 202, 202, 202, 202, 429, 429, 429, 429, 429,
+    ]);
+    const tooMany = await request(socket, "locations", {
+      fixes: Array.from({ length: 501 }, () => fixes[0]),
+    });
+    expect([tooMany.ok, tooMany.error?.code]).toEqual([false, 422]);
+  });
+
+  it("accepts a batch only from a runner, over REST and the socket", async () => {
+    const owner = system.token("owner", "owner-not-runner");
+    const body = { fixes: stretch(1, 0, 0) };
+    expect(
+      (await system.api("POST", "/api/runners/me/locations", { token: owner, body })).status,
+    ).toBe(403);
+    const socket = await connectSocket(system.url, owner);
+    sockets.push(socket);
+    const ack = await request(socket, "locations", body);
+    expect([ack.ok, ack.error?.code]).toEqual([false, 403]);
+  });
+});
