@@ -63,3 +63,44 @@ describeWithInfra(["mongo"], "gateway hardening, embedded", (infra) => {
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
+
+/** The pages' own policy: their scripts and styles only, and a tile server only when configured. */
+describeWithInfra(["mongo"], "the pages' content security policy", (infra) => {
+  let plain: System;
+  let tiled: System;
+  beforeAll(async () => {
+    [plain, tiled] = await Promise.all([
+      startSystem({ infra: { mongo: infra.mongo } }),
+      startSystem({
+        infra: { mongo: infra.mongo },
+        env: { MAP_TILE_URL: "https://tiles.example.org/{z}/{x}/{y}.png" },
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([plain?.stop(), tiled?.stop()]);
+  });
+
+  it("serves the pages with no inline script and no other origin, unless tiles are configured", async () => {
+    for (const path of ["/track/b1", "/ops"]) {
+      const page = await plain.api<string>("GET", path);
+      expect([page.status, page.headers.get("content-type")]).toEqual([
+        200,
+        "text/html; charset=utf-8",
+      ]);
+      expect(page.headers.get("content-security-policy")).toEqual(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      );
+      expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]|\son\w+=/);
+    }
+    expect((await plain.api("GET", "/pages/config.json")).body).toEqual({ tile_url: null });
+    const withTiles = await tiled.api("GET", "/track/b1");
+    expect(withTiles.headers.get("content-security-policy")).toContain(
+      "img-src 'self' data: https://tiles.example.org;",
+    );
+    expect((await tiled.api("GET", "/pages/config.json")).body).toEqual({
+      tile_url: "https://tiles.example.org/{z}/{x}/{y}.png",
+    });
+    expect((await plain.api("GET", "/pages/..%2Fpackage.json")).status).toBe(404);
+  });
+});

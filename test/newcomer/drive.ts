@@ -196,6 +196,15 @@ async function lifecycle(file: string) {
       (item) => item.booking_id === id && item.event_type === "booking.completed",
     ),
   );
+  // The README's links: the trip page and the operators' page answer.
+  for (const page of [`/track/${id}`, "/ops"]) {
+    const response = await fetch(base + page);
+    const type = response.headers.get("content-type") ?? "";
+    if (response.status !== 200 || !type.startsWith("text/html")) {
+      throw new StepFailed(`page ${page}: ${response.status} ${type}`);
+    }
+    pass(`page ${page}`, `GET → 200 ${type}`);
+  }
   writeFileSync(file, JSON.stringify({ owner: ownerId, booking_id: id }));
 }
 
