@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   tracking: () => import("./tracking"),
   store: () => import("./store"),
   compare: () => import("./compare"),
+  profiles: () => import("./profiles"),
 };
 
 const name = process.argv[2];

@@ -1,24 +1,42 @@
 /**
- * `npm run bench -- lifecycle [--mode embedded|distributed|both] [--concurrency 20] [--lifecycles 200]`
+ * `npm run bench -- lifecycle [--mode embedded|distributed|both] [--concurrency 20]
+ *   [--lifecycles 200] [--json]`
  *
  * Drives full booking lifecycles through the public REST API — create → pay → (escrow held) →
  * accept → pickup → depart → deliver → confirm → (completed) — with `concurrency` owners at a
  * time, each with its app's socket open (the waits in brackets end on the owner's live
- * notifications, as in an app), and prints lifecycles/s and p50/p99 per REST step. Embedded: one process, in-process
- * event bus. Distributed: one server process per service over the Redis transporter and Kafka
- * (needs `npm run infra:up`). Payments use the simulated provider in both (no Stripe calls).
+ * notifications, as in an app), and prints lifecycles/s and p50/p99 per REST step; then CPU per
+ * lifecycle for every process (Kilat's, Kafka, Redis, the database, this load generator) and the
+ * database commands per lifecycle by kind (bench/measure.ts); `--json` adds one JSON line per
+ * mode. Embedded: every service in one server process, in-process event bus. Distributed: one
+ * server process per service over the Redis transporter and Kafka. Both on the servers of
+ * `npm run infra:up`; payments use the simulated provider (no Stripe calls).
  */
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { parseArgs } from "node:util";
-import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
 import { signToken } from "../lib/auth";
-import { createBroker } from "../services";
-import { DEFAULT_JWT_SECRET, loadConfig } from "../lib/config";
+import { DEFAULT_JWT_SECRET } from "../lib/config";
 import { readInfraEnv } from "../scripts/infra-env";
 import { connectSocket } from "../test/support/live";
-import { percentile, rest, startDistributed, until } from "./support";
+import {
+  CpuMeter,
+  databaseCommands,
+  difference,
+  infraProcesses,
+  printCommands,
+  printCpu,
+  type Costs,
+  type Watched,
+} from "./measure";
+import {
+  child,
+  percentile,
+  randomPort,
+  rest,
+  startDistributed,
+  stopChildren,
+  until,
+} from "./support";
 
 const STEPS = ["create", "pay", "accept", "pickup", "depart", "deliver", "confirm"] as const;
 type Step = (typeof STEPS)[number];
@@ -163,7 +181,16 @@ async function drive(
   return result;
 }
 
-function report(result: Result) {
+/** What one mode's run cost per lifecycle: CPU by process, database commands by kind. */
+interface Costing {
+  cpu: Costs;
+  commands: Costs;
+  /** CPU ms over `idleSeconds` with no load, before the run. */
+  idle: Costs;
+  idleSeconds: number;
+}
+
+function report(result: Result, costing: Costing) {
   const fmt = (ms: number) => (Number.isNaN(ms) ? "   -" : ms.toFixed(1).padStart(6));
   console.log(
     `\n${result.mode}: ${result.lifecycles} lifecycles in ${result.seconds.toFixed(1)} s = ` +
@@ -179,38 +206,95 @@ function report(result: Result) {
   console.log(
     `  confirm→completed (saga) ${fmt(percentile(result.settle, 50))}  ${fmt(percentile(result.settle, 99))}`,
   );
+  const cpu = printCpu(costing.cpu, result.lifecycles, "lifecycle", result.seconds, {
+    costs: costing.idle,
+    seconds: costing.idleSeconds,
+  });
+  const commands = printCommands(costing.commands, result.lifecycles, "lifecycle");
+  if (json) {
+    const ms = (values: number[]) => ({
+      p50: Number(percentile(values, 50).toFixed(1)),
+      p99: Number(percentile(values, 99).toFixed(1)),
+    });
+    console.log(
+      JSON.stringify({
+        bench: "lifecycle",
+        mode: result.mode,
+        lifecycles: result.lifecycles,
+        failed: result.failed,
+        lifecycles_per_s: Number((result.lifecycles / result.seconds).toFixed(2)),
+        steps_ms: Object.fromEntries(STEPS.map((step) => [step, ms(result.latencies[step])])),
+        confirm_to_completed_ms: ms(result.settle),
+        cpu_ms_per_lifecycle: cpu,
+        db_commands_per_lifecycle: commands,
+      }),
+    );
+  }
 }
 
 const run = `bench-${Date.now().toString(36)}`;
+/** One load generator is one client address: the per-address limit would measure itself. */
+const ENV = { LOG_LEVEL: "error", RATE_LIMIT_PER_IP: "10000000" };
+let json = false;
+let idleSeconds = 5;
 
+/** Drives the lifecycles and measures what they cost the watched processes. */
+async function measured(
+  mode: string,
+  url: string,
+  watched: Watched[],
+  concurrency: number,
+  total: number,
+  transport?: { url: string; namespace: string },
+) {
+  const meter = new CpuMeter([...watched, ...infraProcesses()]);
+  // What the processes cost with nothing to do: their fixed share, beside the per-lifecycle one.
+  meter.start();
+  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  const idle = meter.stop();
+  const before = await databaseCommands(watched, url, transport);
+  meter.start();
+  const result = await drive(mode, url, concurrency, total);
+  const cpu = meter.stop();
+  const commands = difference(await databaseCommands(watched, url, transport), before);
+  report(result, { cpu, commands, idle, idleSeconds });
+}
+
+/** Every service in one process, as `npm start` runs it (but on infra's MongoDB). */
 async function embedded(concurrency: number, total: number) {
   const infra = { ...readInfraEnv(), ...process.env };
-  const config = loadConfig({
-    LOG_LEVEL: "error",
-    RATE_LIMIT_PER_IP: "10000000", // one load generator is one client address
-    PORT: "0",
-    MONGO_URL: infra.MONGO_URL ?? "",
+  if (!infra.MONGO_URL)
+    throw new Error("the lifecycle bench needs MONGO_URL: run npm run infra:up");
+  const port = randomPort();
+  const server = child(["server.ts"], {
+    ...ENV,
+    PORT: port,
+    MONGO_URL: infra.MONGO_URL,
     MONGO_DB_PREFIX: run,
   });
-  const broker: ServiceBroker = createBroker(config);
-  await broker.start();
+  const url = `http://127.0.0.1:${port}`;
   try {
-    const server = (broker.getLocalService("api") as unknown as { server: Server }).server;
-    const port = (server.address() as AddressInfo).port;
-    return await drive("embedded", `http://127.0.0.1:${port}`, concurrency, total);
+    await until("the process to be ready", async () => (await fetch(`${url}/ready`)).ok);
+    await measured(
+      "embedded",
+      url,
+      [{ name: "kilat (every service)", pid: server.pid ?? -1 }],
+      concurrency,
+      total,
+    );
   } finally {
-    await broker.stop();
+    await stopChildren([server]);
   }
 }
 
 async function distributed(concurrency: number, total: number) {
-  const { url, stop } = await startDistributed(
+  const { url, stop, watched, transport } = await startDistributed(
     run,
     ["api", "booking", "payment", "notification", "runner,tracking"],
-    { LOG_LEVEL: "error", RATE_LIMIT_PER_IP: "10000000" }, // one generator is one address
+    ENV,
   );
   try {
-    return await drive("distributed", url, concurrency, total);
+    await measured("distributed", url, watched, concurrency, total, transport);
   } finally {
     await stop();
   }
@@ -223,8 +307,12 @@ async function main() {
       mode: { type: "string", default: "both" },
       concurrency: { type: "string", default: "20" },
       lifecycles: { type: "string", default: "200" },
+      json: { type: "boolean", default: false },
+      idle: { type: "string", default: "5" },
     },
   });
+  json = values.json;
+  idleSeconds = Number(values.idle);
   if (positionals[0] !== "lifecycle")
     throw new Error("usage: npm run bench -- lifecycle [--mode …]");
   const concurrency = Number(values.concurrency);
@@ -232,8 +320,8 @@ async function main() {
   console.log(
     `lifecycle bench: ${total} lifecycles, ${concurrency} at a time (${new Date().toISOString()})`,
   );
-  if (values.mode !== "distributed") report(await embedded(concurrency, total));
-  if (values.mode !== "embedded") report(await distributed(concurrency, total));
+  if (values.mode !== "distributed") await embedded(concurrency, total);
+  if (values.mode !== "embedded") await distributed(concurrency, total);
 }
 
 main().then(

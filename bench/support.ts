@@ -1,9 +1,11 @@
 /** What the benchmarks share: percentiles, polling, REST calls and the server processes. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { KafkaEventBus } from "../lib/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
+import type { Watched } from "./measure";
 
 const ROOT = join(__dirname, "..");
 
@@ -50,11 +52,18 @@ export async function rest(
  */
 export function child(args: string[], env: NodeJS.ProcessEnv, readStdout = false): ChildProcess {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  return spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
+  const spawned = spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
     cwd: ROOT,
     stdio: ["ignore", readStdout ? "pipe" : "ignore", "inherit"],
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
   });
+  // Profiles are named by pid: say which process each pid is, for `npm run bench -- profiles`.
+  const dir = nodeArgs.find((arg) => arg.startsWith("--cpu-prof-dir="))?.split("=")[1];
+  if (dir && spawned.pid) {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, "processes.tsv"), `${spawned.pid}\t${env.SERVICES ?? args[0]}\n`);
+  }
+  return spawned;
 }
 
 export const stopChildren = (children: ChildProcess[]) =>
@@ -77,7 +86,13 @@ export async function startDistributed(
   run: string,
   processes: string[],
   env: Record<string, string>,
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{
+  url: string;
+  stop: () => Promise<void>;
+  /** Each process: `kilat <its SERVICES>`, its pid and node id. */
+  watched: Watched[];
+  transport: { url: string; namespace: string };
+}> {
   const infra = { ...readInfraEnv(), ...process.env };
   for (const name of ["TRANSPORTER", "KAFKA_BROKERS", "MONGO_URL", "REDIS_URL"]) {
     if (!infra[name]) throw new Error(`distributed mode needs ${name}: run npm run infra:up`);
@@ -91,12 +106,13 @@ export async function startDistributed(
   await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
   await topics.close();
   const port = randomPort();
+  const nodeOf = (services: string) => `${run}-${services.replace(/,/g, "-")}`;
   const children = processes.map((services) =>
     child(["server.ts"], {
       ...env,
       SERVICES: services,
       PORT: port,
-      NODE_ID: `${run}-${services.replace(/,/g, "-")}`,
+      NODE_ID: nodeOf(services),
       NAMESPACE: run,
       TRANSPORTER: infra.TRANSPORTER,
       REDIS_URL: infra.REDIS_URL,
@@ -113,5 +129,14 @@ export async function startDistributed(
     await stopChildren(children);
     throw error;
   }
-  return { url, stop: () => stopChildren(children) };
+  return {
+    url,
+    stop: () => stopChildren(children),
+    watched: processes.map((services, i) => ({
+      name: `kilat ${services}`,
+      pid: children[i].pid ?? -1,
+      nodeID: nodeOf(services),
+    })),
+    transport: { url: String(infra.TRANSPORTER), namespace: run },
+  };
 }

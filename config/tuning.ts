@@ -24,6 +24,11 @@ export const OUTBOX_TUNING = {
   fullSweepEvery: 10,
 };
 
+export const AGGREGATE_TUNING = {
+  /** Aggregates an instance remembers as it last wrote them, per kind: an hour of busy trips. */
+  recentPerStore: 10_000,
+};
+
 export const BOOKING_TUNING = {
   /** An accept's runner slot whose booking is still `requested` after this was a crashed call. */
   lockGraceMs: 30_000,
@@ -66,6 +71,11 @@ export const GATEWAY_TUNING = {
   rateWindowMs: 60_000,
   /** Entries the socket.io Redis stream keeps: minutes of room messages for a gateway to resume. */
   socketStreamMaxLen: 100_000,
+};
+
+export const NOTIFICATION_TUNING = {
+  /** Booking references kept in memory: the trips of the last hours of a busy city. */
+  bookingRefs: 50_000,
 };
 
 export const WEBHOOK_TUNING = {

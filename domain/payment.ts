@@ -191,6 +191,8 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
         refunded(payment, command.refunded_cents, command.reason, at),
       ]);
     case "fail":
+      // Said once: the same failure reported again (a redelivered event) changes nothing.
+      if (payment.failure_reason === command.reason) return refuse();
       return move(
         { ...(command.status ? { status: command.status } : {}), failure_reason: command.reason },
         [failed(payment, command.reason.slice(0, 500), at)],

@@ -8,6 +8,8 @@ import {
 } from "../domain/decider";
 import type { DomainEvent } from "../events/envelope";
 import type { WithOutbox } from "../models/outbox.schema";
+import { AGGREGATE_TUNING } from "../config/tuning";
+import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";
 
 /** What a stored command came to: the aggregate before and as written, its events; or why not. */
@@ -22,6 +24,14 @@ export type Outcome<Doc> =
  * publishes them. A lost race is a `conflict`, or, for `retries`, a fresh load and decision.
  */
 export class AggregateStore<Doc extends WithOutbox> {
+  /**
+   * What this instance last wrote of each aggregate: the next command on one is decided on it
+   * without a read. Only a speed-up — another instance may have moved the aggregate since: a
+   * decision on it that is refused, or whose guarded write finds the aggregate changed, is made
+   * again on what is stored.
+   */
+  private readonly recent = new LruCache<string, Doc>(AGGREGATE_TUNING.recentPerStore);
+
   constructor(
     private readonly model: Model<Doc>,
     private readonly relay: () => OutboxRelay<Doc>,
@@ -30,9 +40,40 @@ export class AggregateStore<Doc extends WithOutbox> {
     private readonly noun: string,
   ) {}
 
-  /** The document without its outbox, by `_id` (the lookup every backend answers from an index). */
-  load(id: string): Promise<Doc | null> {
-    return this.model.findById(id, { outbox: 0 }).lean<Doc>().exec();
+  /**
+   * Decides `command` on the aggregate as this instance last wrote it, or as stored; a refusal
+   * decided on the remembered state is checked again on the stored one. `fresh` says whether
+   * `before` was read now (a lost race on a remembered state is worth one more try).
+   */
+  async decide<C>(
+    id: string,
+    decide: (state: Doc | null, command: C) => Decision<Doc>,
+    command: C,
+  ): Promise<{ before: Doc | null; decision: Decision<Doc>; fresh: boolean }> {
+    const remembered = this.recent.get(id);
+    if (remembered) {
+      const decision = decide(remembered, command);
+      if (decision.ok) return { before: remembered, decision, fresh: false };
+    }
+    const before = await this.load(id);
+    return { before, decision: decide(before, command), fresh: true };
+  }
+
+  /**
+   * The document without its outbox, by `_id` (the lookup every backend answers from an index),
+   * through the driver: nothing to cast on the way out of a document written whole.
+   */
+  async load(id: string): Promise<Doc | null> {
+    const doc = (await this.model.collection.findOne({ _id: id } as never, {
+      projection: { outbox: 0 },
+    })) as unknown as Doc | null;
+    if (doc) this.recent.set(id, doc);
+    return doc;
+  }
+
+  /** Forgets what this instance remembers of an aggregate (its next command reads it). */
+  forget(id: string): void {
+    this.recent.delete(id);
   }
 
   /** Stores an accepted decision about the aggregate `id` (null `before`: it is created). */
@@ -41,13 +82,19 @@ export class AggregateStore<Doc extends WithOutbox> {
     const state = before
       ? await guardedUpdate(this.model, { _id: id, ...decision.expect }, decision.changes, events)
       : await this.insert({ ...decision.changes, _id: id } as Doc, events);
-    if (!state) return reject("conflict", `The ${this.noun} changed meanwhile; reload it`);
-    if (events.length > 0) this.relay().flushSoon(id);
+    if (!state) {
+      this.recent.delete(id);
+      return reject("conflict", `The ${this.noun} changed meanwhile; reload it`);
+    }
+    // The write returned the document with its outbox: published from there, not read again.
+    if (events.length > 0) this.relay().flushSoon(id, state.outbox);
+    const { outbox: _written, ...remembered } = state;
+    this.recent.set(id, remembered as unknown as Doc);
     return { ok: true, before, state, events };
   }
 
   /**
-   * Load, decide, save. `command(attempt)` is made anew for each try (a fresh booking number, say);
+   * Decide and save. `command(attempt)` is made anew for each try (a fresh booking number, say);
    * a lost race is tried again `retries` times, each time on what is stored then. `known` is the
    * aggregate as the caller just read it (null: known not to exist yet), used for the first try
    * instead of another read.
@@ -59,12 +106,20 @@ export class AggregateStore<Doc extends WithOutbox> {
     retries = 0,
     known?: Doc | null,
   ): Promise<Outcome<Doc>> {
-    for (let attempt = 0; ; attempt++) {
-      const before = attempt === 0 && known !== undefined ? known : await this.load(id);
-      const decision = decide(before, command(attempt));
+    let attempt = 0;
+    let { before, decision, fresh } =
+      known !== undefined
+        ? { before: known, decision: decide(known, command(attempt)), fresh: true }
+        : await this.decide(id, decide, command(attempt));
+    for (;;) {
       if (!decision.ok) return decision;
       const saved = await this.save(id, before, decision);
-      if (saved.ok || attempt >= retries) return saved;
+      if (saved.ok) return saved;
+      // Lost on a remembered state: one more try on what is stored, not counted as a retry.
+      if (fresh && attempt++ >= retries) return saved;
+      before = await this.load(id);
+      decision = decide(before, command(attempt));
+      fresh = true;
     }
   }
 
@@ -87,8 +142,9 @@ export class AggregateStore<Doc extends WithOutbox> {
   /** A new document with its first events; null when one with its `_id` exists already. */
   private async insert(doc: Doc, events: DomainEvent[]): Promise<Doc | null> {
     try {
-      await this.model.collection.insertOne({ ...doc, outbox: toOutbox(events) } as never);
-      return doc;
+      const created = { ...doc, outbox: toOutbox(events) };
+      await this.model.collection.insertOne(created as never);
+      return created;
     } catch (error) {
       if ((error as { code?: number }).code === 11000) return null;
       throw error;

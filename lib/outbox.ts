@@ -77,12 +77,17 @@ export class OutboxRelay<T extends WithOutbox> {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  /** Publishes one aggregate's pending events; concurrent calls for one id run one after another. */
-  flush(id: string): Promise<void> {
-    const previous = this.running.get(id) ?? Promise.resolve();
-    const next = previous
+  /**
+   * Publishes one aggregate's pending events; concurrent calls for one id run one after another.
+   * `written` is the outbox as the write that just filled it returned it: used instead of reading
+   * the document again, unless another flush of the aggregate runs (then what it left is read).
+   */
+  flush(id: string, written?: OutboxEntry[]): Promise<void> {
+    const previous = this.running.get(id);
+    const entries = previous ? undefined : written;
+    const next = (previous ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.publishPending(id))
+      .then(() => this.publishPending(id, entries))
       .finally(() => {
         if (this.running.get(id) === next) this.running.delete(id);
       });
@@ -91,8 +96,8 @@ export class OutboxRelay<T extends WithOutbox> {
   }
 
   /** Fire-and-forget flush after a write: failures are left to the sweep. */
-  flushSoon(id: string): void {
-    this.flush(id).catch((error: unknown) => {
+  flushSoon(id: string, written?: OutboxEntry[]): void {
+    this.flush(id, written).catch((error: unknown) => {
       this.failed.add(id);
       this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error);
     });
@@ -132,9 +137,11 @@ export class OutboxRelay<T extends WithOutbox> {
     return published;
   }
 
-  private async publishPending(id: string): Promise<void> {
-    const doc = await this.model.findById(id, { outbox: 1 }).lean<{ outbox?: OutboxEntry[] }>();
-    const entries = doc?.outbox ?? [];
+  private async publishPending(id: string, written?: OutboxEntry[]): Promise<void> {
+    const entries =
+      written ??
+      (await this.model.findById(id, { outbox: 1 }).lean<{ outbox?: OutboxEntry[] }>())?.outbox ??
+      [];
     let index = 0;
     while (index < entries.length) {
       // Consecutive entries for one topic go out in one request, in their order.

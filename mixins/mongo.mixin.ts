@@ -1,6 +1,6 @@
 import type { Connection, Model } from "mongoose";
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { connectServiceDb, ensureIndexes, isFerretDb } from "../lib/mongo";
+import { connectServiceDb, countCommands, ensureIndexes, isFerretDb } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- models of any document shape
@@ -21,6 +21,7 @@ export function MongoMixin<M extends ModelFactories>(options: { db: string; mode
   const mixin: Partial<ServiceSchema<ServiceSettingSchema, object, object, This>> = {
     async started(this: This) {
       this.db = await connectServiceDb(runtimeOf(this.broker).config, options.db);
+      countCommands(this.db, this.broker.metrics, options.db);
       const models = Object.fromEntries(
         Object.entries(options.models).map(([name, factory]) => [name, factory(this.db)]),
       );

@@ -26,6 +26,9 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     ...DomainMixins<BookingThis, typeof models>({
       db: "booking",
       models,
+      // Every handler is a command decided on the booking's state: a repeated payment event
+      // finds it recorded (or the booking completed) and changes nothing.
+      deduplicate: false,
       outbox: ["bookings"],
       consume: { "service-booking-payments": paymentEvents },
     }),

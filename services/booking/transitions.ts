@@ -21,23 +21,35 @@ export async function transition(
   command: Transition,
 ): Promise<Outcome<BookingDoc>> {
   const bookings = bookingsOf(service);
-  const before = await bookings.load(id);
-  const decision = decide(before, command);
-  if (!decision.ok) return decision;
-  const slot = command.type === "accept" ? await takeSlot(service, command.actor.sub, id) : null;
-  if (command.type === "accept" && slot === null) {
-    return reject("conflict", "Finish your current booking before accepting another");
-  }
-  const saved = await bookings.save(id, before, decision);
-  if (!saved.ok) {
+  let { before, decision, fresh } = await bookings.decide(id, decide, command);
+  for (;;) {
+    if (!decision.ok) return decision;
+    const slot = command.type === "accept" ? await takeSlot(service, command.actor.sub, id) : null;
+    if (command.type === "accept" && slot === null) {
+      return reject("conflict", "Finish your current booking before accepting another");
+    }
+    const saved = await bookings.save(id, before, decision);
+    if (saved.ok) return moved(service, id, before, saved);
     if (slot) await service.models.runnerLocks.deleteOne({ _id: command.actor.sub, token: slot });
-    return saved;
+    // Decided on what this instance remembered, and another moved it since: decide again.
+    if (fresh) return saved;
+    before = await bookings.load(id);
+    decision = decide(before, command);
+    fresh = true;
   }
+}
+
+/** After a move: the runner's slot freed when its hands are, and the trip's watchers told. */
+async function moved(
+  service: BookingThis,
+  id: string,
+  before: BookingDoc | null,
+  saved: Extract<Outcome<BookingDoc>, { ok: true }>,
+) {
   const runnerId = before?.runner_id;
   if (runnerId && freesRunner(saved.state.status)) {
     await service.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: id });
   }
-  // Watchers of the trip hear it at once.
   pushLive(service.broker, service.logger, "emit", "live.booking", {
     booking_id: id,
     status: saved.state.status,

@@ -1,4 +1,6 @@
 import type { NotificationEntity } from "../../contracts";
+import type { BookingRef } from "../../domain/notifications";
+import type { LruCache } from "../../lib/lru-cache";
 import type { OutboundChannel } from "../../lib/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
@@ -16,6 +18,8 @@ export type NotificationThis = DomainServiceThis<
   typeof models,
   {
     channels: OutboundChannel[];
+    /** Booking references whose runner is known: they no longer change. */
+    refCache: LruCache<string, BookingRef>;
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;
     webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;

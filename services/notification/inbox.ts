@@ -4,7 +4,6 @@ import type { EventType } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import { pushLive } from "../../lib/live";
-import { ignoreDuplicateKey } from "../../lib/mongo";
 import type { Dispatch } from "../../lib/notify/port";
 import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
@@ -67,11 +66,17 @@ export const forBooking = action(NOTIFICATION_ACTIONS.forBooking, async function
   return rows.map((doc) => ({ recipient_id: doc.recipient_id, ...toEntity(doc) }));
 });
 
-/** The booking's parties as far as known; requested and accepted events fill them in. */
+/**
+ * The booking's parties as far as known; requested and accepted events fill them in. Once the
+ * runner is known the reference no longer changes, so it is kept in memory from then on (the
+ * booking's events then cost no read); before, it is read, as another instance may know more.
+ */
 async function refOf(service: NotificationThis, event: DomainEvent): Promise<BookingRef> {
   const data = event.data as Partial<Record<string, unknown>>;
   const bookingId = typeof data.booking_id === "string" ? data.booking_id : undefined;
   if (!bookingId) return { owner_id: null, runner_id: null, booking_number: null, pet_name: null };
+  const cached = service.refCache.get(bookingId);
+  if (cached) return cached;
   const set: Partial<BookingRefDoc> = {};
   if (event.type === "booking.requested") {
     const requested = event.data as DomainEvent<"booking.requested">["data"];
@@ -88,13 +93,19 @@ async function refOf(service: NotificationThis, event: DomainEvent): Promise<Boo
   if (Object.keys(set).length > 0) {
     await service.models.refs.updateOne({ _id: bookingId }, { $set: set }, { upsert: true });
   }
-  const ref = await service.models.refs.findById(bookingId).lean<BookingRefDoc>();
-  return {
-    owner_id: ref?.owner_id ?? null,
-    runner_id: ref?.runner_id ?? null,
-    booking_number: ref?.booking_number ?? null,
-    pet_name: ref?.pet_name ?? null,
+  // The request names everything but the runner, which no one knows yet.
+  const stored =
+    event.type === "booking.requested"
+      ? set
+      : await service.models.refs.findById(bookingId).lean<BookingRefDoc>();
+  const ref: BookingRef = {
+    owner_id: stored?.owner_id ?? null,
+    runner_id: stored?.runner_id ?? null,
+    booking_number: stored?.booking_number ?? null,
+    pet_name: stored?.pet_name ?? null,
   };
+  if (ref.runner_id !== null) service.refCache.set(bookingId, ref);
+  return ref;
 }
 
 /** Every channel gets the event's messages (one template per type, domain/notifications.ts). */
@@ -116,29 +127,38 @@ export const notifyOn = (types: readonly EventType[]): EventHandlers<Notificatio
   Object.fromEntries(types.map((type) => [type, notify]));
 
 /**
- * In-app: one inbox entry per recipient, pushed to the recipient's sockets; the
- * `<event id>:<recipient>` key makes a repeat store nothing and push nothing.
+ * In-app: the event's inbox entries, one per recipient, stored in one write and pushed to each
+ * recipient's sockets; the `<event id>:<recipient>` key makes a repeat store nothing and push
+ * nothing.
  */
 export async function sendInApp(service: NotificationThis, { event, messages }: Dispatch) {
+  if (messages.length === 0) return;
   const now = new Date();
-  for (const message of messages) {
-    const doc: NotificationDoc = {
-      _id: `${event.id}:${message.recipient_id}`,
-      event_id: event.id,
-      event_type: event.type,
-      read_at: null,
-      created_at: now,
-      ...message,
-    };
-    try {
-      await service.models.notifications.create(doc);
-    } catch (error) {
-      ignoreDuplicateKey(error);
-      continue; // stored (and pushed) before
-    }
+  const docs: NotificationDoc[] = messages.map((message) => ({
+    _id: `${event.id}:${message.recipient_id}`,
+    event_id: event.id,
+    event_type: event.type,
+    read_at: null,
+    created_at: now,
+    ...message,
+  }));
+  for (const doc of await insertNew(service, docs)) {
     pushLive(service.broker, service.logger, "emit", "live.notification", {
       recipient_id: doc.recipient_id,
       notification: toEntity(doc),
     });
+  }
+}
+
+/** Stores the entries not stored before (one write for all), and returns those. */
+async function insertNew(service: NotificationThis, docs: NotificationDoc[]) {
+  try {
+    await service.models.notifications.collection.insertMany(docs as never[], { ordered: false });
+    return docs;
+  } catch (error) {
+    const failures = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors;
+    if (!failures || failures.some((failure) => failure.code !== 11000)) throw error;
+    const stored = new Set(failures.map((failure) => failure.index)); // stored (and pushed) before
+    return docs.filter((_, i) => !stored.has(i));
   }
 }

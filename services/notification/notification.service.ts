@@ -1,5 +1,6 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { EVENT_BUS_TUNING, WEBHOOK_TUNING } from "../../config/tuning";
+import { EVENT_BUS_TUNING, NOTIFICATION_TUNING, WEBHOOK_TUNING } from "../../config/tuning";
+import { LruCache } from "../../lib/lru-cache";
 import { consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
@@ -73,6 +74,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
 
   created() {
     this.inFlight = new Set();
+    this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
     this.channels = [
       { name: "in-app", send: (dispatch) => inbox.sendInApp(this, dispatch) },
       {

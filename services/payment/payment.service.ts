@@ -19,6 +19,9 @@ const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, Paymen
     ...DomainMixins<PaymentThis, typeof models>({
       db: "payment",
       models,
+      // Every handler is a saga step decided on the payment's status, its provider call made
+      // with the step's idempotency key: a repeated booking event changes nothing.
+      deduplicate: false,
       outbox: ["payments"],
       consume: { "service-payment-bookings": bookingEvents },
     }),

@@ -38,6 +38,9 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     ...DomainMixins<RunnerThis, typeof models>({
       db: "runner",
       models,
+      // Every handler is a command decided on the dispatch's or the runner's state: a repeated
+      // event writes what is there already, and offers nothing twice.
+      deduplicate: false,
       outbox: ["runners", "dispatches"],
       consume: {
         "service-runner-payments": paymentEvents,

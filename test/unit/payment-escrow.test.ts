@@ -280,6 +280,12 @@ describe("escrow decider", () => {
     );
   });
 
+  it("surfaces a failure once: the same reason again changes nothing", () => {
+    const surfaced = payment("failed", { failure_reason: "nothing to capture" });
+    expect(decide(surfaced, { type: "fail", reason: "nothing to capture", at: AT }).ok).toBe(false);
+    expect(decide(surfaced, { type: "fail", reason: "capture refused", at: AT }).ok).toBe(true);
+  });
+
   it("says what the owner's request came to: created, queued (pending), or unchanged", () => {
     expect(paymentOutcome(payment("held"), true)).toBe("created");
     expect(paymentOutcome(payment("failed"), true)).toBe("created");

@@ -1,0 +1,191 @@
+/**
+ * What a bench run cost, per process: CPU time (utime + stime from /proc) of every Kilat process,
+ * of Kafka, Redis and the database (the pid files of `npm run infra:up`) and of the load
+ * generator itself, and the database commands each Kilat process sent (the driver's command
+ * monitor, `kilat.db.commands`), divided by the work the run completed.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServiceBroker } from "moleculer";
+import { redisOptions } from "../moleculer.config";
+
+const ROOT = join(__dirname, "..");
+/** /proc counts CPU time in clock ticks; Linux has 100 a second on every machine here. */
+const TICK_MS = 10;
+
+/** A process the run watches, by what it is. */
+export interface Watched {
+  name: string;
+  pid: number;
+  /** The Moleculer node it is (Kilat's processes), for its database counters. */
+  nodeID?: string;
+}
+
+/** User + system CPU time of a process, in ms; NaN when it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Kafka, Redis and the database as `npm run infra:up` started them (skipped when it did not). */
+export function infraProcesses(): Watched[] {
+  const run = join(process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra"), "run");
+  return [
+    ["kafka", "kafka"],
+    ["redis", "redis"],
+    ["database (ferretdb)", "ferretdb"],
+  ].flatMap(([name, file]) => {
+    try {
+      const pid = Number(readFileSync(join(run, `${file}.pid`), "utf8").split(" ")[0]);
+      return Number.isInteger(pid) && !Number.isNaN(cpuMs(pid)) ? [{ name, pid }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export type Costs = Record<string, number>;
+
+/** CPU ms per process from `start` to `stop`; the load generator is this process. */
+export class CpuMeter {
+  private before = new Map<string, number>();
+  private self = process.cpuUsage();
+
+  constructor(private readonly processes: Watched[]) {}
+
+  start(): void {
+    this.self = process.cpuUsage();
+    this.before = new Map(this.processes.map((p) => [p.name, cpuMs(p.pid)]));
+  }
+
+  stop(): Costs {
+    const self = process.cpuUsage(this.self);
+    const costs: Costs = {};
+    for (const p of this.processes) costs[p.name] = cpuMs(p.pid) - (this.before.get(p.name) ?? NaN);
+    costs["load generator"] = (self.user + self.system) / 1000;
+    return costs;
+  }
+}
+
+/**
+ * The database commands Kilat's processes sent so far, as `<service db> <command>` counts: each
+ * node's `kilat.db.commands` counter, asked over the transporter (`$node.metrics`); without one,
+ * the single process's Prometheus text (`/metrics`).
+ */
+export async function databaseCommands(
+  processes: Watched[],
+  gateway: string,
+  transport?: { url: string; namespace: string },
+): Promise<Costs> {
+  const counts: Costs = {};
+  const add = (command: string, value: number) =>
+    (counts[command] = (counts[command] ?? 0) + value);
+  const nodes = processes.filter((p) => p.nodeID);
+  if (!transport || nodes.length === 0) {
+    const text = await (await fetch(`${gateway}/metrics`)).text();
+    for (const m of text.matchAll(
+      /^kilat_db_commands\{[^}]*db="(\w+)",command="(\w+)"[^}]*\} (\d+)/gm,
+    )) {
+      add(`${m[1]} ${m[2]}`, Number(m[3]));
+    }
+    return counts;
+  }
+  const probe = new ServiceBroker({
+    namespace: transport.namespace,
+    nodeID: `bench-probe-${process.pid}`,
+    transporter: { type: "Redis", options: redisOptions(transport.url) },
+    logger: false,
+  });
+  await probe.start();
+  try {
+    for (const node of nodes) {
+      const metrics = await probe.call<
+        { name: string; values: { labels: { db: string; command: string }; value: number }[] }[],
+        { includes: string }
+      >("$node.metrics", { includes: "kilat.db.commands" }, { nodeID: node.nodeID });
+      for (const value of metrics.flatMap((metric) => metric.values))
+        add(`${value.labels.db} ${value.labels.command}`, value.value);
+    }
+  } finally {
+    await probe.stop();
+  }
+  return counts;
+}
+
+export const difference = (after: Costs, before: Costs): Costs =>
+  Object.fromEntries(
+    Object.entries(after).map(([key, value]) => [key, value - (before[key] ?? 0)]),
+  );
+
+/** The reads and writes a unit of work cost, by kind, from the counters' difference. */
+export function perUnit(costs: Costs, units: number, digits = 2): Costs {
+  return Object.fromEntries(
+    Object.entries(costs).map(([key, value]) => [key, Number((value / units).toFixed(digits))]),
+  );
+}
+
+/**
+ * One table: CPU ms per unit of work, and share of a core over the run, per process; with an
+ * idle window, also each process's share of a core with nothing to do (its fixed cost).
+ */
+export function printCpu(
+  costs: Costs,
+  units: number,
+  unit: string,
+  seconds: number,
+  idle?: { costs: Costs; seconds: number },
+): Costs {
+  const per = perUnit(costs, units, 3);
+  const share = (ms: number, s: number) => ((100 * ms) / (s * 1000)).toFixed(1).padStart(12);
+  console.log(
+    `  ${"process".padEnd(34)} ${`CPU ms / ${unit}`.padStart(18)} ${"% of a core".padStart(12)}` +
+      (idle ? ` ${"idle % core".padStart(12)}` : ""),
+  );
+  const kilat = Object.entries(costs).filter(([name]) => name.startsWith("kilat "));
+  for (const [name, ms] of Object.entries(costs)) {
+    console.log(
+      `  ${name.padEnd(34)} ${per[name].toFixed(3).padStart(18)} ${share(ms, seconds)}` +
+        (idle ? ` ${share(idle.costs[name] ?? NaN, idle.seconds)}` : ""),
+    );
+  }
+  const project = kilat.reduce((sum, [, ms]) => sum + ms, 0);
+  console.log(
+    `  ${"Kilat's processes together".padEnd(34)} ${(project / units).toFixed(3).padStart(18)}`,
+  );
+  return { ...per, "kilat (all)": Number((project / units).toFixed(3)) };
+}
+
+/** The commands per unit of work: by kind, in all, and by service database. */
+export function printCommands(commands: Costs, units: number, unit: string): Costs {
+  const KINDS = ["find", "insert", "update", "findAndModify", "delete", "aggregate", "count"];
+  const sum = (pick: (db: string, kind: string) => string | undefined) => {
+    const out: Costs = {};
+    for (const [key, count] of Object.entries(commands)) {
+      const [db, kind] = key.split(" ");
+      const bucket = KINDS.includes(kind) ? pick(db, kind) : undefined;
+      if (bucket && count > 0) out[bucket] = (out[bucket] ?? 0) + count;
+    }
+    return perUnit(out, units);
+  };
+  const byKind = sum((_db, kind) => kind);
+  const byDb = sum((db) => db);
+  const all = Object.values(byKind).reduce((total, n) => total + n, 0);
+  const line = (costs: Costs) =>
+    Object.entries(costs)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(", ");
+  console.log(`  database commands / ${unit}: ${all.toFixed(1)} — ${line(byKind)}`);
+  console.log(`    by service: ${line(byDb)}`);
+  const detail = sum((db, kind) => `${db} ${kind}`);
+  console.log(`    ${line(detail)}`);
+  return {
+    ...byKind,
+    all: Number(all.toFixed(2)),
+    ...Object.fromEntries(Object.entries(byDb).map(([db, n]) => [`db ${db}`, n])),
+  };
+}
