@@ -265,7 +265,7 @@ async function embedded(concurrency: number, total: number) {
   const infra = { ...readInfraEnv(), ...process.env };
   if (!infra.MONGO_URL)
     throw new Error("the lifecycle bench needs MONGO_URL: run npm run infra:up");
-  const port = randomPort();
+  const port = await randomPort();
   const server = child(["server.ts"], {
     ...ENV,
     PORT: port,

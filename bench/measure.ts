@@ -154,9 +154,11 @@ export function printCpu(
     );
   }
   const project = kilat.reduce((sum, [, ms]) => sum + ms, 0);
-  console.log(
-    `  ${"Kilat's processes together".padEnd(34)} ${(project / units).toFixed(3).padStart(18)}`,
-  );
+  if (kilat.length > 0) {
+    console.log(
+      `  ${"Kilat's processes together".padEnd(34)} ${(project / units).toFixed(3).padStart(18)}`,
+    );
+  }
   return { ...per, "kilat (all)": Number((project / units).toFixed(3)) };
 }
 

@@ -1,6 +1,7 @@
 /** What the benchmarks share: percentiles, polling, REST calls and the server processes. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { KafkaEventBus } from "../lib/event-bus";
@@ -76,7 +77,14 @@ export const stopChildren = (children: ChildProcess[]) =>
     ),
   ).then(() => undefined);
 
-export const randomPort = () => String(30000 + Math.floor(Math.random() * 10000));
+/** A port no one listens on now (the OS picks it), as the string an env var takes. */
+export async function randomPort(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return String(port);
+}
 
 /**
  * Kilat as several `server.ts` processes (one per `SERVICES` value) on the servers of
@@ -105,7 +113,7 @@ export async function startDistributed(
   });
   await topics.ensureTopics(ALL_TOPICS, PARTITIONS);
   await topics.close();
-  const port = randomPort();
+  const port = await randomPort();
   const nodeOf = (services: string) => `${run}-${services.replace(/,/g, "-")}`;
   const children = processes.map((services) =>
     child(["server.ts"], {

@@ -14,6 +14,8 @@
  *   the Redis transporter and Kafka, the gateway on the Redis streams adapter;
  * - distributed-edge: the same with the runner service in the gateway's process (see LAYOUTS).
  * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
+ * After each target's figures: CPU per delivered fix for every process of the phase (the
+ * target's, Kafka, Redis, the database, this load generator); `--json` adds a JSON line each.
  */
 import { parseArgs } from "node:util";
 import type { Socket } from "socket.io-client";
@@ -21,6 +23,7 @@ import { signToken } from "../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../lib/config";
 import { readInfraEnv } from "../scripts/infra-env";
 import { connectSocket } from "../test/support/live";
+import { CpuMeter, infraProcesses, printCpu, type Costs, type Watched } from "./measure";
 import {
   child,
   percentile,
@@ -35,6 +38,7 @@ import {
 const KM = 1 / 111.195;
 const SPEED_KMH = 30;
 const run = `trk-${Date.now().toString(36)}`;
+let json = false;
 
 interface Pair {
   bookingId: string;
@@ -49,6 +53,8 @@ interface Pair {
 interface Target {
   name: string;
   url: string;
+  /** Its server processes, for CPU per fix. */
+  watched: Watched[];
   /** Books and accepts one trip per runner (Kilat) or makes up ids (relay). */
   trips(count: number): Promise<{ bookingId: string; runnerToken: string; ownerToken: string }[]>;
   stop(): Promise<void>;
@@ -115,7 +121,7 @@ function kilatTrips(base: string) {
 }
 
 async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
-  const port = randomPort();
+  const port = await randomPort();
   const relay = child(["bench/relay.ts", String(port), ...(redisUrl ? [redisUrl] : [])], {}, true);
   await new Promise<void>((resolve, reject) => {
     relay.stdout?.once("data", () => resolve());
@@ -130,6 +136,7 @@ async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
         runnerToken: signToken({ sub: `r${i}`, role: "runner" }, DEFAULT_JWT_SECRET),
         ownerToken: signToken({ sub: `o${i}`, role: "owner" }, DEFAULT_JWT_SECRET),
       })),
+    watched: [{ name: name === "relay" ? "relay" : "relay + Redis adapter", pid: relay.pid ?? -1 }],
     stop: () => stopChildren([relay]),
   };
 }
@@ -145,7 +152,7 @@ const BENCH_ENV = {
 async function embeddedTarget(): Promise<Target> {
   const infra = { ...readInfraEnv(), ...process.env };
   if (!infra.MONGO_URL) throw new Error("embedded mode here needs MONGO_URL: run npm run infra:up");
-  const port = randomPort();
+  const port = await randomPort();
   const server = child(["server.ts"], {
     ...BENCH_ENV,
     PORT: port,
@@ -154,7 +161,13 @@ async function embeddedTarget(): Promise<Target> {
   });
   const url = `http://127.0.0.1:${port}`;
   await until("the process to be ready", async () => (await fetch(`${url}/ready`)).ok);
-  return { name: "embedded", url, trips: kilatTrips(url), stop: () => stopChildren([server]) };
+  return {
+    name: "embedded",
+    url,
+    watched: [{ name: "kilat (every service)", pid: server.pid ?? -1 }],
+    trips: kilatTrips(url),
+    stop: () => stopChildren([server]),
+  };
 }
 
 /**
@@ -171,10 +184,11 @@ async function distributedTarget(layout: string): Promise<Target> {
   const processes = LAYOUTS[layout];
   if (!processes)
     throw new Error(`unknown layout ${layout}; known: ${Object.keys(LAYOUTS).join(", ")}`);
-  const { url, stop } = await startDistributed(`${run}-${layout}`, processes, BENCH_ENV);
+  const { url, stop, watched } = await startDistributed(`${run}-${layout}`, processes, BENCH_ENV);
   return {
     name: layout === "split" ? "distributed" : `dist-${layout}`,
     url,
+    watched,
     trips: kilatTrips(url),
     stop,
   };
@@ -330,8 +344,10 @@ async function main() {
       runners: { type: "string", default: "200" },
       rate: { type: "string", default: "2500" },
       seconds: { type: "string", default: "20" },
+      json: { type: "boolean", default: false },
     },
   });
+  json = values.json;
   const runners = Number(values.runners);
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
@@ -360,9 +376,40 @@ async function main() {
     try {
       const pairs = await connectPairs(target, runners);
       await phase("warm-up", pairs, Math.min(rate, 500), 2);
+      const meter = new CpuMeter([...target.watched, ...infraProcesses()]);
+      meter.start();
       const fixed = await phase(`${rate}/s`, pairs, rate, seconds);
+      const fixedCpu = meter.stop();
+      meter.start();
       const loop = await phase("closed loop", pairs, 0, seconds);
+      const loopCpu = meter.stop();
       report(name, [fixed, loop]);
+      const costs: Record<string, Costs> = {};
+      for (const [label, run, cpu] of [
+        [`${rate}/s`, fixed, fixedCpu],
+        ["closed loop", loop, loopCpu],
+      ] as const) {
+        console.log(`  CPU per delivered fix, ${label}:`);
+        costs[label] = printCpu(cpu, Math.max(1, run.delivered), "fix", run.seconds);
+      }
+      if (json) {
+        console.log(
+          JSON.stringify({
+            bench: "tracking",
+            target: name,
+            phases: [fixed, loop].map((p) => ({
+              phase: p.label,
+              delivered_per_s: Number((p.delivered / p.seconds).toFixed(1)),
+              p50_ms: Number(percentile(p.latencies, 50).toFixed(1)),
+              p99_ms: Number(percentile(p.latencies, 99).toFixed(1)),
+              lost: p.lost,
+              duplicated: p.duplicated,
+              rejected: p.rejected,
+              cpu_ms_per_fix: costs[p.label],
+            })),
+          }),
+        );
+      }
       if (name === "embedded") {
         // One process: its counters cover the whole path (why fixes were dropped, if any).
         const metrics = await (await fetch(`${target.url}/metrics`)).text();

@@ -88,8 +88,9 @@ export class AggregateStore<Doc extends WithOutbox> {
     }
     // The write returned the document with its outbox: published from there, not read again.
     if (events.length > 0) this.relay().flushSoon(id, state.outbox);
-    const { outbox: _written, ...remembered } = state;
-    this.recent.set(id, remembered as unknown as Doc);
+    const remembered = { ...state } as Partial<Doc>;
+    delete remembered.outbox;
+    this.recent.set(id, remembered as Doc);
     return { ok: true, before, state, events };
   }
 

@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Model } from "mongoose";
-import type { SimulatedAnswerDoc, SimulatedIntentDoc } from "../../models/simulated-payment.model";
+import type { SimulatedIntentDoc } from "../../models/simulated-payment.model";
 import {
   PaymentRejected,
   type AuthorizeRequest,
@@ -11,61 +11,91 @@ import {
 
 export type SimulatedIntent = Omit<SimulatedIntentDoc, "_id"> & { id: string };
 
-/** The first answer given under an idempotency key: a value, or the refusal. */
-export type SimulatedAnswer = { value: unknown } | { rejected: string };
+/** What a move of a hold expects of it: its status, and for a capture or refund, its amounts. */
+export interface IntentGuard {
+  status: SimulatedIntent["status"];
+  /** The hold covers at least this much (a capture). */
+  amountAtLeast?: number;
+  /** Refunded so far, as read (a refund). */
+  refunded?: number;
+}
 
-/** Where the simulated provider keeps its holds and answers. */
+/** Where the simulated provider keeps its holds: each step is one write to one of them. */
 export interface SimulatedStore {
   intent(id: string): Promise<SimulatedIntent | undefined>;
-  saveIntent(intent: SimulatedIntent): Promise<void>;
-  answer(key: string): Promise<SimulatedAnswer | undefined>;
-  saveAnswer(key: string, answer: SimulatedAnswer): Promise<void>;
+  /** A new hold; false when one with its id exists (the same authorisation, asked again). */
+  create(intent: SimulatedIntent): Promise<boolean>;
+  /** Applies `set` if the hold is as `guard` says; the hold after, or undefined. */
+  move(
+    id: string,
+    guard: IntentGuard,
+    set: Partial<Omit<SimulatedIntent, "id">>,
+  ): Promise<SimulatedIntent | undefined>;
 }
+
+const matches = (intent: SimulatedIntent, guard: IntentGuard) =>
+  intent.status === guard.status &&
+  (guard.amountAtLeast === undefined || intent.amount >= guard.amountAtLeast) &&
+  (guard.refunded === undefined || intent.refunded === guard.refunded);
 
 /** In memory: for unit tests. */
 export class MemorySimulatedStore implements SimulatedStore {
   private readonly intents = new Map<string, SimulatedIntent>();
-  private readonly answers = new Map<string, SimulatedAnswer>();
   async intent(id: string) {
     const intent = this.intents.get(id);
     return intent && { ...intent };
   }
-  async saveIntent(intent: SimulatedIntent) {
+  async create(intent: SimulatedIntent) {
+    if (this.intents.has(intent.id)) return false;
     this.intents.set(intent.id, { ...intent });
+    return true;
   }
-  async answer(key: string) {
-    return this.answers.get(key);
-  }
-  async saveAnswer(key: string, answer: SimulatedAnswer) {
-    this.answers.set(key, answer);
+  async move(id: string, guard: IntentGuard, set: Partial<Omit<SimulatedIntent, "id">>) {
+    const intent = this.intents.get(id);
+    if (!intent || !matches(intent, guard)) return undefined;
+    Object.assign(intent, set);
+    return { ...intent };
   }
 }
 
 /** In the payment service's database: holds survive a restart, as they do at Stripe. */
 export class MongoSimulatedStore implements SimulatedStore {
-  constructor(
-    private readonly intents: Model<SimulatedIntentDoc>,
-    private readonly answers: Model<SimulatedAnswerDoc>,
-  ) {}
+  constructor(private readonly intents: Model<SimulatedIntentDoc>) {}
   async intent(id: string) {
     const doc = await this.intents.findById(id).lean<SimulatedIntentDoc>();
-    return doc
-      ? { id: doc._id, amount: doc.amount, status: doc.status, refunded: doc.refunded }
-      : undefined;
+    return doc ? fromDoc(doc) : undefined;
   }
-  async saveIntent(intent: SimulatedIntent) {
-    const { id, ...fields } = intent;
-    await this.intents.updateOne({ _id: id }, { $set: fields }, { upsert: true });
+  async create({ id, ...fields }: SimulatedIntent) {
+    try {
+      await this.intents.collection.insertOne({ _id: id, ...fields } as never);
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === 11000) return false;
+      throw error;
+    }
   }
-  async answer(key: string) {
-    const doc = await this.answers.findById(key).lean<SimulatedAnswerDoc>();
-    if (!doc) return undefined;
-    return doc.rejected ? { rejected: doc.rejected } : { value: doc.value };
-  }
-  async saveAnswer(key: string, answer: SimulatedAnswer) {
-    await this.answers.updateOne({ _id: key }, { $set: answer }, { upsert: true });
+  async move(id: string, guard: IntentGuard, set: Partial<Omit<SimulatedIntent, "id">>) {
+    const filter = {
+      _id: id,
+      status: guard.status,
+      ...(guard.amountAtLeast !== undefined ? { amount: { $gte: guard.amountAtLeast } } : {}),
+      ...(guard.refunded !== undefined ? { refunded: guard.refunded } : {}),
+    };
+    const doc = await this.intents.collection.findOneAndUpdate(
+      filter as never,
+      { $set: set },
+      {
+        returnDocument: "after",
+      },
+    );
+    return doc ? fromDoc(doc as unknown as SimulatedIntentDoc) : undefined;
   }
 }
+
+const fromDoc = ({ _id, ...fields }: SimulatedIntentDoc): SimulatedIntent => ({
+  id: _id,
+  ...fields,
+});
 
 /** Test cards, as Stripe names them: anything else authorises. */
 export const DECLINED_CARDS: Record<string, string> = {
@@ -74,10 +104,15 @@ export const DECLINED_CARDS: Record<string, string> = {
   pm_card_chargeDeclinedExpiredCard: "expired_card",
 };
 
+/** A hold's id follows from its authorisation's idempotency key: asking again finds it. */
+const intentIdOf = (key: string) =>
+  `sim_pi_${createHash("sha256").update(key).digest("base64url").slice(0, 24)}`;
+
 /**
  * The embedded payment provider: Stripe's manual-capture state rules (hold, capture once,
  * cancel only what is held, refund only what was captured), with idempotency keys that replay
- * the first answer, as Stripe's do.
+ * the first answer, as Stripe's do. Each step is one guarded write to the hold, which also
+ * records the key that made it, so a step asked again under its key answers as the first time.
  */
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly kind = "simulated" as const;
@@ -85,39 +120,43 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   constructor(private readonly store: SimulatedStore = new MemorySimulatedStore()) {}
 
   async authorize(request: AuthorizeRequest, key: string): Promise<AuthorizeResult> {
-    return this.once(key, async () => {
-      const declined = DECLINED_CARDS[request.paymentMethod];
-      if (declined) return { status: "declined", providerRef: null, reason: declined } as const;
-      const intent: SimulatedIntent = {
-        id: `sim_pi_${randomUUID()}`,
-        amount: request.amountCents,
-        status: "requires_capture",
-        refunded: 0,
-      };
-      await this.store.saveIntent(intent);
-      return { status: "held", providerRef: intent.id } as const;
+    // A declined test card is declined every time: nothing to remember.
+    const declined = DECLINED_CARDS[request.paymentMethod];
+    if (declined) return { status: "declined", providerRef: null, reason: declined };
+    const id = intentIdOf(key);
+    await this.store.create({
+      id,
+      amount: request.amountCents,
+      status: "requires_capture",
+      refunded: 0,
     });
+    return { status: "held", providerRef: id };
   }
 
   async capture(request: CaptureRequest, key: string): Promise<{ capturedCents: number }> {
-    return this.once(key, async () => {
-      const intent = await this.intent(request.providerRef);
-      if (intent.status !== "requires_capture")
-        throw new PaymentRejected(`cannot capture a ${intent.status} payment`);
-      if (request.amountCents > intent.amount) throw new PaymentRejected("amount_too_large");
-      await this.store.saveIntent({ ...intent, status: "succeeded", amount: request.amountCents });
-      return { capturedCents: request.amountCents };
-    });
+    const moved = await this.store.move(
+      request.providerRef,
+      { status: "requires_capture", amountAtLeast: request.amountCents },
+      { status: "succeeded", amount: request.amountCents, captured_by: key },
+    );
+    if (moved) return { capturedCents: moved.amount };
+    const intent = await this.intent(request.providerRef);
+    if (intent.captured_by === key) return { capturedCents: intent.amount }; // asked again
+    if (intent.status !== "requires_capture")
+      throw new PaymentRejected(`cannot capture a ${intent.status} payment`);
+    throw new PaymentRejected("amount_too_large");
   }
 
   async cancel(providerRef: string, key: string): Promise<void> {
-    await this.once(key, async () => {
-      const intent = await this.intent(providerRef);
-      if (intent.status !== "requires_capture")
-        throw new PaymentRejected(`cannot cancel a ${intent.status} payment`);
-      await this.store.saveIntent({ ...intent, status: "canceled" });
-      return null;
-    });
+    const moved = await this.store.move(
+      providerRef,
+      { status: "requires_capture" },
+      { status: "canceled", canceled_by: key },
+    );
+    if (moved) return;
+    const intent = await this.intent(providerRef);
+    if (intent.canceled_by === key) return; // asked again
+    throw new PaymentRejected(`cannot cancel a ${intent.status} payment`);
   }
 
   async refund(
@@ -125,38 +164,29 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     amountCents: number,
     key: string,
   ): Promise<{ refundedCents: number }> {
-    return this.once(key, async () => {
+    // Several refunds may add up to the captured amount: read it, then move it from what was read.
+    for (;;) {
       const intent = await this.intent(providerRef);
+      if (intent.refund_keys?.includes(key)) return { refundedCents: amountCents }; // asked again
       if (intent.status !== "succeeded")
         throw new PaymentRejected(`cannot refund a ${intent.status} payment`);
       if (intent.refunded + amountCents > intent.amount)
         throw new PaymentRejected("refund exceeds the captured amount");
-      await this.store.saveIntent({ ...intent, refunded: intent.refunded + amountCents });
-      return { refundedCents: amountCents };
-    });
+      const moved = await this.store.move(
+        providerRef,
+        { status: "succeeded", refunded: intent.refunded },
+        {
+          refunded: intent.refunded + amountCents,
+          refund_keys: [...(intent.refund_keys ?? []), key],
+        },
+      );
+      if (moved) return { refundedCents: amountCents };
+    }
   }
 
   private async intent(id: string): Promise<SimulatedIntent> {
     const intent = await this.store.intent(id);
     if (!intent) throw new PaymentRejected(`no such payment ${id}`);
     return intent;
-  }
-
-  /** Same key, same answer (or the same refusal), and the step runs once. */
-  private async once<T>(key: string, step: () => Promise<T>): Promise<T> {
-    const previous = await this.store.answer(key);
-    if (previous) {
-      if ("rejected" in previous) throw new PaymentRejected(previous.rejected);
-      return previous.value as T;
-    }
-    try {
-      const value = await step();
-      await this.store.saveAnswer(key, { value });
-      return value;
-    } catch (error) {
-      if (error instanceof PaymentRejected)
-        await this.store.saveAnswer(key, { rejected: error.reason });
-      throw error;
-    }
   }
 }

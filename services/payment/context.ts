@@ -4,14 +4,13 @@ import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { PaymentProvider } from "../../lib/payments/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { paymentModel, type PaymentDoc } from "../../models/payment.model";
-import { simulatedAnswerModel, simulatedIntentModel } from "../../models/simulated-payment.model";
+import { simulatedIntentModel } from "../../models/simulated-payment.model";
 import { stripeEventModel } from "../../models/stripe-event.model";
 
 export const models = {
   payments: paymentModel,
   stripeEvents: stripeEventModel,
   simulatedIntents: simulatedIntentModel,
-  simulatedAnswers: simulatedAnswerModel,
 };
 
 export type PaymentThis = DomainServiceThis<typeof models, { provider: PaymentProvider }>;

@@ -42,9 +42,7 @@ const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, Paymen
     const stripe = createStripeClient(config);
     this.provider = stripe
       ? new StripePaymentProvider(stripe)
-      : new SimulatedPaymentProvider(
-          new MongoSimulatedStore(this.models.simulatedIntents, this.models.simulatedAnswers),
-        );
+      : new SimulatedPaymentProvider(new MongoSimulatedStore(this.models.simulatedIntents));
     if (!stripe && config.env === "production")
       this.logger.warn("payments are simulated: no money moves until STRIPE_SECRET_KEY is set");
   },
