@@ -73,7 +73,8 @@ export class CpuMeter {
 }
 
 /**
- * The database commands Kilat's processes sent so far, as `<service db> <command>` counts: each
+ * The database commands Kilat's processes sent so far, as `<service db> <command> <collection>`
+ * counts: each
  * node's `kilat.db.commands` counter, asked over the transporter (`$node.metrics`); without one,
  * the single process's Prometheus text (`/metrics`).
  */
@@ -89,9 +90,9 @@ export async function databaseCommands(
   if (!transport || nodes.length === 0) {
     const text = await (await fetch(`${gateway}/metrics`)).text();
     for (const m of text.matchAll(
-      /^kilat_db_commands\{[^}]*db="(\w+)",command="(\w+)"[^}]*\} (\d+)/gm,
+      /^kilat_db_commands\{[^}]*db="(\w+)",command="(\w+)",collection="([\w.-]*)"[^}]*\} (\d+)/gm,
     )) {
-      add(`${m[1]} ${m[2]}`, Number(m[3]));
+      add(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
     }
     return counts;
   }
@@ -105,11 +106,14 @@ export async function databaseCommands(
   try {
     for (const node of nodes) {
       const metrics = await probe.call<
-        { name: string; values: { labels: { db: string; command: string }; value: number }[] }[],
+        {
+          name: string;
+          values: { labels: { db: string; command: string; collection: string }; value: number }[];
+        }[],
         { includes: string }
       >("$node.metrics", { includes: "kilat.db.commands" }, { nodeID: node.nodeID });
       for (const value of metrics.flatMap((metric) => metric.values))
-        add(`${value.labels.db} ${value.labels.command}`, value.value);
+        add(`${value.labels.db} ${value.labels.command} ${value.labels.collection}`, value.value);
     }
   } finally {
     await probe.stop();
@@ -165,11 +169,11 @@ export function printCpu(
 /** The commands per unit of work: by kind, in all, and by service database. */
 export function printCommands(commands: Costs, units: number, unit: string): Costs {
   const KINDS = ["find", "insert", "update", "findAndModify", "delete", "aggregate", "count"];
-  const sum = (pick: (db: string, kind: string) => string | undefined) => {
+  const sum = (pick: (db: string, kind: string, collection: string) => string | undefined) => {
     const out: Costs = {};
     for (const [key, count] of Object.entries(commands)) {
-      const [db, kind] = key.split(" ");
-      const bucket = KINDS.includes(kind) ? pick(db, kind) : undefined;
+      const [db, kind, collection = ""] = key.split(" ");
+      const bucket = KINDS.includes(kind) ? pick(db, kind, collection) : undefined;
       if (bucket && count > 0) out[bucket] = (out[bucket] ?? 0) + count;
     }
     return perUnit(out, units);
@@ -183,7 +187,7 @@ export function printCommands(commands: Costs, units: number, unit: string): Cos
       .join(", ");
   console.log(`  database commands / ${unit}: ${all.toFixed(1)} — ${line(byKind)}`);
   console.log(`    by service: ${line(byDb)}`);
-  const detail = sum((db, kind) => `${db} ${kind}`);
+  const detail = sum((db, kind, collection) => `${db} ${kind} ${collection}`);
   console.log(`    ${line(detail)}`);
   return {
     ...byKind,

@@ -22,6 +22,15 @@ export const OUTBOX_TUNING = {
    * what a crash left; on FerretDB that query reads every document, so not every few seconds.
    */
   fullSweepEvery: 10,
+  /**
+   * Published entries are removed this long after (at most a quarter of the sweep interval),
+   * many aggregates' removals in one write: a crash in between republishes them, which
+   * consumers absorb (they dedupe by id or are guarded), while a busy relay saves a write per
+   * event.
+   */
+  removeAfterMs: 250,
+  /** A failed removal is tried again with this backoff. */
+  removeRetry: { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 },
 };
 
 export const AGGREGATE_TUNING = {
@@ -76,6 +85,14 @@ export const GATEWAY_TUNING = {
 export const NOTIFICATION_TUNING = {
   /** Booking references kept in memory: the trips of the last hours of a busy city. */
   bookingRefs: 50_000,
+  /**
+   * Inbox entries wait this long for the entries of other events (any consumer, any partition)
+   * to be stored in one write: a notification shows up that much later, the database gets a
+   * write per window rather than per event.
+   */
+  inboxLingerMs: 25,
+  /** Inbox entries per write at most. */
+  inboxBatch: 500,
 };
 
 export const WEBHOOK_TUNING = {

@@ -54,7 +54,7 @@ export async function connectServiceDb(config: Config, service: string): Promise
 type Metrics = ServiceBroker["metrics"];
 
 /**
- * Counts every command the driver sends (`kilat_db_commands{db, command}` on /metrics and
+ * Counts every command the driver sends (`kilat_db_commands{db, command, collection}` on /metrics and
  * in `$node.metrics`): the benchmarks divide it by the work done.
  */
 export function countCommands(connection: Connection, metrics: Metrics, db: string): void {
@@ -62,13 +62,17 @@ export function countCommands(connection: Connection, metrics: Metrics, db: stri
     metrics.register({
       type: "counter",
       name: "kilat.db.commands",
-      labelNames: ["db", "command"],
-      description: "Commands sent to the database, by service database and command",
+      labelNames: ["db", "command", "collection"],
+      description: "Commands sent to the database, by service database, command and collection",
     });
   }
-  connection.getClient().on("commandStarted", (event: { commandName: string }) => {
-    metrics.increment("kilat.db.commands", { db, command: event.commandName });
-  });
+  connection
+    .getClient()
+    .on("commandStarted", (event: { commandName: string; command: Record<string, unknown> }) => {
+      const target = event.command[event.commandName];
+      const collection = typeof target === "string" ? target : "";
+      metrics.increment("kilat.db.commands", { db, command: event.commandName, collection });
+    });
 }
 
 /** FerretDB answers `buildInfo` with its own version next to the MongoDB one it speaks. */

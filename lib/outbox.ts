@@ -4,6 +4,7 @@ import type { DomainEvent } from "../events/envelope";
 import type { OutboxEntry, WithOutbox } from "../models/outbox.schema";
 import { OUTBOX_TUNING } from "../config/tuning";
 import type { EventBus } from "./event-bus";
+import { GroupCommit } from "./group-commit";
 import { PeriodicTask } from "./periodic";
 
 /** Turns events into outbox entries, to be written in the same update as the state change. */
@@ -38,14 +39,22 @@ export interface RelayLogger {
   warn(...args: unknown[]): void;
 }
 
+/** A published entry to take off the head of its aggregate's outbox. */
+interface Removal {
+  id: string;
+  entryId: string;
+}
+
 /**
  * Publishes what aggregates put in their outbox, then removes each entry — only after the bus
- * acknowledged it. The owner of a write calls `flush(id)` right away (the fast path). Every
- * `sweepMs` the relay tries again what its own fast path failed to publish (an outage), and
- * at start and every FULL_SWEEP_EVERY sweeps it looks through the collection for anything older
- * (what a crash of this or another instance left behind): on FerretDB that query reads every
- * document, so it is not run every few seconds. Publishing may repeat an event (crash between
- * ack and removal); it never loses one. Consumers dedupe by id.
+ * acknowledged it, and a moment later (`removeAfterMs`), together with the entries published
+ * meanwhile, in one write; until then the relay skips them. The owner of a write calls
+ * `flush(id)` right away (the fast path). Every `sweepMs` the relay tries again what its own fast
+ * path failed to publish (an outage), and at start and every FULL_SWEEP_EVERY sweeps it looks
+ * through the collection for anything older (what a crash of this or another instance left
+ * behind): on FerretDB that query reads every document, so it is not run every few seconds.
+ * Publishing may repeat an event (crash between ack and removal); it never loses one. Consumers
+ * dedupe by id.
  */
 export class OutboxRelay<T extends WithOutbox> {
   private readonly running = new Map<string, Promise<void>>();
@@ -53,6 +62,9 @@ export class OutboxRelay<T extends WithOutbox> {
   private readonly failed = new Set<string>();
   private sweeps = 0;
   private readonly sweeper: PeriodicTask;
+  /** Ids of entries published but not removed yet: not published again meanwhile. */
+  private readonly removing = new Set<string>();
+  private readonly removals: GroupCommit<Removal>;
 
   constructor(
     private readonly model: Model<T>,
@@ -65,6 +77,12 @@ export class OutboxRelay<T extends WithOutbox> {
       sweepMs,
       (error) => this.logger.warn(`outbox sweep failed`, error),
     );
+    this.removals = new GroupCommit(
+      (removals) => this.remove(removals),
+      OUTBOX_TUNING.removeRetry,
+      (error, attempt) => this.logger.warn(`outbox removal failed (attempt ${attempt})`, error),
+      Math.min(OUTBOX_TUNING.removeAfterMs, sweepMs / 4),
+    );
   }
 
   /** The first sweep runs at once: what a crash left in the outbox goes out on restart. */
@@ -75,6 +93,7 @@ export class OutboxRelay<T extends WithOutbox> {
   async stop(): Promise<void> {
     await this.sweeper.stop();
     await Promise.allSettled([...this.running.values()]);
+    await this.removals.close(); // one last try; what stays is published again on a restart
   }
 
   /**
@@ -138,10 +157,11 @@ export class OutboxRelay<T extends WithOutbox> {
   }
 
   private async publishPending(id: string, written?: OutboxEntry[]): Promise<void> {
-    const entries =
+    const entries = (
       written ??
       (await this.model.findById(id, { outbox: 1 }).lean<{ outbox?: OutboxEntry[] }>())?.outbox ??
-      [];
+      []
+    ).filter((entry) => !this.removing.has(entry.id));
     let index = 0;
     while (index < entries.length) {
       // Consecutive entries for one topic go out in one request, in their order.
@@ -150,14 +170,32 @@ export class OutboxRelay<T extends WithOutbox> {
       while (end < entries.length && entries[end].topic === topic) end++;
       const batch = entries.slice(index, end);
       await this.bus.publish(topic, batch.map(fromOutbox));
-      for (const entry of batch) {
-        // Guarded on the head's id: a concurrent flush that already removed it is a no-op.
-        await this.model.updateOne({ _id: id, "outbox.0.id": entry.id } as never, {
-          $pop: { outbox: -1 },
+      for (const entry of batch) this.removing.add(entry.id);
+      this.removals
+        .add(batch.map((entry) => ({ id, entryId: entry.id })))
+        .catch(() => undefined) // closing: left in the outbox, published again after a restart
+        .finally(() => {
+          for (const entry of batch) this.removing.delete(entry.id);
         });
-      }
       index = end;
     }
+  }
+
+  /**
+   * Takes published entries off their outboxes, all in one write, in the order they were
+   * published (an outbox is published from its head). Each pop is guarded on the head's id:
+   * one already removed (by a concurrent relay, or a write tried again) is a no-op.
+   */
+  private async remove(removals: Removal[]): Promise<void> {
+    await this.model.collection.bulkWrite(
+      removals.map(({ id, entryId }) => ({
+        updateOne: {
+          filter: { _id: id, "outbox.0.id": entryId } as never,
+          update: { $pop: { outbox: -1 } } as never,
+        },
+      })),
+      { ordered: true },
+    );
   }
 }
 

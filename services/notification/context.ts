@@ -1,6 +1,7 @@
 import type { NotificationEntity } from "../../contracts";
 import type { BookingRef } from "../../domain/notifications";
 import type { LruCache } from "../../lib/lru-cache";
+import type { MicroBatcher } from "../../lib/micro-batch";
 import type { OutboundChannel } from "../../lib/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
@@ -20,6 +21,8 @@ export type NotificationThis = DomainServiceThis<
     channels: OutboundChannel[];
     /** Booking references whose runner is known: they no longer change. */
     refCache: LruCache<string, BookingRef>;
+    /** Stores inbox entries, several events' in one write; true for an entry new there. */
+    inboxWriter: MicroBatcher<NotificationDoc, boolean>;
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;
     webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;

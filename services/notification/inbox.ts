@@ -90,14 +90,7 @@ async function refOf(service: NotificationThis, event: DomainEvent): Promise<Boo
     const accepted = event.data as DomainEvent<"booking.accepted">["data"];
     Object.assign(set, { owner_id: accepted.owner_id, runner_id: accepted.runner_id });
   }
-  if (Object.keys(set).length > 0) {
-    await service.models.refs.updateOne({ _id: bookingId }, { $set: set }, { upsert: true });
-  }
-  // The request names everything but the runner, which no one knows yet.
-  const stored =
-    event.type === "booking.requested"
-      ? set
-      : await service.models.refs.findById(bookingId).lean<BookingRefDoc>();
+  const stored = await storeRef(service, bookingId, event.type, set);
   const ref: BookingRef = {
     owner_id: stored?.owner_id ?? null,
     runner_id: stored?.runner_id ?? null,
@@ -106,6 +99,33 @@ async function refOf(service: NotificationThis, event: DomainEvent): Promise<Boo
   };
   if (ref.runner_id !== null) service.refCache.set(bookingId, ref);
   return ref;
+}
+
+/**
+ * The reference after what the event adds to it (`set`). The request names everything but the
+ * runner, which no one knows yet; the acceptance's write returns the whole reference; the other
+ * events read it.
+ */
+async function storeRef(
+  service: NotificationThis,
+  bookingId: string,
+  type: EventType,
+  set: Partial<BookingRefDoc>,
+): Promise<Partial<BookingRefDoc> | null> {
+  const refs = service.models.refs;
+  if (type === "booking.requested") {
+    await refs.updateOne({ _id: bookingId }, { $set: set }, { upsert: true });
+    return set;
+  }
+  if (Object.keys(set).length === 0) return refs.findById(bookingId).lean<BookingRefDoc>();
+  return (await refs.collection.findOneAndUpdate(
+    { _id: bookingId } as never,
+    { $set: set },
+    {
+      upsert: true,
+      returnDocument: "after",
+    },
+  )) as unknown as BookingRefDoc | null;
 }
 
 /** Every channel gets the event's messages (one template per type, domain/notifications.ts). */
@@ -127,9 +147,9 @@ export const notifyOn = (types: readonly EventType[]): EventHandlers<Notificatio
   Object.fromEntries(types.map((type) => [type, notify]));
 
 /**
- * In-app: the event's inbox entries, one per recipient, stored in one write and pushed to each
- * recipient's sockets; the `<event id>:<recipient>` key makes a repeat store nothing and push
- * nothing.
+ * In-app: the event's inbox entries, one per recipient, stored (with other events' entries, in
+ * one write) and pushed to each recipient's sockets; the `<event id>:<recipient>` key makes a
+ * repeat store nothing and push nothing.
  */
 export async function sendInApp(service: NotificationThis, { event, messages }: Dispatch) {
   if (messages.length === 0) return;
@@ -142,7 +162,8 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
     created_at: now,
     ...message,
   }));
-  for (const doc of await insertNew(service, docs)) {
+  const fresh = await Promise.all(docs.map((doc) => service.inboxWriter.add(doc)));
+  for (const doc of docs.filter((_, i) => fresh[i])) {
     pushLive(service.broker, service.logger, "emit", "live.notification", {
       recipient_id: doc.recipient_id,
       notification: toEntity(doc),
@@ -150,15 +171,18 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
   }
 }
 
-/** Stores the entries not stored before (one write for all), and returns those. */
-async function insertNew(service: NotificationThis, docs: NotificationDoc[]) {
+/** Stores the entries not stored before, in one write; for each, whether it is new. */
+export async function insertNew(
+  service: NotificationThis,
+  docs: NotificationDoc[],
+): Promise<boolean[]> {
   try {
     await service.models.notifications.collection.insertMany(docs as never[], { ordered: false });
-    return docs;
+    return docs.map(() => true);
   } catch (error) {
     const failures = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors;
     if (!failures || failures.some((failure) => failure.code !== 11000)) throw error;
     const stored = new Set(failures.map((failure) => failure.index)); // stored (and pushed) before
-    return docs.filter((_, i) => !stored.has(i));
+    return docs.map((_, i) => !stored.has(i));
   }
 }

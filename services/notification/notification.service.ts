@@ -1,6 +1,7 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { EVENT_BUS_TUNING, NOTIFICATION_TUNING, WEBHOOK_TUNING } from "../../config/tuning";
 import { LruCache } from "../../lib/lru-cache";
+import { MicroBatcher } from "../../lib/micro-batch";
 import { consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
@@ -75,6 +76,11 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
   created() {
     this.inFlight = new Set();
     this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
+    this.inboxWriter = new MicroBatcher(
+      (docs) => inbox.insertNew(this, docs),
+      NOTIFICATION_TUNING.inboxBatch,
+      NOTIFICATION_TUNING.inboxLingerMs,
+    );
     this.channels = [
       { name: "in-app", send: (dispatch) => inbox.sendInApp(this, dispatch) },
       {

@@ -105,11 +105,10 @@ export const webhookDeliveries = action(
 );
 
 /**
- * The webhooks asking for an event type, from the subscriptions this instance read in the last
- * few seconds (read again at once after a subscription changes anywhere), rather than a query
- * per consumed event.
+ * Every subscription, as this instance read it in the last few seconds (read again at once after
+ * a subscription changes anywhere), rather than a query per consumed event.
  */
-async function webhooksFor(service: NotificationThis, type: string) {
+function subscriptions(service: NotificationThis): Promise<WebhookDoc[]> {
   const now = Date.now();
   if (!service.webhookCache || service.webhookCache.until < now) {
     const cache = {
@@ -121,7 +120,12 @@ async function webhooksFor(service: NotificationThis, type: string) {
     });
     service.webhookCache = cache;
   }
-  return (await service.webhookCache.hooks).filter((hook) => hook.events.includes(type));
+  return service.webhookCache.hooks;
+}
+
+/** The webhooks asking for an event type. */
+async function webhooksFor(service: NotificationThis, type: string) {
+  return (await subscriptions(service)).filter((hook) => hook.events.includes(type));
 }
 
 /**
@@ -163,6 +167,9 @@ export async function deliverDue(this: NotificationThis): Promise<number> {
   // receiver holds one slot (up to the timeout), not everyone's round.
   const free = WEBHOOK_TUNING.maxInFlight - this.inFlight.size;
   if (free <= 0) return 0;
+  // No subscription, nothing due: a delivery goes to a webhook that exists (deleting one drops
+  // its deliveries), and every instance knows of every webhook within a few seconds.
+  if ((await subscriptions(this)).length === 0) return 0;
   const now = new Date();
   const due = await this.models.deliveries
     .find({ status: "pending", next_attempt_at: { $lte: now } }, { _id: 1 })

@@ -142,6 +142,45 @@ describeWithInfra(
       );
     });
 
+    it("removes what several aggregates published in one write, and publishes each event once", async () => {
+      const { broker } = await start(["booking"]);
+      const bookings = (
+        broker.getLocalService("booking") as unknown as {
+          models: { bookings: Model<BookingDoc> };
+        }
+      ).models.bookings;
+      const updatesOfBookings = () =>
+        broker.metrics
+          .getMetric("kilat.db.commands")
+          ?.get({ db: "booking", command: "update", collection: "bookings" })?.value ?? 0;
+      const before = updatesOfBookings();
+      const created = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          broker.call<{ booking_id: string }, typeof bookingParams>(
+            "booking.create",
+            bookingParams,
+            {
+              meta: { user: owner },
+            },
+          ),
+        ),
+      );
+      const ids = created.map((booking) => booking.booking_id);
+      await eventually(
+        async () =>
+          (await bookings.countDocuments({ _id: { $in: ids }, "outbox.0": { $exists: true } })) ===
+          0
+            ? true
+            : undefined,
+        { what: "every outbox to drain" },
+      );
+      // Six events published, their removals written together (one write per linger window).
+      expect(updatesOfBookings() - before).toBeLessThan(ids.length);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // room for a wrong republish
+      const subjects = (await recordsOf("booking.events")).map((record) => record.subject);
+      expect(subjects.sort()).toEqual([...ids].sort());
+    });
+
     it("a repeated CloudEvent (published twice, as after a crash between ack and removal) has one effect", async () => {
       const { broker } = await start(["notification"]);
       const notifications = (
