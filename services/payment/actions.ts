@@ -19,7 +19,7 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
   const due = payable(booking);
   if (!due.ok) throw rejected(due.rejection);
   let payment =
-    (await paymentOf(this, booking.booking_id)) ??
+    (await paymentOf(this, booking.booking_id, booking.created_at)) ??
     (await open(this, {
       type: "open",
       id: paymentIdOf(booking.booking_id),
@@ -50,7 +50,7 @@ export const get = action(PAYMENT_ACTIONS.get, async function (ctx) {
   const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
     id: ctx.params.id,
   });
-  const payment = await paymentOf(this, booking.booking_id);
+  const payment = await paymentOf(this, booking.booking_id, booking.created_at);
   if (!payment) throw notFound("Payment");
   return toEntity(payment);
 });

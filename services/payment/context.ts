@@ -47,14 +47,21 @@ export const open = (service: PaymentThis, command: Extract<PaymentCommand, { ty
   paymentsOf(service).create(command.id, decide, command);
 
 /**
- * The booking's payment: by `_id`, or by `booking_id` for one whose id does not follow the
- * booking's (on FerretDB a scan, run only when the lookup by `_id` missed).
+ * Payments have been stored under `paymentIdOf(booking)` since this day (the version storing
+ * them under ids of their own was replaced the day before): a booking made since has no other.
  */
-export async function paymentOf(service: PaymentThis, bookingId: string) {
-  return (
-    (await paymentsOf(service).load(paymentIdOf(bookingId))) ??
-    (await service.models.payments.findOne({ booking_id: bookingId }).lean<PaymentDoc>())
-  );
+const PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE = Date.parse("2026-11-27T00:00:00Z");
+
+/**
+ * The booking's payment: by `_id`, or by `booking_id` for one whose id does not follow the
+ * booking's (on FerretDB a scan, run only when the lookup by `_id` missed and the booking, if
+ * its creation time is given, is older than the convention).
+ */
+export async function paymentOf(service: PaymentThis, bookingId: string, bookedAt?: string) {
+  const payment = await paymentsOf(service).load(paymentIdOf(bookingId));
+  if (payment) return payment;
+  if (bookedAt && Date.parse(bookedAt) >= PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE) return null;
+  return service.models.payments.findOne({ booking_id: bookingId }).lean<PaymentDoc>();
 }
 
 export const toEntity = (doc: Payment): PaymentEntity => ({

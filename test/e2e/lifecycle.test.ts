@@ -132,6 +132,16 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     expect(stored?._id).toBe(`pay_${created.booking_id}`);
     await payments.deleteOne({ _id: stored!._id });
     await payments.collection.insertOne({ ...stored!, _id: "3f0c9a52-legacy" } as never);
+    // ...for a booking made then (payments of later bookings are looked up by _id alone).
+    const bookings = (
+      system.brokers[0].getLocalService("booking") as unknown as {
+        models: { bookings: Model<{ _id: string; created_at: Date }> };
+      }
+    ).models.bookings;
+    await bookings.updateOne(
+      { _id: created.booking_id },
+      { $set: { created_at: new Date("2026-11-20T09:00:00Z") } },
+    );
 
     const seen = await system.api<PaymentEntity>(
       "GET",
