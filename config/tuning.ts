@@ -85,13 +85,7 @@ export const GATEWAY_TUNING = {
 export const NOTIFICATION_TUNING = {
   /** Booking references kept in memory: the trips of the last hours of a busy city. */
   bookingRefs: 50_000,
-  /**
-   * Inbox entries wait this long for the entries of other events (any consumer, any partition)
-   * to be stored in one write: a notification shows up that much later, the database gets a
-   * write per window rather than per event.
-   */
-  inboxLingerMs: 25,
-  /** Inbox entries per write at most. */
+  /** Inbox entries per write at most (what one turn of the event loop adds goes together). */
   inboxBatch: 500,
 };
 

@@ -1,8 +1,7 @@
 /**
- * Collects what callers add during one turn of the event loop, or during `lingerMs` after the
- * first (at most `max` at a time), and hands it to `flush` as one batch; each caller gets the
- * result at its own item's index. Under load many items share one call; alone, an item waits
- * only for the end of the current turn (or the linger).
+ * Collects what callers add during one turn of the event loop (at most `max` at a time) and
+ * hands it to `flush` as one batch; each caller gets the result at its own item's index. Under
+ * load many items share one call; alone, an item waits only for the end of the current turn.
  */
 export class MicroBatcher<I, O> {
   private pending: { item: I; resolve: (result: O) => void; reject: (error: unknown) => void }[] =
@@ -12,7 +11,6 @@ export class MicroBatcher<I, O> {
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
     private readonly max = 500,
-    private readonly lingerMs = 0,
   ) {}
 
   add(item: I): Promise<O> {
@@ -21,12 +19,10 @@ export class MicroBatcher<I, O> {
       if (this.pending.length >= this.max) this.run();
       else if (!this.scheduled) {
         this.scheduled = true;
-        const run = () => {
+        setImmediate(() => {
           this.scheduled = false;
           this.run();
-        };
-        if (this.lingerMs > 0) setTimeout(run, this.lingerMs);
-        else setImmediate(run);
+        });
       }
     });
   }

@@ -14,6 +14,7 @@ import { dlqOf } from "../../events/catalog";
 import { TYPE_HEADER, toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
 import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
 import { DurableOffsets } from "./durable-offsets";
+import { quietRequestQueues } from "./kafkajs-idle";
 import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./port";
 
 export interface KafkaBusOptions {
@@ -52,6 +53,7 @@ export class KafkaEventBus implements EventBus {
   private sending = false;
 
   constructor(private readonly options: KafkaBusOptions) {
+    quietRequestQueues(); // kafkajs's idle connections otherwise wake every millisecond
     this.prefix = options.topicPrefix ?? "";
     this.kafka = new Kafka({
       clientId: options.clientId,

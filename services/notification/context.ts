@@ -21,7 +21,7 @@ export type NotificationThis = DomainServiceThis<
     channels: OutboundChannel[];
     /** Booking references whose runner is known: they no longer change. */
     refCache: LruCache<string, BookingRef>;
-    /** Stores inbox entries, several events' in one write; true for an entry new there. */
+    /** Stores inbox entries, what several events add at once in one write; true if new. */
     inboxWriter: MicroBatcher<NotificationDoc, boolean>;
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;

@@ -2,6 +2,7 @@ import { NOTIFICATION_ACTIONS } from "../../contracts";
 import { notificationsFor, type BookingRef } from "../../domain/notifications";
 import type { EventType } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
+import type { DeliveredEvent } from "../../lib/event-bus";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import { pushLive } from "../../lib/live";
 import type { Dispatch } from "../../lib/notify/port";
@@ -128,9 +129,9 @@ async function storeRef(
   )) as unknown as BookingRefDoc | null;
 }
 
-/** Every channel gets the event's messages (one template per type, domain/notifications.ts). */
-async function notify(this: NotificationThis, event: DomainEvent) {
-  const ref = await refOf(this, event);
+/** The event's messages (one template per type, domain/notifications.ts) and its parties. */
+async function dispatchOf(service: NotificationThis, event: DomainEvent): Promise<Dispatch> {
+  const ref = await refOf(service, event);
   const messages = notificationsFor(event, ref);
   const owner = (event.data as { owner_id?: unknown }).owner_id;
   const parties = [
@@ -139,12 +140,43 @@ async function notify(this: NotificationThis, event: DomainEvent) {
       (party): party is string => party !== null,
     ),
   ];
-  for (const channel of this.channels) await channel.send({ event, messages, parties });
+  return { event, messages, parties };
+}
+
+/**
+ * Every channel gets the dispatches of several events at once: the in-app channel stores what
+ * they all add to inboxes in one write. References are read in order first (a request's fills
+ * in what its booking's next events read).
+ */
+async function sendAll(service: NotificationThis, events: DomainEvent[]) {
+  const dispatches: Dispatch[] = [];
+  for (const event of events) dispatches.push(await dispatchOf(service, event));
+  await Promise.all(
+    service.channels.flatMap((channel) => dispatches.map((dispatch) => channel.send(dispatch))),
+  );
 }
 
 /** The same handler for each of a consumer group's event types. */
 export const notifyOn = (types: readonly EventType[]): EventHandlers<NotificationThis> =>
-  Object.fromEntries(types.map((type) => [type, notify]));
+  Object.fromEntries(
+    types.map((type) => [
+      type,
+      async function (this: NotificationThis, event: DomainEvent) {
+        await sendAll(this, [event]);
+      },
+    ]),
+  );
+
+/**
+ * What a fetch brought of a consumer group's topic, in one go (the bus hands the same events to
+ * `notifyOn`'s handlers one by one if this throws; every effect is keyed by the event id).
+ */
+export async function notifyBatch(this: NotificationThis, batch: DeliveredEvent[]) {
+  await sendAll(
+    this,
+    batch.map(({ event }) => event),
+  );
+}
 
 /**
  * In-app: the event's inbox entries, one per recipient, stored (with other events' entries, in

@@ -9,6 +9,13 @@ import { models, type NotificationThis } from "./context";
 import * as inbox from "./inbox";
 import * as webhooks from "./webhooks";
 
+const GROUPS = [
+  "service-notification-bookings",
+  "service-notification-payments",
+  "service-notification-tracking",
+  "service-notification-runners",
+];
+
 /** The events each of this service's consumer groups takes, as the catalog lists them. */
 const eventsOf = (groupId: string) => inbox.notifyOn(consumerGroup(groupId).events);
 
@@ -38,12 +45,9 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
         "service-notification-runners": EVENT_BUS_TUNING.patientFetchMs,
         "service-notification-tracking": EVENT_BUS_TUNING.patientFetchMs,
       },
-      consume: {
-        "service-notification-bookings": eventsOf("service-notification-bookings"),
-        "service-notification-payments": eventsOf("service-notification-payments"),
-        "service-notification-tracking": eventsOf("service-notification-tracking"),
-        "service-notification-runners": eventsOf("service-notification-runners"),
-      },
+      consume: Object.fromEntries(GROUPS.map((group) => [group, eventsOf(group)])),
+      // What a fetch brings goes to every channel at once: one inbox write for all its events.
+      batch: Object.fromEntries(GROUPS.map((group) => [group, inbox.notifyBatch])),
     }),
   ],
 
@@ -79,7 +83,6 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
     this.inboxWriter = new MicroBatcher(
       (docs) => inbox.insertNew(this, docs),
       NOTIFICATION_TUNING.inboxBatch,
-      NOTIFICATION_TUNING.inboxLingerMs,
     );
     this.channels = [
       { name: "in-app", send: (dispatch) => inbox.sendInApp(this, dispatch) },

@@ -3,7 +3,14 @@ import { mayPay } from "../../domain/access";
 import { payable, paymentOutcome } from "../../domain/payment";
 import { actionsOf, callerOf, notFound, rejected } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
-import { open, paymentIdOf, paymentOf, toEntity, type PaymentThis } from "./context";
+import {
+  open,
+  paidUnderBookingId,
+  paymentIdOf,
+  paymentOf,
+  toEntity,
+  type PaymentThis,
+} from "./context";
 import { authorize } from "./escrow";
 import { UNKNOWN_PAYMENT, applyStripeEvent } from "./stripe-events";
 
@@ -18,8 +25,10 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
   if (!mayPay(owner, booking)) throw notFound("Booking");
   const due = payable(booking);
   if (!due.ok) throw rejected(due.rejection);
+  // Opened, or the one there is (a repeat, or one left "created"): for a booking made since
+  // payment ids follow bookings, the insert finds out, with no read before it.
   let payment =
-    (await paymentOf(this, booking.booking_id, booking.created_at)) ??
+    (paidUnderBookingId(booking.created_at) ? null : await paymentOf(this, booking.booking_id)) ??
     (await open(this, {
       type: "open",
       id: paymentIdOf(booking.booking_id),

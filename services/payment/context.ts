@@ -52,6 +52,10 @@ export const open = (service: PaymentThis, command: Extract<PaymentCommand, { ty
  */
 const PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE = Date.parse("2026-11-27T00:00:00Z");
 
+/** Whether the booking made at `bookedAt` can only have its payment under `paymentIdOf`. */
+export const paidUnderBookingId = (bookedAt: string) =>
+  Date.parse(bookedAt) >= PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE;
+
 /**
  * The booking's payment: by `_id`, or by `booking_id` for one whose id does not follow the
  * booking's (on FerretDB a scan, run only when the lookup by `_id` missed and the booking, if
@@ -59,8 +63,7 @@ const PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE = Date.parse("2026-11-27T00:00:00Z");
  */
 export async function paymentOf(service: PaymentThis, bookingId: string, bookedAt?: string) {
   const payment = await paymentsOf(service).load(paymentIdOf(bookingId));
-  if (payment) return payment;
-  if (bookedAt && Date.parse(bookedAt) >= PAYMENT_IDS_FOLLOW_BOOKINGS_SINCE) return null;
+  if (payment || (bookedAt && paidUnderBookingId(bookedAt))) return payment;
   return service.models.payments.findOne({ booking_id: bookingId }).lean<PaymentDoc>();
 }
 

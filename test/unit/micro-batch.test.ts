@@ -23,23 +23,6 @@ describe("MicroBatcher", () => {
     expect(batches).toEqual([["a"], ["b"]]);
   });
 
-  it("given a linger, flushes what separate turns added within it as one batch", async () => {
-    const batches: string[][] = [];
-    const batcher = new MicroBatcher<string, string>(
-      async (items) => {
-        batches.push(items);
-        return items;
-      },
-      500,
-      30,
-    );
-    const first = batcher.add("a");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = batcher.add("b");
-    expect(await Promise.all([first, second])).toEqual(["a", "b"]);
-    expect(batches).toEqual([["a", "b"]]);
-  });
-
   it("given more than max items in one turn, never flushes more than max at once", async () => {
     const sizes: number[] = [];
     const batcher = new MicroBatcher<number, number>(async (items) => {
