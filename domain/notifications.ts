@@ -20,9 +20,14 @@ export interface BookingRef {
   pet_name: string | null;
 }
 
+/** Made once: `toLocaleString` with options builds a formatter per call (about 1 ms each). */
+const MAJOR_UNITS = new Intl.NumberFormat("en-US", {
+  minimumFractionDigits: 2,
+  maximumFractionDigits: 2,
+});
+
 /** Minor units, shown in major units: IDR 563,580.00 */
-const money = (cents: number, currency: string) =>
-  `${currency} ${(cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const money = (cents: number, currency: string) => `${currency} ${MAJOR_UNITS.format(cents / 100)}`;
 
 type Data<T extends EventType> = DomainEvent<T>["data"];
 
