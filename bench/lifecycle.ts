@@ -35,6 +35,7 @@ import {
   rest,
   startDistributed,
   stopChildren,
+  dropDatabases,
   until,
 } from "./support";
 
@@ -320,8 +321,13 @@ async function main() {
   console.log(
     `lifecycle bench: ${total} lifecycles, ${concurrency} at a time (${new Date().toISOString()})`,
   );
-  if (values.mode !== "distributed") await embedded(concurrency, total);
-  if (values.mode !== "embedded") await distributed(concurrency, total);
+  try {
+    if (values.mode !== "distributed") await embedded(concurrency, total);
+    if (values.mode !== "embedded") await distributed(concurrency, total);
+  } finally {
+    const mongoUrl = { ...readInfraEnv(), ...process.env }.MONGO_URL;
+    if (mongoUrl) await dropDatabases(mongoUrl, run);
+  }
 }
 
 main().then(

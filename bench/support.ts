@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
+import mongoose from "mongoose";
 import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { KafkaEventBus } from "../lib/event-bus";
@@ -76,6 +77,23 @@ export const stopChildren = (children: ChildProcess[]) =>
         ),
     ),
   ).then(() => undefined);
+
+/**
+ * Drops the databases a bench run made (`<prefix>-<service>`), so runs do not pile up files in
+ * FerretDB's data folder and each starts on the same server state.
+ */
+export async function dropDatabases(mongoUrl: string, prefix: string): Promise<void> {
+  const connection = await mongoose.createConnection(mongoUrl).asPromise();
+  try {
+    const db = connection.db;
+    if (!db) return;
+    const { databases } = await db.admin().listDatabases({ nameOnly: true });
+    for (const { name } of databases.filter((d) => d.name.startsWith(`${prefix}-`)))
+      await connection.useDb(name).dropDatabase();
+  } finally {
+    await connection.close();
+  }
+}
 
 /** A port no one listens on now (the OS picks it), as the string an env var takes. */
 export async function randomPort(): Promise<string> {

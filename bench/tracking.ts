@@ -32,6 +32,7 @@ import {
   sleep,
   startDistributed,
   stopChildren,
+  dropDatabases,
   until,
 } from "./support";
 
@@ -423,6 +424,7 @@ async function main() {
       pairs.forEach((pair) => (pair.runner.close(), pair.watcher.close()));
     } finally {
       await target.stop();
+      if (infra.MONGO_URL) await dropDatabases(infra.MONGO_URL, run);
     }
   }
   if (max.relay) {
