@@ -94,13 +94,15 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
         this.io?.local.to(ADMIN_RUNNERS_ROOM).emit(`runner:${kind}`, payload);
       }
     },
-    /** A new inbox entry: to its recipient's sockets (every device). */
+    /** A new inbox entry: to its recipient's sockets on this gateway (every device). */
     "live.notification"(ctx: Context<LiveEvents["live.notification"]>) {
-      this.io?.to(userRoom(ctx.params.recipient_id)).emit("notification", ctx.params.notification);
+      this.io?.local
+        .to(userRoom(ctx.params.recipient_id))
+        .emit("notification", ctx.params.notification);
     },
-    /** A booking moved: to its watchers. */
+    /** A booking moved: to its watchers on this gateway. */
     "live.booking"(ctx: Context<LiveEvents["live.booking"]>) {
-      this.io?.to(bookingRoom(ctx.params.booking_id)).emit("booking:status", ctx.params);
+      this.io?.local.to(bookingRoom(ctx.params.booking_id)).emit("booking:status", ctx.params);
     },
   },
 

@@ -50,7 +50,7 @@ async function moved(
   if (runnerId && freesRunner(saved.state.status)) {
     await service.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: id });
   }
-  pushLive(service.broker, service.logger, "emit", "live.booking", {
+  pushLive(service.broker, service.logger, "live.booking", {
     booking_id: id,
     status: saved.state.status,
   });

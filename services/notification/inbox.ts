@@ -196,7 +196,7 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
   }));
   const fresh = await Promise.all(docs.map((doc) => service.inboxWriter.add(doc)));
   for (const doc of docs.filter((_, i) => fresh[i])) {
-    pushLive(service.broker, service.logger, "emit", "live.notification", {
+    pushLive(service.broker, service.logger, "live.notification", {
       recipient_id: doc.recipient_id,
       notification: toEntity(doc),
     });

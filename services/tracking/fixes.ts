@@ -245,10 +245,9 @@ export async function onRunnerBatch(
 
   // Watchers first: the live channel does not wait for the database. Broadcast: every gateway
   // pushes to its own sockets, with no second trip through the socket.io adapter.
-  if (live.length > 0)
-    pushLive(this.broker, this.logger, "broadcast", "live.tracks", { fixes: live });
+  if (live.length > 0) pushLive(this.broker, this.logger, "live.tracks", { fixes: live });
   if (runners.length > 0) {
-    pushLive(this.broker, this.logger, "broadcast", "live.runners", { changes: runners });
+    pushLive(this.broker, this.logger, "live.runners", { changes: runners });
   }
   for (const [result, n] of counts) {
     this.broker.metrics.increment("kilat.tracking.fixes", { result }, n);

@@ -170,6 +170,39 @@ describeWithInfra(
       ]);
     });
 
+    it("pushes an owner's notifications and a booking's moves once, from the gateway the socket is on", async () => {
+      const pickup = { lat: -6.6, lng: 107.1 };
+      const owner = system.token("owner", "kd-push-owner");
+      const runner = system.token("runner", "kd-push-runner");
+      // The owner's app is on the second gateway; every REST call below goes to the first.
+      const app = await socketAt(system.gatewayUrls[1], owner);
+      const notified = collect<{ id: string; event_type: string; booking_id: string }>(
+        app,
+        "notification",
+      );
+      const moves = collect<{ booking_id: string; status: string }>(app, "booking:status");
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const id = await heldBookingFrom(owner, pickup);
+      expect((await request(app, "track:subscribe", { booking_id: id })).ok).toBe(true);
+      const accepted = await system.api("POST", `/api/bookings/${id}/accept`, { token: runner });
+      expect(accepted.status).toBe(200);
+      await eventually(
+        () =>
+          notified.some((n) => n.booking_id === id && n.event_type === "booking.accepted") &&
+          moves.some((move) => move.booking_id === id && move.status === "accepted")
+            ? true
+            : undefined,
+        { what: "the acceptance pushed to the owner's socket" },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500)); // room for a second push
+      const ids = notified.filter((n) => n.booking_id === id).map((n) => n.id);
+      expect(ids.length).toBeGreaterThanOrEqual(3); // requested, escrow held, accepted
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(moves.filter((move) => move.booking_id === id)).toEqual([
+        { booking_id: id, status: "accepted" },
+      ]);
+    });
+
     it("counts a runner's buffered batch, sent over a socket to one gateway, in the tracking process", async () => {
       const pickup = { lat: -6.7, lng: 107.3 };
       const owner = system.token("owner", "kd-buffer-owner");
