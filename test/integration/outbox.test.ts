@@ -149,10 +149,12 @@ describeWithInfra(
           models: { bookings: Model<BookingDoc> };
         }
       ).models.bookings;
-      const updatesOfBookings = () =>
-        broker.metrics
+      const updatesOfBookings = (): number => {
+        const item: { value?: number } | null | undefined = broker.metrics
           .getMetric("kilat.db.commands")
-          ?.get({ db: "booking", command: "update", collection: "bookings" })?.value ?? 0;
+          ?.get({ db: "booking", command: "update", collection: "bookings" });
+        return item?.value ?? 0;
+      };
       const before = updatesOfBookings();
       const created = await Promise.all(
         Array.from({ length: 6 }, () =>
