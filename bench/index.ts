@@ -1,4 +1,6 @@
-/** `npm run bench -- <name> [options]`: the benchmarks of bench/, by name. */
+/** `npm run bench -- <name> [--database <server>] [options]`: the benchmarks of bench/, by name. */
+import { useDatabase } from "./databases";
+
 const benches: Record<string, () => Promise<unknown>> = {
   lifecycle: () => import("./lifecycle"),
   tracking: () => import("./tracking"),
@@ -6,6 +8,13 @@ const benches: Record<string, () => Promise<unknown>> = {
   compare: () => import("./compare"),
   profiles: () => import("./profiles"),
 };
+
+// `--database <ferretdb|ferretdb-postgres|mongo-java-server>`: the server the run's services use.
+const at = process.argv.indexOf("--database");
+if (at > 2) {
+  useDatabase(process.argv[at + 1] ?? "");
+  process.argv.splice(at, 2);
+}
 
 const name = process.argv[2];
 const bench = name ? benches[name] : undefined;

@@ -4,7 +4,7 @@
  * generator itself, and the database commands each Kilat process sent (the driver's command
  * monitor, `kilat.db.commands`), divided by the work the run completed.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceBroker } from "moleculer";
 import { redisOptions } from "../moleculer.config";
@@ -19,34 +19,85 @@ export interface Watched {
   pid: number;
   /** The Moleculer node it is (Kilat's processes), for its database counters. */
   nodeID?: string;
+  /** Count its child processes too (PostgreSQL serves each connection from one). */
+  withChildren?: boolean;
 }
 
-/** User + system CPU time of a process, in ms; NaN when it is gone. */
-function cpuMs(pid: number): number {
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces). */
+const statOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+
+/**
+ * User + system CPU time of a process, in ms (NaN when it is gone); `withChildren`: also of its
+ * live children, and of those that exited and were waited for (cutime + cstime).
+ */
+export function cpuMs(pid: number, withChildren = false): number {
   try {
-    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const fields = statOf(pid); // utime is the 12th field here, stime the 13th
+    const own = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    if (!withChildren) return own;
+    let children = (Number(fields[13]) + Number(fields[14])) * TICK_MS;
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const child = statOf(Number(entry));
+        if (Number(child[1]) === pid) children += cpuMs(Number(entry), true);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return own + children;
   } catch {
     return NaN;
   }
 }
 
-/** Kafka, Redis and the database as `npm run infra:up` started them (skipped when it did not). */
+/**
+ * The MongoDB-compatible servers a bench can run on, by the pid files their scripts write under
+ * .infra/run: FerretDB on SQLite (`npm run infra:up`) and the stand-ins of scripts/stand-ins/.
+ */
+export const DATABASES: Record<string, { pidFiles: string[]; withChildren?: boolean }> = {
+  ferretdb: { pidFiles: ["ferretdb"] },
+  "ferretdb-postgres": { pidFiles: ["ferretdb-pg", "postgres"], withChildren: true },
+  "mongo-java-server": { pidFiles: ["mongo-java-server"] },
+};
+
+/** The pid a pid file of .infra/run names, if that process runs. */
+function pidFrom(file: string): number | undefined {
+  try {
+    const run = join(process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra"), "run");
+    const pid = Number(readFileSync(join(run, `${file}.pid`), "utf8").split(" ")[0]);
+    return Number.isInteger(pid) && !Number.isNaN(cpuMs(pid)) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A database's processes, named `database (<name>)`, or the one process of its pid file. */
+export function databaseProcesses(database: string): Watched[] {
+  const known = DATABASES[database];
+  if (!known)
+    throw new Error(`unknown database ${database} (${Object.keys(DATABASES).join(", ")})`);
+  return known.pidFiles.flatMap((file) => {
+    const pid = pidFrom(file);
+    const name = known.pidFiles.length > 1 ? `database (${file})` : `database (${database})`;
+    return pid ? [{ name, pid, withChildren: known.withChildren }] : [];
+  });
+}
+
+/**
+ * Kafka, Redis and the database as `npm run infra:up` started them (skipped when it did not);
+ * the database is `BENCH_DATABASE` (one of DATABASES, FerretDB by default) when MONGO_URL points
+ * the run at a stand-in.
+ */
 export function infraProcesses(): Watched[] {
-  const run = join(process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra"), "run");
-  return [
+  const servers = [
     ["kafka", "kafka"],
     ["redis", "redis"],
-    ["database (ferretdb)", "ferretdb"],
   ].flatMap(([name, file]) => {
-    try {
-      const pid = Number(readFileSync(join(run, `${file}.pid`), "utf8").split(" ")[0]);
-      return Number.isInteger(pid) && !Number.isNaN(cpuMs(pid)) ? [{ name, pid }] : [];
-    } catch {
-      return [];
-    }
+    const pid = pidFrom(file);
+    return pid ? [{ name, pid }] : [];
   });
+  return [...servers, ...databaseProcesses(process.env.BENCH_DATABASE ?? "ferretdb")];
 }
 
 export type Costs = Record<string, number>;
@@ -60,13 +111,14 @@ export class CpuMeter {
 
   start(): void {
     this.self = process.cpuUsage();
-    this.before = new Map(this.processes.map((p) => [p.name, cpuMs(p.pid)]));
+    this.before = new Map(this.processes.map((p) => [p.name, cpuMs(p.pid, p.withChildren)]));
   }
 
   stop(): Costs {
     const self = process.cpuUsage(this.self);
     const costs: Costs = {};
-    for (const p of this.processes) costs[p.name] = cpuMs(p.pid) - (this.before.get(p.name) ?? NaN);
+    for (const p of this.processes)
+      costs[p.name] = cpuMs(p.pid, p.withChildren) - (this.before.get(p.name) ?? NaN);
     costs["load generator"] = (self.user + self.system) / 1000;
     return costs;
   }
