@@ -15,11 +15,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-INFRA_DIR=${KILAT_INFRA_DIR:-$ROOT/.infra}
-CACHE_DIR=${KILAT_CACHE_DIR:-$HOME/.cache/kilat}
-RUN_DIR=$INFRA_DIR/run
-LOG_DIR=$INFRA_DIR/logs
-DATA_DIR=$INFRA_DIR/data
+LOG_NAME=infra
+# shellcheck source=scripts/lib/daemons.sh
+source "$ROOT/scripts/lib/daemons.sh"
 
 KAFKA_VERSION=3.9.1
 FERRETDB_VERSION=v1.24.2
@@ -32,49 +30,6 @@ MONGO_PORT=27017
 FERRETDB_DEBUG_PORT=27018
 STRIPE_MOCK_PORT=12111
 
-log() { printf '[infra] %s\n' "$*" >&2; }
-die() {
-  printf '[infra] error: %s\n' "$*" >&2
-  exit 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_for <what> <timeout-seconds> <command...>: polls the command until it succeeds.
-wait_for() {
-  local what=$1 timeout=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      die "$what not ready after ${timeout}s (see $LOG_DIR)"
-    fi
-    sleep 0.3
-  done
-}
-
-# The pid a pid file names, if that process is alive and is still the server we started
-# (after a reboot the number may belong to something else).
-pid_of() {
-  local file=$RUN_DIR/$1.pid
-  [[ -f $file ]] || return 1
-  local pid marker
-  read -r pid marker <"$file"
-  kill -0 "$pid" 2>/dev/null || return 1
-  [[ -z $marker ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
-  echo "$pid"
-}
-
-# start_bg <name> <command...>: starts a daemon in its own session, logs to logs/<name>.log.
-start_bg() {
-  local name=$1
-  shift
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
-  setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  # The pid and the program's path: pid_of checks both.
-  echo "$! $1" >"$RUN_DIR/$name.pid"
-}
-
 # run_once <name> <port> <start-function>: leaves a running server alone, starts it otherwise.
 run_once() {
   local name=$1 port=$2 start=$3
@@ -82,6 +37,7 @@ run_once() {
     log "$name already running (pid $(pid_of "$name"))"
   elif port_open "$port"; then
     log "$name: port $port is taken by a server this script did not start; using it"
+    rm -f "$RUN_DIR/$name.pid"
   else
     "$start"
   fi
@@ -316,19 +272,8 @@ up() {
 }
 
 down() {
-  local name pid
-  for name in stripe-mock ferretdb kafka redis; do
-    if pid=$(pid_of "$name"); then
-      log "stopping $name (pid $pid)"
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$RUN_DIR/$name.pid"
-  done
+  local name
+  for name in stripe-mock ferretdb kafka redis; do stop_daemon "$name" TERM 20; done
   if [[ ${1:-} == --purge ]]; then
     log "removing $DATA_DIR"
     rm -rf "$DATA_DIR" "$INFRA_DIR/env"

@@ -10,16 +10,15 @@
 # The cluster lives in <KILAT_INFRA_DIR or .infra>/data/postgres, listens on 127.0.0.1:$KILAT_PG_PORT
 # (default 5433) and on a unix socket in run/postgres-socket, with `trust` authentication for
 # local connections only; Debian's own cluster (5432) is neither used nor touched. Pid files
-# run/postgres.pid and run/ferretdb-pg.pid hold just the pid; logs go to logs/.
+# run/postgres.pid and run/ferretdb-pg.pid; logs go to logs/.
 # PostgreSQL refuses to run as root: as root the cluster runs as the `postgres` user
 # (created by the Debian package), otherwise as the calling user.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-INFRA_DIR=${KILAT_INFRA_DIR:-$ROOT/.infra}
-RUN_DIR=$INFRA_DIR/run
-LOG_DIR=$INFRA_DIR/logs
-DATA_DIR=$INFRA_DIR/data
+LOG_NAME=ferretdb-pg
+# shellcheck source=scripts/lib/daemons.sh
+source "$ROOT/scripts/lib/daemons.sh"
 
 PG_MAJOR=15
 PG_PORT=${KILAT_PG_PORT:-5433}
@@ -27,74 +26,6 @@ PG_DATA=$DATA_DIR/postgres
 PG_SOCKET_DIR=$RUN_DIR/postgres-socket
 PG_URL=postgres://postgres@127.0.0.1:$PG_PORT/ferretdb
 FERRET_STATE=$DATA_DIR/ferretdb-pg-state
-
-log() { printf '[ferretdb-pg] %s\n' "$*" >&2; }
-die() {
-  printf '[ferretdb-pg] error: %s\n' "$*" >&2
-  exit 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_for <what> <timeout-seconds> <pid-name> <command...>: polls the command until it
-# succeeds; gives up early when the server it waits for has exited.
-wait_for() {
-  local what=$1 timeout=$2 name=$3
-  shift 3
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    pid_of "$name" >/dev/null || die "$what exited while starting (see $LOG_DIR/$name.log)"
-    ((SECONDS < deadline)) || die "$what not ready after ${timeout}s (see $LOG_DIR/$name.log)"
-    sleep 0.2
-  done
-}
-
-# What identifies each server in /proc/<pid>/cmdline (a reused pid belongs to something else).
-marker_of() {
-  case $1 in
-    postgres) echo "$PG_DATA" ;;
-    ferretdb-pg) echo "--state-dir=$FERRET_STATE" ;;
-  esac
-}
-
-# The pid a pid file names, if that process is alive and is still the server we started.
-# For PostgreSQL its own postmaster.pid serves too, should our pid file be gone.
-pid_of() {
-  local name=$1 pid=""
-  [[ -f $RUN_DIR/$name.pid ]] && read -r pid <"$RUN_DIR/$name.pid"
-  if [[ -z $pid && $name == postgres && -r $PG_DATA/postmaster.pid ]]; then
-    read -r pid <"$PG_DATA/postmaster.pid" || true
-  fi
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(marker_of "$name")" || return 1
-  echo "$pid"
-}
-
-# start_bg <name> <command...>: a daemon in its own session, logging to logs/<name>.log.
-start_bg() {
-  local name=$1
-  shift
-  setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  echo "$!" >"$RUN_DIR/$name.pid"
-}
-
-# stop <name> <signal> <fallback-signal>: signals a server, waits up to 30s, then insists.
-stop() {
-  local name=$1 signal=$2 fallback=$3 pid
-  if pid=$(pid_of "$name"); then
-    log "stopping $name (pid $pid)"
-    kill "-$signal" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name still running after 30s: sending SIG$fallback"
-      kill "-$fallback" "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$RUN_DIR/$name.pid"
-}
 
 # ---------------------------------------------------------------- PostgreSQL (Debian package)
 pg_bindir() {
@@ -142,15 +73,25 @@ start_postgres() {
   chmod 700 "$PG_SOCKET_DIR"
   if [[ $(id -u) == 0 ]]; then chown postgres:postgres "$PG_SOCKET_DIR"; fi
   log "starting PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
-  (cd / && start_bg postgres "${as_pg[@]}" "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" \
+  (cd / && start_marked postgres "$PG_DATA" "${as_pg[@]}" "$PG_BIN/postgres" -D "$PG_DATA" -p "$PG_PORT" \
     -c listen_addresses=127.0.0.1 -c unix_socket_directories="$PG_SOCKET_DIR")
+}
+
+# A cluster whose pid file of ours is gone is still known by its own postmaster.pid.
+adopt_postgres() {
+  local pid
+  pid_of postgres >/dev/null && return
+  [[ -r $PG_DATA/postmaster.pid ]] && read -r pid <"$PG_DATA/postmaster.pid" || return 0
+  mkdir -p "$RUN_DIR"
+  echo "$pid $PG_DATA" >"$RUN_DIR/postgres.pid"
+  pid_of postgres >/dev/null || rm -f "$RUN_DIR/postgres.pid"
 }
 
 postgres_up() {
   ensure_postgres_installed
   local pid
+  adopt_postgres
   if pid=$(pid_of postgres); then
-    echo "$pid" >"$RUN_DIR/postgres.pid"
     log "postgres already running (pid $pid)"
   elif port_open "$PG_PORT"; then
     die "port $PG_PORT is taken by a server this script did not start (set KILAT_PG_PORT)"
@@ -158,7 +99,7 @@ postgres_up() {
     rm -f "$RUN_DIR/postgres.pid"
     start_postgres
   fi
-  wait_for postgres 60 postgres "$PG_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres
+  wait_for postgres 60 "$PG_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres
   local psql=("$PG_BIN/psql" -X -q -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
   if [[ $("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'") != 1 ]]; then
     log "creating database ferretdb"
@@ -180,11 +121,11 @@ ferretdb_up() {
     bin=$(bash "$ROOT/scripts/infra.sh" ferretdb-bin) || die "could not build FerretDB"
     mkdir -p "$FERRET_STATE"
     log "starting FerretDB $("$bin" --version | sed -n 's/^version: //p') (postgresql handler) on 127.0.0.1:$port"
-    start_bg ferretdb-pg "$bin" --handler=postgresql --postgresql-url="$PG_URL" \
+    start_marked ferretdb-pg "--state-dir=$FERRET_STATE" "$bin" --handler=postgresql --postgresql-url="$PG_URL" \
       --listen-addr="127.0.0.1:$port" --state-dir="$FERRET_STATE" \
       --debug-addr=- --telemetry=disable --log-level=warn
   fi
-  wait_for ferretdb-pg 30 ferretdb-pg port_open "$port"
+  wait_for ferretdb-pg 30 port_open "$port"
 }
 
 up() {
@@ -198,9 +139,10 @@ up() {
 }
 
 down() {
-  stop ferretdb-pg TERM KILL
+  stop_daemon ferretdb-pg TERM 30
   # SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for clients); SIGQUIT is immediate.
-  stop postgres INT QUIT
+  adopt_postgres
+  stop_daemon postgres INT 30 QUIT
 }
 
 status() {

@@ -10,10 +10,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-INFRA_DIR=${KILAT_INFRA_DIR:-$ROOT/.infra}
-CACHE_DIR=${KILAT_CACHE_DIR:-$HOME/.cache/kilat}
-RUN_DIR=$INFRA_DIR/run
-LOG_DIR=$INFRA_DIR/logs
+LOG_NAME=mongo-java-server
+# shellcheck source=scripts/lib/daemons.sh
+source "$ROOT/scripts/lib/daemons.sh"
 
 VERSION=1.47.0
 NAME=mongo-java-server
@@ -22,27 +21,6 @@ SOURCE=$ROOT/scripts/stand-ins/$NAME/Main.java
 HOME_DIR=$CACHE_DIR/$NAME-$VERSION
 LIBS=$HOME_DIR/libs
 CLASSES=$HOME_DIR/classes
-PID_FILE=$RUN_DIR/$NAME.pid
-LOG_FILE=$LOG_DIR/$NAME.log
-
-log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
-die() {
-  printf '[%s] error: %s\n' "$NAME" "$*" >&2
-  exit 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# The pid in the pid file, if that process is alive and is still our JVM (its command line
-# names the cache dir; after a reboot the number may belong to something else).
-running_pid() {
-  [[ -f $PID_FILE ]] || return 1
-  local pid
-  read -r pid <"$PID_FILE"
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$HOME_DIR" || return 1
-  echo "$pid"
-}
 
 # The server's jars and their dependencies, resolved by Maven from a throwaway pom.
 ensure_jars() {
@@ -91,7 +69,7 @@ up() {
   local port=${1:-27031} pid
   [[ $port =~ ^[0-9]+$ ]] || die "not a port: $port"
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  if pid=$(running_pid); then
+  if pid=$(pid_of "$NAME"); then
     # The port is the JVM's last argument.
     local running_port
     running_port=$(tr '\0' '\n' <"/proc/$pid/cmdline" | tail -1)
@@ -103,36 +81,18 @@ up() {
     ensure_jars
     ensure_compiled
     # The serial collector suits a small machine; the heap bounds what the tests may store.
-    setsid nohup java -Xms64m -Xmx512m -XX:+UseSerialGC \
-      -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$CLASSES:$LIBS/*" \
-      Main "$HOST" "$port" >>"$LOG_FILE" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
-    local deadline=$((SECONDS + 30))
-    until port_open "$port"; do
-      kill -0 "$pid" 2>/dev/null || die "exited before listening (see $LOG_FILE)"
-      ((SECONDS < deadline)) || die "not listening on $port after 30s (see $LOG_FILE)"
-      sleep 0.1
-    done
+    start_marked "$NAME" "$HOME_DIR" java -Xms64m -Xmx512m -XX:+UseSerialGC \
+      -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$CLASSES:$LIBS/*" Main "$HOST" "$port"
+    wait_for "$NAME" 30 port_open "$port"
+    pid=$(pid_of "$NAME")
     log "ready on $HOST:$port (pid $pid)"
   fi
   echo "mongodb://$HOST:$port/"
 }
 
 down() {
-  local pid
-  if pid=$(running_pid); then
-    log "stopping (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  else
-    log "not running"
-  fi
-  rm -f "$PID_FILE"
+  pid_of "$NAME" >/dev/null || log "not running"
+  stop_daemon "$NAME" TERM 10
 }
 
 case ${1:-} in
