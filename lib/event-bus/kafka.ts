@@ -24,6 +24,8 @@ export interface KafkaBusOptions {
   topicPrefix?: string;
   /** Partitions consumed at once per consumer; each partition stays strictly in order. */
   partitionsConsumedConcurrently?: number;
+  /** How long a send waits for others to share its request, by catalog topic (default: tuning). */
+  produceLingerMs?: Readonly<Record<string, number>>;
   logger?: { warn(...args: unknown[]): void; error(...args: unknown[]): void };
 }
 
@@ -36,6 +38,8 @@ const {
 
 interface QueuedSend {
   topic: string;
+  /** When it may go out at the latest (performance.now()), if it may wait for company. */
+  dueAt: number;
   messages: WireMessage[];
   resolve(): void;
   reject(error: unknown): void;
@@ -51,6 +55,8 @@ export class KafkaEventBus implements EventBus {
   private readonly prefix: string;
   private readonly queued: QueuedSend[] = [];
   private sending = false;
+  /** Ends a linger early: a send that must not wait has been queued. */
+  private endLinger: (() => void) | undefined;
 
   constructor(private readonly options: KafkaBusOptions) {
     quietRequestQueues(); // kafkajs's idle connections otherwise wake every millisecond
@@ -83,16 +89,38 @@ export class KafkaEventBus implements EventBus {
       }
       return;
     }
+    const lingerMs = (this.options.produceLingerMs ?? EVENT_BUS_TUNING.produceLingerMs)[topic] ?? 0;
+    const dueAt = lingerMs > 0 ? performance.now() + lingerMs : 0;
     return new Promise<void>((resolve, reject) => {
-      this.queued.push({ topic: this.prefix + topic, messages, resolve, reject });
+      this.queued.push({ topic: this.prefix + topic, dueAt, resolve, reject, messages });
+      if (lingerMs === 0) this.endLinger?.();
       if (!this.sending) void this.drain();
     });
+  }
+
+  /**
+   * Before a request whose sends all may wait, waits for more to join, until the first of
+   * them is due (Kafka's linger.ms: a send waits at most its topic's linger in all, also while
+   * a request is in flight); a send that may not wait ends it.
+   */
+  private async linger(): Promise<void> {
+    const wait = Math.min(...this.queued.map((send) => send.dueAt)) - performance.now();
+    if (wait <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.endLinger = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.endLinger = undefined;
   }
 
   private async drain(): Promise<void> {
     this.sending = true;
     try {
       while (this.queued.length > 0) {
+        await this.linger();
         // Bounded, so a backlog after a stall goes out as several requests, each well under
         // the broker's message.max.bytes, and one oversized request cannot fail them all.
         let count = 0;

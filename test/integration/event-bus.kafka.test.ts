@@ -1,6 +1,9 @@
-import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
+import type { Producer } from "kafkajs";
+import { EVENT_BUS_TUNING } from "../../config/tuning";
+import { ALL_TOPICS, PARTITIONS, TOPICS } from "../../events/catalog";
+import { createEvent } from "../../events/envelope";
 import { KafkaEventBus } from "../../lib/event-bus";
-import { eventBusContract } from "../contract/event-bus.contract";
+import { accepted, eventBusContract } from "../contract/event-bus.contract";
 import { describeWithInfra, uniqueName } from "../support/infra";
 
 describeWithInfra(["kafka"], "event bus contract: Kafka adapter (real broker)", (infra) => {
@@ -13,5 +16,71 @@ describeWithInfra(["kafka"], "event bus contract: Kafka adapter (real broker)", 
     });
     await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
     return bus;
+  });
+});
+
+describeWithInfra(["kafka"], "Kafka adapter: the GPS stream's produce linger", (infra) => {
+  // Longer than the tuned linger, so that "waited" and "did not wait" are far apart.
+  const LINGER_MS = 200;
+  const prefix = `${uniqueName("linger")}.`;
+  const bus = new KafkaEventBus({
+    brokers: infra.kafka.split(","),
+    clientId: "linger",
+    topicPrefix: prefix,
+    produceLingerMs: { [TOPICS.runner]: LINGER_MS },
+  });
+  /** The produce requests the adapter sent: when, and how many records of which topics. */
+  let requests: { at: number; records: Record<string, number> }[] = [];
+  const fix = (n: number) =>
+    createEvent(
+      "runner.offline",
+      { runner_id: `runner-${n}`, occurred_at: new Date().toISOString() },
+      { service: "runner" },
+    );
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  beforeAll(async () => {
+    await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
+    // The adapter's own producer, watched: each sendBatch is one produce request.
+    const producer = await (bus as unknown as { getProducer(): Promise<Producer> }).getProducer();
+    const sendBatch = producer.sendBatch.bind(producer);
+    producer.sendBatch = (batch) => {
+      const records: Record<string, number> = {};
+      for (const { topic, messages } of batch.topicMessages ?? []) {
+        records[topic.slice(prefix.length)] = messages.length;
+      }
+      requests.push({ at: performance.now(), records });
+      return sendBatch(batch);
+    };
+  });
+  afterAll(() => bus.close());
+  beforeEach(() => {
+    requests = [];
+  });
+
+  it("sends what the runner topic gets within its linger as one request, no sooner", async () => {
+    expect(EVENT_BUS_TUNING.produceLingerMs[TOPICS.runner]).toBeGreaterThan(0);
+    const first = performance.now();
+    const sends = [bus.publish(TOPICS.runner, [fix(1)])];
+    await nextTurn();
+    sends.push(bus.publish(TOPICS.runner, [fix(2), fix(3)]));
+    await nextTurn();
+    sends.push(bus.publish(TOPICS.runner, [fix(4)]));
+    await Promise.all(sends);
+    expect(requests.map((request) => request.records)).toEqual([{ [TOPICS.runner]: 4 }]);
+    expect(requests[0].at - first).toBeGreaterThanOrEqual(LINGER_MS - 1);
+  });
+
+  it("sends a booking or money event at once, with the stream's waiting events", async () => {
+    const waiting = performance.now();
+    const stream = bus.publish(TOPICS.runner, [fix(5)]);
+    await nextTurn();
+    await bus.publish(TOPICS.booking, [accepted("bk-linger", 1)]);
+    await stream;
+    expect(requests.map((request) => request.records)).toEqual([
+      { [TOPICS.runner]: 1, [TOPICS.booking]: 1 },
+    ]);
+    // The booking event ended the wait: the request left long before the stream's linger.
+    expect(requests[0].at - waiting).toBeLessThan(LINGER_MS / 2);
   });
 });
