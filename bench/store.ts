@@ -218,7 +218,7 @@ async function main() {
   }
   const fmt = (value: number) => value.toFixed(3);
   console.log(
-    `store floors, sequential over one connection: wall ms · server CPU ms per operation (per document for bulk shapes)`,
+    `store floors, sequential over one connection: wall ms · server CPU ms · client CPU ms per operation (per document for bulk shapes)`,
   );
   console.log(`| shape | ${servers.join(" | ")} |`);
   console.log(`|---|${servers.map(() => "---").join("|")}|`);
@@ -226,7 +226,9 @@ async function main() {
   first.forEach((row, index) => {
     const cells = servers.map((server) => {
       const cell = results.get(server)?.[index];
-      return cell ? `${fmt(cell.wallMs / cell.count)} · ${fmt(cell.serverMs / cell.count)}` : "—";
+      return cell
+        ? [cell.wallMs, cell.serverMs, cell.clientMs].map((ms) => fmt(ms / cell.count)).join(" · ")
+        : "—";
     });
     console.log(`| ${row.shape} | ${cells.join(" | ")} |`);
   });

@@ -37,7 +37,10 @@ run_once() {
     log "$name already running (pid $(pid_of "$name"))"
   elif port_open "$port"; then
     log "$name: port $port is taken by a server this script did not start; using it"
-    rm -f "$RUN_DIR/$name.pid"
+    # A stale pid file would make wait_for take that server for ours, exited.
+    local pid=""
+    [[ -f $RUN_DIR/$name.pid ]] && read -r pid _ <"$RUN_DIR/$name.pid"
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then rm -f "$RUN_DIR/$name.pid"; fi
   else
     "$start"
   fi

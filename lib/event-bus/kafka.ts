@@ -54,8 +54,10 @@ export class KafkaEventBus implements EventBus {
   private readonly subscriptions = new Set<Subscription>();
   private readonly prefix: string;
   private readonly queued: QueuedSend[] = [];
-  private sending = false;
-  /** Ends a linger early: a send that must not wait has been queued. */
+  /** The loop sending what is queued, while it runs (close waits for it). */
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  /** Ends a linger early: a send that must not wait has been queued, or the bus closes. */
   private endLinger: (() => void) | undefined;
 
   constructor(private readonly options: KafkaBusOptions) {
@@ -91,10 +93,11 @@ export class KafkaEventBus implements EventBus {
     }
     const lingerMs = (this.options.produceLingerMs ?? EVENT_BUS_TUNING.produceLingerMs)[topic] ?? 0;
     const dueAt = lingerMs > 0 ? performance.now() + lingerMs : 0;
+    if (this.closed) throw new Error("the Kafka event bus is closed");
     return new Promise<void>((resolve, reject) => {
       this.queued.push({ topic: this.prefix + topic, dueAt, resolve, reject, messages });
       if (lingerMs === 0) this.endLinger?.();
-      if (!this.sending) void this.drain();
+      this.draining ??= this.drain();
     });
   }
 
@@ -104,8 +107,15 @@ export class KafkaEventBus implements EventBus {
    * a request is in flight); a send that may not wait ends it.
    */
   private async linger(): Promise<void> {
-    const wait = Math.min(...this.queued.map((send) => send.dueAt)) - performance.now();
-    if (wait <= 0) return;
+    let dueAt = Infinity;
+    let count = 0;
+    for (const send of this.queued) {
+      count += send.messages.length;
+      dueAt = Math.min(dueAt, send.dueAt);
+      if (count >= MAX_MESSAGES_PER_REQUEST) return; // the next request is full already
+    }
+    const wait = dueAt - performance.now();
+    if (wait <= 0 || this.closed) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, wait);
       this.endLinger = () => {
@@ -117,7 +127,6 @@ export class KafkaEventBus implements EventBus {
   }
 
   private async drain(): Promise<void> {
-    this.sending = true;
     try {
       while (this.queued.length > 0) {
         await this.linger();
@@ -151,7 +160,7 @@ export class KafkaEventBus implements EventBus {
         }
       }
     } finally {
-      this.sending = false;
+      this.draining = undefined;
     }
   }
 
@@ -447,6 +456,10 @@ export class KafkaEventBus implements EventBus {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
+    // What was sent before (the consumers' write-behind included) goes out now, not lingering.
+    this.closed = true;
+    this.endLinger?.();
+    await this.draining;
     const [producer, admin] = await Promise.allSettled([this.producer, this.admin]);
     if (producer.status === "fulfilled" && producer.value) await producer.value.disconnect();
     if (admin.status === "fulfilled" && admin.value) await admin.value.disconnect();

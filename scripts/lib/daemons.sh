@@ -77,6 +77,10 @@ stop_daemon() {
     if kill -0 "$pid" 2>/dev/null; then
       log "$name still running after ${seconds}s: sending SIG$fallback"
       kill "-$fallback" "$pid" 2>/dev/null || true
+      for ((i = 0; i < 25; i++)); do # so that an `up` right after finds the port free
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
     fi
   fi
   rm -f "$RUN_DIR/$name.pid"

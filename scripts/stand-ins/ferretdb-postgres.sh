@@ -46,7 +46,7 @@ ensure_postgres_installed() {
 }
 
 # The prefix that runs a command as the cluster's owner (PostgreSQL refuses root). setpriv
-# execs, adding no process, so the pid start_bg records is the server's own.
+# execs, adding no process, so the pid start_marked records is the server's own.
 as_pg=()
 if [[ $(id -u) == 0 ]]; then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
 
