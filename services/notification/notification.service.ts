@@ -2,19 +2,17 @@ import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { EVENT_BUS_TUNING, NOTIFICATION_TUNING, WEBHOOK_TUNING } from "../../config/tuning";
 import { LruCache } from "../../lib/lru-cache";
 import { MicroBatcher } from "../../lib/micro-batch";
-import { consumerGroup } from "../../events/catalog";
+import { CONSUMER_GROUPS, consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import { models, type NotificationThis } from "./context";
 import * as inbox from "./inbox";
 import * as webhooks from "./webhooks";
 
-const GROUPS = [
-  "service-notification-bookings",
-  "service-notification-payments",
-  "service-notification-tracking",
-  "service-notification-runners",
-];
+/** This service's consumer groups, as the catalog lists them. */
+const GROUPS = CONSUMER_GROUPS.filter((group) => group.service === "service-notification").map(
+  (group) => group.groupId,
+);
 
 /** The events each of this service's consumer groups takes, as the catalog lists them. */
 const eventsOf = (groupId: string) => inbox.notifyOn(consumerGroup(groupId).events);
