@@ -34,7 +34,7 @@ export function stopStandIn(name: string): void {
 
 /**
  * `--database <name>` of any bench: the run's services use that stand-in (MONGO_URL, and
- * BENCH_DATABASE for the per-process CPU table), stopped when the bench exits. FerretDB on
+ * BENCH_DATABASE for the per-process CPU table), stopped when the bench exits or is interrupted. FerretDB on
  * PostgreSQL applies an update as a read and a separate write, as on SQLite, so its services
  * keep one connection each (`maxPoolSize=1`); mongo-java-server applies each update atomically.
  */
@@ -44,4 +44,7 @@ export function useDatabase(name: string): void {
   process.env.MONGO_URL = name === "ferretdb-postgres" ? `${url}?maxPoolSize=1` : url;
   process.env.BENCH_DATABASE = name;
   process.on("exit", () => stopStandIn(name));
+  // Ctrl-C ends the bench through `exit`, so the stand-in stops with it.
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
 }

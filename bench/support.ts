@@ -80,9 +80,16 @@ export const stopChildren = (children: ChildProcess[]) =>
 
 /**
  * Drops the databases a bench run made (`<prefix>-<service>`), so runs do not pile up files in
- * FerretDB's data folder and each starts on the same server state.
+ * FerretDB's data folder and each starts on the same server state. It runs in the benches'
+ * `finally`: a failure here is printed, not thrown, so it cannot hide the error that ended the run.
  */
 export async function dropDatabases(mongoUrl: string, prefix: string): Promise<void> {
+  await dropEach(mongoUrl, prefix).catch((error: unknown) =>
+    console.error(`bench: could not drop the ${prefix}-* databases: ${(error as Error).message}`),
+  );
+}
+
+async function dropEach(mongoUrl: string, prefix: string): Promise<void> {
   const connection = await mongoose.createConnection(mongoUrl).asPromise();
   try {
     const db = connection.db;

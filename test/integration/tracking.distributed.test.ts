@@ -194,12 +194,27 @@ describeWithInfra(
             : undefined,
         { what: "the acceptance pushed to the owner's socket" },
       );
-      await new Promise((resolve) => setTimeout(resolve, 500)); // room for a second push
+      // A fence instead of a sleep: the pickup travels the booking's partition after the
+      // acceptance, so a second push of the acceptance would be here before the pickup's.
+      const picked = await system.api("POST", `/api/bookings/${id}/pickup`, {
+        token: runner,
+        body: {},
+      });
+      expect(picked.status).toBe(200);
+      await eventually(
+        () =>
+          notified.some((n) => n.booking_id === id && n.event_type === "booking.pet_picked_up") &&
+          moves.some((move) => move.booking_id === id && move.status === "picked_up")
+            ? true
+            : undefined,
+        { what: "the pickup pushed to the owner's socket" },
+      );
       const ids = notified.filter((n) => n.booking_id === id).map((n) => n.id);
-      expect(ids.length).toBeGreaterThanOrEqual(3); // requested, escrow held, accepted
+      expect(ids.length).toBeGreaterThanOrEqual(4); // requested, escrow held, accepted, picked up
       expect(new Set(ids).size).toBe(ids.length);
       expect(moves.filter((move) => move.booking_id === id)).toEqual([
         { booking_id: id, status: "accepted" },
+        { booking_id: id, status: "picked_up" },
       ]);
     });
 
