@@ -35,7 +35,7 @@ export interface EmbeddedMongoOptions {
   engine: Engine | "auto";
   /** Start with an empty folder. */
   fresh: boolean;
-  /** Progress lines (first start builds or downloads; it can take a minute or two). */
+  /** Progress lines (a first start builds or downloads: about a minute). */
   log: (line: string) => void;
 }
 
@@ -167,7 +167,7 @@ async function startFerretDb(
   };
 }
 
-/** Builds FerretDB on first use (about two minutes on a fresh machine), else the cached binary. */
+/** Builds FerretDB on first use (about a minute on a fresh machine), else the cached binary. */
 async function ferretDbBinary(log: (line: string) => void, notMongod: string): Promise<string> {
   const unavailable = (why: string) =>
     new EmbeddedMongoUnavailable(
