@@ -6,7 +6,7 @@ export interface Dispatch {
   event: DomainEvent;
   /** One message per recipient, from the event's template. */
   messages: OutgoingNotification[];
-  /** Everyone the event is about (recipients, owner, runner): who may see it elsewhere. */
+  /** Everyone the event is about (recipients, owner, runner), as user keys (`<role>:<sub>`). */
   parties: string[];
 }
 

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { Model } from "mongoose";
 import { runtimeOf } from "../../lib/runtime";
+import type { WebhookDoc } from "../../models/webhook.model";
 import { verify } from "../../lib/notify/signature";
 import { describeWithInfra } from "../support/infra";
+import { ISSUE_19_INTERNAL_URLS } from "../support/internal-urls";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -31,8 +34,34 @@ async function receiver(failFirst: number) {
 interface Delivery {
   event_type: string;
   status: string;
-  attempts: { status_code: number | null }[];
+  attempts: { at: string; outcome: string; status_code: number | null }[];
 }
+
+/** A webhook's deliveries once the newest has been tried `attempts` times. */
+const deliveriesOf = (system: System, token: string, id: string, attempts = 1) =>
+  eventually(async () => {
+    const response = await system.api<{ items: Delivery[] }>(
+      "GET",
+      `/api/webhooks/${id}/deliveries`,
+      { token },
+    );
+    return (response.body.items[0]?.attempts.length ?? 0) >= attempts
+      ? response.body.items
+      : undefined;
+  });
+
+const book = (system: System, token: string) =>
+  system.api<{ booking_id: string }>("POST", "/api/bookings", {
+    token,
+    body: {
+      pet_type: "dog",
+      pet_name: "Hook",
+      pickup: { lat: -6.2, lng: 106.8 },
+      dropoff: { lat: -6.21, lng: 106.8 },
+    },
+  });
+
+const AT = expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as string;
 
 /** Integrator webhooks: signed CloudEvents, retried with backoff, attempts listable. */
 describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
@@ -46,17 +75,6 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     await Promise.all(closers.map((close) => close()));
     await system?.stop();
   });
-
-  const book = (token: string) =>
-    system.api<{ booking_id: string }>("POST", "/api/bookings", {
-      token,
-      body: {
-        pet_type: "dog",
-        pet_name: "Hook",
-        pickup: { lat: 0.3, lng: 0.3 },
-        dropoff: { lat: 0.31, lng: 0.3 },
-      },
-    });
 
   it("delivers an owner's events signed, retries a failing endpoint, and logs each attempt", async () => {
     const partner = await receiver(1);
@@ -75,8 +93,8 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     expect(listed.body.items).toEqual([expect.objectContaining({ id: created.body.id })]);
     expect(listed.body.items[0].secret).toBeUndefined();
 
-    const mine = await book(owner);
-    await book(system.token("owner", "hook-someone-else")); // not this owner's: not sent
+    const mine = await book(system, owner);
+    await book(system, system.token("owner", "hook-someone-else")); // not this owner's: not sent
 
     await eventually(() => (partner.received.length >= 2 ? true : undefined), {
       what: "the retry after a 500",
@@ -108,7 +126,11 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
       return response.body.items[0]?.status === "delivered" ? response.body.items : undefined;
     });
     expect(deliveries).toHaveLength(1);
-    expect(deliveries[0].attempts.map((attempt) => attempt.status_code)).toEqual([500, 204]);
+    // Time, outcome and the receiver's status code: nothing else (no error text, no duration).
+    expect(deliveries[0].attempts).toEqual([
+      { at: AT, outcome: "http_error", status_code: 500 },
+      { at: AT, outcome: "delivered", status_code: 204 },
+    ]);
 
     // The notification service keeps no processed-events record: its effects are keyed by the
     // event id. The same booking.requested delivered again (at-least-once) adds no inbox entry,
@@ -128,7 +150,7 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     });
     expect(subscribed.status).toBe(201);
     await bus.publishWire("booking.events", [...requested, ...requested]);
-    const later = await book(owner);
+    const later = await book(system, owner);
     await eventually(() =>
       partner.received.some((call) => call.body.includes(later.body.booking_id)) &&
       newcomer.received.length > 0
@@ -168,6 +190,24 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     expect(removed.status).toBe(200);
   });
 
+  it("lists an unreachable receiver's attempts as `unreachable`, without the error or timing", async () => {
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const owner = system.token("owner", "hook-closed");
+    const created = await system.api<{ id: string }>("POST", "/api/webhooks", {
+      token: owner,
+      body: { url: `http://127.0.0.1:${port}/hook`, events: ["booking.requested"] },
+    });
+    expect(created.status).toBe(201);
+    await book(system, owner);
+
+    const [delivery] = await deliveriesOf(system, owner, created.body.id);
+    expect(delivery.status).toBe("pending");
+    expect(delivery.attempts).toEqual([{ at: AT, outcome: "unreachable", status_code: null }]);
+  });
+
   it("refuses bad subscriptions with a 4xx naming the field", async () => {
     const owner = system.token("owner", "hook-bad");
     const badUrl = await system.api<{ data: { field: string }[] }>("POST", "/api/webhooks", {
@@ -180,6 +220,23 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
       body: { url: "https://partner.example/hook", events: ["tracking.updated"] },
     });
     expect([badEvent.status, badEvent.body.data[0].field]).toEqual([422, "events.0"]);
+    const withCredentials = await system.api<{ data: { field: string; message: string }[] }>(
+      "POST",
+      "/api/webhooks",
+      {
+        token: owner,
+        body: { url: "https://user:pass@partner.example/hook", events: ["booking.requested"] },
+      },
+    );
+    expect([withCredentials.status, withCredentials.body.data]).toEqual([
+      422,
+      [
+        expect.objectContaining({
+          field: "url",
+          message: "must not contain a user name or password",
+        }),
+      ],
+    ]);
     const runner = await system.api("POST", "/api/webhooks", {
       token: system.token("runner", "hook-runner"),
       body: { url: "https://partner.example/hook", events: ["booking.requested"] },
@@ -191,6 +248,7 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
 /** In production webhooks may not point inside the network (SSRF). */
 describeWithInfra(["mongo"], "webhook URLs in production", (infra) => {
   let system: System;
+  const closers: (() => Promise<unknown>)[] = [];
   beforeAll(async () => {
     system = await startSystem({
       infra: { mongo: infra.mongo },
@@ -198,10 +256,11 @@ describeWithInfra(["mongo"], "webhook URLs in production", (infra) => {
     });
   });
   afterAll(async () => {
+    await Promise.all(closers.map((close) => close()));
     await system?.stop();
   });
 
-  it("refuses loopback, private and metadata addresses, naming the field", async () => {
+  it("refuses loopback, private, metadata, special-purpose and unresolvable hosts, naming the field", async () => {
     const owner = system.token("owner", "ssrf-owner");
     for (const url of [
       "http://127.0.0.1:9000/hook",
@@ -209,6 +268,11 @@ describeWithInfra(["mongo"], "webhook URLs in production", (infra) => {
       "http://169.254.169.254/latest/meta-data",
       "http://10.0.0.5/hook",
       "http://[::1]/hook",
+      ...ISSUE_19_INTERNAL_URLS,
+      "http://[2002:7f00:1::]/hook",
+      "http://[fe80::1]/hook",
+      // a name that does not resolve answers the same, so internal names cannot be probed
+      "http://kilat-test.invalid/hook",
     ]) {
       const response = await system.api<{ data: { field: string; type: string }[] }>(
         "POST",
@@ -223,5 +287,31 @@ describeWithInfra(["mongo"], "webhook URLs in production", (infra) => {
     }
     const listed = await system.api<{ items: unknown[] }>("GET", "/api/webhooks", { token: owner });
     expect(listed.body.items).toEqual([]);
+  });
+
+  it("does not send to an internal address a subscription already holds, and says only `unreachable`", async () => {
+    const inside = await receiver(0);
+    closers.push(inside.close);
+    const owner = system.token("owner", "ssrf-legacy");
+    // As if subscribed before the filter knew this form: the send is checked on its own.
+    const notification = system.brokers[0].getLocalService("notification") as unknown as {
+      models: { webhooks: Model<WebhookDoc> };
+    };
+    const url = inside.url.replace("127.0.0.1", "[::ffff:127.0.0.1]");
+    await notification.models.webhooks.create({
+      _id: "wh_legacy",
+      owner_id: "ssrf-legacy",
+      role: "owner",
+      url,
+      events: ["booking.requested"],
+      secret: "whsec_legacy",
+      created_at: new Date(Date.now() - 1000),
+    });
+    await system.brokers[0].broadcast("notification.webhooksChanged");
+    await book(system, owner);
+
+    const [delivery] = await deliveriesOf(system, owner, "wh_legacy");
+    expect(delivery.attempts).toEqual([{ at: AT, outcome: "unreachable", status_code: null }]);
+    expect(inside.received).toEqual([]);
   });
 });
