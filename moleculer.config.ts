@@ -3,6 +3,8 @@ import { Errors, type BrokerOptions, type MetricRegistry } from "moleculer";
 import type { Config } from "./lib/config";
 import { PrometheusTextReporter } from "./lib/metrics";
 import { ZodValidator } from "./lib/zod-validator";
+import { WatchfulRedisTransporter } from "./lib/transporter";
+import { NODE_LIVENESS } from "./config/tuning";
 
 /**
  * Broker options for one Kilat process. Moleculer ships every fault-tolerance feature off
@@ -14,16 +16,20 @@ export function brokerOptions(config: Config): BrokerOptions {
     nodeID: config.nodeID,
     // RPC between services; null = every service in this process, no network (embedded mode).
     transporter: config.transporter
-      ? { type: "Redis", options: redisOptions(config.transporter) }
+      ? new WatchfulRedisTransporter(redisOptions(config.transporter), NODE_LIVENESS.watchMs)
       : null,
+    heartbeatInterval: NODE_LIVENESS.heartbeatIntervalS,
+    heartbeatTimeout: NODE_LIVENESS.heartbeatTimeoutS,
     logger: { type: "Console", options: { level: config.logLevel, formatter: "short" } },
     logLevel: config.logLevel,
 
     // A call that has not answered in 10 s fails instead of holding a request (and a socket)
     // forever; REST clients see a 504 long before their own timeouts.
     requestTimeout: 10_000,
-    // Retry only what never reached a handler (no node for the action yet, node left mid-call),
-    // so a non-idempotent action is never run twice by the framework.
+    // Retry what never reached a handler (no node for the action yet, a request no process
+    // received); and a call whose node died while handling it, when running it again has one
+    // effect: every action but those that create something is guarded or keyed (README,
+    // "Retries"). So a killed replica costs a retry on another one, not a failed request.
     retryPolicy: {
       enabled: true,
       retries: 3,
@@ -32,7 +38,8 @@ export function brokerOptions(config: Config): BrokerOptions {
       factor: 2,
       check: (error: Error) =>
         error instanceof Errors.ServiceNotAvailableError ||
-        error instanceof Errors.ServiceNotFoundError,
+        error instanceof Errors.ServiceNotFoundError ||
+        (error instanceof Errors.RequestRejectedError && mayRunAgain(error)),
     },
     // Stop calling an endpoint that fails half of at least 20 calls in a minute; probe it
     // again after 10 s. Only server faults count: a 4xx is the caller's problem.
@@ -74,6 +81,15 @@ type MetricsReporter = Exclude<
   NonNullable<Exclude<MetricRegistry.MetricRegistryOptions["reporter"], unknown[]>>,
   string
 >;
+
+/** Whether a call rejected because its node left may run again on another node. */
+function mayRunAgain(error: Errors.RequestRejectedError): boolean {
+  const action = (error.data as { action?: unknown } | undefined)?.action;
+  return typeof action === "string" && !NOT_RETRIED.has(action);
+}
+
+/** Actions that create something each time they run (an Idempotency-Key makes them safe). */
+const NOT_RETRIED = new Set(["booking.create", "notification.subscribeWebhook"]);
 
 /** ioredis options from a redis:// URL (the transporter's typings take no URL string). */
 export function redisOptions(url: string) {
