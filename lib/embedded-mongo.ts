@@ -167,7 +167,12 @@ async function startFerretDb(
   };
 }
 
-/** Builds FerretDB on first use (about a minute on a fresh machine), else the cached binary. */
+/**
+ * Builds FerretDB on first use (about a minute on a fresh machine), else the cached binary: the
+ * same build as `infra:up`'s, with the same patches (scripts/ferretdb-*.patch), so embedded mode
+ * gets FerretDB's `_id` lookups through the index and its atomic single-document writes. A
+ * cached binary built with other patches is not reused.
+ */
 async function ferretDbBinary(log: (line: string) => void, notMongod: string): Promise<string> {
   const unavailable = (why: string) =>
     new EmbeddedMongoUnavailable(

@@ -161,9 +161,14 @@ kafka_up() {
 }
 
 # ---------------------------------------------------------------- FerretDB (Go module proxy)
-# The patch's name is part of the binary's, so a cached unpatched build is not reused.
-FERRETDB_PATCH=$ROOT/scripts/ferretdb-sqlite-id-lookups.patch
-FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION-sqlite-id-lookups
+# Applied in this order. A digest of their content is part of the binary's name, so a cached
+# build made with other (or older) patches is not reused.
+FERRETDB_PATCHES=(
+  "$ROOT/scripts/ferretdb-sqlite-id-lookups.patch"
+  "$ROOT/scripts/ferretdb-atomic-writes.patch"
+)
+FERRETDB_PATCHES_DIGEST=$(cat "${FERRETDB_PATCHES[@]}" | sha256sum | cut -c1-12)
+FERRETDB_BIN=$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION-kilat-$FERRETDB_PATCHES_DIGEST
 
 ensure_ferretdb() {
   [[ -x $FERRETDB_BIN ]] && return
@@ -171,13 +176,18 @@ ensure_ferretdb() {
   log "building FerretDB $FERRETDB_VERSION from the Go module proxy"
   # A plain `go install …/cmd/ferretdb@$FERRETDB_VERSION` builds a binary that panics at start:
   # the module zip lacks build/version/version.txt, which FerretDB's release tooling generates.
-  # So build the same module source with that one file written, and one patch applied, which
-  # makes lookups by `_id` use the `_id` index (results are unchanged; see the patch's comments):
+  # So build the same module source with that one file written, and two patches applied:
+  # ferretdb-sqlite-id-lookups.patch makes lookups by `_id` use the `_id` index (results are
+  # unchanged; see the patch's comments):
   # - the SQL for "where _id = ?" spelled the JSON path differently from the unique `_id` index,
   #   so SQLite never used the index: every find, update and delete by `_id` scanned the table;
   # - a query was narrowed by `_id` only when `_id` was the filter's sole key, so a guarded write
   #   such as {_id, status} read and decoded the whole collection. It is now narrowed whenever
   #   the filter pins `_id` to one value; the whole filter still applies to what comes back.
+  # ferretdb-atomic-writes.patch makes single-document writes atomic, as on MongoDB: update,
+  # findAndModify and delete read, change and write back a document in separate steps, so two
+  # at once on one document could lose one. A lock per document (per collection when the filter
+  # does not pin `_id`) now covers each such read-modify-write, in the FerretDB process.
   local src build
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || die "could not download FerretDB $FERRETDB_VERSION"
@@ -187,10 +197,13 @@ ensure_ferretdb() {
   chmod -R u+w "$build"
   echo "$FERRETDB_VERSION" >"$build/build/version/version.txt"
   # `git apply` works outside a repository too; `patch` is not on every minimal image.
-  (cd "$build" && git apply -p1 "$FERRETDB_PATCH") || {
-    rm -rf "$build"
-    die "could not apply $FERRETDB_PATCH"
-  }
+  local patch
+  for patch in "${FERRETDB_PATCHES[@]}"; do
+    (cd "$build" && git apply -p1 "$patch") || {
+      rm -rf "$build"
+      die "could not apply $patch"
+    }
+  done
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$build" && CGO_ENABLED=0 go build -o "$FERRETDB_BIN" ./cmd/ferretdb) || {
     rm -rf "$build"
