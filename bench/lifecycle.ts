@@ -125,6 +125,8 @@ async function lifecycle(base: string, n: number, session: OwnerSession, result:
     async () => (await rest(base, owner, "GET", `/api/bookings/${id}`)).payment_status === "held",
     30_000,
   );
+  // As its app does, the runner is online before it accepts (not one of the timed steps).
+  await rest(base, runner, "POST", "/api/runners/me/online", { lat: -6.2, lng: 106.8 });
   for (const step of ["accept", "pickup", "depart", "deliver"] as const) {
     await timed(step, () => rest(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
   }

@@ -8,6 +8,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ServiceBroker } from "moleculer";
 import { redisOptions } from "../moleculer.config";
+import { signToken } from "../lib/auth";
+import { DEFAULT_JWT_SECRET } from "../lib/config";
 
 const ROOT = join(__dirname, "..");
 /** /proc counts CPU time in clock ticks; Linux has 100 a second on every machine here. */
@@ -140,7 +142,11 @@ export async function databaseCommands(
     (counts[command] = (counts[command] ?? 0) + value);
   const nodes = processes.filter((p) => p.nodeID);
   if (!transport || nodes.length === 0) {
-    const text = await (await fetch(`${gateway}/metrics`)).text();
+    // /metrics is for admins: the bench's processes run with the development secret.
+    const admin = signToken({ sub: "bench", role: "admin" }, DEFAULT_JWT_SECRET);
+    const text = await (
+      await fetch(`${gateway}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
+    ).text();
     for (const m of text.matchAll(
       /^kilat_db_commands\{[^}]*db="(\w+)",command="(\w+)",collection="([\w.-]*)"[^}]*\} (\d+)/gm,
     )) {

@@ -13,7 +13,8 @@
  * - distributed: Kilat as api | runner | tracking | booking,payment,notification processes over
  *   the Redis transporter and Kafka, the gateway on the Redis streams adapter;
  * - distributed-edge: the same with the runner service in the gateway's process (see LAYOUTS).
- * LOCATION_RATE_LIMIT is raised to 1000/s so the closed loop measures the pipeline, not the limiter.
+ * LOCATION_RATE_LIMIT and LOCATION_ARRIVALS_PER_SEC are raised to 1000/s so the closed loop
+ * measures the pipeline, not the limiters.
  * After each target's figures: CPU per delivered fix for every process of the phase (the
  * target's, Kafka, Redis, the database, this load generator); `--json` adds a JSON line each.
  */
@@ -146,7 +147,10 @@ async function relayTarget(name: string, redisUrl?: string): Promise<Target> {
 const BENCH_ENV = {
   LOG_LEVEL: "error",
   LOCATION_RATE_LIMIT: "1000",
+  LOCATION_ARRIVALS_PER_SEC: "1000",
   RATE_LIMIT_PER_IP: "10000000",
+  // The closed loop sends as fast as fixes are answered: far above an app's rate per socket.
+  SOCKET_EVENTS_PER_SEC: "100000",
 };
 
 /** Kilat in one process, like `npm start`, but on infra's MongoDB; its own process, as the relay. */
@@ -413,7 +417,13 @@ async function main() {
       }
       if (name === "embedded") {
         // One process: its counters cover the whole path (why fixes were dropped, if any).
-        const metrics = await (await fetch(`${target.url}/metrics`)).text();
+        const metrics = await (
+          await fetch(`${target.url}/metrics`, {
+            headers: {
+              authorization: `Bearer ${signToken({ sub: "bench", role: "admin" }, DEFAULT_JWT_SECRET)}`,
+            },
+          })
+        ).text();
         for (const line of metrics.split("\n")) {
           if (/^kilat_(tracking_fixes|runner_location)/.test(line)) {
             console.log(`  ${line.replace(/\{namespace="[^"]*",nodeID="[^"]*",?/, "{")}`);

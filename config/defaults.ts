@@ -30,6 +30,9 @@ export const PLATFORM_FEE_BPS = 2000;
 /** A delivered booking left unconfirmed is confirmed after a day, well inside Stripe's 7-day hold. */
 export const AUTO_CONFIRM_AFTER = "24h";
 
+/** A booking not paid for within half an hour expires: no runner is kept in view of it. */
+export const PAYMENT_TIMEOUT = "30m";
+
 export const DISPATCH = {
   /** A motorbike covers 6 km to a pickup in about a quarter of an hour in city traffic. */
   radiusKm: 6,
@@ -39,11 +42,33 @@ export const DISPATCH = {
   runnerStaleAfter: "60s",
 };
 
+/**
+ * Where bookings are taken (SERVICE_AREA, MAX_TRIP_KM), in the form SERVICE_AREA takes: a list
+ * of circles `{name, lat, lng, radius_km}` or polygons `{name, polygon: [[lat, lng], …]}`.
+ */
+export const SERVICE_AREA = {
+  /** Greater Jakarta: 60 km around the centre reaches Bogor, Depok, Tangerang and Bekasi. */
+  areas: [{ name: "jakarta", lat: -6.2, lng: 106.8, radius_km: 60 }],
+  /** A motorbike crosses greater Jakarta in about 50 km; a longer trip is a typo or another city. */
+  maxTripKm: 50,
+};
+
 export const TRACKING = {
   /** A motorbike on a toll road stays well under 150 km/h; more is a GPS glitch. */
   maxSpeedKmh: 150,
   /** A phone's GPS reports about once a second; five a second leaves room for bursts. */
   locationRatePerSec: 5,
+  /**
+   * Fixes a runner may send per second as they arrive: a phone sends one a second live, and
+   * uploads what it kept offline in batches (up to 500, which may come at once after a quiet
+   * spell). More is a flood, whatever times the fixes claim.
+   */
+  locationArrivalsPerSec: 100,
+  /**
+   * A fix naming no booking the runner is on may be this old: a phone keeps what it recorded
+   * through a tunnel or a dead zone, not last year's fixes.
+   */
+  fixMaxAge: "1h",
 };
 
 export const HTTP = {
@@ -51,6 +76,18 @@ export const HTTP = {
   ratePerTokenPerMinute: 1200,
   /** Ten times that per address: many users can share one NAT. */
   ratePerIpPerMinute: 12000,
+};
+
+/** A token lives at most a day: a leaked one is useless by tomorrow, and apps refresh daily. */
+export const JWT_MAX_TTL = "24h";
+
+export const SOCKETS = {
+  /** A user's phone, tablet and a few browser tabs, on one gateway. */
+  maxPerUser: 10,
+  /** Booking rooms one socket may watch: an operator's screen of trips, not the whole city. */
+  maxRooms: 50,
+  /** A runner app sends a fix a second; twenty events a second (bursts of forty) is far above. */
+  eventsPerSec: 20,
 };
 
 /** A relay retries what its fast path failed to publish this often (each sweep costs a query). */

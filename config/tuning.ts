@@ -43,6 +43,8 @@ export const BOOKING_TUNING = {
   lockGraceMs: 30_000,
   /** The auto-confirm sweep runs every quarter of the window, within these bounds. */
   autoConfirmSweepMs: { min: 100, max: 30_000 },
+  /** The unpaid-booking expiry sweep runs every quarter of PAYMENT_TIMEOUT, within these bounds. */
+  paymentExpirySweepMs: { min: 100, max: 30_000 },
 };
 
 export const DISPATCH_TUNING = {
@@ -50,6 +52,12 @@ export const DISPATCH_TUNING = {
   sweepMs: { min: 100, max: 1000 },
   /** Runners whose fix rate is tracked at once; the least recently seen are forgotten beyond. */
   rateLimitedRunners: 100_000,
+  /**
+   * A fix naming a booking other than the runner's active one as last read (it took another
+   * since, on another instance) has the runner read again, at most this often per runner, so a
+   * client naming made-up bookings costs one read a second, not one per fix.
+   */
+  tripRecheckMs: 1000,
   /** Searching bookings looked at per sweep or per runner coming online. */
   searchBatch: 50,
   /** How often a searching booking is tried again without a runner coming online near it. */
@@ -80,6 +88,14 @@ export const GATEWAY_TUNING = {
   rateWindowMs: 60_000,
   /** Entries the socket.io Redis stream keeps: minutes of room messages for a gateway to resume. */
   socketStreamMaxLen: 100_000,
+  /** Sockets whose event rate is tracked at once; beyond, the least recently seen start afresh. */
+  socketsTracked: 100_000,
+  /**
+   * Room checks (a call to the tracking service) one user may have in flight on a gateway: an
+   * app watches one trip at a time, and a flood of one user must not fill the tracking
+   * service's bulkhead for everyone else.
+   */
+  roomChecksPerUser: 4,
 };
 
 export const NOTIFICATION_TUNING = {
@@ -121,4 +137,27 @@ export const EVENT_BUS_TUNING = {
    * booking topics send at once (a send that may not wait also ends a linger in progress).
    */
   produceLingerMs: { "runner.events": 5 } as Readonly<Record<string, number>>,
+  /**
+   * Kafka consumer groups. A member that stops heartbeating (a killed process) loses its
+   * partitions after `sessionTimeoutMs`; a rebalance waits at most `rebalanceTimeoutMs` for the
+   * members to rejoin, so a restarted process joins within that even while the dead member's
+   * session is still open. Live members hear of a rebalance at their next heartbeat.
+   */
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1_000,
+  rebalanceTimeoutMs: 5_000,
+  /** A service starts serving after this long even while its consumers are still joining. */
+  joinWaitMs: 1_500,
+};
+
+/** How a process notices that another one died (see lib/transporter.ts). */
+export const NODE_LIVENESS = {
+  /** One `PUBSUB NUMSUB` this often finds a killed process's node: it no longer listens. */
+  watchMs: 500,
+  /**
+   * Heartbeats still decide for what Redis cannot see (a hung process); every 2 s, so a node
+   * dropped by mistake is found again quickly, and one silent for 6 s is given up.
+   */
+  heartbeatIntervalS: 2,
+  heartbeatTimeoutS: 6,
 };

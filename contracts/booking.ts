@@ -2,19 +2,21 @@ import { z } from "zod";
 import { BOOKING_STATUSES, type BookingStatus, type PaymentStatus } from "../domain/booking";
 import { petType } from "../events/schemas";
 import { contracts } from "./action";
-import { IdParams, PageParams, Point } from "./common";
+import { IdParams, PageParams, Point, text } from "./common";
 
 export const CreateBookingParams = z
   .object({
     pet_type: petType,
-    pet_name: z.string().trim().min(1).max(80),
+    pet_name: text(80),
     pickup: Point,
     dropoff: Point,
-    notes: z.string().trim().max(500).optional(),
+    notes: text(500, { lines: true, emptyAllowed: true }).optional(),
   })
   .strict();
 
-export const CancelBookingParams = IdParams.extend({ reason: z.string().trim().min(1).max(500) });
+export const CancelBookingParams = IdParams.extend({
+  reason: text(500, { lines: true }),
+}).strict();
 
 export const ListBookingsParams = z.object({
   status: z.enum(BOOKING_STATUSES).optional(),
@@ -52,6 +54,8 @@ export interface BookingEntity {
   final_price_cents: number | null;
   cancel_reason: string | null;
   auto_confirm_at: string | null;
+  /** Unless its escrow is held by then, the booking expires at this time. */
+  payment_due_at: string | null;
   created_at: string;
   updated_at: string;
 }

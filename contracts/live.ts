@@ -1,3 +1,4 @@
+import type { User } from "../domain/access";
 import type { BookingMoved } from "./booking";
 import type { NotificationEntity } from "./notification";
 import type { LiveFix, LiveRunnerChange } from "./tracking";
@@ -11,8 +12,8 @@ export interface LiveEvents {
   "live.tracks": { fixes: LiveFix[] };
   /** Runners online, offline, moving: to the admin dashboard. */
   "live.runners": { changes: LiveRunnerChange[] };
-  /** A new inbox entry: to its recipient's sockets. */
-  "live.notification": { recipient_id: string; notification: NotificationEntity };
+  /** A new inbox entry: to its recipient's sockets (the role too: an owner's, not a runner's). */
+  "live.notification": { recipient: User; notification: NotificationEntity };
   /** A booking moved: to its watchers (`booking:status`). */
   "live.booking": BookingMoved;
 }

@@ -8,7 +8,18 @@ export const WEBHOOK_EVENTS = Object.keys(TEMPLATES) as [string, ...string[]];
 
 export const CreateWebhookParams = z
   .object({
-    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }).max(2000),
+    url: z
+      .url({ protocol: /^https?$/, message: "expected an http(s) URL" })
+      .max(2000)
+      // Credentials in a URL end up in logs and lists; a receiver authenticates by the signature.
+      .refine(
+        (url) => {
+          if (!URL.canParse(url)) return true; // reported as not a URL already
+          const { username, password } = new URL(url);
+          return username === "" && password === "";
+        },
+        { message: "must not contain a user name or password" },
+      ),
     events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length),
   })
   .strict();

@@ -4,8 +4,12 @@ import { contracts } from "./action";
 import { IdParams } from "./common";
 
 export const CreatePaymentParams = IdParams.extend({
-  payment_method: z.string().trim().min(1).max(100).default("pm_card_visa"),
-});
+  payment_method: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]{1,100}$/, "expected a payment method id such as pm_card_visa")
+    .default("pm_card_visa"),
+}).strict();
 
 /** A verified Stripe webhook event, as the gateway passes it on. */
 export const StripeEventParams = z.object({
@@ -18,6 +22,14 @@ export const PAYMENT_ACTIONS = contracts({
   create: { roles: ["owner"], params: CreatePaymentParams },
   get: { roles: ["owner", "runner", "admin"], params: IdParams },
   stripeEvent: { params: StripeEventParams, internal: true },
+  /** The booking service: a hold arrived for a booking that had ended (expired, cancelled). */
+  release: {
+    params: z.object({
+      booking_id: z.string().min(1).max(128),
+      reason: z.string().min(1).max(500),
+    }),
+    internal: true,
+  },
 });
 
 /** A payment as the API returns it. */

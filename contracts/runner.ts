@@ -1,13 +1,13 @@
 import { z } from "zod";
 import type { Availability } from "../domain/runner";
-import { isoTime, latitude, longitude } from "../events/schemas";
+import { isoTime } from "../events/schemas";
 import { contracts } from "./action";
-import { IdParams, NoParams, Point } from "./common";
+import { IdParams, Latitude, Longitude, NoParams, Point, text } from "./common";
 
 export const LocationParams = z
   .object({
-    lat: latitude,
-    lng: longitude,
+    lat: Latitude,
+    lng: Longitude,
     speed_kmh: z.number().min(0).max(1000).optional(),
     heading_degrees: z.number().min(0).lt(360).optional(),
     timestamp: isoTime,
@@ -28,18 +28,21 @@ export const LocationBatchParams = z
   })
   .strict();
 
+/** The most fixes one upload may carry. */
+export const MAX_UPLOAD_FIXES = 500;
+
 /** Fixes a runner's phone recorded while it could not send them, oldest first. */
 export const UploadLocationsParams = z
   .object({
     // Each fix is checked on its own: one bad fix is refused alone, the others go on.
-    fixes: z.array(z.unknown()).min(1).max(500),
+    fixes: z.array(z.unknown()).min(1).max(MAX_UPLOAD_FIXES),
   })
   .strict();
 
 export const ProfileParams = z
   .object({
-    name: z.string().trim().min(1).max(80).optional(),
-    vehicle: z.string().trim().min(1).max(80).optional(),
+    name: text(80).optional(),
+    vehicle: text(80).optional(),
     stripe_account_id: z
       .string()
       .regex(/^acct_[A-Za-z0-9]{1,64}$/, "expected a Stripe connected account id (acct_…)")
@@ -49,11 +52,16 @@ export const ProfileParams = z
 
 export const NearbyParams = z
   .object({
-    lat: z.coerce.number().min(-90).max(90),
-    lng: z.coerce.number().min(-180).max(180),
+    lat: z.coerce.number().pipe(Latitude),
+    lng: z.coerce.number().pipe(Longitude),
     radius_km: z.coerce.number().positive().max(50).default(6),
     limit: z.coerce.number().int().min(1).max(100).default(20),
   })
+  .strict();
+
+/** A runner and the booking it is claimed for (internal: the booking service's accept). */
+const RunnerBookingParams = z
+  .object({ runner_id: z.string().min(1).max(128), booking_id: z.string().min(1).max(64) })
   .strict();
 
 export const RUNNER_ACTIONS = contracts({
@@ -72,6 +80,10 @@ export const RUNNER_ACTIONS = contracts({
     params: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(),
   },
   payoutAccount: { params: z.object({ runner_id: z.string().min(1).max(128) }), internal: true },
+  /** For the booking service's accept: the runner goes busy on the booking, if online. */
+  claim: { params: RunnerBookingParams.extend({ accepted_at: isoTime }).strict(), internal: true },
+  /** Gives back a claim whose accept lost its race. */
+  release: { params: RunnerBookingParams, internal: true },
 });
 
 /**

@@ -15,6 +15,12 @@ export interface User {
 export type Actor = User | { role: "system"; sub: "system" };
 export const SYSTEM: Actor = { role: "system", sub: "system" };
 
+/**
+ * The one string that names a user wherever a user is a key (inbox entries, socket rooms,
+ * webhook audiences): the role is part of it, as a runner and an owner may share a sub.
+ */
+export const userKey = (user: User): string => `${user.role}:${user.sub}`;
+
 /** A booking's parties as a service knows them (a runner only once one accepted). */
 export interface Parties {
   owner_id: string | null;
@@ -22,7 +28,7 @@ export interface Parties {
 }
 
 export type BookingCommandType =
-  "accept" | "pickup" | "depart" | "deliver" | "confirm" | "complete" | "cancel";
+  "accept" | "pickup" | "depart" | "deliver" | "confirm" | "complete" | "cancel" | "expire";
 
 const isAdmin = (actor: Actor) => actor.role === "admin";
 const isOwner = (actor: Actor, parties: Parties) =>
@@ -30,7 +36,7 @@ const isOwner = (actor: Actor, parties: Parties) =>
 const isItsRunner = (actor: Actor, parties: Parties) =>
   actor.role === "runner" && parties.runner_id !== null && actor.sub === parties.runner_id;
 const isParty = (actor: Actor, parties: Parties) =>
-  isAdmin(actor) || actor.sub === parties.owner_id || actor.sub === parties.runner_id;
+  isAdmin(actor) || isOwner(actor, parties) || isItsRunner(actor, parties);
 
 /** A booking: its owner, its runner, an admin — and any runner while it is open, to accept it. */
 export function maySeeBooking(actor: Actor, booking: Parties & { status: string }): boolean {
@@ -62,6 +68,7 @@ export function mayIssue(type: BookingCommandType, actor: Actor, booking: Partie
     case "confirm":
       return isOwner(actor, booking) || actor.role === "system" || isAdmin(actor);
     case "complete":
+    case "expire":
       return actor.role === "system";
     case "cancel":
       return (
@@ -86,7 +93,7 @@ export function bookingsListedFor(user: User): Partial<Record<"owner_id" | "runn
 }
 
 /** Paying into a booking's escrow: its owner only. */
-export const mayPay = (user: User, booking: Parties): boolean => user.sub === booking.owner_id;
+export const mayPay = (user: User, booking: Parties): boolean => isOwner(user, booking);
 
 /** A trip (its track, its live room): its owner, its runner, an admin. */
 export const mayWatchTrip = (user: User, trip: Parties): boolean => isParty(user, trip);
@@ -94,6 +101,15 @@ export const mayWatchTrip = (user: User, trip: Parties): boolean => isParty(user
 /** Operations (dead letters, replays): admins only, through the API and the REPL alike. */
 export const mayOperate = (user: User): boolean => user.role === "admin";
 
-/** An integrator webhook hears an event: an admin's hears all, an owner's those about its own. */
+/** The users an event is about: its booking's owner and runner, as far as known. */
+export const partiesOf = (parties: Parties): string[] => [
+  ...(parties.owner_id === null ? [] : [userKey({ role: "owner", sub: parties.owner_id })]),
+  ...(parties.runner_id === null ? [] : [userKey({ role: "runner", sub: parties.runner_id })]),
+];
+
+/**
+ * An integrator webhook hears an event: an admin's hears all, an owner's those about its own
+ * (`parties` are user keys, so a runner who shares the owner's sub is not the owner).
+ */
 export const webhookHears = (hook: { role: Role; owner_id: string }, parties: string[]): boolean =>
-  hook.role === "admin" || parties.includes(hook.owner_id);
+  hook.role === "admin" || parties.includes(userKey({ role: hook.role, sub: hook.owner_id }));

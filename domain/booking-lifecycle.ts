@@ -8,7 +8,8 @@ export type { Actor };
  * on it what each move changes and publishes.
  *
  * requested → accepted → picked_up → in_transit → delivered → confirmed → completed,
- * and cancelled from requested or accepted.
+ * cancelled from requested or accepted, and expired from requested while the escrow is not
+ * held by the payment deadline.
  */
 export const BOOKING_STATUSES = [
   "requested",
@@ -19,6 +20,7 @@ export const BOOKING_STATUSES = [
   "confirmed",
   "completed",
   "cancelled",
+  "expired",
 ] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
@@ -38,7 +40,8 @@ export type BookingCommand =
   | { type: "deliver"; actor: Actor }
   | { type: "confirm"; actor: Actor }
   | { type: "complete"; actor: Actor }
-  | { type: "cancel"; actor: Actor };
+  | { type: "cancel"; actor: Actor }
+  | { type: "expire"; actor: Actor };
 
 export type Rejection =
   /** The actor may not do this to this booking at all (403/404). */
@@ -46,10 +49,14 @@ export type Rejection =
   /** Not in this state (409). */
   | "illegal_transition"
   /** A runner may accept only once the escrow is held (409). */
-  | "not_payable";
+  | "not_payable"
+  /** An escrow that is held waits for a runner: the booking is paid for, it does not expire (409). */
+  | "paid";
 
 export type Decision =
   | { ok: true; from: BookingStatus; to: BookingStatus; runner_id: string | null }
+  /** The command took effect already (an app retrying after a timeout): nothing to change. */
+  | { ok: true; repeat: true; from: BookingStatus }
   | { ok: false; reason: Rejection; from: BookingStatus };
 
 /** The one state each command leaves from (cancel has two). */
@@ -61,6 +68,7 @@ const FROM: Record<BookingCommand["type"], readonly BookingStatus[]> = {
   confirm: ["delivered"],
   complete: ["confirmed"],
   cancel: ["requested", "accepted"],
+  expire: ["requested"],
 };
 
 const TO: Record<BookingCommand["type"], BookingStatus> = {
@@ -71,15 +79,45 @@ const TO: Record<BookingCommand["type"], BookingStatus> = {
   confirm: "confirmed",
   complete: "completed",
   cancel: "cancelled",
+  expire: "expired",
 };
+
+/** The road a booking takes when all goes well, in order. */
+const ROAD: readonly BookingStatus[] = [
+  "requested",
+  "accepted",
+  "picked_up",
+  "in_transit",
+  "delivered",
+  "confirmed",
+  "completed",
+];
+
+/**
+ * Whether the booking is where this command would take it, or further down the road (an owner
+ * confirming a booking that completed meanwhile): a retry of a command that took effect.
+ * Accepting is a repeat only for the runner who accepted.
+ */
+function tookEffect(booking: BookingState, command: BookingCommand): boolean {
+  const target = TO[command.type];
+  if (command.type === "accept" && booking.runner_id !== command.actor.sub) return false;
+  const reached = ROAD.indexOf(booking.status);
+  return reached >= 0 && ROAD.includes(target)
+    ? reached >= ROAD.indexOf(target)
+    : booking.status === target;
+}
 
 export function decide(booking: BookingState, command: BookingCommand): Decision {
   const from = booking.status;
   if (!mayIssue(command.type, command.actor, booking))
     return { ok: false, reason: "forbidden", from };
+  if (tookEffect(booking, command)) return { ok: true, repeat: true, from };
   if (!FROM[command.type].includes(from)) return { ok: false, reason: "illegal_transition", from };
   if (command.type === "accept" && booking.payment_status !== "held") {
     return { ok: false, reason: "not_payable", from };
+  }
+  if (command.type === "expire" && booking.payment_status === "held") {
+    return { ok: false, reason: "paid", from };
   }
   const runner_id = command.type === "accept" ? command.actor.sub : booking.runner_id;
   return { ok: true, from, to: TO[command.type], runner_id };
@@ -102,6 +140,8 @@ export function eventOf(to: BookingStatus) {
       return "booking.completed" as const;
     case "cancelled":
       return "booking.cancelled" as const;
+    case "expired":
+      return "booking.expired" as const;
     case "requested":
       return "booking.requested" as const;
   }

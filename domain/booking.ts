@@ -53,6 +53,8 @@ export interface Booking {
   cancel_reason: string | null;
   /** When a delivered booking the owner has not confirmed is confirmed for them. */
   auto_confirm_at: Date | null;
+  /** When the booking expires unless its escrow is held by then (null: made before deadlines). */
+  payment_due_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -74,8 +76,9 @@ export type BookingCommand =
       request: BookingRequest;
       price: PriceEstimate;
       at: Date;
+      paymentTimeoutMs: number;
     }
-  | { type: "accept" | "pickup" | "depart" | "confirm"; actor: Actor; at: Date }
+  | { type: "accept" | "pickup" | "depart" | "confirm" | "expire"; actor: Actor; at: Date }
   | { type: "deliver"; actor: Actor; at: Date; autoConfirmAfterMs: number }
   | { type: "complete"; actor: Actor; at: Date; final_price_cents: number }
   | { type: "cancel"; actor: Actor; at: Date; reason: string }
@@ -91,6 +94,7 @@ const DONE: Record<Exclude<BookingCommand["type"], "request" | "record_payment">
   confirm: "confirmed",
   complete: "completed",
   cancel: "cancelled",
+  expire: "expired",
 };
 
 /** The timestamp field each status sets. */
@@ -126,6 +130,7 @@ export function decide(booking: Booking | null, command: BookingCommand): Decisi
     case "confirm":
     case "complete":
     case "cancel":
+    case "expire":
       return transition(booking, command);
     default:
       return unreachable(command);
@@ -133,7 +138,7 @@ export function decide(booking: Booking | null, command: BookingCommand): Decisi
 }
 
 function requested(command: Extract<BookingCommand, { type: "request" }>): Decision<Booking> {
-  const { id, booking_number, owner, request, price, at } = command;
+  const { id, booking_number, owner, request, price, at, paymentTimeoutMs } = command;
   const booking: Booking = {
     _id: id,
     booking_number,
@@ -159,6 +164,7 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
     cancelled_by: null,
     cancel_reason: null,
     auto_confirm_at: null,
+    payment_due_at: new Date(at.getTime() + paymentTimeoutMs),
     created_at: at,
     updated_at: at,
   };
@@ -191,7 +197,7 @@ function recordPayment(
   const { payment_status, at } = command;
   const stale =
     !PAYMENT_FROM[payment_status].includes(booking.payment_status) ||
-    (payment_status === "held" && booking.status === "cancelled");
+    (payment_status === "held" && holdReleasedBecause(booking.status) !== null);
   if (stale) {
     return reject(
       "conflict",
@@ -227,10 +233,16 @@ function transition(booking: Booking | null, command: Transition): Decision<Book
         return reject("conflict", "The escrow for this booking is not held yet", {
           payment_status: booking.payment_status,
         });
+      case "paid":
+        return reject("conflict", "The escrow for this booking is held: it waits for a runner", {
+          payment_status: booking.payment_status,
+        });
       default:
         return unreachable(moved.reason);
     }
   }
+  // A retried command that took effect already answers with the booking as it is.
+  if ("repeat" in moved) return accept<Booking>({ status: moved.from }, {});
   const { at } = command;
   const changes: Partial<Booking> = {
     status: moved.to,
@@ -255,11 +267,14 @@ function transition(booking: Booking | null, command: Transition): Decision<Book
       changes.payment_status = "released";
       break;
   }
-  // Accepting relies on more than the status: no runner yet, and the escrow held.
+  // Accepting relies on more than the status: no runner yet, and the escrow held; expiring, on
+  // the escrow not held (a hold recorded meanwhile wins over the deadline).
   const expect: Partial<Booking> =
     command.type === "accept"
       ? { status: moved.from, runner_id: null, payment_status: "held" }
-      : { status: moved.from };
+      : command.type === "expire"
+        ? { status: moved.from, payment_status: booking.payment_status }
+        : { status: moved.from };
   return accept<Booking>(expect, changes, [
     transitionEvent(booking, { ...booking, ...changes }, command),
   ]);
@@ -303,10 +318,35 @@ function transitionEvent(was: Booking, is: Booking, command: Transition): EventD
         type,
         data: { ...base, cancelled_by: is.cancelled_by ?? "", reason: is.cancel_reason ?? "" },
       };
+    case "booking.expired":
+      return {
+        type,
+        data: {
+          ...base,
+          owner_id: is.owner_id,
+          payment_due_at: (is.payment_due_at ?? command.at).toISOString(),
+        },
+      };
     case "booking.requested":
       throw new Error("booking.requested is not a transition");
     default:
       return unreachable(type);
+  }
+}
+
+/**
+ * Why money held for a booking in this status is released, or null while it may be held: a
+ * booking called off, or expired unpaid, releases whatever the escrow holds for it or comes to
+ * hold later (a payment that succeeded at the moment it ended).
+ */
+export function holdReleasedBecause(status: BookingStatus): string | null {
+  switch (status) {
+    case "cancelled":
+      return "booking cancelled";
+    case "expired":
+      return "booking expired unpaid";
+    default:
+      return null;
   }
 }
 

@@ -1,5 +1,5 @@
 import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
-import type { LatLng } from "./geo";
+import { isMappable, type LatLng } from "./geo";
 
 /**
  * Dispatch of one booking: who is offered it, and when to move on.
@@ -10,6 +10,8 @@ import type { LatLng } from "./geo";
  *   offered → searching      declined, expired, or the runner went away: the next one, please
  *   any → accepted           a runner accepted (the one offered, or another)
  *   any → closed / cancelled the pet is handed over, or the booking is off
+ *   waiting, searching → failed  the pickup is where no runner can ever be found (the geo index
+ *                             cannot hold it): recorded once, never searched again
  */
 export const DISPATCH_STATUSES = [
   "waiting",
@@ -18,6 +20,7 @@ export const DISPATCH_STATUSES = [
   "accepted",
   "cancelled",
   "closed",
+  "failed",
 ] as const;
 export type DispatchStatus = (typeof DISPATCH_STATUSES)[number];
 
@@ -48,7 +51,9 @@ export type DispatchStep =
   | { type: "decline"; runner_id: string }
   | { type: "accepted"; runner_id: string }
   | { type: "closed" }
-  | { type: "cancelled" };
+  | { type: "cancelled" }
+  /** The search can never succeed (the index refuses the pickup): it stops for good. */
+  | { type: "fail" };
 
 export type DispatchCommand = DispatchStep & { booking_id: string; at: Date };
 
@@ -93,13 +98,14 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
         command.type === "pickup_known" ? { pickup: command.pickup } : { escrow_held: true };
       const next = { ...dispatch, ...known };
       const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null;
+      const status = next.pickup && !isMappable(next.pickup) ? "failed" : "searching";
       // What readiness was judged on: the status, and each half not known before.
       const expect: Partial<Dispatch> = {
         status: dispatch.status,
         escrow_held: dispatch.escrow_held,
       };
       if (dispatch.pickup === null) expect.pickup = null;
-      return write(expect, ready ? { ...known, status: "searching" } : known);
+      return write(expect, ready ? { ...known, status } : known);
     }
     case "offer":
       if (dispatch.status !== "searching" || !stored) return refuse();
@@ -125,6 +131,9 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
     case "requeue":
       if (dispatch.status !== "searching" || !stored) return refuse();
       return write({ status: "searching" }, {});
+    case "fail":
+      if (dispatch.status !== "searching" || !stored) return refuse();
+      return write({ status: "searching" }, { status: "failed" });
     case "move_on":
     case "decline":
       if (dispatch.status !== "offered" || dispatch.runner_id !== command.runner_id) {

@@ -18,6 +18,7 @@ import { splitFee } from "./fees";
  *   held    → captured | canceled | failed  (confirmed; cancelled; the hold expired)
  *   captured → refunded
  *   created → canceled                      (cancelled while the card was being authorised)
+ *   failed  → created                       (the owner pays again with another payment method)
  *
  * The provider call of each step happens in the payment service; `decide` says what its answer
  * changes and publishes.
@@ -49,9 +50,16 @@ export interface Payment {
   runner_payout_cents: number;
   refunded_cents: number;
   failure_reason: string | null;
+  /**
+   * Which authorisation this is: 1, then one more each time the owner pays again after a
+   * failure. Absent on payments stored before retries existed (their first).
+   */
+  attempt?: number;
   created_at: Date;
   updated_at: Date;
 }
+
+export const attemptOf = (payment: Pick<Payment, "attempt">): number => payment.attempt ?? 1;
 
 /** The provider's answer to an authorisation (lib/payments/port.ts). */
 export type Authorization =
@@ -67,6 +75,8 @@ export type PaymentStep =
       provider: Payment["provider"];
       payment_method: string;
     }
+  /** The owner pays again after a failure, with another payment method: a new authorisation. */
+  | { type: "retry"; payment_method: string }
   /** The authorisation's answer, from the provider's reply or Stripe's webhook. */
   | { type: "authorized"; authorization: Authorization }
   /** Stripe says the authorisation failed after all (3-D Secure refused, say). */
@@ -127,6 +137,20 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
           return unreachable(authorization);
       }
     }
+    case "retry":
+      if (!from("failed")) return refuse();
+      if (!mayPayAgain(payment, command.payment_method)) {
+        return reject("conflict", "This payment method failed already: pay with another one", {
+          status: payment.status,
+        });
+      }
+      return move({
+        status: "created",
+        payment_method: command.payment_method,
+        attempt: attemptOf(payment) + 1,
+        provider_ref: null,
+        failure_reason: null,
+      });
     case "authorization_failed":
       if (!from("created", "pending")) return refuse();
       return move({ status: "failed", failure_reason: command.reason }, [
@@ -219,6 +243,7 @@ function opened(command: Extract<PaymentCommand, { type: "open" }>): Decision<Pa
       runner_payout_cents: 0,
       refunded_cents: 0,
       failure_reason: null,
+      attempt: 1,
       created_at: at,
       updated_at: at,
     },
@@ -286,6 +311,16 @@ export function paymentOutcome(
   if (payment.status === "pending") return "queued";
   return fresh ? "created" : "unchanged";
 }
+
+/**
+ * Whether the owner's request to pay is a new authorisation: the payment failed (a declined
+ * card, a hold that was lost) and another payment method is offered. The same method again is
+ * the same request replayed: it gets the answer it got.
+ */
+export const mayPayAgain = (
+  payment: Pick<Payment, "status" | "payment_method">,
+  paymentMethod: string,
+): boolean => payment.status === "failed" && paymentMethod !== payment.payment_method;
 
 /** A booking can be paid for while it waits for a runner; later it is too late. */
 export function payable(booking: { status: string }): { ok: true } | ReturnType<typeof reject> {

@@ -27,6 +27,11 @@ export interface Runner {
   last_lat: number | null;
   last_lng: number | null;
   active_booking_id: string | null;
+  /**
+   * When it took its active booking (the booking's acceptance): fixes naming the booking and
+   * recorded before it are refused. Absent on documents stored before it existed.
+   */
+  active_since?: Date | null;
   offer: Offer | null;
   created_at: Date;
   updated_at: Date;
@@ -43,9 +48,13 @@ export type RunnerCommand = { at: Date } & (
   | { type: "go_offline"; by: "runner" | "system" }
   | { type: "offer"; booking_id: string; pickup: LatLng; expires_at: Date }
   | { type: "release_offer"; booking_id: string }
+  /** `at`: the booking's acceptance. Refused unless the runner is online (or busy: see decide). */
   | { type: "take_booking"; booking_id: string }
   | { type: "free"; booking_id: string }
 );
+
+/** Why an accept is refused for the runner's availability: the app shows it as it is. */
+export const GO_ONLINE_TO_ACCEPT = "Go online before accepting a booking";
 
 /** Free for an offer: online, holding none, on no booking. */
 export const isFree = (runner: Runner) =>
@@ -66,13 +75,19 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
         last_lat: null,
         last_lng: null,
         active_booking_id: null,
+        active_since: null,
         offer: null,
         created_at: at,
         updated_at: at,
       },
     );
   }
-  if (!runner) return reject("not_found", "Runner not found");
+  if (!runner) {
+    // A runner that never came online has no document yet: for an accept, that is the reason.
+    return command.type === "take_booking"
+      ? reject("conflict", GO_ONLINE_TO_ACCEPT, { availability: "offline" })
+      : reject("not_found", "Runner not found");
+  }
   switch (command.type) {
     case "update_profile":
       return accept<Runner>({}, { ...command.profile, updated_at: at });
@@ -141,24 +156,37 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
         { "offer.booking_id": command.booking_id },
         { offer: null, updated_at: at },
       );
-    case "take_booking":
-      // Whatever it held: the offer it holds now (any other booking) is let go by the caller.
+    case "take_booking": {
+      if (runner.availability === "offline") {
+        return reject("conflict", GO_ONLINE_TO_ACCEPT, { availability: "offline" });
+      }
+      // Busy with another booking: the booking service's one-booking slot let this accept
+      // through, so that trip is over, and only its `booking.delivered` is still on the way.
+      // Guarded on the availability read: a concurrent go_offline and this cannot both win.
+      const again = runner.active_booking_id === command.booking_id;
       return accept<Runner>(
-        runner.offer ? { "offer.booking_id": runner.offer.booking_id } : { offer: null },
+        {
+          availability: runner.availability,
+          active_booking_id: runner.active_booking_id,
+          ...(runner.offer ? { "offer.booking_id": runner.offer.booking_id } : { offer: null }),
+        },
         {
           availability: "busy",
           active_booking_id: command.booking_id,
+          // A repeat (the accept's event after the accept's own claim) keeps the first time.
+          active_since: again ? (runner.active_since ?? at) : at,
           offer: null,
           updated_at: at,
         },
       );
+    }
     case "free":
       if (runner.active_booking_id !== command.booking_id) {
         return reject("conflict", "The runner is not on this booking");
       }
       return accept<Runner>(
         { active_booking_id: command.booking_id },
-        { availability: "online", active_booking_id: null, updated_at: at },
+        { availability: "online", active_booking_id: null, active_since: null, updated_at: at },
       );
     default:
       return unreachable(command);

@@ -87,6 +87,29 @@ export function aheadOfClock(
   return !(recordedAtMs <= nowMs + policy.maxClockSkewMs);
 }
 
+/** Why a fix is too old to take; see `staleFix`. */
+export type StaleFix = "before_acceptance" | "too_old";
+
+/**
+ * A fix too old to take, or null. Naming the runner's active booking (`acceptedAtMs` known), it
+ * must be recorded after that booking was accepted (less the clock skew phones have): a trip is
+ * measured from its start, however long a phone kept its fixes. Otherwise it may be at most
+ * `maxAgeMs` old. Counting by recorded time (the rate limit) is right for buffered fixes; this
+ * keeps a client from inventing years of them. Written so an invalid time (NaN) is stale.
+ */
+export function staleFix(
+  recordedAtMs: number,
+  nowMs: number,
+  acceptedAtMs: number | null,
+  maxAgeMs: number,
+  policy: TrackingPolicy = DEFAULT_TRACKING_POLICY,
+): StaleFix | null {
+  if (acceptedAtMs !== null) {
+    return recordedAtMs >= acceptedAtMs - policy.maxClockSkewMs ? null : "before_acceptance";
+  }
+  return recordedAtMs >= nowMs - maxAgeMs ? null : "too_old";
+}
+
 /** Fixes come off the wire: every field is checked, not trusted to match its type. */
 function isValid(fix: Fix, now: Date, policy: TrackingPolicy): boolean {
   if (!inRange(fix.lat, -90, 90) || !inRange(fix.lng, -180, 180)) return false;

@@ -92,6 +92,12 @@ const payloads = {
     reason: z.string().min(1).max(500),
     occurred_at: isoTime,
   }),
+  "booking.expired": z.object({
+    ...bookingRef,
+    owner_id: id,
+    payment_due_at: isoTime,
+    occurred_at: isoTime,
+  }),
   // payment.events ------------------------------------------------------------------
   "payment.escrow_created": z.object({
     payment_id: id,
@@ -250,6 +256,13 @@ export const EVENTS: readonly EventDefinition[] = [
     "Booking is cancelled by owner or runner",
   ),
   event(
+    "booking.expired",
+    TOPICS.booking,
+    "service-booking",
+    "The escrow is not held by the payment deadline (PAYMENT_TIMEOUT after the request)",
+    "Addition: an unpaid booking ends, its owner is told, and any hold that still arrives is released.",
+  ),
+  event(
     "payment.escrow_created",
     TOPICS.payment,
     "service-payment",
@@ -344,7 +357,11 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-payment-bookings",
     service: "service-payment",
     topic: TOPICS.booking,
-    events: ["booking.delivery_confirmed", "booking.cancelled"],
+    events: ["booking.delivery_confirmed", "booking.cancelled", "booking.expired"],
+    addition: {
+      events: ["booking.expired"],
+      why: "no money stays held for a booking that expired unpaid",
+    },
   },
   {
     groupId: "service-tracking-bookings",
@@ -385,8 +402,12 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.delivery_confirmed",
       "booking.completed",
       "booking.cancelled",
+      "booking.expired",
     ],
-    addition: { events: ["booking.delivered"], why: "the owner is asked to confirm delivery" },
+    addition: {
+      events: ["booking.delivered", "booking.expired"],
+      why: "the owner is asked to confirm delivery, and told when an unpaid booking expired",
+    },
   },
   {
     groupId: "service-notification-payments",
@@ -423,10 +444,22 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-runner-bookings",
     service: "service-runner",
     topic: TOPICS.booking,
-    events: ["booking.requested", "booking.accepted", "booking.delivered", "booking.cancelled"],
+    events: [
+      "booking.requested",
+      "booking.accepted",
+      "booking.delivered",
+      "booking.cancelled",
+      "booking.expired",
+    ],
     addition: {
-      events: ["booking.requested", "booking.accepted", "booking.delivered", "booking.cancelled"],
-      why: "dispatch needs the pickup, and marks runners busy and free again",
+      events: [
+        "booking.requested",
+        "booking.accepted",
+        "booking.delivered",
+        "booking.cancelled",
+        "booking.expired",
+      ],
+      why: "dispatch needs the pickup, marks runners busy and free again, and stops offering a booking that ended",
     },
   },
 ];

@@ -10,6 +10,8 @@ import { zodParams } from "./zod-validator";
 /** What the gateway puts in ctx.meta for a call that came through the public API. */
 export interface KilatMeta {
   user?: AuthUser | null;
+  /** The request's `Idempotency-Key` header, where an app sent one. */
+  idempotencyKey?: string;
   /** What the answer came to beyond its body; the gateway makes it a status (http-status.ts). */
   $outcome?: ActionOutcome;
   $location?: string;

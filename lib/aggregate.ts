@@ -78,6 +78,10 @@ export class AggregateStore<Doc extends WithOutbox> {
 
   /** Stores an accepted decision about the aggregate `id` (null `before`: it is created). */
   async save(id: string, before: Doc | null, decision: Accepted<Doc>): Promise<Outcome<Doc>> {
+    // Nothing to change (a retried command that took effect already): nothing to write.
+    if (before && decision.events.length === 0 && Object.keys(decision.changes).length === 0) {
+      return { ok: true, before, state: before, events: [] };
+    }
     const events = decision.events.map(this.toEvent);
     const state = before
       ? await guardedUpdate(this.model, { _id: id, ...decision.expect }, decision.changes, events)

@@ -3,13 +3,21 @@ import {
   AUTO_CONFIRM_AFTER,
   DISPATCH,
   HTTP,
+  JWT_MAX_TTL,
   OUTBOX_SWEEP_MS,
   PET_TYPES,
+  PAYMENT_TIMEOUT,
   PLATFORM_FEE_BPS,
   PRICING,
+  SERVICE_AREA,
+  SOCKETS,
   TRACKING,
   type PetType,
 } from "../config/defaults";
+import type { ServiceArea, ServiceAreaPolicy } from "../domain/service-area";
+import { trustedProxies } from "./client-address";
+import { SECRET_RULE, secretWeakness, shownValue } from "./secrets";
+import { latitude, longitude } from "../events/schemas";
 
 /** Every service this codebase can host; `SERVICES` picks a subset per process. */
 export const SERVICE_NAMES = [
@@ -113,6 +121,44 @@ const EnvSchema = z.object({
   STRIPE_API_BASE: optionalUrl(["http:", "https:"], "http://127.0.0.1:12111"),
   STRIPE_WEBHOOK_SECRET: z.string().trim().min(1).default(DEFAULT_WEBHOOK_SECRET),
   JWT_SECRET: z.string().min(16, "expected at least 16 characters").default(DEFAULT_JWT_SECRET),
+  /** The longest token lifetime (exp - iat) accepted; longer ones, and tokens without exp, are 401. */
+  JWT_MAX_TTL: z
+    .string()
+    .trim()
+    .regex(/^\d+(s|m|h|d)$/, "expected a duration such as 24h, 30m")
+    .default(JWT_MAX_TTL)
+    .transform(durationMs)
+    .refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, "expected between 1m and 30d"),
+  /** When set, tokens must carry this `iss` (and `npm run token` writes it). */
+  JWT_ISSUER: z.string().trim().min(1).max(200).optional(),
+  /** When set, tokens must carry this `aud` (and `npm run token` writes it). */
+  JWT_AUDIENCE: z.string().trim().min(1).max(200).optional(),
+  /** A bearer token for Prometheus to read /metrics with (admin tokens always may). */
+  METRICS_TOKEN: z.string().trim().min(16, "expected at least 16 characters").optional(),
+  /** Proxies whose X-Forwarded-For is believed: addresses or CIDR ranges, comma-separated. */
+  TRUSTED_PROXIES: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      const entries = value ? value.split(",").map((entry) => entry.trim()) : [];
+      try {
+        trustedProxies(entries);
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected addresses or CIDR ranges such as 10.0.0.0/8,::1 (${(error as Error).message})`,
+        });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+  /** Sockets one user (role and subject) may hold open on one gateway. */
+  SOCKET_MAX_PER_USER: z.coerce.number().int().min(1).max(1000).default(SOCKETS.maxPerUser),
+  /** Booking rooms one socket may watch at once. */
+  SOCKET_MAX_ROOMS: z.coerce.number().int().min(1).max(10_000).default(SOCKETS.maxRooms),
+  /** Events per second one socket may send (bursts of twice that); the excess is refused (429). */
+  SOCKET_EVENTS_PER_SEC: z.coerce.number().positive().max(100_000).default(SOCKETS.eventsPerSec),
   /** A delivered booking the owner leaves unconfirmed is confirmed after this long. */
   AUTO_CONFIRM_AFTER: z
     .string()
@@ -124,6 +170,8 @@ const EnvSchema = z.object({
       (ms) => ms <= 6 * 24 * 3600 * 1000,
       "must stay inside Stripe's 7-day authorisation window (≤ 6d)",
     ),
+  /** A booking whose escrow is not held this long after it was made expires (its hold released). */
+  PAYMENT_TIMEOUT: duration(PAYMENT_TIMEOUT),
   PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(PLATFORM_FEE_BPS),
   CURRENCY: z
     .string()
@@ -163,6 +211,36 @@ const EnvSchema = z.object({
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
   LOCATION_RATE_LIMIT: z.coerce.number().positive().max(1000).default(TRACKING.locationRatePerSec),
+  /** Fixes per runner per second as they arrive (a batch counts its size); the excess: 429. */
+  LOCATION_ARRIVALS_PER_SEC: z.coerce
+    .number()
+    .positive()
+    .max(100_000)
+    .default(TRACKING.locationArrivalsPerSec),
+  /** A fix naming no booking the runner is on, recorded longer ago than this, is refused. */
+  FIX_MAX_AGE: duration(TRACKING.fixMaxAge),
+  /** Where bookings are taken: a JSON list of areas (config/defaults.ts has the form). */
+  SERVICE_AREA: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value) return SERVICE_AREA.areas.map(toServiceArea);
+      const parsed = ServiceAreasSchema.safeParse(parseJson(value));
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map(
+          (issue) => `${issue.path.join(".") || "(value)"}: ${issue.message}`,
+        );
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a JSON list of {name, lat, lng, radius_km} circles or {name, polygon: [[lat, lng], …]} polygons (${problems.join("; ")})`,
+        });
+        return z.NEVER;
+      }
+      return (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).map(toServiceArea);
+    }),
+  /** The longest trip (great-circle km from pickup to dropoff) a booking may ask for. */
+  MAX_TRIP_KM: z.coerce.number().positive().max(20_000).default(SERVICE_AREA.maxTripKm),
   /** A map tile server for the pages, `https://…/{z}/{x}/{y}.png`; none: the pages draw alone. */
   MAP_TILE_URL: z
     .string()
@@ -202,6 +280,56 @@ const EnvSchema = z.object({
   OUTBOX_SWEEP_MS: z.coerce.number().int().positive().default(OUTBOX_SWEEP_MS),
 });
 
+const AreaName = z.string().trim().min(1).max(64);
+const CircleArea = z
+  .object({
+    name: AreaName,
+    lat: latitude,
+    lng: longitude,
+    // Half the Earth's circumference: beyond it a circle covers everything anyway.
+    radius_km: z.number().positive().max(20_038),
+  })
+  .strict();
+const PolygonArea = z
+  .object({
+    name: AreaName,
+    polygon: z
+      .array(z.tuple([latitude, longitude]))
+      .min(3)
+      .max(10_000),
+  })
+  .strict();
+const ServiceAreasSchema = z.union([
+  z.array(z.union([CircleArea, PolygonArea])).min(1),
+  CircleArea,
+  PolygonArea,
+]);
+
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function toServiceArea(
+  area: z.infer<typeof CircleArea> | z.infer<typeof PolygonArea>,
+): ServiceArea {
+  return "polygon" in area
+    ? {
+        shape: "polygon",
+        name: area.name,
+        points: area.polygon.map(([lat, lng]) => ({ lat, lng })),
+      }
+    : {
+        shape: "circle",
+        name: area.name,
+        center: { lat: area.lat, lng: area.lng },
+        radiusKm: area.radius_km,
+      };
+}
+
 function duration(fallback: string) {
   return z
     .string()
@@ -238,12 +366,28 @@ export interface Config {
   jwtSecret: string;
   outboxSweepMs: number;
   autoConfirmAfterMs: number;
+  paymentTimeoutMs: number;
   platformFeeBps: number;
   dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
-  http: { corsOrigins: string[]; ratePerTokenPerMinute: number; ratePerIpPerMinute: number };
+  http: {
+    corsOrigins: string[];
+    ratePerTokenPerMinute: number;
+    ratePerIpPerMinute: number;
+    /** Addresses and CIDR ranges of the proxies whose X-Forwarded-For is believed. */
+    trustedProxies: string[];
+  };
+  jwt: { maxTtlMs: number; issuer: string | undefined; audience: string | undefined };
+  metricsToken: string | undefined;
+  sockets: { maxPerUser: number; maxRooms: number; eventsPerSec: number };
   webhookAllowInternal: boolean;
   mapTileUrl: string | undefined;
-  tracking: { maxSpeedKmh: number; locationRatePerSec: number };
+  tracking: {
+    maxSpeedKmh: number;
+    locationRatePerSec: number;
+    locationArrivalsPerSec: number;
+    fixMaxAgeMs: number;
+  };
+  serviceArea: ServiceAreaPolicy;
   pricing: {
     currency: string;
     baseFareCents: number;
@@ -269,7 +413,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join(".");
-        return `${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`;
+        return `${name}: ${issue.message} ${shownValue(name, env[name])}`;
       }),
     );
   }
@@ -295,15 +439,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookSecret: e.STRIPE_WEBHOOK_SECRET,
     },
     jwtSecret: e.JWT_SECRET,
+    jwt: { maxTtlMs: e.JWT_MAX_TTL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    metricsToken: e.METRICS_TOKEN,
+    sockets: {
+      maxPerUser: e.SOCKET_MAX_PER_USER,
+      maxRooms: e.SOCKET_MAX_ROOMS,
+      eventsPerSec: e.SOCKET_EVENTS_PER_SEC,
+    },
     outboxSweepMs: e.OUTBOX_SWEEP_MS,
     autoConfirmAfterMs: e.AUTO_CONFIRM_AFTER,
+    paymentTimeoutMs: e.PAYMENT_TIMEOUT,
     platformFeeBps: e.PLATFORM_FEE_BPS,
     dispatch: {
       radiusKm: e.DISPATCH_RADIUS_KM,
       offerTimeoutMs: e.OFFER_TIMEOUT,
       runnerStaleAfterMs: e.RUNNER_STALE_AFTER,
     },
-    tracking: { maxSpeedKmh: e.MAX_SPEED_KMH, locationRatePerSec: e.LOCATION_RATE_LIMIT },
+    tracking: {
+      maxSpeedKmh: e.MAX_SPEED_KMH,
+      locationRatePerSec: e.LOCATION_RATE_LIMIT,
+      locationArrivalsPerSec: e.LOCATION_ARRIVALS_PER_SEC,
+      fixMaxAgeMs: e.FIX_MAX_AGE,
+    },
+    serviceArea: { areas: e.SERVICE_AREA, maxTripKm: e.MAX_TRIP_KM },
     mapTileUrl: e.MAP_TILE_URL,
     webhookAllowInternal: e.WEBHOOK_ALLOW_INTERNAL
       ? e.WEBHOOK_ALLOW_INTERNAL === "true"
@@ -312,6 +470,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.CORS_ORIGINS,
       ratePerTokenPerMinute: e.RATE_LIMIT_PER_TOKEN,
       ratePerIpPerMinute: e.RATE_LIMIT_PER_IP,
+      trustedProxies: e.TRUSTED_PROXIES,
     },
     pricing: {
       currency: e.CURRENCY,
@@ -340,6 +499,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (defaults.length > 0) {
       throw new ConfigError(defaults.map((p) => `${p}; NODE_ENV=production needs a real secret`));
     }
+    // A signature is as strong as its secret: a short or repetitive one can be guessed offline.
+    const weak = (
+      [
+        ["JWT_SECRET", config.jwtSecret],
+        ["STRIPE_WEBHOOK_SECRET", config.stripe.webhookSecret],
+        ["METRICS_TOKEN", config.metricsToken],
+      ] as const
+    ).flatMap(([name, secret]) => {
+      const weakness = secret === undefined ? undefined : secretWeakness(secret);
+      return weakness ? [`${name}: ${weakness}; NODE_ENV=production needs ${SECRET_RULE}`] : [];
+    });
+    if (weak.length > 0) throw new ConfigError(weak);
   }
   return config;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type Redis from "ioredis";
 
 /** Fixed-window counters: how many hits a key had in the current window, and when it ends. */
@@ -73,19 +73,22 @@ export class RateLimitedError extends Error {
 }
 
 /**
- * A moleculer-web middleware: counts the request against its token and its address, and answers
- * 429 with `Retry-After` once either is over its limit. A store failure lets the request through
- * (logged): a Redis hiccup must not take the API down.
+ * A moleculer-web middleware: counts the request against its token and its client address (see
+ * `addressOf`: behind trusted proxies, the forwarded one), and answers 429 with `Retry-After`
+ * once either is over its limit. A store failure lets the request through (logged): a Redis
+ * hiccup must not take the API down. `admit` is the same count for a socket's handshake.
  */
 export function rateLimiter(
   store: CounterStore,
   limits: RateLimits,
   logger: { warn(...args: unknown[]): void },
+  addressOf: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? "unknown",
 ) {
-  return (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
+  /** The seconds to wait when over a limit, else undefined. */
+  const admit = (req: IncomingMessage): Promise<number | undefined> => {
     // The token itself, however the header spells "Bearer": one counter per credential.
     const token = req.headers.authorization?.replace(/^\s*bearer\s+/i, "").trim();
-    const ip = req.socket.remoteAddress ?? "unknown";
+    const ip = addressOf(req);
     const checks: Promise<{ count: number; resetInMs: number; limit: number }>[] = [
       store.hit(`ip:${ip}`, limits.windowMs).then((hit) => ({ ...hit, limit: limits.perIp })),
     ];
@@ -98,24 +101,30 @@ export function rateLimiter(
         })),
       );
     }
-    Promise.all(checks).then(
+    return Promise.all(checks).then(
       (hits) => {
         const over = hits.filter((hit) => hit.count > hit.limit);
-        if (over.length === 0) return next();
-        const retryAfter = Math.max(1, Math.ceil(Math.max(...over.map((h) => h.resetInMs)) / 1000));
-        res.setHeader("Retry-After", String(retryAfter));
-        next(new RateLimitedError(retryAfter));
+        if (over.length === 0) return undefined;
+        return Math.max(1, Math.ceil(Math.max(...over.map((h) => h.resetInMs)) / 1000));
       },
       (error: unknown) => {
         logger.warn("rate-limit store failed, letting the request through", error);
-        next();
+        return undefined;
       },
     );
   };
+  const middleware = (req: IncomingMessage, res: ServerResponse, next: (e?: unknown) => void) => {
+    void admit(req).then((retryAfter) => {
+      if (retryAfter === undefined) return next();
+      res.setHeader("Retry-After", String(retryAfter));
+      next(new RateLimitedError(retryAfter));
+    });
+  };
+  return Object.assign(middleware, { admit });
 }
 
 /** Headers every answer carries: no sniffing, no framing, no referrer, no caching of API data. */
-export function securityHeaders(_req: IncomingMessage, res: ServerResponse, next: () => void) {
+function setSecurityHeaders(res: ServerResponse) {
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("Referrer-Policy", "no-referrer");
@@ -123,5 +132,19 @@ export function securityHeaders(_req: IncomingMessage, res: ServerResponse, next
   res.setHeader("Cache-Control", "no-store");
   // Only the docs page is HTML, and it needs nothing but its own inline style.
   res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
-  next();
+}
+
+/**
+ * Puts the security headers on every answer of the server, before any handler runs: REST routes,
+ * errors raised before a route's middlewares (a body that fails to parse), and socket.io's
+ * own answers (its client script, its polling transport), which never pass moleculer-web. Call
+ * it after every request handler is attached: socket.io re-wraps the ones it finds.
+ */
+export function secureEveryAnswer(server: Server) {
+  const handlers = server.listeners("request") as RequestListener[];
+  server.removeAllListeners("request");
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    setSecurityHeaders(res);
+    for (const handler of handlers) handler.call(server, req, res);
+  });
 }

@@ -15,6 +15,7 @@ import type {
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
+import { EVENT_BUS_TUNING } from "../config/tuning";
 import type { WithOutbox } from "../models/outbox.schema";
 import { processedEventModel } from "../models/processed-event.model";
 import { MongoMixin, type ModelFactories, type MongoThis } from "./mongo.mixin";
@@ -74,6 +75,9 @@ export interface DomainEventsMethods {
 
 interface DomainEventsState {
   $subscriptions: Subscription[];
+  /** The consumers' start, which `started` does not wait out (see there). */
+  $joining?: Promise<void>;
+  $stopping?: boolean;
   $relays: Map<string, OutboxRelay<WithOutbox>>;
   $stores: Map<string, AggregateStore<WithOutbox>>;
   handleDomainEvent(
@@ -134,7 +138,7 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
       };
       // Started before any write, so what a crash left in an outbox goes out on restart.
       for (const name of options.outbox ?? []) this.outboxRelay(this.models[name]);
-      this.$subscriptions = await Promise.all(
+      const joining = Promise.all(
         Object.entries(options.consume ?? {}).map(([groupId, handlers]) =>
           bus.subscribe({
             groupId,
@@ -149,10 +153,32 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
             ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),
           }),
         ),
+      ).then((subscriptions) => {
+        this.$subscriptions = subscriptions;
+      });
+      this.$joining = joining;
+      // A restarted process serves its actions at once: its consumers may wait for the group's
+      // rebalance (a killed member's place is given up only after the rebalance timeout), and
+      // new groups read from the beginning, committed ones from their offsets, so nothing is
+      // missed. A consumer that cannot start at all stops the process, as an await would have.
+      let waiting = true;
+      const waited = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          waiting = false;
+          resolve();
+        }, EVENT_BUS_TUNING.joinWaitMs),
       );
+      const joined = joining.catch((error: unknown) => {
+        if (waiting) throw error;
+        if (!this.$stopping)
+          this.broker.fatal(`${options.source}: a consumer could not start`, error as Error);
+      });
+      await Promise.race([joined, waited]);
     },
 
     async stopped(this: This) {
+      this.$stopping = true;
+      await this.$joining?.catch(() => undefined);
       await Promise.all(this.$subscriptions.map((subscription) => subscription.stop()));
       await Promise.all([...this.$relays.values()].map((relay) => relay.stop()));
       // A service's own `stopped` runs before this one: what its consumers still need (a

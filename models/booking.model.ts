@@ -33,6 +33,7 @@ const BookingSchema = new Schema<BookingDoc>(
     cancelled_by: { type: String, default: null },
     cancel_reason: { type: String, default: null },
     auto_confirm_at: { type: Date, default: null },
+    payment_due_at: { type: Date, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },
@@ -41,6 +42,7 @@ const BookingSchema = new Schema<BookingDoc>(
 );
 BookingSchema.index({ created_at: -1, _id: -1 });
 BookingSchema.index({ status: 1, auto_confirm_at: 1 });
+BookingSchema.index({ status: 1, payment_due_at: 1 });
 
 export function bookingModel(connection: Connection): Model<BookingDoc> {
   return (

@@ -1,9 +1,15 @@
 import { Schema, type Connection, type Model } from "mongoose";
+import type { Role } from "../domain/access";
 
-/** One inbox entry; `_id` = `<event id>:<recipient>` makes storing it idempotent. */
+/**
+ * One inbox entry; `_id` = `<event id>:<recipient key>` (domain/access.ts `userKey`, role and
+ * sub) makes storing it idempotent. Entries stored before the role was part of the recipient
+ * have no `recipient_role`: no inbox lists them, as no one can tell whose role they were.
+ */
 export interface NotificationDoc {
   _id: string;
   recipient_id: string;
+  recipient_role: Role;
   event_id: string;
   event_type: string;
   booking_id: string | null;
@@ -18,6 +24,7 @@ const NotificationSchema = new Schema<NotificationDoc>(
   {
     _id: { type: String, required: true },
     recipient_id: { type: String, required: true },
+    recipient_role: { type: String, required: true },
     event_id: { type: String, required: true },
     event_type: { type: String, required: true },
     booking_id: { type: String, default: null },
@@ -29,7 +36,7 @@ const NotificationSchema = new Schema<NotificationDoc>(
   },
   { collection: "notifications", versionKey: false },
 );
-NotificationSchema.index({ recipient_id: 1, created_at: -1 });
+NotificationSchema.index({ recipient_id: 1, recipient_role: 1, created_at: -1 });
 
 export function notificationModel(connection: Connection): Model<NotificationDoc> {
   return (

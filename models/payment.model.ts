@@ -24,6 +24,7 @@ const PaymentSchema = new Schema<PaymentDoc>(
     runner_payout_cents: { type: Number, default: 0 },
     refunded_cents: { type: Number, default: 0 },
     failure_reason: { type: String, default: null },
+    attempt: { type: Number, default: 1 },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },

@@ -26,6 +26,7 @@ const RunnerSchema = new Schema<RunnerDoc>(
     last_lat: { type: Number, default: null },
     last_lng: { type: Number, default: null },
     active_booking_id: { type: String, default: null },
+    active_since: { type: Date, default: null },
     offer: { type: Offer, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },

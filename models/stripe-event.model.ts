@@ -5,6 +5,10 @@ export interface StripeEventDoc {
   _id: string;
   type: string;
   handled_at: Date;
+  /** What it came to ("held", "no change", "unusable", …); absent on events stored before. */
+  outcome?: string;
+  /** Why an unusable event could not be applied, field by field. */
+  problem?: string;
 }
 
 const StripeEventSchema = new Schema<StripeEventDoc>(
@@ -12,6 +16,8 @@ const StripeEventSchema = new Schema<StripeEventDoc>(
     _id: { type: String, required: true },
     type: { type: String, required: true },
     handled_at: { type: Date, required: true },
+    outcome: { type: String },
+    problem: { type: String },
   },
   { collection: "stripe_events", versionKey: false },
 );

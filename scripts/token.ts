@@ -14,7 +14,14 @@ try {
   const role = values.role as Role;
   if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")}`);
   const sub = values.sub ?? `${role}-1`;
-  console.log(signToken({ sub, role }, loadConfig().jwtSecret, values.ttl));
+  const config = loadConfig();
+  // The gateway checks iss and aud when they are configured: the token carries them then.
+  console.log(
+    signToken({ sub, role }, config.jwtSecret, values.ttl, {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+    }),
+  );
 } catch (error) {
   console.error(
     error instanceof ConfigError ? error.message : `token: ${(error as Error).message}`,

@@ -191,10 +191,10 @@ export class KafkaEventBus implements EventBus {
       const current = this.kafka.consumer({
         groupId: this.prefix + options.groupId,
         allowAutoTopicCreation: false,
-        sessionTimeout: 30000,
-        heartbeatInterval: 3000,
+        sessionTimeout: EVENT_BUS_TUNING.sessionTimeoutMs,
+        heartbeatInterval: EVENT_BUS_TUNING.heartbeatIntervalMs,
         // Rebalances on join should be quick: the broker runs group.initial.rebalance.delay.ms=0.
-        rebalanceTimeout: 10000,
+        rebalanceTimeout: EVENT_BUS_TUNING.rebalanceTimeoutMs,
         // By default a fetch returns as soon as data arrives (maxWaitTimeInMs then only bounds
         // how long disconnect() waits); a patient consumer lets it fill.
         ...(options.fetchWaitMs

@@ -10,6 +10,8 @@ export interface AuthorizeRequest {
   amountCents: number;
   currency: string;
   paymentMethod: string;
+  /** Absent or 1, more when the owner pays again after a failure (told back in Stripe's webhooks). */
+  attempt?: number;
 }
 
 export type AuthorizeResult =
@@ -52,8 +54,13 @@ export class PaymentRejected extends Error {
   }
 }
 
-/** The idempotency key of one step of one payment: `<payment id>:<step>`. */
+/**
+ * The idempotency key of one step of one payment: `<payment id>:<step>`, and from the second
+ * authorisation on (the owner paid again after a failure) `<payment id>:<step>:<attempt>`, so
+ * the provider makes a new hold instead of replaying the failed one's answer.
+ */
 export const stepKey = (
   paymentId: string,
   step: "authorize" | "capture" | "transfer" | "cancel" | "refund",
-) => `${paymentId}:${step}`;
+  attempt = 1,
+) => (attempt > 1 ? `${paymentId}:${step}:${attempt}` : `${paymentId}:${step}`);

@@ -42,7 +42,11 @@ export class StripePaymentProvider implements PaymentProvider {
           confirm: true,
           payment_method: request.paymentMethod,
           automatic_payment_methods: { enabled: true, allow_redirects: "never" },
-          metadata: { payment_id: request.paymentId, booking_id: request.bookingId },
+          metadata: {
+            payment_id: request.paymentId,
+            booking_id: request.bookingId,
+            attempt: String(request.attempt ?? 1),
+          },
         },
         { idempotencyKey },
       );

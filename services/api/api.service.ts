@@ -4,24 +4,57 @@ import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import Redis from "ioredis";
 import type { FixResult, LiveEvents } from "../../contracts";
-import { AuthError, bearerToken, verifyToken, type AuthUser, type Role } from "../../lib/auth";
+import {
+  AuthError,
+  bearerToken,
+  tokenPolicy,
+  verifyToken,
+  type AuthUser,
+  type Role,
+} from "../../lib/auth";
+import { clientAddress, trustedProxies } from "../../lib/client-address";
 import {
   MemoryCounterStore,
   RedisCounterStore,
   rateLimiter,
-  securityHeaders,
+  secureEveryAnswer,
 } from "../../lib/http-limits";
+import { isMetricsToken } from "../../lib/metrics-exposure";
 import { MicroBatcher } from "../../lib/micro-batch";
 import { ReadinessProbe } from "../../lib/readiness";
 import { runtimeOf } from "../../lib/runtime";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
-import { errorBody, type HttpError } from "./errors";
+import { bodyError, errorBody, type HttpError } from "./errors";
 import * as ops from "./ops";
 import { ROUTES } from "./routes";
+import { SocketGuard } from "./socket-guard";
 import { attachSockets } from "./sockets";
 
 interface GatewayRequest extends IncomingMessage {
   $action?: { name?: string; roles?: readonly Role[] };
+  parsedUrl?: string;
+}
+
+/** moleculer-web's own alias lookup (untyped): the action a path and method lead to. */
+type AliasLookup = {
+  resolveAlias(url: string, method?: string): { alias?: { action?: string } } | undefined;
+};
+
+/** Who may read /metrics: METRICS_TOKEN, or an admin's token; undefined when allowed. */
+function metricsRefusal(service: ApiThis, authorization: string | undefined): Error | undefined {
+  const { config } = runtimeOf(service.broker);
+  const token = bearerToken(authorization);
+  if (token && isMetricsToken(token, config.metricsToken)) return undefined;
+  try {
+    if (verifyToken(token, tokenPolicy(config)).role === "admin") return undefined;
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    return new ApiGateway.Errors.UnAuthorizedError(
+      token ? ApiGateway.Errors.ERR_INVALID_TOKEN : ApiGateway.Errors.ERR_NO_TOKEN,
+      { reason: "metrics need METRICS_TOKEN or an admin token" },
+    );
+  }
+  return new ApiGateway.Errors.ForbiddenError("FORBIDDEN", { reason: "requires role admin" });
 }
 
 /**
@@ -37,12 +70,36 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
     port: 3000,
     ip: "0.0.0.0",
     log4XXResponses: false,
-    // Every route: security headers, then the per-token and per-address limits. Functions
-    // read what `created` built, since routes are made before it runs.
+    // Every route, after its body parser: body errors as the 4xx they are, then the per-token
+    // and per-address limits, then who may read /metrics (the security headers are set before
+    // any of this: `secureEveryAnswer`). Functions read what `created` built, since routes are
+    // made before it runs.
     use: [
-      securityHeaders,
+      // Four parameters: moleculer-web calls it with the error of what ran before.
+      function readBodyErrors(
+        this: ApiThis,
+        error: unknown,
+        req: IncomingMessage,
+        _res: ServerResponse,
+        next: (error?: unknown) => void,
+      ) {
+        next(bodyError(error as HttpError, req));
+      },
       function limit(this: ApiThis, req: IncomingMessage, res: ServerResponse, next: () => void) {
         this.limiter(req, res, next);
+      },
+      function metricsAccess(
+        this: ApiThis,
+        req: GatewayRequest,
+        _res: ServerResponse,
+        next: (error?: unknown) => void,
+      ) {
+        const found = (this as unknown as AliasLookup).resolveAlias(
+          req.parsedUrl ?? "",
+          req.method,
+        );
+        if (found?.alias?.action !== "api.metrics") return next();
+        next(metricsRefusal(this, req.headers.authorization));
       },
     ],
     logRequestParams: null,
@@ -97,7 +154,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
     /** A new inbox entry: to its recipient's sockets on this gateway (every device). */
     "live.notification"(ctx: Context<LiveEvents["live.notification"]>) {
       this.io?.local
-        .to(userRoom(ctx.params.recipient_id))
+        .to(userRoom(ctx.params.recipient))
         .emit("notification", ctx.params.notification);
     },
     /** A booking moved: to its watchers on this gateway. */
@@ -112,7 +169,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
       try {
         return verifyToken(
           bearerToken(req.headers.authorization),
-          runtimeOf(this.broker).config.jwtSecret,
+          tokenPolicy(runtimeOf(this.broker).config),
         );
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
@@ -163,6 +220,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
         })
       : undefined;
     this.limiterRedis?.on("error", () => undefined); // reconnects by itself; requests go through
+    const proxies = trustedProxies(config.http.trustedProxies);
+    this.clientAddressOf = (req) =>
+      clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], proxies);
     this.limiter = rateLimiter(
       this.limiterRedis
         ? new RedisCounterStore(this.limiterRedis, `${config.mongoDbPrefix}:ratelimit`)
@@ -173,13 +233,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
         windowMs: GATEWAY_TUNING.rateWindowMs,
       },
       this.logger,
+      this.clientAddressOf,
     );
+    this.sockets = new SocketGuard(config.sockets);
     this.settings.port = config.port;
     this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
   },
 
   started() {
     this.io = attachSockets(this);
+    secureEveryAnswer(this.server);
   },
 
   async stopped() {

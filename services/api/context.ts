@@ -1,12 +1,14 @@
-import type { Server as HttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Service } from "moleculer";
 import type { ApiSettingsSchema } from "moleculer-web";
 import type Redis from "ioredis";
 import type { Server as SocketServer } from "socket.io";
 import type { FixResult } from "../../contracts";
+import { userKey, type User } from "../../domain/access";
 import type { rateLimiter } from "../../lib/http-limits";
 import type { MicroBatcher } from "../../lib/micro-batch";
 import type { ReadinessProbe } from "../../lib/readiness";
+import type { SocketGuard } from "./socket-guard";
 
 export type ApiThis = Service<ApiSettingsSchema> & {
   server: HttpServer;
@@ -19,8 +21,13 @@ export type ApiThis = Service<ApiSettingsSchema> & {
   /** The GPS fixes of one tick, from every runner socket of this gateway, in one call. */
   locations: MicroBatcher<{ runner_id: string; fix: unknown }, FixResult>;
   fixesInFlight: number;
+  /** What one user may take of the live channel (socket-guard.ts). */
+  sockets: SocketGuard;
+  /** The client's address: the peer, or behind TRUSTED_PROXIES the forwarded one. */
+  clientAddressOf: (req: IncomingMessage) => string;
 };
 
 export const bookingRoom = (bookingId: string) => `booking:${bookingId}`;
-export const userRoom = (userId: string) => `user:${userId}`;
+/** A user's own room (their notifications): by role and sub, never the sub alone. */
+export const userRoom = (user: User) => `user:${userKey(user)}`;
 export const ADMIN_RUNNERS_ROOM = "admin:runners";

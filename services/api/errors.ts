@@ -1,3 +1,6 @@
+import type { IncomingMessage } from "node:http";
+import { Errors } from "moleculer";
+
 /**
  * The one shape of what the API answers when something went wrong: every REST error and every
  * socket acknowledgement goes through `errorBody`.
@@ -68,4 +71,54 @@ export function errorBody(error: HttpError): { status: number; body: Record<stri
       data: error.data ?? null,
     },
   };
+}
+
+/** An error of body-parser (http-errors): its status, and its kind when it names one. */
+interface BodyParserError extends Error {
+  status?: number;
+  type?: string;
+  encoding?: string;
+  charset?: string;
+}
+
+const clientError = (status: number, name: string, type: string, message: string): HttpError =>
+  Object.assign(new Errors.MoleculerClientError(message, status, type), { name });
+
+/**
+ * What a body that could not be read means to the client. moleculer-web would wrap these into
+ * errors without their status (a zlib error keeps its string code, so a 500 and two stack
+ * traces per request); here each becomes the 4xx it is. Other errors pass unchanged.
+ */
+export function bodyError(error: BodyParserError, req: IncomingMessage): HttpError {
+  const status = error.status;
+  if (typeof status !== "number" || status < 400 || status >= 500) return error;
+  switch (error.type) {
+    case "entity.parse.failed":
+    case "entity.too.large":
+      return error;
+    case "encoding.unsupported":
+      return clientError(
+        415,
+        "UnsupportedMediaType",
+        "UNSUPPORTED_ENCODING",
+        `Content-Encoding ${JSON.stringify((error.encoding ?? "").slice(0, 40))} is not supported: send the body as identity, gzip, deflate or br`,
+      );
+    case "charset.unsupported":
+      return clientError(
+        415,
+        "UnsupportedMediaType",
+        "UNSUPPORTED_CHARSET",
+        `charset ${JSON.stringify(error.charset ?? "")} is not supported: send utf-8`,
+      );
+  }
+  const encoding = req.headers["content-encoding"];
+  if (encoding && encoding.toLowerCase() !== "identity") {
+    return clientError(
+      400,
+      "BadRequest",
+      "INVALID_BODY_ENCODING",
+      `Request body is not valid ${encoding} data, as its Content-Encoding says`,
+    );
+  }
+  return clientError(400, "BadRequest", "INVALID_BODY", "Request body could not be read");
 }

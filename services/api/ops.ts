@@ -5,6 +5,7 @@ import { ALL_TOPICS, dlqOf } from "../../events/catalog";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { listDeadLetters, replayDeadLetters, showDeadLetter } from "../../lib/dlq";
 import type { PrometheusTextReporter } from "../../lib/metrics";
+import { processExposition, publicExposition } from "../../lib/metrics-exposure";
 import { buildOpenApi, docsPage, type ActionCatalog } from "../../lib/openapi";
 import { runtimeOf } from "../../lib/runtime";
 import { ACTION_CONTRACTS, type ActionContract } from "../../contracts";
@@ -80,7 +81,10 @@ export const ready = action(API_ACTIONS.ready, async function (ctx) {
   return readiness;
 });
 
-/** Moleculer's metrics in Prometheus text format. */
+/**
+ * Moleculer's metrics in Prometheus text format, without what describes the host; readers are
+ * admins or METRICS_TOKEN (checked at the gateway: `metricsAccess` in api.service.ts).
+ */
 export const metrics = action(API_ACTIONS.metrics, async function (ctx) {
   const reporters = (this.broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
   const prometheus = reporters.find(
@@ -88,7 +92,8 @@ export const metrics = action(API_ACTIONS.metrics, async function (ctx) {
       typeof (reporter as Partial<PrometheusTextReporter>).text === "function",
   );
   ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
-  return prometheus ? prometheus.text() : "";
+  const text = prometheus ? publicExposition(prometheus.text()) : "";
+  return `${text.endsWith("\n") || text === "" ? text : `${text}\n`}${processExposition()}`;
 });
 
 /** The OpenAPI 3.1 document, from the routes and the actions' contracts. */

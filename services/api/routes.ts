@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Context } from "moleculer";
+import { Errors, type Context } from "moleculer";
 import type { ApiRouteSchema } from "moleculer-web";
 import type { KilatMeta } from "../../lib/action";
 import { runtimeOf } from "../../lib/runtime";
@@ -8,6 +8,9 @@ import { STATUS_OF_OUTCOME } from "../../lib/http-status";
 import { documented, errorResponse } from "../../lib/openapi";
 import { assetOf, pagesConfig, servePublic } from "./pages";
 import { stripeWebhook } from "./stripe-webhook";
+
+/** What an Idempotency-Key may be: Stripe's rule, visible ASCII up to 255 characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** A page of public/ (`file` null: the pages' configuration), documented in the OpenAPI document. */
 const page = (summary: string, file: (req: IncomingMessage) => string | null) =>
@@ -111,11 +114,26 @@ export const ROUTES: ApiRouteSchema[] = [
         return runtimeOf(this.broker).config.http.corsOrigins.includes(origin);
       },
       methods: ["GET", "POST", "PATCH", "DELETE"],
-      allowedHeaders: ["Authorization", "Content-Type"],
+      allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
       maxAge: 600,
     },
     bodyParsers: { json: { limit: "64kb", strict: true } },
     aliases: API_ALIASES,
+    /** An app's `Idempotency-Key`, for the actions that create something (README, "Retries"). */
+    onBeforeCall(ctx: Context, _route: unknown, req: IncomingMessage) {
+      const key = req.headers["idempotency-key"];
+      if (key === undefined) return;
+      if (typeof key !== "string" || !IDEMPOTENCY_KEY.test(key)) {
+        throw new Errors.ValidationError("Invalid request: Idempotency-Key", "VALIDATION_ERROR", [
+          {
+            field: "Idempotency-Key",
+            message: "expected 1-255 visible ASCII characters",
+            type: "header",
+          },
+        ]);
+      }
+      (ctx.meta as KilatMeta).idempotencyKey = key;
+    },
     /** What an action's outcome means on the wire: 201 created, 202 queued. */
     onAfterCall(ctx: Context, _route: unknown, _req: unknown, _res: unknown, data: unknown) {
       const meta = ctx.meta as KilatMeta & { $statusCode?: number };

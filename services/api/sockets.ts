@@ -3,11 +3,12 @@ import { Server as SocketServer, type Socket } from "socket.io";
 import { z } from "zod";
 import { GATEWAY_TUNING } from "../../config/tuning";
 import { UploadLocationsParams, type FixResult } from "../../contracts";
-import { AuthError, verifyToken, type AuthUser } from "../../lib/auth";
+import type { AuthUser } from "../../lib/auth";
 import { validationError } from "../../lib/zod-validator";
 import { runtimeOf } from "../../lib/runtime";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
 import { errorBody, type HttpError } from "./errors";
+import { admitSocket, guardEvents } from "./socket-guard";
 
 /**
  * The live channel: Socket.IO on the gateway's port, the JWT in the handshake
@@ -58,21 +59,11 @@ export function attachSockets(service: ApiThis): SocketServer {
         }
       : {}),
   });
-  io.use((socket, next) => {
-    const token = (socket.handshake.auth as { token?: unknown }).token;
-    try {
-      (socket.data as { user: AuthUser }).user = verifyToken(
-        typeof token === "string" ? token : undefined,
-        config.jwtSecret,
-      );
-      next();
-    } catch (error) {
-      next(new Error(error instanceof AuthError ? error.message : "unauthorized"));
-    }
-  });
+  io.use(admitSocket(service));
   io.on("connection", (socket) => {
     const { user } = socket.data as { user: AuthUser };
-    void socket.join(userRoom(user.sub));
+    guardEvents(service, socket);
+    void socket.join(userRoom(user));
     socket.on("location", (...args: unknown[]) => onLocation(service, user, args));
     socket.on("locations", (...args: unknown[]) => onLocations(service, user, args));
     socket.on(
@@ -173,6 +164,17 @@ async function watch(
 ) {
   const booking_id = bookingIn(payload, ack);
   if (!booking_id) return;
+  const watching = [...socket.rooms].filter((room) => room.startsWith(bookingRoom(""))).length;
+  if (!socket.rooms.has(bookingRoom(booking_id)) && !service.sockets.mayJoin(watching)) {
+    const message = `This socket watches ${watching} bookings, the most allowed: unsubscribe one first`;
+    reply(ack, { ok: false, error: { message, code: 429, type: "TOO_MANY_ROOMS" } });
+    return;
+  }
+  const release = service.sockets.beginCheck(user);
+  if (!release) {
+    reply(ack, failure({ name: "QueueIsFull", message: "", type: "QUEUE_FULL" }));
+    return;
+  }
   try {
     const { ok } = await service.broker.call<{ ok: boolean }, Record<string, string>>(
       "tracking.mayWatch",
@@ -186,5 +188,7 @@ async function watch(
     reply(ack, { ok: true });
   } catch (error) {
     reply(ack, failure(error));
+  } finally {
+    release();
   }
 }

@@ -39,11 +39,14 @@ export async function stripeWebhook(
     });
     return;
   }
+  // Signed, yet possibly without the object Stripe always sends: the payment service records
+  // such an event as unusable (naming the missing fields) rather than the gateway failing on it.
+  const object: unknown = (event.data as { object?: unknown } | undefined)?.object;
   try {
     const result = await service.broker.call("payment.stripeEvent", {
       id: event.id,
       type: event.type,
-      object: event.data.object as unknown as Record<string, unknown>,
+      object: typeof object === "object" && object !== null && !Array.isArray(object) ? object : {},
     });
     reply(200, result);
   } catch (error) {

@@ -4,7 +4,11 @@ import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import * as actions from "./actions";
 import { models, type BookingThis } from "./context";
-import { autoConfirmDue, paymentEvents } from "./saga";
+import { autoConfirmDue, expireUnpaid, paymentEvents } from "./saga";
+
+/** A deadline sweep runs every quarter of its window, within its bounds: none is late by more. */
+const quarterOf = (windowMs: number, { min, max }: { min: number; max: number }) =>
+  Math.min(max, Math.max(min, Math.floor(windowMs / 4)));
 
 /**
  * Bookings: an owner's request, its moves through the state machine (domain/booking.ts), and
@@ -16,11 +20,14 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
   mixins: [
     Periodic<BookingThis>({
       autoConfirm: {
-        everyMs: ({ autoConfirmAfterMs }) => {
-          const { min, max } = BOOKING_TUNING.autoConfirmSweepMs;
-          return Math.min(max, Math.max(min, Math.floor(autoConfirmAfterMs / 4)));
-        },
+        everyMs: ({ autoConfirmAfterMs }) =>
+          quarterOf(autoConfirmAfterMs, BOOKING_TUNING.autoConfirmSweepMs),
         run: autoConfirmDue,
+      },
+      paymentExpiry: {
+        everyMs: ({ paymentTimeoutMs }) =>
+          quarterOf(paymentTimeoutMs, BOOKING_TUNING.paymentExpirySweepMs),
+        run: expireUnpaid,
       },
     }),
     ...DomainMixins<BookingThis, typeof models>({

@@ -31,6 +31,7 @@ export function toEntity(doc: Booking): BookingEntity {
     final_price_cents: doc.final_price_cents ?? null,
     cancel_reason: doc.cancel_reason ?? null,
     auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
+    payment_due_at: doc.payment_due_at?.toISOString() ?? null,
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
   };

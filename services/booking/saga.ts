@@ -1,5 +1,5 @@
 import { SYSTEM } from "../../domain/access";
-import { decide, type BookingCommand } from "../../domain/booking";
+import { decide, holdReleasedBecause, type BookingCommand } from "../../domain/booking";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import { bookingsOf, type BookingThis } from "./context";
 import { transition } from "./transitions";
@@ -24,7 +24,14 @@ function recordPayment(
 /** The payment service's events (group service-booking-payments). */
 export const paymentEvents: EventHandlers<BookingThis> = {
   async "payment.escrow_held"(event) {
-    await recordPayment(this, event.data.booking_id, "held");
+    const { booking_id } = event.data;
+    const recorded = await recordPayment(this, booking_id, "held");
+    if (recorded.ok) return;
+    // Held for a booking that ended meanwhile (it expired, or was cancelled, while the card was
+    // being authorised): the hold is released. A release asked twice happens once.
+    const booking = await bookingsOf(this).load(booking_id);
+    const reason = booking && holdReleasedBecause(booking.status);
+    if (reason) await this.broker.call("payment.release", { booking_id, reason });
   },
   async "payment.failed"(event) {
     await recordPayment(this, event.data.booking_id, "failed");
@@ -48,17 +55,45 @@ export const paymentEvents: EventHandlers<BookingThis> = {
   },
 };
 
-/** Confirms, for their owners, delivered bookings whose confirmation window has passed. */
-export async function autoConfirmDue(this: BookingThis): Promise<number> {
-  const due = await this.models.bookings
-    .find({ status: "delivered", auto_confirm_at: { $lte: new Date() } }, { _id: 1 })
+/**
+ * Moves every booking `filter` finds due (a page per run): one that cannot be written is logged
+ * and never keeps the others from moving; a conflict means another instance, the owner or the
+ * escrow got there first.
+ */
+async function moveDue(
+  service: BookingThis,
+  filter: Record<string, unknown>,
+  type: "confirm" | "expire",
+): Promise<number> {
+  const due = await service.models.bookings
+    .find(filter, { _id: 1 })
     .limit(100)
     .lean<{ _id: string }[]>();
-  let confirmed = 0;
+  let moved = 0;
   for (const { _id } of due) {
-    // A conflict: another instance, or the owner, got there first.
-    const outcome = await transition(this, _id, { type: "confirm", actor: SYSTEM, at: new Date() });
-    if (outcome.ok) confirmed++;
+    try {
+      const outcome = await transition(service, _id, { type, actor: SYSTEM, at: new Date() });
+      if (outcome.ok) moved++;
+    } catch (error) {
+      service.logger.warn(`${type} of ${_id} failed: ${(error as Error).message}`);
+    }
   }
-  return confirmed;
+  return moved;
+}
+
+/** Confirms, for their owners, delivered bookings whose confirmation window has passed. */
+export function autoConfirmDue(this: BookingThis): Promise<number> {
+  return moveDue(this, { status: "delivered", auto_confirm_at: { $lte: new Date() } }, "confirm");
+}
+
+/**
+ * Expires requested bookings whose escrow was not held by their payment deadline
+ * (`booking.expired`: the owner is told, and a hold that still comes is released).
+ */
+export function expireUnpaid(this: BookingThis): Promise<number> {
+  return moveDue(
+    this,
+    { status: "requested", payment_status: { $ne: "held" }, payment_due_at: { $lte: new Date() } },
+    "expire",
+  );
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Errors } from "moleculer";
 import { decide, freesRunner, slotIsFree, type BookingCommand } from "../../domain/booking";
 import { reject } from "../../domain/decider";
 import type { Outcome } from "../../lib/aggregate";
@@ -13,7 +14,8 @@ export type Transition = Exclude<BookingCommand, { type: "request" | "record_pay
 /**
  * Load → decide → one write guarded on what the decision read, carrying the transition's event.
  * A lost race finds the booking changed: a `conflict`. Accepting also takes the runner's one
- * active-booking slot first, and gives it back if the write loses.
+ * active-booking slot and claims the runner (busy on the booking, refused unless it is online)
+ * first, and gives both back if the write loses.
  */
 export async function transition(
   service: BookingThis,
@@ -24,13 +26,20 @@ export async function transition(
   let { before, decision, fresh } = await bookings.decide(id, decide, command);
   for (;;) {
     if (!decision.ok) return decision;
+    // A retry of a move that took effect changes nothing: no slot, no claim, no push.
+    if (decision.events.length === 0 && before)
+      return { ok: true, before, state: before, events: [] };
     const slot = command.type === "accept" ? await takeSlot(service, command.actor.sub, id) : null;
     if (command.type === "accept" && slot === null) {
       return reject("conflict", "Finish your current booking before accepting another");
     }
+    if (slot) await claimRunner(service, command.actor.sub, id, command.at, slot);
     const saved = await bookings.save(id, before, decision);
     if (saved.ok) return moved(service, id, before, saved);
-    if (slot) await service.models.runnerLocks.deleteOne({ _id: command.actor.sub, token: slot });
+    if (slot) {
+      await releaseRunner(service, command.actor.sub, id);
+      await service.models.runnerLocks.deleteOne({ _id: command.actor.sub, token: slot });
+    }
     // Decided on what this instance remembered, and another moved it since: decide again.
     if (fresh) return saved;
     before = await bookings.load(id);
@@ -87,4 +96,46 @@ async function takeSlot(
     { $set: { booking_id: bookingId, token, taken_at: new Date() } },
   );
   return taken.modifiedCount > 0 ? token : null;
+}
+
+/**
+ * The runner service makes the runner busy on the booking in one guarded write, or refuses
+ * (409: not online). Before the booking's own write, so that a runner going offline meanwhile
+ * either loses to the claim or makes the accept fail: never an offline runner on an accepted
+ * booking. On any failure the slot is given back, and so is a claim that may have been made.
+ */
+async function claimRunner(
+  service: BookingThis,
+  runnerId: string,
+  bookingId: string,
+  at: Date,
+  slot: string,
+): Promise<void> {
+  try {
+    await service.broker.call("runner.claim", {
+      runner_id: runnerId,
+      booking_id: bookingId,
+      accepted_at: at.toISOString(),
+    });
+  } catch (error) {
+    // A refusal claimed nothing; no answer (a timeout, a lost node) may have claimed all the same.
+    if (!(error instanceof Errors.MoleculerClientError)) {
+      await releaseRunner(service, runnerId, bookingId);
+    }
+    await service.models.runnerLocks.deleteOne({ _id: runnerId, token: slot });
+    throw error;
+  }
+}
+
+/**
+ * Gives back the claim of an accept that did not happen. Best effort: a runner left claimed
+ * (its service unreachable now) is freed by its next accept, which takes over a claim the
+ * booking's slot no longer holds.
+ */
+async function releaseRunner(service: BookingThis, runnerId: string, bookingId: string) {
+  await service.broker
+    .call("runner.release", { runner_id: runnerId, booking_id: bookingId })
+    .catch((error: unknown) =>
+      service.logger.warn(`could not release runner ${runnerId} from ${bookingId}`, error),
+    );
 }

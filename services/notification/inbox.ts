@@ -1,4 +1,5 @@
 import { NOTIFICATION_ACTIONS } from "../../contracts";
+import { partiesOf, userKey, type User } from "../../domain/access";
 import { notificationsFor, type BookingRef } from "../../domain/notifications";
 import type { EventType } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
@@ -14,10 +15,19 @@ import { toEntity, type NotificationThis } from "./context";
 
 const action = actionsOf<NotificationThis>();
 
+/** The caller's inbox entries: by role and sub, as a runner and an owner may share a sub. */
+const inboxOf = (user: User) => ({ recipient_id: user.sub, recipient_role: user.role });
+
+/** Whom an inbox entry, or the message it is stored from, is for. */
+const recipientOf = (entry: Pick<NotificationDoc, "recipient_id" | "recipient_role">): User => ({
+  role: entry.recipient_role,
+  sub: entry.recipient_id,
+});
+
 /** The caller's inbox, newest first, with the number of unread entries. */
 export const list = action(NOTIFICATION_ACTIONS.list, async function (ctx) {
   const { unread, limit, cursor } = ctx.params;
-  const mine = { recipient_id: callerOf(ctx).sub };
+  const mine = inboxOf(callerOf(ctx));
   const [rows, unreadCount] = await Promise.all([
     this.models.notifications
       .find({ ...mine, ...(unread ? { read_at: null } : {}), ...afterCursor(cursor) })
@@ -36,7 +46,7 @@ export const list = action(NOTIFICATION_ACTIONS.list, async function (ctx) {
 
 /** Marks one of the caller's notifications read (404 for anyone else's). */
 export const read = action(NOTIFICATION_ACTIONS.read, async function (ctx) {
-  const mine = { _id: ctx.params.id, recipient_id: callerOf(ctx).sub };
+  const mine = { _id: ctx.params.id, ...inboxOf(callerOf(ctx)) };
   const doc = await this.models.notifications.findOne(mine).lean<NotificationDoc>();
   if (!doc) throw notFound("Notification");
   if (doc.read_at) return toEntity(doc);
@@ -51,7 +61,7 @@ export const read = action(NOTIFICATION_ACTIONS.read, async function (ctx) {
 /** Marks all of the caller's notifications read. */
 export const readAll = action(NOTIFICATION_ACTIONS.readAll, async function (ctx) {
   const result = await this.models.notifications.updateMany(
-    { recipient_id: callerOf(ctx).sub, read_at: null },
+    { ...inboxOf(callerOf(ctx)), read_at: null },
     { $set: { read_at: new Date() } },
   );
   return { marked: result.modifiedCount, unread_count: 0 };
@@ -64,7 +74,11 @@ export const forBooking = action(NOTIFICATION_ACTIONS.forBooking, async function
     .sort(PAGE_SORT)
     .limit(100)
     .lean<NotificationDoc[]>();
-  return rows.map((doc) => ({ recipient_id: doc.recipient_id, ...toEntity(doc) }));
+  return rows.map((doc) => ({
+    recipient_id: doc.recipient_id,
+    recipient_role: doc.recipient_role,
+    ...toEntity(doc),
+  }));
 });
 
 /**
@@ -135,10 +149,9 @@ async function dispatchOf(service: NotificationThis, event: DomainEvent): Promis
   const messages = notificationsFor(event, ref);
   const owner = (event.data as { owner_id?: unknown }).owner_id;
   const parties = [
-    ...messages.map((message) => message.recipient_id),
-    ...[ref.owner_id, ref.runner_id, typeof owner === "string" ? owner : null].filter(
-      (party): party is string => party !== null,
-    ),
+    ...messages.map((message) => userKey(recipientOf(message))),
+    ...partiesOf(ref),
+    ...(typeof owner === "string" ? partiesOf({ owner_id: owner, runner_id: null }) : []),
   ];
   return { event, messages, parties };
 }
@@ -180,14 +193,14 @@ export async function notifyBatch(this: NotificationThis, batch: DeliveredEvent[
 
 /**
  * In-app: the event's inbox entries, one per recipient, stored (with other events' entries, in
- * one write) and pushed to each recipient's sockets; the `<event id>:<recipient>` key makes a
+ * one write) and pushed to each recipient's sockets; the `<event id>:<role>:<sub>` key makes a
  * repeat store nothing and push nothing.
  */
 export async function sendInApp(service: NotificationThis, { event, messages }: Dispatch) {
   if (messages.length === 0) return;
   const now = new Date();
   const docs: NotificationDoc[] = messages.map((message) => ({
-    _id: `${event.id}:${message.recipient_id}`,
+    _id: `${event.id}:${userKey(recipientOf(message))}`,
     event_id: event.id,
     event_type: event.type,
     read_at: null,
@@ -197,7 +210,7 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
   const fresh = await Promise.all(docs.map((doc) => service.inboxWriter.add(doc)));
   for (const doc of docs.filter((_, i) => fresh[i])) {
     pushLive(service.broker, service.logger, "live.notification", {
-      recipient_id: doc.recipient_id,
+      recipient: recipientOf(doc),
       notification: toEntity(doc),
     });
   }

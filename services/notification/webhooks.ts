@@ -1,13 +1,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { WEBHOOK_TUNING } from "../../config/tuning";
 import { NOTIFICATION_ACTIONS } from "../../contracts";
-import { webhookHears } from "../../domain/access";
+import { webhookHears, type User } from "../../domain/access";
 import { toWire, type DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
-import { pointsInside } from "../../lib/notify/address";
+import { addressPolicy, resolveTarget } from "../../lib/notify/address";
 import { MAX_ATTEMPTS, nextDelayMs } from "../../lib/notify/signature";
-import { delivered, sendWebhook } from "../../lib/notify/webhook-sender";
+import {
+  delivered,
+  outcomeOf,
+  sendWebhook,
+  type DeliveryAttempt,
+  type DeliveryOutcome,
+} from "../../lib/notify/webhook-sender";
 import { runtimeOf } from "../../lib/runtime";
 import type { DeliveryDoc, WebhookDoc } from "../../models/webhook.model";
 import type { NotificationThis } from "./context";
@@ -19,6 +25,15 @@ import type { NotificationThis } from "./context";
  */
 
 const action = actionsOf<NotificationThis>();
+
+/**
+ * The caller as a webhook's owner: by role and sub, so an admin who shares an owner's sub is not
+ * them. Only owners and admins have webhooks (the routes admit no one else).
+ */
+function ownedBy(user: User): Pick<WebhookDoc, "owner_id" | "role"> {
+  if (user.role === "runner") throw clientError("FORBIDDEN", "Owners and admins only");
+  return { owner_id: user.sub, role: user.role };
+}
 
 const webhookEntity = (doc: WebhookDoc) => ({
   id: doc._id,
@@ -35,15 +50,23 @@ const changed = (service: NotificationThis) =>
 export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async function (ctx) {
   const user = callerOf(ctx);
   const { webhookAllowInternal } = runtimeOf(this.broker).config;
-  if (!webhookAllowInternal && (await pointsInside(ctx.params.url))) {
-    throw clientError("VALIDATION_ERROR", "The webhook URL points at an internal address", [
-      { field: "url", message: "must be a public address", type: "internal_address" },
-    ]);
+  if (!webhookAllowInternal) {
+    // A name that does not resolve is refused like an internal one: told apart, they would let
+    // a caller find out which internal names exist.
+    const target = await resolveTarget(new URL(ctx.params.url), addressPolicy(false));
+    if (target.kind !== "pinned") {
+      throw clientError("VALIDATION_ERROR", "The webhook URL does not point at a public address", [
+        {
+          field: "url",
+          message: "must resolve to public addresses only",
+          type: "internal_address",
+        },
+      ]);
+    }
   }
   const doc = await this.models.webhooks.create({
     _id: `wh_${randomUUID()}`,
-    owner_id: user.sub,
-    role: user.role === "admin" ? "admin" : "owner",
+    ...ownedBy(user),
     url: ctx.params.url,
     events: ctx.params.events,
     secret: `whsec_${randomBytes(24).toString("base64url")}`,
@@ -57,7 +80,7 @@ export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async fu
 /** The caller's webhooks (secrets are not shown again). */
 export const webhookList = action(NOTIFICATION_ACTIONS.webhookList, async function (ctx) {
   const docs = await this.models.webhooks
-    .find({ owner_id: callerOf(ctx).sub })
+    .find(ownedBy(callerOf(ctx)))
     .sort({ created_at: -1 })
     .lean<WebhookDoc[]>();
   return { items: docs.map(webhookEntity) };
@@ -67,7 +90,7 @@ export const webhookList = action(NOTIFICATION_ACTIONS.webhookList, async functi
 export const webhookDelete = action(NOTIFICATION_ACTIONS.webhookDelete, async function (ctx) {
   const removed = await this.models.webhooks.deleteOne({
     _id: ctx.params.id,
-    owner_id: callerOf(ctx).sub,
+    ...ownedBy(callerOf(ctx)),
   });
   if (removed.deletedCount === 0) throw notFound("Webhook");
   await changed(this);
@@ -75,12 +98,25 @@ export const webhookDelete = action(NOTIFICATION_ACTIONS.webhookDelete, async fu
   return { deleted: true, id: ctx.params.id };
 });
 
+/** An attempt stored before outcomes existed carried the raw error and timing instead. */
+type StoredAttempt = Omit<DeliveryAttempt, "outcome"> & { outcome?: DeliveryOutcome };
+
+/**
+ * An attempt as the integrator sees it: when, the outcome, and the status code their receiver
+ * answered. Named field by field, so no network error text or timing is ever shown.
+ */
+const attemptEntity = (attempt: StoredAttempt) => ({
+  at: new Date(attempt.at).toISOString(),
+  outcome: attempt.outcome ?? outcomeOf(attempt.status_code),
+  status_code: attempt.status_code,
+});
+
 /** A webhook's deliveries, newest first, each with every attempt. */
 export const webhookDeliveries = action(
   NOTIFICATION_ACTIONS.webhookDeliveries,
   async function (ctx) {
     const hook = await this.models.webhooks
-      .findOne({ _id: ctx.params.id, owner_id: callerOf(ctx).sub }, { _id: 1 })
+      .findOne({ _id: ctx.params.id, ...ownedBy(callerOf(ctx)) }, { _id: 1 })
       .lean();
     if (!hook) throw notFound("Webhook");
     const docs = await this.models.deliveries
@@ -95,10 +131,7 @@ export const webhookDeliveries = action(
         event_type: doc.event_type,
         status: doc.status,
         next_attempt_at: doc.status === "pending" ? doc.next_attempt_at.toISOString() : null,
-        attempts: doc.attempts.map((attempt) => ({
-          ...attempt,
-          at: new Date(attempt.at).toISOString(),
-        })),
+        attempts: doc.attempts.map(attemptEntity),
       })),
     };
   },
@@ -200,13 +233,14 @@ async function attemptDelivery(service: NotificationThis, delivery: DeliveryDoc)
     await service.models.deliveries.deleteOne({ _id: delivery._id });
     return;
   }
-  const attempt = await sendWebhook({
+  const { attempt, detail } = await sendWebhook({
     id: delivery._id,
     url: hook.url,
     secret: hook.secret,
     body: delivery.body,
     allowInternal: runtimeOf(service.broker).config.webhookAllowInternal,
   });
+  if (detail) service.logger.debug(`webhook delivery ${delivery._id} not delivered: ${detail}`);
   const attempts = delivery.attempts.length + 1;
   const status = delivered(attempt) ? "delivered" : attempts >= MAX_ATTEMPTS ? "failed" : "pending";
   await service.models.deliveries.updateOne(

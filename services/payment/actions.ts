@@ -1,6 +1,6 @@
 import { PAYMENT_ACTIONS, type BookingEntity } from "../../contracts";
 import { mayPay } from "../../domain/access";
-import { payable, paymentOutcome } from "../../domain/payment";
+import { mayPayAgain, payable, paymentOutcome } from "../../domain/payment";
 import { actionsOf, callerOf, notFound, rejected } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
 import {
@@ -8,11 +8,12 @@ import {
   paidUnderBookingId,
   paymentIdOf,
   paymentOf,
+  record,
   toEntity,
   type PaymentThis,
 } from "./context";
-import { authorize } from "./escrow";
-import { UNKNOWN_PAYMENT, applyStripeEvent } from "./stripe-events";
+import { authorize, settleEnded } from "./escrow";
+import { UNKNOWN_PAYMENT, UNUSABLE, applyStripeEvent } from "./stripe-events";
 
 const action = actionsOf<PaymentThis>();
 
@@ -42,8 +43,17 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
       payment_method: ctx.params.payment_method,
       at: new Date(),
     }));
-  // A payment still "created" (new, or left by a provider outage) is authorised now; the
-  // idempotency key makes a second try return the first answer. One that already settled is
+  // A failed payment paid again with another method is a new attempt (a new idempotency key);
+  // of two such requests at once, the guarded write lets one through.
+  if (mayPayAgain(payment, ctx.params.payment_method)) {
+    const retried = await record(this, payment, {
+      type: "retry",
+      payment_method: ctx.params.payment_method,
+    });
+    payment = retried.ok ? retried.state : ((await paymentOf(this, booking.booking_id)) ?? payment);
+  }
+  // A payment still "created" (new, retried, or left by a provider outage) is authorised now;
+  // the idempotency key makes a second try return the first answer. One that already settled is
   // returned as it is: paying twice changes nothing.
   const fresh = payment.status === "created";
   if (fresh) payment = await authorize(this, payment);
@@ -64,16 +74,26 @@ export const get = action(PAYMENT_ACTIONS.get, async function (ctx) {
   return toEntity(payment);
 });
 
+/** The booking ended while (or before) its escrow was held: the hold is released, once. */
+export const release = action(PAYMENT_ACTIONS.release, async function (ctx) {
+  await settleEnded(this, ctx.params.booking_id, ctx.params.reason);
+  const payment = await paymentOf(this, ctx.params.booking_id);
+  return payment ? toEntity(payment) : null;
+});
+
 /** A verified Stripe webhook (the gateway checked its signature); once per Stripe event id. */
 export const stripeEvent = action(PAYMENT_ACTIONS.stripeEvent, async function (ctx) {
   const { id, type, object } = ctx.params;
   if (await this.models.stripeEvents.exists({ _id: id }))
     return { received: true, duplicate: true };
-  const outcome = await applyStripeEvent(this, type, object);
+  const { label: outcome, problem } = await applyStripeEvent(this, type, object);
   // An event for a payment we do not (yet) know is not marked handled: Stripe's retry may land later.
   if (outcome === UNKNOWN_PAYMENT) return { received: true, outcome };
+  // An unusable one is kept with its problem for ops to see, and acknowledged: Stripe would
+  // send the same signed content again for days, and it would never become usable.
+  if (outcome === UNUSABLE) this.logger.warn(`Stripe event ${id} (${type}) unusable: ${problem}`);
   await this.models.stripeEvents
-    .create({ _id: id, type, handled_at: new Date() })
+    .create({ _id: id, type, handled_at: new Date(), outcome, ...(problem ? { problem } : {}) })
     .catch(ignoreDuplicateKey);
-  return { received: true, outcome };
+  return { received: true, outcome, ...(problem ? { problem } : {}) };
 });

@@ -1,4 +1,5 @@
 import { splitFee } from "../../domain/fees";
+import { attemptOf } from "../../domain/payment";
 import { DEFAULT_RETRY } from "../../lib/event-bus";
 import { PaymentRejected, stepKey } from "../../lib/payments/port";
 import { runtimeOf } from "../../lib/runtime";
@@ -21,8 +22,9 @@ export async function authorize(service: PaymentThis, payment: PaymentDoc): Prom
       amountCents: payment.amount_cents,
       currency: payment.currency,
       paymentMethod: payment.payment_method,
+      attempt: attemptOf(payment),
     },
-    stepKey(payment._id, "authorize"),
+    stepKey(payment._id, "authorize", attemptOf(payment)),
   );
   const recorded = await record(service, payment, { type: "authorized", authorization });
   if (recorded.ok) return recorded.state;
@@ -41,7 +43,7 @@ async function release(
   providerRef: string,
   reason: string,
 ): Promise<PaymentDoc> {
-  await service.provider.cancel(providerRef, stepKey(payment._id, "cancel"));
+  await service.provider.cancel(providerRef, stepKey(payment._id, "cancel", attemptOf(payment)));
   const released = await record(service, payment, {
     type: "hold_released",
     provider_ref: providerRef,
@@ -95,7 +97,7 @@ export const bookingEvents: EventHandlers<PaymentThis> = {
           payoutCents: splitFee(payment.amount_cents, feeBps).runnerPayoutCents,
           ...(destination ? { destination } : {}),
         },
-        stepKey(payment._id, "capture"),
+        stepKey(payment._id, "capture", attemptOf(payment)),
       );
       await record(this, payment, {
         type: "captured",
@@ -124,30 +126,47 @@ export const bookingEvents: EventHandlers<PaymentThis> = {
 
   /** Release the hold (or refund a capture) and `payment.escrow_refunded`. */
   async "booking.cancelled"(event) {
-    const { booking_id, reason } = event.data;
-    const payment = await paymentOf(this, booking_id);
-    if (!payment) return;
-    try {
-      if (payment.status === "created") {
-        // Cancelled while the card is being authorised: `authorize` releases what it gets.
-        await record(this, payment, { type: "cancel_unauthorized" });
-      } else if (
-        (payment.status === "held" || payment.status === "pending") &&
-        payment.provider_ref
-      ) {
-        await release(this, payment, payment.provider_ref, reason);
-      } else if (payment.status === "captured" && payment.provider_ref) {
-        const { refundedCents } = await this.provider.refund(
-          payment.provider_ref,
-          payment.captured_cents,
-          stepKey(payment._id, "refund"),
-        );
-        await record(this, payment, { type: "refunded", refunded_cents: refundedCents, reason });
-      }
-    } catch (error) {
-      // The provider refused (the hold expired, say): surfaced, not retried.
-      if (!(error instanceof PaymentRejected)) throw error;
-      await surface(this, payment, `release refused: ${error.reason}`);
-    }
+    await settleEnded(this, event.data.booking_id, event.data.reason);
+  },
+
+  /** Expired unpaid: a hold placed at the last moment (or still pending) is released. */
+  async "booking.expired"(event) {
+    await settleEnded(this, event.data.booking_id, "booking expired unpaid");
   },
 };
+
+/**
+ * The booking ended (cancelled, or expired unpaid): the hold is released, a capture refunded,
+ * an authorisation still under way stopped. Each step is guarded, so asking again (the booking's
+ * event redelivered, or a hold that arrived after the end) settles once.
+ */
+export async function settleEnded(
+  service: PaymentThis,
+  bookingId: string,
+  reason: string,
+): Promise<void> {
+  const payment = await paymentOf(service, bookingId);
+  if (!payment) return;
+  try {
+    if (payment.status === "created") {
+      // Ended while the card is being authorised: `authorize` releases what it gets.
+      await record(service, payment, { type: "cancel_unauthorized" });
+    } else if (
+      (payment.status === "held" || payment.status === "pending") &&
+      payment.provider_ref
+    ) {
+      await release(service, payment, payment.provider_ref, reason);
+    } else if (payment.status === "captured" && payment.provider_ref) {
+      const { refundedCents } = await service.provider.refund(
+        payment.provider_ref,
+        payment.captured_cents,
+        stepKey(payment._id, "refund", attemptOf(payment)),
+      );
+      await record(service, payment, { type: "refunded", refunded_cents: refundedCents, reason });
+    }
+  } catch (error) {
+    // The provider refused (the hold expired, say): surfaced, not retried.
+    if (!(error instanceof PaymentRejected)) throw error;
+    await surface(service, payment, `release refused: ${error.reason}`);
+  }
+}

@@ -34,6 +34,8 @@ const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, Paymen
     get: actions.get,
     /** A verified Stripe webhook, applied once per Stripe event id. */
     stripeEvent: actions.stripeEvent,
+    /** Internal: releases what is held for a booking that ended. */
+    release: actions.release,
   },
 
   started() {

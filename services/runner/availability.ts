@@ -1,9 +1,8 @@
 import { RUNNER_ACTIONS } from "../../contracts";
-import { decide } from "../../domain/runner";
 import { actionsOf, callerOf, notFound, orThrow, rejected } from "../../lib/action";
 import type { RunnerDoc } from "../../models/runner.model";
 import { commandRunner, ensureRunner, runnerEntity, runnersOf, type RunnerThis } from "./context";
-import { dispatchNear, moveOn } from "./dispatch";
+import { dispatchNear, moveOn, takeBooking } from "./dispatch";
 
 const action = actionsOf<RunnerThis>();
 
@@ -30,6 +29,30 @@ export const offline = action(RUNNER_ACTIONS.offline, async function (ctx) {
 });
 
 /**
+ * For the booking service's accept, before its own guarded write: the runner goes busy on the
+ * booking, refused (409) unless it is online. One write guarded on the availability it read, so
+ * of this and a concurrent go-offline one wins: never an offline runner on an accepted booking.
+ */
+export const claim = action(RUNNER_ACTIONS.claim, async function (ctx) {
+  const { runner_id, booking_id, accepted_at } = ctx.params;
+  orThrow(await takeBooking(this, runner_id, booking_id, new Date(accepted_at)));
+  this.trips.delete(runner_id);
+  return { runner_id, booking_id };
+});
+
+/** The accept lost its race after claiming: the runner is free again, if still on that booking. */
+export const release = action(RUNNER_ACTIONS.release, async function (ctx) {
+  const { runner_id, booking_id } = ctx.params;
+  const freed = await commandRunner(this, runner_id, {
+    type: "free",
+    booking_id,
+    at: new Date(),
+  });
+  this.trips.delete(runner_id);
+  return { released: freed.ok };
+});
+
+/**
  * online → offline with `runner.offline`, out of the geo index, its open offer moved on; a busy
  * runner stays busy (its trip goes on), and an offline one is left as it is. Refused only for a
  * runner asking while on a booking.
@@ -40,14 +63,16 @@ export async function goOffline(
   by: "runner" | "system",
   at: Date,
 ): Promise<RunnerDoc> {
-  const decision = decide(runner, { type: "go_offline", by, at });
+  // Decided again on what is stored when it loses a race: an accept that claimed the runner
+  // meanwhile makes this a refusal (409), never a 200 for a runner that stayed busy.
+  const outcome = await commandRunner(service, runner._id, { type: "go_offline", by, at }, runner);
   // Refused for the active booking it names; anything else (not online) is nothing to do.
-  if (!decision.ok && decision.rejection.data?.active_booking_id) {
-    throw rejected(decision.rejection);
+  if (!outcome.ok && outcome.rejection.data?.active_booking_id) {
+    throw rejected(outcome.rejection);
   }
+  const now = outcome.ok ? outcome.state : ((await runnersOf(service).load(runner._id)) ?? runner);
+  if (now.availability === "busy") return now;
   await service.geo.remove(runner._id);
   if (runner.offer) await moveOn(service, runner.offer.booking_id, runner._id);
-  if (!decision.ok) return runner;
-  const saved = await runnersOf(service).save(runner._id, runner, decision);
-  return saved.ok ? saved.state : runner;
+  return now;
 }

@@ -2,6 +2,7 @@ import type { OfferEntity, RunnerEntity } from "../../contracts";
 import { decide, type Runner, type RunnerCommand } from "../../domain/runner";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { GeoIndex } from "../../lib/geo-index";
+import type { LruCache } from "../../lib/lru-cache";
 import type { RateLimiter } from "../../lib/rate-limit";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { dispatchModel, type DispatchDoc } from "../../models/dispatch.model";
@@ -14,11 +15,23 @@ export type RunnerThis = DomainServiceThis<
   {
     geo: GeoIndex;
     closeGeo: () => Promise<void>;
+    /** Fixes per runner by the time they were recorded (LOCATION_RATE_LIMIT). */
     limiter: RateLimiter;
+    /** Fixes per runner by the time they arrive, a batch by its size (LOCATION_ARRIVALS_PER_SEC). */
+    arrivals: RateLimiter;
+    /** Each runner's active booking as last read, for the age of the fixes naming it. */
+    trips: LruCache<string, ActiveTrip>;
     /** When searching bookings were last tried again by the sweep. */
     lastSearchRetry: number;
   }
 >;
+
+/** A runner's active booking and when it was accepted (epoch ms), as read at `checkedAt`. */
+export interface ActiveTrip {
+  booking_id: string | null;
+  since: number | null;
+  checkedAt: number;
+}
 
 /** Lost races (two consumers on one runner or booking) are decided again on what is stored then. */
 export const RETRIES = 3;

@@ -6,9 +6,10 @@ import {
   type DispatchCommand,
   type DispatchStep,
 } from "../../domain/dispatch";
-import { distanceKm, type LatLng } from "../../domain/geo";
+import { distanceKm, isMappable, type LatLng } from "../../domain/geo";
 import { decide as decideRunner } from "../../domain/runner";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
+import type { Outcome } from "../../lib/aggregate";
 import type { GeoIndex } from "../../lib/geo-index";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
@@ -21,7 +22,8 @@ import { RETRIES, commandRunner, dispatchesOf, runnersOf, type RunnerThis } from
  * offered to the nearest free runner in range who has not had it (domain/dispatch.ts). One
  * guarded write claims the runner, one records the offer with its event. Not accepted in time,
  * or declined: the next nearest. No one in range: the booking waits for a runner coming online
- * nearby, and for the periodic sweep.
+ * nearby, and for the periodic sweep. A pickup the geo index refuses fails the dispatch for good.
+ * One booking's failure never holds up another's (`isolated`).
  */
 
 const action = actionsOf<RunnerThis>();
@@ -51,10 +53,45 @@ export async function tryDispatch(
   bookingId: string,
   known?: DispatchDoc,
 ): Promise<string | null> {
-  const { radiusKm, offerTimeoutMs } = runtimeOf(service.broker).config.dispatch;
   const dispatch = known ?? (await dispatchesOf(service).load(bookingId));
   if (!dispatch || dispatch.status !== "searching" || !dispatch.pickup) return null;
   const pickup = { lat: dispatch.pickup.lat, lng: dispatch.pickup.lng };
+  if (!isMappable(pickup)) return giveUp(service, bookingId, dispatch, "the map cannot hold it");
+  try {
+    return await offerNearest(service, bookingId, dispatch, pickup);
+  } catch (error) {
+    // The index refuses the position itself: no later try can do better.
+    if (error instanceof RangeError) return giveUp(service, bookingId, dispatch, error.message);
+    throw error;
+  }
+}
+
+/** To the back of the searching queue: the sweeps take the longest-waiting first. */
+export async function requeue(service: RunnerThis, bookingId: string, known?: DispatchDoc) {
+  await commandDispatch(service, bookingId, { type: "requeue" }, known);
+}
+
+async function giveUp(
+  service: RunnerThis,
+  bookingId: string,
+  dispatch: DispatchDoc,
+  reason: string,
+): Promise<null> {
+  const { lat, lng } = dispatch.pickup ?? { lat: NaN, lng: NaN };
+  service.logger.warn(
+    `Dispatch of booking ${bookingId} failed for good: pickup ${lat},${lng}: ${reason}`,
+  );
+  await commandDispatch(service, bookingId, { type: "fail" }, dispatch);
+  return null;
+}
+
+async function offerNearest(
+  service: RunnerThis,
+  bookingId: string,
+  dispatch: DispatchDoc,
+  pickup: LatLng,
+): Promise<string | null> {
+  const { radiusKm, offerTimeoutMs } = runtimeOf(service.broker).config.dispatch;
   const tried = new Set(dispatch.tried);
   const busy = new Set<string>();
   const free = new Map<string, RunnerDoc>();
@@ -83,7 +120,7 @@ export async function tryDispatch(
     const candidate = nextCandidate(near, { radiusKm, tried, busy });
     const at = new Date();
     if (!candidate) {
-      await commandDispatch(service, bookingId, { type: "requeue" }, dispatch);
+      await requeue(service, bookingId, dispatch);
       return null;
     }
     const expires_at = new Date(at.getTime() + offerTimeoutMs);
@@ -137,6 +174,24 @@ async function releaseOffer(service: RunnerThis, runnerId: string, bookingId: st
   });
 }
 
+/** The runner goes busy on the booking; an offer it held for another one moves on now. */
+export async function takeBooking(
+  service: RunnerThis,
+  runnerId: string,
+  bookingId: string,
+  at: Date,
+): Promise<Outcome<RunnerDoc>> {
+  const taken = await commandRunner(service, runnerId, {
+    type: "take_booking",
+    booking_id: bookingId,
+    at,
+  });
+  // Not at its timeout: the booking it was offered should not wait for a runner now busy.
+  const other = taken.ok ? taken.before?.offer?.booking_id : undefined;
+  if (other && other !== bookingId) await moveOn(service, other, runnerId);
+  return taken;
+}
+
 /** A runner came online here: open bookings within its reach get another try. */
 export async function dispatchNear(service: RunnerThis, position: LatLng) {
   const { radiusKm } = runtimeOf(service.broker).config.dispatch;
@@ -147,7 +202,42 @@ export async function dispatchNear(service: RunnerThis, position: LatLng) {
     .lean<DispatchDoc[]>();
   const reach = (doc: DispatchDoc) => (doc.pickup ? distanceKm(position, doc.pickup) : Infinity);
   const inReach = open.filter((doc) => reach(doc) <= radiusKm).sort((a, b) => reach(a) - reach(b));
-  for (const doc of inReach) await tryDispatch(service, doc._id, doc);
+  for (const doc of inReach)
+    await isolated(service, "search", `booking ${doc._id}`, () =>
+      tryDispatch(service, doc._id, doc),
+    );
+}
+
+const SKIPPED_METRIC = "kilat.runner.dispatch.skipped";
+
+/**
+ * One record's step of a sweep (or of a runner coming online): a failure is logged and counted,
+ * and the others go on; the record gets its next try at the next sweep. False when it failed.
+ */
+export async function isolated(
+  service: RunnerThis,
+  step: "expired_offer" | "orphaned_offer" | "search" | "stale_runner",
+  what: string,
+  work: () => Promise<unknown>,
+): Promise<boolean> {
+  try {
+    await work();
+    return true;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    service.logger.warn(`Dispatch ${step} of ${what} failed, skipped: ${reason}`);
+    const { metrics } = service.broker;
+    if (!metrics.getMetric(SKIPPED_METRIC)) {
+      metrics.register({
+        type: "counter",
+        name: SKIPPED_METRIC,
+        labelNames: ["step"],
+        description: "Dispatch steps (one booking or runner each) that failed and were skipped",
+      });
+    }
+    metrics.increment(SKIPPED_METRIC, { step });
+    return false;
+  }
 }
 
 /** The runner turns the offer down; it moves to the next nearest runner. */
@@ -180,14 +270,9 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
     const offeredTo =
       accepted.ok && accepted.before?.status === "offered" ? accepted.before.runner_id : null;
     if (offeredTo && offeredTo !== runner_id) await releaseOffer(this, offeredTo, booking_id);
-    const taken = await commandRunner(this, runner_id, {
-      type: "take_booking",
-      booking_id,
-      at: new Date(),
-    });
-    // It held an offer for another booking: that one moves on now, not at its timeout.
-    const other = taken.ok ? taken.before?.offer?.booking_id : undefined;
-    if (other && other !== booking_id) await moveOn(this, other, runner_id);
+    // The accept claimed the runner already (runner.claim): this repeats it, for an accept
+    // made before claims existed.
+    await takeBooking(this, runner_id, booking_id, new Date());
   },
 
   /** The pet is handed over: the runner is free for the next job. */
@@ -198,14 +283,23 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
   },
 
   async "booking.cancelled"(event) {
-    const { booking_id } = event.data;
-    const cancelled = await commandDispatch(this, booking_id, { type: "cancelled" });
-    const runnerId = cancelled.ok ? cancelled.before?.runner_id : null;
-    if (!runnerId) return;
-    await releaseOffer(this, runnerId, booking_id);
-    await commandRunner(this, runnerId, { type: "free", booking_id, at: new Date() });
+    await ended(this, event.data.booking_id);
+  },
+
+  /** Unpaid by its deadline; a hold that lands as it expires may have started dispatch. */
+  async "booking.expired"(event) {
+    await ended(this, event.data.booking_id);
   },
 };
+
+/** A booking that will not go ahead: no more offers, and its runner (if one had it) is free. */
+async function ended(service: RunnerThis, bookingId: string): Promise<void> {
+  const cancelled = await commandDispatch(service, bookingId, { type: "cancelled" });
+  const runnerId = cancelled.ok ? cancelled.before?.runner_id : null;
+  if (!runnerId) return;
+  await releaseOffer(service, runnerId, bookingId);
+  await commandRunner(service, runnerId, { type: "free", booking_id: bookingId, at: new Date() });
+}
 
 export const paymentEvents: EventHandlers<RunnerThis> = {
   async "payment.escrow_held"(event) {

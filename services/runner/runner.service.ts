@@ -1,6 +1,8 @@
 import { DISPATCH_TUNING } from "../../config/tuning";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { MAX_UPLOAD_FIXES } from "../../contracts";
 import { createGeoIndex } from "../../lib/geo-index";
+import { LruCache } from "../../lib/lru-cache";
 import { RateLimiter } from "../../lib/rate-limit";
 import { runtimeOf } from "../../lib/runtime";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
@@ -58,6 +60,10 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     online: availability.online,
     /** Stops taking jobs: `runner.offline`; refused during an active booking. */
     offline: availability.offline,
+    /** For the booking service's accept: busy on the booking, refused unless online. */
+    claim: availability.claim,
+    /** For the booking service: gives back the claim of an accept that lost its race. */
+    release: availability.release,
     /** One GPS fix: `runner.location_update`, 202 once Kafka has it. */
     location,
     /** The fixes a gateway's sockets sent in one tick, judged one by one. */
@@ -84,6 +90,14 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
       burst: Math.max(1, Math.ceil(config.tracking.locationRatePerSec)),
       maxKeys: DISPATCH_TUNING.rateLimitedRunners,
     });
+    const { locationArrivalsPerSec } = config.tracking;
+    this.arrivals = new RateLimiter({
+      ratePerSec: locationArrivalsPerSec,
+      // A full upload after a quiet spell goes through at once.
+      burst: Math.max(MAX_UPLOAD_FIXES, Math.ceil(locationArrivalsPerSec)),
+      maxKeys: DISPATCH_TUNING.rateLimitedRunners,
+    });
+    this.trips = new LruCache(DISPATCH_TUNING.rateLimitedRunners);
     const { index, close } = createGeoIndex({
       redisUrl: config.redisUrl,
       key: `${config.mongoDbPrefix}:runners`,
@@ -100,7 +114,7 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
       type: "counter",
       name: "kilat.runner.location.dropped",
       labelNames: ["reason"],
-      description: "GPS fixes dropped before publishing (rate limit)",
+      description: "GPS fixes dropped before publishing (rate, arrivals, stale)",
     });
   },
 

@@ -3,31 +3,60 @@ import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
 import { goOffline } from "./availability";
 import { runnersOf, type RunnerThis } from "./context";
-import { moveOn, tryDispatch } from "./dispatch";
+import { isolated, moveOn, requeue, tryDispatch } from "./dispatch";
 
 /**
  * Periodic, on every instance (all writes are guarded): expired offers move on, searching
- * bookings get another try, runners silent past RUNNER_STALE_AFTER go offline.
+ * bookings get another try, runners silent past RUNNER_STALE_AFTER go offline. Each booking and
+ * runner is handled on its own: one that fails is logged, counted and tried again next sweep,
+ * and neither the records after it nor the later steps wait for it.
  */
 export async function sweep(this: RunnerThis) {
   const now = new Date();
-  const { searchBatch, searchRetryMs } = DISPATCH_TUNING;
-  const expired = await this.models.dispatches
-    .find({ status: "offered", offer_expires_at: { $lte: now } }, { _id: 1, runner_id: 1 })
-    .limit(searchBatch)
-    .lean<Pick<DispatchDoc, "_id" | "runner_id">[]>();
-  for (const doc of expired) if (doc.runner_id) await moveOn(this, doc._id, doc.runner_id);
+  await moveOnExpired(this, now);
+  await retrySearching(this, now);
+  await pruneStale(this, now);
+}
+
+async function moveOnExpired(service: RunnerThis, now: Date) {
+  const { searchBatch } = DISPATCH_TUNING;
+  await isolated(service, "expired_offer", "the expired offers", async () => {
+    const expired = await service.models.dispatches
+      .find({ status: "offered", offer_expires_at: { $lte: now } }, { _id: 1, runner_id: 1 })
+      .limit(searchBatch)
+      .lean<Pick<DispatchDoc, "_id" | "runner_id">[]>();
+    for (const { _id: bookingId, runner_id: runnerId } of expired) {
+      if (!runnerId) continue;
+      await isolated(service, "expired_offer", `booking ${bookingId}`, () =>
+        moveOn(service, bookingId, runnerId),
+      );
+    }
+  });
   // An offer whose dispatch record never got written (a crash in between) is let go.
-  const orphaned = await this.models.runners
-    .find({ "offer.expires_at": { $lte: now } }, { _id: 1, offer: 1 })
-    .limit(searchBatch)
-    .lean<Pick<RunnerDoc, "_id" | "offer">[]>();
-  for (const doc of orphaned) if (doc.offer) await moveOn(this, doc.offer.booking_id, doc._id);
-  // Waiting bookings get another try now and then (runners move into range); a runner
-  // coming online nearby tries them at once (dispatchNear).
-  if (now.getTime() - this.lastSearchRetry >= searchRetryMs) {
-    this.lastSearchRetry = now.getTime();
-    const searching = await this.models.dispatches
+  await isolated(service, "orphaned_offer", "the orphaned offers", async () => {
+    const orphaned = await service.models.runners
+      .find({ "offer.expires_at": { $lte: now } }, { _id: 1, offer: 1 })
+      .limit(searchBatch)
+      .lean<Pick<RunnerDoc, "_id" | "offer">[]>();
+    for (const { _id: runnerId, offer } of orphaned) {
+      if (!offer) continue;
+      await isolated(service, "orphaned_offer", `runner ${runnerId}`, () =>
+        moveOn(service, offer.booking_id, runnerId),
+      );
+    }
+  });
+}
+
+/**
+ * Waiting bookings get another try now and then (runners move into range); a runner coming
+ * online nearby tries them at once (dispatchNear).
+ */
+async function retrySearching(service: RunnerThis, now: Date) {
+  const { searchBatch, searchRetryMs } = DISPATCH_TUNING;
+  if (now.getTime() - service.lastSearchRetry < searchRetryMs) return;
+  service.lastSearchRetry = now.getTime();
+  await isolated(service, "search", "the searching bookings", async () => {
+    const searching = await service.models.dispatches
       .find(
         { status: "searching", updated_at: { $lte: new Date(now.getTime() - searchRetryMs) } },
         { outbox: 0 },
@@ -35,10 +64,24 @@ export async function sweep(this: RunnerThis) {
       .sort({ updated_at: 1 })
       .limit(searchBatch)
       .lean<DispatchDoc[]>();
-    for (const doc of searching) await tryDispatch(this, doc._id, doc);
-  }
-  for (const runnerId of await this.geo.pruneStale(now)) {
-    const doc = await runnersOf(this).load(runnerId);
-    if (doc) await goOffline(this, doc, "system", now);
-  }
+    for (const doc of searching) {
+      const what = `booking ${doc._id}`;
+      const tried = await isolated(service, "search", what, () =>
+        tryDispatch(service, doc._id, doc),
+      );
+      // Behind the others, so a booking that keeps failing cannot hold the head of the queue.
+      if (!tried) await isolated(service, "search", what, () => requeue(service, doc._id, doc));
+    }
+  });
+}
+
+async function pruneStale(service: RunnerThis, now: Date) {
+  await isolated(service, "stale_runner", "the stale runners", async () => {
+    for (const runnerId of await service.geo.pruneStale(now)) {
+      await isolated(service, "stale_runner", `runner ${runnerId}`, async () => {
+        const doc = await runnersOf(service).load(runnerId);
+        if (doc) await goOffline(service, doc, "system", now);
+      });
+    }
+  });
 }

@@ -1,9 +1,11 @@
 import type { Socket } from "socket.io-client";
 import type { FixResult } from "../../contracts";
+import type { DomainEvent } from "../../events/envelope";
+import { runtimeOf } from "../../lib/runtime";
 import { describeWithInfra } from "../support/infra";
 import { connectSocket, request } from "../support/live";
 import { startSystem, type System } from "../support/system";
-import { heldBooking, trackStarted } from "../support/trips";
+import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195; // degrees of latitude per km
@@ -23,17 +25,24 @@ function stretch(count: number, stepKm: number, everyMs: number, endAgoMs = 0) {
 describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
   let system: System;
   const sockets: Socket[] = [];
-  // The default limit: 5 fixes a second, counted by the time each fix was recorded.
+  // The default limit: 5 fixes a second, counted by the time each fix was recorded. Arrivals:
+  // a full batch (500) at once, then one fix per 100 s, so a flood's refusals are certain.
   beforeAll(async () => {
-    system = await startSystem({ infra: { mongo: infra.mongo } });
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: { LOCATION_ARRIVALS_PER_SEC: "0.01" },
+    });
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.close());
     await system?.stop();
   });
 
-  /** A runner on an accepted trip, in transit; its token and the booking. */
-  async function onTheRoad(name: string) {
+  /**
+   * A runner on an accepted trip, in transit (accepted `acceptedMsAgo` ago, as far as its fixes
+   * go: by default longer than any stretch below); its token and the booking.
+   */
+  async function onTheRoad(name: string, acceptedMsAgo = 10 * 60_000) {
     const owner = system.token("owner", `owner-${name}`);
     const runner = system.token("runner", `runner-${name}`);
     await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
@@ -52,6 +61,7 @@ describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
       ).toBe(200);
     }
     await trackStarted(system, owner, booking_id);
+    if (acceptedMsAgo > 0) await acceptedAgo(system, `runner-${name}`, acceptedMsAgo);
     return { owner, runner, booking_id };
   }
 
@@ -126,6 +136,98 @@ describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
       fixes: Array.from({ length: 501 }, () => fixes[0]),
     });
     expect([tooMany.ok, tooMany.error?.code]).toEqual([false, 422]);
+  });
+
+  const staleError = (message: string) => ({
+    name: "MoleculerClientError",
+    message: `Invalid request: timestamp: ${message}`,
+    code: 422,
+    type: "VALIDATION_ERROR",
+    data: [{ field: "timestamp", message, type: "stale" }],
+  });
+  const TOO_OLD = "recorded longer ago than FIX_MAX_AGE, naming no booking the runner is on";
+  const BEFORE_ACCEPTANCE = "recorded before the booking it names was accepted";
+  const ARRIVING = {
+    name: "MoleculerClientError",
+    message: "Too many location updates arriving at once; send the rest later",
+    code: 429,
+    type: "RATE_LIMITED",
+  };
+
+  it("refuses 2,000 fixes dated 2001 sent in four batches within a second: stale, then too many; none published", async () => {
+    const runner = system.token("runner", "runner-2001");
+    await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+    const dated2001 = (batch: number) =>
+      Array.from({ length: 500 }, (_, i) => ({
+        ...pickup,
+        timestamp: new Date(Date.UTC(2001, 0, 1) + (batch * 500 + i) * 1000).toISOString(),
+      }));
+    const answers: FixResult[][] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const upload = await system.api<{ results: FixResult[] }>(
+        "POST",
+        "/api/runners/me/locations",
+        { token: runner, body: { fixes: dated2001(batch) } },
+      );
+      expect(upload.status).toBe(200);
+      answers.push(upload.body.results);
+    }
+    // The first batch arrives within the burst: each fix is refused for its age, alone.
+    expect(answers[0]).toEqual(dated2001(0).map(() => ({ ok: false, error: staleError(TOO_OLD) })));
+    // The rest arrive beyond the runner's arrival limit, whatever times they claim.
+    expect(answers.slice(1).flat()).toEqual(
+      Array.from({ length: 1500 }, () => ({ ok: false, error: ARRIVING })),
+    );
+    const fresh = { ...pickup, timestamp: new Date().toISOString() };
+    const single = await system.api<{ type: string; message: string }>(
+      "POST",
+      "/api/runners/me/location",
+      { token: runner, body: fresh },
+    );
+    expect([single.status, single.body.type, single.body.message]).toEqual([
+      429,
+      "RATE_LIMITED",
+      ARRIVING.message,
+    ]);
+    const published = (await runtimeOf(system.brokers[0]).bus.readTopic("runner.events"))
+      .map((record) => JSON.parse(record.value) as DomainEvent)
+      .filter(
+        (event) =>
+          event.type === "runner.location_update" &&
+          (event.data as { runner_id: string }).runner_id === "runner-2001",
+      );
+    expect(published).toEqual([]);
+
+    // One such fix alone, over the single-fix route: 422 with its reason.
+    const other = system.token("runner", "runner-2001-single");
+    await system.api("POST", "/api/runners/me/online", { token: other, body: pickup });
+    const old = await system.api("POST", "/api/runners/me/location", {
+      token: other,
+      body: dated2001(0)[0],
+    });
+    expect([old.status, old.body]).toEqual([422, staleError(TOO_OLD)]);
+  });
+
+  it("refuses fixes recorded before the booking they name was accepted; the others of the batch count", async () => {
+    const { owner, runner, booking_id } = await onTheRoad("before-acceptance", 0);
+    const [before, after] = [
+      { ...pickup, booking_id, timestamp: new Date(Date.now() - 5 * 60_000).toISOString() },
+      { ...pickup, booking_id, timestamp: new Date().toISOString() },
+    ];
+    const single = await system.api("POST", "/api/runners/me/location", {
+      token: runner,
+      body: before,
+    });
+    expect([single.status, single.body]).toEqual([422, staleError(BEFORE_ACCEPTANCE)]);
+    const upload = await system.api<{ results: FixResult[] }>("POST", "/api/runners/me/locations", {
+      token: runner,
+      body: { fixes: [before, after] },
+    });
+    expect(upload.body.results).toEqual([
+      { ok: false, error: staleError(BEFORE_ACCEPTANCE) },
+      { ok: true, event_id: expect.any(String) as string },
+    ]);
+    expect(await distanceOf(owner, booking_id, 1)).toEqual(0);
   });
 
   it("accepts a batch only from a runner, over REST and the socket", async () => {

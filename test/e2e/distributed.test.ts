@@ -5,6 +5,7 @@ import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
 import { KafkaEventBus } from "../../lib/event-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
@@ -28,6 +29,7 @@ describeWithInfra(
       KAFKA_TOPIC_PREFIX: `${run}.`,
       MONGO_URL: infra.mongo,
       MONGO_DB_PREFIX: run,
+      SERVICE_AREA: ANYWHERE,
     };
 
     beforeAll(async () => {

@@ -57,7 +57,9 @@ describeWithInfra(["mongo"], "embedded mode through the public REST and Socket.I
     );
     expect(ready.status).toEqual(200);
     expect(Object.keys(ready.body.checks).sort()).toEqual(["event_bus", "mongodb", "services"]);
-    const metrics = await system.api<string>("GET", "/metrics");
+    const metrics = await system.api<string>("GET", "/metrics", {
+      token: system.token("admin", "metrics"),
+    });
     expect(metrics.headers.get("content-type")).toEqual("text/plain; version=0.0.4; charset=utf-8");
     expect(metrics.body).toMatch(/^moleculer_request_total\{/m);
   });

@@ -1,5 +1,12 @@
 import type { Model } from "mongoose";
-import type { BookingEntity, PaymentEntity } from "../../contracts";
+import type {
+  BookingEntity,
+  NotificationEntity,
+  PaymentEntity,
+  RunnerEntity,
+} from "../../contracts";
+import type { PaymentProvider } from "../../lib/payments/port";
+import * as paymentStore from "../../services/payment/context";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
@@ -37,17 +44,33 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
       body: payment_method ? { payment_method } : {},
     });
   const step = (id: string, action: string, token: string, body: unknown = {}) =>
-    system.api<BookingEntity & { type?: string }>("POST", `/api/bookings/${id}/${action}`, {
+    system.api<BookingEntity & { type?: string; message?: string }>(
+      "POST",
+      `/api/bookings/${id}/${action}`,
+      {
+        token,
+        body,
+      },
+    );
+  /** A runner's app goes online at the pickup before it accepts: the runner's token. */
+  const onlineRunner = async (id: string) => {
+    const token = system.token("runner", id);
+    const online = await system.api("POST", "/api/runners/me/online", {
       token,
-      body,
+      body: trip.pickup,
     });
+    expect(online.status).toBe(200);
+    return token;
+  };
+  const runnerNow = async (token: string) =>
+    (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
   const held = (id: string) =>
     eventually(async () => ((await booking(id)).payment_status === "held" ? true : undefined), {
       what: "escrow held",
     });
 
   it("lets one runner hold one active booking: of two accepts at once one wins, the other after delivery", async () => {
-    const runner = system.token("runner", "runner-one-at-a-time");
+    const runner = await onlineRunner("runner-one-at-a-time");
     const [first, second] = [await book(), await book()];
     await Promise.all([pay(first.booking_id), pay(second.booking_id)]);
     await Promise.all([held(first.booking_id), held(second.booking_id)]);
@@ -67,7 +90,7 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
   });
 
   it("runs requested → accepted → … → completed, and payout + fee = captured", async () => {
-    const runner = system.token("runner", "runner-life");
+    const runner = await onlineRunner("runner-life");
     const created = await book();
 
     const tooEarly = await step(created.booking_id, "accept", runner);
@@ -118,7 +141,7 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
   });
 
   it("settles a payment made before payment ids followed booking ids (found by booking_id)", async () => {
-    const runner = system.token("runner", "runner-legacy");
+    const runner = await onlineRunner("runner-legacy");
     const created = await book();
     expect((await pay(created.booking_id)).status).toBe(201);
     await held(created.booking_id);
@@ -170,15 +193,25 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     const created = await book();
     await pay(created.booking_id);
     await held(created.booking_id);
+    const racers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => onlineRunner(`racer-${i}`)),
+    );
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) =>
-        step(created.booking_id, "accept", system.token("runner", `racer-${i}`)),
-      ),
+      racers.map((racer) => step(created.booking_id, "accept", racer)),
     );
     const statuses = results.map((result) => result.status).sort();
     expect(statuses).toEqual([200, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
     const winner = results.find((result) => result.status === 200)?.body.runner_id;
     expect((await booking(created.booking_id)).runner_id).toEqual(winner);
+    // The losers' claims were given back: each is free for the next job.
+    const availabilities = await Promise.all(racers.map(async (racer) => runnerNow(racer)));
+    expect(
+      availabilities.map((runner) => [runner.runner_id === winner, runner.availability]).sort(),
+    ).toEqual([
+      [false, "online"],
+      ...Array.from({ length: 8 }, () => [false, "online"]),
+      [true, "busy"],
+    ]);
   });
 
   it("cancels before and after acceptance and releases the escrow", async () => {
@@ -195,7 +228,7 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     const after = await book();
     await pay(after.booking_id);
     await held(after.booking_id);
-    const runner = system.token("runner", "runner-cancel");
+    const runner = await onlineRunner("runner-cancel");
     await step(after.booking_id, "accept", runner);
     expect(
       (await step(after.booking_id, "cancel", runner, { reason: "flat tyre" })).body.status,
@@ -231,16 +264,16 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     await eventually(async () =>
       (await booking(created.booking_id)).payment_status === "failed" ? true : undefined,
     );
-    expect(
-      (await step(created.booking_id, "accept", system.token("runner", "r-x"))).status,
-    ).toEqual(409);
+    expect((await step(created.booking_id, "accept", await onlineRunner("r-x"))).status).toEqual(
+      409,
+    );
     expect(
       (await step(created.booking_id, "cancel", owner, { reason: "card" })).body.status,
     ).toEqual("cancelled");
   });
 
   it("confirms a delivery the owner leaves unconfirmed after AUTO_CONFIRM_AFTER, then completes it", async () => {
-    const runner = system.token("runner", "runner-auto");
+    const runner = await onlineRunner("runner-auto");
     const created = await book();
     await pay(created.booking_id);
     await held(created.booking_id);
@@ -251,6 +284,80 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
       return current.status === "completed" ? current : undefined;
     });
     expect(completed.payment_status).toEqual("released");
+  });
+
+  it("refuses an accept by a runner who is not online (409, the booking stays requested), then takes it once online", async () => {
+    const created = await book();
+    await pay(created.booking_id);
+    await held(created.booking_id);
+
+    const never = system.token("runner", "runner-never-online");
+    const ghost = await step(created.booking_id, "accept", never);
+    expect([ghost.status, ghost.body.type, ghost.body.message]).toEqual([
+      409,
+      "CONFLICT",
+      "Go online before accepting a booking",
+    ]);
+    const gone = await onlineRunner("runner-gone-offline");
+    expect((await system.api("POST", "/api/runners/me/offline", { token: gone })).status).toBe(200);
+    expect((await step(created.booking_id, "accept", gone)).status).toBe(409);
+    expect([
+      (await booking(created.booking_id)).status,
+      (await runnerNow(gone)).availability,
+    ]).toEqual(["requested", "offline"]);
+
+    const online = await onlineRunner("runner-never-online");
+    const accepted = await step(created.booking_id, "accept", online);
+    expect([accepted.status, accepted.body.status, accepted.body.runner_id]).toEqual([
+      200,
+      "accepted",
+      "runner-never-online",
+    ]);
+    expect(await runnerNow(online)).toEqual(
+      expect.objectContaining({ availability: "busy", active_booking_id: created.booking_id }),
+    );
+    // Busy until delivered: it may not go offline mid-trip.
+    const offline = await system.api<{ type: string }>("POST", "/api/runners/me/offline", {
+      token: online,
+    });
+    expect([offline.status, offline.body.type]).toEqual([409, "CONFLICT"]);
+    for (const action of ["pickup", "depart", "deliver"]) {
+      expect((await step(created.booking_id, action, online)).status).toBe(200);
+    }
+    await eventually(
+      async () => ((await runnerNow(online)).availability === "online" ? true : undefined),
+      {
+        what: "the runner free after delivery",
+      },
+    );
+    expect((await system.api("POST", "/api/runners/me/offline", { token: online })).status).toBe(
+      200,
+    );
+  });
+
+  it("never leaves an offline runner on an accepted booking when it goes offline while accepting", async () => {
+    for (let round = 0; round < 4; round++) {
+      const created = await book();
+      await pay(created.booking_id);
+      await held(created.booking_id);
+      const runner = await onlineRunner(`runner-racing-offline-${round}`);
+      const [accepted, offline] = await Promise.all([
+        step(created.booking_id, "accept", runner),
+        system.api("POST", "/api/runners/me/offline", { token: runner }),
+      ]);
+      const now = await runnerNow(runner);
+      const outcome = [
+        accepted.status,
+        offline.status,
+        (await booking(created.booking_id)).status,
+        now.availability,
+      ];
+      // One of the two wins: the trip with a busy runner, or an offline runner and no trip.
+      expect([
+        [200, 409, "accepted", "busy"],
+        [409, 200, "requested", "offline"],
+      ]).toContainEqual(outcome);
+    }
   });
 
   it("refuses moves by people who are not part of the booking", async () => {
@@ -270,5 +377,201 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     ).toEqual(403); // any runner may look at an open booking (to accept it), not move it;
     expect((await step(created.booking_id, "cancel", owner, {})).status).toEqual(422);
     expect((await booking(created.booking_id)).status).toEqual("requested");
+  });
+});
+
+/** Finding 19.10: a declined card does not strand the booking; an unpaid one expires. */
+describeWithInfra(["mongo"], "unpaid bookings: paying again, and expiry", (infra) => {
+  let patient: System;
+  let hasty: System;
+
+  beforeAll(async () => {
+    [patient, hasty] = await Promise.all([
+      startSystem({ infra: { mongo: infra.mongo } }),
+      startSystem({ infra: { mongo: infra.mongo }, env: { PAYMENT_TIMEOUT: "1s" } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([patient?.stop(), hasty?.stop()]);
+  });
+
+  const book = async (system: System, owner: string) =>
+    (await system.api<BookingEntity>("POST", "/api/bookings", { token: owner, body: trip })).body;
+  const pay = (system: System, owner: string, id: string, payment_method: string) =>
+    system.api<PaymentEntity>("POST", `/api/bookings/${id}/payment`, {
+      token: owner,
+      body: { payment_method },
+    });
+  const bookingOf = async (system: System, owner: string, id: string) =>
+    (await system.api<BookingEntity>("GET", `/api/bookings/${id}`, { token: owner })).body;
+
+  /** The owner's inbox entries about the booking's expiry, once there is one. */
+  const ownerTold = (system: System, owner: string, id: string) =>
+    eventually(
+      async () => {
+        const { items } = (
+          await system.api<{ items: NotificationEntity[] }>("GET", "/api/notifications", {
+            token: owner,
+          })
+        ).body;
+        const told = items.filter(
+          (item) => item.event_type === "booking.expired" && item.booking_id === id,
+        );
+        return told.length > 0 ? told : undefined;
+      },
+      { what: "the owner told of the expiry" },
+    );
+
+  it("lets the owner pay again after a declined card: 201 failed, then 201 held, and a runner accepts", async () => {
+    const owner = patient.token("owner", "owner-declined");
+    const created = await book(patient, owner);
+    const declined = await pay(patient, owner, created.booking_id, "pm_card_chargeDeclined");
+    expect([declined.status, declined.body.status, declined.body.failure_reason]).toEqual([
+      201,
+      "failed",
+      "card_declined",
+    ]);
+    // The same request replayed is answered as it was: no new authorisation.
+    const replayed = await pay(patient, owner, created.booking_id, "pm_card_chargeDeclined");
+    expect([replayed.status, replayed.body.status]).toEqual([200, "failed"]);
+
+    const good = await pay(patient, owner, created.booking_id, "pm_card_visa");
+    expect([good.status, good.body.status, good.body.failure_reason, good.body.payment_id]).toEqual(
+      [201, "held", null, declined.body.payment_id],
+    );
+    expect(good.body.provider_ref).toEqual(expect.stringMatching(/^sim_pi_/));
+    const again = await pay(patient, owner, created.booking_id, "pm_card_visa");
+    expect([again.status, again.body.status, again.body.provider_ref]).toEqual([
+      200,
+      "held",
+      good.body.provider_ref,
+    ]);
+    await eventually(
+      async () =>
+        (await bookingOf(patient, owner, created.booking_id)).payment_status === "held"
+          ? true
+          : undefined,
+      { what: "the second attempt's hold on the booking" },
+    );
+
+    const runner = patient.token("runner", "runner-after-decline");
+    expect(
+      (await patient.api("POST", "/api/runners/me/online", { token: runner, body: trip.pickup }))
+        .status,
+    ).toBe(200);
+    const accepted = await patient.api<BookingEntity>(
+      "POST",
+      `/api/bookings/${created.booking_id}/accept`,
+      { token: runner },
+    );
+    expect([accepted.status, accepted.body.status]).toEqual([200, "accepted"]);
+  });
+
+  it("expires a booking left unpaid for PAYMENT_TIMEOUT, tells its owner, and holds no money", async () => {
+    const owner = hasty.token("owner", "owner-unpaid");
+    const created = await book(hasty, owner);
+    expect(Date.parse(created.payment_due_at ?? "")).toEqual(Date.parse(created.created_at) + 1000);
+    const declined = await pay(hasty, owner, created.booking_id, "pm_card_chargeDeclined");
+    expect(declined.body.status).toEqual("failed");
+
+    const expired = await eventually(
+      async () => {
+        const current = await bookingOf(hasty, owner, created.booking_id);
+        return current.status === "expired" ? current : undefined;
+      },
+      { what: "the unpaid booking to expire" },
+    );
+    expect(expired.payment_status).toEqual("failed");
+    const inbox = await ownerTold(hasty, owner, created.booking_id);
+    expect(inbox.map(({ title, body, booking_id }) => ({ title, body, booking_id }))).toEqual([
+      {
+        title: `Booking ${created.booking_number} expired`,
+        body: "It was not paid for in time, so no runner was sent for Rex. Nothing is charged; book again when you are ready.",
+        booking_id: created.booking_id,
+      },
+    ]);
+
+    // Too late now: paying is refused, and nothing is held.
+    const late = await pay(hasty, owner, created.booking_id, "pm_card_visa");
+    expect([late.status, late.body]).toEqual([
+      409,
+      {
+        name: "MoleculerClientError",
+        message: "An expired booking cannot be paid",
+        code: 409,
+        type: "CONFLICT",
+        data: { status: "expired" },
+      },
+    ]);
+    expect(
+      (
+        await hasty.api<PaymentEntity>("GET", `/api/bookings/${created.booking_id}/payment`, {
+          token: owner,
+        })
+      ).body.status,
+    ).toEqual("failed");
+  });
+
+  const paymentOf = async (system: System, owner: string, id: string) =>
+    (await system.api<PaymentEntity>("GET", `/api/bookings/${id}/payment`, { token: owner })).body;
+  const released = (system: System, owner: string, id: string) =>
+    eventually(
+      async () => {
+        const payment = await paymentOf(system, owner, id);
+        const booking = await bookingOf(system, owner, id);
+        return payment.status === "canceled" && booking.payment_status === "refunded"
+          ? { payment, booking }
+          : undefined;
+      },
+      { what: "the late hold released" },
+    );
+  const expiredNow = (system: System, owner: string, id: string) =>
+    eventually(
+      async () => ((await bookingOf(system, owner, id)).status === "expired" ? true : undefined),
+      { what: "the booking to expire" },
+    );
+
+  it("releases a hold placed while the booking expires (the card was being authorised)", async () => {
+    const owner = hasty.token("owner", "owner-last-second");
+    const created = await book(hasty, owner);
+    const { provider } = hasty.brokers[0].getLocalService("payment") as unknown as {
+      provider: PaymentProvider;
+    };
+    const authorize = provider.authorize.bind(provider);
+    const slowCard = jest
+      .spyOn(provider, "authorize")
+      .mockImplementationOnce(async (request, key) => {
+        await expiredNow(hasty, owner, created.booking_id);
+        return authorize(request, key);
+      });
+    const paid = await pay(hasty, owner, created.booking_id, "pm_card_visa");
+    slowCard.mockRestore();
+    expect(paid.status).toBe(201);
+
+    const { payment, booking } = await released(hasty, owner, created.booking_id);
+    expect([payment.refunded_cents, payment.captured_cents]).toEqual([payment.amount_cents, 0]);
+    expect([booking.status, booking.payment_status]).toEqual(["expired", "refunded"]);
+  });
+
+  it("releases a hold made for a booking that expired after the owner was let pay", async () => {
+    const owner = hasty.token("owner", "owner-too-late");
+    const created = await book(hasty, owner);
+    // The payment service found the booking payable, and it expired before the payment was
+    // opened: its booking.expired found nothing to release. The hold that follows is released.
+    const open = paymentStore.open;
+    const lateOpen = jest
+      .spyOn(paymentStore, "open")
+      .mockImplementationOnce(async (service, command) => {
+        await expiredNow(hasty, owner, created.booking_id);
+        await ownerTold(hasty, owner, created.booking_id);
+        return open(service, command);
+      });
+    const paid = await pay(hasty, owner, created.booking_id, "pm_card_visa");
+    lateOpen.mockRestore();
+    expect([paid.status, paid.body.status]).toEqual([201, "held"]);
+
+    const { payment, booking } = await released(hasty, owner, created.booking_id);
+    expect([payment.refunded_cents, payment.captured_cents]).toEqual([payment.amount_cents, 0]);
+    expect([booking.status, booking.payment_status]).toEqual(["expired", "refunded"]);
   });
 });

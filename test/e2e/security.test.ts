@@ -1,8 +1,11 @@
 import jwt from "jsonwebtoken";
+import type { Socket } from "socket.io-client";
+import type { NotificationEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
-import { connectSocket, request } from "../support/live";
+import { collect, connectSocket, request } from "../support/live";
 import { startSystem, type System } from "../support/system";
 import { heldBooking } from "../support/trips";
+import { eventually } from "../support/wait";
 
 type Operation = { security?: unknown; "x-roles"?: string[] };
 const ROLES = ["owner", "runner", "admin"] as const;
@@ -83,6 +86,10 @@ describeWithInfra(["mongo"], "security probes through the public API", (infra) =
       pet_name: "Safe",
       pickup: { lat: 0.5, lng: 0.5 },
       dropoff: { lat: 0.52, lng: 0.5 },
+    });
+    await system.api("POST", "/api/runners/me/online", {
+      token: runner,
+      body: { lat: 0.5, lng: 0.5 },
     });
     expect((await call("POST", `/api/bookings/${id}/accept`, runner)).status).toBe(200);
     const before = (await call("GET", `/api/bookings/${id}`, owner)).body;
@@ -166,5 +173,298 @@ describeWithInfra(["mongo"], "security probes through the public API", (infra) =
       body: JSON.stringify({ id: "evt_1", type: "payment_intent.succeeded" }),
     });
     expect(response.status).toBe(400);
+  });
+});
+
+/**
+ * Identity is the pair (role, sub): a token with the same sub and another role is someone else,
+ * so it reads, marks and hears nothing of the first one's (issue 19, finding 3).
+ */
+describeWithInfra(["mongo"], "identity is (role, sub), never the sub alone", (infra) => {
+  let system: System;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    system = await startSystem({ infra: { mongo: infra.mongo } });
+  });
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await system?.stop();
+  });
+
+  interface Inbox {
+    items: NotificationEntity[];
+    unread_count: number;
+    next_cursor: string | null;
+  }
+  const inbox = async (token: string) =>
+    (await system.api<Inbox>("GET", "/api/notifications?limit=50", { token })).body;
+
+  it("gives a runner whose sub is an owner's id none of the owner's booking, payment, track, inbox, rooms or pushes", async () => {
+    const owner = system.token("owner", "twin");
+    const impostor = system.token("runner", "twin");
+    const runner = system.token("runner", "twin-runner");
+    const ownerSocket = await connectSocket(system.url, owner);
+    const impostorSocket = await connectSocket(system.url, impostor);
+    sockets.push(ownerSocket, impostorSocket);
+    const ownerLive = collect<NotificationEntity>(ownerSocket, "notification");
+    const impostorLive = collect<NotificationEntity>(impostorSocket, "notification");
+
+    const pickup = { lat: -6.3, lng: 106.9 };
+    const online = await system.api("POST", "/api/runners/me/online", {
+      token: runner,
+      body: pickup,
+    });
+    expect(online.status).toBe(200);
+    const { booking_id: id } = await heldBooking(system, owner, {
+      pet_name: "Twin",
+      pickup,
+      dropoff: { lat: -6.32, lng: 106.9 },
+    });
+    const accepted = await system.api("POST", `/api/bookings/${id}/accept`, { token: runner });
+    expect(accepted.status).toBe(200);
+    const ownerBox = await eventually(async () => {
+      const box = await inbox(owner);
+      const types = box.items.map((item) => item.event_type);
+      return types.includes("booking.accepted") && types.includes("payment.escrow_held")
+        ? box
+        : undefined;
+    });
+    await eventually(async () =>
+      (await system.api("GET", `/api/bookings/${id}/track`, { token: owner })).status === 200
+        ? true
+        : undefined,
+    );
+    await eventually(() => (ownerLive.length >= ownerBox.items.length ? true : undefined));
+
+    for (const path of [
+      `/api/bookings/${id}`,
+      `/api/bookings/${id}/payment`,
+      `/api/bookings/${id}/track`,
+    ]) {
+      const response = await system.api("GET", path, { token: impostor });
+      expect([path, response.status]).toEqual([path, 404]);
+    }
+    expect(await inbox(impostor)).toEqual({ items: [], unread_count: 0, next_cursor: null });
+    const entry = ownerBox.items[0].id;
+    const read = await system.api("POST", `/api/notifications/${entry}/read`, { token: impostor });
+    expect(read.status).toBe(404);
+    const readAll = await system.api<{ marked: number }>("POST", "/api/notifications/read-all", {
+      token: impostor,
+    });
+    expect([readAll.status, readAll.body.marked]).toEqual([200, 0]);
+    const ownerAfter = await inbox(owner);
+    expect(ownerAfter.items.filter((item) => item.read)).toEqual([]);
+
+    const joined = await request(impostorSocket, "track:subscribe", { booking_id: id });
+    expect([joined.ok, joined.error?.code]).toEqual([false, 404]);
+    expect(impostorLive).toEqual([]);
+  });
+
+  it("shows an admin whose sub is an owner's id none of the owner's webhooks", async () => {
+    const owner = system.token("owner", "hook-twin");
+    const admin = system.token("admin", "hook-twin");
+    const created = await system.api<{ id: string }>("POST", "/api/webhooks", {
+      token: owner,
+      body: { url: "http://127.0.0.1:9/hooks/twin", events: ["booking.completed"] },
+    });
+    expect(created.status).toBe(201);
+    const hook = created.body.id;
+
+    const listed = await system.api<{ items: unknown[] }>("GET", "/api/webhooks", { token: admin });
+    expect([listed.status, listed.body.items]).toEqual([200, []]);
+    const deliveries = await system.api("GET", `/api/webhooks/${hook}/deliveries`, {
+      token: admin,
+    });
+    expect(deliveries.status).toBe(404);
+    const deleted = await system.api("DELETE", `/api/webhooks/${hook}`, { token: admin });
+    expect(deleted.status).toBe(404);
+    const ownerList = await system.api<{ items: { id: string }[] }>("GET", "/api/webhooks", {
+      token: owner,
+    });
+    expect(ownerList.body.items.map((item) => item.id)).toEqual([hook]);
+  });
+});
+
+/**
+ * Input that a later stage cannot hold is refused at the door, with a 422 naming the field
+ * (issue 19, findings 1, 11, 12 and the payment body of 15): a latitude the geo index refuses,
+ * control and bidi characters in free text, a trip outside the service area or too long, an
+ * unknown field. The system runs with the default service area, greater Jakarta.
+ */
+describeWithInfra(["mongo"], "input the later stages cannot hold", (infra) => {
+  let system: System;
+
+  beforeAll(async () => {
+    system = await startSystem({ infra: { mongo: infra.mongo }, env: { SERVICE_AREA: "" } });
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  interface Refusal {
+    code: number;
+    type: string;
+    data: { field: string; message: string; type: string }[];
+  }
+  const MONAS = { lat: -6.1754, lng: 106.8272 };
+  const BOGOR = { lat: -6.595, lng: 106.8166 };
+  const PARIS = { lat: 48.8566, lng: 2.3522 };
+  const trip = { pet_type: "cat", pet_name: "Mochi", pickup: MONAS, dropoff: BOGOR };
+  const book = (owner: string, body: unknown) =>
+    system.api<Refusal & { booking_id: string; pet_name: string; status: string }>(
+      "POST",
+      "/api/bookings",
+      { token: owner, body },
+    );
+  const bookingsOf = async (owner: string) =>
+    (await system.api<{ items: unknown[] }>("GET", "/api/bookings", { token: owner })).body.items;
+  const refusal = (response: { status: number; body: Refusal }) => [
+    response.status,
+    response.body.type,
+    response.body.data,
+  ];
+  const problem = (field: string, message: string, type = "custom") => ({ field, message, type });
+
+  it("refuses a latitude the geo index cannot hold, on a booking, going online and a GPS fix", async () => {
+    const owner = system.token("owner", "in-polar-owner");
+    const runner = system.token("runner", "in-polar-runner");
+    const beyond = "must be at most 85.05112878 (the map ends there)";
+
+    const polar = await book(owner, { ...trip, pickup: { lat: 89.9, lng: 0 } });
+    expect(refusal(polar)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [problem("pickup.lat", beyond, "too_big")],
+    ]);
+    const online = await system.api<Refusal>("POST", "/api/runners/me/online", {
+      token: runner,
+      body: { lat: -89.9, lng: 0 },
+    });
+    expect(refusal(online)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [problem("lat", "must be at least -85.05112878 (the map ends there)", "too_small")],
+    ]);
+    expect(
+      (await system.api("POST", "/api/runners/me/online", { token: runner, body: MONAS })).status,
+    ).toBe(200);
+    const fix = await system.api<Refusal>("POST", "/api/runners/me/location", {
+      token: runner,
+      body: { lat: 86, lng: 0, timestamp: new Date().toISOString() },
+    });
+    expect(refusal(fix)).toEqual([422, "VALIDATION_ERROR", [problem("lat", beyond, "too_big")]]);
+    expect(await bookingsOf(owner)).toEqual([]);
+  });
+
+  it("refuses control characters, bidi controls and invisible names in free text, naming the field", async () => {
+    const owner = system.token("owner", "in-text-owner");
+    const runner = system.token("runner", "in-text-runner");
+    const cases: [unknown, ReturnType<typeof problem>][] = [
+      [
+        { ...trip, pet_name: "\u202Eevil" },
+        problem("pet_name", "must not contain bidirectional controls (found U+202E)"),
+      ],
+      [
+        { ...trip, pet_name: "\u200B\u200B" },
+        problem("pet_name", "must contain visible characters"),
+      ],
+      [
+        { ...trip, notes: "ring\u0000twice" },
+        problem("notes", "must not contain control characters (found U+0000)"),
+      ],
+    ];
+    for (const [body, expected] of cases) {
+      expect(refusal(await book(owner, body))).toEqual([422, "VALIDATION_ERROR", [expected]]);
+    }
+    expect(await bookingsOf(owner)).toEqual([]);
+
+    const profile = await system.api<Refusal>("PATCH", "/api/runners/me", {
+      token: runner,
+      body: { name: "Budi\u2067", vehicle: "\u3164" },
+    });
+    expect(refusal(profile)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [
+        problem("name", "must not contain bidirectional controls (found U+2067)"),
+        problem("vehicle", "must contain visible characters"),
+      ],
+    ]);
+
+    // Stored in one normal form: "René" typed on two keyboards is one name.
+    const booked = await book(owner, { ...trip, pet_name: "Rene\u0301" });
+    expect([booked.status, booked.body.pet_name]).toEqual([201, "Ren\u00e9"]);
+    const id = booked.body.booking_id;
+    const cancel = await system.api<Refusal>("POST", `/api/bookings/${id}/cancel`, {
+      token: owner,
+      body: { reason: "\u202Dsorry" },
+    });
+    expect(refusal(cancel)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [problem("reason", "must not contain bidirectional controls (found U+202D)")],
+    ]);
+    const after = await system.api<{ status: string }>("GET", `/api/bookings/${id}`, {
+      token: owner,
+    });
+    expect(after.body.status).toBe("requested");
+  });
+
+  it("refuses a trip outside the service area or longer than MAX_TRIP_KM, naming pickup or dropoff; runners may drive anywhere", async () => {
+    const owner = system.token("owner", "in-area-owner");
+    const paris = await book(owner, { ...trip, dropoff: PARIS });
+    expect(refusal(paris)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [
+        problem("dropoff", "is outside the service area (jakarta)"),
+        problem("dropoff", "is 11581.3 km from the pickup; a trip may be at most 50 km"),
+      ],
+    ]);
+    const inParis = await book(owner, {
+      ...trip,
+      pickup: PARIS,
+      dropoff: { lat: 48.86, lng: 2.36 },
+    });
+    expect(refusal(inParis)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [
+        problem("pickup", "is outside the service area (jakarta)"),
+        problem("dropoff", "is outside the service area (jakarta)"),
+      ],
+    ]);
+    expect(await bookingsOf(owner)).toEqual([]);
+    expect((await book(owner, trip)).status).toBe(201);
+
+    const runner = system.token("runner", "in-area-runner");
+    const online = await system.api("POST", "/api/runners/me/online", {
+      token: runner,
+      body: PARIS,
+    });
+    expect(online.status).toBe(200);
+    const fix = await system.api("POST", "/api/runners/me/location", {
+      token: runner,
+      body: { ...PARIS, timestamp: new Date().toISOString() },
+    });
+    expect(fix.status).toBe(202);
+  });
+
+  it("refuses an unknown field in the payment body, naming it, and takes no payment", async () => {
+    const owner = system.token("owner", "in-pay-owner");
+    const { body: booking } = await book(owner, trip);
+    const path = `/api/bookings/${booking.booking_id}/payment`;
+    const paid = await system.api<Refusal>("POST", path, {
+      token: owner,
+      body: { payment_method: "pm_card_visa", amount_cents: 1 },
+    });
+    expect(refusal(paid)).toEqual([
+      422,
+      "VALIDATION_ERROR",
+      [problem("(body)", 'Unrecognized key: "amount_cents"', "unrecognized_keys")],
+    ]);
+    expect((await system.api("GET", path, { token: owner })).status).toBe(404);
+    expect((await system.api("POST", path, { token: owner, body: {} })).status).toBe(201);
   });
 });

@@ -45,8 +45,8 @@ const book = (PORT: string) =>
     body: JSON.stringify({
       pet_type: "bird",
       pet_name: "Kiwi",
-      pickup: { lat: 1, lng: 1 },
-      dropoff: { lat: 1.01, lng: 1 },
+      pickup: { lat: -6.2, lng: 106.8 },
+      dropoff: { lat: -6.25, lng: 106.85 },
     }),
   });
 

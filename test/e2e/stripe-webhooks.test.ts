@@ -1,7 +1,9 @@
+import type { Model } from "mongoose";
 import { runtimeOf } from "../../lib/runtime";
+import type { StripeEventDoc } from "../../models/stripe-event.model";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
-import { bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
+import { bookAndHold, bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -114,6 +116,102 @@ describeWithInfra(
       );
     });
 
+    /** A booking run to completion through Stripe: its escrow captured. */
+    const capturedPayment = async () => {
+      const { booking } = await bookAndHold(system, owner, SECRET);
+      const runner = system.token("runner", `runner-${booking.booking_id}`);
+      await system.api("POST", "/api/runners/me/online", {
+        token: runner,
+        body: booking.pickup,
+      });
+      for (const action of ["accept", "pickup", "depart", "deliver"]) {
+        await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
+          token: runner,
+        });
+      }
+      await system.api("POST", `/api/bookings/${booking.booking_id}/confirm`, { token: owner });
+      const payment = await eventually(async () => {
+        const current = await paymentOf(booking.booking_id);
+        return current.status === "captured" ? current : undefined;
+      });
+      return { booking, payment };
+    };
+
+    describe("a well-signed event Kilat cannot use", () => {
+      let logged: jest.SpyInstance[];
+      beforeEach(() => {
+        logged = (["error", "warn", "log", "info"] as const).map((level) =>
+          jest.spyOn(console, level).mockImplementation(() => undefined),
+        );
+      });
+      afterEach(() => logged.forEach((spy) => spy.mockRestore()));
+      const lines = () =>
+        logged.flatMap((spy) =>
+          spy.mock.calls.map((args: unknown[]) => args.map((arg) => String(arg)).join(" ")),
+        );
+
+      it("records a negative refund, answers 200 so Stripe stops retrying, logs one warn line, and changes nothing", async () => {
+        const { booking, payment } = await capturedPayment();
+        const refund = {
+          id: "ch_negative",
+          object: "charge",
+          payment_intent: payment.provider_ref,
+          amount_refunded: -100,
+        };
+        const answer = await webhook("evt_negative_refund", "charge.refunded", refund);
+        expect([answer.status, await answer.json()]).toEqual([
+          200,
+          {
+            received: true,
+            outcome: "unusable",
+            problem: "data.object.amount_refunded: Too small: expected number to be >=0",
+          },
+        ]);
+        expect(lines()).toEqual([
+          expect.stringContaining(
+            "Stripe event evt_negative_refund (charge.refunded) unusable: data.object.amount_refunded: Too small: expected number to be >=0",
+          ),
+        ]);
+        expect(lines().join("\n")).not.toMatch(/ZodError|\n\s+at /);
+
+        const stripeEvents = (
+          system.brokers[0].getLocalService("payment") as unknown as {
+            models: { stripeEvents: Model<StripeEventDoc> };
+          }
+        ).models.stripeEvents;
+        expect(
+          await stripeEvents.findById("evt_negative_refund", { handled_at: 0 }).lean(),
+        ).toEqual({
+          _id: "evt_negative_refund",
+          type: "charge.refunded",
+          outcome: "unusable",
+          problem: "data.object.amount_refunded: Too small: expected number to be >=0",
+        });
+        const retried = await webhook("evt_negative_refund", "charge.refunded", refund);
+        expect([retried.status, await retried.json()]).toEqual([
+          200,
+          { received: true, duplicate: true },
+        ]);
+        expect(await paymentOf(booking.booking_id)).toEqual(payment);
+      });
+
+      it("records an event whose object lacks what Kilat reads, and answers 200", async () => {
+        const answer = await sendStripeWebhook(system.url, SECRET, {
+          id: "evt_no_intent",
+          type: "payment_intent.amount_capturable_updated",
+          object: { object: "payment_intent" },
+        });
+        expect([answer.status, await answer.json()]).toEqual([
+          200,
+          {
+            received: true,
+            outcome: "unusable",
+            problem: "data.object.id: Invalid input: expected string, received undefined",
+          },
+        ]);
+      });
+    });
+
     it("captures through Stripe on confirmation and completes the booking with payout + fee = captured", async () => {
       const { booking, payment } = await newPendingPayment();
       await webhook(`evt_${booking.booking_id}`, "payment_intent.amount_capturable_updated", {
@@ -123,6 +221,7 @@ describeWithInfra(
         (await bookingOf(booking.booking_id)).payment_status === "held" ? true : undefined,
       );
       const runner = system.token("runner", "runner-stripe");
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: booking.pickup });
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
         expect(
           (

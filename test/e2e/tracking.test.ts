@@ -69,7 +69,9 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     ).booking_id;
   /** `kilat_tracking_fixes{result}` from /metrics (embedded: one process has them all). */
   const fixCount = async (result: string) => {
-    const metrics = (await system.api<string>("GET", "/metrics")).body;
+    const metrics = (
+      await system.api<string>("GET", "/metrics", { token: system.token("admin", "metrics") })
+    ).body;
     const line = metrics
       .split("\n")
       .find(
@@ -394,7 +396,9 @@ describeWithInfra(["mongo"], "location rate limit", (infra) => {
     );
     expect(statuses.filter((status) => status === 202)).toHaveLength(2);
     expect(statuses.filter((status) => status === 429)).toHaveLength(8);
-    const metrics = await system.api<string>("GET", "/metrics");
+    const metrics = await system.api<string>("GET", "/metrics", {
+      token: system.token("admin", "metrics"),
+    });
     expect(metrics.body).toMatch(/^kilat_runner_location_dropped\{.*reason="rate".*\} 8$/m);
   });
 });

@@ -6,6 +6,7 @@ import { runtimeOf } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
 import type { BookingEntity } from "../../contracts";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
 describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infra) => {
@@ -15,7 +16,8 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
   });
 
   const start = async (config: Config) => {
-    const broker = createBroker(config, { services: ["booking"] });
+    // The runner service too: a runner accepts only once it is online there.
+    const broker = createBroker(config, { services: ["booking", "runner"] });
     brokers.push(broker);
     await broker.start();
     const bookings = (
@@ -29,6 +31,7 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       LOG_LEVEL: "error",
       MONGO_URL: infra.mongo,
       MONGO_DB_PREFIX: uniqueName("autoconfirm"),
+      SERVICE_AREA: ANYWHERE,
       AUTO_CONFIRM_AFTER: "2s",
     });
     const owner = { sub: "owner-auto", role: "owner" };
@@ -49,6 +52,7 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       { _id: booking.booking_id },
       { $set: { payment_status: "held" } },
     );
+    await first.broker.call("runner.online", { lat: 1, lng: 1 }, { meta: { user: runner } });
     for (const action of ["accept", "pickup", "depart", "deliver"]) {
       await first.broker.call(
         `booking.${action}`,

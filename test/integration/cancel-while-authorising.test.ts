@@ -6,6 +6,7 @@ import type { SimulatedIntentDoc } from "../../models/simulated-payment.model";
 import { createBroker } from "../../services";
 import type { PaymentThis } from "../../services/payment/context";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
 /**
@@ -24,6 +25,7 @@ describeWithInfra(["mongo"], "a booking cancelled while its card is authorised",
       LOG_LEVEL: "error",
       MONGO_URL: infra.mongo,
       MONGO_DB_PREFIX: uniqueName("latehold"),
+      SERVICE_AREA: ANYWHERE,
     });
     broker = createBroker(config, { services: ["booking", "payment", "runner"] });
     await broker.start();

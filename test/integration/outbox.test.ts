@@ -228,7 +228,7 @@ describeWithInfra(
         .find({ recipient_id: "owner-dup" })
         .lean<NotificationDoc[]>();
       expect(inbox.map((entry) => entry._id)).toEqual([
-        "3b0b6f8e-8d1c-4c1e-9a54-6f0f5a1d2c11:owner-dup",
+        "3b0b6f8e-8d1c-4c1e-9a54-6f0f5a1d2c11:owner:owner-dup",
       ]);
       expect((await recordsOf("booking.events")).length).toEqual(2);
     });

@@ -45,6 +45,7 @@ describeWithInfra(
             token: owner,
           })
         ).body;
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: booking.pickup });
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
         await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
           token: runner,

@@ -56,6 +56,11 @@ describeWithInfra(
     const heldBooking = () => bookAndHold(system, owner, SECRET);
     const move = async (id: string, token: string, ...actions: string[]) => {
       for (const action of actions) {
+        // As an app does: a runner accepts once it is online.
+        if (action === "accept") {
+          const { pickup } = await bookingOf(id);
+          await system.api("POST", "/api/runners/me/online", { token, body: pickup });
+        }
         const response = await system.api("POST", `/api/bookings/${id}/${action}`, {
           token,
           body: {},

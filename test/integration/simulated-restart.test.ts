@@ -3,6 +3,7 @@ import { createBroker } from "../../services";
 import { loadConfig } from "../../lib/config";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
 describeWithInfra(
@@ -19,6 +20,7 @@ describeWithInfra(
         LOG_LEVEL: "error",
         MONGO_URL: infra.mongo,
         MONGO_DB_PREFIX: uniqueName("simrestart"),
+        SERVICE_AREA: ANYWHERE,
       });
       const owner = { meta: { user: { sub: "owner-sim", role: "owner" } } };
       const runner = { meta: { user: { sub: "runner-sim", role: "runner" } } };
@@ -57,6 +59,7 @@ describeWithInfra(
       await before.stop();
 
       const after = await start();
+      await after.call("runner.online", { lat: 1, lng: 1 }, runner);
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
         await after.call(`booking.${action}`, { id: booking.booking_id }, runner);
       }

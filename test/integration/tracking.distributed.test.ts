@@ -4,7 +4,7 @@ import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk, type Ack } from "../support/live";
 import { createRuntime } from "../../lib/runtime";
 import { startSystem, type System } from "../support/system";
-import { heldBooking, trackStarted } from "../support/trips";
+import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195;
@@ -111,6 +111,8 @@ describeWithInfra(
         { what: "the track to start" },
       );
       await trackStarted(system, owner, id);
+      // The route's fixes span the 19 s before now: a trip that old, however long Kafka took.
+      await acceptedAgo(system, "kt-runner", 60_000);
       const runner = await socketAt(system.gatewayUrls[0], runnerToken);
       const route = walk(pickup, 20, 0.01);
       // A fix crosses the transporter as JSON, in a batch with whatever else the gateway got
@@ -232,6 +234,7 @@ describeWithInfra(
         expect(moved.status).toBe(200);
       }
       await trackStarted(system, owner, id);
+      await acceptedAgo(system, "kd-buffer-runner", 10 * 60_000);
       // Four minutes without coverage: 9 fixes, 30 s and 150 m apart (18 km/h).
       const end = Date.now();
       const fixes = Array.from({ length: 9 }, (_, i) => ({

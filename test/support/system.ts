@@ -8,6 +8,7 @@ import { loadConfig, type Config, type ServiceName } from "../../lib/config";
 import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { uniqueName, type Infra } from "./infra";
+import { ANYWHERE } from "./service-area";
 
 export interface System {
   /** The first gateway; `gatewayUrls` has every one, in process order. */
@@ -19,7 +20,7 @@ export interface System {
   api<T = unknown>(
     method: string,
     path: string,
-    opts?: { token?: string; body?: unknown },
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<ApiResponse<T>>;
   stop(): Promise<void>;
 }
@@ -55,6 +56,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     NAMESPACE: run,
     MONGO_DB_PREFIX: run,
     OUTBOX_SWEEP_MS: "300",
+    SERVICE_AREA: ANYWHERE,
     ...(options.infra.mongo ? { MONGO_URL: options.infra.mongo } : {}),
     ...(options.infra.kafka
       ? { KAFKA_BROKERS: options.infra.kafka, KAFKA_TOPIC_PREFIX: `${run}.` }
@@ -97,10 +99,15 @@ export async function startSystem(options: SystemOptions): Promise<System> {
     config,
     brokers,
     token: (role, sub) => signToken({ role, sub }, config.jwtSecret),
-    async api<T>(method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
+    async api<T>(
+      method: string,
+      path: string,
+      opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+    ) {
       const response = await fetch(url + path, {
         method,
         headers: {
+          ...opts.headers,
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
         },

@@ -1,4 +1,6 @@
+import type { Model } from "mongoose";
 import type { BookingEntity } from "../../contracts";
+import type { RunnerDoc } from "../../models/runner.model";
 import type { System } from "./system";
 import { eventually } from "./wait";
 
@@ -47,5 +49,22 @@ export async function trackStarted(system: System, token: string, bookingId: str
         ? true
         : undefined,
     { what: "the track to start" },
+  );
+}
+
+/**
+ * The runner's record of its active trip as if accepted `ms` ago. Fixes naming a booking count
+ * from its acceptance, and a test of a buffered stretch cannot wait the minutes it spans. Call it
+ * before the runner's first fix naming the booking (the runner service keeps what it read).
+ */
+export async function acceptedAgo(system: System, runnerId: string, ms: number) {
+  const service = system.brokers
+    .map((broker) => broker.getLocalService("runner"))
+    .find((local) => local !== undefined) as unknown as
+    { models: { runners: Model<RunnerDoc> } } | undefined;
+  if (!service) throw new Error("no runner service in this test process");
+  await service.models.runners.updateOne(
+    { _id: runnerId },
+    { $set: { active_since: new Date(Date.now() - ms) } },
   );
 }

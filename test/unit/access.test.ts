@@ -6,6 +6,8 @@ import {
   maySeeBooking,
   mayTryCommand,
   mayWatchTrip,
+  partiesOf,
+  userKey,
   webhookHears,
   type Actor,
   type BookingCommandType,
@@ -51,6 +53,7 @@ describe("access", () => {
     confirm: [owner, admin, SYSTEM],
     complete: [SYSTEM],
     cancel: [owner, runner, admin, SYSTEM],
+    expire: [SYSTEM],
   };
   const EVERYONE: Actor[] = [owner, otherOwner, runner, otherRunner, admin, SYSTEM];
   it.each(
@@ -80,12 +83,48 @@ describe("access", () => {
   });
 
   it("lets an admin's webhook hear everything, an owner's only its own bookings", () => {
-    expect(webhookHears({ role: "admin", owner_id: "admin-1" }, ["owner-9"])).toBe(true);
-    expect(webhookHears({ role: "owner", owner_id: "owner-1" }, ["owner-1", "runner-1"])).toBe(
-      true,
-    );
-    expect(webhookHears({ role: "owner", owner_id: "owner-2" }, ["owner-1", "runner-1"])).toBe(
-      false,
-    );
+    const parties = partiesOf(taken);
+    expect(webhookHears({ role: "admin", owner_id: "admin-1" }, ["owner:owner-9"])).toBe(true);
+    expect(webhookHears({ role: "owner", owner_id: "owner-1" }, parties)).toBe(true);
+    expect(webhookHears({ role: "owner", owner_id: "owner-2" }, parties)).toBe(false);
+  });
+
+  describe("identity is the pair (role, sub)", () => {
+    // Subs come from whoever issues tokens; nothing keeps a runner's from equalling an owner's.
+    const twin = { owner_id: "same", runner_id: "runner-1", status: "accepted" };
+    const runnerNamedLikeOwner: User = { role: "runner", sub: "same" };
+    const adminNamedLikeOwner: User = { role: "admin", sub: "same" };
+
+    it("given an accepted booking, when a runner whose sub is the owner's id looks, then they are not the owner", () => {
+      expect(maySeeBooking(runnerNamedLikeOwner, twin)).toBe(false);
+      expect(mayWatchTrip(runnerNamedLikeOwner, twin)).toBe(false);
+      expect(mayPay(runnerNamedLikeOwner, twin)).toBe(false);
+      expect(mayIssue("confirm", runnerNamedLikeOwner, twin)).toBe(false);
+      expect(mayIssue("cancel", runnerNamedLikeOwner, twin)).toBe(false);
+      expect(mayTryCommand("cancel", runnerNamedLikeOwner, twin)).toBe(false);
+    });
+
+    it("given a booking, when an owner whose sub is its runner's id looks, then they are not its runner", () => {
+      const ownerNamedLikeRunner: User = { role: "owner", sub: "runner-1" };
+      expect(maySeeBooking(ownerNamedLikeRunner, taken)).toBe(false);
+      expect(mayWatchTrip(ownerNamedLikeRunner, taken)).toBe(false);
+      expect(mayIssue("pickup", ownerNamedLikeRunner, taken)).toBe(false);
+    });
+
+    it("given users who share a sub, when keyed, then each role is its own key", () => {
+      expect([owner, runnerNamedLikeOwner, adminNamedLikeOwner].map(userKey)).toEqual([
+        "owner:owner-1",
+        "runner:same",
+        "admin:same",
+      ]);
+      expect(partiesOf(twin)).toEqual(["owner:same", "runner:runner-1"]);
+      expect(partiesOf({ owner_id: "same", runner_id: null })).toEqual(["owner:same"]);
+    });
+
+    it("given an owner's booking, when a webhook of another role with the owner's sub is asked, then only an admin's hears it", () => {
+      const parties = partiesOf({ owner_id: "same", runner_id: null });
+      expect(webhookHears({ role: "owner", owner_id: "same" }, parties)).toBe(true);
+      expect(webhookHears({ role: "owner", owner_id: "same" }, ["runner:same"])).toBe(false);
+    });
   });
 });

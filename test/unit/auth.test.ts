@@ -1,12 +1,38 @@
 import jwt from "jsonwebtoken";
 import { callerOf } from "../../lib/action";
-import { AuthError, bearerToken, signToken, verifyToken } from "../../lib/auth";
+import {
+  AuthError,
+  bearerToken,
+  readToken,
+  signToken,
+  verifyToken,
+  type TokenPolicy,
+} from "../../lib/auth";
 
 const SECRET = "unit-test-secret-0123456789";
+const POLICY: TokenPolicy = { secret: SECRET, maxTtlSeconds: 24 * 3600 };
+const NOW_S = 1_800_000_000;
+/** A token with exactly the claims given, signed with the test secret. */
+const withClaims = (claims: Record<string, unknown>, options: jwt.SignOptions = {}) =>
+  jwt.sign({ sub: "a", role: "owner", ...claims }, SECRET, {
+    // jsonwebtoken stamps the real time as iat unless told not to (and drops a given one then).
+    noTimestamp: claims.iat === undefined,
+    ...options,
+  });
+/** The reason and message a token is refused with, as of NOW_S. */
+const refusal = (token: string, policy: TokenPolicy = POLICY) => {
+  try {
+    readToken(token, policy, NOW_S * 1000);
+  } catch (error) {
+    if (error instanceof AuthError) return [error.reason, error.message];
+    throw error;
+  }
+  return ["accepted"];
+};
 
 describe("JWT auth", () => {
   it("given a signed token, returns its subject and role", () => {
-    expect(verifyToken(signToken({ sub: "owner-1", role: "owner" }, SECRET), SECRET)).toEqual({
+    expect(verifyToken(signToken({ sub: "owner-1", role: "owner" }, SECRET), POLICY)).toEqual({
       sub: "owner-1",
       role: "owner",
     });
@@ -33,12 +59,82 @@ describe("JWT auth", () => {
       "invalid",
     ],
   ])("rejects a token that is %s", (_label, token, reason) => {
-    expect(() => verifyToken(token, SECRET)).toThrow(AuthError);
+    expect(() => verifyToken(token, POLICY)).toThrow(AuthError);
     try {
-      verifyToken(token, SECRET);
+      verifyToken(token, POLICY);
     } catch (error) {
       expect((error as AuthError).reason).toEqual(reason);
     }
+  });
+
+  it("given a token within its lifetime, returns who and until when", () => {
+    const token = withClaims({ iat: NOW_S - 60, exp: NOW_S + 3600 });
+    expect(readToken(token, POLICY, NOW_S * 1000)).toEqual({
+      user: { sub: "a", role: "owner" },
+      expiresAtMs: (NOW_S + 3600) * 1000,
+    });
+  });
+
+  it.each([
+    [
+      "living ten years",
+      { iat: NOW_S, exp: NOW_S + 10 * 365 * 86400 },
+      "token lifetime longer than the 86400 s allowed (JWT_MAX_TTL)",
+    ],
+    [
+      "a day and a second long",
+      { iat: NOW_S - 10, exp: NOW_S + 86391 },
+      "token lifetime longer than the 86400 s allowed (JWT_MAX_TTL)",
+    ],
+    [
+      "without iat, living longer than allowed from now",
+      { exp: NOW_S + 86401 },
+      "token lifetime longer than the 86400 s allowed (JWT_MAX_TTL)",
+    ],
+    [
+      "issued a year in the future",
+      { iat: NOW_S + 365 * 86400, exp: NOW_S + 365 * 86400 + 60 },
+      "token issued in the future (iat)",
+    ],
+    [
+      "issued 61 s ahead of our clock",
+      { iat: NOW_S + 61, exp: NOW_S + 3600 },
+      "token issued in the future (iat)",
+    ],
+    ["without an expiry", { iat: NOW_S }, "token has no expiry (exp)"],
+  ])("refuses a token %s", (_label, claims, message) => {
+    expect(refusal(withClaims(claims))).toEqual(["invalid", message]);
+  });
+
+  it("given a token issued 60 s ahead of our clock (skew), accepts it", () => {
+    expect(refusal(withClaims({ iat: NOW_S + 60, exp: NOW_S + 3600 }))).toEqual(["accepted"]);
+  });
+
+  it("given JWT_ISSUER and JWT_AUDIENCE, accepts only tokens that carry both", () => {
+    const policy = { ...POLICY, issuer: "kilat", audience: "kilat-app" };
+    const claims = { iat: NOW_S, exp: NOW_S + 3600 };
+    expect(refusal(withClaims(claims, { issuer: "kilat", audience: "kilat-app" }), policy)).toEqual(
+      ["accepted"],
+    );
+    expect(refusal(withClaims(claims, { audience: "kilat-app" }), policy)).toEqual([
+      "invalid",
+      "token issuer not accepted",
+    ]);
+    expect(refusal(withClaims(claims, { issuer: "kilat", audience: "other" }), policy)).toEqual([
+      "invalid",
+      "token audience not accepted",
+    ]);
+    expect(refusal(withClaims(claims), POLICY)).toEqual(["accepted"]);
+  });
+
+  it("signs the configured issuer and audience into a token", () => {
+    const token = signToken({ sub: "a", role: "admin" }, SECRET, "1h", {
+      issuer: "kilat",
+      audience: "kilat-app",
+    });
+    expect(jwt.decode(token)).toEqual(
+      expect.objectContaining({ iss: "kilat", aud: "kilat-app", sub: "a", role: "admin" }),
+    );
   });
 
   it("reads only Bearer authorization headers", () => {

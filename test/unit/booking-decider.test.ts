@@ -3,6 +3,7 @@ import {
   BOOKING_STATUSES,
   decide,
   freesRunner,
+  holdReleasedBecause,
   slotIsFree,
   type Booking,
   type BookingCommand,
@@ -41,6 +42,7 @@ const booking = (status: BookingStatus, extra: Partial<Booking> = {}): Booking =
   cancelled_by: null,
   cancel_reason: null,
   auto_confirm_at: null,
+  payment_due_at: null,
   created_at: EARLIER,
   updated_at: EARLIER,
   ...extra,
@@ -147,10 +149,20 @@ describe("booking decider", () => {
     },
   );
 
+  /** Where each move's booking is once it took effect: a retry there is a repeat. */
+  const ROAD = BOOKING_STATUSES.slice(0, 7);
+  const reached = (command: BookingCommand, status: BookingStatus) => {
+    const to = MOVES.find(([c]) => c.type === command.type)?.[2].status as BookingStatus;
+    return ROAD.includes(to) && ROAD.includes(status)
+      ? ROAD.indexOf(status) >= ROAD.indexOf(to)
+      : status === to;
+  };
+
   it.each(
     MOVES.flatMap(([command, from]) =>
       BOOKING_STATUSES.filter(
-        (s) => s !== from && !(command.type === "cancel" && s === "requested"),
+        (s) =>
+          s !== from && !(command.type === "cancel" && s === "requested") && !reached(command, s),
       ).map((s) => [command, s] as const),
     ),
   )("given %j on a %s booking, then it is a conflict naming the status", (command, status) => {
@@ -165,13 +177,29 @@ describe("booking decider", () => {
     });
   });
 
+  it.each(
+    MOVES.flatMap(([command]) =>
+      BOOKING_STATUSES.filter((s) => reached(command, s)).map((s) => [command, s] as const),
+    ),
+  )(
+    "given %j on a %s booking, which it reached already, then it is a repeat: nothing changes, nothing is published",
+    (command, status) => {
+      expect(decide(booking(status, { runner_id: "runner-1" }), command)).toEqual({
+        ok: true,
+        expect: { status },
+        changes: {},
+        events: [],
+      });
+    },
+  );
+
   it("reads a refusal as a person would: no 'pickuped'", () => {
-    expect(decide(booking("delivered"), { type: "pickup", actor: runner, at: AT })).toEqual({
+    expect(decide(booking("cancelled"), { type: "pickup", actor: runner, at: AT })).toEqual({
       ok: false,
       rejection: {
         kind: "conflict",
-        message: "A delivered booking cannot be picked up",
-        data: { status: "delivered" },
+        message: "A cancelled booking cannot be picked up",
+        data: { status: "cancelled" },
       },
     });
     expect(
@@ -232,12 +260,14 @@ describe("booking decider", () => {
       },
       price: { distanceKm: 7.8, amountCents: 5_000_000, currency: "IDR" },
       at: AT,
+      paymentTimeoutMs: 1_800_000,
     });
     expect(decision).toEqual({
       ok: true,
       expect: {},
       changes: booking("requested", {
         payment_status: "unpaid",
+        payment_due_at: new Date("2026-12-01T10:30:00.000Z"),
         picked_up_at: null,
         delivered_at: null,
         created_at: AT,
@@ -312,6 +342,86 @@ describe("booking decider", () => {
         at: AT,
       }).ok,
     ).toBe(false);
+  });
+
+  it("given an unpaid booking past its deadline, when the system expires it, then it is expired with booking.expired, guarded on the payment not held", () => {
+    const due = new Date("2026-12-01T09:30:00.000Z");
+    expect(
+      decide(booking("requested", { payment_status: "failed", payment_due_at: due }), {
+        type: "expire",
+        actor: SYSTEM,
+        at: AT,
+      }),
+    ).toEqual({
+      ok: true,
+      expect: { status: "requested", payment_status: "failed" },
+      changes: { status: "expired", runner_id: null, updated_at: AT },
+      events: [
+        {
+          type: "booking.expired",
+          data: { ...base, owner_id: "owner-1", payment_due_at: due.toISOString() },
+        },
+      ],
+    });
+  });
+
+  it("given a held escrow, when the system expires the booking, then it is a conflict: it waits for a runner", () => {
+    expect(decide(booking("requested"), { type: "expire", actor: SYSTEM, at: AT })).toEqual({
+      ok: false,
+      rejection: {
+        kind: "conflict",
+        message: "The escrow for this booking is held: it waits for a runner",
+        data: { payment_status: "held" },
+      },
+    });
+  });
+
+  it("given an accepted booking, when the system expires it, then it is a conflict naming the status", () => {
+    expect(decide(booking("accepted"), { type: "expire", actor: SYSTEM, at: AT })).toEqual({
+      ok: false,
+      rejection: {
+        kind: "conflict",
+        message: "An accepted booking cannot be expired",
+        data: { status: "accepted" },
+      },
+    });
+  });
+
+  it("given an unpaid booking, when its owner tries to expire it, then it is not allowed", () => {
+    expect(
+      decide(booking("requested", { payment_status: "unpaid" }), {
+        type: "expire",
+        actor: owner,
+        at: AT,
+      }),
+    ).toEqual({
+      ok: false,
+      rejection: { kind: "forbidden", message: "Not allowed for this booking" },
+    });
+  });
+
+  it("given an expired booking, when the hold arrives, then it is not recorded as held", () => {
+    expect(
+      decide(booking("expired", { payment_status: "unpaid" }), {
+        type: "record_payment",
+        payment_status: "held",
+        at: AT,
+      }).ok,
+    ).toBe(false);
+  });
+
+  it("releases what is held for a cancelled or expired booking, and for no other", () => {
+    expect(BOOKING_STATUSES.map((status) => [status, holdReleasedBecause(status)])).toEqual([
+      ["requested", null],
+      ["accepted", null],
+      ["picked_up", null],
+      ["in_transit", null],
+      ["delivered", null],
+      ["confirmed", null],
+      ["completed", null],
+      ["cancelled", "booking cancelled"],
+      ["expired", "booking expired unpaid"],
+    ]);
   });
 
   it("frees the runner on delivery and on cancellation only", () => {

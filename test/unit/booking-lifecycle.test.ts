@@ -31,6 +31,7 @@ const ALL: BookingStatus[] = [
   "confirmed",
   "completed",
   "cancelled",
+  "expired",
 ];
 
 /** Every legal move: command, actor, from → to. Everything else is illegal. */
@@ -45,13 +46,16 @@ const LEGAL: [BookingCommand["type"], Actor, BookingStatus, BookingStatus][] = [
   ["cancel", owner, "requested", "cancelled"],
   ["cancel", owner, "accepted", "cancelled"],
   ["cancel", runner, "accepted", "cancelled"],
+  ["expire", system, "requested", "expired"],
 ];
 
 describe("booking state machine", () => {
   it.each(LEGAL)(
     "given %s by %j from %s, then the booking moves to %s",
     (type, actor, from, to) => {
-      const decision = decide(booking(from), { type, actor });
+      // An unpaid booking, for the one move that needs it: expiring.
+      const state = booking(from, type === "expire" ? { payment_status: "unpaid" } : {});
+      const decision = decide(state, { type, actor });
       expect(decision).toEqual({
         ok: true,
         from,
@@ -61,15 +65,40 @@ describe("booking state machine", () => {
     },
   );
 
-  /** Each (command, actor) in every state it cannot leave from. */
-  const illegal = [
+  /** The road in order, and where each move goes: a booking at or past it has had the move. */
+  const ROAD: BookingStatus[] = ALL.slice(0, 7);
+  const TARGET = new Map(LEGAL.map(([type, , , to]) => [type, to]));
+  const hadMove = (type: BookingCommand["type"], status: BookingStatus) => {
+    const target = TARGET.get(type) as BookingStatus;
+    return ROAD.includes(target) && ROAD.includes(status)
+      ? ROAD.indexOf(status) >= ROAD.indexOf(target)
+      : status === target;
+  };
+
+  /** Each (command, actor) in every state it cannot leave from and has not had it in. */
+  const pairs = [
     ...new Map(
       LEGAL.map(([type, actor]) => [`${type}/${actor.role}`, [type, actor] as const]),
     ).values(),
-  ].flatMap(([type, actor]) =>
-    ALL.filter((status) => !LEGAL.some(([t, , f]) => t === type && f === status)).map(
+  ];
+  const illegal = pairs.flatMap(([type, actor]) =>
+    ALL.filter(
+      (status) => !LEGAL.some(([t, , f]) => t === type && f === status) && !hadMove(type, status),
+    ).map((status) => [type, actor.role, status] as const),
+  );
+  const repeats = pairs.flatMap(([type, actor]) =>
+    ALL.filter((status) => hadMove(type, status)).map(
       (status) => [type, actor.role, status] as const,
     ),
+  );
+
+  it.each(repeats)(
+    "given %s by a %s in %s, which it reached already, then it is a repeat that changes nothing",
+    (type, role, status) => {
+      const actor = [owner, runner, system].find((a) => a.role === role) as Actor;
+      const current = booking(status, { runner_id: "runner-1" });
+      expect(decide(current, { type, actor })).toEqual({ ok: true, repeat: true, from: status });
+    },
   );
 
   it.each(illegal)(
@@ -98,6 +127,14 @@ describe("booking state machine", () => {
     }
   });
 
+  it("given a booking another runner accepted, when a runner retries an accept, then it is no repeat but illegal", () => {
+    expect(decide(booking("picked_up"), { type: "accept", actor: otherRunner })).toEqual({
+      ok: false,
+      reason: "illegal_transition",
+      from: "picked_up",
+    });
+  });
+
   it("given an accepted booking, when a second runner accepts, then it is illegal (the race's loser)", () => {
     expect(decide(booking("accepted"), { type: "accept", actor: otherRunner })).toEqual({
       ok: false,
@@ -119,11 +156,31 @@ describe("booking state machine", () => {
     ["complete", admin, "confirmed"],
     ["cancel", otherOwner, "requested"],
     ["cancel", otherRunner, "accepted"],
+    ["expire", owner, "requested"],
+    ["expire", admin, "requested"],
+    ["expire", runner, "requested"],
   ] as const)("given %s by %j, then it is forbidden whatever the state", (type, actor, from) => {
     expect(decide(booking(from), { type, actor })).toEqual({
       ok: false,
       reason: "forbidden",
       from,
+    });
+  });
+
+  it.each(["unpaid", "pending", "failed", "refunded"] as const)(
+    "given a requested booking whose payment is %s, when the system expires it, then it expires",
+    (payment_status) => {
+      expect(
+        decide(booking("requested", { payment_status }), { type: "expire", actor: system }),
+      ).toEqual({ ok: true, from: "requested", to: "expired", runner_id: null });
+    },
+  );
+
+  it("given a held escrow, when the system expires the booking, then it is refused: it is paid for", () => {
+    expect(decide(booking("requested"), { type: "expire", actor: system })).toEqual({
+      ok: false,
+      reason: "paid",
+      from: "requested",
     });
   });
 
@@ -147,6 +204,7 @@ describe("booking state machine", () => {
       "booking.delivery_confirmed",
       "booking.completed",
       "booking.cancelled",
+      "booking.expired",
     ]);
   });
 });

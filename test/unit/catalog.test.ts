@@ -65,15 +65,15 @@ const requiredOf = (type: EventType) =>
   (z.toJSONSchema(eventDefinition(type).schema) as { required?: string[] }).required ?? [];
 
 describe("event catalog", () => {
-  it("has the seed's 4 topics and 19 events plus booking.delivered", () => {
+  it("has the seed's 4 topics and 19 events plus booking.delivered and booking.expired", () => {
     expect(ALL_TOPICS).toEqual([
       "booking.events",
       "payment.events",
       "runner.events",
       "tracking.events",
     ]);
-    expect(EVENTS).toHaveLength(20);
-    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(8);
+    expect(EVENTS).toHaveLength(21);
+    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(9);
     expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(5);
     expect(EVENTS.filter((e) => e.topic === "runner.events")).toHaveLength(4);
     expect(EVENTS.filter((e) => e.topic === "tracking.events")).toHaveLength(3);

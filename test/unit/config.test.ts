@@ -94,8 +94,68 @@ describe("loadConfig", () => {
     const config = loadConfig({
       NODE_ENV: "production",
       JWT_SECRET: "a-real-secret-of-32-characters!!",
-      STRIPE_WEBHOOK_SECRET: "whsec_real",
+      STRIPE_WEBHOOK_SECRET: "whsec_q3V8pXk2Lr9TmWc4Zs7Yb1Nd6Hf0Jg5E",
     });
     expect(config.env).toEqual("production");
+  });
+
+  it("in production refuses weak secrets, saying the rule and never the value", () => {
+    const attempt = (env: Record<string, string>) => {
+      try {
+        loadConfig({ NODE_ENV: "production", ...env });
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    };
+    const strong = "q3V8pXk2Lr9TmWc4Zs7Yb1Nd6Hf0Jg5E";
+    const rule =
+      "NODE_ENV=production needs at least 32 characters, at least 12 of them different (e.g. `openssl rand -base64 32`)";
+    expect(attempt({ JWT_SECRET: "MyRealSecret123", STRIPE_WEBHOOK_SECRET: strong })).toEqual([
+      "JWT_SECRET: expected at least 16 characters (value hidden, 15 characters)",
+    ]);
+    expect(
+      attempt({
+        JWT_SECRET: "a".repeat(16),
+        STRIPE_WEBHOOK_SECRET: "whsec_short",
+        METRICS_TOKEN: "b".repeat(40),
+      }),
+    ).toEqual([
+      `JWT_SECRET: too short (16 characters); ${rule}`,
+      `STRIPE_WEBHOOK_SECRET: too short (11 characters); ${rule}`,
+      `METRICS_TOKEN: too repetitive (1 different characters); ${rule}`,
+    ]);
+    expect(attempt({ JWT_SECRET: strong, STRIPE_WEBHOOK_SECRET: `whsec_${strong}` })).toEqual([]);
+  });
+
+  it("reads token, socket and proxy limits, with their defaults", () => {
+    expect(loadConfig({})).toEqual(
+      expect.objectContaining({
+        jwt: { maxTtlMs: 24 * 3600_000, issuer: undefined, audience: undefined },
+        metricsToken: undefined,
+        sockets: { maxPerUser: 10, maxRooms: 50, eventsPerSec: 20 },
+        http: expect.objectContaining({ trustedProxies: [] }) as unknown,
+      }),
+    );
+    const config = loadConfig({
+      JWT_MAX_TTL: "2h",
+      JWT_ISSUER: "kilat",
+      JWT_AUDIENCE: "kilat-app",
+      SOCKET_MAX_PER_USER: "3",
+      SOCKET_MAX_ROOMS: "7",
+      SOCKET_EVENTS_PER_SEC: "5",
+      TRUSTED_PROXIES: "10.0.0.0/8, ::1",
+    });
+    expect([config.jwt, config.sockets, config.http.trustedProxies]).toEqual([
+      { maxTtlMs: 2 * 3600_000, issuer: "kilat", audience: "kilat-app" },
+      { maxPerUser: 3, maxRooms: 7, eventsPerSec: 5 },
+      ["10.0.0.0/8", "::1"],
+    ]);
+    expect(() => loadConfig({ JWT_MAX_TTL: "90d" })).toThrow(
+      'JWT_MAX_TTL: expected between 1m and 30d (got "90d")',
+    );
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8,proxy.local" })).toThrow(
+      "TRUSTED_PROXIES: expected addresses or CIDR ranges such as 10.0.0.0/8,::1 (not an address or CIDR: proxy.local)",
+    );
   });
 });

@@ -147,6 +147,7 @@ describe("runner availability decider", () => {
     last_lat: null,
     last_lng: null,
     active_booking_id: availability === "busy" ? "b1" : null,
+    active_since: availability === "busy" ? EARLIER : null,
     offer: null,
     created_at: EARLIER,
     updated_at: EARLIER,
@@ -215,19 +216,30 @@ describe("runner availability decider", () => {
     }
   });
 
-  it("takes a booking whatever it held, guarded on the offer it held; frees only from that booking", () => {
+  it("takes a booking whatever offer it held, guarded on the offer and its availability; frees only from that booking", () => {
     expect(
       runner(stored("online", { offer }), { type: "take_booking", booking_id: "b1", at: AT }),
     ).toEqual({
       ok: true,
-      expect: { "offer.booking_id": "b2" },
-      changes: { availability: "busy", active_booking_id: "b1", offer: null, updated_at: AT },
+      expect: { availability: "online", active_booking_id: null, "offer.booking_id": "b2" },
+      changes: {
+        availability: "busy",
+        active_booking_id: "b1",
+        active_since: AT,
+        offer: null,
+        updated_at: AT,
+      },
       events: [],
     });
     expect(runner(stored("busy"), { type: "free", booking_id: "b1", at: AT })).toEqual({
       ok: true,
       expect: { active_booking_id: "b1" },
-      changes: { availability: "online", active_booking_id: null, updated_at: AT },
+      changes: {
+        availability: "online",
+        active_booking_id: null,
+        active_since: null,
+        updated_at: AT,
+      },
       events: [],
     });
     expect(runner(stored("busy"), { type: "free", booking_id: "b9", at: AT }).ok).toBe(false);
@@ -240,6 +252,50 @@ describe("runner availability decider", () => {
       ok: true,
       expect: { "offer.booking_id": "b2" },
       changes: { offer: null, updated_at: AT },
+      events: [],
+    });
+  });
+
+  it("given an offline or unknown runner, when it takes a booking, then 409: go online first", () => {
+    const command = { type: "take_booking" as const, booking_id: "b1", at: AT };
+    const refusal = {
+      ok: false,
+      rejection: {
+        kind: "conflict",
+        message: "Go online before accepting a booking",
+        data: { availability: "offline" },
+      },
+    };
+    expect([runner(stored("offline"), command), runner(null, command)]).toEqual([refusal, refusal]);
+  });
+
+  it("given a runner busy on a booking, when it takes it again, then it keeps its start", () => {
+    expect(runner(stored("busy"), { type: "take_booking", booking_id: "b1", at: AT })).toEqual({
+      ok: true,
+      expect: { availability: "busy", active_booking_id: "b1", offer: null },
+      changes: {
+        availability: "busy",
+        active_booking_id: "b1",
+        active_since: EARLIER,
+        offer: null,
+        updated_at: AT,
+      },
+      events: [],
+    });
+  });
+
+  it("given a runner still busy on a delivered booking, when it takes the next, then it moves on to it from now", () => {
+    const decision = runner(stored("busy"), { type: "take_booking", booking_id: "b3", at: AT });
+    expect(decision).toEqual({
+      ok: true,
+      expect: { availability: "busy", active_booking_id: "b1", offer: null },
+      changes: {
+        availability: "busy",
+        active_booking_id: "b3",
+        active_since: AT,
+        offer: null,
+        updated_at: AT,
+      },
       events: [],
     });
   });

@@ -1,5 +1,6 @@
 import { CONSUMER_GROUPS, type EventPayload, type EventType } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
+import { userKey } from "../../domain/access";
 import { TEMPLATES, notificationsFor, type BookingRef } from "../../domain/notifications";
 
 const at = "2026-11-26T10:00:00.000Z";
@@ -11,8 +12,11 @@ const ref: BookingRef = {
 };
 const event = <T extends EventType>(type: T, data: EventPayload<T>) =>
   createEvent(type, data, { service: "test" });
+/** Each message's recipient as the inbox keys it: role and sub. */
 const recipients = (...args: Parameters<typeof notificationsFor>) =>
-  notificationsFor(...args).map((message) => message.recipient_id);
+  notificationsFor(...args).map((message) =>
+    userKey({ role: message.recipient_role, sub: message.recipient_id }),
+  );
 
 describe("notification templates", () => {
   it("has a template for every event the notification groups consume, and none for tracking.updated", () => {
@@ -35,7 +39,10 @@ describe("notification templates", () => {
       }),
       ref,
     );
-    expect(messages.map((m) => m.recipient_id)).toEqual(["owner-1", "runner-1"]);
+    expect(messages.map((m) => [m.recipient_role, m.recipient_id])).toEqual([
+      ["owner", "owner-1"],
+      ["runner", "runner-1"],
+    ]);
     expect(messages[1].body).toMatch(/payout/);
     expect(messages.every((m) => m.booking_number === "KLT-1" && m.booking_id === "b-1")).toBe(
       true,
@@ -50,8 +57,8 @@ describe("notification templates", () => {
       reason: "plans changed",
       occurred_at: at,
     });
-    expect(recipients(cancelled, ref)).toEqual(["owner-1", "runner-1"]);
-    expect(recipients(cancelled, { ...ref, runner_id: null })).toEqual(["owner-1"]);
+    expect(recipients(cancelled, ref)).toEqual(["owner:owner-1", "runner:runner-1"]);
+    expect(recipients(cancelled, { ...ref, runner_id: null })).toEqual(["owner:owner-1"]);
     expect(recipients(cancelled)).toEqual([]);
   });
 
@@ -68,6 +75,7 @@ describe("notification templates", () => {
     const [message] = notificationsFor(released, ref);
     expect(message).toEqual({
       recipient_id: "runner-1",
+      recipient_role: "runner",
       title: "Booking KLT-20261126-ABC123: payout released",
       body: "IDR 40,000.00 is on its way to you.",
       booking_id: "b-1",
@@ -82,7 +90,7 @@ describe("notification templates", () => {
         event("runner.assigned", { runner_id: "runner-9", booking_id: "b-1", occurred_at: at }),
         ref,
       ),
-    ).toEqual(["runner-9"]);
+    ).toEqual(["runner:runner-9"]);
     expect(
       recipients(
         event("payment.failed", {
@@ -94,10 +102,10 @@ describe("notification templates", () => {
         }),
         ref,
       ),
-    ).toEqual(["owner-1"]);
+    ).toEqual(["owner:owner-1"]);
   });
 
-  it("sends one message to someone who is both parties", () => {
+  it("given an owner and a runner who share a sub, when the booking completes, then each hears once, as themselves", () => {
     const completed = event("booking.completed", {
       booking_id: "b-1",
       booking_number: "KLT-1",
@@ -107,7 +115,7 @@ describe("notification templates", () => {
       currency: "IDR",
       occurred_at: at,
     });
-    expect(recipients(completed, ref)).toEqual(["same"]);
+    expect(recipients(completed, ref)).toEqual(["owner:same", "runner:same"]);
   });
 
   it("notifies no one about events without a template", () => {

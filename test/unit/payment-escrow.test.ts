@@ -1,12 +1,14 @@
 import {
   PAYMENT_STATUSES,
   decide,
+  mayPayAgain,
   payable,
   paymentOutcome,
   type Payment,
   type PaymentRecordStatus,
   type PaymentStep,
 } from "../../domain/payment";
+import { stepKey } from "../../lib/payments/port";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const BEFORE = new Date("2026-12-01T09:00:00.000Z");
@@ -27,6 +29,7 @@ const payment = (status: PaymentRecordStatus, extra: Partial<Payment> = {}): Pay
   runner_payout_cents: 0,
   refunded_cents: 0,
   failure_reason: null,
+  attempt: 1,
   created_at: BEFORE,
   updated_at: BEFORE,
   ...extra,
@@ -81,6 +84,7 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
     ["captured"],
     "refunded",
   ],
+  ["retry", { type: "retry", payment_method: "pm_card_mastercard" }, ["failed"], "created"],
 ];
 
 describe("escrow decider", () => {
@@ -291,6 +295,71 @@ describe("escrow decider", () => {
     expect(paymentOutcome(payment("failed"), true)).toBe("created");
     expect(paymentOutcome(payment("pending"), true)).toBe("queued");
     expect(paymentOutcome(payment("held"), false)).toBe("unchanged");
+  });
+
+  describe("paying again after a failure", () => {
+    const declined = payment("failed", {
+      payment_method: "pm_card_chargeDeclined",
+      provider_ref: null,
+      failure_reason: "card_declined",
+    });
+
+    it("given a declined payment, when the owner pays with another method, then a new attempt starts, as fresh as the first", () => {
+      expect(decide(declined, { type: "retry", payment_method: "pm_card_visa", at: AT })).toEqual({
+        ok: true,
+        expect: { status: "failed" },
+        changes: {
+          status: "created",
+          payment_method: "pm_card_visa",
+          attempt: 2,
+          provider_ref: null,
+          failure_reason: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
+    });
+
+    it("given a payment stored before retries existed, when paid again, then it is the second attempt", () => {
+      const legacy = { ...declined };
+      delete legacy.attempt;
+      const decision = decide(legacy, { type: "retry", payment_method: "pm_card_visa", at: AT });
+      expect(decision.ok && decision.changes.attempt).toBe(2);
+    });
+
+    it("given a declined payment, when the same method comes again, then it is the same request: nothing new", () => {
+      expect(mayPayAgain(declined, "pm_card_chargeDeclined")).toBe(false);
+      expect(
+        decide(declined, { type: "retry", payment_method: "pm_card_chargeDeclined", at: AT }),
+      ).toEqual({
+        ok: false,
+        rejection: {
+          kind: "conflict",
+          message: "This payment method failed already: pay with another one",
+          data: { status: "failed" },
+        },
+      });
+    });
+
+    it.each(PAYMENT_STATUSES.filter((status) => status !== "failed"))(
+      "given a %s payment, when the owner pays with another method, then it is not paid again",
+      (status) => {
+        expect(mayPayAgain(payment(status), "pm_card_mastercard")).toBe(false);
+      },
+    );
+
+    it("given a failed payment and another method, then the owner may pay again", () => {
+      expect(mayPayAgain(declined, "pm_card_visa")).toBe(true);
+    });
+
+    it("keys each attempt's provider calls apart, the first as before", () => {
+      expect([
+        stepKey("pay_b1", "authorize"),
+        stepKey("pay_b1", "authorize", 1),
+        stepKey("pay_b1", "authorize", 2),
+        stepKey("pay_b1", "cancel", 3),
+      ]).toEqual(["pay_b1:authorize", "pay_b1:authorize", "pay_b1:authorize:2", "pay_b1:cancel:3"]);
+    });
   });
 
   it("takes payment only for a booking waiting for a runner", () => {

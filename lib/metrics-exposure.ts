@@ -1,0 +1,61 @@
+import { timingSafeEqual } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+/**
+ * What /metrics shows. Moleculer's common metrics describe the host: addresses, MAC, hostname,
+ * the OS user and home directory, the process's arguments. Only families named here are shown:
+ * a metric Moleculer adds in a later version stays hidden until someone decides it may be seen.
+ */
+const SHOWN = [
+  /^process_memory_/,
+  /^process_uptime$/,
+  /^process_internal_active_handles$/,
+  /^process_cpu_/,
+  /^process_eventloop_/,
+  /^moleculer_(?!node_versions_)/,
+  /^kilat_/,
+];
+
+const shown = (name: string) => SHOWN.some((pattern) => pattern.test(name));
+
+/** The Prometheus text without the families it may not show. */
+export function publicExposition(text: string): string {
+  return text
+    .split("\n")
+    .filter((line) => {
+      const name = line.startsWith("#") ? line.split(" ")[2] : /^[A-Za-z_:][\w:]*/.exec(line)?.[0];
+      return name === undefined || shown(name);
+    })
+    .join("\n");
+}
+
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
+/** The process's own CPU time and event-loop delay, which Moleculer does not report. */
+export function processExposition(): string {
+  const cpu = process.cpuUsage();
+  const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0);
+  return [
+    "# HELP process_cpu_user_seconds_total CPU time spent in user mode",
+    "# TYPE process_cpu_user_seconds_total counter",
+    `process_cpu_user_seconds_total ${cpu.user / 1e6}`,
+    "# HELP process_cpu_system_seconds_total CPU time spent in the kernel",
+    "# TYPE process_cpu_system_seconds_total counter",
+    `process_cpu_system_seconds_total ${cpu.system / 1e6}`,
+    "# HELP process_eventloop_delay_ms Event-loop delay since the process started",
+    "# TYPE process_eventloop_delay_ms gauge",
+    `process_eventloop_delay_ms{stat="mean"} ${ms(loopDelay.mean)}`,
+    `process_eventloop_delay_ms{stat="p99"} ${ms(loopDelay.percentile(99))}`,
+    `process_eventloop_delay_ms{stat="max"} ${ms(loopDelay.max)}`,
+    "",
+  ].join("\n");
+}
+
+/** Whether a bearer token is the configured metrics token (in constant time). */
+export function isMetricsToken(token: string, expected: string | undefined): boolean {
+  if (!expected) return false;
+  const given = Buffer.from(token);
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}

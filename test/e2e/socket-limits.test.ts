@@ -1,0 +1,167 @@
+import jwt from "jsonwebtoken";
+import type { Socket } from "socket.io-client";
+import { describeWithInfra } from "../support/infra";
+import { connectSocket, request, type Ack } from "../support/live";
+import { startSystem, type System } from "../support/system";
+
+const TRIP = { pickup: { lat: -6.2, lng: 106.8 }, dropoff: { lat: -6.21, lng: 106.81 } };
+
+/**
+ * What one user may take of the live channel (SOCKET_MAX_PER_USER, SOCKET_EVENTS_PER_SEC,
+ * SOCKET_MAX_ROOMS), and tokens judged on the socket as on REST, for as long as the socket lives.
+ */
+describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
+  let system: System;
+  const open: Socket[] = [];
+  const connect = async (token: string) => {
+    const socket = await connectSocket(system.url, token);
+    open.push(socket);
+    return socket;
+  };
+  /** The connect_error message a handshake is refused with, or "connected". */
+  const handshake = (token: string) =>
+    connect(token).then(
+      () => "connected",
+      (error: Error) => error.message,
+    );
+  const booking = async (owner: string) => {
+    const created = await system.api<{ booking_id: string }>("POST", "/api/bookings", {
+      token: owner,
+      body: { pet_type: "cat", pet_name: "Mochi", ...TRIP },
+    });
+    expect(created.status).toEqual(201);
+    return created.body.booking_id;
+  };
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: {
+        SOCKET_MAX_PER_USER: "3",
+        SOCKET_MAX_ROOMS: "2",
+        SOCKET_EVENTS_PER_SEC: "2",
+        RATE_LIMIT_PER_TOKEN: "100000",
+        RATE_LIMIT_PER_IP: "100000",
+      },
+    });
+  });
+  afterEach(() => {
+    for (const socket of open.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it("refuses a user's socket past SOCKET_MAX_PER_USER, and takes one again once one closes", async () => {
+    const token = system.token("owner", "many-sockets");
+    const answers: string[] = [];
+    for (let i = 0; i < 5; i++) answers.push(await handshake(token));
+    expect(answers).toEqual([
+      "connected",
+      "connected",
+      "connected",
+      "Too many connections for this user (at most 3)",
+      "Too many connections for this user (at most 3)",
+    ]);
+    // The same subject as another role is another user.
+    expect(await handshake(system.token("runner", "many-sockets"))).toEqual("connected");
+    open[0].close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await handshake(token)).toEqual("connected");
+  });
+
+  it("answers a socket's flood of events with 429 past SOCKET_EVENTS_PER_SEC", async () => {
+    const socket = await connect(system.token("owner", "flooder"));
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, () => request(socket, "track:subscribe", { booking_id: "nope" })),
+    );
+    const limited = acks.filter((ack) => ack.error?.code === 429);
+    // A burst of twice the rate goes through (each refused as not found), the rest is refused.
+    expect(acks.length - limited.length).toBeLessThanOrEqual(5);
+    expect(limited[0]).toEqual({
+      ok: false,
+      error: {
+        message: "Too many events on this socket, slow down",
+        code: 429,
+        type: "RATE_LIMITED",
+      },
+    });
+  });
+
+  it("caps the booking rooms one socket watches at SOCKET_MAX_ROOMS", async () => {
+    const owner = system.token("owner", "room-collector");
+    const ids = [await booking(owner), await booking(owner), await booking(owner)];
+    const socket = await connect(owner);
+    const first = await request(socket, "track:subscribe", { booking_id: ids[0] });
+    const second = await request(socket, "track:subscribe", { booking_id: ids[1] });
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the event budget refills
+    const third = await request(socket, "track:subscribe", { booking_id: ids[2] });
+    expect([first.ok, second.ok, third]).toEqual([
+      true,
+      true,
+      {
+        ok: false,
+        error: {
+          message: "This socket watches 2 bookings, the most allowed: unsubscribe one first",
+          code: 429,
+          type: "TOO_MANY_ROOMS",
+        },
+      },
+    ]);
+    expect((await request(socket, "track:unsubscribe", { booking_id: ids[0] })).ok).toEqual(true);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect((await request(socket, "track:subscribe", { booking_id: ids[2] })).ok).toEqual(true);
+  });
+
+  it("keeps another owner's subscribe answered while one user floods from many sockets", async () => {
+    const victim = system.token("owner", "quiet-owner");
+    const id = await booking(victim);
+    const flooder = system.token("owner", "socket-flooder");
+    const sockets = (
+      await Promise.allSettled(Array.from({ length: 40 }, () => connect(flooder)))
+    ).flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    expect(sockets).toHaveLength(3);
+    const flood = sockets.flatMap((socket) =>
+      Array.from({ length: 40 }, () =>
+        request(socket, "track:subscribe", { booking_id: "someone-elses" }).catch((): Ack => ({
+          ok: false,
+        })),
+      ),
+    );
+    const watcher = await connect(victim);
+    const mine = await request(watcher, "track:subscribe", { booking_id: id });
+    await Promise.all(flood);
+    expect(mine).toEqual({ ok: true });
+  });
+
+  /** A token with exactly these claims, signed with the system's secret. */
+  const signed = (claims: Record<string, unknown>) =>
+    jwt.sign({ sub: "admin-1", role: "admin", ...claims }, system.config.jwtSecret);
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it("refuses tokens living longer than JWT_MAX_TTL, issued in the future, or never expiring", async () => {
+    const tenYears = signed({ iat: now(), exp: now() + 10 * 365 * 86400 });
+    const fromNextYear = signed({ iat: now() + 365 * 86400, exp: now() + 365 * 86400 + 600 });
+    const forever = jwt.sign({ sub: "admin-1", role: "admin" }, system.config.jwtSecret);
+    expect(await handshake(tenYears)).toEqual(
+      "token lifetime longer than the 86400 s allowed (JWT_MAX_TTL)",
+    );
+    expect(await handshake(fromNextYear)).toEqual("token issued in the future (iat)");
+    expect(await handshake(forever)).toEqual("token has no expiry (exp)");
+    for (const token of [tenYears, fromNextYear, forever]) {
+      const answer = await system.api<{ code: number }>("GET", "/api/bookings", { token });
+      expect([answer.status, answer.body.code]).toEqual([401, 401]);
+    }
+  });
+
+  it("closes a socket when its token expires, telling it why; it subscribes no more", async () => {
+    const token = signed({ iat: now(), exp: now() + 2 });
+    const socket = await connect(token);
+    expect(await request(socket, "runners:subscribe", {})).toEqual({ ok: true });
+    const told = new Promise((resolve) => socket.once("auth:expired", resolve));
+    const closed = new Promise((resolve) => socket.once("disconnect", resolve));
+    expect(await told).toEqual({ code: 401, message: "token expired" });
+    expect(await closed).toEqual("io server disconnect");
+    expect(socket.connected).toEqual(false);
+  });
+});
