@@ -12,6 +12,8 @@
 # Data, logs, pid files and the env file live under $KILAT_INFRA_DIR (default <repo>/.infra).
 # Downloaded tools (Kafka jars, ferretdb, stripe-mock) are cached under $KILAT_CACHE_DIR
 # (default ~/.cache/kilat) so a warm machine starts in seconds.
+# KILAT_KAFKA_PORT, KILAT_KAFKA_CONTROLLER_PORT and KILAT_STRIPE_MOCK_PORT move those servers, so
+# that a second stack (its own KILAT_INFRA_DIR) can run beside the usual one, e.g. to try an upgrade.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,16 +21,16 @@ LOG_NAME=infra
 # shellcheck source=scripts/lib/daemons.sh
 source "$ROOT/scripts/lib/daemons.sh"
 
-KAFKA_VERSION=3.9.1
+KAFKA_VERSION=4.4.0
 FERRETDB_VERSION=v1.24.2
 STRIPE_MOCK_VERSION=v0.203.0
 
 REDIS_PORT=6379
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT=${KILAT_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KILAT_KAFKA_CONTROLLER_PORT:-9093}
 MONGO_PORT=27017
 FERRETDB_DEBUG_PORT=27018
-STRIPE_MOCK_PORT=12111
+STRIPE_MOCK_PORT=${KILAT_STRIPE_MOCK_PORT:-12111}
 
 # run_once <name> <port> <start-function>: leaves a running server alone, starts it otherwise.
 run_once() {
@@ -86,7 +88,14 @@ chromium_up() {
 }
 
 # ---------------------------------------------------------------- Kafka (Maven Central jars)
-KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION/libs
+# The pom's digest is part of the folder's name: jars resolved from another pom are not reused.
+KAFKA_POM=$ROOT/scripts/kafka/pom.xml
+KAFKA_LIBS=$CACHE_DIR/kafka-$KAFKA_VERSION-$(sha256sum "$KAFKA_POM" | cut -c1-12)/libs
+# Kafka 4 logs through Log4j 2; without a configuration every Kafka JVM complains and logs little.
+KAFKA_LOG_CONFIG=$ROOT/scripts/kafka/log4j2.xml
+# Which Kafka formatted $DATA_DIR/kafka. A folder without it was formatted by 3.9.1, the version
+# this script ran before it wrote the file.
+KAFKA_FORMATTED_BY=$DATA_DIR/kafka.version
 
 ensure_kafka_jars() {
   [[ -f $KAFKA_LIBS/.complete ]] && return
@@ -94,7 +103,7 @@ ensure_kafka_jars() {
   command -v java >/dev/null || die "Java 17 is needed to run Kafka"
   log "resolving Apache Kafka $KAFKA_VERSION jars from Maven Central"
   rm -rf "$KAFKA_LIBS"
-  mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version=$KAFKA_VERSION \
+  mvn -q -B -Dstyle.color=never -f "$KAFKA_POM" -Dkafka.version=$KAFKA_VERSION \
     dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >>"$LOG_DIR/kafka-jars.log" 2>&1 ||
     die "could not resolve Kafka's jars (see $LOG_DIR/kafka-jars.log)"
   touch "$KAFKA_LIBS/.complete"
@@ -122,37 +131,55 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=168
 EOF
-  cat >"$dir/log4j.properties" <<EOF
-log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaServer=INFO
-log4j.logger.kafka.server.BrokerServer=INFO
-EOF
+}
+
+# A data folder formatted by another Kafka version is not upgraded in place (that path is not
+# tested here): it is moved aside, kept for inspection, and Kafka starts on a fresh folder. The
+# local stack's topics are created again by kafka_up; `infra:down -- --purge` deletes both.
+kafka_set_aside_other_version() {
+  [[ -f $DATA_DIR/kafka/meta.properties ]] || return 0
+  local formatted=3.9.1
+  [[ -f $KAFKA_FORMATTED_BY ]] && read -r formatted <"$KAFKA_FORMATTED_BY"
+  [[ $formatted == "$KAFKA_VERSION" ]] && return
+  local aside
+  aside=$DATA_DIR/kafka-$formatted-$(date +%Y%m%d-%H%M%S)
+  log "Kafka data in $DATA_DIR/kafka was formatted by Kafka $formatted, this is $KAFKA_VERSION:" \
+    "moving it to $aside and starting on an empty folder (remove it, or run" \
+    "\`npm run infra:down -- --purge\`, once you no longer need it)"
+  mv "$DATA_DIR/kafka" "$aside"
+  rm -f "$KAFKA_FORMATTED_BY"
 }
 
 # The JVM command line shared by Kafka's StorageTool and the broker itself.
 kafka_command_line() {
   KAFKA_JAVA=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-    -Dlog4j.configuration="file:$INFRA_DIR/kafka/log4j.properties" -cp "$KAFKA_LIBS/*")
+    -Dlog4j2.configurationFile="file:$KAFKA_LOG_CONFIG" -cp "$KAFKA_LIBS/*")
 }
 
 start_kafka() {
   ensure_kafka_jars
+  kafka_set_aside_other_version
   kafka_config
   kafka_command_line
   if [[ ! -f $DATA_DIR/kafka/meta.properties ]]; then
     local cluster_id
     cluster_id=$("${KAFKA_JAVA[@]}" kafka.tools.StorageTool random-uuid | tail -1)
-    log "formatting Kafka storage (cluster $cluster_id)"
+    log "formatting Kafka $KAFKA_VERSION storage (cluster $cluster_id)"
     "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$INFRA_DIR/kafka/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1
+      -c "$INFRA_DIR/kafka/server.properties" >>"$LOG_DIR/kafka-format.log" 2>&1 ||
+      die "could not format Kafka's storage (see $LOG_DIR/kafka-format.log)"
+    echo "$KAFKA_VERSION" >"$KAFKA_FORMATTED_BY"
   fi
   start_bg kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$INFRA_DIR/kafka/server.properties"
 }
 
 kafka_up() {
+  local pid
+  # A broker started by an older version of this script keeps running on its jars until restarted.
+  if pid=$(pid_of kafka) && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$KAFKA_LIBS"; then
+    log "warning: the running Kafka (pid $pid) is not Kafka $KAFKA_VERSION; to switch, run" \
+      "\`npm run infra:down && npm run infra:up\`"
+  fi
   run_once kafka $KAFKA_PORT start_kafka
   wait_for kafka 90 port_open $KAFKA_PORT
   log "kafka listening on 127.0.0.1:$KAFKA_PORT; creating the catalog's topics"
@@ -238,7 +265,11 @@ start_stripe_mock() {
     log "installing stripe-mock $STRIPE_MOCK_VERSION from the Go module proxy"
     GOBIN=$(dirname "$STRIPE_MOCK_BIN") go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
   fi
-  start_bg stripe-mock "$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:$STRIPE_MOCK_PORT
+  # Given only -http-addr, stripe-mock v0.203.0 still opens its HTTPS listener on every interface,
+  # on $PORT when set (else 12112): a caller's PORT=3000 took the gateway's port. So HTTPS gets an
+  # explicit loopback address and PORT is not passed on. Known by its path, as before.
+  start_marked stripe-mock "$STRIPE_MOCK_BIN" env -u PORT "$STRIPE_MOCK_BIN" \
+    -http-addr 127.0.0.1:$STRIPE_MOCK_PORT -https-addr 127.0.0.1:$((STRIPE_MOCK_PORT + 1))
 }
 
 stripe_mock_up() {
