@@ -1,5 +1,14 @@
 import { REPL_COMMANDS } from "./lib/repl-commands";
-import { Errors, type BrokerOptions, type MetricRegistry } from "moleculer";
+import {
+  Errors,
+  type BrokerOptions,
+  type Context,
+  type MetricRegistry,
+  type Middleware,
+  type ServiceBroker,
+} from "moleculer";
+import { CREATING_ACTIONS } from "./contracts";
+import type { KilatMeta } from "./lib/action";
 import type { Config } from "./lib/config";
 import { PrometheusTextReporter } from "./lib/metrics";
 import { ZodValidator } from "./lib/zod-validator";
@@ -16,7 +25,11 @@ export function brokerOptions(config: Config): BrokerOptions {
     nodeID: config.nodeID,
     // RPC between services; null = every service in this process, no network (embedded mode).
     transporter: config.transporter
-      ? new WatchfulRedisTransporter(redisOptions(config.transporter), NODE_LIVENESS.watchMs)
+      ? new WatchfulRedisTransporter(
+          redisOptions(config.transporter),
+          NODE_LIVENESS.watchMs,
+          NODE_LIVENESS.graceMs,
+        )
       : null,
     heartbeatInterval: NODE_LIVENESS.heartbeatIntervalS,
     heartbeatTimeout: NODE_LIVENESS.heartbeatTimeoutS,
@@ -62,6 +75,7 @@ export function brokerOptions(config: Config): BrokerOptions {
 
     registry: { strategy: "RoundRobin", preferLocal: true },
     validator: new ZodValidator(),
+    middlewares: [KeyedCreateRetry],
     // The typings accept reporters by name only; Moleculer itself takes an instance as well.
     metrics: {
       enabled: true,
@@ -85,11 +99,27 @@ type MetricsReporter = Exclude<
 /** Whether a call rejected because its node left may run again on another node. */
 function mayRunAgain(error: Errors.RequestRejectedError): boolean {
   const action = (error.data as { action?: unknown } | undefined)?.action;
-  return typeof action === "string" && !NOT_RETRIED.has(action);
+  return typeof action === "string" && !CREATING_ACTIONS.has(action);
 }
 
-/** Actions that create something each time they run (an Idempotency-Key makes them safe). */
-const NOT_RETRIED = new Set(["booking.create", "notification.subscribeWebhook"]);
+/**
+ * A creating action whose node died mid-call runs once more when the app sent an
+ * Idempotency-Key: the second run finds what the first made, or makes it.
+ */
+const KeyedCreateRetry: Middleware = {
+  name: "KeyedCreateRetry",
+  remoteAction(this: ServiceBroker, next, action) {
+    if (!action.name || !CREATING_ACTIONS.has(action.name)) return next;
+    // Typed with a `this` it is never called with: the handler chain passes only the context.
+    const handler = next as (ctx: Context) => Promise<unknown>;
+    return (ctx: Context<unknown, KilatMeta>) =>
+      handler(ctx).catch((error: unknown) => {
+        if (!(error instanceof Errors.RequestRejectedError) || !ctx.meta.idempotencyKey)
+          throw error;
+        return this.call(action.name as string, ctx.params, { ctx: ctx.copy() });
+      });
+  },
+};
 
 /** ioredis options from a redis:// URL (the transporter's typings take no URL string). */
 export function redisOptions(url: string) {

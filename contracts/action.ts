@@ -11,6 +11,12 @@ export interface ActionContract<S extends z.ZodType = z.ZodType> {
   roles?: readonly Role[];
   params: S;
   internal?: true;
+  /**
+   * Makes something new each time it runs (a booking, a webhook): the framework does not run it
+   * again on another node when its node died mid-call — unless the app sent an Idempotency-Key,
+   * which makes a second run find what the first made.
+   */
+  creates?: true;
 }
 
 /** Checks a service's table of contracts while keeping each one's own schema type. */

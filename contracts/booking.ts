@@ -24,7 +24,7 @@ export const ListBookingsParams = z.object({
 });
 
 export const BOOKING_ACTIONS = contracts({
-  create: { roles: ["owner"], params: CreateBookingParams },
+  create: { roles: ["owner"], params: CreateBookingParams, creates: true },
   get: { roles: ["owner", "runner", "admin"], params: IdParams },
   list: { roles: ["owner", "runner", "admin"], params: ListBookingsParams },
   accept: { roles: ["runner"], params: IdParams },

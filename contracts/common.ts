@@ -23,11 +23,17 @@ const CONTROL_IN_LINES = /(?![\t\n])\p{Cc}/u;
 const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 /** Half a UTF-16 pair: not a character, and no valid UTF-8 once stored or sent on. */
 const LONE_SURROGATE = /\p{Cs}/u;
+/** Line and paragraph separators: a line break a one-line field would show. */
+const LINE_BREAK = /[\u2028\u2029]/u;
+/** Interlinear annotation marks (they hide the text between them) and U+FFFD (bytes that were not UTF-8). */
+const HIDDEN_OR_BROKEN = /[\uFFF9-\uFFFB\uFFFD]/u;
 /**
  * What draws nothing: white space, format characters (zero-width space, joiners), the code
  * points Unicode says to ignore when shown (fillers, variation selectors), the blank braille sign.
  */
 const INVISIBLE = /[\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
+/** Combining marks: with nothing to sit on, they draw nothing readable. */
+const MARKS = /\p{M}/gu;
 
 const codePoint = (char: string) =>
   `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
@@ -51,6 +57,8 @@ export function text(max: number, options: { lines?: boolean; emptyAllowed?: boo
         [control, "must not contain control characters"],
         [BIDI_CONTROL, "must not contain bidirectional controls"],
         [LONE_SURROGATE, "must be valid Unicode text, not half a surrogate pair"],
+        [HIDDEN_OR_BROKEN, "must not contain annotation marks or replacement characters"],
+        ...(options.lines ? [] : [[LINE_BREAK, "must be one line"] as [RegExp, string]]),
       ];
       for (const [pattern, message] of refusals) {
         const found = pattern.exec(value);
@@ -59,7 +67,8 @@ export function text(max: number, options: { lines?: boolean; emptyAllowed?: boo
           return;
         }
       }
-      if (value.replace(INVISIBLE, "") === "" && !(options.emptyAllowed && value === ""))
+      const visible = value.replace(INVISIBLE, "").replace(MARKS, "");
+      if (visible === "" && !(options.emptyAllowed && value === ""))
         ctx.addIssue({ code: "custom", message: "must contain visible characters" });
     });
 }

@@ -3,6 +3,7 @@ import { NOTIFICATION_ACTIONS } from "./notification";
 import { PAYMENT_ACTIONS } from "./payment";
 import { RUNNER_ACTIONS } from "./runner";
 import { TRACKING_ACTIONS } from "./tracking";
+import type { ActionContract } from "./action";
 
 /**
  * What services share: each one's action contracts (who may call it, what it takes), the
@@ -26,3 +27,12 @@ export const ACTION_CONTRACTS = {
   tracking: TRACKING_ACTIONS,
   notification: NOTIFICATION_ACTIONS,
 };
+
+/** Actions that make something new each time they run (`creates`), by full name. */
+export const CREATING_ACTIONS: ReadonlySet<string> = new Set(
+  Object.entries(ACTION_CONTRACTS).flatMap(([service, table]) =>
+    Object.entries(table as Record<string, ActionContract>)
+      .filter(([, contract]) => contract.creates)
+      .map(([name]) => `${service}.${name}`),
+  ),
+);

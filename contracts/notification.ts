@@ -40,7 +40,7 @@ export const ListNotificationsParams = z.object({
 });
 
 export const NOTIFICATION_ACTIONS = contracts({
-  webhookCreate: { roles: ["owner", "admin"], params: CreateWebhookParams },
+  webhookCreate: { roles: ["owner", "admin"], params: CreateWebhookParams, creates: true },
   webhookList: { roles: ["owner", "admin"], params: NoParams },
   webhookDelete: { roles: ["owner", "admin"], params: WebhookRef },
   webhookDeliveries: { roles: ["owner", "admin"], params: DeliveriesParams },

@@ -82,16 +82,11 @@ const TO: Record<BookingCommand["type"], BookingStatus> = {
   expire: "expired",
 };
 
-/** The road a booking takes when all goes well, in order. */
-const ROAD: readonly BookingStatus[] = [
-  "requested",
-  "accepted",
-  "picked_up",
-  "in_transit",
-  "delivered",
-  "confirmed",
-  "completed",
-];
+/** The road a booking takes when all goes well, in order: the statuses up to `completed`. */
+const ROAD: readonly BookingStatus[] = BOOKING_STATUSES.slice(
+  0,
+  BOOKING_STATUSES.indexOf("completed") + 1,
+);
 
 /**
  * Whether the booking is where this command would take it, or further down the road (an owner

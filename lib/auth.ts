@@ -7,7 +7,21 @@ export { ROLES, type Role };
 /** Who is calling: the verified claims of a bearer token. */
 export type AuthUser = User;
 
-export const AuthUserSchema = z.object({ sub: z.string().min(1).max(128), role: z.enum(ROLES) });
+/**
+ * A subject is an identifier, shown as `owner_id` and on the operations page: no white space,
+ * control, format (bidi, zero-width) or half-surrogate characters in it.
+ */
+export const AuthUserSchema = z.object({
+  sub: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(
+      /^[^\p{Cc}\p{Cf}\p{Cs}\p{Z}]+$/u,
+      "expected an identifier without spaces or control characters",
+    ),
+  role: z.enum(ROLES),
+});
 
 export class AuthError extends Error {
   constructor(
@@ -85,13 +99,21 @@ export function readToken(
   if (!token) throw new AuthError("missing");
   let payload: string | jwt.JwtPayload;
   try {
-    payload = jwt.verify(token, keyOf(policy.secret), {
+    const verified = jwt.verify(token, keyOf(policy.secret), {
       algorithms: ["HS256"],
       clockTimestamp: Math.floor(nowMs / 1000),
+      complete: true,
       ...(policy.issuer ? { issuer: policy.issuer } : {}),
       ...(policy.audience ? { audience: policy.audience } : {}),
     });
+    // RFC 7515 §4.1.11: a token naming extensions it must be understood with is refused by a
+    // reader that understands none.
+    if ((verified.header as { crit?: unknown }).crit !== undefined) {
+      throw new AuthError("invalid", "token names critical extensions (crit)");
+    }
+    payload = verified.payload;
   } catch (error) {
+    if (error instanceof AuthError) throw error;
     if (error instanceof jwt.TokenExpiredError) throw new AuthError("expired");
     const claim = /jwt (issuer|audience) invalid/.exec((error as Error).message)?.[1];
     throw new AuthError("invalid", claim ? `token ${claim} not accepted` : undefined);
@@ -106,6 +128,8 @@ export function readToken(
   if (iat !== undefined && iat > now + CLOCK_SKEW_SECONDS) {
     throw new AuthError("invalid", "token issued in the future (iat)");
   }
+  if (iat !== undefined && iat > exp)
+    throw new AuthError("invalid", "token expires before it was issued");
   // Without an iat, the lifetime left is what counts.
   if (exp - (iat ?? now) > policy.maxTtlSeconds) {
     throw new AuthError(

@@ -23,14 +23,21 @@ const REQUEST = "REQ";
  * - every `watchMs` one `PUBSUB NUMSUB` asks how many listen on each known node's request
  *   channel; a node with none is marked disconnected, which rejects the requests waiting on it.
  * A node dropped by mistake (its Redis connection blinked) is found again at its next
- * heartbeat, as Moleculer re-discovers any node it hears from.
+ * heartbeat, as Moleculer re-discovers any node it hears from. Right after Redis comes back,
+ * every node is still re-subscribing: for `graceMs` no node is judged, and the watch needs two
+ * empty answers in a row.
  */
 export class WatchfulRedisTransporter extends Transporters.Redis {
   private watch: NodeJS.Timeout | undefined;
+  /** When this process's connection to Redis last came up. */
+  private connectedAt = 0;
+  /** Nodes whose request channel had no listener at the last check. */
+  private readonly suspects = new Set<string>();
 
   constructor(
     options: ConstructorParameters<typeof Transporters.Redis>[0],
     private readonly watchMs: number,
+    private readonly graceMs: number,
   ) {
     super(options);
   }
@@ -41,6 +48,12 @@ export class WatchfulRedisTransporter extends Transporters.Redis {
       this.watch = setInterval(() => void this.checkListeners(), this.watchMs);
       this.watch.unref();
     }
+  }
+
+  onConnected(wasReconnect?: boolean): Promise<unknown> {
+    this.connectedAt = Date.now();
+    this.suspects.clear();
+    return super.onConnected(wasReconnect);
   }
 
   async disconnect(): Promise<void> {
@@ -71,7 +84,9 @@ export class WatchfulRedisTransporter extends Transporters.Redis {
   }
 
   private gone(nodeID: string): void {
+    if (Date.now() - this.connectedAt < this.graceMs) return;
     const node = this.broker.registry.nodes.get(nodeID);
+    this.suspects.delete(nodeID);
     if (!node || node.local || !node.available) return;
     this.logger.warn(`Node '${nodeID}' no longer listens on the transporter: marked disconnected.`);
     this.broker.registry.nodes.disconnected(nodeID, true);
@@ -93,7 +108,9 @@ export class WatchfulRedisTransporter extends Transporters.Redis {
       )) as (string | number)[];
       // The answer alternates channel and count.
       nodes.forEach((id, i) => {
-        if (Number(counts[i * 2 + 1]) === 0) this.gone(id);
+        if (Number(counts[i * 2 + 1]) > 0) this.suspects.delete(id);
+        else if (this.suspects.has(id)) this.gone(id);
+        else this.suspects.add(id);
       });
     } catch {
       // Redis itself is away: the transporter reconnects; nothing can be judged meanwhile.

@@ -78,7 +78,13 @@ export const ROUTES: ApiRouteSchema[] = [
           },
         },
         function (this: ApiThis, req: IncomingMessage & { body?: unknown }, res: ServerResponse) {
-          void stripeWebhook(this, req, res);
+          stripeWebhook(this, req, res).catch((error: unknown) => {
+            this.logger.error("stripe webhook failed", error);
+            if (!res.headersSent) {
+              res.writeHead(500, { "Content-Type": "application/json; charset=utf-8" });
+              res.end(JSON.stringify({ name: "ServerError", code: 500, type: "SERVER_ERROR" }));
+            }
+          });
         },
       ),
     },

@@ -4,6 +4,27 @@ import { runtimeOf } from "../../lib/runtime";
 import type { ApiThis } from "./context";
 import { errorBody, type HttpError } from "./errors";
 
+/** How old (or how far ahead) a signature's timestamp may be, as Stripe's SDK defaults. */
+const SIGNATURE_TOLERANCE_S = 300;
+
+/** The `t=` of a Stripe-Signature header, in Unix seconds (0 when missing). */
+function signedAt(header: string): number {
+  const t = /(?:^|,)t=(\d+)/.exec(header);
+  return t ? Number(t[1]) : 0;
+}
+
+/** A signed body read as an event: an object with a string id and type, else null. */
+function parseEvent(raw: Buffer): { id: string; type: string; data?: unknown } | null {
+  try {
+    const body: unknown = JSON.parse(raw.toString("utf8"));
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+    const { id, type, data } = body as Record<string, unknown>;
+    return typeof id === "string" && typeof type === "string" ? { id, type, data } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Signature checks need no API key: an instance only for its webhooks helper. */
 const webhookVerifier = new Stripe("sk_test_signature_checks_only");
 
@@ -23,12 +44,17 @@ export async function stripeWebhook(
     res.end(JSON.stringify(body));
   };
   const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  let event: Stripe.Event;
+  const header = String(req.headers["stripe-signature"] ?? "");
   try {
-    event = webhookVerifier.webhooks.constructEvent(
+    // The SDK bounds a signature's age, not how far ahead of our clock it claims to be.
+    if (signedAt(header) > Date.now() / 1000 + SIGNATURE_TOLERANCE_S) throw new Error("future");
+    const signature = webhookVerifier.webhooks.signature;
+    if (!signature) throw new Error("the Stripe SDK has no signature verifier");
+    signature.verifyHeader(
       raw,
-      String(req.headers["stripe-signature"] ?? ""),
+      header,
       runtimeOf(service.broker).config.stripe.webhookSecret,
+      SIGNATURE_TOLERANCE_S,
     );
   } catch {
     reply(400, {
@@ -36,6 +62,17 @@ export async function stripeWebhook(
       message: "Invalid Stripe signature",
       code: 400,
       type: "INVALID_SIGNATURE",
+    });
+    return;
+  }
+  // Signed, but not an event at all (no id to record it by): nothing Stripe would send.
+  const event = parseEvent(raw);
+  if (!event) {
+    reply(400, {
+      name: "BadRequest",
+      message: "Not a Stripe event: expected a JSON object with an id and a type",
+      code: 400,
+      type: "NOT_AN_EVENT",
     });
     return;
   }

@@ -76,6 +76,13 @@ async function trackOf(
     if (key) forget(service, key);
     return null;
   }
+  // Found by its runner (a fix naming no booking) while the booking's fixes already keep it
+  // live here: that one, not the older checkpoint, judges the fix.
+  const live = service.active.get(doc.booking_id);
+  if (live) {
+    service.byRunner.set(runnerId, doc.booking_id);
+    return live.runnerId === runnerId ? live : null;
+  }
   const progress = { state: doc.state ?? emptyTrack(), eta: doc.eta_seconds };
   const track: CachedTrack = {
     id: doc._id,
@@ -250,7 +257,7 @@ export async function onRunnerBatch(
     pushLive(this.broker, this.logger, "live.runners", { changes: runners });
   }
   for (const [result, n] of counts) {
-    this.broker.metrics.increment("kilat.tracking.fixes", { result }, n);
+    this.broker.metrics.increment("kilat.tracking.fixes.total", { result }, n);
   }
   if (pending.size === 0) return undefined;
 

@@ -1,3 +1,4 @@
+import Stripe from "stripe";
 import type { Model } from "mongoose";
 import { runtimeOf } from "../../lib/runtime";
 import type { StripeEventDoc } from "../../models/stripe-event.model";
@@ -210,6 +211,47 @@ describeWithInfra(
           },
         ]);
       });
+    });
+
+    it("answers a signed body that is no event (null, an array, not JSON) with 400, and keeps serving", async () => {
+      const signer = new Stripe("sk_test_signer");
+      for (const payload of ["null", "[]", "42", '{"id":1}', "not json"]) {
+        const answer = await fetch(`${system.url}/api/webhooks/stripe`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "stripe-signature": signer.webhooks.generateTestHeaderString({
+              payload,
+              secret: SECRET,
+            }),
+          },
+          body: payload,
+        });
+        expect([payload, answer.status, ((await answer.json()) as { type: string }).type]).toEqual([
+          payload,
+          400,
+          "NOT_AN_EVENT",
+        ]);
+      }
+      expect((await fetch(`${system.url}/health`)).status).toEqual(200);
+    });
+
+    it("refuses a signature dated more than 5 minutes ahead of the server's clock", async () => {
+      const signer = new Stripe("sk_test_signer");
+      const payload = JSON.stringify({ id: "evt_future", type: "charge.refunded", data: {} });
+      const answer = await fetch(`${system.url}/api/webhooks/stripe`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "stripe-signature": signer.webhooks.generateTestHeaderString({
+            payload,
+            secret: SECRET,
+            timestamp: Math.floor(Date.now() / 1000) + 3600,
+          }),
+        },
+        body: payload,
+      });
+      expect(answer.status).toEqual(400);
     });
 
     it("captures through Stripe on confirmation and completes the booking with payout + fee = captured", async () => {

@@ -67,7 +67,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
         dropoff: north(pickup, 3),
       })
     ).booking_id;
-  /** `kilat_tracking_fixes{result}` from /metrics (embedded: one process has them all). */
+  /** `kilat_tracking_fixes_total{result}` from /metrics (embedded: one process has them all). */
   const fixCount = async (result: string) => {
     const metrics = (
       await system.api<string>("GET", "/metrics", { token: system.token("admin", "metrics") })
@@ -76,7 +76,8 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
       .split("\n")
       .find(
         (candidate) =>
-          candidate.startsWith("kilat_tracking_fixes{") && candidate.includes(`result="${result}"`),
+          candidate.startsWith("kilat_tracking_fixes_total{") &&
+          candidate.includes(`result="${result}"`),
       );
     return line ? Number(line.split(" ").pop()) : 0;
   };
@@ -333,6 +334,42 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     ]);
   });
 
+  it("judges a fix that names no booking against the trip's live track, not its older checkpoint", async () => {
+    const pickup = { lat: -7.3, lng: 112.7 };
+    const owner = system.token("owner", "unnamed-fix-owner");
+    const runnerToken = system.token("runner", "unnamed-fix-runner");
+    await online(runnerToken, pickup);
+    const id = await heldBookingFrom(owner, pickup);
+    expect(
+      (await system.api("POST", `/api/bookings/${id}/accept`, { token: runnerToken })).status,
+    ).toBe(200);
+    await trackStarted(system, owner, id);
+    const runner = await socketFor(runnerToken);
+    const route = walk(pickup, 4, 0.008);
+    for (const fix of route.slice(0, 2)) {
+      await request(runner, "location", { ...fix, booking_id: id });
+    }
+    // No booking named, far away and older than the last fix: judged against the live track,
+    // it is out of order and dropped; it must not reset what the trip's later fixes are judged by.
+    await request(runner, "location", {
+      lat: 51.5,
+      lng: -0.12,
+      timestamp: new Date(Date.parse(route[1].timestamp) - 3000).toISOString(),
+    });
+    for (const fix of route.slice(2)) {
+      await request(runner, "location", { ...fix, booking_id: id });
+    }
+    const track = await eventually(async () => {
+      const response = await system.api<Track>("GET", `/api/bookings/${id}/track`, {
+        token: owner,
+      });
+      return response.body.waypoint_count >= route.length ? response.body : undefined;
+    });
+    expect(track.waypoints.map((point) => point.recorded_at)).toEqual(
+      route.map((fix) => fix.timestamp),
+    );
+  });
+
   it("tells admins who goes online and offline; others may not listen", async () => {
     const admin = await socketFor(system.token("admin", "dash-admin"));
     expect(await request(admin, "runners:subscribe")).toEqual({ ok: true });
@@ -399,6 +436,6 @@ describeWithInfra(["mongo"], "location rate limit", (infra) => {
     const metrics = await system.api<string>("GET", "/metrics", {
       token: system.token("admin", "metrics"),
     });
-    expect(metrics.body).toMatch(/^kilat_runner_location_dropped\{.*reason="rate".*\} 8$/m);
+    expect(metrics.body).toMatch(/^kilat_runner_location_dropped_total\{.*reason="rate".*\} 8$/m);
   });
 });

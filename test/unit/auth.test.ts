@@ -102,8 +102,33 @@ describe("JWT auth", () => {
       "token issued in the future (iat)",
     ],
     ["without an expiry", { iat: NOW_S }, "token has no expiry (exp)"],
+    [
+      "expiring before it was issued",
+      { iat: NOW_S + 30, exp: NOW_S + 10 },
+      "token expires before it was issued",
+    ],
   ])("refuses a token %s", (_label, claims, message) => {
     expect(refusal(withClaims(claims))).toEqual(["invalid", message]);
+  });
+
+  it.each([
+    ["a bidi override", "owner\u202E1"],
+    ["a NUL", "owner\u00001"],
+    ["a space", "owner 1"],
+    ["a zero-width space", "owner\u200B1"],
+  ])("refuses a subject with %s", (_label, sub) => {
+    expect(refusal(withClaims({ sub, iat: NOW_S, exp: NOW_S + 60 }))).toEqual([
+      "invalid",
+      "invalid token",
+    ]);
+  });
+
+  it("refuses a token that names critical header extensions (crit)", () => {
+    const token = withClaims(
+      { iat: NOW_S, exp: NOW_S + 60 },
+      { header: { alg: "HS256", crit: ["exp2"] } as jwt.JwtHeader },
+    );
+    expect(refusal(token)).toEqual(["invalid", "token names critical extensions (crit)"]);
   });
 
   it("given a token issued 60 s ahead of our clock (skew), accepts it", () => {

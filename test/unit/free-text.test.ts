@@ -25,6 +25,24 @@ describe("free text", () => {
     ["spaces around", "  Rex  ", { kept: "Rex" }],
     ["HTML (shown as text)", "<b>Rex</b>", { kept: "<b>Rex</b>" }],
     ["NUL", "Re\u0000x", { refused: ["must not contain control characters (found U+0000)"] }],
+    [
+      "combining marks alone",
+      "\u0301\u0301\u0301",
+      { refused: ["must contain visible characters"] },
+    ],
+    ["a letter with marks", "Ze\u0301\u0301", { kept: "Z\u00e9\u0301" }],
+    ["a line separator", "Re\u2028x", { refused: ["must be one line (found U+2028)"] }],
+    ["a paragraph separator", "Re\u2029x", { refused: ["must be one line (found U+2029)"] }],
+    [
+      "interlinear annotation marks",
+      "Rex\uFFF9hidden\uFFFB",
+      { refused: ["must not contain annotation marks or replacement characters (found U+FFF9)"] },
+    ],
+    [
+      "a replacement character (bytes that were not UTF-8)",
+      "R\uFFFDex",
+      { refused: ["must not contain annotation marks or replacement characters (found U+FFFD)"] },
+    ],
     ["a line feed", "Re\nx", { refused: ["must not contain control characters (found U+000A)"] }],
     ["a tab", "Re\tx", { refused: ["must not contain control characters (found U+0009)"] }],
     [
