@@ -12,6 +12,7 @@ import type { KilatMeta } from "./lib/action";
 import type { Config } from "./lib/config";
 import { PrometheusTextReporter } from "./lib/metrics";
 import { ZodValidator } from "./lib/zod-validator";
+import { loggerOptions, logMiddlewares } from "./lib/logger";
 import { WatchfulRedisTransporter } from "./lib/transporter";
 import { NODE_LIVENESS } from "./config/tuning";
 
@@ -33,7 +34,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       : null,
     heartbeatInterval: NODE_LIVENESS.heartbeatIntervalS,
     heartbeatTimeout: NODE_LIVENESS.heartbeatTimeoutS,
-    logger: { type: "Console", options: { level: config.logLevel, formatter: "short" } },
+    logger: loggerOptions(config),
     logLevel: config.logLevel,
 
     // A call that has not answered in 10 s fails instead of holding a request (and a socket)
@@ -75,7 +76,7 @@ export function brokerOptions(config: Config): BrokerOptions {
 
     registry: { strategy: "RoundRobin", preferLocal: true },
     validator: new ZodValidator(),
-    middlewares: [KeyedCreateRetry],
+    middlewares: [KeyedCreateRetry, ...logMiddlewares(config)],
     // The typings accept reporters by name only; Moleculer itself takes an instance as well.
     metrics: {
       enabled: true,

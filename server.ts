@@ -2,6 +2,9 @@ import { ConfigError, loadConfig } from "./lib/config";
 import { createBroker } from "./services";
 import { EmbeddedMongoUnavailable } from "./lib/embedded-mongo";
 import { openEmbeddedMongo, stopEmbeddedMongo } from "./lib/mongo";
+import { startProbeServer } from "./lib/probe-server";
+import { runtimeOf } from "./lib/runtime";
+import { watchStripe } from "./lib/stripe-watch";
 
 /**
  * Starts one Kilat process: `SERVICES` chooses what it hosts, the other variables what it uses.
@@ -16,9 +19,17 @@ async function main(): Promise<void> {
   // This process stops the broker and then the embedded database itself; Moleculer's own signal
   // handlers would exit as soon as the broker stopped.
   const broker = createBroker(config, { overrides: { skipProcessEventRegistration: true } });
+  // The gateway serves the probes on its PORT; any other process on a port of its own, from
+  // before the start (alive, not ready) until after the stop (not ready from its first moment).
+  const probes = config.services.includes("api")
+    ? undefined
+    : await startProbeServer(broker, runtimeOf(broker));
+  const stripe = config.services.includes("payment") ? watchStripe(broker, config) : undefined;
   const shutdown = async (signal: string) => {
     broker.logger.info(`${signal}: stopping`);
+    await stripe?.stop();
     await broker.stop();
+    await probes?.close();
     await stopEmbeddedMongo();
     process.exit(0);
   };

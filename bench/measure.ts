@@ -2,7 +2,7 @@
  * What a bench run cost, per process: CPU time (utime + stime from /proc) of every Kilat process,
  * of Kafka, Redis and the database (the pid files of `npm run infra:up`) and of the load
  * generator itself, and the database commands each Kilat process sent (the driver's command
- * monitor, `kilat.db.commands`), divided by the work the run completed.
+ * monitor, `kilat.db.commands.total`), divided by the work the run completed.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -129,7 +129,7 @@ export class CpuMeter {
 /**
  * The database commands Kilat's processes sent so far, as `<service db> <command> <collection>`
  * counts: each
- * node's `kilat.db.commands` counter, asked over the transporter (`$node.metrics`); without one,
+ * node's `kilat.db.commands.total` counter, asked over the transporter (`$node.metrics`); without one,
  * the single process's Prometheus text (`/metrics`).
  */
 export async function databaseCommands(
@@ -148,7 +148,7 @@ export async function databaseCommands(
       await fetch(`${gateway}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
     ).text();
     for (const m of text.matchAll(
-      /^kilat_db_commands\{[^}]*db="(\w+)",command="(\w+)",collection="([\w.-]*)"[^}]*\} (\d+)/gm,
+      /^kilat_db_commands_total\{[^}]*db="(\w+)",command="(\w+)",collection="([\w.-]*)"[^}]*\} (\d+)/gm,
     )) {
       add(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
     }
@@ -169,7 +169,7 @@ export async function databaseCommands(
           values: { labels: { db: string; command: string; collection: string }; value: number }[];
         }[],
         { includes: string }
-      >("$node.metrics", { includes: "kilat.db.commands" }, { nodeID: node.nodeID });
+      >("$node.metrics", { includes: "kilat.db.commands.total" }, { nodeID: node.nodeID });
       for (const value of metrics.flatMap((metric) => metric.values))
         add(`${value.labels.db} ${value.labels.command} ${value.labels.collection}`, value.value);
     }

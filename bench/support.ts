@@ -157,7 +157,7 @@ export async function startDistributed(
   );
   const url = `http://127.0.0.1:${port}`;
   try {
-    await until("the processes to be ready", async () => (await fetch(`${url}/ready`)).ok);
+    await until("the processes to be ready", async () => (await fetch(`${url}/ready?all=true`)).ok);
   } catch (error) {
     await stopChildren(children);
     throw error;

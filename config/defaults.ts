@@ -27,6 +27,12 @@ export const PRICING = {
 /** The platform keeps 20 % of the captured amount (basis points); the runner gets the rest. */
 export const PLATFORM_FEE_BPS = 2000;
 
+/**
+ * The probe port of a process that does not host the gateway (PROBE_PORT): OpenTelemetry's
+ * Prometheus exporter port, where scrapers and probes look first.
+ */
+export const PROBE_PORT = 9464;
+
 /** A delivered booking left unconfirmed is confirmed after a day, well inside Stripe's 7-day hold. */
 export const AUTO_CONFIRM_AFTER = "24h";
 
@@ -92,3 +98,13 @@ export const SOCKETS = {
 
 /** A relay retries what its fast path failed to publish this often (each sweep costs a query). */
 export const OUTBOX_SWEEP_MS = 3000;
+
+/**
+ * Log lines per NODE_ENV when LOG_FORMAT is unset: JSON for a log collector in production, text
+ * for a person reading `npm start`'s terminal.
+ */
+export const LOG_FORMAT = {
+  production: "json",
+  development: "pretty",
+  test: "pretty",
+} as const satisfies Record<string, "json" | "pretty">;

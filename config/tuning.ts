@@ -58,6 +58,12 @@ export const DISPATCH_TUNING = {
    * client naming made-up bookings costs one read a second, not one per fix.
    */
   tripRecheckMs: 1000,
+  /**
+   * A runner's active booking as last read is trusted this long, then read again: an instance
+   * that did not see the trip end (another one freed the runner) lets the runner name the
+   * finished booking, past FIX_MAX_AGE, at most this long. One read per runner in this time.
+   */
+  tripTrustMs: 10_000,
   /** Searching bookings looked at per sweep or per runner coming online. */
   searchBatch: 50,
   /** How often a searching booking is tried again without a runner coming online near it. */
@@ -106,6 +112,8 @@ export const NOTIFICATION_TUNING = {
 };
 
 export const WEBHOOK_TUNING = {
+  /** Webhooks one user may have: an integration needs a few, and each multiplies every event. */
+  maxPerUser: 10,
   /** A receiver that has not answered in this long failed this attempt. */
   deliveryTimeoutMs: 5000,
   /** How often the delivery loop looks for due deliveries. */
@@ -147,13 +155,18 @@ export const EVENT_BUS_TUNING = {
   heartbeatIntervalMs: 1_000,
   rebalanceTimeoutMs: 5_000,
   /** A service starts serving after this long even while its consumers are still joining. */
-  joinWaitMs: 1_500,
+  joinWaitMs: 500,
 };
 
 /** How a process notices that another one died (see lib/transporter.ts). */
 export const NODE_LIVENESS = {
-  /** One `PUBSUB NUMSUB` this often finds a killed process's node: it no longer listens. */
+  /**
+   * One `PUBSUB NUMSUB` this often finds a killed process's node: it no longer listens (two
+   * empty answers in a row, so within a second).
+   */
   watchMs: 500,
+  /** After this process reconnects to Redis, every node re-subscribes: none is judged meanwhile. */
+  graceMs: 3_000,
   /**
    * Heartbeats still decide for what Redis cannot see (a hung process); every 2 s, so a node
    * dropped by mistake is found again quickly, and one silent for 6 s is given up.

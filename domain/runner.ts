@@ -48,8 +48,12 @@ export type RunnerCommand = { at: Date } & (
   | { type: "go_offline"; by: "runner" | "system" }
   | { type: "offer"; booking_id: string; pickup: LatLng; expires_at: Date }
   | { type: "release_offer"; booking_id: string }
-  /** `at`: the booking's acceptance. Refused unless the runner is online (or busy: see decide). */
-  | { type: "take_booking"; booking_id: string }
+  /**
+   * `at`: the booking's acceptance. Refused unless the runner is online (or busy: see decide).
+   * `by: "claim"`: the accept itself, over RPC; `"event"`: its `booking.accepted`, which may come
+   * long after (a consumer behind), when the runner is on a later booking already.
+   */
+  | { type: "take_booking"; booking_id: string; by: "claim" | "event" }
   | { type: "free"; booking_id: string }
 );
 
@@ -160,10 +164,17 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
       if (runner.availability === "offline") {
         return reject("conflict", GO_ONLINE_TO_ACCEPT, { availability: "offline" });
       }
-      // Busy with another booking: the booking service's one-booking slot let this accept
-      // through, so that trip is over, and only its `booking.delivered` is still on the way.
-      // Guarded on the availability read: a concurrent go_offline and this cannot both win.
       const again = runner.active_booking_id === command.booking_id;
+      // Busy with another booking. On a claim, the booking service's one-booking slot let this
+      // accept through, so that trip is over, and only its `booking.delivered` is still on the
+      // way. An event may be the late one of a trip that is over, and the runner's real trip
+      // the later booking: it moves no runner off another booking.
+      if (command.by === "event" && runner.active_booking_id !== null && !again) {
+        return reject("conflict", "The runner is on another booking", {
+          active_booking_id: runner.active_booking_id,
+        });
+      }
+      // Guarded on the availability read: a concurrent go_offline and this cannot both win.
       return accept<Runner>(
         {
           availability: runner.availability,

@@ -12,6 +12,13 @@ import { AGGREGATE_TUNING } from "../config/tuning";
 import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";
 
+/** A decision about an existing aggregate that changes nothing and publishes nothing. */
+export function isNoOp<Doc>(before: Doc | null, decision: Accepted<Doc>): before is Doc {
+  return (
+    before !== null && decision.events.length === 0 && Object.keys(decision.changes).length === 0
+  );
+}
+
 /** What a stored command came to: the aggregate before and as written, its events; or why not. */
 export type Outcome<Doc> =
   | { ok: true; before: Doc | null; state: Doc; events: DomainEvent[] }
@@ -42,8 +49,8 @@ export class AggregateStore<Doc extends WithOutbox> {
 
   /**
    * Decides `command` on the aggregate as this instance last wrote it, or as stored; a refusal
-   * decided on the remembered state is checked again on the stored one. `fresh` says whether
-   * `before` was read now (a lost race on a remembered state is worth one more try).
+   * or a no-op decided on the remembered state is checked again on the stored one. `fresh` says
+   * whether `before` was read now (a lost race on a remembered state is worth one more try).
    */
   async decide<C>(
     id: string,
@@ -53,7 +60,10 @@ export class AggregateStore<Doc extends WithOutbox> {
     const remembered = this.recent.get(id);
     if (remembered) {
       const decision = decide(remembered, command);
-      if (decision.ok) return { before: remembered, decision, fresh: false };
+      // A no-op is answered without a write, so no guard would catch a remembered state that
+      // another instance moved since: "accepted" for a booking cancelled meanwhile.
+      if (decision.ok && !isNoOp(remembered, decision))
+        return { before: remembered, decision, fresh: false };
     }
     const before = await this.load(id);
     return { before, decision: decide(before, command), fresh: true };
@@ -79,9 +89,7 @@ export class AggregateStore<Doc extends WithOutbox> {
   /** Stores an accepted decision about the aggregate `id` (null `before`: it is created). */
   async save(id: string, before: Doc | null, decision: Accepted<Doc>): Promise<Outcome<Doc>> {
     // Nothing to change (a retried command that took effect already): nothing to write.
-    if (before && decision.events.length === 0 && Object.keys(decision.changes).length === 0) {
-      return { ok: true, before, state: before, events: [] };
-    }
+    if (isNoOp(before, decision)) return { ok: true, before, state: before, events: [] };
     const events = decision.events.map(this.toEvent);
     const state = before
       ? await guardedUpdate(this.model, { _id: id, ...decision.expect }, decision.changes, events)

@@ -4,6 +4,7 @@ import {
   DISPATCH,
   HTTP,
   JWT_MAX_TTL,
+  LOG_FORMAT,
   OUTBOX_SWEEP_MS,
   PET_TYPES,
   PAYMENT_TIMEOUT,
@@ -58,12 +59,23 @@ const EnvSchema = z.object({
   NODE_ID: z.string().trim().min(1).optional(),
   NAMESPACE: z.string().trim().default("kilat"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"], { message: "expected json or pretty" }).optional(),
   PORT: z.coerce
     .number({ message: "expected a TCP port number" })
     .int()
     .min(0, "expected a TCP port number (0-65535)")
     .max(65535, "expected a TCP port number (0-65535)")
     .default(3000),
+  /**
+   * Where a process without the gateway serves /health, /ready and /metrics (0: a free port,
+   * logged). Unset: PROBE_PORT of config/defaults.ts, or a free port when another process has it.
+   */
+  PROBE_PORT: z.coerce
+    .number({ message: "expected a TCP port number" })
+    .int()
+    .min(0, "expected a TCP port number (0-65535)")
+    .max(65535, "expected a TCP port number (0-65535)")
+    .optional(),
   SERVICES: z
     .string()
     .trim()
@@ -247,6 +259,8 @@ const EnvSchema = z.object({
     .trim()
     .regex(/^https:\/\/[^\s]*\{z\}[^\s]*\{x\}[^\s]*\{y\}/, "expected https://…/{z}/{x}/{y}.png")
     .optional(),
+  /** Who the tiles are from, shown in the map's corner as plain text (tile servers require it). */
+  MAP_TILE_ATTRIBUTION: z.string().trim().min(1).max(300).optional(),
   /** Browser origins allowed to call the API (comma-separated); none by default. */
   CORS_ORIGINS: z
     .string()
@@ -352,7 +366,11 @@ export interface Config {
   nodeID: string | undefined;
   namespace: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /** JSON lines (pino) or Moleculer's readable console lines; see lib/logger.ts. */
+  logFormat: "json" | "pretty";
   port: number;
+  /** Set when PROBE_PORT is; else the default, given up for a free port when taken. */
+  probePort: number | undefined;
   services: ServiceName[];
   transporter: string | undefined;
   mongoUrl: string | undefined;
@@ -381,6 +399,7 @@ export interface Config {
   sockets: { maxPerUser: number; maxRooms: number; eventsPerSec: number };
   webhookAllowInternal: boolean;
   mapTileUrl: string | undefined;
+  mapTileAttribution: string | undefined;
   tracking: {
     maxSpeedKmh: number;
     locationRatePerSec: number;
@@ -423,7 +442,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeID: e.NODE_ID,
     namespace: e.NAMESPACE,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? LOG_FORMAT[e.NODE_ENV],
     port: e.PORT,
+    probePort: e.PROBE_PORT,
     services: e.SERVICES,
     transporter: e.TRANSPORTER,
     mongoUrl: e.MONGO_URL,
@@ -463,6 +484,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     serviceArea: { areas: e.SERVICE_AREA, maxTripKm: e.MAX_TRIP_KM },
     mapTileUrl: e.MAP_TILE_URL,
+    mapTileAttribution: e.MAP_TILE_ATTRIBUTION,
     webhookAllowInternal: e.WEBHOOK_ALLOW_INTERNAL
       ? e.WEBHOOK_ALLOW_INTERNAL === "true"
       : e.NODE_ENV !== "production",

@@ -54,6 +54,12 @@ export function dlqTopicOf(topic: string): { topic: string; dlq: string } {
   return { topic: base, dlq: dlqOf(base) };
 }
 
+/** How many dead letters each catalog topic has (its `.dlq` twin's records). */
+export async function deadLetterDepths(bus: EventBus): Promise<Record<string, number>> {
+  const depths = await Promise.all(ALL_TOPICS.map((topic) => bus.countRecords(dlqOf(topic))));
+  return Object.fromEntries(ALL_TOPICS.map((topic, i) => [topic, depths[i]]));
+}
+
 /** The dead letters of one topic, or of all. */
 export async function listDeadLetters(bus: EventBus, topic?: string): Promise<DeadLetter[]> {
   const topics = topic ? [dlqTopicOf(topic).topic] : ALL_TOPICS;

@@ -1,5 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { AuthError, bearerToken, tokenPolicy, verifyToken } from "./auth";
+import type { Config } from "./config";
 
 /**
  * What /metrics shows. Moleculer's common metrics describe the host: addresses, MAC, hostname,
@@ -35,7 +37,7 @@ loopDelay.enable();
 /** The process's own CPU time and event-loop delay, which Moleculer does not report. */
 export function processExposition(): string {
   const cpu = process.cpuUsage();
-  const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0);
+  const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
   return [
     "# HELP process_cpu_user_seconds_total CPU time spent in user mode",
     "# TYPE process_cpu_user_seconds_total counter",
@@ -43,11 +45,11 @@ export function processExposition(): string {
     "# HELP process_cpu_system_seconds_total CPU time spent in the kernel",
     "# TYPE process_cpu_system_seconds_total counter",
     `process_cpu_system_seconds_total ${cpu.system / 1e6}`,
-    "# HELP process_eventloop_delay_ms Event-loop delay since the process started",
-    "# TYPE process_eventloop_delay_ms gauge",
-    `process_eventloop_delay_ms{stat="mean"} ${ms(loopDelay.mean)}`,
-    `process_eventloop_delay_ms{stat="p99"} ${ms(loopDelay.percentile(99))}`,
-    `process_eventloop_delay_ms{stat="max"} ${ms(loopDelay.max)}`,
+    "# HELP process_eventloop_delay_seconds Event-loop delay since the process started",
+    "# TYPE process_eventloop_delay_seconds gauge",
+    `process_eventloop_delay_seconds{stat="mean"} ${seconds(loopDelay.mean)}`,
+    `process_eventloop_delay_seconds{stat="p99"} ${seconds(loopDelay.percentile(99))}`,
+    `process_eventloop_delay_seconds{stat="max"} ${seconds(loopDelay.max)}`,
     "",
   ].join("\n");
 }
@@ -58,4 +60,19 @@ export function isMetricsToken(token: string, expected: string | undefined): boo
   const given = Buffer.from(token);
   const wanted = Buffer.from(expected);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** Who may read /metrics: `allowed`, or why not (no valid token: 401; not an admin: 403). */
+export type MetricsAccess = "allowed" | "unauthenticated" | "forbidden";
+
+/** The access rule of every process's /metrics: METRICS_TOKEN, or an admin's token. */
+export function metricsAccess(authorization: string | undefined, config: Config): MetricsAccess {
+  const token = bearerToken(authorization);
+  if (token && isMetricsToken(token, config.metricsToken)) return "allowed";
+  try {
+    return verifyToken(token, tokenPolicy(config)).role === "admin" ? "allowed" : "forbidden";
+  } catch (error) {
+    if (error instanceof AuthError) return "unauthenticated";
+    throw error;
+  }
 }

@@ -54,14 +54,14 @@ export async function connectServiceDb(config: Config, service: string): Promise
 type Metrics = ServiceBroker["metrics"];
 
 /**
- * Counts every command the driver sends (`kilat_db_commands{db, command, collection}` on /metrics and
+ * Counts every command the driver sends (`kilat_db_commands_total{db, command, collection}` on /metrics and
  * in `$node.metrics`): the benchmarks divide it by the work done.
  */
 export function countCommands(connection: Connection, metrics: Metrics, db: string): void {
-  if (!metrics.hasMetric("kilat.db.commands")) {
+  if (!metrics.hasMetric("kilat.db.commands.total")) {
     metrics.register({
       type: "counter",
-      name: "kilat.db.commands",
+      name: "kilat.db.commands.total",
       labelNames: ["db", "command", "collection"],
       description: "Commands sent to the database, by service database, command and collection",
     });
@@ -71,7 +71,7 @@ export function countCommands(connection: Connection, metrics: Metrics, db: stri
     .on("commandStarted", (event: { commandName: string; command: Record<string, unknown> }) => {
       const target = event.command[event.commandName];
       const collection = typeof target === "string" ? target : "";
-      metrics.increment("kilat.db.commands", { db, command: event.commandName, collection });
+      metrics.increment("kilat.db.commands.total", { db, command: event.commandName, collection });
     });
 }
 

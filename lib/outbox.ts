@@ -65,6 +65,11 @@ export class OutboxRelay<T extends WithOutbox> {
   /** Ids of entries published but not removed yet: not published again meanwhile. */
   private readonly removing = new Set<string>();
   private readonly removals: GroupCommit<Removal>;
+  /**
+   * Aggregates known to hold unpublished entries (a failed publish, a sweep's find), with when the
+   * oldest was written: the relay's backlog for /metrics, at no extra database read.
+   */
+  private readonly unpublished = new Map<string, number>();
 
   constructor(
     private readonly model: Model<T>,
@@ -107,6 +112,9 @@ export class OutboxRelay<T extends WithOutbox> {
     const next = (previous ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => this.publishPending(id, entries))
+      .then(() => {
+        this.unpublished.delete(id);
+      })
       .finally(() => {
         if (this.running.get(id) === next) this.running.delete(id);
       });
@@ -118,6 +126,7 @@ export class OutboxRelay<T extends WithOutbox> {
   flushSoon(id: string, written?: OutboxEntry[]): void {
     this.flush(id, written).catch((error: unknown) => {
       this.failed.add(id);
+      this.noteUnpublished(id, written?.[0]?.created_at);
       this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error);
     });
   }
@@ -133,15 +142,18 @@ export class OutboxRelay<T extends WithOutbox> {
     if (full) {
       const cutoff = new Date(Date.now() - this.sweepMs);
       const stale = await this.model
-        .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1 })
+        .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1, outbox: 1 })
         .sort({ "outbox.created_at": 1 })
         .limit(200)
-        .lean<{ _id: string }[]>()
+        .lean<{ _id: string; outbox?: OutboxEntry[] }[]>()
         .catch((error: unknown) => {
           for (const id of ids) this.failed.add(id); // still owed: the next sweep tries them
           throw error;
         });
-      for (const doc of stale) ids.add(String(doc._id));
+      for (const doc of stale) {
+        ids.add(String(doc._id));
+        this.noteUnpublished(String(doc._id), doc.outbox?.[0]?.created_at);
+      }
     }
     let published = 0;
     for (const id of ids) {
@@ -150,10 +162,25 @@ export class OutboxRelay<T extends WithOutbox> {
         published++;
       } catch (error) {
         this.failed.add(id);
+        this.noteUnpublished(id);
         this.logger.warn(`outbox ${this.model.modelName}/${id}: publish failed, will retry`, error);
       }
     }
     return published;
+  }
+
+  /** Seconds since the oldest entry this relay knows to be unpublished was written; 0 if none. */
+  oldestUnpublishedAgeSeconds(now = Date.now()): number {
+    let oldest = now;
+    for (const writtenAt of this.unpublished.values()) oldest = Math.min(oldest, writtenAt);
+    return (now - oldest) / 1000;
+  }
+
+  /** Keeps the earliest time known: what the outbox's head says, else now (an upper bound). */
+  private noteUnpublished(id: string, writtenAt?: Date | string): void {
+    const at = writtenAt === undefined ? Date.now() : new Date(writtenAt).getTime();
+    const known = this.unpublished.get(id);
+    this.unpublished.set(id, known === undefined ? at : Math.min(known, at));
   }
 
   private async publishPending(id: string, written?: OutboxEntry[]): Promise<void> {

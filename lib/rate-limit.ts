@@ -45,8 +45,8 @@ export class RateLimiter {
     this.maxKeys = maxKeys;
   }
 
-  /** true when the key may go; false = drop it (counted) */
-  allow(key: string, nowMs: number): boolean {
+  /** true when the key may go (spending `cost` tokens); false = drop it (counted) */
+  allow(key: string, nowMs: number, cost = 1): boolean {
     if (!Number.isFinite(nowMs)) throw new RangeError(`RateLimiter: nowMs is ${nowMs}`);
     let bucket = this.buckets.get(key);
     if (bucket) {
@@ -69,8 +69,8 @@ export class RateLimiter {
       bucket = { tokens: this.burst, at: nowMs, dropped: 0 };
     }
     this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= cost) {
+      bucket.tokens -= cost;
       return true;
     }
     bucket.dropped += 1;

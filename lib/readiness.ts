@@ -1,10 +1,8 @@
 import { Redis } from "ioredis";
 import mongoose, { type Connection } from "mongoose";
-import type Stripe from "stripe";
 import type { ServiceBroker } from "moleculer";
-import { SERVICE_NAMES } from "./config";
+import { SERVICE_NAMES, type ServiceName } from "./config";
 import { mongoUrl } from "./mongo";
-import { createStripeClient } from "./stripe";
 import type { Runtime } from "./runtime";
 
 export interface CheckResult {
@@ -43,27 +41,45 @@ async function timed(
   }
 }
 
+/** The services that keep a Redis client of their own (the socket adapter and limits; geo). */
+const USES_REDIS: readonly ServiceName[] = ["api", "runner"];
+
+/** Liveness: the process answers. */
+export function liveness(broker: ServiceBroker) {
+  return { status: "ok", node: broker.nodeID, uptime_s: Math.round(process.uptime()) };
+}
+
 /**
- * Probes every component this process is configured to use, each with its own small client so
- * the answer does not depend on which services the process hosts.
+ * Probes what this process needs, each with its own small client: its MongoDB and event bus when
+ * it hosts a domain service (the gateway uses neither to serve), Redis when it hosts a service
+ * that keeps a client, the transporter when there is one. Not other processes' services: one
+ * service without an instance would take every gateway out of rotation, where its calls alone
+ * fail (503) and the rest of the API keeps working. Nor a third party: Stripe's reachability is a
+ * metric of the payment process (stripe-watch.ts). From the moment the broker stops, the answer is
+ * "not ready" without asking anything, so a load balancer stops sending work at once.
+ * `wholeSystem` adds that every service has a live instance somewhere: for a script or a test
+ * waiting for a whole deployment to come up, not for a load balancer.
  */
 export class ReadinessProbe {
   private redis: Redis | undefined;
   private mongo: Connection | undefined;
-  private readonly stripe: Stripe | undefined;
 
   constructor(
     private readonly broker: ServiceBroker,
     private readonly runtime: Runtime,
-  ) {
-    // One try per probe: readiness answers now, it does not retry in the background.
-    this.stripe = createStripeClient(runtime.config, 0);
-  }
+  ) {}
 
-  async check(): Promise<Readiness> {
+  async check({ wholeSystem = false } = {}): Promise<Readiness> {
+    if (!this.broker.started) {
+      // Before the start has finished, or since the stop began (SIGTERM).
+      return { status: "not_ready", checks: { broker: { ok: false, ms: 0, error: "stopping" } } };
+    }
     const { config, bus } = this.runtime;
-    const probes: Record<string, () => Promise<unknown>> = {
-      mongodb: async () => {
+    const hosts = (names: readonly ServiceName[]) =>
+      config.services.some((name) => names.includes(name));
+    const probes: Record<string, () => Promise<unknown>> = {};
+    if (config.services.some((name) => name !== "api")) {
+      probes.mongodb = async () => {
         this.mongo ??= mongoose.createConnection(await mongoUrl(config), {
           serverSelectionTimeoutMS: 1500,
         });
@@ -77,10 +93,10 @@ export class ReadinessProbe {
           await stale?.close().catch(() => undefined);
           throw error;
         }
-      },
-      [bus.kind === "kafka" ? "kafka" : "event_bus"]: () => bus.ping(),
-    };
-    if (config.redisUrl) {
+      };
+      probes[bus.kind === "kafka" ? "kafka" : "event_bus"] = () => bus.ping();
+    }
+    if (config.redisUrl && hosts(USES_REDIS)) {
       const url = config.redisUrl;
       probes.redis = async () => {
         this.redis ??= new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -88,25 +104,22 @@ export class ReadinessProbe {
         await this.redis.ping();
       };
     }
-    if (this.stripe) {
-      const stripe = this.stripe;
-      probes.stripe = () => stripe.balance.retrieve();
-    }
     if (config.transporter) {
       probes.transporter = async () => {
         if (!this.broker.transit?.connected) throw new Error("transporter not connected");
       };
     }
-    // Every service of the system has a live instance somewhere (here or over the transporter).
-    probes.services = async () => {
-      const available = new Set(
-        this.broker.registry
-          .getServiceList({ onlyAvailable: true, skipInternal: true })
-          .map((s) => s.name),
-      );
-      const missing = SERVICE_NAMES.filter((name) => !available.has(name));
-      if (missing.length > 0) throw new Error(`no instance of ${missing.join(", ")}`);
-    };
+    if (wholeSystem) {
+      probes.services = async () => {
+        const available = new Set(
+          this.broker.registry
+            .getServiceList({ onlyAvailable: true, skipInternal: true })
+            .map((s) => s.name),
+        );
+        const missing = SERVICE_NAMES.filter((name) => !available.has(name));
+        if (missing.length > 0) throw new Error(`no instance of ${missing.join(", ")}`);
+      };
+    }
     const names = Object.keys(probes);
     const log = (message: string) => this.broker.logger.warn(message);
     const results = await Promise.all(names.map((name) => timed(name, probes[name], log)));

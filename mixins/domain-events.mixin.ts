@@ -12,6 +12,7 @@ import type {
   Subscription,
   WriteBehind,
 } from "../lib/event-bus";
+import { addCollector, operatorMetric } from "../lib/metrics";
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
@@ -79,6 +80,10 @@ interface DomainEventsState {
   $joining?: Promise<void>;
   $stopping?: boolean;
   $relays: Map<string, OutboxRelay<WithOutbox>>;
+  /** Takes this service's collectors (lag, outbox age) off /metrics. */
+  $stopCollecting: (() => void)[];
+  /** The event-handling histogram's name, registered at start. */
+  $eventDuration: string;
   $stores: Map<string, AggregateStore<WithOutbox>>;
   handleDomainEvent(
     handlers: EventHandlers<unknown>,
@@ -122,6 +127,7 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
       this.$subscriptions = [];
       this.$relays = new Map();
       this.$stores = new Map();
+      this.$stopCollecting = [];
     },
 
     async started(this: This) {
@@ -134,51 +140,78 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
       const { bus } = runtimeOf(this.broker);
       const batchOf = (groupId: string): BatchHandler | undefined => {
         const handler = options.batch?.[groupId];
-        return handler && ((batch) => handler.call(this as unknown as S, batch));
+        return (
+          handler &&
+          ((batch) =>
+            timed(
+              this,
+              batch.map((delivered) => delivered.event),
+              groupId,
+              () => handler.call(this as unknown as S, batch),
+            ))
+        );
       };
       // Started before any write, so what a crash left in an outbox goes out on restart.
       for (const name of options.outbox ?? []) this.outboxRelay(this.models[name]);
+      reportOperatorMetrics(this, options);
       const joining = Promise.all(
         Object.entries(options.consume ?? {}).map(([groupId, handlers]) =>
-          bus.subscribe({
-            groupId,
-            topics: [consumerGroup(groupId).topic],
-            retry: options.retry,
-            types: Object.keys(handlers),
-            ...(options.fetchWaitMs?.[groupId]
-              ? { fetchWaitMs: options.fetchWaitMs[groupId] }
-              : {}),
-            handler: (event, meta) =>
-              this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
-            ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),
-          }),
+          bus
+            .subscribe({
+              groupId,
+              topics: [consumerGroup(groupId).topic],
+              retry: options.retry,
+              types: Object.keys(handlers),
+              ...(options.fetchWaitMs?.[groupId]
+                ? { fetchWaitMs: options.fetchWaitMs[groupId] }
+                : {}),
+              handler: (event, meta) =>
+                timed(this, [event], groupId, () =>
+                  this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+                ),
+              ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),
+            })
+            .then((subscription) => {
+              // Kept as each joins: a stop stops these even when another group failed to start.
+              this.$subscriptions.push(subscription);
+            }),
         ),
-      ).then((subscriptions) => {
-        this.$subscriptions = subscriptions;
-      });
+      ).then(() => undefined);
       this.$joining = joining;
       // A restarted process serves its actions at once: its consumers may wait for the group's
       // rebalance (a killed member's place is given up only after the rebalance timeout), and
       // new groups read from the beginning, committed ones from their offsets, so nothing is
       // missed. A consumer that cannot start at all stops the process, as an await would have.
       let waiting = true;
-      const waited = new Promise<void>((resolve) =>
-        setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
           waiting = false;
           resolve();
-        }, EVENT_BUS_TUNING.joinWaitMs),
-      );
+        }, EVENT_BUS_TUNING.joinWaitMs);
+      });
       const joined = joining.catch((error: unknown) => {
         if (waiting) throw error;
         if (!this.$stopping)
           this.broker.fatal(`${options.source}: a consumer could not start`, error as Error);
       });
-      await Promise.race([joined, waited]);
+      try {
+        await Promise.race([joined, waited]);
+      } finally {
+        clearTimeout(timer);
+        waiting = false;
+      }
     },
 
     async stopped(this: This) {
       this.$stopping = true;
-      await this.$joining?.catch(() => undefined);
+      for (const stop of this.$stopCollecting) stop();
+      // Consumers still joining (Kafka away) are waited for no longer than a stop waits for
+      // writes; those that joined are stopped either way.
+      await Promise.race([
+        this.$joining?.catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, EVENT_BUS_TUNING.stopWaitMs).unref()),
+      ]);
       await Promise.all(this.$subscriptions.map((subscription) => subscription.stop()));
       await Promise.all([...this.$relays.values()].map((relay) => relay.stop()));
       // A service's own `stopped` runs before this one: what its consumers still need (a
@@ -272,6 +305,64 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
     },
   };
   return mixin as Partial<ServiceSchema>;
+}
+
+/**
+ * Times one handling into the histogram, spread evenly over the events it took: a batch of 500
+ * GPS fixes counts 500 events, and its time once. A failed handling is timed too (its retry will
+ * be again).
+ */
+async function timed<R>(
+  service: This,
+  events: readonly DomainEvent[],
+  group: string,
+  handle: () => Promise<R>,
+): Promise<R> {
+  const started = performance.now();
+  try {
+    return await handle();
+  } finally {
+    const each = (performance.now() - started) / 1000 / Math.max(1, events.length);
+    for (const event of events) {
+      service.broker.metrics.observe(service.$eventDuration, each, { group, type: event.type });
+    }
+  }
+}
+
+/**
+ * The consumer lag of the service's groups, and the age of the oldest entry its relays know to be
+ * unpublished, refreshed when /metrics is read (not on the event paths).
+ */
+function reportOperatorMetrics<S>(service: This, options: DomainEventsOptions<S>): void {
+  const { metrics } = service.broker;
+  const { bus } = runtimeOf(service.broker);
+  service.$eventDuration = operatorMetric(metrics, "eventDuration");
+  const groups = Object.keys(options.consume ?? {}).map((groupId) => ({
+    groupId,
+    topic: consumerGroup(groupId).topic,
+  }));
+  if (groups.length > 0) {
+    const lagMetric = operatorMetric(metrics, "consumerLag");
+    service.$stopCollecting.push(
+      addCollector(service.broker, `${options.source} consumer lag`, async () => {
+        for (const { groupId, topic, partition, lag } of await bus.consumerLag(groups)) {
+          metrics.set(lagMetric, lag, { group: groupId, topic, partition });
+        }
+      }),
+    );
+  }
+  if ((options.outbox ?? []).length > 0) {
+    const ageMetric = operatorMetric(metrics, "outboxOldestAge");
+    service.$stopCollecting.push(
+      addCollector(service.broker, `${options.source} outbox`, async () => {
+        const now = Date.now();
+        const ages = [...service.$relays.values()].map((relay) =>
+          relay.oldestUnpublishedAgeSeconds(now),
+        );
+        metrics.set(ageMetric, Math.max(0, ...ages), { service: options.source });
+      }),
+    );
+  }
 }
 
 /** `this` in a domain service: its database and models, its domain events, and its own state. */

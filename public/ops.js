@@ -1,4 +1,5 @@
-import { TripMap, api, notify, takeToken, tokenProblem } from "/pages/map.js";
+import { TripMap } from "/pages/map.js";
+import { api, notify, pageConfig, takeToken, tokenProblem } from "/pages/page.js";
 
 /**
  * The operators' page (admins): online and busy runners on a map, live from `runners:subscribe`;
@@ -6,10 +7,11 @@ import { TripMap, api, notify, takeToken, tokenProblem } from "/pages/map.js";
  * same actions (and role check) as the REPL's `dlq replay`.
  */
 const token = takeToken();
-const config = await fetch("/pages/config.json")
-  .then((r) => r.json())
-  .catch(() => ({}));
-const map = new TripMap(document.getElementById("map"), { tileUrl: config.tile_url });
+const config = await pageConfig();
+const map = new TripMap(document.getElementById("map"), {
+  tileUrl: config.tile_url,
+  tileAttribution: config.tile_attribution,
+});
 /** runner id → { lat, lng, availability, booking, at } */
 const runners = new Map();
 let waiting = [];

@@ -1,4 +1,5 @@
-import { TripMap, api, money, notify, takeToken, tokenProblem } from "/pages/map.js";
+import { TripMap } from "/pages/map.js";
+import { api, money, notify, pageConfig, takeToken, tokenProblem } from "/pages/page.js";
 
 /**
  * The owner's live trip: the booking's steps, the route so far and the runner moving on the
@@ -18,10 +19,11 @@ const STEPS = [
 
 const bookingId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const token = takeToken();
-const config = await fetch("/pages/config.json")
-  .then((r) => r.json())
-  .catch(() => ({}));
-const map = new TripMap(document.getElementById("map"), { tileUrl: config.tile_url });
+const config = await pageConfig();
+const map = new TripMap(document.getElementById("map"), {
+  tileUrl: config.tile_url,
+  tileAttribution: config.tile_attribution,
+});
 const trip = { booking: null, route: [], runner: null };
 
 function showSteps(status) {

@@ -15,7 +15,15 @@ import { TYPE_HEADER, toWire, type DomainEvent, type WireMessage } from "../../e
 import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
 import { DurableOffsets } from "./durable-offsets";
 import { quietRequestQueues } from "./kafkajs-idle";
-import type { ConsumerOptions, EventBus, Subscription, TopicRecord } from "./port";
+import {
+  partitionLag,
+  type ConsumerOptions,
+  type EventBus,
+  type GroupTopic,
+  type PartitionLag,
+  type Subscription,
+  type TopicRecord,
+} from "./port";
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -452,6 +460,44 @@ export class KafkaEventBus implements EventBus {
   async ping(): Promise<void> {
     const admin = await this.getAdmin();
     await admin.describeCluster();
+  }
+
+  /** Two admin requests per topic and one per group: cheap enough for every scrape. */
+  async consumerLag(groups: readonly GroupTopic[]): Promise<PartitionLag[]> {
+    const admin = await this.getAdmin();
+    const topics = [...new Set(groups.map((group) => group.topic))];
+    const ends = new Map(
+      await Promise.all(
+        topics.map(
+          async (topic) => [topic, await admin.fetchTopicOffsets(this.prefix + topic)] as const,
+        ),
+      ),
+    );
+    const lags = await Promise.all(
+      groups.map(async ({ groupId, topic }) => {
+        const [committed] = await admin.fetchOffsets({
+          groupId: this.prefix + groupId,
+          topics: [this.prefix + topic],
+        });
+        const offsets = new Map(committed?.partitions.map((p) => [p.partition, p.offset]));
+        return (ends.get(topic) ?? []).map((end) => ({
+          groupId,
+          topic,
+          partition: end.partition,
+          lag: partitionLag(offsets.get(end.partition), end.low, end.high),
+        }));
+      }),
+    );
+    return lags.flat();
+  }
+
+  async countRecords(topic: string): Promise<number> {
+    const admin = await this.getAdmin();
+    const ends = await admin.fetchTopicOffsets(this.prefix + topic).catch((error: unknown) => {
+      if ((error as { type?: string }).type === "UNKNOWN_TOPIC_OR_PARTITION") return [];
+      throw error;
+    });
+    return ends.reduce((sum, end) => sum + partitionLag(undefined, end.low, end.high), 0);
   }
 
   async close(): Promise<void> {

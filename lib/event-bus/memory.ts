@@ -3,13 +3,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { dlqOf } from "../../events/catalog";
 import { toWire, type DomainEvent, type WireMessage } from "../../events/envelope";
 import { deliver, deliverBatch, resolveRetry, type DeliveryPorts } from "./delivery";
-import type {
-  ConsumerOptions,
-  EventBus,
-  RetryPolicy,
-  Subscription,
-  TopicRecord,
-  WriteBehind,
+import {
+  partitionLag,
+  type ConsumerOptions,
+  type EventBus,
+  type GroupTopic,
+  type PartitionLag,
+  type RetryPolicy,
+  type Subscription,
+  type TopicRecord,
+  type WriteBehind,
 } from "./port";
 
 interface Member {
@@ -109,6 +112,25 @@ export class MemoryEventBus implements EventBus {
 
   async ping(): Promise<void> {
     this.assertOpen();
+  }
+
+  async consumerLag(groups: readonly GroupTopic[]): Promise<PartitionLag[]> {
+    return groups.flatMap(({ groupId, topic }) =>
+      (this.logs.get(topic) ?? []).map((log, partition) => ({
+        groupId,
+        topic,
+        partition,
+        lag: partitionLag(
+          String(this.groups.get(groupId)?.committed.get(`${topic}/${partition}`) ?? 0),
+          "0",
+          String(log.length),
+        ),
+      })),
+    );
+  }
+
+  async countRecords(topic: string): Promise<number> {
+    return (this.logs.get(topic) ?? []).reduce((sum, log) => sum + log.length, 0);
   }
 
   async close(): Promise<void> {

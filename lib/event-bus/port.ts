@@ -95,6 +95,10 @@ export interface EventBus {
   readTopic(topic: string, opts?: { timeoutMs?: number }): Promise<TopicRecord[]>;
   /** Reachability, for /ready. */
   ping(): Promise<void>;
+  /** How far each group is behind on each partition of its topic (/metrics). */
+  consumerLag(groups: readonly GroupTopic[]): Promise<PartitionLag[]>;
+  /** Records a topic holds now (0 when it does not exist): a dead-letter topic's depth. */
+  countRecords(topic: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -105,4 +109,30 @@ export interface TopicRecord {
   key: string;
   value: string;
   headers: Record<string, string>;
+}
+
+/** A consumer group and the topic it reads. */
+export interface GroupTopic {
+  groupId: string;
+  topic: string;
+}
+
+/** Records a group has yet to take from one partition. */
+export interface PartitionLag extends GroupTopic {
+  partition: number;
+  lag: number;
+}
+
+/**
+ * Records left for a group on one partition: from its committed offset to the end, or from the
+ * partition's first record when it has committed nothing yet (`-1`, or an offset that retention
+ * has deleted), since consumers start from the beginning.
+ */
+export function partitionLag(committed: string | undefined, low: string, high: string): number {
+  const start =
+    committed === undefined || committed === "-1" || BigInt(committed) < BigInt(low)
+      ? BigInt(low)
+      : BigInt(committed);
+  const lag = BigInt(high) - start;
+  return lag > 0n ? Number(lag) : 0;
 }

@@ -55,11 +55,20 @@ export const DEFAULT_NEARBY_LIMIT = 20;
 /** Redis GEO indexes Web Mercator, which stops here; both adapters refuse what it cannot store. */
 export const MAX_LATITUDE = 85.05112878;
 
-/** Throws a RangeError for a position Redis could not store. */
+/**
+ * A position the index cannot hold (beyond Web Mercator's latitudes, not a number). Its own
+ * class, so that a caller can tell "no later try can do better" from any other RangeError (an
+ * invalid date, a driver's): only this one is a reason to give up for good.
+ */
+export class UnmappablePositionError extends RangeError {
+  override readonly name = "UnmappablePositionError";
+}
+
+/** Throws an UnmappablePositionError for a position Redis could not store. */
 export function assertPosition(position: LatLng): void {
   const { lat, lng } = position;
   if (!(Math.abs(lat) <= MAX_LATITUDE) || !(Math.abs(lng) <= 180)) {
-    throw new RangeError(`position out of range: ${lat},${lng}`);
+    throw new UnmappablePositionError(`position out of range: ${lat},${lng}`);
   }
 }
 

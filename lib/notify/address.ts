@@ -127,14 +127,20 @@ export type Target =
 /** A URL's host as an address or a name: IPv6 without brackets, a name without the root dot. */
 export const hostOf = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
 
-export async function resolveTarget(url: URL, policy: AddressPolicy): Promise<Target> {
+export async function resolveTarget(
+  url: URL,
+  policy: AddressPolicy,
+  deadline: AbortSignal,
+): Promise<Target> {
   const host = hostOf(url);
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
   } else {
     try {
-      addresses = await policy.resolve(host);
+      // A name whose DNS answers slowly must not hold the caller: past the deadline it counts
+      // as not resolving (the lookup itself runs on until the OS resolver gives up).
+      addresses = await Promise.race([policy.resolve(host), abortion(deadline)]);
     } catch {
       return { kind: "unresolved" };
     }
@@ -144,4 +150,29 @@ export async function resolveTarget(url: URL, policy: AddressPolicy): Promise<Ta
     return { kind: "refused" };
   }
   return { kind: "pinned", address: addresses[0] };
+}
+
+/** Rejects once `signal` aborts (at once if it has). */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const fail = () => reject(signal.reason as Error);
+    if (signal.aborted) fail();
+    else signal.addEventListener("abort", fail, { once: true });
+  });
+}
+
+/**
+ * Whether a new subscription's URL may be taken with internal addresses refused: its host
+ * resolves, within `timeoutMs`, to allowed addresses only.
+ */
+export async function pointsOutside(
+  url: URL,
+  { timeoutMs, resolve }: { timeoutMs: number; resolve?: Resolve },
+): Promise<boolean> {
+  const target = await resolveTarget(
+    url,
+    addressPolicy(false, resolve),
+    AbortSignal.timeout(timeoutMs),
+  );
+  return target.kind === "pinned";
 }

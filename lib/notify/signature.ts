@@ -36,5 +36,34 @@ export function nextDelayMs(failedAttempts: number): number {
   return Math.min(300_000, 1000 * 2 ** Math.max(0, failedAttempts - 1));
 }
 
+/**
+ * An attempt is written within a moment of its deadline (the lookup and the POST share it); from
+ * then on it is settled: listed, and counted from for the retry.
+ */
+export const SETTLE_MARGIN_MS = 1000;
+
+/** When an attempt that started at `startedAt`, under a `deadlineMs` time limit, is settled. */
+export const settledAt = (startedAt: Date, deadlineMs: number) =>
+  startedAt.getTime() + deadlineMs + SETTLE_MARGIN_MS;
+
+/**
+ * When the next attempt is due after `failedAttempts` failed ones, the last started at
+ * `startedAt`: the backoff after it settled, plus up to a quarter of it at random. Counted from
+ * the start and the deadline, never from when the attempt ended, so neither the schedule nor the
+ * next attempt's time tells a refused connection from a timeout; the random part keeps retries
+ * to one receiver out of step.
+ */
+export function retryDueAt(
+  startedAt: Date,
+  failedAttempts: number,
+  deadlineMs: number,
+  random: () => number = Math.random,
+): Date {
+  const backoff = nextDelayMs(failedAttempts);
+  return new Date(
+    settledAt(startedAt, deadlineMs) + backoff + Math.floor((random() * backoff) / 4),
+  );
+}
+
 /** Attempts before a delivery is given up (and marked failed). */
 export const MAX_ATTEMPTS = 8;

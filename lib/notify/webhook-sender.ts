@@ -70,10 +70,11 @@ export async function sendWebhook(
   const signal = AbortSignal.timeout(options.timeoutMs ?? WEBHOOK_TUNING.deliveryTimeoutMs);
   const policy = addressPolicy(delivery.allowInternal, options.resolve);
   const url = new URL(delivery.url);
-  const target = await resolveTarget(url, {
-    resolve: (host) => Promise.race([policy.resolve(host), abortion(signal)]),
-    permits: options.permits ?? policy.permits,
-  });
+  const target = await resolveTarget(
+    url,
+    { resolve: policy.resolve, permits: options.permits ?? policy.permits },
+    signal,
+  );
   if (target.kind === "refused") return failed("refused: the host has an internal address");
   if (target.kind === "unresolved") return failed("the host name did not resolve");
   try {
@@ -86,11 +87,6 @@ export async function sendWebhook(
     return failed(error instanceof Error ? error.message.slice(0, 300) : String(error));
   }
 }
-
-const abortion = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) =>
-    signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }),
-  );
 
 /** The status code the receiver at `address` answered; its body is not read. */
 function post(

@@ -19,7 +19,8 @@ import {
   rateLimiter,
   secureEveryAnswer,
 } from "../../lib/http-limits";
-import { isMetricsToken } from "../../lib/metrics-exposure";
+import { measureRequests } from "../../lib/metrics";
+import { metricsAccess } from "../../lib/metrics-exposure";
 import { MicroBatcher } from "../../lib/micro-batch";
 import { ReadinessProbe } from "../../lib/readiness";
 import { runtimeOf } from "../../lib/runtime";
@@ -40,21 +41,19 @@ type AliasLookup = {
   resolveAlias(url: string, method?: string): { alias?: { action?: string } } | undefined;
 };
 
-/** Who may read /metrics: METRICS_TOKEN, or an admin's token; undefined when allowed. */
+/** Who may read /metrics (lib/metrics-exposure.ts, the rule of every process); undefined when allowed. */
 function metricsRefusal(service: ApiThis, authorization: string | undefined): Error | undefined {
-  const { config } = runtimeOf(service.broker);
-  const token = bearerToken(authorization);
-  if (token && isMetricsToken(token, config.metricsToken)) return undefined;
-  try {
-    if (verifyToken(token, tokenPolicy(config)).role === "admin") return undefined;
-  } catch (error) {
-    if (!(error instanceof AuthError)) throw error;
-    return new ApiGateway.Errors.UnAuthorizedError(
-      token ? ApiGateway.Errors.ERR_INVALID_TOKEN : ApiGateway.Errors.ERR_NO_TOKEN,
-      { reason: "metrics need METRICS_TOKEN or an admin token" },
-    );
+  const access = metricsAccess(authorization, runtimeOf(service.broker).config);
+  if (access === "allowed") return undefined;
+  if (access === "forbidden") {
+    return new ApiGateway.Errors.ForbiddenError("FORBIDDEN", { reason: "requires role admin" });
   }
-  return new ApiGateway.Errors.ForbiddenError("FORBIDDEN", { reason: "requires role admin" });
+  return new ApiGateway.Errors.UnAuthorizedError(
+    bearerToken(authorization)
+      ? ApiGateway.Errors.ERR_INVALID_TOKEN
+      : ApiGateway.Errors.ERR_NO_TOKEN,
+    { reason: "metrics need METRICS_TOKEN or an admin token" },
+  );
 }
 
 /**
@@ -115,6 +114,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
   },
 
   actions: {
+    /**
+     * moleculer-web's handler of every REST request (its body is the mixin's). Never retried as
+     * a whole: the calls it makes retry on their own, and a second run would answer one request
+     * twice.
+     */
+    rest: { retryPolicy: { enabled: false } },
     /** Liveness: the process answers. */
     health: ops.health,
     /** Readiness: every configured component answers. */
@@ -235,7 +240,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
       this.logger,
       this.clientAddressOf,
     );
-    this.sockets = new SocketGuard(config.sockets);
+    this.sockets = new SocketGuard({
+      ...config.sockets,
+      fixesPerSec: config.tracking.locationArrivalsPerSec,
+    });
     this.settings.port = config.port;
     this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
   },
@@ -243,6 +251,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
   started() {
     this.io = attachSockets(this);
     secureEveryAnswer(this.server);
+    measureRequests(this.server, this.broker.metrics);
   },
 
   async stopped() {

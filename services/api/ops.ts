@@ -3,9 +3,14 @@ import { renderAsyncApi } from "../../events/describe";
 import { mayOperate } from "../../domain/access";
 import { ALL_TOPICS, dlqOf } from "../../events/catalog";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
-import { listDeadLetters, replayDeadLetters, showDeadLetter } from "../../lib/dlq";
-import type { PrometheusTextReporter } from "../../lib/metrics";
-import { processExposition, publicExposition } from "../../lib/metrics-exposure";
+import {
+  deadLetterDepths,
+  listDeadLetters,
+  replayDeadLetters,
+  showDeadLetter,
+} from "../../lib/dlq";
+import { addCollector, exposition, operatorMetric } from "../../lib/metrics";
+import { liveness } from "../../lib/readiness";
 import { buildOpenApi, docsPage, type ActionCatalog } from "../../lib/openapi";
 import { runtimeOf } from "../../lib/runtime";
 import { ACTION_CONTRACTS, type ActionContract } from "../../contracts";
@@ -30,7 +35,14 @@ const Topic = z.enum([...ALL_TOPICS, ...ALL_TOPICS.map(dlqOf)] as [string, ...st
  */
 export const API_ACTIONS = {
   health: Nothing,
-  ready: Nothing,
+  ready: {
+    params: z
+      .object({
+        /** `true`: also wait for every service of the system (deploy scripts, tests). */
+        all: z.enum(["true", "false"]).optional(),
+      })
+      .passthrough(),
+  },
   metrics: Nothing,
   openapi: Nothing,
   docs: Nothing,
@@ -71,29 +83,40 @@ function openApi(service: ApiThis) {
 
 /** Liveness: the process answers. */
 export const health = action(API_ACTIONS.health, async function () {
-  return { status: "ok", node: this.broker.nodeID, uptime_s: Math.round(process.uptime()) };
+  return liveness(this.broker);
 });
 
-/** Readiness: every configured component (MongoDB, Kafka, Redis, transporter) answers. */
+/** Readiness: what this process needs answers, and it is not stopping (lib/readiness.ts). */
 export const ready = action(API_ACTIONS.ready, async function (ctx) {
-  const readiness = await this.probe.check();
+  const readiness = await this.probe.check({ wholeSystem: ctx.params.all === "true" });
   if (readiness.status !== "ready") (ctx.meta as { $statusCode?: number }).$statusCode = 503;
   return readiness;
 });
 
 /**
- * Moleculer's metrics in Prometheus text format, without what describes the host; readers are
- * admins or METRICS_TOKEN (checked at the gateway: `metricsAccess` in api.service.ts).
+ * Dead letters are the whole system's, not one process's: the gateways report them, as they
+ * serve the operators' dead-letter pages.
+ */
+function reportDeadLetters(service: ApiThis): void {
+  const { metrics } = service.broker;
+  const { bus } = runtimeOf(service.broker);
+  const name = operatorMetric(metrics, "deadLetters");
+  addCollector(service.broker, "dead-letters", async () => {
+    for (const [topic, depth] of Object.entries(await deadLetterDepths(bus))) {
+      metrics.set(name, depth, { topic });
+    }
+  });
+}
+
+/**
+ * Moleculer's metrics and the operators' ones in Prometheus text format, without what describes
+ * the host; readers are admins or METRICS_TOKEN (checked at the gateway: `metricsAccess` in
+ * api.service.ts).
  */
 export const metrics = action(API_ACTIONS.metrics, async function (ctx) {
-  const reporters = (this.broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
-  const prometheus = reporters.find(
-    (reporter): reporter is PrometheusTextReporter =>
-      typeof (reporter as Partial<PrometheusTextReporter>).text === "function",
-  );
+  reportDeadLetters(this);
   ctx.meta.$responseType = "text/plain; version=0.0.4; charset=utf-8";
-  const text = prometheus ? publicExposition(prometheus.text()) : "";
-  return `${text.endsWith("\n") || text === "" ? text : `${text}\n`}${processExposition()}`;
+  return exposition(this.broker);
 });
 
 /** The OpenAPI 3.1 document, from the routes and the actions' contracts. */

@@ -1,14 +1,15 @@
 import { readFileSync, readdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { extname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import type { Config } from "../../lib/config";
 import { PROJECT_ROOT } from "../../lib/paths";
 
 /**
  * The pages the gateway serves: the owner's live trip (`/track/:booking_id`) and the operators'
- * view (`/ops`), plain HTML, CSS and ES modules from `public/`, no build step. The token comes
- * in the link's fragment (`#token=…`), which browsers never send: it reaches the server only as
- * a bearer token, so no URL the server sees (or logs) carries it.
+ * view (`/ops`), plain HTML, CSS and ES modules from `public/` and the Leaflet map library from
+ * its npm package, no build step and no CDN. The token comes in the link's fragment
+ * (`#token=…`), which browsers never send: it reaches the server only as a bearer token, so no
+ * URL the server sees (or logs) carries it.
  */
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -16,22 +17,39 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
 };
 
-/** Every file of public/, read once. */
-const FILES = new Map(
-  readdirSync(join(PROJECT_ROOT, "public")).map((name) => [
-    name,
-    readFileSync(join(PROJECT_ROOT, "public", name)),
-  ]),
+/**
+ * The map library, from the installed package rather than a CDN: only the files the pages use
+ * (the markers are drawn as circles, so Leaflet's marker images are never asked for).
+ */
+const LEAFLET = dirname(require.resolve("leaflet/dist/leaflet.js"));
+const VENDOR = ["leaflet.js", "leaflet.css"].map(
+  (name) => [name, readFileSync(join(LEAFLET, name))] as const,
 );
+
+/** Every file of public/ and the allowed vendor files, read once. */
+const FILES = new Map([
+  ...readdirSync(join(PROJECT_ROOT, "public")).map(
+    (name) => [name, readFileSync(join(PROJECT_ROOT, "public", name))] as const,
+  ),
+  ...VENDOR,
+]);
+
+/**
+ * The origin the tiles come from, as a CSP source: Leaflet's `{s}` subdomain becomes a `*`
+ * wildcard (`https://{s}.tile.example.org` → `https://*.tile.example.org`), and other
+ * placeholders cannot be in the origin.
+ */
+export function tileOrigin(tileUrl: string): string {
+  return new URL(tileUrl.replace(/\{s\}/g, "*").replace(/\{[^}]*\}/g, "0")).origin;
+}
 
 /**
  * What a page may load: its own scripts and styles, and talk to this origin only (REST and
- * Socket.IO); images also from the tile server, when one is configured. No inline script.
+ * Socket.IO); images also from the tile server, when one is configured. No inline script, no
+ * inline style attribute (Leaflet positions its layers through the CSSOM, which this allows).
  */
 function contentSecurityPolicy(config: Config): string {
-  const tiles = config.mapTileUrl
-    ? ` ${new URL(config.mapTileUrl.replace(/[{}]/g, "")).origin}`
-    : "";
+  const tiles = config.mapTileUrl ? ` ${tileOrigin(config.mapTileUrl)}` : "";
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -58,7 +76,7 @@ function send(
   res.end(body);
 }
 
-/** A page or an asset of public/, by its file name. */
+/** A page or an asset of public/ (or an allowed vendor file), by its file name. */
 export function servePublic(config: Config, name: string, res: ServerResponse): void {
   const file = FILES.get(name);
   const type = TYPES[extname(name)];
@@ -75,11 +93,15 @@ export function pagesConfig(config: Config, res: ServerResponse): void {
     res,
     200,
     "application/json; charset=utf-8",
-    JSON.stringify({ tile_url: config.mapTileUrl ?? null }),
+    JSON.stringify({
+      tile_url: config.mapTileUrl ?? null,
+      // Absent without tiles: there is nothing to credit then.
+      tile_attribution: config.mapTileUrl ? config.mapTileAttribution : undefined,
+    }),
     config,
   );
 }
 
-/** The file a `/pages/<name>` request names (no paths: only the files of public/ itself). */
+/** The file a `/pages/<name>` request names (no paths: only the files of FILES). */
 export const assetOf = (req: IncomingMessage) =>
   decodeURIComponent((req.url ?? "").split("?")[0].split("/").pop() ?? "");

@@ -1,4 +1,5 @@
 import type { ExtendedError, Socket } from "socket.io";
+import { MAX_UPLOAD_FIXES } from "../../contracts";
 import { userKey } from "../../domain/access";
 import { AuthError, readToken, tokenPolicy, type AuthUser } from "../../lib/auth";
 import { RateLimiter } from "../../lib/rate-limit";
@@ -29,16 +30,34 @@ export interface SocketSession {
 
 export const sessionOf = (socket: Socket) => socket.data as SocketSession;
 
+/** How many GPS fixes an event carries: one `location`, or a `locations` batch's size. */
+function fixesIn(args: unknown[]): number {
+  const [event, body] = args;
+  if (event === "location") return 1;
+  if (event !== "locations") return 0;
+  const fixes = (body as { fixes?: unknown } | null | undefined)?.fixes;
+  // An oversized batch is refused by its schema (422) before any fix of it is read.
+  return Array.isArray(fixes) && fixes.length <= MAX_UPLOAD_FIXES ? fixes.length : 0;
+}
+
 /** setTimeout's longest delay; a later expiry is re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SocketGuard {
   private readonly sockets = new Map<string, number>();
   private readonly checks = new Map<string, number>();
+  private readonly joining = new Map<string, number>();
   private readonly events: RateLimiter;
+  private readonly fixes: RateLimiter;
 
   constructor(
-    private readonly limits: { maxPerUser: number; maxRooms: number; eventsPerSec: number },
+    private readonly limits: {
+      maxPerUser: number;
+      maxRooms: number;
+      eventsPerSec: number;
+      /** GPS fixes per user per second as they arrive (LOCATION_ARRIVALS_PER_SEC). */
+      fixesPerSec: number;
+    },
     private readonly now: () => number = Date.now,
   ) {
     this.events = new RateLimiter({
@@ -46,6 +65,21 @@ export class SocketGuard {
       burst: Math.max(1, 2 * limits.eventsPerSec),
       maxKeys: GATEWAY_TUNING.socketsTracked,
     });
+    // One full batch may come at once (a phone back in coverage), then the rate.
+    this.fixes = new RateLimiter({
+      ratePerSec: limits.fixesPerSec,
+      burst: Math.max(MAX_UPLOAD_FIXES, 2 * limits.fixesPerSec),
+      maxKeys: GATEWAY_TUNING.socketsTracked,
+    });
+  }
+
+  /**
+   * Whether a user may send this many GPS fixes now. A batch counts its size, and one over the
+   * budget is refused whole, before any fix of it is read: an event is cheap to count, 500
+   * fixes are not cheap to judge.
+   */
+  allowFixes(user: AuthUser, count: number): boolean {
+    return this.fixes.allow(userKey(user), this.now(), count);
   }
 
   /** Takes one of the user's socket slots: the release, or undefined when all are taken. */
@@ -58,9 +92,19 @@ export class SocketGuard {
     return this.events.allow(socketId, this.now());
   }
 
-  /** Whether a socket that watches `watching` booking rooms may join one more. */
-  mayJoin(watching: number): boolean {
-    return watching < this.limits.maxRooms;
+  /**
+   * Takes a room slot of a socket that watches `watching` booking rooms, for a join about to be
+   * checked: the release (once the join is done or refused), or undefined when the joins in
+   * hand would take it past SOCKET_MAX_ROOMS. Counting only the rooms joined would let the
+   * checks in flight all pass and join.
+   */
+  reserveRoom(socketId: string, watching: number): (() => void) | undefined {
+    return this.take(this.joining, socketId, this.limits.maxRooms - watching);
+  }
+
+  /** The joins of a socket still being checked. */
+  joiningRooms(socketId: string): number {
+    return this.joining.get(socketId) ?? 0;
   }
 
   /** Takes one of the user's room checks in flight: the release, or undefined when all are. */
@@ -171,6 +215,15 @@ export function guardEvents(service: Gateway, socket: Socket) {
     if (!service.sockets.allowEvent(socket.id)) {
       refuse(args, {
         message: "Too many events on this socket, slow down",
+        code: 429,
+        type: "RATE_LIMITED",
+      });
+      return;
+    }
+    const fixes = fixesIn(args);
+    if (fixes > 0 && !service.sockets.allowFixes(session.user, fixes)) {
+      refuse(args, {
+        message: "Too many GPS fixes for this runner, slow down",
         code: 429,
         type: "RATE_LIMITED",
       });

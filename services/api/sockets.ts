@@ -165,13 +165,20 @@ async function watch(
   const booking_id = bookingIn(payload, ack);
   if (!booking_id) return;
   const watching = [...socket.rooms].filter((room) => room.startsWith(bookingRoom(""))).length;
-  if (!socket.rooms.has(bookingRoom(booking_id)) && !service.sockets.mayJoin(watching)) {
-    const message = `This socket watches ${watching} bookings, the most allowed: unsubscribe one first`;
+  const room = socket.rooms.has(bookingRoom(booking_id))
+    ? () => undefined // watched already: joining again takes no room
+    : service.sockets.reserveRoom(socket.id, watching);
+  if (!room) {
+    const joining = service.sockets.joiningRooms(socket.id);
+    const held =
+      joining > 0 ? `${watching} bookings and is joining ${joining}` : `${watching} bookings`;
+    const message = `This socket watches ${held}, the most allowed: unsubscribe one first`;
     reply(ack, { ok: false, error: { message, code: 429, type: "TOO_MANY_ROOMS" } });
     return;
   }
   const release = service.sockets.beginCheck(user);
   if (!release) {
+    room();
     reply(ack, failure({ name: "QueueIsFull", message: "", type: "QUEUE_FULL" }));
     return;
   }
@@ -189,6 +196,7 @@ async function watch(
   } catch (error) {
     reply(ack, failure(error));
   } finally {
+    room();
     release();
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Errors } from "moleculer";
 import { decide, freesRunner, slotIsFree, type BookingCommand } from "../../domain/booking";
 import { reject } from "../../domain/decider";
-import type { Outcome } from "../../lib/aggregate";
+import { isNoOp, type Outcome } from "../../lib/aggregate";
 import { pushLive } from "../../lib/live";
 import { ignoreDuplicateKey } from "../../lib/mongo";
 import type { BookingDoc } from "../../models/booking.model";
@@ -13,9 +13,10 @@ export type Transition = Exclude<BookingCommand, { type: "request" | "record_pay
 
 /**
  * Load → decide → one write guarded on what the decision read, carrying the transition's event.
- * A lost race finds the booking changed: a `conflict`. Accepting also takes the runner's one
+ * A lost race finds the booking changed: a `conflict`, unless what it changed to is where this
+ * command leads (a double tap: both answered alike). Accepting also takes the runner's one
  * active-booking slot and claims the runner (busy on the booking, refused unless it is online)
- * first, and gives both back if the write loses.
+ * first, and gives both back if the write loses to anything but the same runner's accept.
  */
 export async function transition(
   service: BookingThis,
@@ -26,24 +27,33 @@ export async function transition(
   let { before, decision, fresh } = await bookings.decide(id, decide, command);
   for (;;) {
     if (!decision.ok) return decision;
-    // A retry of a move that took effect changes nothing: no slot, no claim, no push.
-    if (decision.events.length === 0 && before)
-      return { ok: true, before, state: before, events: [] };
+    // A retry of a move that took effect changes nothing: no slot, no claim, no push. `decide`
+    // never answers one from what this instance remembers: it was read now.
+    if (isNoOp(before, decision)) return { ok: true, before, state: before, events: [] };
     const slot = command.type === "accept" ? await takeSlot(service, command.actor.sub, id) : null;
     if (command.type === "accept" && slot === null) {
-      return reject("conflict", "Finish your current booking before accepting another");
+      if (fresh) return reject("conflict", "Finish your current booking before accepting another");
+      // Decided on what this instance remembered: the booking may be this runner's already.
+      before = await bookings.load(id);
+      decision = decide(before, command);
+      fresh = true;
+      continue;
     }
     if (slot) await claimRunner(service, command.actor.sub, id, command.at, slot);
     const saved = await bookings.save(id, before, decision);
     if (saved.ok) return moved(service, id, before, saved);
-    if (slot) {
+    const now = await bookings.load(id);
+    // Lost to the same runner's accept (a double tap, a retry): the claim and slot are the
+    // winner's too, and stay.
+    if (slot && now?.runner_id !== command.actor.sub) {
       await releaseRunner(service, command.actor.sub, id);
       await service.models.runnerLocks.deleteOne({ _id: command.actor.sub, token: slot });
     }
-    // Decided on what this instance remembered, and another moved it since: decide again.
-    if (fresh) return saved;
-    before = await bookings.load(id);
-    decision = decide(before, command);
+    const again = decide(now, command);
+    // Decided on what this instance remembered, or lost to this very move: decide again.
+    if (fresh && !(again.ok && isNoOp(now, again))) return saved;
+    before = now;
+    decision = again;
     fresh = true;
   }
 }
@@ -68,8 +78,11 @@ async function moved(
 
 /**
  * Takes the runner's one active-booking slot for this accept call: an insert keyed by the
- * runner, so of two accepts at the same moment (two bookings, or a double tap) one wins.
- * Returns the call's token, or null. A slot is taken over only when `slotIsFree` says so.
+ * runner, so of two accepts at the same moment of two bookings one wins. Returns the call's
+ * token, or null. A slot is taken over when `slotIsFree` says so, or when it names this very
+ * booking while it is still open: a double tap, or this accept run again after a crash left
+ * the slot taken (and the runner claimed) but the booking unsaved. The guarded write of the
+ * booking then decides which call wins.
  */
 async function takeSlot(
   service: BookingThis,
@@ -78,24 +91,35 @@ async function takeSlot(
 ): Promise<string | null> {
   const { runnerLocks } = service.models;
   const token = randomUUID();
-  try {
-    await runnerLocks.create({ _id: runnerId, booking_id: bookingId, token, taken_at: new Date() });
-    return token;
-  } catch (error) {
-    ignoreDuplicateKey(error);
+  // A few tries: the slot may be released or taken over between the reads and the write.
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      await runnerLocks.create({
+        _id: runnerId,
+        booking_id: bookingId,
+        token,
+        taken_at: new Date(),
+      });
+      return token;
+    } catch (error) {
+      ignoreDuplicateKey(error);
+    }
+    const lock = await runnerLocks.findById(runnerId).lean<RunnerLockDoc>();
+    if (!lock) continue;
+    const holder = await service.models.bookings
+      .findById(lock.booking_id, { status: 1, runner_id: 1 })
+      .lean<Pick<BookingDoc, "status" | "runner_id">>();
+    const same = lock.booking_id === bookingId;
+    const open = same && holder?.status === "requested" && holder.runner_id === null;
+    const heldForMs = Date.now() - lock.taken_at.getTime();
+    if (!open && (same || !slotIsFree(runnerId, holder, heldForMs))) return null;
+    const taken = await runnerLocks.updateOne(
+      { _id: runnerId, token: lock.token },
+      { $set: { booking_id: bookingId, token, taken_at: new Date() } },
+    );
+    if (taken.modifiedCount > 0) return token;
   }
-  const lock = await runnerLocks.findById(runnerId).lean<RunnerLockDoc>();
-  // Released meanwhile, or a second tap on the same booking: this call does not get it.
-  if (!lock || lock.booking_id === bookingId) return null;
-  const holder = await service.models.bookings
-    .findById(lock.booking_id, { status: 1, runner_id: 1 })
-    .lean<Pick<BookingDoc, "status" | "runner_id">>();
-  if (!slotIsFree(runnerId, holder, Date.now() - lock.taken_at.getTime())) return null;
-  const taken = await runnerLocks.updateOne(
-    { _id: runnerId, token: lock.token },
-    { $set: { booking_id: bookingId, token, taken_at: new Date() } },
-  );
-  return taken.modifiedCount > 0 ? token : null;
+  return null;
 }
 
 /**

@@ -5,8 +5,8 @@ import { webhookHears, type User } from "../../domain/access";
 import { toWire, type DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
-import { addressPolicy, resolveTarget } from "../../lib/notify/address";
-import { MAX_ATTEMPTS, nextDelayMs } from "../../lib/notify/signature";
+import { pointsOutside } from "../../lib/notify/address";
+import { MAX_ATTEMPTS, retryDueAt, settledAt } from "../../lib/notify/signature";
 import {
   delivered,
   outcomeOf,
@@ -49,12 +49,23 @@ const changed = (service: NotificationThis) =>
 /** An integrator subscribes a URL to event types; the signing secret is shown this once. */
 export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async function (ctx) {
   const user = callerOf(ctx);
+  // Each event about a user's bookings goes to each of its webhooks: without a cap, one owner
+  // could make Kilat send any public host a flood of signed POSTs per booking.
+  if ((await this.models.webhooks.countDocuments(ownedBy(user))) >= WEBHOOK_TUNING.maxPerUser) {
+    throw clientError(
+      "CONFLICT",
+      `At most ${WEBHOOK_TUNING.maxPerUser} webhooks per user: delete one before adding another`,
+    );
+  }
   const { webhookAllowInternal } = runtimeOf(this.broker).config;
   if (!webhookAllowInternal) {
-    // A name that does not resolve is refused like an internal one: told apart, they would let
-    // a caller find out which internal names exist.
-    const target = await resolveTarget(new URL(ctx.params.url), addressPolicy(false));
-    if (target.kind !== "pinned") {
+    // A name that does not resolve, or not within the sending deadline, is refused like an
+    // internal one: told apart, they would let a caller find out which internal names exist;
+    // unbounded, a caller's slow-answering DNS would decide how long the request waits.
+    const outside = await pointsOutside(new URL(ctx.params.url), {
+      timeoutMs: WEBHOOK_TUNING.deliveryTimeoutMs,
+    });
+    if (!outside) {
       throw clientError("VALIDATION_ERROR", "The webhook URL does not point at a public address", [
         {
           field: "url",
@@ -74,6 +85,7 @@ export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async fu
   });
   await changed(this);
   ctx.meta.$outcome = "created";
+  ctx.meta.$location = `/api/webhooks/${doc._id}`;
   return { ...webhookEntity(doc.toObject()), secret: doc.secret };
 });
 
@@ -102,8 +114,8 @@ export const webhookDelete = action(NOTIFICATION_ACTIONS.webhookDelete, async fu
 type StoredAttempt = Omit<DeliveryAttempt, "outcome"> & { outcome?: DeliveryOutcome };
 
 /**
- * An attempt as the integrator sees it: when, the outcome, and the status code their receiver
- * answered. Named field by field, so no network error text or timing is ever shown.
+ * An attempt as the integrator sees it: when it started, the outcome, and the status code their
+ * receiver answered. Named field by field, so no network error text or duration is ever shown.
  */
 const attemptEntity = (attempt: StoredAttempt) => ({
   at: new Date(attempt.at).toISOString(),
@@ -111,7 +123,27 @@ const attemptEntity = (attempt: StoredAttempt) => ({
   status_code: attempt.status_code,
 });
 
-/** A webhook's deliveries, newest first, each with every attempt. */
+/**
+ * A delivery as the integrator sees it: each attempt only once settled (its deadline passed),
+ * and pending until the last one is. Shown as soon as it was written, an attempt's appearance
+ * would time it, to the port scanner polling this list; so would the next attempt's due time,
+ * which is not shown.
+ */
+function deliveryEntity(doc: DeliveryDoc, now: number) {
+  const { deliveryTimeoutMs } = WEBHOOK_TUNING;
+  const settled = doc.attempts.filter(
+    (attempt) => settledAt(new Date(attempt.at), deliveryTimeoutMs) <= now,
+  );
+  return {
+    id: doc._id,
+    event_id: doc.event_id,
+    event_type: doc.event_type,
+    status: settled.length < doc.attempts.length ? "pending" : doc.status,
+    attempts: settled.map(attemptEntity),
+  };
+}
+
+/** A webhook's deliveries, newest first, each with its settled attempts. */
 export const webhookDeliveries = action(
   NOTIFICATION_ACTIONS.webhookDeliveries,
   async function (ctx) {
@@ -124,16 +156,8 @@ export const webhookDeliveries = action(
       .sort({ created_at: -1 })
       .limit(ctx.params.limit)
       .lean<DeliveryDoc[]>();
-    return {
-      items: docs.map((doc) => ({
-        id: doc._id,
-        event_id: doc.event_id,
-        event_type: doc.event_type,
-        status: doc.status,
-        next_attempt_at: doc.status === "pending" ? doc.next_attempt_at.toISOString() : null,
-        attempts: doc.attempts.map(attemptEntity),
-      })),
-    };
+    const now = Date.now();
+    return { items: docs.map((doc) => deliveryEntity(doc, now)) };
   },
 );
 
@@ -247,7 +271,10 @@ async function attemptDelivery(service: NotificationThis, delivery: DeliveryDoc)
     { _id: delivery._id },
     {
       $push: { attempts: attempt },
-      $set: { status, next_attempt_at: new Date(Date.now() + nextDelayMs(attempts)) },
+      $set: {
+        status,
+        next_attempt_at: retryDueAt(attempt.at, attempts, WEBHOOK_TUNING.deliveryTimeoutMs),
+      },
     },
   );
 }

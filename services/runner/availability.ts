@@ -35,7 +35,7 @@ export const offline = action(RUNNER_ACTIONS.offline, async function (ctx) {
  */
 export const claim = action(RUNNER_ACTIONS.claim, async function (ctx) {
   const { runner_id, booking_id, accepted_at } = ctx.params;
-  orThrow(await takeBooking(this, runner_id, booking_id, new Date(accepted_at)));
+  orThrow(await takeBooking(this, runner_id, booking_id, new Date(accepted_at), "claim"));
   this.trips.delete(runner_id);
   return { runner_id, booking_id };
 });

@@ -10,7 +10,7 @@ import { distanceKm, isMappable, type LatLng } from "../../domain/geo";
 import { decide as decideRunner } from "../../domain/runner";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { Outcome } from "../../lib/aggregate";
-import type { GeoIndex } from "../../lib/geo-index";
+import { UnmappablePositionError, type GeoIndex } from "../../lib/geo-index";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { DispatchDoc } from "../../models/dispatch.model";
@@ -60,8 +60,10 @@ export async function tryDispatch(
   try {
     return await offerNearest(service, bookingId, dispatch, pickup);
   } catch (error) {
-    // The index refuses the position itself: no later try can do better.
-    if (error instanceof RangeError) return giveUp(service, bookingId, dispatch, error.message);
+    // The index refuses the position itself: no later try can do better. Any other error (a
+    // RangeError from an invalid date or a driver, too) is worth the event's retries.
+    if (error instanceof UnmappablePositionError)
+      return giveUp(service, bookingId, dispatch, error.message);
     throw error;
   }
 }
@@ -180,11 +182,13 @@ export async function takeBooking(
   runnerId: string,
   bookingId: string,
   at: Date,
+  by: "claim" | "event",
 ): Promise<Outcome<RunnerDoc>> {
   const taken = await commandRunner(service, runnerId, {
     type: "take_booking",
     booking_id: bookingId,
     at,
+    by,
   });
   // Not at its timeout: the booking it was offered should not wait for a runner now busy.
   const other = taken.ok ? taken.before?.offer?.booking_id : undefined;
@@ -208,7 +212,7 @@ export async function dispatchNear(service: RunnerThis, position: LatLng) {
     );
 }
 
-const SKIPPED_METRIC = "kilat.runner.dispatch.skipped";
+const SKIPPED_METRIC = "kilat.runner.dispatch.skipped.total";
 
 /**
  * One record's step of a sweep (or of a runner coming online): a failure is logged and counted,
@@ -270,9 +274,11 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
     const offeredTo =
       accepted.ok && accepted.before?.status === "offered" ? accepted.before.runner_id : null;
     if (offeredTo && offeredTo !== runner_id) await releaseOffer(this, offeredTo, booking_id);
-    // The accept claimed the runner already (runner.claim): this repeats it, for an accept
-    // made before claims existed.
-    await takeBooking(this, runner_id, booking_id, new Date());
+    // The accept claimed the runner already (runner.claim), so this is mostly a repeat. It is
+    // kept as the repair of a runner that is not busy on an accepted booking (a claim given back
+    // by a call that lost meanwhile, an accept made before claims existed), but it takes only a
+    // runner on no other booking: late, this event must not pull a runner off its next trip.
+    await takeBooking(this, runner_id, booking_id, new Date(), "event");
   },
 
   /** The pet is handed over: the runner is free for the next job. */
@@ -280,6 +286,8 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
     const { booking_id, runner_id } = event.data;
     await commandDispatch(this, booking_id, { type: "closed" });
     await commandRunner(this, runner_id, { type: "free", booking_id, at: new Date() });
+    // Its fixes naming the booking are no longer trip fixes here (elsewhere: after tripTrustMs).
+    this.trips.delete(runner_id);
   },
 
   async "booking.cancelled"(event) {
@@ -299,6 +307,7 @@ async function ended(service: RunnerThis, bookingId: string): Promise<void> {
   if (!runnerId) return;
   await releaseOffer(service, runnerId, bookingId);
   await commandRunner(service, runnerId, { type: "free", booking_id: bookingId, at: new Date() });
+  service.trips.delete(runnerId);
 }
 
 export const paymentEvents: EventHandlers<RunnerThis> = {

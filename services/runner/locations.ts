@@ -16,17 +16,17 @@ type Fix = z.output<typeof LocationParams>;
 
 /**
  * One GPS fix: moves the runner in the geo index and publishes `runner.location_update`.
- * The hot path: no database access (but the first fix naming a booking, per instance), one
- * geo-index round trip, one (batched) Kafka send. Queued (202) once Kafka has it; a conflict
- * when the runner is not online; 422 when too old; rate limited beyond LOCATION_RATE_LIMIT and
- * LOCATION_ARRIVALS_PER_SEC.
+ * The hot path: no database access (but for fixes naming a booking, one read per runner and
+ * instance every `tripTrustMs`), one geo-index round trip, one (batched) Kafka send. Queued
+ * (202) once Kafka has it; a conflict when the runner is not online; 422 when too old; rate
+ * limited beyond LOCATION_RATE_LIMIT and LOCATION_ARRIVALS_PER_SEC.
  */
 export const location = action(RUNNER_ACTIONS.location, async function (ctx) {
   const [judged] = await judge(this, [{ runner_id: callerOf(ctx).sub, fix: ctx.params }]);
   if (judged.status === "rejected") throw judged.reason;
   const event = judged.value;
   await runtimeOf(this.broker).bus.publish(TOPICS.runner, [event]);
-  this.broker.metrics.increment("kilat.runner.location.accepted");
+  this.broker.metrics.increment("kilat.runner.location.accepted.total");
   ctx.meta.$outcome = "queued";
   return { accepted: true, event_id: event.id };
 });
@@ -72,7 +72,7 @@ async function judgeFixes(
   const events = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   if (events.length > 0) {
     await runtimeOf(service.broker).bus.publish(TOPICS.runner, events);
-    service.broker.metrics.increment("kilat.runner.location.accepted", {}, events.length);
+    service.broker.metrics.increment("kilat.runner.location.accepted.total", {}, events.length);
   }
   return settled.map((result) =>
     result.status === "fulfilled"
@@ -106,7 +106,7 @@ async function judge(
   const now = Date.now();
   const admitted = arrivals.map((arrival): Arrival => {
     if (service.arrivals.allow(arrival.runner_id, now)) return arrival;
-    service.broker.metrics.increment("kilat.runner.location.dropped", { reason: "arrivals" });
+    service.broker.metrics.increment("kilat.runner.location.dropped.total", { reason: "arrivals" });
     return {
       runner_id: arrival.runner_id,
       error: clientError(
@@ -128,7 +128,8 @@ async function judge(
 /**
  * Reads the active booking of each runner whose fix names a booking not known here (cached:
  * a runner's next fixes cost nothing). A booking other than the one last read is read again at
- * most every `tripRecheckMs`: the runner may have taken it on another instance since.
+ * most every `tripRecheckMs`: the runner may have taken it on another instance since. Any read
+ * is trusted for `tripTrustMs` only: the trip may have ended on another instance.
  */
 async function learnTrips(service: RunnerThis, arrivals: Arrival[], now: number) {
   const unknown = new Set<string>();
@@ -136,8 +137,10 @@ async function learnTrips(service: RunnerThis, arrivals: Arrival[], now: number)
     const bookingId = "fix" in arrival ? arrival.fix.booking_id : undefined;
     if (!bookingId || unknown.has(arrival.runner_id)) continue;
     const known = service.trips.get(arrival.runner_id);
-    const recheck = known && now - known.checkedAt >= DISPATCH_TUNING.tripRecheckMs;
-    if (!known || (known.booking_id !== bookingId && recheck)) unknown.add(arrival.runner_id);
+    const age = known ? now - known.checkedAt : Infinity;
+    const recheck =
+      known?.booking_id === bookingId ? DISPATCH_TUNING.tripTrustMs : DISPATCH_TUNING.tripRecheckMs;
+    if (age >= recheck) unknown.add(arrival.runner_id);
   }
   if (unknown.size === 0) return;
   const docs = await service.models.runners
@@ -187,13 +190,13 @@ async function takeFix(
   const { fixMaxAgeMs } = runtimeOf(service.broker).config.tracking;
   const stale = staleFix(recordedAt, now, acceptedAt(service, runnerId, fix), fixMaxAgeMs);
   if (stale) {
-    service.broker.metrics.increment("kilat.runner.location.dropped", { reason: "stale" });
+    service.broker.metrics.increment("kilat.runner.location.dropped.total", { reason: "stale" });
     throw clientError("VALIDATION_ERROR", `Invalid request: timestamp: ${STALE[stale]}`, [
       { field: "timestamp", message: STALE[stale], type: "stale" },
     ]);
   }
   if (!service.limiter.allow(runnerId, recordedAt)) {
-    service.broker.metrics.increment("kilat.runner.location.dropped", { reason: "rate" });
+    service.broker.metrics.increment("kilat.runner.location.dropped.total", { reason: "rate" });
     throw clientError("RATE_LIMITED", "Too many location updates; the excess is dropped");
   }
   const at = new Date(now);

@@ -107,12 +107,12 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     this.closeGeo = close;
     this.broker.metrics.register({
       type: "counter",
-      name: "kilat.runner.location.accepted",
+      name: "kilat.runner.location.accepted.total",
       description: "GPS fixes accepted and published",
     });
     this.broker.metrics.register({
       type: "counter",
-      name: "kilat.runner.location.dropped",
+      name: "kilat.runner.location.dropped.total",
       labelNames: ["reason"],
       description: "GPS fixes dropped before publishing (rate, arrivals, stale)",
     });

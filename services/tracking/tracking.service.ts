@@ -63,7 +63,7 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
     );
     this.broker.metrics.register({
       type: "counter",
-      name: "kilat.tracking.fixes",
+      name: "kilat.tracking.fixes.total",
       labelNames: ["result"],
       description: "GPS fixes judged by the tracking service: accepted, or why dropped",
     });

@@ -105,7 +105,10 @@ export class Cluster {
       for (let i = 0; i < replicas(service); i++) started.push(cluster.spawn(service));
     try {
       await Promise.all(started.map((replica) => cluster.joined(replica, 120_000)));
-      await until("the gateway to be ready", async () => (await fetch(`${cluster.url}/ready`)).ok);
+      await until(
+        "the gateway to be ready",
+        async () => (await fetch(`${cluster.url}/ready?all=true`)).ok,
+      );
     } catch (error) {
       await cluster.close().catch(() => undefined);
       throw error;

@@ -1,5 +1,10 @@
 import { distanceKm } from "../../domain/geo";
-import type { GeoIndex, LatLng, NearbyRunner } from "../../lib/geo-index";
+import {
+  UnmappablePositionError,
+  type GeoIndex,
+  type LatLng,
+  type NearbyRunner,
+} from "../../lib/geo-index";
 
 const STALE_MS = 60_000;
 const T0 = new Date("2025-03-01T08:00:00.000Z");
@@ -245,6 +250,32 @@ export function geoIndexContract(fresh: (staleAfterMs: number) => Promise<GeoInd
     await expect(index.nearby(CENTER, -1)).rejects.toThrow(RangeError);
     await expect(index.nearby(CENTER, 5, { limit: -1 })).rejects.toThrow(RangeError);
     await expect(index.nearby(CENTER, 5, { limit: 1.5 })).rejects.toThrow(RangeError);
+    expect(await index.size()).toBe(0);
+  });
+
+  it("refuses a position it cannot hold with its own error, and anything else with a plain RangeError", async () => {
+    const unmappable = new UnmappablePositionError("position out of range: 89.9,0");
+    await expect(index.upsert("polar", { lat: 89.9, lng: 0 })).rejects.toEqual(unmappable);
+    await expect(index.touch("polar", { lat: 89.9, lng: 0 })).rejects.toEqual(unmappable);
+    await expect(index.nearby({ lat: 89.9, lng: 0 }, 5)).rejects.toEqual(unmappable);
+    await expect(index.upsert("nan", { lat: NaN, lng: 0 })).rejects.toBeInstanceOf(
+      UnmappablePositionError,
+    );
+    const refusals = await Promise.all(
+      [index.upsert("date", CENTER, new Date(NaN)), index.nearby(CENTER, -1)].map((refused) =>
+        refused.then(
+          () => "accepted",
+          (error: unknown) => [
+            error instanceof RangeError,
+            error instanceof UnmappablePositionError,
+          ],
+        ),
+      ),
+    );
+    expect(refusals).toEqual([
+      [true, false],
+      [true, false],
+    ]);
     expect(await index.size()).toBe(0);
   });
 }

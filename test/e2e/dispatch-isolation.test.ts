@@ -140,7 +140,7 @@ describeWithInfra(["mongo"], "one booking cannot stop dispatch for the others", 
     expect(flaky?.status).toEqual("searching");
     expect(flaky && flaky.updated_at.getTime()).toBeGreaterThan(Date.now() - MINUTE);
     const skipped = system.brokers[0].metrics
-      .getMetric("kilat.runner.dispatch.skipped")
+      .getMetric("kilat.runner.dispatch.skipped.total")
       ?.get({ step: "search" });
     expect(skipped?.value).toEqual(1);
   });

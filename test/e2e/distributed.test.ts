@@ -55,7 +55,7 @@ describeWithInfra(
       }
       await eventually(
         async () => {
-          const response = await fetch(`http://127.0.0.1:${port}/ready`);
+          const response = await fetch(`http://127.0.0.1:${port}/ready?all=true`);
           return response.ok ? true : undefined;
         },
         { timeoutMs: 60000, intervalMs: 250, what: "the processes to be ready" },

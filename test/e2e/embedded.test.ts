@@ -56,7 +56,7 @@ describeWithInfra(["mongo"], "embedded mode through the public REST and Socket.I
       "/ready",
     );
     expect(ready.status).toEqual(200);
-    expect(Object.keys(ready.body.checks).sort()).toEqual(["event_bus", "mongodb", "services"]);
+    expect(Object.keys(ready.body.checks).sort()).toEqual(["event_bus", "mongodb"]);
     const metrics = await system.api<string>("GET", "/metrics", {
       token: system.token("admin", "metrics"),
     });

@@ -239,7 +239,7 @@ describeWithInfra(["mongo"], "the metrics endpoint", (infra) => {
       expect(metrics.status).toEqual(200);
       for (const family of [
         "process_cpu_user_seconds_total",
-        "process_eventloop_delay_ms",
+        "process_eventloop_delay_seconds",
         "moleculer_request_total",
       ]) {
         expect([family, new RegExp(`^${family}[{ ]`, "m").test(metrics.body)]).toEqual([

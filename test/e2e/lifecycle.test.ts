@@ -6,8 +6,16 @@ import type {
   RunnerEntity,
 } from "../../contracts";
 import type { PaymentProvider } from "../../lib/payments/port";
+import { DISPATCH_TUNING } from "../../config/tuning";
+import type { GeoIndex } from "../../lib/geo-index";
+import { createRuntime } from "../../lib/runtime";
+import type { DispatchDoc } from "../../models/dispatch.model";
 import * as paymentStore from "../../services/payment/context";
+import type { RunnerThis } from "../../services/runner/context";
+import { tryDispatch } from "../../services/runner/dispatch";
 import { describeWithInfra } from "../support/infra";
+import { LaggingConsumerBus } from "../support/lagging-bus";
+import { heldBooking } from "../support/trips";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -573,5 +581,144 @@ describeWithInfra(["mongo"], "unpaid bookings: paying again, and expiry", (infra
     const { payment, booking } = await released(hasty, owner, created.booking_id);
     expect([payment.refunded_cents, payment.captured_cents]).toEqual([payment.amount_cents, 0]);
     expect([booking.status, booking.payment_status]).toEqual(["expired", "refunded"]);
+  });
+});
+
+/**
+ * What the runner service does with events that come late, and with a search that fails for a
+ * reason other than the pickup (issue 19 review).
+ */
+describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra) => {
+  let system: System;
+  let bus: LaggingConsumerBus;
+  let runners: RunnerThis;
+  const FIX_MAX_AGE_MS = 2000;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: { FIX_MAX_AGE: `${FIX_MAX_AGE_MS}ms` },
+      busFor: (_services, config) => {
+        bus = new LaggingConsumerBus(createRuntime(config).bus, "service-runner-bookings");
+        return bus;
+      },
+    });
+    runners = system.brokers[0].getLocalService("runner") as unknown as RunnerThis;
+  });
+  afterAll(async () => {
+    await system?.stop();
+    await bus?.close();
+  });
+
+  const step = (id: string, action: string, token: string) =>
+    system.api<BookingEntity>("POST", `/api/bookings/${id}/${action}`, { token, body: {} });
+  const onlineRunner = async (sub: string) => {
+    const token = system.token("runner", sub);
+    expect(
+      (await system.api("POST", "/api/runners/me/online", { token, body: trip.pickup })).status,
+    ).toBe(200);
+    return token;
+  };
+  const runnerNow = async (token: string) =>
+    (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
+  const heldTrip = (owner: string) => heldBooking(system, system.token("owner", owner), trip);
+
+  it("keeps a runner on its next booking when the last one's booking.accepted and booking.delivered reach the runner service late", async () => {
+    const runner = await onlineRunner("runner-late-events");
+    const first = await heldTrip("owner-late-1");
+    const second = await heldTrip("owner-late-2");
+    bus.fallBehindOn(first.booking_id);
+
+    for (const action of ["accept", "pickup", "depart", "deliver"]) {
+      expect((await step(first.booking_id, action, runner)).status).toBe(200);
+    }
+    const next = await step(second.booking_id, "accept", runner);
+    expect([next.status, next.body.status]).toEqual([200, "accepted"]);
+    await eventually(
+      async () => (bus.keptOf(first.booking_id).includes("booking.delivered") ? true : undefined),
+      { what: "the first booking's events kept back" },
+    );
+    expect(bus.keptOf(first.booking_id)).toEqual(["booking.accepted", "booking.delivered"]);
+
+    await bus.catchUp();
+    expect(await runnerNow(runner)).toEqual(
+      expect.objectContaining({ availability: "busy", active_booking_id: second.booking_id }),
+    );
+  });
+
+  it("refuses a fix naming a finished booking, past FIX_MAX_AGE, once the runner is freed, here or on another instance", async () => {
+    const runnerId = "runner-finished-trip";
+    const runner = await onlineRunner(runnerId);
+    const { booking_id } = await heldTrip("owner-finished-trip");
+    expect((await step(booking_id, "accept", runner)).status).toBe(200);
+    const onTrip = Date.now() + 10; // recorded after the acceptance
+    const fix = (recordedAt: number) =>
+      system.api<{ message?: string }>("POST", "/api/runners/me/location", {
+        token: runner,
+        body: { ...trip.pickup, booking_id, timestamp: new Date(recordedAt).toISOString() },
+      });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await fix(onTrip)).status).toBe(202);
+    for (const action of ["pickup", "depart", "deliver"]) {
+      expect((await step(booking_id, action, runner)).status).toBe(200);
+    }
+    await eventually(
+      async () => ((await runnerNow(runner)).availability === "online" ? true : undefined),
+      { what: "the runner freed" },
+    );
+    // Now older than FIX_MAX_AGE, though recorded during the trip: counted while it lasted.
+    await new Promise((resolve) => setTimeout(resolve, onTrip + FIX_MAX_AGE_MS + 700 - Date.now()));
+    const tooOld = "recorded longer ago than FIX_MAX_AGE, naming no booking the runner is on";
+    const refused = await fix(onTrip + 300);
+    expect([refused.status, refused.body.message]).toEqual([
+      422,
+      `Invalid request: timestamp: ${tooOld}`,
+    ]);
+    // As an instance that did not see the trip end remembers it, read tripTrustMs ago.
+    runners.trips.set(runnerId, {
+      booking_id,
+      since: onTrip - 10,
+      checkedAt: Date.now() - DISPATCH_TUNING.tripTrustMs,
+    });
+    expect((await fix(onTrip + 600)).status).toBe(422);
+  });
+
+  it("keeps searching when the geo index fails with a RangeError that is not about the pickup", async () => {
+    const pickup = { lat: -6.31, lng: 106.71 };
+    const since = new Date();
+    await runners.models.dispatches.create({
+      _id: "range-error-booking",
+      pickup,
+      escrow_held: true,
+      status: "searching",
+      runner_id: null,
+      offer_expires_at: null,
+      tried: [],
+      created_at: since,
+      updated_at: since,
+    });
+    const real = runners.geo;
+    const failing: GeoIndex["nearby"] = () => Promise.reject(new RangeError("Invalid time value"));
+    runners.geo = Object.assign(Object.create(real) as GeoIndex, { nearby: failing });
+    try {
+      await expect(tryDispatch(runners, "range-error-booking")).rejects.toThrow(
+        new RangeError("Invalid time value"),
+      );
+    } finally {
+      runners.geo = real;
+    }
+    const dispatch = () =>
+      runners.models.dispatches.findById("range-error-booking").lean<DispatchDoc>();
+    expect((await dispatch())?.status).toEqual("searching");
+
+    // The next try, with the index back, offers it.
+    const token = system.token("runner", "runner-after-range-error");
+    expect(
+      (await system.api("POST", "/api/runners/me/online", { token, body: pickup })).status,
+    ).toBe(200);
+    await eventually(async () => ((await dispatch())?.status === "offered" ? true : undefined), {
+      what: "the booking offered",
+    });
+    expect((await dispatch())?.runner_id).toEqual("runner-after-range-error");
   });
 });

@@ -208,6 +208,69 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
     expect([replayed.status, replayed.body.replayed]).toEqual([200, listed.body.length]);
   });
 
+  it("shows the oldest unpublished outbox entry, dead letters and request times on /metrics", async () => {
+    const admin = system.token("admin", "ops-metrics");
+    const owner = system.token("owner", "ops-metrics-owner");
+    /** One sample of /metrics, by family and some of its labels; 0 when absent. */
+    const read = async (family: string, labels: Record<string, string>) => {
+      const text = (await system.api<string>("GET", "/metrics", { token: admin })).body;
+      const line = text
+        .split("\n")
+        .find(
+          (candidate) =>
+            candidate.startsWith(`${family}{`) &&
+            Object.entries(labels).every(([name, value]) =>
+              candidate.includes(`${name}="${value}"`),
+            ),
+        );
+      return line === undefined ? 0 : Number(line.split(" ").pop());
+    };
+    const created = { route: "/api/bookings", method: "POST", status: "201" };
+    const requestsBefore = await read("kilat_http_request_duration_seconds_count", created);
+    const lettersBefore = await read("kilat_dead_letters", { topic: "runner.events" });
+
+    bus.publishing = false; // Kafka unreachable: the booking's event waits in its outbox
+    const booking = await system.api("POST", "/api/bookings", {
+      token: owner,
+      body: {
+        pet_type: "dog",
+        pet_name: "Stuck",
+        pickup: { lat: 0.1, lng: 0.1 },
+        dropoff: { lat: 0.2, lng: 0.1 },
+      },
+    });
+    expect(booking.status).toBe(201);
+    const stuck = await eventually(async () => {
+      const age = await read("kilat_outbox_oldest_age_seconds", { service: "booking" });
+      return age >= 1 ? age : undefined;
+    });
+    expect(stuck).toBeLessThan(60);
+    bus.publishing = true;
+    await eventually(async () =>
+      (await read("kilat_outbox_oldest_age_seconds", { service: "booking" })) === 0
+        ? true
+        : undefined,
+    );
+
+    await bus.publishWire("runner.events.dlq", [
+      toWire(
+        createEvent(
+          "runner.offline",
+          { runner_id: "dlq-runner", occurred_at: new Date().toISOString() },
+          { service: "runner" },
+        ),
+      ),
+    ]);
+    await eventually(async () =>
+      (await read("kilat_dead_letters", { topic: "runner.events" })) === lettersBefore + 1
+        ? true
+        : undefined,
+    );
+    expect(await read("kilat_http_request_duration_seconds_count", created)).toEqual(
+      requestsBefore + 1,
+    );
+  });
+
   it("shows who is online", async () => {
     const runner = system.token("runner", "ops-runner");
     await system.api("POST", "/api/runners/me/online", {

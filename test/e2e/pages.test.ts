@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server as SocketServer } from "socket.io";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
 import { describeWithInfra } from "../support/infra";
-import { walk } from "../support/live";
 import { startSystem, type System } from "../support/system";
-import { heldBooking, trackStarted } from "../support/trips";
+import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
@@ -16,8 +16,26 @@ const SHOTS = [
   join(ROOT, ".infra", "screenshots"),
   ...(process.env.KILAT_DOCS_SCREENSHOTS ? [join(ROOT, "docs")] : []),
 ];
+/** A one-pixel grey tile, for a tile server the browser reaches only through the test. */
+const TILE = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGO48uQCAAUYAon2S8SkAAAAAElFTkSuQmCC",
+  "base64",
+);
+const TILE_URL = /^https:\/\/[abc]\.tiles\.kilat\.test\/\d+\/\d+\/\d+\.png$/;
 const pickup = { lat: -6.2, lng: 106.8 };
 const dropoff = { lat: -6.21, lng: 106.81 };
+/** The runner's way from the pickup to just short of the drop-off, a fix a minute (~25 km/h). */
+const way = [
+  pickup,
+  { lat: -6.2005, lng: 106.8035 },
+  { lat: -6.2035, lng: 106.8055 },
+  { lat: -6.207, lng: 106.807 },
+  { lat: -6.2085, lng: 106.8088 },
+].map((point, i, all) => ({
+  ...point,
+  speed_kmh: 25,
+  timestamp: new Date(Date.now() - (all.length - 1 - i) * 60_000).toISOString(),
+}));
 
 /** Debian's chromium with a fresh empty profile, headless, kept off the network it cannot reach. */
 async function browserFor(executablePath: string) {
@@ -46,6 +64,23 @@ async function screenshot(page: Page, name: string, forDocs = true) {
     mkdirSync(dir, { recursive: true });
     await page.screenshot({ path: join(dir, name), fullPage: true });
   }
+}
+
+/**
+ * What the page's Content Security Policy refused, and what the page threw: Chromium reports a
+ * refusal as a `securitypolicyviolation` event (forwarded to the console by a script the browser
+ * itself runs, not subject to the page's policy) and as a console error.
+ */
+async function refusals(page: Page): Promise<string[]> {
+  const seen: string[] = [];
+  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) =>
+    console.error("csp: " + e.violatedDirective + " " + e.blockedURI));`);
+  page.on("console", (message) => {
+    const text = message.text();
+    if (text.startsWith("csp: ") || /Content Security Policy/i.test(text)) seen.push(text);
+  });
+  page.on("pageerror", (error) => seen.push(`error: ${error.message}`));
+  return seen;
 }
 
 /** The notices a page showed, in order (it logs each one). */
@@ -90,6 +125,7 @@ describeWithInfra(
 
       const page = await browser.context.newPage();
       const shown = notices(page);
+      const refused = await refusals(page);
       await page.goto(`${system.url}/track/${id}#token=${owner}`);
       await page.waitForSelector('#steps[data-status="accepted"]');
       // The token leaves the address bar once read: it is not kept in history or shared on.
@@ -104,25 +140,42 @@ describeWithInfra(
       }
       await page.waitForSelector('#steps[data-status="in_transit"]');
       await trackStarted(system, owner, id);
+      // Leaflet draws the runner as an SVG path: its outline moves with each fix.
       const marker = async () =>
         Promise.all([
-          page.getAttribute("circle.runner", "cx"),
-          page.getAttribute("circle.runner", "data-lat"),
+          page.getAttribute("path.runner", "d"),
+          page.getAttribute("path.runner", "data-lat"),
         ]);
       const positions: (string | null)[][] = [];
-      for (const fix of walk(pickup, 4, 0.03)) {
+      // The way's fixes span minutes: as if the runner had accepted before them.
+      await acceptedAgo(system, "runner-page", 10 * 60_000);
+      for (const fix of way) {
         const sent = await system.api("POST", "/api/runners/me/location", {
           token: runner,
           body: { ...fix, booking_id: id },
         });
         expect(sent.status).toBe(202);
-        await page.waitForSelector(`circle.runner[data-lat="${fix.lat}"]`);
+        await page.waitForSelector(`path.runner[data-lat="${fix.lat}"]`);
         positions.push(await marker());
       }
       // One marker position per fix, each new: it moved on the map without a reload.
-      expect(new Set(positions.map((p) => p.join())).size).toEqual(4);
-      expect(await page.getAttribute("#map", "data-points")).toEqual("4");
-      expect(await page.textContent("#distance")).toEqual("0.09 km");
+      expect(new Set(positions.map((p) => p.join())).size).toEqual(way.length);
+      expect(await page.getAttribute("#map", "data-points")).toEqual(String(way.length));
+      const travelled = way.slice(1).reduce((km, fix, i) => km + distanceKm(way[i], fix), 0);
+      expect(await page.textContent("#distance")).toEqual(`${travelled.toFixed(2)} km`);
+      // The whole trip on a plain background: route, pickup, drop-off, labelled; no tile asked for.
+      expect(
+        await Promise.all(
+          ["path.route", "path.pickup", "path.dropoff", "img.leaflet-tile"].map(
+            async (selector) => (await page.$$(`#map ${selector}`)).length,
+          ),
+        ),
+      ).toEqual([1, 1, 1, 0]);
+      expect(await page.locator("#map .map-label").allTextContents()).toEqual([
+        "Pickup",
+        "Drop-off",
+        "Runner",
+      ]);
 
       for (const [step, token] of [
         ["deliver", runner],
@@ -137,6 +190,12 @@ describeWithInfra(
       expect(await page.textContent("#price")).toMatch(/^IDR [\d,]+\.\d\d$/);
       await screenshot(page, "trip-page.png");
       expect(shown.filter(Boolean)).toEqual([]);
+
+      // Leaflet's zoom control zooms: the runner's marker is drawn elsewhere.
+      const before = await page.getAttribute("path.runner", "d");
+      await page.click("#map .leaflet-control-zoom-in");
+      await page.waitForSelector(`path.runner:not([d="${before}"])`);
+      expect(refused).toEqual([]);
       await page.close();
     });
 
@@ -161,6 +220,7 @@ describeWithInfra(
       const admin = system.token("admin", "admin-page");
       const runner = system.token("runner", "runner-ops");
       const page = await browser.context.newPage();
+      const refused = await refusals(page);
       await page.goto(`${system.url}/ops#token=${admin}`);
       await page.waitForSelector("#letters[data-loaded]");
       expect(await page.$('tr[data-runner="runner-ops"]')).toBeNull();
@@ -170,12 +230,75 @@ describeWithInfra(
         body: { lat: -6.19, lng: 106.79 },
       });
       await page.waitForSelector('tr[data-runner="runner-ops"]');
-      await page.waitForSelector('circle.runner[data-runner="runner-ops"]');
+      await page.waitForSelector('path.runner[data-runner="runner-ops"]');
+      // Every runner of the list is on the map, labelled with its id.
+      const listed = await page.locator("#runners tr td:first-child").allTextContents();
+      expect((await page.locator("#map .map-label").allTextContents()).sort()).toEqual(
+        listed.sort(),
+      );
+      expect(await page.$$("#map .leaflet-control-zoom-in")).toHaveLength(1);
       await screenshot(page, "ops-page.png");
 
       await system.api("POST", "/api/runners/me/offline", { token: runner, body: {} });
       await page.waitForSelector('tr[data-runner="runner-ops"]', { state: "detached" });
+      await page.waitForSelector('path.runner[data-runner="runner-ops"]', { state: "detached" });
+      expect(refused).toEqual([]);
       await page.close();
+    });
+
+    it("puts tiles under the map with MAP_TILE_URL: their origin allowed, their credit shown as text", async () => {
+      const tiled = await startSystem({
+        infra: { mongo: infra.mongo },
+        env: {
+          MAP_TILE_URL: "https://{s}.tiles.kilat.test/{z}/{x}/{y}.png",
+          MAP_TILE_ATTRIBUTION: '<img src="x"> © Kilat Tiles & friends',
+        },
+      });
+      try {
+        const owner = tiled.token("owner", "owner-tiles");
+        const booking = await heldBooking(tiled, owner, { pickup, dropoff });
+        const page = await browser.context.newPage();
+        const refused = await refusals(page);
+        const asked: string[] = [];
+        await page.route("https://*.tiles.kilat.test/**", (route) => {
+          asked.push(route.request().url());
+          return route.fulfill({ status: 200, contentType: "image/png", body: TILE });
+        });
+        const response = await page.goto(`${tiled.url}/track/${booking.booking_id}#token=${owner}`);
+        // Leaflet's `{s}` subdomains (a, b, c) are one wildcard source.
+        expect(response?.headers()["content-security-policy"]).toContain(
+          "; img-src 'self' data: https://*.tiles.kilat.test; ",
+        );
+        await page.waitForSelector('#steps[data-status="requested"]');
+        await page.waitForSelector("#map img.leaflet-tile-loaded");
+        expect(asked.filter((url) => !TILE_URL.test(url))).toEqual([]);
+        expect(await page.textContent("#map .leaflet-control-attribution")).toEqual(
+          ' Leaflet | <img src="x"> © Kilat Tiles & friends',
+        );
+        expect(await page.$$("#map .leaflet-control-attribution img")).toHaveLength(0);
+        expect(refused).toEqual([]);
+        await page.close();
+      } finally {
+        await tiled.stop();
+      }
+    });
+
+    it("serves Leaflet's script and style from the installed package, and no other file of it", async () => {
+      const served = await Promise.all(
+        ["leaflet.js", "leaflet.css", "leaflet-src.js", "leaflet.js.map", "marker-icon.png"].map(
+          async (name) => {
+            const response = await system.api<string>("GET", `/pages/${name}`);
+            return [name, response.status, response.headers.get("content-type")];
+          },
+        ),
+      );
+      expect(served).toEqual([
+        ["leaflet.js", 200, "text/javascript; charset=utf-8"],
+        ["leaflet.css", 200, "text/css; charset=utf-8"],
+        ["leaflet-src.js", 404, "text/plain; charset=utf-8"],
+        ["leaflet.js.map", 404, "text/plain; charset=utf-8"],
+        ["marker-icon.png", 404, "text/plain; charset=utf-8"],
+      ]);
     });
 
     it.each([

@@ -1,4 +1,6 @@
-import type { BookingEntity, PaymentEntity } from "../../contracts";
+import type { Model } from "mongoose";
+import type { BookingEntity, PaymentEntity, RunnerEntity } from "../../contracts";
+import type { RunnerLockDoc } from "../../models/runner-lock.model";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
@@ -160,6 +162,76 @@ describeWithInfra(["mongo"], "retried writes, embedded", (infra) => {
       { what: "hold released" },
     );
     expect([payment.refunded_cents, payment.captured_cents]).toEqual([payment.amount_cents, 0]);
+  });
+
+  const heldFor = async (key: string) => {
+    const id = (await create(key)).body.booking_id;
+    await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
+    await eventually(async () => (await get(id)).payment_status === "held" || undefined, {
+      what: "escrow held",
+    });
+    return id;
+  };
+  const onlineRunner = async (sub: string) => {
+    const token = system.token("runner", sub);
+    await system.api("POST", "/api/runners/me/online", { token, body: trip.pickup });
+    return token;
+  };
+  const accept = (id: string, token: string) =>
+    system.api<BookingEntity>("POST", `/api/bookings/${id}/accept`, { token, body: {} });
+  const runnerNow = async (token: string) =>
+    (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
+
+  it("takes an accept run again after a crash left the runner's slot taken and the runner claimed, but the booking requested (200, runner busy on it)", async () => {
+    const id = await heldFor("crashed-accept");
+    const runner = await onlineRunner("runner-crashed-accept");
+    // What node A did before it was killed: the slot, then the claim; not the booking's write.
+    const { runnerLocks } = (
+      system.brokers[0].getLocalService("booking") as unknown as {
+        models: { runnerLocks: Model<RunnerLockDoc> };
+      }
+    ).models;
+    await runnerLocks.create({
+      _id: "runner-crashed-accept",
+      booking_id: id,
+      token: "token-of-the-killed-call",
+      taken_at: new Date(),
+    });
+    await system.brokers[0].call("runner.claim", {
+      runner_id: "runner-crashed-accept",
+      booking_id: id,
+      accepted_at: new Date().toISOString(),
+    });
+    expect([(await get(id)).status, (await runnerNow(runner)).availability]).toEqual([
+      "requested",
+      "busy",
+    ]);
+
+    const retried = await accept(id, runner);
+    expect([retried.status, retried.body.status, retried.body.runner_id]).toEqual([
+      200,
+      "accepted",
+      "runner-crashed-accept",
+    ]);
+    expect(await runnerNow(runner)).toEqual(
+      expect.objectContaining({ availability: "busy", active_booking_id: id }),
+    );
+  });
+
+  it("answers an accept tapped three times at once with 200 each, and leaves the runner busy on the booking", async () => {
+    for (const round of [1, 2, 3]) {
+      const id = await heldFor(`triple-tap-${round}`);
+      const runner = await onlineRunner(`runner-triple-tap-${round}`);
+      const answers = await Promise.all([1, 2, 3].map(() => accept(id, runner)));
+      expect(answers.map((answer) => [answer.status, answer.body.status])).toEqual([
+        [200, "accepted"],
+        [200, "accepted"],
+        [200, "accepted"],
+      ]);
+      expect(await runnerNow(runner)).toEqual(
+        expect.objectContaining({ availability: "busy", active_booking_id: id }),
+      );
+    }
   });
 
   it("still refuses another runner's accept of an accepted booking (409)", async () => {

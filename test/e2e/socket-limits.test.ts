@@ -70,13 +70,35 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
     expect(await handshake(token)).toEqual("connected");
   });
 
+  it("counts a batch of fixes by its size: a second full batch at once is refused whole, in one answer", async () => {
+    const runner = await connect(system.token("runner", "batch-flooder"));
+    const fixes = Array.from({ length: 500 }, (_, i) => ({
+      lat: -6.2,
+      lng: 106.8,
+      timestamp: new Date(Date.now() - (500 - i) * 1000).toISOString(),
+    }));
+    // The first is judged fix by fix (this runner is not online: each refused on its own).
+    const first = await request(runner, "locations", { fixes });
+    expect(first.ok).toEqual(true);
+    const second = await request(runner, "locations", { fixes });
+    expect(second).toEqual({
+      ok: false,
+      error: {
+        message: "Too many GPS fixes for this runner, slow down",
+        code: 429,
+        type: "RATE_LIMITED",
+      },
+    });
+  });
+
   it("answers a socket's flood of events with 429 past SOCKET_EVENTS_PER_SEC", async () => {
     const socket = await connect(system.token("owner", "flooder"));
     const acks = await Promise.all(
       Array.from({ length: 30 }, () => request(socket, "track:subscribe", { booking_id: "nope" })),
     );
-    const limited = acks.filter((ack) => ack.error?.code === 429);
-    // A burst of twice the rate goes through (each refused as not found), the rest is refused.
+    const limited = acks.filter((ack) => ack.error?.type === "RATE_LIMITED");
+    // A burst of twice the rate goes through (each refused as not found, or past the room limit
+    // while the others are checked), the rest is refused.
     expect(acks.length - limited.length).toBeLessThanOrEqual(5);
     expect(limited[0]).toEqual({
       ok: false,
@@ -111,6 +133,38 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
     expect((await request(socket, "track:unsubscribe", { booking_id: ids[0] })).ok).toEqual(true);
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect((await request(socket, "track:subscribe", { booking_id: ids[2] })).ok).toEqual(true);
+  });
+
+  it("keeps a socket within SOCKET_MAX_ROOMS when its subscribes are checked at the same time", async () => {
+    const owner = system.token("owner", "parallel-rooms");
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await booking(owner));
+    const socket = await connect(owner);
+    // Four at once: the event burst and the room checks in flight both admit four.
+    const acks = await Promise.all(
+      ids.map((booking_id) => request(socket, "track:subscribe", { booking_id })),
+    );
+    expect(acks.filter((ack) => ack.ok)).toHaveLength(2);
+    expect(acks.filter((ack) => !ack.ok)).toEqual([
+      {
+        ok: false,
+        error: {
+          message:
+            "This socket watches 0 bookings and is joining 2, the most allowed: unsubscribe one first",
+          code: 429,
+          type: "TOO_MANY_ROOMS",
+        },
+      },
+      {
+        ok: false,
+        error: {
+          message:
+            "This socket watches 0 bookings and is joining 2, the most allowed: unsubscribe one first",
+          code: 429,
+          type: "TOO_MANY_ROOMS",
+        },
+      },
+    ]);
   });
 
   it("keeps another owner's subscribe answered while one user floods from many sockets", async () => {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import type { Model } from "mongoose";
 import { runtimeOf } from "../../lib/runtime";
 import type { WebhookDoc } from "../../models/webhook.model";
@@ -208,6 +208,89 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
     expect(delivery.attempts).toEqual([{ at: AT, outcome: "unreachable", status_code: null }]);
   });
 
+  it("lists a receiver that never answers and a closed port alike: the attempts' timing and appearance do not time them", async () => {
+    // Accepts the connection and never answers: each attempt runs into the 5 s deadline.
+    const held: Socket[] = [];
+    const silent = createNetServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    closers.push(() => {
+      for (const socket of held) socket.destroy();
+      return new Promise((resolve) => silent.close(resolve));
+    });
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const owner = system.token("owner", "hook-timing");
+    const hooks: string[] = [];
+    for (const port of [(silent.address() as AddressInfo).port, closedPort]) {
+      const created = await system.api<{ id: string }>("POST", "/api/webhooks", {
+        token: owner,
+        body: { url: `http://127.0.0.1:${port}/hook`, events: ["booking.requested"] },
+      });
+      expect(created.status).toBe(201);
+      hooks.push(created.body.id);
+    }
+    await book(system, owner);
+
+    // Polled as a scanner would: when each first attempt shows up, and every field shown.
+    const firstSeen: (number | undefined)[] = [undefined, undefined];
+    const lists = await eventually(
+      async () => {
+        const items = await Promise.all(
+          hooks.map(async (id) => {
+            const response = await system.api<{ items: Record<string, unknown>[] }>(
+              "GET",
+              `/api/webhooks/${id}/deliveries`,
+              { token: owner },
+            );
+            return response.body.items;
+          }),
+        );
+        items.forEach((list, i) => {
+          const shown = (list[0]?.attempts as unknown[] | undefined)?.length ?? 0;
+          if (shown > 0) firstSeen[i] ??= Date.now();
+        });
+        return items.every((list) => (list[0]?.attempts as unknown[]).length >= 2)
+          ? items
+          : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 50, what: "two settled attempts on each webhook" },
+    );
+    const [silentItem, closedItem] = lists.map((list) => list[0] as unknown as Delivery);
+    for (const [item] of lists) {
+      expect(Object.keys(item).sort()).toEqual([
+        "attempts",
+        "event_id",
+        "event_type",
+        "id",
+        "status",
+      ]);
+    }
+    expect([silentItem.attempts.slice(0, 2), closedItem.attempts.slice(0, 2)]).toEqual([
+      [
+        { at: AT, outcome: "unreachable", status_code: null },
+        { at: AT, outcome: "unreachable", status_code: null },
+      ],
+      [
+        { at: AT, outcome: "unreachable", status_code: null },
+        { at: AT, outcome: "unreachable", status_code: null },
+      ],
+    ]);
+    const started = (item: Delivery, n: number) => Date.parse(item.attempts[n].at);
+    const gaps = [silentItem, closedItem].map((item) => started(item, 1) - started(item, 0));
+    const shownAfter = [silentItem, closedItem].map(
+      (item, i) => (firstSeen[i] ?? Infinity) - started(item, 0),
+    );
+    // The silent receiver's attempts took 5 s each, the closed port's none: told apart, the
+    // figures below would differ by about that.
+    expect([
+      Math.abs(gaps[0] - gaps[1]) < 1000,
+      Math.abs(shownAfter[0] - shownAfter[1]) < 1000,
+    ]).toEqual([true, true]);
+  });
+
   it("refuses bad subscriptions with a 4xx naming the field", async () => {
     const owner = system.token("owner", "hook-bad");
     const badUrl = await system.api<{ data: { field: string }[] }>("POST", "/api/webhooks", {
@@ -242,6 +325,33 @@ describeWithInfra(["mongo"], "integrator webhooks, embedded", (infra) => {
       body: { url: "https://partner.example/hook", events: ["booking.requested"] },
     });
     expect(runner.status).toBe(403);
+  });
+
+  it("caps one user's webhooks at 10 (each multiplies every event), and takes one again after a delete", async () => {
+    const owner = system.token("owner", "hook-many");
+    const create = () =>
+      system.api<{ id: string; message?: string }>("POST", "/api/webhooks", {
+        token: owner,
+        body: { url: "https://partner.example/hook", events: ["booking.requested"] },
+      });
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const created = await create();
+      expect([created.status, created.headers.get("location")]).toEqual([
+        201,
+        `/api/webhooks/${created.body.id}`,
+      ]);
+      made.push(created.body.id);
+    }
+    const eleventh = await create();
+    expect([eleventh.status, eleventh.body.message]).toEqual([
+      409,
+      "At most 10 webhooks per user: delete one before adding another",
+    ]);
+    expect((await system.api("DELETE", `/api/webhooks/${made[0]}`, { token: owner })).status).toBe(
+      200,
+    );
+    expect((await create()).status).toBe(201);
   });
 });
 

@@ -84,4 +84,72 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
     });
     expect(published.filter((type) => type === "booking.delivery_confirmed")).toHaveLength(1);
   });
+
+  it("auto-confirms and expires due bookings behind more than a page of ones that cannot be moved", async () => {
+    const config = loadConfig({
+      LOG_LEVEL: "fatal", // each unmovable booking logs a warning per try
+      MONGO_URL: infra.mongo,
+      MONGO_DB_PREFIX: uniqueName("starved"),
+      SERVICE_AREA: ANYWHERE,
+      AUTO_CONFIRM_AFTER: "2s",
+      PAYMENT_TIMEOUT: "2s",
+    });
+    const owner = { sub: "owner-starved", role: "owner" };
+    const runner = { sub: "runner-starved", role: "runner" };
+    const { broker, bookings } = await start(config);
+    // Arranged: 101 delivered and 101 unpaid bookings, due long ago, in a shape no move takes
+    // (written before a schema change, say), stored before the good ones.
+    const longAgo = Date.now() - 3_600_000;
+    const unmovable = (status: string, field: string) =>
+      Array.from({ length: 101 }, (_, i) => ({
+        _id: `broken-${status}-${String(i).padStart(3, "0")}`,
+        status,
+        payment_status: status === "delivered" ? "held" : "unpaid",
+        [field]: new Date(longAgo + i),
+      }));
+    await bookings.collection.insertMany([
+      ...unmovable("delivered", "auto_confirm_at"),
+      ...unmovable("requested", "payment_due_at"),
+    ] as never[]);
+    const create = () =>
+      broker.call<BookingEntity, Record<string, unknown>>(
+        "booking.create",
+        {
+          pet_type: "dog",
+          pet_name: "Rex",
+          pickup: { lat: 1, lng: 1 },
+          dropoff: { lat: 1.01, lng: 1 },
+        },
+        { meta: { user: owner } },
+      );
+    const toDeliver = await create();
+    await bookings.updateOne({ _id: toDeliver.booking_id }, { $set: { payment_status: "held" } });
+    await broker.call("runner.online", { lat: 1, lng: 1 }, { meta: { user: runner } });
+    for (const action of ["accept", "pickup", "depart", "deliver"]) {
+      await broker.call(
+        `booking.${action}`,
+        { id: toDeliver.booking_id },
+        { meta: { user: runner } },
+      );
+    }
+    const unpaid = await create();
+
+    const statusOf = async (id: string) =>
+      (await bookings.findById(id, { status: 1 }).lean<BookingDoc>())?.status;
+    const settled = await eventually(
+      async () => {
+        const both = [await statusOf(toDeliver.booking_id), await statusOf(unpaid.booking_id)];
+        return both.join() === "confirmed,expired" ? both : undefined;
+      },
+      { what: "the good bookings moved", timeoutMs: 30_000 },
+    );
+    expect(settled).toEqual(["confirmed", "expired"]);
+    // The unmovable ones are still there, unmoved (and still tried).
+    expect(
+      await bookings.countDocuments({
+        _id: /^broken-/,
+        status: { $in: ["delivered", "requested"] },
+      }),
+    ).toEqual(202);
+  });
 });

@@ -151,7 +151,7 @@ describeWithInfra(
       ).models.bookings;
       const updatesOfBookings = (): number => {
         const item: { value?: number } | null | undefined = broker.metrics
-          .getMetric("kilat.db.commands")
+          .getMetric("kilat.db.commands.total")
           ?.get({ db: "booking", command: "update", collection: "bookings" });
         return item?.value ?? 0;
       };

@@ -34,6 +34,12 @@ export class FlakyPublishBus implements EventBus {
   ping() {
     return this.real.ping();
   }
+  consumerLag(...args: Parameters<EventBus["consumerLag"]>) {
+    return this.real.consumerLag(...args);
+  }
+  countRecords(...args: Parameters<EventBus["countRecords"]>) {
+    return this.real.countRecords(...args);
+  }
   close() {
     return this.real.close();
   }

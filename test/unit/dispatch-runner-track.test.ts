@@ -218,7 +218,12 @@ describe("runner availability decider", () => {
 
   it("takes a booking whatever offer it held, guarded on the offer and its availability; frees only from that booking", () => {
     expect(
-      runner(stored("online", { offer }), { type: "take_booking", booking_id: "b1", at: AT }),
+      runner(stored("online", { offer }), {
+        type: "take_booking",
+        booking_id: "b1",
+        at: AT,
+        by: "claim",
+      }),
     ).toEqual({
       ok: true,
       expect: { availability: "online", active_booking_id: null, "offer.booking_id": "b2" },
@@ -257,7 +262,8 @@ describe("runner availability decider", () => {
   });
 
   it("given an offline or unknown runner, when it takes a booking, then 409: go online first", () => {
-    const command = { type: "take_booking" as const, booking_id: "b1", at: AT };
+    const claim = { type: "take_booking" as const, booking_id: "b1", at: AT, by: "claim" as const };
+    const event = { ...claim, by: "event" as const };
     const refusal = {
       ok: false,
       rejection: {
@@ -266,17 +272,48 @@ describe("runner availability decider", () => {
         data: { availability: "offline" },
       },
     };
-    expect([runner(stored("offline"), command), runner(null, command)]).toEqual([refusal, refusal]);
+    expect(
+      [claim, event].flatMap((command) => [
+        runner(stored("offline"), command),
+        runner(null, command),
+      ]),
+    ).toEqual([refusal, refusal, refusal, refusal]);
   });
 
-  it("given a runner busy on a booking, when it takes it again, then it keeps its start", () => {
-    expect(runner(stored("busy"), { type: "take_booking", booking_id: "b1", at: AT })).toEqual({
+  it.each(["claim", "event"] as const)(
+    "given a runner busy on a booking, when it takes it again (%s), then it keeps its start",
+    (by) => {
+      expect(
+        runner(stored("busy"), { type: "take_booking", booking_id: "b1", at: AT, by }),
+      ).toEqual({
+        ok: true,
+        expect: { availability: "busy", active_booking_id: "b1", offer: null },
+        changes: {
+          availability: "busy",
+          active_booking_id: "b1",
+          active_since: EARLIER,
+          offer: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
+    },
+  );
+
+  it("given a runner still busy on a delivered booking, when the next accept claims it, then it moves on to it from now", () => {
+    const decision = runner(stored("busy"), {
+      type: "take_booking",
+      booking_id: "b3",
+      at: AT,
+      by: "claim",
+    });
+    expect(decision).toEqual({
       ok: true,
       expect: { availability: "busy", active_booking_id: "b1", offer: null },
       changes: {
         availability: "busy",
-        active_booking_id: "b1",
-        active_since: EARLIER,
+        active_booking_id: "b3",
+        active_since: AT,
         offer: null,
         updated_at: AT,
       },
@@ -284,14 +321,29 @@ describe("runner availability decider", () => {
     });
   });
 
-  it("given a runner still busy on a delivered booking, when it takes the next, then it moves on to it from now", () => {
-    const decision = runner(stored("busy"), { type: "take_booking", booking_id: "b3", at: AT });
-    expect(decision).toEqual({
+  it("given a runner busy on b2, when a late booking.accepted of b1 comes, then it stays on b2", () => {
+    const onNext = stored("busy", { active_booking_id: "b2", active_since: EARLIER });
+    expect(runner(onNext, { type: "take_booking", booking_id: "b1", at: AT, by: "event" })).toEqual(
+      {
+        ok: false,
+        rejection: {
+          kind: "conflict",
+          message: "The runner is on another booking",
+          data: { active_booking_id: "b2" },
+        },
+      },
+    );
+  });
+
+  it("given an online runner on no booking, when a booking.accepted comes, then it is busy on it from then (a lost claim repaired)", () => {
+    expect(
+      runner(stored("online"), { type: "take_booking", booking_id: "b1", at: AT, by: "event" }),
+    ).toEqual({
       ok: true,
-      expect: { availability: "busy", active_booking_id: "b1", offer: null },
+      expect: { availability: "online", active_booking_id: null, offer: null },
       changes: {
         availability: "busy",
-        active_booking_id: "b3",
+        active_booking_id: "b1",
         active_since: AT,
         offer: null,
         updated_at: AT,

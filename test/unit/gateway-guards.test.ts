@@ -85,7 +85,7 @@ describe("the metrics exposition", () => {
     "process_memory_rss 1000",
     'moleculer_node_versions_moleculer{value="0.15.2"} 1',
     'moleculer_request_total{action="booking.get"} 3',
-    'kilat_tracking_fixes{result="accepted"} 2',
+    'kilat_tracking_fixes_total{result="accepted"} 2',
   ].join("\n");
 
   it("keeps process numbers, request counters and Kilat's own; drops what describes the host", () => {
@@ -94,7 +94,7 @@ describe("the metrics exposition", () => {
         "# TYPE process_memory_rss gauge",
         "process_memory_rss 1000",
         'moleculer_request_total{action="booking.get"} 3',
-        'kilat_tracking_fixes{result="accepted"} 2',
+        'kilat_tracking_fixes_total{result="accepted"} 2',
       ].join("\n"),
     );
   });
@@ -104,7 +104,12 @@ describe("socket limits of one gateway", () => {
   const owner = { role: "owner" as const, sub: "u1" };
 
   it("gives a user at most SOCKET_MAX_PER_USER sockets, and a slot back when one closes", () => {
-    const guard = new SocketGuard({ maxPerUser: 2, maxRooms: 5, eventsPerSec: 10 });
+    const guard = new SocketGuard({
+      maxPerUser: 2,
+      maxRooms: 5,
+      eventsPerSec: 10,
+      fixesPerSec: 100,
+    });
     const first = guard.open(owner);
     const second = guard.open(owner);
     expect([typeof first, typeof second, guard.open(owner)]).toEqual([
@@ -121,7 +126,10 @@ describe("socket limits of one gateway", () => {
 
   it("lets a socket send a burst of twice its rate, then its rate", () => {
     let now = 0;
-    const guard = new SocketGuard({ maxPerUser: 2, maxRooms: 5, eventsPerSec: 10 }, () => now);
+    const guard = new SocketGuard(
+      { maxPerUser: 2, maxRooms: 5, eventsPerSec: 10, fixesPerSec: 100 },
+      () => now,
+    );
     const burst = Array.from({ length: 25 }, () => guard.allowEvent("s1"));
     expect(burst.filter(Boolean)).toHaveLength(20);
     expect(guard.allowEvent("s2")).toEqual(true);
@@ -131,8 +139,49 @@ describe("socket limits of one gateway", () => {
     );
   });
 
+  it("given a runner's fix budget, counts a batch by its size and refuses one that does not fit whole", () => {
+    let now = 0;
+    const runner = { role: "runner" as const, sub: "r1" };
+    const guard = new SocketGuard(
+      { maxPerUser: 2, maxRooms: 5, eventsPerSec: 10, fixesPerSec: 100 },
+      () => now,
+    );
+    // One full batch at once, then nothing more until the rate refills it.
+    expect([guard.allowFixes(runner, 500), guard.allowFixes(runner, 1)]).toEqual([true, false]);
+    now = 1000;
+    expect([guard.allowFixes(runner, 101), guard.allowFixes(runner, 100)]).toEqual([false, true]);
+    expect(guard.allowFixes({ role: "runner", sub: "r2" }, 500)).toEqual(true);
+  });
+
   it("caps the rooms of a socket", () => {
-    const guard = new SocketGuard({ maxPerUser: 2, maxRooms: 3, eventsPerSec: 10 });
-    expect([guard.mayJoin(2), guard.mayJoin(3)]).toEqual([true, false]);
+    const guard = new SocketGuard({
+      maxPerUser: 2,
+      maxRooms: 3,
+      eventsPerSec: 10,
+      fixesPerSec: 100,
+    });
+    expect([typeof guard.reserveRoom("s1", 2), guard.reserveRoom("s2", 3)]).toEqual([
+      "function",
+      undefined,
+    ]);
+  });
+
+  it("given joins still being checked, when another comes, then they count as rooms taken", () => {
+    const guard = new SocketGuard({
+      maxPerUser: 2,
+      maxRooms: 3,
+      eventsPerSec: 10,
+      fixesPerSec: 100,
+    });
+    const first = guard.reserveRoom("s1", 1);
+    const second = guard.reserveRoom("s1", 1);
+    expect([guard.reserveRoom("s1", 1), guard.joiningRooms("s1")]).toEqual([undefined, 2]);
+    expect(typeof guard.reserveRoom("s2", 1)).toEqual("function");
+    // A refused check gives its slot back; a second release changes nothing.
+    first?.();
+    first?.();
+    expect(guard.joiningRooms("s1")).toEqual(1);
+    expect(typeof guard.reserveRoom("s1", 1)).toEqual("function");
+    second?.();
   });
 });

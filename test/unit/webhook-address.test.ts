@@ -1,6 +1,7 @@
 import {
   addressPolicy,
   isPublicAddress,
+  pointsOutside,
   resolveTarget,
   systemResolve,
   type Resolve,
@@ -91,6 +92,9 @@ describe("isPublicAddress: may a webhook be sent to this address?", () => {
   });
 });
 
+/** A deadline no test here comes near. */
+const soon = () => AbortSignal.timeout(5000);
+
 describe("resolveTarget: where a webhook URL may be sent", () => {
   const refusing = addressPolicy(false);
 
@@ -104,13 +108,17 @@ describe("resolveTarget: where a webhook URL may be sent", () => {
     "http://localhost./hook",
     "http://api.localhost/hook",
   ])("given internal addresses refused, %s is refused", async (url) => {
-    expect(await resolveTarget(new URL(url), refusing)).toEqual({ kind: "refused" });
+    expect(await resolveTarget(new URL(url), refusing, soon())).toEqual({ kind: "refused" });
   });
 
   it("given a literal public address, when resolving, then it is the target and DNS is not asked", async () => {
     const resolve = jest.fn<ReturnType<Resolve>, Parameters<Resolve>>();
     expect(
-      await resolveTarget(new URL("https://[2606:4700::1111]/hook"), addressPolicy(false, resolve)),
+      await resolveTarget(
+        new URL("https://[2606:4700::1111]/hook"),
+        addressPolicy(false, resolve),
+        soon(),
+      ),
     ).toEqual({ kind: "pinned", address: "2606:4700::1111" });
     expect(resolve).not.toHaveBeenCalled();
   });
@@ -118,7 +126,11 @@ describe("resolveTarget: where a webhook URL may be sent", () => {
   it("given a name with one internal address among public ones, when resolving, then it is refused", async () => {
     const resolve: Resolve = () => Promise.resolve(["8.8.8.8", "10.0.0.5"]);
     expect(
-      await resolveTarget(new URL("https://partner.example/hook"), addressPolicy(false, resolve)),
+      await resolveTarget(
+        new URL("https://partner.example/hook"),
+        addressPolicy(false, resolve),
+        soon(),
+      ),
     ).toEqual({ kind: "refused" });
   });
 
@@ -127,7 +139,11 @@ describe("resolveTarget: where a webhook URL may be sent", () => {
       Promise.resolve(["2606:4700::1111", "1.1.1.1"]),
     );
     expect(
-      await resolveTarget(new URL("https://partner.example./hook"), addressPolicy(false, resolve)),
+      await resolveTarget(
+        new URL("https://partner.example./hook"),
+        addressPolicy(false, resolve),
+        soon(),
+      ),
     ).toEqual({ kind: "pinned", address: "2606:4700::1111" });
     expect(resolve.mock.calls).toEqual([["partner.example"]]);
   });
@@ -136,19 +152,54 @@ describe("resolveTarget: where a webhook URL may be sent", () => {
     const failing: Resolve = () => Promise.reject(new Error("ENOTFOUND"));
     const empty: Resolve = () => Promise.resolve([]);
     const url = new URL("https://partner.example/hook");
-    expect(await resolveTarget(url, addressPolicy(false, failing))).toEqual({
+    expect(await resolveTarget(url, addressPolicy(false, failing), soon())).toEqual({
       kind: "unresolved",
     });
-    expect(await resolveTarget(url, addressPolicy(false, empty))).toEqual({ kind: "unresolved" });
+    expect(await resolveTarget(url, addressPolicy(false, empty), soon())).toEqual({
+      kind: "unresolved",
+    });
   });
 
   it("given internal addresses allowed, when resolving loopback, then it is pinned", async () => {
-    expect(await resolveTarget(new URL("http://localhost:8080/hook"), addressPolicy(true))).toEqual(
-      { kind: "pinned", address: "127.0.0.1" },
-    );
+    expect(
+      await resolveTarget(new URL("http://localhost:8080/hook"), addressPolicy(true), soon()),
+    ).toEqual({ kind: "pinned", address: "127.0.0.1" });
   });
 
   it("resolves localhost names to loopback without asking DNS", async () => {
     expect(await systemResolve("api.localhost")).toEqual(["127.0.0.1"]);
   });
+});
+
+describe("pointsOutside: may a new subscription's URL be taken", () => {
+  /** A DNS server that answers after `delayMs`, with a public address. */
+  const slowDns =
+    (delayMs: number): Resolve =>
+    () =>
+      new Promise((resolve) => setTimeout(() => resolve(["8.8.8.8"]), delayMs).unref());
+
+  it("given a name resolving to public addresses in time, when checked, then it is taken", async () => {
+    const url = new URL("https://partner.example/hook");
+    expect(await pointsOutside(url, { timeoutMs: 500, resolve: slowDns(10) })).toEqual(true);
+  });
+
+  it("given a name whose DNS answers after the deadline, when checked, then it is refused at the deadline", async () => {
+    const started = Date.now();
+    const taken = await pointsOutside(new URL("https://slow.example/hook"), {
+      timeoutMs: 100,
+      resolve: slowDns(60_000),
+    });
+    const waitedMs = Date.now() - started;
+    expect([taken, waitedMs >= 90 && waitedMs < 2000]).toEqual([false, true]);
+  }, 5000);
+
+  it("given a name that never answers, when checked, then it is refused like one that does not resolve", async () => {
+    const never: Resolve = () => new Promise<string[]>(() => undefined);
+    const failing: Resolve = () => Promise.reject(new Error("ENOTFOUND"));
+    const url = new URL("https://partner.example/hook");
+    expect([
+      await pointsOutside(url, { timeoutMs: 50, resolve: never }),
+      await pointsOutside(url, { timeoutMs: 50, resolve: failing }),
+    ]).toEqual([false, false]);
+  }, 5000);
 });

@@ -1,4 +1,11 @@
-import { MAX_ATTEMPTS, nextDelayMs, sign, verify } from "../../lib/notify/signature";
+import {
+  MAX_ATTEMPTS,
+  nextDelayMs,
+  retryDueAt,
+  settledAt,
+  sign,
+  verify,
+} from "../../lib/notify/signature";
 
 describe("webhook signatures", () => {
   const secret = "whsec_test";
@@ -26,5 +33,17 @@ describe("webhook signatures", () => {
     expect([1, 2, 3, 4].map(nextDelayMs)).toEqual([1000, 2000, 4000, 8000]);
     expect(nextDelayMs(30)).toBe(300_000);
     expect(MAX_ATTEMPTS).toBeGreaterThan(3);
+  });
+
+  it("given an attempt's start, when scheduling the retry, then it is due after the deadline and the backoff, with at most a quarter more at random", () => {
+    const started = new Date("2030-01-01T00:00:00.000Z");
+    const at = (failed: number, random: number) =>
+      retryDueAt(started, failed, 5000, () => random).toISOString();
+    expect([at(1, 0), at(1, 0.999), at(3, 0.5)]).toEqual([
+      "2030-01-01T00:00:07.000Z", // settled at 6 s, then 1 s
+      "2030-01-01T00:00:07.249Z",
+      "2030-01-01T00:00:10.500Z", // settled at 6 s, then 4 s and an eighth of it
+    ]);
+    expect(settledAt(started, 5000)).toEqual(started.getTime() + 6000);
   });
 });
