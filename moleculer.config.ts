@@ -14,6 +14,7 @@ import { PrometheusTextReporter } from "./lib/metrics";
 import { ZodValidator } from "./lib/zod-validator";
 import { loggerOptions, logMiddlewares } from "./lib/logger";
 import { WatchfulRedisTransporter } from "./lib/transporter";
+import { tracingMiddlewares } from "./lib/tracing";
 import { NODE_LIVENESS } from "./config/tuning";
 
 /**
@@ -76,7 +77,8 @@ export function brokerOptions(config: Config): BrokerOptions {
 
     registry: { strategy: "RoundRobin", preferLocal: true },
     validator: new ZodValidator(),
-    middlewares: [KeyedCreateRetry, ...logMiddlewares(config)],
+    // Tracing (lib/tracing.ts) is in the list only when OTEL_* switched it on at start.
+    middlewares: [KeyedCreateRetry, ...logMiddlewares(config), ...tracingMiddlewares()],
     // The typings accept reporters by name only; Moleculer itself takes an instance as well.
     metrics: {
       enabled: true,

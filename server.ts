@@ -4,6 +4,7 @@ import { EmbeddedMongoUnavailable } from "./lib/embedded-mongo";
 import { openEmbeddedMongo, stopEmbeddedMongo } from "./lib/mongo";
 import { startProbeServer } from "./lib/probe-server";
 import { runtimeOf } from "./lib/runtime";
+import { startTracing, stopTracing } from "./lib/tracing";
 import { watchStripe } from "./lib/stripe-watch";
 
 /**
@@ -12,6 +13,8 @@ import { watchStripe } from "./lib/stripe-watch";
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before the broker is built: its middleware and every span depend on it. Off without OTEL_*.
+  startTracing(`kilat-${config.services.join("-")}`);
   // Resolve the database before any service starts, so a missing one is a clean exit.
   if (!config.mongoUrl && config.services.some((name) => name !== "api")) {
     await openEmbeddedMongo(config, process.argv.includes("--fresh"));
@@ -31,6 +34,8 @@ async function main(): Promise<void> {
     await broker.stop();
     await probes?.close();
     await stopEmbeddedMongo();
+    // The last spans (the drain's) go out before the process does.
+    await stopTracing().catch(() => undefined);
     process.exit(0);
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));

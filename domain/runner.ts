@@ -174,6 +174,10 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
           active_booking_id: runner.active_booking_id,
         });
       }
+      // The accept's event after the accept's own claim: the runner is on it already.
+      if (again && runner.availability === "busy" && runner.offer === null) {
+        return accept<Runner>({ availability: "busy", active_booking_id: command.booking_id }, {});
+      }
       // Guarded on the availability read: a concurrent go_offline and this cannot both win.
       return accept<Runner>(
         {

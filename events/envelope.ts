@@ -17,6 +17,12 @@ export interface DomainEvent<T extends EventType = EventType> {
   time: string;
   partitionkey: string;
   data: EventPayload<T>;
+  /**
+   * The W3C trace context of what caused the event (CloudEvents distributed-tracing extension),
+   * present only while tracing is on.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** The bytes that travel: a Kafka record in CloudEvents structured mode. */
@@ -28,6 +34,9 @@ export interface WireMessage {
 
 export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
 
+/** W3C Trace Context `traceparent`: version, trace id, parent id, flags. */
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+
 const Envelope = z.object({
   specversion: z.literal("1.0"),
   id: z.uuid(),
@@ -38,6 +47,10 @@ const Envelope = z.object({
   datacontenttype: z.literal("application/json"),
   partitionkey: z.string().min(1),
   data: z.unknown(),
+  // The distributed-tracing extension: a malformed one is dropped (a trace is lost, the event
+  // is not), as W3C Trace Context says of a header it cannot parse.
+  traceparent: z.string().regex(TRACEPARENT).optional().catch(undefined),
+  tracestate: z.string().max(512).optional().catch(undefined),
 });
 
 /** A UUID (version 5 layout) derived from a name: the same name, the same id. */
@@ -107,6 +120,9 @@ export function toWire(event: DomainEvent): WireMessage {
       datacontenttype: "application/json",
       partitionkey: event.partitionkey,
       data: event.data,
+      // Undefined (tracing off) leaves them out of the JSON.
+      traceparent: event.traceparent,
+      tracestate: event.tracestate,
     }),
     headers: { "content-type": CLOUDEVENTS_CONTENT_TYPE, [TYPE_HEADER]: event.type },
   };
@@ -140,7 +156,7 @@ export function fromWire(message: WireMessage): DomainEvent {
   if (!data.success) {
     throw new EnvelopeError(`bad ${type} payload: ${z.prettifyError(data.error)}`);
   }
-  return {
+  const event: DomainEvent = {
     id: envelope.data.id,
     type,
     source: envelope.data.source,
@@ -149,4 +165,9 @@ export function fromWire(message: WireMessage): DomainEvent {
     partitionkey: envelope.data.partitionkey,
     data: data.data as EventPayload<typeof type>,
   };
+  if (envelope.data.traceparent) {
+    event.traceparent = envelope.data.traceparent;
+    if (envelope.data.tracestate) event.tracestate = envelope.data.tracestate;
+  }
+  return event;
 }

@@ -155,9 +155,9 @@ async function startFerretDb(
   });
   log(`FerretDB serving ${sqliteDir} on 127.0.0.1:${port} (up in ${Date.now() - started} ms)`);
   return {
-    // One connection per service: FerretDB 1.x applies an update as a read and a separate write,
-    // so two concurrent updates of one document could lose one (scripts/infra.sh says more).
-    uri: `mongodb://127.0.0.1:${port}/?maxPoolSize=1`,
+    // Several connections per service: the build makes single-document writes atomic
+    // (scripts/infra.sh says more, and why eight).
+    uri: `mongodb://127.0.0.1:${port}/?maxPoolSize=8`,
     engine: "ferretdb",
     async stop() {
       process.removeListener("exit", killOnExit);

@@ -1,3 +1,4 @@
+import { activeTraceIds } from "./tracing";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Writable } from "node:stream";
 import type { BrokerOptions, Context, Middleware } from "moleculer";
@@ -64,16 +65,18 @@ interface LineContext {
 }
 
 /**
+ * With tracing on (OTEL_*), `trace_id` and `span_id` are the active OpenTelemetry span's, so a
+ * line joins its trace, a Kafka consumer's included. Otherwise, under a Moleculer handler,
  * `trace_id` is Moleculer's request id (the same across every call and event one request
- * causes, and what Moleculer's own tracer names the trace); `span_id` the context's id (one per
- * call or event). `booking_id` is the booking the action or event names.
+ * causes) and `span_id` the context's id. `booking_id` is the booking the action or event names.
  */
 function lineContext(): LineContext {
+  const traced = activeTraceIds();
   const ctx = current.getStore();
-  if (!ctx) return {};
-  const fields: LineContext = {};
-  if (ctx.requestID) fields.trace_id = ctx.requestID;
-  if (ctx.id) fields.span_id = ctx.id;
+  if (!ctx) return traced ?? {};
+  const fields: LineContext = { ...traced };
+  if (!traced && ctx.requestID) fields.trace_id = ctx.requestID;
+  if (!traced && ctx.id) fields.span_id = ctx.id;
   const bookingId = bookingIdOf(ctx);
   if (bookingId) fields.booking_id = bookingId;
   return fields;

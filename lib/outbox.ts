@@ -6,6 +6,7 @@ import { OUTBOX_TUNING } from "../config/tuning";
 import type { EventBus } from "./event-bus";
 import { GroupCommit } from "./group-commit";
 import { PeriodicTask } from "./periodic";
+import { publishTraced } from "./tracing";
 
 /** Turns events into outbox entries, to be written in the same update as the state change. */
 export function toOutbox(events: DomainEvent[]): OutboxEntry[] {
@@ -20,7 +21,13 @@ export function toOutbox(events: DomainEvent[]): OutboxEntry[] {
     partitionkey: event.partitionkey,
     data: event.data,
     created_at: now,
+    // Absent, not null, when tracing is off: the write goes through the driver, which keeps nulls.
+    ...(event.traceparent ? traceOf(event) : {}),
   }));
+}
+
+function traceOf({ traceparent, tracestate }: DomainEvent | OutboxEntry) {
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 function fromOutbox(entry: OutboxEntry): DomainEvent {
@@ -32,6 +39,7 @@ function fromOutbox(entry: OutboxEntry): DomainEvent {
     time: entry.time,
     partitionkey: entry.partitionkey,
     data: entry.data as DomainEvent["data"],
+    ...(entry.traceparent ? traceOf(entry) : {}),
   };
 }
 
@@ -196,7 +204,9 @@ export class OutboxRelay<T extends WithOutbox> {
       let end = index;
       while (end < entries.length && entries[end].topic === topic) end++;
       const batch = entries.slice(index, end);
-      await this.bus.publish(topic, batch.map(fromOutbox));
+      await publishTraced(topic, batch.map(fromOutbox), (events) =>
+        this.bus.publish(topic, events),
+      );
       for (const entry of batch) this.removing.add(entry.id);
       this.removals
         .add(batch.map((entry) => ({ id, entryId: entry.id })))

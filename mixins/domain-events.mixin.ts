@@ -16,6 +16,7 @@ import { addCollector, operatorMetric } from "../lib/metrics";
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
+import { TRACING, consumeTraced, traceCarrier } from "../lib/tracing";
 import { EVENT_BUS_TUNING } from "../config/tuning";
 import type { WithOutbox } from "../models/outbox.schema";
 import { processedEventModel } from "../models/processed-event.model";
@@ -140,15 +141,15 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
       const { bus } = runtimeOf(this.broker);
       const batchOf = (groupId: string): BatchHandler | undefined => {
         const handler = options.batch?.[groupId];
+        const { topic } = consumerGroup(groupId);
         return (
           handler &&
-          ((batch) =>
-            timed(
-              this,
-              batch.map((delivered) => delivered.event),
-              groupId,
-              () => handler.call(this as unknown as S, batch),
-            ))
+          ((batch) => {
+            const events = batch.map((delivered) => delivered.event);
+            return consumeTraced(events, groupId, topic, () =>
+              timed(this, events, groupId, () => handler.call(this as unknown as S, batch)),
+            );
+          })
         );
       };
       // Started before any write, so what a crash left in an outbox goes out on restart.
@@ -166,8 +167,10 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
                 ? { fetchWaitMs: options.fetchWaitMs[groupId] }
                 : {}),
               handler: (event, meta) =>
-                timed(this, [event], groupId, () =>
-                  this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+                consumeTraced([event], groupId, meta.topic, () =>
+                  timed(this, [event], groupId, () =>
+                    this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+                  ),
                 ),
               ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),
             })
@@ -251,7 +254,10 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
 
     methods: {
       domainEvent<T extends EventType>(this: This, type: T, data: EventPayload<T>) {
-        return createEvent(type, data, { service: options.source });
+        const event = createEvent(type, data, { service: options.source });
+        // The event carries the trace of the action that caused it, through outbox and Kafka.
+        if (TRACING.enabled) Object.assign(event, traceCarrier());
+        return event;
       },
 
       outboxRelay<T extends WithOutbox>(this: This, model: Model<T>) {

@@ -14,6 +14,12 @@ export interface OutboxEntry {
   partitionkey: string;
   data: Record<string, unknown>;
   created_at: Date;
+  /**
+   * The trace context of the write that queued the event (tracing on only): the relay publishes
+   * later, outside the request, and the event still belongs to its trace.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export const OutboxEntrySchema = new Schema<OutboxEntry>(
@@ -27,6 +33,8 @@ export const OutboxEntrySchema = new Schema<OutboxEntry>(
     partitionkey: { type: String, required: true },
     data: { type: Schema.Types.Mixed, required: true },
     created_at: { type: Date, required: true },
+    traceparent: { type: String, required: false },
+    tracestate: { type: String, required: false },
   },
   { _id: false },
 );

@@ -24,6 +24,7 @@ import { metricsAccess } from "../../lib/metrics-exposure";
 import { MicroBatcher } from "../../lib/micro-batch";
 import { ReadinessProbe } from "../../lib/readiness";
 import { runtimeOf } from "../../lib/runtime";
+import { traceHttp } from "../../lib/tracing";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
 import { bodyError, errorBody, type HttpError } from "./errors";
 import * as ops from "./ops";
@@ -252,6 +253,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
     this.io = attachSockets(this);
     secureEveryAnswer(this.server);
     measureRequests(this.server, this.broker.metrics);
+    // Last: it wraps the request listeners attached so far (REST, Socket.IO polling).
+    traceHttp(this.server);
   },
 
   async stopped() {

@@ -104,9 +104,9 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
       { what: "escrow held" },
     );
     for (const action of ["accept", "pickup", "depart", "deliver"]) {
-      expect((await api("POST", `/api/bookings/${bookingId}/${action}`, runner, {})).status).toEqual(
-        200,
-      );
+      expect(
+        (await api("POST", `/api/bookings/${bookingId}/${action}`, runner, {})).status,
+      ).toEqual(200);
     }
     expect((await api("POST", `/api/bookings/${bookingId}/confirm`, owner, {})).status).toEqual(
       200,

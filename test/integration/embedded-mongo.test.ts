@@ -74,7 +74,7 @@ describe("embedded database (FerretDB engine)", () => {
     const first = await start(options(dataDir));
     expect([first.engine, first.uri]).toEqual([
       "ferretdb",
-      expect.stringMatching(/^mongodb:\/\/127\.0\.0\.1:\d+\/\?maxPoolSize=1$/),
+      expect.stringMatching(/^mongodb:\/\/127\.0\.0\.1:\d+\/\?maxPoolSize=8$/),
     ]);
     await insert(first, "Rex");
     await stop(first);
