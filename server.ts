@@ -3,6 +3,7 @@ import { createBroker } from "./services";
 import { EmbeddedMongoUnavailable } from "./lib/embedded-mongo";
 import { openEmbeddedMongo, stopEmbeddedMongo } from "./lib/mongo";
 import { startProbeServer } from "./lib/probe-server";
+import { markProcessStopping } from "./lib/readiness";
 import { runtimeOf } from "./lib/runtime";
 import { startTracing, stopTracing } from "./lib/tracing";
 import { watchStripe } from "./lib/stripe-watch";
@@ -30,8 +31,8 @@ async function main(): Promise<void> {
   const stripe = config.services.includes("payment") ? watchStripe(broker, config) : undefined;
   const shutdown = async (signal: string) => {
     broker.logger.info(`${signal}: stopping`);
-    await stripe?.stop();
-    await broker.stop();
+    markProcessStopping();
+    await Promise.all([stripe?.stop(), broker.stop()]);
     await probes?.close();
     await stopEmbeddedMongo();
     // The last spans (the drain's) go out before the process does.

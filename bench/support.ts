@@ -48,6 +48,10 @@ export async function rest(
   return json;
 }
 
+/** The OpenTelemetry variables of the bench's own environment. */
+const otelEnv = () =>
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_")));
+
 /**
  * A tsx process of this repository. `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`
  * profiles every one. stdout is piped only when the caller reads it (else it could fill up).
@@ -57,7 +61,8 @@ export function child(args: string[], env: NodeJS.ProcessEnv, readStdout = false
   const spawned = spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...args], {
     cwd: ROOT,
     stdio: ["ignore", readStdout ? "pipe" : "ignore", "inherit"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    // OTEL_* passes through, so a bench can measure Kilat with tracing on.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...otelEnv(), ...env },
   });
   // Profiles are named by pid: say which process each pid is, for `npm run bench -- profiles`.
   const dir = nodeArgs.find((arg) => arg.startsWith("--cpu-prof-dir="))?.split("=")[1];

@@ -60,17 +60,43 @@ export function liveness(broker: ServiceBroker) {
  * `wholeSystem` adds that every service has a live instance somewhere: for a script or a test
  * waiting for a whole deployment to come up, not for a load balancer.
  */
+let processStopping = false;
+
+/**
+ * The process was told to stop (SIGTERM): not ready from now on, whatever the stop waits for
+ * before the broker stops.
+ */
+export function markProcessStopping(): void {
+  processStopping = true;
+}
+
+/** How long a readiness answer is reused. */
+const READY_REUSE_MS = 1000;
+
 export class ReadinessProbe {
   private redis: Redis | undefined;
   private mongo: Connection | undefined;
+  /** The last answer per kind of check, reused for a second: probes are public and cost I/O. */
+  private readonly recent = new Map<boolean, { at: number; answer: Promise<Readiness> }>();
 
   constructor(
     private readonly broker: ServiceBroker,
     private readonly runtime: Runtime,
   ) {}
 
-  async check({ wholeSystem = false } = {}): Promise<Readiness> {
-    if (!this.broker.started) {
+  check({ wholeSystem = false } = {}): Promise<Readiness> {
+    if (processStopping || !this.broker.started) return this.inspect(wholeSystem);
+    // One check at a time, its answer shared for a second: concurrent probes cannot open two
+    // connections, nor a flood of them make a database round trip each.
+    const last = this.recent.get(wholeSystem);
+    if (last && Date.now() - last.at < READY_REUSE_MS) return last.answer;
+    const answer = this.inspect(wholeSystem);
+    this.recent.set(wholeSystem, { at: Date.now(), answer });
+    return answer;
+  }
+
+  private async inspect(wholeSystem: boolean): Promise<Readiness> {
+    if (processStopping || !this.broker.started) {
       // Before the start has finished, or since the stop began (SIGTERM).
       return { status: "not_ready", checks: { broker: { ok: false, ms: 0, error: "stopping" } } };
     }
@@ -99,7 +125,11 @@ export class ReadinessProbe {
     if (config.redisUrl && hosts(USES_REDIS)) {
       const url = config.redisUrl;
       probes.redis = async () => {
-        this.redis ??= new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        // Its failures are the check's answer (and logged there), not ioredis' stderr lines.
+        this.redis ??= new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 }).on(
+          "error",
+          () => undefined,
+        );
         if (this.redis.status === "wait") await this.redis.connect();
         await this.redis.ping();
       };

@@ -75,8 +75,16 @@ export async function stopTracing(): Promise<void> {
   const stopping = provider;
   provider = undefined;
   TRACING.enabled = false;
-  await stopping?.shutdown();
+  // The last spans get a few seconds; a collector that does not answer must not hold the stop
+  // past the pod's grace period.
+  await Promise.race([
+    stopping?.shutdown(),
+    new Promise((resolve) => setTimeout(resolve, FLUSH_ON_STOP_MS).unref()),
+  ]);
 }
+
+/** How long a stop waits for the last spans to reach the collector. */
+const FLUSH_ON_STOP_MS = 3000;
 
 /**
  * The active span's ids, for log lines; undefined when tracing is off or no span is active.

@@ -26,7 +26,7 @@ go_tool() {
   if [[ ! -x $dir/$name ]]; then
     echo "[kubernetes] building $name $version from the Go module proxy" >&2
     gobin=$(mktemp -d)
-    GOBIN=$gobin go install "$package@$version" >&2
+    GOBIN=$gobin timeout 900 go install "$package@$version" >&2
     mkdir -p "$dir"
     mv "$gobin/$name" "$dir/$name"
     rm -rf "$gobin"
@@ -40,7 +40,7 @@ kubeconform=$(go_tool github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The module is only downloaded (21 MB, once), not built: its api/openapi-spec is what we need.
-spec=$(cd "$work" && go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" |
+spec=$(cd "$work" && timeout 900 go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).Dir))')
 node --import tsx scripts/kubernetes-schemas.ts "$spec/api/openapi-spec/swagger.json" "$work/schemas"
 

@@ -348,6 +348,15 @@ async function heal(c: Cluster) {
   }
 }
 
+/** `fn` over `items`, `size` at a time, in order. */
+async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>) {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  }
+  return results;
+}
+
 /** Waits (bounded) for every lifecycle to settle, then checks each one's booking and payment. */
 async function checkMoney(api: Api) {
   const recorder = new Recorder();
@@ -362,10 +371,13 @@ async function checkMoney(api: Api) {
   };
   const driven = trips.filter((trip) => trip.bookingId !== undefined && !trip.error);
   const deadline = Date.now() + 90_000;
-  let last = await Promise.all(driven.map(settled));
+  // A few reads at a time: hundreds at once would be shed by the gateway (429/503), and a shed
+  // read is no answer about the money.
+  const readAll = () => inBatches(driven, 16, settled);
+  let last = await readAll();
   while (last.some((r) => r.problems.length > 0) && Date.now() < deadline) {
     await sleep(1000);
-    last = await Promise.all(driven.map(settled));
+    last = await readAll();
   }
   const wrong = last
     .map((r, i) => ({ trip: driven[i], ...r }))
