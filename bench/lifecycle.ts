@@ -98,6 +98,11 @@ class OwnerSession {
   }
 }
 
+const PICKUP = { lat: -6.2, lng: 106.8 };
+/** A degree of latitude, in km. */
+const KM_PER_DEGREE = 111.2;
+let onlineLat = PICKUP.lat;
+
 async function lifecycle(base: string, n: number, session: OwnerSession, result: Result) {
   const owner = session.token;
   const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
@@ -111,7 +116,7 @@ async function lifecycle(base: string, n: number, session: OwnerSession, result:
     rest(base, owner, "POST", "/api/bookings", {
       pet_type: "dog",
       pet_name: `Rex ${n}`,
-      pickup: { lat: -6.2, lng: 106.8 },
+      pickup: PICKUP,
       dropoff: { lat: -6.25, lng: 106.85 },
     }),
   );
@@ -126,7 +131,7 @@ async function lifecycle(base: string, n: number, session: OwnerSession, result:
     30_000,
   );
   // As its app does, the runner is online before it accepts (not one of the timed steps).
-  await rest(base, runner, "POST", "/api/runners/me/online", { lat: -6.2, lng: 106.8 });
+  await rest(base, runner, "POST", "/api/runners/me/online", { lat: onlineLat, lng: PICKUP.lng });
   for (const step of ["accept", "pickup", "depart", "deliver"] as const) {
     await timed(step, () => rest(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
   }
@@ -312,10 +317,14 @@ async function main() {
       lifecycles: { type: "string", default: "200" },
       json: { type: "boolean", default: false },
       idle: { type: "string", default: "5" },
+      // How far north of the pickups the runners go online: beyond DISPATCH_RADIUS_KM (6) no
+      // booking is offered to them, so the run measures the lifecycle alone, without dispatch.
+      "online-km": { type: "string", default: "0" },
     },
   });
   json = values.json;
   idleSeconds = Number(values.idle);
+  onlineLat = PICKUP.lat + Number(values["online-km"]) / KM_PER_DEGREE;
   if (positionals[0] !== "lifecycle")
     throw new Error("usage: npm run bench -- lifecycle [--mode …]");
   const concurrency = Number(values.concurrency);
