@@ -185,7 +185,7 @@ distributed() {
     failed=$((failed + 1))
     return
   }
-  if check "distributed: every process ready" time_to /ready 600; then
+  if check "distributed: every process ready" time_to "/ready?all=true" 600; then
     log "distributed: ready in $(seconds "$elapsed_ms")"
     check "distributed: lifecycle" drive lifecycle "$WORK/distributed-booking.json" &&
       check "distributed: cancellation" drive cancel
