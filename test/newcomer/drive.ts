@@ -140,7 +140,13 @@ async function lifecycle(file: string) {
   try {
     const updates: TrackUpdate[] = [];
     watcher.on("track:update", (update: TrackUpdate) => updates.push(update));
-    const subscribed = await request(watcher, "track:subscribe", { booking_id: id });
+    // The trip's track starts when the tracking service has consumed booking.accepted, a moment
+    // after the accept answered: the app asks again until it may watch (as the trip page does).
+    let subscribed = await request(watcher, "track:subscribe", { booking_id: id });
+    for (const until = Date.now() + 15_000; !subscribed.ok && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      subscribed = await request(watcher, "track:subscribe", { booking_id: id });
+    }
     expectEqual("owner watches the trip (socket)", subscribed.ok, true);
     await step("runner picks up", runner, "pickup", "picked_up");
     await step("runner departs", runner, "depart", "in_transit");
