@@ -78,7 +78,10 @@ export const stopChildren = (children: ChildProcess[]) =>
     children.map(
       (c) =>
         new Promise((resolve) =>
-          c.exitCode !== null ? resolve(null) : (c.once("exit", resolve), c.kill("SIGTERM")),
+          // Exited already, by itself or by a signal: nothing to wait for.
+          c.exitCode !== null || c.signalCode !== null
+            ? resolve(null)
+            : (c.once("exit", resolve), c.kill("SIGTERM")),
         ),
     ),
   ).then(() => undefined);

@@ -1,25 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { join } from "node:path";
-import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
+import type { ChildProcess } from "node:child_process";
+import { ALL_TOPICS } from "../../events/catalog";
 import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
-import { KafkaEventBus } from "../../lib/event-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
-import { ANYWHERE } from "../support/service-area";
+import { createRunTopics, freePort, startKilat, stopChildren } from "../support/processes";
 import { eventually } from "../support/wait";
 
-const ROOT = join(__dirname, "..", "..");
 const METRICS_TOKEN = "probes-metrics-token-0123456789";
-
-/** A port no one listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Answer {
   status: number;
@@ -60,41 +47,16 @@ describeWithInfra(
     const owner = signToken({ sub: "probes-owner", role: "owner" }, DEFAULT_JWT_SECRET);
 
     beforeAll(async () => {
-      const bus = new KafkaEventBus({
-        brokers: infra.kafka.split(","),
-        clientId: "probes",
-        topicPrefix: `${run}.`,
-      });
-      await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
-      await bus.close();
+      await createRunTopics(infra.kafka, run);
       for (const services of ["api", ...workers]) {
         const probePort = await freePort();
         ports.set(services, probePort);
-        const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
-          cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "",
-            LOG_LEVEL: "warn",
-            NAMESPACE: run,
-            NODE_ID: `${run}-${services}`,
-            TRANSPORTER: infra.redis,
-            REDIS_URL: infra.redis,
-            KAFKA_BROKERS: infra.kafka,
-            KAFKA_TOPIC_PREFIX: `${run}.`,
-            MONGO_URL: infra.mongo,
-            MONGO_DB_PREFIX: run,
-            SERVICE_AREA: ANYWHERE,
-            METRICS_TOKEN,
-            STRIPE_SECRET_KEY: "sk_test_probes",
-            STRIPE_API_BASE: infra.stripe,
-            SERVICES: services,
-            // The gateway serves its probes on PORT; every other process on PROBE_PORT.
-            ...(services === "api"
-              ? { PORT: String(probePort) }
-              : { PROBE_PORT: String(probePort) }),
-          },
-          stdio: ["ignore", "ignore", "inherit"],
+        const child = startKilat(infra, run, services, {
+          METRICS_TOKEN,
+          STRIPE_SECRET_KEY: "sk_test_probes",
+          STRIPE_API_BASE: infra.stripe,
+          // The gateway serves its probes on PORT; every other process on PROBE_PORT.
+          ...(services === "api" ? { PORT: String(probePort) } : { PROBE_PORT: String(probePort) }),
         });
         children.set(services, child);
       }
@@ -112,16 +74,7 @@ describeWithInfra(
     }, 120_000);
 
     afterAll(async () => {
-      await Promise.all(
-        [...children.values()].map(
-          (child) =>
-            new Promise((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
-              child.once("exit", resolve);
-              child.kill("SIGTERM");
-            }),
-        ),
-      );
+      await stopChildren([...children.values()]);
     });
 
     it("each worker answers /health and /ready on its own port, checking only what it uses", async () => {

@@ -1,27 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer } from "node:net";
-import { join } from "node:path";
 import type { Socket } from "socket.io-client";
 import type { BookingEntity, NotificationEntity } from "../../contracts";
-import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
-import { KafkaEventBus } from "../../lib/event-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
-import { ANYWHERE } from "../support/service-area";
+import { createRunTopics, freePort, startKilat, stopChildren } from "../support/processes";
 import { eventually } from "../support/wait";
-
-const ROOT = join(__dirname, "..", "..");
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A span as the OTLP/HTTP JSON exporter sends it, with its process's service.name. */
 interface ReceivedSpan {
@@ -111,40 +97,17 @@ describeWithInfra(
 
     beforeAll(async () => {
       receiver = await startReceiver();
-      const bus = new KafkaEventBus({
-        brokers: infra.kafka.split(","),
-        clientId: "traces",
-        topicPrefix: `${run}.`,
-      });
-      await bus.ensureTopics(ALL_TOPICS, PARTITIONS);
-      await bus.close();
+      await createRunTopics(infra.kafka, run);
       apiPort = await freePort();
       for (const name of services) {
         const probePort = name === "api" ? apiPort : await freePort();
-        const child = spawn(process.execPath, ["--import", "tsx", "server.ts"], {
-          cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "",
-            LOG_LEVEL: "warn",
-            NAMESPACE: run,
-            NODE_ID: `${run}-${name}`,
-            TRANSPORTER: infra.redis,
-            REDIS_URL: infra.redis,
-            KAFKA_BROKERS: infra.kafka,
-            KAFKA_TOPIC_PREFIX: `${run}.`,
-            MONGO_URL: infra.mongo,
-            MONGO_DB_PREFIX: run,
-            SERVICE_AREA: ANYWHERE,
-            SERVICES: name,
-            ...(name === "api" ? { PORT: String(apiPort) } : { PROBE_PORT: String(probePort) }),
-            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
-            OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-            OTEL_SERVICE_NAME: `kilat-${name}`,
-            // Spans leave every 100 ms instead of every 5 s.
-            OTEL_BSP_SCHEDULE_DELAY: "100",
-          },
-          stdio: ["ignore", "ignore", "inherit"],
+        const child = startKilat(infra, run, name, {
+          ...(name === "api" ? { PORT: String(apiPort) } : { PROBE_PORT: String(probePort) }),
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+          OTEL_SERVICE_NAME: `kilat-${name}`,
+          // Spans leave every 100 ms instead of every 5 s.
+          OTEL_BSP_SCHEDULE_DELAY: "100",
         });
         children.push(child);
       }
@@ -162,16 +125,7 @@ describeWithInfra(
 
     afterAll(async () => {
       socket?.close();
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
-              child.once("exit", resolve);
-              child.kill("SIGTERM");
-            }),
-        ),
-      );
+      await stopChildren(children);
       await new Promise((resolve) => receiver?.server.close(resolve));
     });
 
