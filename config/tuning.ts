@@ -90,6 +90,11 @@ export const TRACKING_TUNING = {
 export const GATEWAY_TUNING = {
   /** GPS fixes sent on and not answered; beyond it a fix is refused (shed), never queued. */
   maxFixesInFlight: 2000,
+  /**
+   * What a shed request's Retry-After says, in seconds: an overload that a second does not end
+   * is one the next shed answers again, and a longer wait would idle a gateway that recovered.
+   */
+  shedRetryAfterS: 1,
   /** The window of the per-token and per-address request limits. */
   rateWindowMs: 60_000,
   /** Entries the socket.io Redis stream keeps: minutes of room messages for a gateway to resume. */
@@ -109,6 +114,8 @@ export const NOTIFICATION_TUNING = {
   bookingRefs: 50_000,
   /** Inbox entries per write at most (what one turn of the event loop adds goes together). */
   inboxBatch: 500,
+  /** Writes of one inbox record raced by other writers before a change gives up (and is retried). */
+  inboxWriteAttempts: 20,
 };
 
 export const WEBHOOK_TUNING = {

@@ -22,7 +22,19 @@ export function encodeCursor(position: CursorPosition): string {
 
 /** A filter for the page after `cursor` in (created_at desc, _id desc) order. */
 export function afterCursor(cursor: string | undefined): Record<string, unknown> {
-  if (!cursor) return {};
+  const at = cursorPosition(cursor);
+  if (!at) return {};
+  return {
+    $or: [
+      { created_at: { $lt: at.created_at } },
+      { created_at: at.created_at, _id: { $lt: at.id } },
+    ],
+  };
+}
+
+/** The last entry of the page before, as `cursor` names it (400 for anything else). */
+export function cursorPosition(cursor: string | undefined): CursorPosition | undefined {
+  if (!cursor) return undefined;
   let parsed;
   try {
     parsed = Position.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
@@ -33,8 +45,7 @@ export function afterCursor(cursor: string | undefined): Record<string, unknown>
       [{ field: "cursor", message: "not a cursor from this API", type: "invalid_cursor" }],
     );
   }
-  const at = new Date(parsed.t);
-  return { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: parsed.id } }] };
+  return { created_at: new Date(parsed.t), id: parsed.id };
 }
 
 export const PAGE_SORT = { created_at: -1, _id: -1 } as const;

@@ -5,11 +5,13 @@ import type { MicroBatcher } from "../../lib/micro-batch";
 import type { OutboundChannel } from "../../lib/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
+import { inboxModel } from "../../models/inbox.model";
 import { notificationModel, type NotificationDoc } from "../../models/notification.model";
 import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webhook.model";
 
 export const models = {
   notifications: notificationModel,
+  inboxes: inboxModel,
   refs: bookingRefModel,
   webhooks: webhookModel,
   deliveries: deliveryModel,
@@ -21,7 +23,7 @@ export type NotificationThis = DomainServiceThis<
     channels: OutboundChannel[];
     /** Booking references whose runner is known: they no longer change. */
     refCache: LruCache<string, BookingRef>;
-    /** Stores inbox entries, what several events add at once in one write; true if new. */
+    /** Stores inbox entries, what several events add at once together; true if new. */
     inboxWriter: MicroBatcher<NotificationDoc, boolean>;
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;

@@ -1,15 +1,25 @@
 import { NOTIFICATION_ACTIONS } from "../../contracts";
 import { partiesOf, userKey, type User } from "../../domain/access";
+import {
+  INBOX_RECENT,
+  addEntries,
+  markAllRead,
+  markRead,
+  pageOf,
+  type Inbox,
+} from "../../domain/inbox";
 import { notificationsFor, type BookingRef } from "../../domain/notifications";
+import { NOTIFICATION_TUNING } from "../../config/tuning";
 import type { EventType } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
 import type { DeliveredEvent } from "../../lib/event-bus";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import { pushLive } from "../../lib/live";
 import type { Dispatch } from "../../lib/notify/port";
-import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
+import { PAGE_SORT, afterCursor, cursorPosition, toPage } from "../../lib/pagination";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { BookingRefDoc } from "../../models/booking-ref.model";
+import type { InboxDoc } from "../../models/inbox.model";
 import type { NotificationDoc } from "../../models/notification.model";
 import { toEntity, type NotificationThis } from "./context";
 
@@ -27,45 +37,130 @@ const recipientOf = (entry: Pick<NotificationDoc, "recipient_id" | "recipient_ro
 /** The caller's inbox, newest first, with the number of unread entries. */
 export const list = action(NOTIFICATION_ACTIONS.list, async function (ctx) {
   const { unread, limit, cursor } = ctx.params;
-  const mine = inboxOf(callerOf(ctx));
-  const [rows, unreadCount] = await Promise.all([
-    this.models.notifications
-      .find({ ...mine, ...(unread ? { read_at: null } : {}), ...afterCursor(cursor) })
+  const user = callerOf(ctx);
+  const after = cursorPosition(cursor);
+  const inbox = await readInbox(this, user);
+  // The first pages come from the inbox's one record; only a page past its kept entries queries
+  // the history, which FerretDB answers by reading the whole collection.
+  const rows =
+    pageOf(inbox, { unread: unread === true, limit, after }) ??
+    (await this.models.notifications
+      .find({ ...inboxOf(user), ...(unread ? { read_at: null } : {}), ...afterCursor(cursor) })
       .sort(PAGE_SORT)
       .limit(limit + 1)
-      .lean<NotificationDoc[]>(),
-    this.models.notifications.countDocuments({ ...mine, read_at: null }),
-  ]);
+      .lean<NotificationDoc[]>());
   const page = toPage(rows, limit);
   return {
     items: page.items.map(toEntity),
-    unread_count: unreadCount,
+    unread_count: inbox.unread,
     next_cursor: page.next_cursor,
   };
 });
 
 /** Marks one of the caller's notifications read (404 for anyone else's). */
 export const read = action(NOTIFICATION_ACTIONS.read, async function (ctx) {
-  const mine = { _id: ctx.params.id, ...inboxOf(callerOf(ctx)) };
+  const user = callerOf(ctx);
+  const mine = { _id: ctx.params.id, ...inboxOf(user) };
   const doc = await this.models.notifications.findOne(mine).lean<NotificationDoc>();
   if (!doc) throw notFound("Notification");
-  if (doc.read_at) return toEntity(doc);
-  const readAt = new Date();
-  await this.models.notifications.updateOne(
-    { ...mine, read_at: null },
-    { $set: { read_at: readAt } },
-  );
+  const readAt = doc.read_at ?? new Date();
+  const marked = doc.read_at
+    ? { modifiedCount: 0 }
+    : await this.models.notifications.updateOne(
+        { ...mine, read_at: null },
+        { $set: { read_at: readAt } },
+      );
+  await changeInbox(this, user, (inbox) => ({
+    ...markRead(inbox, doc._id, readAt, marked.modifiedCount === 1),
+    result: undefined,
+  }));
   return toEntity({ ...doc, read_at: readAt });
 });
 
 /** Marks all of the caller's notifications read. */
 export const readAll = action(NOTIFICATION_ACTIONS.readAll, async function (ctx) {
+  const user = callerOf(ctx);
+  const readAt = new Date();
   const result = await this.models.notifications.updateMany(
-    { ...inboxOf(callerOf(ctx)), read_at: null },
-    { $set: { read_at: new Date() } },
+    { ...inboxOf(user), read_at: null },
+    { $set: { read_at: readAt } },
   );
+  await changeInbox(this, user, (inbox) => ({
+    inbox: markAllRead(inbox, readAt),
+    changed: true,
+    result: undefined,
+  }));
   return { marked: result.modifiedCount, unread_count: 0 };
 });
+
+/**
+ * The user's inbox record. A recipient without one (entries stored before inboxes existed, or
+ * none yet) gets it built from the history once, and stored.
+ */
+async function readInbox(service: NotificationThis, user: User): Promise<InboxDoc> {
+  const stored = await service.models.inboxes.findById(userKey(user)).lean<InboxDoc>();
+  return stored ?? (await buildInbox(service, user));
+}
+
+async function buildInbox(service: NotificationThis, user: User): Promise<InboxDoc> {
+  // One query, so that the kept entries and both counts are of the same moment: an entry stored
+  // after it is added by its own write (which always follows its history insert), never twice.
+  const history = await service.models.notifications
+    .find(inboxOf(user))
+    .sort(PAGE_SORT)
+    .lean<NotificationDoc[]>();
+  const built: InboxDoc = {
+    _id: userKey(user),
+    entries: history.slice(0, INBOX_RECENT),
+    unread: history.filter((entry) => entry.read_at === null).length,
+    total: history.length,
+    v: 1,
+  };
+  try {
+    await service.models.inboxes.collection.insertOne(built as never);
+    return built;
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+    // Another write built it first: that one is the record.
+    const stored = await service.models.inboxes.findById(built._id).lean<InboxDoc>();
+    if (!stored) throw error;
+    return stored;
+  }
+}
+
+/**
+ * Applies `change` to the user's inbox record, written only if no one wrote it since it was
+ * read (its version); else read again and retried.
+ */
+async function changeInbox<R>(
+  service: NotificationThis,
+  user: User,
+  change: (inbox: Inbox<NotificationDoc>) => {
+    inbox: Inbox<NotificationDoc>;
+    changed: boolean;
+    result: R;
+  },
+): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await readInbox(service, user);
+    const { inbox, changed, result } = change(current);
+    if (!changed) return result;
+    const written = await service.models.inboxes.updateOne(
+      { _id: current._id, v: current.v },
+      {
+        $set: {
+          entries: inbox.entries,
+          unread: inbox.unread,
+          total: inbox.total,
+          v: current.v + 1,
+        },
+      },
+    );
+    if (written.matchedCount === 1) return result;
+    if (attempt >= NOTIFICATION_TUNING.inboxWriteAttempts)
+      throw new Error(`inbox ${current._id}: ${attempt} writes raced with others`);
+  }
+}
 
 /** Ops (REPL `booking`): every inbox entry about one booking, all recipients. */
 export const forBooking = action(NOTIFICATION_ACTIONS.forBooking, async function (ctx) {
@@ -198,13 +293,14 @@ export async function notifyBatch(this: NotificationThis, batch: DeliveredEvent[
  */
 export async function sendInApp(service: NotificationThis, { event, messages }: Dispatch) {
   if (messages.length === 0) return;
-  const now = new Date();
+  // Dated by the event, so that a repeat is the same entry (domain/inbox.ts addEntries).
+  const at = new Date(event.time);
   const docs: NotificationDoc[] = messages.map((message) => ({
     _id: `${event.id}:${userKey(recipientOf(message))}`,
     event_id: event.id,
     event_type: event.type,
     read_at: null,
-    created_at: now,
+    created_at: at,
     ...message,
   }));
   const fresh = await Promise.all(docs.map((doc) => service.inboxWriter.add(doc)));
@@ -216,11 +312,38 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
   }
 }
 
-/** Stores the entries not stored before, in one write; for each, whether it is new. */
-export async function insertNew(
+/**
+ * Stores entries: in the history, in one write, and in each recipient's inbox record; for each,
+ * whether it is new to either (a repeat of an event stored before is new to neither, unless a
+ * crash came between the two writes, when the inbox still lacks it).
+ */
+export async function storeEntries(
   service: NotificationThis,
   docs: NotificationDoc[],
 ): Promise<boolean[]> {
+  const fresh = await insertNew(service, docs);
+  const surelyNew = new Set(docs.filter((_, i) => fresh[i]).map((doc) => doc._id));
+  const byRecipient = new Map<string, NotificationDoc[]>();
+  for (const doc of docs) {
+    const key = userKey(recipientOf(doc));
+    byRecipient.set(key, [...(byRecipient.get(key) ?? []), doc]);
+  }
+  const added = new Set<string>();
+  await Promise.all(
+    [...byRecipient.values()].map(async (entries) => {
+      const recipient = recipientOf(entries[0]);
+      const ids = await changeInbox(service, recipient, (inbox) => {
+        const next = addEntries(inbox, entries, surelyNew);
+        return { inbox: next.inbox, changed: next.added.size > 0, result: next.added };
+      });
+      for (const id of ids) added.add(id);
+    }),
+  );
+  return docs.map((doc, i) => Boolean(fresh[i]) || added.has(doc._id));
+}
+
+/** Stores the entries not stored before, in one write; for each, whether it is new. */
+async function insertNew(service: NotificationThis, docs: NotificationDoc[]): Promise<boolean[]> {
   try {
     await service.models.notifications.collection.insertMany(docs as never[], { ordered: false });
     return docs.map(() => true);

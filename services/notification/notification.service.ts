@@ -79,7 +79,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
     this.inFlight = new Set();
     this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
     this.inboxWriter = new MicroBatcher(
-      (docs) => inbox.insertNew(this, docs),
+      (docs) => inbox.storeEntries(this, docs),
       NOTIFICATION_TUNING.inboxBatch,
     );
     this.channels = [

@@ -1,5 +1,8 @@
 import type { Socket } from "socket.io-client";
 import type { NotificationEntity } from "../../contracts";
+import { createEvent } from "../../events/envelope";
+import type { EventBus } from "../../lib/event-bus";
+import { createRuntime } from "../../lib/runtime";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
 import { startSystem, type System } from "../support/system";
@@ -120,5 +123,99 @@ describeWithInfra(["mongo"], "notifications, embedded", (infra) => {
     expect(all.body.marked).toBe(ownerExpected.length - 1);
     expect((await inbox(owner)).unread_count).toBe(0);
     expect((await inbox(runner)).unread_count).toBe(runnerExpected.length);
+  });
+});
+
+/**
+ * The inbox is listed from one record per recipient (domain/inbox.ts) that keeps the newest
+ * 100 entries; older pages come from the history. Both must agree, through replays and reads.
+ */
+describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => {
+  let system: System;
+  let bus: EventBus;
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      busFor: (_services, config) => {
+        bus = createRuntime(config).bus;
+        return bus;
+      },
+    });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    await bus?.close();
+  });
+
+  const box = async (token: string, query: string) =>
+    (await system.api<Inbox>("GET", `/api/notifications?${query}`, { token })).body;
+  /** Every entry, page by page, and the unread count the first page gave. */
+  const everyPage = async (token: string, query: string) => {
+    const first = await box(token, query);
+    const items = [...first.items];
+    for (let cursor = first.next_cursor; cursor;) {
+      const page = await box(token, `${query}&cursor=${cursor}`);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    }
+    return { ids: items.map((item) => item.id), unread: first.unread_count };
+  };
+
+  it("pages past the kept entries into the history, counts a replay once, and reads across both", async () => {
+    const runner = system.token("runner", "inbox-runner");
+    // An offer's notification: only the runner's inbox takes it, no service acts on it.
+    const offered = (n: number) =>
+      createEvent(
+        "runner.assigned",
+        {
+          booking_id: `inbox-booking-${n}`,
+          runner_id: "inbox-runner",
+          occurred_at: new Date().toISOString(),
+        },
+        { service: "runner", time: new Date(Date.UTC(2026, 11, 7, 9, 0, n)).toISOString() },
+      );
+    // 130 entries for the runner: 30 more than the record keeps.
+    const events = Array.from({ length: 130 }, (_, n) => offered(n));
+    await bus.publish("runner.events", events);
+    await eventually(async () =>
+      (await box(runner, "limit=1")).unread_count === 130 ? true : undefined,
+    );
+
+    // Newest first, page by page, every entry once, across the record and the history.
+    const listed = await everyPage(runner, "limit=40");
+    expect(listed.ids).toHaveLength(130);
+    expect(new Set(listed.ids).size).toBe(130);
+    expect(listed.ids[0]).toBe(`${events[129]?.id}:runner:inbox-runner`);
+    expect(listed.ids[129]).toBe(`${events[0]?.id}:runner:inbox-runner`);
+
+    // A replay of the newest and the oldest event stores and counts nothing.
+    await bus.publish(
+      "runner.events",
+      [events[129], events[0]].filter((e) => e !== undefined),
+    );
+    const marker = offered(200);
+    await bus.publish("runner.events", [marker]);
+    await eventually(async () =>
+      (await box(runner, "limit=1")).unread_count === 131 ? true : undefined,
+    );
+    expect((await everyPage(runner, "limit=100")).ids).toHaveLength(131);
+
+    // Reading the oldest (only in the history) and the newest (kept) each count once.
+    const oldest = listed.ids[129];
+    for (const id of [oldest, oldest, `${marker.id}:runner:inbox-runner`]) {
+      const read = await system.api("POST", `/api/notifications/${id}/read`, { token: runner });
+      expect(read.status).toBe(200);
+    }
+    const unread = await everyPage(runner, "limit=50&unread=true");
+    expect(unread.unread).toBe(129);
+    expect(unread.ids).toHaveLength(129);
+    expect(unread.ids).not.toContain(oldest);
+
+    const all = await system.api<{ marked: number }>("POST", "/api/notifications/read-all", {
+      token: runner,
+    });
+    expect(all.body.marked).toBe(129);
+    expect(await everyPage(runner, "limit=100&unread=true")).toEqual({ ids: [], unread: 0 });
   });
 });
