@@ -23,6 +23,14 @@ type Figures = Map<string, number>;
 
 const LIFECYCLE = /^(\w+): (\d+) lifecycles in [\d.]+ s = ([\d.]+) lifecycles\/s \((\d+) failed\)/;
 const STEP = /^ {2}(\w+)\s+([\d.]+)\s+([\d.]+)$/;
+/** A route's line (n, p50, p99, max, non-2xx) as the lifecycle bench prints it since it times every request. */
+const ROUTE = /^ {2}((?:GET|POST) \S+)\s+\d+\s+([\d.]+|-)\s+([\d.]+|-)\s+([\d.]+|-)\s+\d+$/;
+/** The route an older bench's step line timed: a base from before routes compares with a head after. */
+const ROUTE_OF_STEP: Record<string, string> = {
+  create: "POST /api/bookings",
+  pay: "POST /api/bookings/:id/payment",
+};
+const routeOfStep = (step: string) => ROUTE_OF_STEP[step] ?? `POST /api/bookings/:id/${step}`;
 const SAGA = /^ {2}confirm→completed \(saga\)\s+([\d.]+)\s+([\d.]+)$/;
 const TRACKING =
   /^(\S+)\s+(\S+(?: \S+)?)\s{2,}[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)/;
@@ -48,8 +56,14 @@ export function figuresOf(output: string): Figures {
     }
     const step = STEP.exec(line);
     if (step && mode) {
-      figures.set(`${mode} ${step[1]} p50 ms`, Number(step[2]));
-      figures.set(`${mode} ${step[1]} p99 ms`, Number(step[3]));
+      figures.set(`${mode} ${routeOfStep(step[1])} p50 ms`, Number(step[2]));
+      figures.set(`${mode} ${routeOfStep(step[1])} p99 ms`, Number(step[3]));
+      continue;
+    }
+    const route = ROUTE.exec(line);
+    if (route && mode) {
+      if (route[2] !== "-") figures.set(`${mode} ${route[1]} p50 ms`, Number(route[2]));
+      if (route[3] !== "-") figures.set(`${mode} ${route[1]} p99 ms`, Number(route[3]));
       continue;
     }
     const tracking = TRACKING.exec(line);

@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   store: () => import("./store"),
   compare: () => import("./compare"),
   profiles: () => import("./profiles"),
+  knee: () => import("./knee"),
 };
 
 // `--database <ferretdb|ferretdb-postgres|mongo-java-server>`: the server the run's services use.

@@ -1,16 +1,21 @@
 /**
  * `npm run bench -- lifecycle [--mode embedded|distributed|both] [--concurrency 20]
- *   [--lifecycles 200] [--json]`
+ *   [--lifecycles 200] [--poll-ms <n>] [--online-km 0] [--idle 5] [--json]`
  *
- * Drives full booking lifecycles through the public REST API — create → pay → (escrow held) →
- * accept → pickup → depart → deliver → confirm → (completed) — with `concurrency` owners at a
- * time, each with its app's socket open (the waits in brackets end on the owner's live
- * notifications, as in an app), and prints lifecycles/s and p50/p99 per REST step; then CPU per
- * lifecycle for every process (Kilat's, Kafka, Redis, the database, this load generator) and the
- * database commands per lifecycle by kind (bench/measure.ts); `--json` adds one JSON line per
- * mode. Embedded: every service in one server process, in-process event bus. Distributed: one
- * server process per service over the Redis transporter and Kafka. Both on the servers of
- * `npm run infra:up`; payments use the simulated provider (no Stripe calls).
+ * Drives full booking lifecycles through the public REST API with `concurrency` owners at a
+ * time, each lifecycle with a fresh runner, making every request their apps make:
+ * create → pay → (escrow held) → runner online → accept → pickup → depart → the owner looks at
+ * the track → deliver → runner offline → the runner's notifications → confirm → (completed) →
+ * the owner's notifications. Each request is timed under its route, and the report gives
+ * p50/p99/max per route; a wait in brackets is not a request, but each poll in it is one. Apps
+ * come in two styles: socket apps (the default) wait on the owner's live notifications; polling
+ * apps (`--poll-ms <n>`) have no socket and poll the booking every n ms instead, listing their
+ * notifications once per wait. Then CPU per lifecycle for every process (Kilat's, Kafka, Redis,
+ * the database, this load generator) and the database commands per lifecycle by kind
+ * (bench/measure.ts); `--json` adds one JSON line per mode. Embedded: every service in one server
+ * process, in-process event bus. Distributed: one server process per service over the Redis
+ * transporter and Kafka. Both on the servers of `npm run infra:up`; payments use the simulated
+ * provider (no Stripe calls).
  */
 import { parseArgs } from "node:util";
 import type { Socket } from "socket.io-client";
@@ -33,21 +38,42 @@ import {
   percentile,
   randomPort,
   rest,
+  RestError,
+  sleep,
   startDistributed,
   stopChildren,
   dropDatabases,
   until,
 } from "./support";
 
-const STEPS = ["create", "pay", "accept", "pickup", "depart", "deliver", "confirm"] as const;
-type Step = (typeof STEPS)[number];
+/** Every request the apps make, as the gateway routes it: the writes in lifecycle order, then the reads. */
+const ROUTES = [
+  "POST /api/bookings",
+  "POST /api/bookings/:id/payment",
+  "POST /api/runners/me/online",
+  "POST /api/bookings/:id/accept",
+  "POST /api/bookings/:id/pickup",
+  "POST /api/bookings/:id/depart",
+  "POST /api/bookings/:id/deliver",
+  "POST /api/runners/me/offline",
+  "POST /api/bookings/:id/confirm",
+  "GET /api/bookings/:id",
+  "GET /api/bookings/:id/track",
+  "GET /api/notifications",
+] as const;
+type Route = (typeof ROUTES)[number];
 
 interface Result {
   mode: string;
   lifecycles: number;
   failed: number;
   seconds: number;
-  latencies: Record<Step, number[]>;
+  /** Each answered request's time, by route. */
+  latencies: Map<Route, number[]>;
+  /** Answers other than 2xx, by route (also timed above). */
+  refused: Map<Route, number>;
+  /** Offline asks answered 409 (the runner's delivery not yet seen by the runner service). */
+  offlineRetries: number;
   /** confirm → completed observed (escrow captured and released through the saga). */
   settle: number[];
 }
@@ -60,10 +86,7 @@ class OwnerSession {
   private readonly seen = new Set<string>();
   private readonly waiting = new Map<string, () => void>();
 
-  private constructor(
-    readonly token: string,
-    private readonly socket: Socket,
-  ) {
+  private constructor(private readonly socket: Socket) {
     socket.on("notification", (entry: { booking_id: string | null; event_type: string }) => {
       const key = `${entry.booking_id}:${entry.event_type}`;
       this.seen.add(key);
@@ -71,9 +94,8 @@ class OwnerSession {
     });
   }
 
-  static async open(base: string, owner: string) {
-    const token = signToken({ sub: owner, role: "owner" }, DEFAULT_JWT_SECRET);
-    return new OwnerSession(token, await connectSocket(base, token));
+  static async open(base: string, token: string) {
+    return new OwnerSession(await connectSocket(base, token));
   }
 
   /** Resolves once the owner was notified of `eventType` for the booking. */
@@ -98,47 +120,117 @@ class OwnerSession {
   }
 }
 
+/** One owner's app: its live notifications over a socket, or how often it polls without one. */
+interface Owner {
+  token: string;
+  app: OwnerSession | { pollMs: number };
+}
+
 const PICKUP = { lat: -6.2, lng: 106.8 };
 /** A degree of latitude, in km. */
 const KM_PER_DEGREE = 111.2;
 let onlineLat = PICKUP.lat;
+const WAIT_MS = 30_000;
+/** How soon a runner's app asks to go offline again after a 409. */
+const OFFLINE_RETRY_MS = 100;
 
-async function lifecycle(base: string, n: number, session: OwnerSession, result: Result) {
-  const owner = session.token;
-  const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
-  const timed = async <T>(step: Step, run: () => Promise<T>) => {
-    const started = performance.now();
-    const value = await run();
-    result.latencies[step].push(performance.now() - started);
+/** Runs one request and records its time under its route, whether it was answered 2xx or not. */
+async function timed<T>(result: Result, route: Route, request: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const record = () => result.latencies.get(route)?.push(performance.now() - started);
+  try {
+    const value = await request();
+    record();
     return value;
-  };
-  const booking = await timed("create", () =>
-    rest(base, owner, "POST", "/api/bookings", {
-      pet_type: "dog",
-      pet_name: `Rex ${n}`,
-      pickup: PICKUP,
-      dropoff: { lat: -6.25, lng: 106.85 },
-    }),
-  );
-  const id = String(booking.booking_id);
-  await timed("pay", () => rest(base, owner, "POST", `/api/bookings/${id}/payment`, {}));
-  await session.notified(id, "payment.escrow_held");
-  // The owner's notification and the booking's own record of the hold are two consumers of
-  // one event: the booking may learn it a moment later, which accept would answer with 409.
-  await until(
-    "escrow held on the booking",
-    async () => (await rest(base, owner, "GET", `/api/bookings/${id}`)).payment_status === "held",
-    30_000,
-  );
-  // As its app does, the runner is online before it accepts (not one of the timed steps).
-  await rest(base, runner, "POST", "/api/runners/me/online", { lat: onlineLat, lng: PICKUP.lng });
-  for (const step of ["accept", "pickup", "depart", "deliver"] as const) {
-    await timed(step, () => rest(base, runner, "POST", `/api/bookings/${id}/${step}`, {}));
+  } catch (error) {
+    // A request that got no answer has no latency to record; the lifecycle fails on it.
+    if (error instanceof RestError) {
+      record();
+      result.refused.set(route, (result.refused.get(route) ?? 0) + 1);
+    }
+    throw error;
   }
-  await timed("confirm", () => rest(base, owner, "POST", `/api/bookings/${id}/confirm`, {}));
+}
+
+type Booking = Record<string, unknown>;
+
+async function lifecycle(base: string, n: number, owner: Owner, result: Result) {
+  const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
+  /** The request of `route` (the route's method) to `path`, as `token`, timed. */
+  const call = (route: Route, token: string, path: string, body?: unknown) =>
+    timed(result, route, () => rest(base, token, route.split(" ")[0], path, body));
+
+  const booking = await call("POST /api/bookings", owner.token, "/api/bookings", {
+    pet_type: "dog",
+    pet_name: `Rex ${n}`,
+    pickup: PICKUP,
+    dropoff: { lat: -6.25, lng: 106.85 },
+  });
+  const id = String(booking.booking_id);
+  const getBooking = () => call("GET /api/bookings/:id", owner.token, `/api/bookings/${id}`);
+  const listNotifications = (token: string) =>
+    call("GET /api/notifications", token, "/api/notifications");
+  /** The owner's app waits to learn of `eventType`: live, or polling the booking until `done`. */
+  const ownerLearns = async (eventType: string, done: (booking: Booking) => boolean) => {
+    if (owner.app instanceof OwnerSession) return owner.app.notified(id, eventType, WAIT_MS);
+    const deadline = Date.now() + WAIT_MS;
+    while (!done(await getBooking())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${eventType}`);
+      await sleep(owner.app.pollMs);
+    }
+  };
+  const held = (booking: Booking) => booking.payment_status === "held";
+
+  await call("POST /api/bookings/:id/payment", owner.token, `/api/bookings/${id}/payment`, {});
+  await ownerLearns("payment.escrow_held", held);
+  if (owner.app instanceof OwnerSession) {
+    // The owner's notification and the booking's own record of the hold are two consumers of
+    // one event: the booking may learn it a moment later, which accept would answer with 409.
+    await until("escrow held on the booking", async () => held(await getBooking()), WAIT_MS);
+  } else {
+    await listNotifications(owner.token); // a polling app refreshes its list once per wait
+  }
+
+  await call("POST /api/runners/me/online", runner, "/api/runners/me/online", {
+    lat: onlineLat,
+    lng: PICKUP.lng,
+  });
+  for (const step of ["accept", "pickup", "depart"] as const) {
+    await call(`POST /api/bookings/:id/${step}`, runner, `/api/bookings/${id}/${step}`, {});
+  }
+  await call("GET /api/bookings/:id/track", owner.token, `/api/bookings/${id}/track`);
+  await call("POST /api/bookings/:id/deliver", runner, `/api/bookings/${id}/deliver`, {});
+  await goOffline(runner, call, result);
+  await listNotifications(runner);
+
+  await call("POST /api/bookings/:id/confirm", owner.token, `/api/bookings/${id}/confirm`, {});
   const confirmedAt = performance.now();
-  await session.notified(id, "booking.completed"); // sent once the booking is completed
+  await ownerLearns("booking.completed", (booking) => booking.status === "completed");
   result.settle.push(performance.now() - confirmedAt);
+  await listNotifications(owner.token);
+}
+
+/**
+ * The runner goes offline after delivering. The runner service frees it when it consumes the
+ * delivery: until then the ask is refused (409, still on the booking) and the app asks again.
+ */
+async function goOffline(
+  runner: string,
+  call: (route: Route, token: string, path: string, body?: unknown) => Promise<unknown>,
+  result: Result,
+) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      await call("POST /api/runners/me/offline", runner, "/api/runners/me/offline", {});
+      return;
+    } catch (error) {
+      const stillBusy = error instanceof RestError && error.status === 409;
+      if (!stillBusy || Date.now() > deadline) throw error;
+      result.offlineRetries++;
+      await sleep(OFFLINE_RETRY_MS);
+    }
+  }
 }
 
 async function drive(
@@ -152,27 +244,28 @@ async function drive(
     lifecycles: 0,
     failed: 0,
     seconds: 0,
-    latencies: Object.fromEntries(STEPS.map((step) => [step, []])) as unknown as Record<
-      Step,
-      number[]
-    >,
+    latencies: new Map(ROUTES.map((route) => [route, []])),
+    refused: new Map(),
+    offlineRetries: 0,
     settle: [],
   };
   let next = 0;
   const started = performance.now();
-  // One owner per concurrent slot, each with the app's socket open for the whole run.
-  const sessions = await Promise.all(
-    Array.from({ length: concurrency }, (_, slot) =>
-      OwnerSession.open(base, `bench-owner-${slot}`),
-    ),
+  // One owner per concurrent slot; a socket app keeps its socket open for the whole run.
+  const owners: Owner[] = await Promise.all(
+    Array.from({ length: concurrency }, async (_, slot) => {
+      const token = signToken({ sub: `bench-owner-${slot}`, role: "owner" }, DEFAULT_JWT_SECRET);
+      const app = pollMs === null ? await OwnerSession.open(base, token) : { pollMs };
+      return { token, app };
+    }),
   );
   try {
     await Promise.all(
-      sessions.map(async (session) => {
+      owners.map(async (owner) => {
         while (next < total) {
           const n = next++;
           try {
-            await lifecycle(base, n, session, result);
+            await lifecycle(base, n, owner, result);
             result.lifecycles++;
           } catch (error) {
             result.failed++;
@@ -183,7 +276,7 @@ async function drive(
       }),
     );
   } finally {
-    for (const session of sessions) session.close();
+    for (const owner of owners) if (owner.app instanceof OwnerSession) owner.app.close();
   }
   result.seconds = (performance.now() - started) / 1000;
   return result;
@@ -198,21 +291,39 @@ interface Costing {
   idleSeconds: number;
 }
 
+/** p50, p99 and max of one route's times, and how many there were. */
+function summary(values: number[]) {
+  const round = (ms: number) => Number(ms.toFixed(1));
+  return {
+    n: values.length,
+    p50: round(percentile(values, 50)),
+    p99: round(percentile(values, 99)),
+    max: round(percentile(values, 100)),
+  };
+}
+
 function report(result: Result, costing: Costing) {
-  const fmt = (ms: number) => (Number.isNaN(ms) ? "   -" : ms.toFixed(1).padStart(6));
+  // A route no request took (a failed run, say) is shown as "-", never left out.
+  const fmt = (ms: number) => (Number.isNaN(ms) ? "-" : ms.toFixed(1)).padStart(8);
+  const row = (name: string, values: number[], refused = "") => {
+    const { n, p50, p99, max } = summary(values);
+    return `  ${name.padEnd(31)} ${String(n).padStart(6)} ${fmt(p50)} ${fmt(p99)} ${fmt(max)} ${refused.padStart(8)}`;
+  };
   console.log(
     `\n${result.mode}: ${result.lifecycles} lifecycles in ${result.seconds.toFixed(1)} s = ` +
       `${(result.lifecycles / result.seconds).toFixed(1)} lifecycles/s (${result.failed} failed)`,
   );
-  console.log("  step       p50 ms  p99 ms");
-  for (const step of STEPS) {
-    const values = result.latencies[step];
+  console.log(`  ${"route".padEnd(31)} ${"n".padStart(6)}   p50 ms   p99 ms   max ms  non-2xx`);
+  for (const route of ROUTES)
     console.log(
-      `  ${step.padEnd(9)} ${fmt(percentile(values, 50))}  ${fmt(percentile(values, 99))}`,
+      row(route, result.latencies.get(route) ?? [], String(result.refused.get(route) ?? 0)),
     );
-  }
+  console.log(row("every request", [...result.latencies.values()].flat()));
   console.log(
-    `  confirm→completed (saga) ${fmt(percentile(result.settle, 50))}  ${fmt(percentile(result.settle, 99))}`,
+    `  ${"confirm→completed (saga)".padEnd(38)} ${fmt(percentile(result.settle, 50))} ${fmt(percentile(result.settle, 99))}`,
+  );
+  console.log(
+    `  offline asked again after a 409 (delivery not yet seen): ${result.offlineRetries}`,
   );
   const cpu = printCpu(costing.cpu, result.lifecycles, "lifecycle", result.seconds, {
     costs: costing.idle,
@@ -220,19 +331,27 @@ function report(result: Result, costing: Costing) {
   });
   const commands = printCommands(costing.commands, result.lifecycles, "lifecycle");
   if (json) {
-    const ms = (values: number[]) => ({
-      p50: Number(percentile(values, 50).toFixed(1)),
-      p99: Number(percentile(values, 99).toFixed(1)),
-    });
     console.log(
       JSON.stringify({
         bench: "lifecycle",
         mode: result.mode,
+        apps: pollMs === null ? "socket" : "poll",
+        poll_ms: pollMs,
         lifecycles: result.lifecycles,
         failed: result.failed,
         lifecycles_per_s: Number((result.lifecycles / result.seconds).toFixed(2)),
-        steps_ms: Object.fromEntries(STEPS.map((step) => [step, ms(result.latencies[step])])),
-        confirm_to_completed_ms: ms(result.settle),
+        routes_ms: Object.fromEntries(
+          ROUTES.map((route) => [
+            route,
+            {
+              ...summary(result.latencies.get(route) ?? []),
+              non_2xx: result.refused.get(route) ?? 0,
+            },
+          ]),
+        ),
+        requests_ms: summary([...result.latencies.values()].flat()),
+        confirm_to_completed_ms: summary(result.settle),
+        offline_retries: result.offlineRetries,
         cpu_ms_per_lifecycle: cpu,
         db_commands_per_lifecycle: commands,
       }),
@@ -245,6 +364,8 @@ const run = `bench-${Date.now().toString(36)}`;
 const ENV = { LOG_LEVEL: "error", RATE_LIMIT_PER_IP: "10000000" };
 let json = false;
 let idleSeconds = 5;
+/** Polling apps' interval (`--poll-ms`); null for socket apps. */
+let pollMs: number | null = null;
 
 /** Drives the lifecycles and measures what they cost the watched processes. */
 async function measured(
@@ -320,17 +441,29 @@ async function main() {
       // How far north of the pickups the runners go online: beyond DISPATCH_RADIUS_KM (6) no
       // booking is offered to them, so the run measures the lifecycle alone, without dispatch.
       "online-km": { type: "string", default: "0" },
+      // Polling apps: no socket, the owner polls its booking every n ms while it waits.
+      "poll-ms": { type: "string" },
     },
   });
   json = values.json;
   idleSeconds = Number(values.idle);
   onlineLat = PICKUP.lat + Number(values["online-km"]) / KM_PER_DEGREE;
+  if (values["poll-ms"] !== undefined) {
+    pollMs = Number(values["poll-ms"]);
+    if (!Number.isInteger(pollMs) || pollMs < 1)
+      throw new Error(`--poll-ms must be a whole number of ms ≥ 1, not ${values["poll-ms"]}`);
+  }
   if (positionals[0] !== "lifecycle")
     throw new Error("usage: npm run bench -- lifecycle [--mode …]");
   const concurrency = Number(values.concurrency);
   const total = Number(values.lifecycles);
+  const apps =
+    pollMs === null
+      ? "socket apps (live notifications)"
+      : `polling apps (no socket, every ${pollMs} ms)`;
   console.log(
-    `lifecycle bench: ${total} lifecycles, ${concurrency} at a time (${new Date().toISOString()})`,
+    `lifecycle bench: ${total} lifecycles, ${concurrency} at a time, ${apps}, runners online ` +
+      `${values["online-km"]} km from the pickups (${new Date().toISOString()})`,
   );
   try {
     if (values.mode !== "distributed") await embedded(concurrency, total);

@@ -29,7 +29,17 @@ export async function until(what: string, probe: () => Promise<boolean>, timeout
   }
 }
 
-/** A JSON call with a bearer token; anything but 2xx throws with the answer. */
+/** A REST answer other than 2xx: its status, for a caller that treats some as expected. */
+export class RestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A JSON call with a bearer token; anything but 2xx throws a RestError with the answer. */
 export async function rest(
   base: string,
   token: string,
@@ -42,9 +52,16 @@ export async function rest(
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const json = (await response.json()) as Record<string, unknown>;
+  // A refusal that is not JSON (a shedding gateway's, a proxy's) still throws with its status.
+  const json = (await response.json().catch((error: unknown) => {
+    if (response.ok) throw error;
+    return {};
+  })) as Record<string, unknown>;
   if (!response.ok)
-    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+    throw new RestError(
+      `${method} ${path} → ${response.status} ${JSON.stringify(json)}`,
+      response.status,
+    );
   return json;
 }
 

@@ -82,6 +82,14 @@ export const HTTP = {
   ratePerTokenPerMinute: 1200,
   /** Ten times that per address: many users can share one NAT. */
   ratePerIpPerMinute: 12000,
+  /**
+   * REST requests one gateway answers at once before it sheds (503). By Little's law an admitted
+   * request waits about this many over the throughput: the embedded process answered 80-90
+   * requests/s at its knee on a busy two-core machine (`npm run bench -- knee`), some 160 on a
+   * quiet one (20 lifecycles/s of 8 requests), so 64 bounds the wait near 0.4-0.8 s. Fewer
+   * would shed more lifecycles half done: their earlier requests' work is then lost.
+   */
+  maxInFlight: 64,
 };
 
 /** A token lives at most a day: a leaked one is useless by tomorrow, and apps refresh daily. */

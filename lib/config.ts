@@ -287,6 +287,8 @@ const EnvSchema = z.object({
   /** Requests per minute per bearer token, and per client address (Redis-shared with REDIS_URL). */
   RATE_LIMIT_PER_TOKEN: z.coerce.number().int().positive().default(HTTP.ratePerTokenPerMinute),
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(HTTP.ratePerIpPerMinute),
+  /** REST requests one gateway answers at once; beyond, it answers 503 at once (0: no limit). */
+  API_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(HTTP.maxInFlight),
   /**
    * How long relays wait before sweeping outboxes that the fast path did not flush (a crash,
    * a Kafka outage). Each sweep scans its collection, so not too often.
@@ -391,6 +393,8 @@ export interface Config {
     corsOrigins: string[];
     ratePerTokenPerMinute: number;
     ratePerIpPerMinute: number;
+    /** REST requests answered at once before the gateway sheds; 0: never sheds. */
+    maxInFlight: number;
     /** Addresses and CIDR ranges of the proxies whose X-Forwarded-For is believed. */
     trustedProxies: string[];
   };
@@ -492,6 +496,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.CORS_ORIGINS,
       ratePerTokenPerMinute: e.RATE_LIMIT_PER_TOKEN,
       ratePerIpPerMinute: e.RATE_LIMIT_PER_IP,
+      maxInFlight: e.API_MAX_IN_FLIGHT,
       trustedProxies: e.TRUSTED_PROXIES,
     },
     pricing: {

@@ -19,14 +19,15 @@ import {
   rateLimiter,
   secureEveryAnswer,
 } from "../../lib/http-limits";
-import { measureRequests } from "../../lib/metrics";
+import { LoadShedder, shedOverload } from "../../lib/load-shedding";
+import { addCollector, measureRequests } from "../../lib/metrics";
 import { metricsAccess } from "../../lib/metrics-exposure";
 import { MicroBatcher } from "../../lib/micro-batch";
 import { ReadinessProbe } from "../../lib/readiness";
 import { runtimeOf } from "../../lib/runtime";
 import { traceHttp } from "../../lib/tracing";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
-import { bodyError, errorBody, type HttpError } from "./errors";
+import { bodyError, errorBody, OVERLOADED_BODY, type HttpError } from "./errors";
 import * as ops from "./ops";
 import { ROUTES } from "./routes";
 import { SocketGuard } from "./socket-guard";
@@ -245,12 +246,34 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
       ...config.sockets,
       fixesPerSec: config.tracking.locationArrivalsPerSec,
     });
+    this.shedder = new LoadShedder(config.http.maxInFlight);
+    this.broker.metrics.register({
+      type: "counter",
+      name: "kilat.http.shed.total",
+      labelNames: ["kind"],
+      description: "Requests the gateway answered 503 under overload (request, handshake)",
+    });
+    this.broker.metrics.register({
+      type: "gauge",
+      name: "kilat.http.in.flight",
+      description: "REST requests the gateway is answering (shed beyond API_MAX_IN_FLIGHT)",
+    });
+    addCollector(this.broker, "http-in-flight", async () => {
+      this.broker.metrics.set("kilat.http.in.flight", this.shedder.inFlight);
+    });
     this.settings.port = config.port;
     this.probe = new ReadinessProbe(this.broker, runtimeOf(this.broker));
   },
 
   started() {
     this.io = attachSockets(this);
+    // Before the wrappers that must see every answer, the shed ones included.
+    shedOverload(this.server, {
+      shedder: this.shedder,
+      retryAfterSeconds: GATEWAY_TUNING.shedRetryAfterS,
+      body: JSON.stringify(OVERLOADED_BODY),
+      onShed: (kind) => this.broker.metrics.increment("kilat.http.shed.total", { kind }),
+    });
     secureEveryAnswer(this.server);
     measureRequests(this.server, this.broker.metrics);
     // Last: it wraps the request listeners attached so far (REST, Socket.IO polling).

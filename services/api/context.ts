@@ -6,6 +6,7 @@ import type { Server as SocketServer } from "socket.io";
 import type { FixResult } from "../../contracts";
 import { userKey, type User } from "../../domain/access";
 import type { rateLimiter } from "../../lib/http-limits";
+import type { LoadShedder } from "../../lib/load-shedding";
 import type { MicroBatcher } from "../../lib/micro-batch";
 import type { ReadinessProbe } from "../../lib/readiness";
 import type { SocketGuard } from "./socket-guard";
@@ -16,6 +17,8 @@ export type ApiThis = Service<ApiSettingsSchema> & {
   adapterRedis: Redis | undefined;
   limiterRedis: Redis | undefined;
   limiter: ReturnType<typeof rateLimiter>;
+  /** REST requests in flight on this gateway, and whether the next one is shed. */
+  shedder: LoadShedder;
   openApiDocument: Record<string, unknown> | undefined;
   probe: ReadinessProbe;
   /** The GPS fixes of one tick, from every runner socket of this gateway, in one call. */

@@ -73,6 +73,18 @@ export function errorBody(error: HttpError): { status: number; body: Record<stri
   };
 }
 
+/**
+ * What a request shed under overload gets (lib/load-shedding.ts), with its Retry-After: the 503
+ * of the error shape, with a type of its own, so an app tells "the gateway is full, retry
+ * shortly" from a failure (SERVER_ERROR) and from its own excess (429 RATE_LIMITED).
+ */
+export const OVERLOADED_BODY = {
+  name: "ServiceUnavailable",
+  message: "The server is overloaded: retry after the Retry-After seconds",
+  code: 503,
+  type: "OVERLOADED",
+};
+
 /** An error of body-parser (http-errors): its status, and its kind when it names one. */
 interface BodyParserError extends Error {
   status?: number;
