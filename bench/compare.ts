@@ -1,16 +1,17 @@
 /**
- * `npm run bench -- compare --base <git ref> [--rounds 2] <bench> [its options…]`
+ * `npm run bench -- compare --base <git ref> [--rounds 2] [--same-bench] <bench> [its options…]`
  *
  * Runs one benchmark on an earlier commit and on the working tree in one sitting, alternating
  * base, head, base, head… so both see the same machine, and prints each figure's median per
  * side and head ÷ base. The base is a detached git worktree in a temporary folder, sharing this
  * checkout's node_modules and servers (`npm run infra:up`). Reads the benches' own report lines
- * (lifecycle and tracking), so it also compares commits from before it existed; and, when the
+ * (lifecycle and tracking), so it also compares commits from before it existed; `--same-bench`
+ * runs the head's bench/ against the base's code (a bench that now drives more requests). And, when the
  * database is FerretDB, the commands each run sent it (its own counters, so the same for both
  * sides), per lifecycle.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -132,7 +133,11 @@ async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     strict: false,
-    options: { base: { type: "string" }, rounds: { type: "string", default: "2" } },
+    options: {
+      base: { type: "string" },
+      rounds: { type: "string", default: "2" },
+      "same-bench": { type: "boolean", default: false },
+    },
   });
   const [, ...benchArgs] = positionals; // positionals[0] is "compare"
   const base = typeof values.base === "string" ? values.base : undefined;
@@ -147,6 +152,10 @@ async function main() {
     stdio: "ignore",
   });
   symlinkSync(join(ROOT, "node_modules"), join(baseTree, "node_modules"));
+  // The head's bench on both sides: the same requests against the base's servers, when the bench
+  // itself changed (it then needs nothing of the head's code outside bench/).
+  if (values["same-bench"] === true)
+    cpSync(join(ROOT, "bench"), join(baseTree, "bench"), { recursive: true });
   const sides = { base: [] as Figures[], head: [] as Figures[] };
   try {
     for (let round = 1; round <= Number(values.rounds); round++) {

@@ -286,6 +286,8 @@ async function drive(
 interface Costing {
   cpu: Costs;
   commands: Costs;
+  /** Milliseconds the services waited for each kind of database command, summed. */
+  waited: Costs;
   /** CPU ms over `idleSeconds` with no load, before the run. */
   idle: Costs;
   idleSeconds: number;
@@ -329,7 +331,7 @@ function report(result: Result, costing: Costing) {
     costs: costing.idle,
     seconds: costing.idleSeconds,
   });
-  const commands = printCommands(costing.commands, result.lifecycles, "lifecycle");
+  const commands = printCommands(costing.commands, result.lifecycles, "lifecycle", costing.waited);
   if (json) {
     console.log(
       JSON.stringify({
@@ -381,12 +383,15 @@ async function measured(
   meter.start();
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
   const idle = meter.stop();
+  const waits = "kilat.db.command.ms.total";
   const before = await databaseCommands(watched, url, transport);
+  const waitedBefore = await databaseCommands(watched, url, transport, waits);
   meter.start();
   const result = await drive(mode, url, concurrency, total);
   const cpu = meter.stop();
   const commands = difference(await databaseCommands(watched, url, transport), before);
-  report(result, { cpu, commands, idle, idleSeconds });
+  const waited = difference(await databaseCommands(watched, url, transport, waits), waitedBefore);
+  report(result, { cpu, commands, waited, idle, idleSeconds });
 }
 
 /** Every service in one process, as `npm start` runs it (but on infra's MongoDB). */

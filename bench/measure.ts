@@ -136,6 +136,7 @@ export async function databaseCommands(
   processes: Watched[],
   gateway: string,
   transport?: { url: string; namespace: string },
+  metric: "kilat.db.commands.total" | "kilat.db.command.ms.total" = "kilat.db.commands.total",
 ): Promise<Costs> {
   const counts: Costs = {};
   const add = (command: string, value: number) =>
@@ -147,9 +148,12 @@ export async function databaseCommands(
     const text = await (
       await fetch(`${gateway}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
     ).text();
-    for (const m of text.matchAll(
-      /^kilat_db_commands_total\{[^}]*db="(\w+)",command="(\w+)",collection="([\w.-]*)"[^}]*\} (\d+)/gm,
-    )) {
+    const prometheus = metric.replace(/\./g, "_");
+    const pattern = new RegExp(
+      `^${prometheus}\\{[^}]*db="(\\w+)",command="(\\w+)",collection="([\\w.-]*)"[^}]*\\} ([\\d.e+]+)`,
+      "gm",
+    );
+    for (const m of text.matchAll(pattern)) {
       add(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
     }
     return counts;
@@ -169,7 +173,7 @@ export async function databaseCommands(
           values: { labels: { db: string; command: string; collection: string }; value: number }[];
         }[],
         { includes: string }
-      >("$node.metrics", { includes: "kilat.db.commands.total" }, { nodeID: node.nodeID });
+      >("$node.metrics", { includes: metric }, { nodeID: node.nodeID });
       for (const value of metrics.flatMap((metric) => metric.values))
         add(`${value.labels.db} ${value.labels.command} ${value.labels.collection}`, value.value);
     }
@@ -224,8 +228,11 @@ export function printCpu(
   return { ...per, "kilat (all)": Number((project / units).toFixed(3)) };
 }
 
-/** The commands per unit of work: by kind, in all, and by service database. */
-export function printCommands(commands: Costs, units: number, unit: string): Costs {
+/**
+ * The commands per unit of work: by kind, in all, and by service database; with `ms` (each
+ * command's wait summed, kilat.db.command.ms.total), where the services' database time went.
+ */
+export function printCommands(commands: Costs, units: number, unit: string, ms?: Costs): Costs {
   const KINDS = ["find", "insert", "update", "findAndModify", "delete", "aggregate", "count"];
   const sum = (pick: (db: string, kind: string, collection: string) => string | undefined) => {
     const out: Costs = {};
@@ -247,6 +254,16 @@ export function printCommands(commands: Costs, units: number, unit: string): Cos
   console.log(`    by service: ${line(byDb)}`);
   const detail = sum((db, kind, collection) => `${db} ${kind} ${collection}`);
   console.log(`    ${line(detail)}`);
+  if (ms) {
+    const waits = Object.entries(perUnit(ms, units, 1))
+      .filter(([, value]) => value > 0)
+      .sort(([, a], [, b]) => b - a);
+    const total = waits.reduce((sum, [, value]) => sum + value, 0);
+    console.log(
+      `  database wait ms / ${unit} (sent → answered, summed over commands): ${total.toFixed(1)}`,
+    );
+    console.log(`    ${waits.map(([name, value]) => `${name} ${value}`).join(", ")}`);
+  }
   return {
     ...byKind,
     all: Number(all.toFixed(2)),

@@ -114,6 +114,8 @@ export const NOTIFICATION_TUNING = {
   bookingRefs: 50_000,
   /** Inbox entries per write at most (what one turn of the event loop adds goes together). */
   inboxBatch: 500,
+  /** Inbox records an instance remembers as it wrote them (25 entries each, about 9 kB). */
+  inboxRecords: 5_000,
   /** Writes of one inbox record raced by other writers before a change gives up (and is retried). */
   inboxWriteAttempts: 20,
 };

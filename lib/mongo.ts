@@ -58,21 +58,44 @@ type Metrics = ServiceBroker["metrics"];
  * in `$node.metrics`): the benchmarks divide it by the work done.
  */
 export function countCommands(connection: Connection, metrics: Metrics, db: string): void {
+  const labelNames = ["db", "command", "collection"];
   if (!metrics.hasMetric("kilat.db.commands.total")) {
     metrics.register({
       type: "counter",
       name: "kilat.db.commands.total",
-      labelNames: ["db", "command", "collection"],
+      labelNames,
       description: "Commands sent to the database, by service database, command and collection",
     });
+    metrics.register({
+      type: "counter",
+      name: "kilat.db.command.ms.total",
+      labelNames,
+      description:
+        "Milliseconds from sending a database command to its answer, summed, by service database, command and collection",
+    });
   }
-  connection
-    .getClient()
-    .on("commandStarted", (event: { commandName: string; command: Record<string, unknown> }) => {
+  type Labels = { db: string; command: string; collection: string };
+  const inFlight = new Map<number, Labels>();
+  const client = connection.getClient();
+  client.on(
+    "commandStarted",
+    (event: { requestId: number; commandName: string; command: Record<string, unknown> }) => {
       const target = event.command[event.commandName];
       const collection = typeof target === "string" ? target : "";
-      metrics.increment("kilat.db.commands.total", { db, command: event.commandName, collection });
-    });
+      const labels = { db, command: event.commandName, collection };
+      inFlight.set(event.requestId, labels);
+      metrics.increment("kilat.db.commands.total", labels);
+    },
+  );
+  // Where the database's time goes, as each service waits for it (queueing in the server included).
+  const answered = (event: { requestId: number; duration: number }) => {
+    const labels = inFlight.get(event.requestId);
+    if (!labels) return;
+    inFlight.delete(event.requestId);
+    metrics.increment("kilat.db.command.ms.total", labels, event.duration);
+  };
+  client.on("commandSucceeded", answered);
+  client.on("commandFailed", answered);
 }
 
 /** FerretDB answers `buildInfo` with its own version next to the MongoDB one it speaks. */

@@ -5,7 +5,7 @@ import type { MicroBatcher } from "../../lib/micro-batch";
 import type { OutboundChannel } from "../../lib/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
-import { inboxModel } from "../../models/inbox.model";
+import { inboxModel, type InboxDoc } from "../../models/inbox.model";
 import { notificationModel, type NotificationDoc } from "../../models/notification.model";
 import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webhook.model";
 
@@ -25,6 +25,10 @@ export type NotificationThis = DomainServiceThis<
     refCache: LruCache<string, BookingRef>;
     /** Stores inbox entries, what several events add at once together; true if new. */
     inboxWriter: MicroBatcher<NotificationDoc, boolean>;
+    /** The inbox records this instance wrote last, by recipient key. */
+    inboxCache: LruCache<string, InboxDoc>;
+    /** Every recipient in the history has an inbox record: a missing one is an empty inbox. */
+    inboxesBuilt: boolean;
     /** Webhook deliveries being sent by this instance. */
     inFlight: Set<Promise<unknown>>;
     webhookCache: { until: number; hooks: Promise<WebhookDoc[]> } | undefined;

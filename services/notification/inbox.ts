@@ -3,6 +3,7 @@ import { partiesOf, userKey, type User } from "../../domain/access";
 import {
   INBOX_RECENT,
   addEntries,
+  emptyInbox,
   markAllRead,
   markRead,
   pageOf,
@@ -94,14 +95,24 @@ export const readAll = action(NOTIFICATION_ACTIONS.readAll, async function (ctx)
 });
 
 /**
- * The user's inbox record. A recipient without one (entries stored before inboxes existed, or
- * none yet) gets it built from the history once, and stored.
+ * Marks, in the records' collection, that every recipient the history names has a record:
+ * from then on a missing record is an empty inbox (a new recipient costs no history query).
+ * Its key cannot be a recipient's (`<role>:<sub>`).
+ */
+const ALL_BUILT = "all-built";
+
+/**
+ * The user's inbox record, `v` 0 when there is none yet. Until every record was built from the
+ * history (`buildAllInboxes`), a recipient without one gets it built from the history, once.
  */
 async function readInbox(service: NotificationThis, user: User): Promise<InboxDoc> {
   const stored = await service.models.inboxes.findById(userKey(user)).lean<InboxDoc>();
-  return stored ?? (await buildInbox(service, user));
+  if (stored) return stored;
+  if (service.inboxesBuilt) return { _id: userKey(user), ...emptyInbox<NotificationDoc>(), v: 0 };
+  return buildInbox(service, user);
 }
 
+/** The record as the history has it, stored unless another write stored one first. */
 async function buildInbox(service: NotificationThis, user: User): Promise<InboxDoc> {
   // One query, so that the kept entries and both counts are of the same moment: an entry stored
   // after it is added by its own write (which always follows its history insert), never twice.
@@ -109,13 +120,7 @@ async function buildInbox(service: NotificationThis, user: User): Promise<InboxD
     .find(inboxOf(user))
     .sort(PAGE_SORT)
     .lean<NotificationDoc[]>();
-  const built: InboxDoc = {
-    _id: userKey(user),
-    entries: history.slice(0, INBOX_RECENT),
-    unread: history.filter((entry) => entry.read_at === null).length,
-    total: history.length,
-    v: 1,
-  };
+  const built = recordOf(userKey(user), history);
   try {
     await service.models.inboxes.collection.insertOne(built as never);
     return built;
@@ -128,9 +133,48 @@ async function buildInbox(service: NotificationThis, user: User): Promise<InboxD
   }
 }
 
+/** A record of `history` (one recipient's entries, newest first). */
+const recordOf = (key: string, history: NotificationDoc[]): InboxDoc => ({
+  _id: key,
+  entries: history.slice(0, INBOX_RECENT),
+  unread: history.filter((entry) => entry.read_at === null).length,
+  total: history.length,
+  v: 1,
+});
+
+/**
+ * Builds the record of every recipient the history names and has none, in one pass over the
+ * history, once per database (at the first start with records; an empty history costs a
+ * query). A record written meanwhile by a new entry wins: it was built from a later moment.
+ */
+export async function buildAllInboxes(service: NotificationThis): Promise<void> {
+  const records = service.models.inboxes;
+  if (await records.exists({ _id: ALL_BUILT })) {
+    service.inboxesBuilt = true;
+    return;
+  }
+  const history = await service.models.notifications
+    .find({ recipient_role: { $exists: true } })
+    .sort(PAGE_SORT)
+    .lean<NotificationDoc[]>();
+  const byRecipient = new Map<string, NotificationDoc[]>();
+  for (const entry of history) {
+    const key = userKey(recipientOf(entry));
+    byRecipient.set(key, [...(byRecipient.get(key) ?? []), entry]);
+  }
+  const built = [...byRecipient].map(([key, entries]) => recordOf(key, entries));
+  await insertIgnoringRepeats(records.collection, [
+    ...built,
+    { _id: ALL_BUILT, ...emptyInbox<NotificationDoc>(), v: 1 },
+  ]);
+  service.inboxesBuilt = true;
+}
+
 /**
  * Applies `change` to the user's inbox record, written only if no one wrote it since it was
- * read (its version); else read again and retried.
+ * read (its version; a first record is inserted); else read again and retried. What this
+ * instance wrote last is changed without reading it again (the recipient's next event mostly
+ * comes to the same instance: its booking's partition).
  */
 async function changeInbox<R>(
   service: NotificationThis,
@@ -141,22 +185,32 @@ async function changeInbox<R>(
     result: R;
   },
 ): Promise<R> {
+  const key = userKey(user);
   for (let attempt = 1; ; attempt++) {
-    const current = await readInbox(service, user);
+    // The record as this instance last wrote it, if it did: the guard tells if another wrote since.
+    const current =
+      (attempt === 1 && service.inboxCache.get(key)) || (await readInbox(service, user));
     const { inbox, changed, result } = change(current);
     if (!changed) return result;
-    const written = await service.models.inboxes.updateOne(
-      { _id: current._id, v: current.v },
-      {
-        $set: {
-          entries: inbox.entries,
-          unread: inbox.unread,
-          total: inbox.total,
-          v: current.v + 1,
-        },
-      },
-    );
-    if (written.matchedCount === 1) return result;
+    const next = { entries: inbox.entries, unread: inbox.unread, total: inbox.total };
+    const written =
+      current.v === 0
+        ? (
+            await insertIgnoringRepeats(service.models.inboxes.collection, [
+              { _id: current._id, ...next, v: 1 },
+            ])
+          )[0] === true
+        : (
+            await service.models.inboxes.updateOne(
+              { _id: current._id, v: current.v },
+              { $set: { ...next, v: current.v + 1 } },
+            )
+          ).matchedCount === 1;
+    if (written) {
+      service.inboxCache.set(key, { _id: key, ...next, v: current.v + 1 });
+      return result;
+    }
+    service.inboxCache.delete(key);
     if (attempt >= NOTIFICATION_TUNING.inboxWriteAttempts)
       throw new Error(`inbox ${current._id}: ${attempt} writes raced with others`);
   }
@@ -343,14 +397,21 @@ export async function storeEntries(
 }
 
 /** Stores the entries not stored before, in one write; for each, whether it is new. */
-async function insertNew(service: NotificationThis, docs: NotificationDoc[]): Promise<boolean[]> {
+const insertNew = (service: NotificationThis, docs: NotificationDoc[]) =>
+  insertIgnoringRepeats(service.models.notifications.collection, docs);
+
+/** Inserts the documents whose `_id` is not taken, in one write; for each, whether it was new. */
+async function insertIgnoringRepeats<D extends { _id: string }>(
+  collection: { insertMany(docs: never[], options: { ordered: false }): Promise<unknown> },
+  docs: D[],
+): Promise<boolean[]> {
   try {
-    await service.models.notifications.collection.insertMany(docs as never[], { ordered: false });
+    await collection.insertMany(docs as never[], { ordered: false });
     return docs.map(() => true);
   } catch (error) {
     const failures = (error as { writeErrors?: { index: number; code: number }[] }).writeErrors;
     if (!failures || failures.some((failure) => failure.code !== 11000)) throw error;
-    const stored = new Set(failures.map((failure) => failure.index)); // stored (and pushed) before
+    const stored = new Set(failures.map((failure) => failure.index)); // stored before
     return docs.map((_, i) => !stored.has(i));
   }
 }

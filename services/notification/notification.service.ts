@@ -78,6 +78,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
   created() {
     this.inFlight = new Set();
     this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
+    this.inboxCache = new LruCache(NOTIFICATION_TUNING.inboxRecords);
     this.inboxWriter = new MicroBatcher(
       (docs) => inbox.storeEntries(this, docs),
       NOTIFICATION_TUNING.inboxBatch,
@@ -89,6 +90,17 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
         send: ({ event, parties }) => webhooks.queueWebhooks(this, event, parties),
       },
     ];
+  },
+
+  started() {
+    this.inboxesBuilt = false;
+    // In the background: until it is done, a recipient without a record has it built alone.
+    inbox.buildAllInboxes(this).catch((error: unknown) => {
+      this.logger.warn(
+        "inbox records not built from the history; retried at the next start",
+        error,
+      );
+    });
   },
 
   async stopped() {

@@ -1,9 +1,10 @@
+import { MongoClient } from "mongodb";
 import type { Socket } from "socket.io-client";
 import type { NotificationEntity } from "../../contracts";
 import { createEvent } from "../../events/envelope";
 import type { EventBus } from "../../lib/event-bus";
 import { createRuntime } from "../../lib/runtime";
-import { describeWithInfra } from "../support/infra";
+import { describeWithInfra, uniqueName } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
 import { startSystem, type System } from "../support/system";
 import { heldBooking } from "../support/trips";
@@ -128,7 +129,7 @@ describeWithInfra(["mongo"], "notifications, embedded", (infra) => {
 
 /**
  * The inbox is listed from one record per recipient (domain/inbox.ts) that keeps the newest
- * 100 entries; older pages come from the history. Both must agree, through replays and reads.
+ * entries (INBOX_RECENT); older pages come from the history. Both must agree, through replays and reads.
  */
 describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => {
   let system: System;
@@ -175,7 +176,7 @@ describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => 
         },
         { service: "runner", time: new Date(Date.UTC(2026, 11, 7, 9, 0, n)).toISOString() },
       );
-    // 130 entries for the runner: 30 more than the record keeps.
+    // 130 entries for the runner: more than the record keeps.
     const events = Array.from({ length: 130 }, (_, n) => offered(n));
     await bus.publish("runner.events", events);
     await eventually(async () =>
@@ -183,7 +184,7 @@ describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => 
     );
 
     // Newest first, page by page, every entry once, across the record and the history.
-    const listed = await everyPage(runner, "limit=40");
+    const listed = await everyPage(runner, "limit=10");
     expect(listed.ids).toHaveLength(130);
     expect(new Set(listed.ids).size).toBe(130);
     expect(listed.ids[0]).toBe(`${events[129]?.id}:runner:inbox-runner`);
@@ -217,5 +218,73 @@ describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => 
     });
     expect(all.body.marked).toBe(129);
     expect(await everyPage(runner, "limit=100&unread=true")).toEqual({ ids: [], unread: 0 });
+  });
+});
+
+/** Inboxes from before inbox records existed: listed as the history has them, then kept up. */
+describeWithInfra(["mongo"], "notifications inbox records built from the history", (infra) => {
+  it("lists a recipient's older entries and counts, then adds new ones to them", async () => {
+    const prefix = uniqueName("legacy");
+    const client = await MongoClient.connect(infra.mongo);
+    const history = Array.from({ length: 5 }, (_, n) => ({
+      _id: `old-event-${n}:owner:legacy-owner`,
+      recipient_id: "legacy-owner",
+      recipient_role: "owner",
+      event_id: `old-event-${n}`,
+      event_type: "booking.requested",
+      booking_id: `old-booking-${n}`,
+      booking_number: null,
+      title: `Old ${n}`,
+      body: "From before inbox records",
+      read_at: n < 2 ? new Date(Date.UTC(2026, 10, 2)) : null,
+      created_at: new Date(Date.UTC(2026, 10, 1, 12, n)),
+    }));
+    await client
+      .db(`${prefix}-notification`)
+      .collection<{ _id: string }>("notifications")
+      .insertMany(history);
+    await client.close();
+    let bus: EventBus | undefined;
+    const system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: { MONGO_DB_PREFIX: prefix },
+      busFor: (_services, config) => (bus = createRuntime(config).bus),
+    });
+    try {
+      const owner = system.token("owner", "legacy-owner");
+      const list = async () =>
+        (await system.api<Inbox>("GET", "/api/notifications?limit=10", { token: owner })).body;
+      const before = await list();
+      expect(before.items.map((item) => item.title)).toEqual([
+        "Old 4",
+        "Old 3",
+        "Old 2",
+        "Old 1",
+        "Old 0",
+      ]);
+      expect(before.unread_count).toBe(3);
+
+      const event = createEvent(
+        "booking.expired",
+        {
+          booking_id: "new-booking",
+          booking_number: "KLT-20261207-NEW001",
+          owner_id: "legacy-owner",
+          payment_due_at: new Date().toISOString(),
+          occurred_at: new Date().toISOString(),
+        },
+        { service: "booking" },
+      );
+      await bus?.publish("booking.events", [event]);
+      const after = await eventually(async () => {
+        const box = await list();
+        return box.items.length === 6 ? box : undefined;
+      });
+      expect(after.items[0]?.event_type).toBe("booking.expired");
+      expect(after.unread_count).toBe(4);
+    } finally {
+      await system.stop();
+      await bus?.close();
+    }
   });
 });
