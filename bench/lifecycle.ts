@@ -29,6 +29,7 @@ import {
   difference,
   infraProcesses,
   printCommands,
+  printPoolWaits,
   printCpu,
   type Costs,
   type Watched,
@@ -288,6 +289,9 @@ interface Costing {
   commands: Costs;
   /** Milliseconds the services waited for each kind of database command, summed. */
   waited: Costs;
+  /** Connections taken from each service's pool, and the milliseconds waited for them. */
+  checkouts: Costs;
+  poolWaited: Costs;
   /** CPU ms over `idleSeconds` with no load, before the run. */
   idle: Costs;
   idleSeconds: number;
@@ -332,6 +336,12 @@ function report(result: Result, costing: Costing) {
     seconds: costing.idleSeconds,
   });
   const commands = printCommands(costing.commands, result.lifecycles, "lifecycle", costing.waited);
+  const pool = printPoolWaits(
+    costing.checkouts,
+    costing.poolWaited,
+    result.lifecycles,
+    "lifecycle",
+  );
   if (json) {
     console.log(
       JSON.stringify({
@@ -356,6 +366,7 @@ function report(result: Result, costing: Costing) {
         offline_retries: result.offlineRetries,
         cpu_ms_per_lifecycle: cpu,
         db_commands_per_lifecycle: commands,
+        db_pool: pool,
       }),
     );
   }
@@ -383,15 +394,22 @@ async function measured(
   meter.start();
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
   const idle = meter.stop();
-  const waits = "kilat.db.command.ms.total";
-  const before = await databaseCommands(watched, url, transport);
-  const waitedBefore = await databaseCommands(watched, url, transport, waits);
+  const metrics = [
+    "kilat.db.commands.total",
+    "kilat.db.command.ms.total",
+    "kilat.db.pool.checkouts.total",
+    "kilat.db.pool.wait.ms.total",
+  ] as const;
+  const read = () =>
+    Promise.all(metrics.map((metric) => databaseCommands(watched, url, transport, metric)));
+  const before = await read();
   meter.start();
   const result = await drive(mode, url, concurrency, total);
   const cpu = meter.stop();
-  const commands = difference(await databaseCommands(watched, url, transport), before);
-  const waited = difference(await databaseCommands(watched, url, transport, waits), waitedBefore);
-  report(result, { cpu, commands, waited, idle, idleSeconds });
+  const [commands, waited, checkouts, poolWaited] = (await read()).map((after, i) =>
+    difference(after, before[i] ?? {}),
+  );
+  report(result, { cpu, commands, waited, checkouts, poolWaited, idle, idleSeconds });
 }
 
 /** Every service in one process, as `npm start` runs it (but on infra's MongoDB). */

@@ -136,11 +136,20 @@ export async function databaseCommands(
   processes: Watched[],
   gateway: string,
   transport?: { url: string; namespace: string },
-  metric: "kilat.db.commands.total" | "kilat.db.command.ms.total" = "kilat.db.commands.total",
+  metric:
+    | "kilat.db.commands.total"
+    | "kilat.db.command.ms.total"
+    | "kilat.db.pool.checkouts.total"
+    | "kilat.db.pool.wait.ms.total" = "kilat.db.commands.total",
 ): Promise<Costs> {
   const counts: Costs = {};
-  const add = (command: string, value: number) =>
-    (counts[command] = (counts[command] ?? 0) + value);
+  /** `<db>[ <pool>][ <command> <collection>]`: the labels the metric has, in that order. */
+  const add = (labels: Record<string, string>, value: number) => {
+    const key = [labels.db, labels.pool, labels.command, labels.collection]
+      .filter((label) => label !== undefined)
+      .join(" ");
+    counts[key] = (counts[key] ?? 0) + value;
+  };
   const nodes = processes.filter((p) => p.nodeID);
   if (!transport || nodes.length === 0) {
     // /metrics is for admins: the bench's processes run with the development secret.
@@ -149,12 +158,13 @@ export async function databaseCommands(
       await fetch(`${gateway}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
     ).text();
     const prometheus = metric.replace(/\./g, "_");
-    const pattern = new RegExp(
-      `^${prometheus}\\{[^}]*db="(\\w+)",command="(\\w+)",collection="([\\w.-]*)"[^}]*\\} ([\\d.e+]+)`,
-      "gm",
-    );
-    for (const m of text.matchAll(pattern)) {
-      add(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
+    for (const line of text.split("\n")) {
+      const m = /^(\w+)\{([^}]*)\} ([\d.e+-]+)$/.exec(line);
+      if (!m || m[1] !== prometheus) continue;
+      const labels = Object.fromEntries(
+        [...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]),
+      );
+      add(labels, Number(m[3]));
     }
     return counts;
   }
@@ -168,19 +178,37 @@ export async function databaseCommands(
   try {
     for (const node of nodes) {
       const metrics = await probe.call<
-        {
-          name: string;
-          values: { labels: { db: string; command: string; collection: string }; value: number }[];
-        }[],
+        { name: string; values: { labels: Record<string, string>; value: number }[] }[],
         { includes: string }
       >("$node.metrics", { includes: metric }, { nodeID: node.nodeID });
-      for (const value of metrics.flatMap((metric) => metric.values))
-        add(`${value.labels.db} ${value.labels.command} ${value.labels.collection}`, value.value);
+      for (const value of metrics.filter((m) => m.name === metric).flatMap((m) => m.values))
+        add(value.labels, value.value);
     }
   } finally {
     await probe.stop();
   }
   return counts;
+}
+
+/** Per service database: connections taken from its pool, and the mean and total wait for one. */
+export function printPoolWaits(
+  checkouts: Costs,
+  waited: Costs,
+  units: number,
+  unit: string,
+): Costs {
+  const out: Costs = {};
+  const parts = Object.entries(checkouts)
+    .filter(([, count]) => count > 0)
+    .map(([db, count]) => {
+      const ms = waited[db] ?? 0;
+      out[`${db} wait ms/checkout`] = Number((ms / count).toFixed(3));
+      return `${db} ${(count / units).toFixed(1)} × ${(ms / count).toFixed(2)} ms`;
+    });
+  console.log(
+    `  connection pool: checkouts / ${unit} × mean wait for a connection: ${parts.join(", ")}`,
+  );
+  return out;
 }
 
 export const difference = (after: Costs, before: Costs): Costs =>

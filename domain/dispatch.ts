@@ -57,6 +57,13 @@ export type DispatchStep =
 
 export type DispatchCommand = DispatchStep & { booking_id: string; at: Date };
 
+/**
+ * A searching dispatch written this recently is at the back of the queue already: requeue
+ * leaves it be. Far below the sweeps' retry interval (DISPATCH_TUNING.searchRetryMs, 10 s), so
+ * the order in which they take bookings is kept to within this.
+ */
+export const REQUEUED_LATELY_MS = 1000;
+
 /** Booking and escrow events arrive on two topics in either order: the first one creates it. */
 const fresh = (booking_id: string, at: Date): Dispatch => ({
   _id: booking_id,
@@ -130,6 +137,10 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
       );
     case "requeue":
       if (dispatch.status !== "searching" || !stored) return refuse();
+      // Moved to the back a moment ago already (its escrow, another runner's try): a second
+      // write would move it by less than the sweeps could ever tell apart.
+      if (at.getTime() - dispatch.updated_at.getTime() < REQUEUED_LATELY_MS)
+        return accept<Dispatch>({}, {});
       return write({ status: "searching" }, {});
     case "fail":
       if (dispatch.status !== "searching" || !stored) return refuse();

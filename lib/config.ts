@@ -124,6 +124,11 @@ const EnvSchema = z.object({
     .trim()
     .regex(/^[A-Za-z0-9_-]+$/, "expected letters, digits, '_' or '-'")
     .default("kilat"),
+  /**
+   * Connections of each service's second pool, the one its background work uses (consumers,
+   * sweeps, outbox relays), so that a request never waits for a connection behind it.
+   */
+  MONGO_BACKGROUND_POOL: z.coerce.number().int().min(1).max(100).default(4),
   REDIS_URL: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
   STRIPE_SECRET_KEY: z
     .string()
@@ -381,6 +386,8 @@ export interface Config {
   kafkaBrokers: string[] | undefined;
   kafkaTopicPrefix: string;
   mongoDbPrefix: string;
+  /** Connections of each service's background pool (MONGO_BACKGROUND_POOL). */
+  mongoBackgroundPool: number;
   redisUrl: string | undefined;
   stripe: { secretKey: string | undefined; apiBase: string | undefined; webhookSecret: string };
   jwtSecret: string;
@@ -457,6 +464,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaTopicPrefix: e.KAFKA_TOPIC_PREFIX,
     mongoDbPrefix: e.MONGO_DB_PREFIX,
+    mongoBackgroundPool: e.MONGO_BACKGROUND_POOL,
     redisUrl: e.REDIS_URL,
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,

@@ -36,9 +36,15 @@ export async function stopEmbeddedMongo(): Promise<void> {
 }
 
 /** One database per service: `<MONGO_DB_PREFIX>-<service>`. */
-export async function connectServiceDb(config: Config, service: string): Promise<Connection> {
+export async function connectServiceDb(
+  config: Config,
+  service: string,
+  /** A pool of its own size, instead of the URL's `maxPoolSize` (the background pool). */
+  maxPoolSize?: number,
+): Promise<Connection> {
   const connection = mongoose.createConnection(await mongoUrl(config), {
     dbName: `${config.mongoDbPrefix}-${service}`,
+    ...(maxPoolSize === undefined ? {} : { maxPoolSize }),
     serverSelectionTimeoutMS: 5000,
     // FerretDB has no retryable writes on its SQLite backend.
     retryWrites: false,
@@ -57,7 +63,12 @@ type Metrics = ServiceBroker["metrics"];
  * Counts every command the driver sends (`kilat_db_commands_total{db, command, collection}` on /metrics and
  * in `$node.metrics`): the benchmarks divide it by the work done.
  */
-export function countCommands(connection: Connection, metrics: Metrics, db: string): void {
+export function countCommands(
+  connection: Connection,
+  metrics: Metrics,
+  db: string,
+  pool: "requests" | "background" = "requests",
+): void {
   const labelNames = ["db", "command", "collection"];
   if (!metrics.hasMetric("kilat.db.commands.total")) {
     metrics.register({
@@ -65,6 +76,18 @@ export function countCommands(connection: Connection, metrics: Metrics, db: stri
       name: "kilat.db.commands.total",
       labelNames,
       description: "Commands sent to the database, by service database, command and collection",
+    });
+    metrics.register({
+      type: "counter",
+      name: "kilat.db.pool.checkouts.total",
+      labelNames: ["db", "pool"],
+      description: "Connections taken from the service's database pool",
+    });
+    metrics.register({
+      type: "counter",
+      name: "kilat.db.pool.wait.ms.total",
+      labelNames: ["db", "pool"],
+      description: "Milliseconds waited for a connection from the service's database pool, summed",
     });
     metrics.register({
       type: "counter",
@@ -96,6 +119,12 @@ export function countCommands(connection: Connection, metrics: Metrics, db: stri
   };
   client.on("commandSucceeded", answered);
   client.on("commandFailed", answered);
+  // How long work waited for one of the pool's connections (maxPoolSize): a pool too small for
+  // the service's requests and background work together shows here, not in the commands' times.
+  client.on("connectionCheckedOut", (event: { durationMS: number }) => {
+    metrics.increment("kilat.db.pool.checkouts.total", { db, pool });
+    metrics.increment("kilat.db.pool.wait.ms.total", { db, pool }, event.durationMS);
+  });
 }
 
 /** FerretDB answers `buildInfo` with its own version next to the MongoDB one it speaks. */

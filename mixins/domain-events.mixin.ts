@@ -147,13 +147,16 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
           ((batch) => {
             const events = batch.map((delivered) => delivered.event);
             return consumeTraced(events, groupId, topic, () =>
-              timed(this, events, groupId, () => handler.call(this as unknown as S, batch)),
+              timed(this, events, groupId, () =>
+                handler.call(this.$background as unknown as S, batch),
+              ),
             );
           })
         );
       };
-      // Started before any write, so what a crash left in an outbox goes out on restart.
-      for (const name of options.outbox ?? []) this.outboxRelay(this.models[name]);
+      // Started before any write, so what a crash left in an outbox goes out on restart; on the
+      // background pool, as its publishing and removals are no request's to wait for.
+      for (const name of options.outbox ?? []) this.outboxRelay(this.$background.models[name]);
       reportOperatorMetrics(this, options);
       const joining = Promise.all(
         Object.entries(options.consume ?? {}).map(([groupId, handlers]) =>
@@ -271,9 +274,14 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
         return relay;
       },
 
-      aggregate<T extends WithOutbox>(this: This, model: Model<T>, noun: string) {
-        let store = this.$stores.get(model.modelName) as AggregateStore<T> | undefined;
+      aggregate<T extends WithOutbox>(this: This, given: Model<T>, noun: string) {
+        let store = this.$stores.get(given.modelName) as AggregateStore<T> | undefined;
         if (!store) {
+          // One store per aggregate, whoever asks (a request or a consumer), so that what one
+          // wrote is what the next decides on: on the request pool, where most commands come from.
+          const model = (Object.values(this.$requestModels).find(
+            (candidate) => candidate.modelName === given.modelName,
+          ) ?? given) as Model<T>;
           store = new AggregateStore(
             model,
             () => this.outboxRelay(model),
@@ -293,11 +301,13 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
       ) {
         const handler = handlers[event.type] as AnyHandler | undefined;
         if (!handler) return; // another consumer's event on a shared topic
-        if (options.deduplicate === false) return handler.call(this, event, meta);
-        const processed = processedEventModel(this.db);
+        // Consumers are background work: their reads and writes use the background pool.
+        const background = this.$background;
+        if (options.deduplicate === false) return handler.call(background, event, meta);
+        const processed = processedEventModel(this.$backgroundDb);
         const key = `${meta.groupId}:${event.id}`;
         if (await processed.exists({ _id: key })) return;
-        await handler.call(this, event, meta);
+        await handler.call(background, event, meta);
         await processed
           .create({
             _id: key,

@@ -21,7 +21,8 @@ export function Periodic<S extends Service>(tasks: Record<string, PeriodicOption
       const { config } = runtimeOf(this.broker);
       this.$periodic = Object.entries(tasks).map(([name, task]) => {
         const periodic = new PeriodicTask(
-          () => task.run.call(this),
+          // Background work: on the service's background pool where it has a database.
+          () => task.run.call((this as S & { $background?: S }).$background ?? this),
           task.everyMs(config),
           (error) => this.logger.warn(`${name} failed`, error),
         );

@@ -22,10 +22,7 @@ export const online = action(RUNNER_ACTIONS.online, async function (ctx) {
 
 /** The runner stops taking jobs: `runner.offline`; an open offer moves on. */
 export const offline = action(RUNNER_ACTIONS.offline, async function (ctx) {
-  const runnerId = callerOf(ctx).sub;
-  const doc = await runnersOf(this).load(runnerId);
-  if (!doc) throw notFound("Runner");
-  return runnerEntity(this, await goOffline(this, doc, "runner", new Date()));
+  return runnerEntity(this, await goOffline(this, callerOf(ctx).sub, "runner", new Date()));
 });
 
 /**
@@ -55,24 +52,32 @@ export const release = action(RUNNER_ACTIONS.release, async function (ctx) {
 /**
  * online → offline with `runner.offline`, out of the geo index, its open offer moved on; a busy
  * runner stays busy (its trip goes on), and an offline one is left as it is. Refused only for a
- * runner asking while on a booking.
+ * runner asking while on a booking. `known`: the runner as just read; else it is decided on what
+ * this instance last wrote of it (the write is guarded), or read.
  */
 export async function goOffline(
   service: RunnerThis,
-  runner: RunnerDoc,
+  runnerId: string,
   by: "runner" | "system",
   at: Date,
+  known?: RunnerDoc,
 ): Promise<RunnerDoc> {
   // Decided again on what is stored when it loses a race: an accept that claimed the runner
   // meanwhile makes this a refusal (409), never a 200 for a runner that stayed busy.
-  const outcome = await commandRunner(service, runner._id, { type: "go_offline", by, at }, runner);
-  // Refused for the active booking it names; anything else (not online) is nothing to do.
-  if (!outcome.ok && outcome.rejection.data?.active_booking_id) {
+  const outcome = await commandRunner(service, runnerId, { type: "go_offline", by, at }, known);
+  // Refused for the active booking it names, or no such runner; anything else (not online) is
+  // nothing to do.
+  if (
+    !outcome.ok &&
+    (outcome.rejection.kind === "not_found" || outcome.rejection.data?.active_booking_id)
+  ) {
     throw rejected(outcome.rejection);
   }
-  const now = outcome.ok ? outcome.state : ((await runnersOf(service).load(runner._id)) ?? runner);
+  const now = outcome.ok ? outcome.state : await runnersOf(service).load(runnerId);
+  if (!now) throw notFound("Runner");
   if (now.availability === "busy") return now;
-  await service.geo.remove(runner._id);
-  if (runner.offer) await moveOn(service, runner.offer.booking_id, runner._id);
+  await service.geo.remove(runnerId);
+  // The offer as the write found it: one made after the runner was last read moves on too.
+  if (now.offer) await moveOn(service, now.offer.booking_id, runnerId);
   return now;
 }

@@ -23,8 +23,22 @@ export type RunnerThis = DomainServiceThis<
     trips: LruCache<string, ActiveTrip>;
     /** When searching bookings were last tried again by the sweep. */
     lastSearchRetry: number;
+    /** The dispatch try running here per booking, and the one queued behind it. */
+    dispatching: Map<string, DispatchTry>;
   }
 >;
+
+/** A booking's dispatch try in this instance; `next`: the one every caller meanwhile shares. */
+export interface DispatchTry {
+  running: Promise<Tried>;
+  next: Promise<Tried> | null;
+}
+
+/** The runner offered (or null), and the dispatch as the try left it (null: not known). */
+export interface Tried {
+  runnerId: string | null;
+  state: DispatchDoc | null;
+}
 
 /** A runner's active booking and when it was accepted (epoch ms), as read at `checkedAt`. */
 export interface ActiveTrip {
@@ -47,7 +61,7 @@ export function commandRunner(
   service: RunnerThis,
   runnerId: string,
   command: RunnerCommand,
-  known?: RunnerDoc,
+  known?: RunnerDoc | null,
 ): Promise<Outcome<RunnerDoc>> {
   return runnersOf(service).execute(runnerId, decide, () => command, RETRIES, known);
 }
@@ -57,11 +71,13 @@ export async function ensureRunner(service: RunnerThis, runnerId: string): Promi
   const known = await runnersOf(service).load(runnerId);
   if (known) return known;
   const at = new Date();
-  const registered = await commandRunner(service, runnerId, {
-    type: "register",
-    runner_id: runnerId,
-    at,
-  });
+  // Known missing: read just now, not again.
+  const registered = await commandRunner(
+    service,
+    runnerId,
+    { type: "register", runner_id: runnerId, at },
+    null,
+  );
   // Not registered: a concurrent first call registered it.
   return registered.ok
     ? registered.state

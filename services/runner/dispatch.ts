@@ -15,7 +15,15 @@ import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
-import { RETRIES, commandRunner, dispatchesOf, runnersOf, type RunnerThis } from "./context";
+import {
+  RETRIES,
+  commandRunner,
+  dispatchesOf,
+  runnersOf,
+  type DispatchTry,
+  type RunnerThis,
+  type Tried,
+} from "./context";
 
 /**
  * Dispatch (`runner.assigned`): once a booking's escrow is held and its pickup known, it is
@@ -45,20 +53,65 @@ function commandDispatch(
 }
 
 /**
+ * What one round of tries (a runner coming online, a sweep) has learnt of the runners near its
+ * bookings: a runner's document while free, null once not (busy, offered, or taken by this round).
+ * The next booking of the round asks the database only about runners not known yet.
+ */
+export type RunnerSnapshot = Map<string, RunnerDoc | null>;
+
+/**
  * Offers a searching booking to the nearest free runner in range that has not had it yet.
  * Returns the runner offered, or null (the booking stays searching, at the back of the queue).
+ * One try per booking runs at a time here: callers meanwhile share one more after it.
  */
 export async function tryDispatch(
   service: RunnerThis,
   bookingId: string,
   known?: DispatchDoc,
+  seen: RunnerSnapshot = new Map(),
 ): Promise<string | null> {
+  const current = service.dispatching.get(bookingId);
+  if (!current) return (await startTry(service, bookingId, known, seen)).runnerId;
+  // The running try may have looked before what prompts this one (a runner coming online
+  // nearby): one more after it, on the dispatch as that one left it, and not one per caller.
+  current.next ??= current.running
+    .then(
+      (tried) => tried.state ?? undefined,
+      () => undefined,
+    )
+    .then((state) => startTry(service, bookingId, state, seen));
+  return (await current.next).runnerId;
+}
+
+function startTry(
+  service: RunnerThis,
+  bookingId: string,
+  known: DispatchDoc | undefined,
+  seen: RunnerSnapshot,
+): Promise<Tried> {
+  const run: DispatchTry = { running: attempt(service, bookingId, known, seen), next: null };
+  service.dispatching.set(bookingId, run);
+  const done = () => {
+    if (service.dispatching.get(bookingId) === run && run.next === null)
+      service.dispatching.delete(bookingId);
+  };
+  run.running.then(done, done);
+  return run.running;
+}
+
+async function attempt(
+  service: RunnerThis,
+  bookingId: string,
+  known: DispatchDoc | undefined,
+  seen: RunnerSnapshot,
+): Promise<Tried> {
   const dispatch = known ?? (await dispatchesOf(service).load(bookingId));
-  if (!dispatch || dispatch.status !== "searching" || !dispatch.pickup) return null;
+  if (!dispatch || dispatch.status !== "searching" || !dispatch.pickup)
+    return { runnerId: null, state: dispatch };
   const pickup = { lat: dispatch.pickup.lat, lng: dispatch.pickup.lng };
   if (!isMappable(pickup)) return giveUp(service, bookingId, dispatch, "the map cannot hold it");
   try {
-    return await offerNearest(service, bookingId, dispatch, pickup);
+    return await offerNearest(service, bookingId, dispatch, pickup, seen);
   } catch (error) {
     // The index refuses the position itself: no later try can do better. Any other error (a
     // RangeError from an invalid date or a driver, too) is worth the event's retries.
@@ -69,8 +122,13 @@ export async function tryDispatch(
 }
 
 /** To the back of the searching queue: the sweeps take the longest-waiting first. */
-export async function requeue(service: RunnerThis, bookingId: string, known?: DispatchDoc) {
-  await commandDispatch(service, bookingId, { type: "requeue" }, known);
+export async function requeue(
+  service: RunnerThis,
+  bookingId: string,
+  known?: DispatchDoc,
+): Promise<Tried> {
+  const requeued = await commandDispatch(service, bookingId, { type: "requeue" }, known);
+  return { runnerId: null, state: requeued.ok ? requeued.state : null };
 }
 
 async function giveUp(
@@ -78,13 +136,27 @@ async function giveUp(
   bookingId: string,
   dispatch: DispatchDoc,
   reason: string,
-): Promise<null> {
+): Promise<Tried> {
   const { lat, lng } = dispatch.pickup ?? { lat: NaN, lng: NaN };
   service.logger.warn(
     `Dispatch of booking ${bookingId} failed for good: pickup ${lat},${lng}: ${reason}`,
   );
-  await commandDispatch(service, bookingId, { type: "fail" }, dispatch);
-  return null;
+  const failed = await commandDispatch(service, bookingId, { type: "fail" }, dispatch);
+  return { runnerId: null, state: failed.ok ? failed.state : null };
+}
+
+/** Learns which of `runnerIds` not in `seen` yet are free, in one read. */
+async function learnFree(service: RunnerThis, runnerIds: string[], seen: RunnerSnapshot) {
+  const unknown = runnerIds.filter((runnerId) => !seen.has(runnerId));
+  if (unknown.length === 0) return;
+  const docs = await service.models.runners
+    .find(
+      { _id: { $in: unknown }, availability: "online", offer: null, active_booking_id: null },
+      { outbox: 0 },
+    )
+    .lean<RunnerDoc[]>();
+  for (const runnerId of unknown) seen.set(runnerId, null);
+  for (const doc of docs) seen.set(doc._id, doc);
 }
 
 async function offerNearest(
@@ -92,41 +164,31 @@ async function offerNearest(
   bookingId: string,
   dispatch: DispatchDoc,
   pickup: LatLng,
-): Promise<string | null> {
+  seen: RunnerSnapshot,
+): Promise<Tried> {
   const { radiusKm, offerTimeoutMs } = runtimeOf(service.broker).config.dispatch;
   const tried = new Set(dispatch.tried);
   const busy = new Set<string>();
-  const free = new Map<string, RunnerDoc>();
   // The index holds busy runners too: when the nearest page is all busy or tried, look
   // further (a bigger page) before concluding that no one in range is free.
   let near: Awaited<ReturnType<GeoIndex["nearby"]>> = [];
   for (let limit = 25; limit <= 1600; limit *= 4) {
     near = await service.geo.nearby(pickup, radiusKm, { limit });
     if (near.length === 0) break;
-    const docs = await service.models.runners
-      .find(
-        {
-          _id: { $in: near.map((runner) => runner.runnerId) },
-          availability: "online",
-          offer: null,
-          active_booking_id: null,
-        },
-        { outbox: 0 },
-      )
-      .lean<RunnerDoc[]>();
-    for (const doc of docs) free.set(doc._id, doc);
-    for (const runner of near) if (!free.has(runner.runnerId)) busy.add(runner.runnerId);
+    await learnFree(
+      service,
+      near.map((runner) => runner.runnerId),
+      seen,
+    );
+    for (const runner of near) if (!seen.get(runner.runnerId)) busy.add(runner.runnerId);
     if (nextCandidate(near, { radiusKm, tried, busy }) || near.length < limit) break;
   }
   for (;;) {
     const candidate = nextCandidate(near, { radiusKm, tried, busy });
     const at = new Date();
-    if (!candidate) {
-      await requeue(service, bookingId, dispatch);
-      return null;
-    }
+    if (!candidate) return requeue(service, bookingId, dispatch);
     const expires_at = new Date(at.getTime() + offerTimeoutMs);
-    const runner = free.get(candidate.runnerId) ?? null;
+    const runner = seen.get(candidate.runnerId) ?? null;
     const claim = decideRunner(runner, {
       type: "offer",
       booking_id: bookingId,
@@ -136,8 +198,10 @@ async function offerNearest(
     });
     const claimed =
       claim.ok && (await runnersOf(service).save(candidate.runnerId, runner, claim)).ok;
+    // Offered now, or taken meanwhile: not free for the rest of the round either way.
+    seen.set(candidate.runnerId, null);
     if (!claimed) {
-      busy.add(candidate.runnerId); // taken meanwhile
+      busy.add(candidate.runnerId);
       continue;
     }
     const offered = await commandDispatch(
@@ -149,9 +213,9 @@ async function offerNearest(
     if (!offered.ok) {
       // Another dispatcher (or a cancellation) got there first: give the runner back.
       await releaseOffer(service, candidate.runnerId, bookingId);
-      return null;
+      return { runnerId: null, state: null };
     }
-    return candidate.runnerId;
+    return { runnerId: candidate.runnerId, state: offered.state };
   }
 }
 
@@ -160,10 +224,13 @@ export async function moveOn(
   service: RunnerThis,
   bookingId: string,
   runnerId: string,
-  type: "move_on" | "decline" = "move_on",
+  {
+    type = "move_on",
+    offerKept = true,
+  }: { type?: "move_on" | "decline"; offerKept?: boolean } = {},
 ) {
   const reopened = await commandDispatch(service, bookingId, { type, runner_id: runnerId });
-  await releaseOffer(service, runnerId, bookingId);
+  if (offerKept) await releaseOffer(service, runnerId, bookingId);
   if (reopened.ok) await tryDispatch(service, bookingId, reopened.state);
   return reopened;
 }
@@ -190,9 +257,10 @@ export async function takeBooking(
     at,
     by,
   });
-  // Not at its timeout: the booking it was offered should not wait for a runner now busy.
+  // Not at its timeout: the booking it was offered should not wait for a runner now busy. Taking
+  // the booking dropped the offer in the same write: nothing for the runner to give back.
   const other = taken.ok ? taken.before?.offer?.booking_id : undefined;
-  if (other && other !== bookingId) await moveOn(service, other, runnerId);
+  if (other && other !== bookingId) await moveOn(service, other, runnerId, { offerKept: false });
   return taken;
 }
 
@@ -206,9 +274,10 @@ export async function dispatchNear(service: RunnerThis, position: LatLng) {
     .lean<DispatchDoc[]>();
   const reach = (doc: DispatchDoc) => (doc.pickup ? distanceKm(position, doc.pickup) : Infinity);
   const inReach = open.filter((doc) => reach(doc) <= radiusKm).sort((a, b) => reach(a) - reach(b));
+  const seen: RunnerSnapshot = new Map();
   for (const doc of inReach)
     await isolated(service, "search", `booking ${doc._id}`, () =>
-      tryDispatch(service, doc._id, doc),
+      tryDispatch(service, doc._id, doc, seen),
     );
 }
 
@@ -246,7 +315,7 @@ export async function isolated(
 
 /** The runner turns the offer down; it moves to the next nearest runner. */
 export const decline = action(RUNNER_ACTIONS.decline, async function (ctx) {
-  orThrow(await moveOn(this, ctx.params.id, callerOf(ctx).sub, "decline"));
+  orThrow(await moveOn(this, ctx.params.id, callerOf(ctx).sub, { type: "decline" }));
   return { declined: true, booking_id: ctx.params.id };
 });
 

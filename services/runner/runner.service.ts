@@ -85,6 +85,7 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
   created() {
     const { config } = runtimeOf(this.broker);
     this.lastSearchRetry = 0;
+    this.dispatching = new Map();
     this.limiter = new RateLimiter({
       ratePerSec: config.tracking.locationRatePerSec,
       burst: Math.max(1, Math.ceil(config.tracking.locationRatePerSec)),
@@ -117,6 +118,29 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
       description: "GPS fixes dropped before publishing (rate, arrivals, stale)",
     });
   },
+
+  // TEMP-TRACE-BEGIN
+  started() {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("fs") as typeof import("fs");
+    if (!fs.existsSync("/tmp/runner-cost/TRACE")) return;
+    const client = this.models.runners.db.getClient();
+    client.on(
+      "commandStarted",
+      (event: { commandName: string; command: Record<string, unknown> }) => {
+        const c = event.command;
+        const target = c[event.commandName];
+        const shape = JSON.stringify(
+          c.filter ?? c.query ?? (c.updates ? "updates" : c.documents ? "docs" : ""),
+        );
+        fs.appendFileSync(
+          "/tmp/runner-cost/trace.log",
+          `${Date.now()}\t${event.commandName}\t${String(target)}\t${shape.slice(0, 300)}\n`,
+        );
+      },
+    );
+  },
+  // TEMP-TRACE-END
 
   methods: {
     /** Called by DomainEvents once the consumers have stopped: they use the index. */

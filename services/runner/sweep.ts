@@ -3,7 +3,7 @@ import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
 import { goOffline } from "./availability";
 import { runnersOf, type RunnerThis } from "./context";
-import { isolated, moveOn, requeue, tryDispatch } from "./dispatch";
+import { isolated, moveOn, requeue, tryDispatch, type RunnerSnapshot } from "./dispatch";
 
 /**
  * Periodic, on every instance (all writes are guarded): expired offers move on, searching
@@ -64,10 +64,11 @@ async function retrySearching(service: RunnerThis, now: Date) {
       .sort({ updated_at: 1 })
       .limit(searchBatch)
       .lean<DispatchDoc[]>();
+    const seen: RunnerSnapshot = new Map();
     for (const doc of searching) {
       const what = `booking ${doc._id}`;
       const tried = await isolated(service, "search", what, () =>
-        tryDispatch(service, doc._id, doc),
+        tryDispatch(service, doc._id, doc, seen),
       );
       // Behind the others, so a booking that keeps failing cannot hold the head of the queue.
       if (!tried) await isolated(service, "search", what, () => requeue(service, doc._id, doc));
@@ -80,7 +81,7 @@ async function pruneStale(service: RunnerThis, now: Date) {
     for (const runnerId of await service.geo.pruneStale(now)) {
       await isolated(service, "stale_runner", `runner ${runnerId}`, async () => {
         const doc = await runnersOf(service).load(runnerId);
-        if (doc) await goOffline(service, doc, "system", now);
+        if (doc) await goOffline(service, runnerId, "system", now, doc);
       });
     }
   });
