@@ -41,7 +41,7 @@ function commandDispatch(
   service: RunnerThis,
   bookingId: string,
   step: DispatchStep,
-  known?: DispatchDoc,
+  known?: DispatchDoc | null,
 ) {
   return dispatchesOf(service).execute(
     bookingId,
@@ -320,8 +320,8 @@ export const decline = action(RUNNER_ACTIONS.decline, async function (ctx) {
 });
 
 /** Dispatch starts once both halves are known, whichever event came first. */
-async function noteReady(service: RunnerThis, bookingId: string, step: DispatchStep) {
-  const noted = await commandDispatch(service, bookingId, step);
+async function noteReady(service: RunnerThis, bookingId: string, step: DispatchStep, known?: null) {
+  const noted = await commandDispatch(service, bookingId, step, known);
   if (noted.ok && noted.state.status === "searching")
     await tryDispatch(service, bookingId, noted.state);
 }
@@ -330,10 +330,14 @@ async function noteReady(service: RunnerThis, bookingId: string, step: DispatchS
 export const bookingEvents: EventHandlers<RunnerThis> = {
   async "booking.requested"(event) {
     const { booking_id, pickup_lat, pickup_lng } = event.data;
-    await noteReady(this, booking_id, {
-      type: "pickup_known",
-      pickup: { lat: pickup_lat, lng: pickup_lng },
-    });
+    // The booking's first event, so its dispatch is created, not read first: when the escrow's
+    // event came first (or this is a repeat), the insert finds it there and it is read then.
+    await noteReady(
+      this,
+      booking_id,
+      { type: "pickup_known", pickup: { lat: pickup_lat, lng: pickup_lng } },
+      null,
+    );
   },
 
   /** The booking is taken (by the offered runner or another): dispatch ends, runner is busy. */

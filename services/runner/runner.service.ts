@@ -119,29 +119,6 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     });
   },
 
-  // TEMP-TRACE-BEGIN
-  started() {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = require("fs") as typeof import("fs");
-    if (!fs.existsSync("/tmp/runner-cost/TRACE")) return;
-    const client = this.models.runners.db.getClient();
-    client.on(
-      "commandStarted",
-      (event: { commandName: string; command: Record<string, unknown> }) => {
-        const c = event.command;
-        const target = c[event.commandName];
-        const shape = JSON.stringify(
-          c.filter ?? c.query ?? (c.updates ? "updates" : c.documents ? "docs" : ""),
-        );
-        fs.appendFileSync(
-          "/tmp/runner-cost/trace.log",
-          `${Date.now()}\t${event.commandName}\t${String(target)}\t${shape.slice(0, 300)}\n`,
-        );
-      },
-    );
-  },
-  // TEMP-TRACE-END
-
   methods: {
     /** Called by DomainEvents once the consumers have stopped: they use the index. */
     async afterEventsStopped() {
