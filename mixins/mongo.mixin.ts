@@ -19,7 +19,7 @@ export interface MongoThis<M extends ModelFactories = ModelFactories> {
    * object, but `db` and `models` on the background pool, so that this work never holds a
    * connection a request waits for. What it sets, it sets on the service itself.
    */
-  $background: MongoThis<M>;
+  $background: this;
 }
 
 /** The service with `db` and `models` on other connections; everything else is the service's. */

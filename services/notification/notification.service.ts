@@ -80,7 +80,8 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
     this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
     this.inboxCache = new LruCache(NOTIFICATION_TUNING.inboxRecords);
     this.inboxWriter = new MicroBatcher(
-      (docs) => inbox.storeEntries(this, docs),
+      // Consumers' work, on the background pool (the micro-batch is made before it exists).
+      (docs) => inbox.storeEntries(this.$background, docs),
       NOTIFICATION_TUNING.inboxBatch,
     );
     this.channels = [

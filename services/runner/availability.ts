@@ -14,7 +14,8 @@ export const online = action(RUNNER_ACTIONS.online, async function (ctx) {
   await this.geo.upsert(runner.sub, ctx.params, at);
   const command = { type: "go_online" as const, position: ctx.params, at };
   const doc = orThrow(await commandRunner(this, runner.sub, command, known));
-  void dispatchNear(this, ctx.params).catch((error: unknown) =>
+  // After the answer, on the background pool: the request does not wait for it, nor for its connections.
+  void dispatchNear(this.$background, ctx.params).catch((error: unknown) =>
     this.logger.warn("dispatch after online failed", error),
   );
   return runnerEntity(this, doc);

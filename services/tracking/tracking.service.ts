@@ -56,7 +56,8 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
     this.byRunner = new Map();
     this.lastAdminPush = new Map();
     this.fixWriter = new GroupCommit(
-      (batches) => storeFixes.call(this, batches),
+      // Write-behind: on the background pool, never holding a connection a request waits for.
+      (batches) => storeFixes.call(this.$background, batches),
       TRACKING_TUNING.storeRetry,
       (error, attempt) => this.logger.warn(`storing fixes failed (attempt ${attempt})`, error),
       TRACKING_TUNING.storeLingerMs,
