@@ -126,6 +126,9 @@ export class CpuMeter {
   }
 }
 
+/** Probe nodes made so far: each read's node has a name of its own. */
+let probes = 0;
+
 /**
  * The database commands Kilat's processes sent so far, as `<service db> <command> <collection>`
  * counts: each
@@ -170,7 +173,8 @@ export async function databaseCommands(
   }
   const probe = new ServiceBroker({
     namespace: transport.namespace,
-    nodeID: `bench-probe-${process.pid}`,
+    // One node per read: reads run side by side, and two nodes of one name stop each other.
+    nodeID: `bench-probe-${process.pid}-${++probes}`,
     transporter: { type: "Redis", options: redisOptions(transport.url) },
     logger: false,
   });
