@@ -83,13 +83,14 @@ export const HTTP = {
   /** Ten times that per address: many users can share one NAT. */
   ratePerIpPerMinute: 12000,
   /**
-   * REST requests one gateway answers at once before it sheds (503). By Little's law an admitted
-   * request waits about this many over the throughput: the embedded process answered 80-90
-   * requests/s at its knee on a busy two-core machine (`npm run bench -- knee`), some 160 on a
-   * quiet one (20 lifecycles/s of 8 requests), so 64 bounds the wait near 0.4-0.8 s. Fewer
-   * would shed more lifecycles half done: their earlier requests' work is then lost.
+   * REST requests one gateway answers at once before it sheds (503); new bookings stop at half
+   * (lib/load-shedding.ts). By Little's law an admitted request waits about this many over the
+   * throughput. Measured (`npm run bench -- knee --mode embedded --rates 20 --seconds 30`, twice
+   * the load the embedded process sustains on two cores): 32 and 64 both completed 11.2
+   * lifecycles/s, with the 2xx p99 at 530 and 605 ms; with no limit the p99 reached 4.5 s and 155
+   * lifecycles timed out.
    */
-  maxInFlight: 64,
+  maxInFlight: 32,
 };
 
 /** A token lives at most a day: a leaked one is useless by tomorrow, and apps refresh daily. */

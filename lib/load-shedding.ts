@@ -10,18 +10,25 @@ import type { Duplex } from "node:stream";
  *   owner's escrow unconfirmed and the runner unable to accept long after the overload ended;
  *   they come one per payment step, a small fraction of the load), and the traffic of an open
  *   Socket.IO session (its long polls wait by design and would fill the count).
- * - `handshake`: a new Socket.IO session; shed when the gateway is full, never counted (a socket
- *   lives for minutes, not for one request).
+ * - `handshake`: a new Socket.IO session; shed once the gateway is half full (see `entry`),
+ *   never counted (a socket lives for minutes, not for one request).
+ * - `entry`: a request that starts new work, a booking (`POST /api/bookings`); counted, and shed
+ *   once the gateway is half full: the other half is kept for the bookings under way, whose
+ *   earlier requests' work a shed step would throw away (measured: at twice the sustainable
+ *   load, shedding any request alike completed fewer lifecycles than it admitted).
  * - `request`: everything else; counted while in flight, shed beyond the limit.
  */
-export type RequestKind = "exempt" | "handshake" | "request";
+export type RequestKind = "exempt" | "handshake" | "entry" | "request";
+
+/** The share of `maxInFlight` beyond which new work (`entry`, `handshake`) is shed. */
+export const ENTRY_SHARE = 0.5;
 
 /** The exempt paths, exactly (a trailing slash reaches the same route). */
 const EXEMPT_PATHS = new Set(["/health", "/ready", "/metrics", "/api/webhooks/stripe"]);
 const SOCKET_PATH = "/socket.io/";
 
 /** What kind a request is, from its URL alone: decided before anything is parsed or called. */
-export function requestKind(url: string): RequestKind {
+export function requestKind(url: string, method = "GET"): RequestKind {
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
   const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
@@ -30,20 +37,23 @@ export function requestKind(url: string): RequestKind {
     const sid = new URLSearchParams(query === -1 ? "" : url.slice(query + 1)).get("sid");
     return sid ? "exempt" : "handshake";
   }
-  return "request";
+  return method === "POST" && bare === "/api/bookings" ? "entry" : "request";
 }
 
 /**
  * Whether a request of `kind` is shed when `inFlight` counted requests are being answered and the
  * limit is `maxInFlight` (0: no limit). At the limit the gateway already holds as much work as it
- * finishes within the latency it is sized for: one more would only wait behind the others.
+ * finishes within the latency it is sized for: one more would only wait behind the others. New
+ * work stops at `ENTRY_SHARE` of the limit, so the work under way keeps the rest.
  */
 export function shouldShed(kind: RequestKind, inFlight: number, maxInFlight: number): boolean {
   if (maxInFlight === 0) return false;
   switch (kind) {
     case "exempt":
       return false;
+    case "entry":
     case "handshake":
+      return inFlight >= Math.max(1, Math.floor(maxInFlight * ENTRY_SHARE));
     case "request":
       return inFlight >= maxInFlight;
   }
@@ -58,7 +68,7 @@ export class LoadShedder {
   /** true: go on (a `request` is counted until `release`); false: answer it as shed. */
   admit(kind: RequestKind): boolean {
     if (shouldShed(kind, this.count, this.maxInFlight)) return false;
-    if (kind === "request") this.count++;
+    if (kind === "request" || kind === "entry") this.count++;
     return true;
   }
 
@@ -91,7 +101,7 @@ export function shedOverload(server: Server, options: SheddingOptions): void {
   const handlers = server.listeners("request") as RequestListener[];
   server.removeAllListeners("request");
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const kind = requestKind(req.url ?? "/");
+    const kind = requestKind(req.url ?? "/", req.method);
     if (kind !== "exempt" && !shedder.admit(kind)) {
       onShed(kind);
       res.writeHead(503, {
@@ -101,7 +111,7 @@ export function shedOverload(server: Server, options: SheddingOptions): void {
       res.end(body);
       return;
     }
-    if (kind === "request") res.once("close", () => shedder.release());
+    if (kind === "request" || kind === "entry") res.once("close", () => shedder.release());
     for (const handler of handlers) handler.call(server, req, res);
   });
 

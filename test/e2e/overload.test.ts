@@ -1,4 +1,5 @@
 import type { BookingEntity } from "../../contracts";
+import { ENTRY_SHARE } from "../../lib/load-shedding";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 
@@ -17,7 +18,7 @@ interface Answer {
   status: number;
   ms: number;
   retryAfter: string | null;
-  body: { type?: string; code?: number; name?: string };
+  body: { type?: string; code?: number; name?: string; booking_id?: string };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
@@ -62,12 +63,19 @@ describeWithInfra(["mongo"], "overload: the gateway sheds, embedded", (infra) =>
     // Connections opened first (by exempt probes), so the flood's requests arrive together
     // rather than one connection setup apart.
     await Promise.all(Array.from({ length: FLOOD }, () => system.api("GET", "/health")));
-    // The probes are asked as soon as the first request is shed, while the flood is still on.
+    const underWay = await create("Under way");
+    expect(underWay.status).toEqual(201);
+    // The probes are asked as soon as the first request is shed, while the flood is still on,
+    // and so is the booking under way: new bookings are shed first, its steps still go through.
     let probes: Promise<number[]> | undefined;
+    let step: Promise<number> | undefined;
     const answers = await Promise.all(
       Array.from({ length: FLOOD }, async (_, i) => {
         const answer = await create(`Flood ${i}`);
         if (answer.status === 503) {
+          step ??= system
+            .api("GET", `/api/bookings/${String(underWay.body.booking_id)}`, { token: owner })
+            .then((response) => response.status);
           probes ??= Promise.all(
             ["/health", "/ready", "/metrics"].map(
               async (path) =>
@@ -98,25 +106,26 @@ describeWithInfra(["mongo"], "overload: the gateway sheds, embedded", (infra) =>
       median(created.map((answer) => answer.ms)),
     );
     expect(await probes).toEqual([200, 200, 200]);
+    expect(await step).toEqual(200);
 
     // A shed request changed nothing: the owner has exactly the bookings answered 201.
     const list = await system.api<{ items: BookingEntity[] }>("GET", "/api/bookings?limit=100", {
       token: owner,
     });
     expect(list.body.items.map((booking) => booking.pet_name).sort()).toEqual(
-      created.map((answer) => answer.name).sort(),
+      [underWay, ...created].map((answer) => answer.name).sort(),
     );
 
     // Each shed request is counted, by kind.
     const metrics = await system.api<string>("GET", "/metrics", {
       token: system.token("admin", "ops"),
     });
-    const counted = /^kilat_http_shed_total\{.*kind="request"\} (\d+)$/m.exec(metrics.body);
+    const counted = /^kilat_http_shed_total\{.*kind="entry"\} (\d+)$/m.exec(metrics.body);
     expect(Number(counted?.[1])).toEqual(shed.length);
 
-    // The flood over, requests within the limit are all answered again.
+    // The flood over, new bookings within their share of the limit are all answered again.
     const after = await Promise.all(
-      Array.from({ length: MAX_IN_FLIGHT }, (_, i) => create(`After ${i}`)),
+      Array.from({ length: MAX_IN_FLIGHT * ENTRY_SHARE }, (_, i) => create(`After ${i}`)),
     );
     expect(after.map((answer) => answer.status)).toEqual(after.map(() => 201));
     expect((await system.api("GET", "/api/bookings?limit=1", { token: owner })).status).toEqual(

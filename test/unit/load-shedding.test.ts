@@ -10,7 +10,7 @@ describe("requestKind", () => {
       "/api/webhooks/stripe",
       "/api/webhooks/stripe/",
     ];
-    expect(urls.map(requestKind)).toEqual(urls.map(() => "exempt"));
+    expect(urls.map((url) => requestKind(url))).toEqual(urls.map(() => "exempt"));
   });
 
   it("given a new Socket.IO session and an open one, when classified, then only the new one is a handshake", () => {
@@ -32,24 +32,38 @@ describe("requestKind", () => {
       "/track/abc",
       "/",
     ];
-    expect(urls.map(requestKind)).toEqual(urls.map(() => "request"));
+    expect(urls.map((url) => requestKind(url))).toEqual(urls.map(() => "request"));
   });
 });
 
 describe("shouldShed", () => {
-  it("given a limit of 2, when requests and handshakes arrive, then they are shed from the limit on", () => {
-    expect([0, 1, 2, 3].map((inFlight) => shouldShed("request", inFlight, 2))).toEqual([
+  it("given a limit of 4, when requests arrive, then they are shed from the limit on", () => {
+    expect([2, 3, 4, 5].map((inFlight) => shouldShed("request", inFlight, 4))).toEqual([
       false,
       false,
       true,
       true,
     ]);
-    expect([0, 1, 2, 3].map((inFlight) => shouldShed("handshake", inFlight, 2))).toEqual([
-      false,
-      false,
-      true,
-      true,
-    ]);
+  });
+
+  it("given a limit of 4, when new work arrives (a booking, a socket), then it is shed from half the limit on", () => {
+    for (const kind of ["entry", "handshake"] as const) {
+      expect([0, 1, 2, 3].map((inFlight) => shouldShed(kind, inFlight, 4))).toEqual([
+        false,
+        false,
+        true,
+        true,
+      ]);
+    }
+    // A limit of 1 still lets one booking in.
+    expect(shouldShed("entry", 0, 1)).toEqual(false);
+  });
+
+  it("tells a new booking from the steps of one under way", () => {
+    expect(requestKind("/api/bookings", "POST")).toEqual("entry");
+    expect(requestKind("/api/bookings/", "POST")).toEqual("entry");
+    expect(requestKind("/api/bookings", "GET")).toEqual("request");
+    expect(requestKind("/api/bookings/b-1/accept", "POST")).toEqual("request");
   });
 
   it("given a full gateway, when an exempt request arrives, then it is never shed", () => {
