@@ -17,6 +17,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
+import { format, resolveConfig } from "prettier";
 import { signToken } from "../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../lib/config";
 import { readInfraEnv } from "../scripts/infra-env";
@@ -400,12 +401,13 @@ async function main() {
   }
   const knee = kneeOf(rows);
   const title = `Kilat ${values.mode}: throughput and p99 against offered load (${seconds} s per rate, API_MAX_IN_FLIGHT ${maxInFlight ?? "default"})`;
-  writeFileSync(
-    `${values.out}.md`,
+  const markdown =
     `${title}, ${new Date().toISOString().slice(0, 10)}\n\n${table(rows, knee)}\n\n` +
-      `Knee: ${knee ? `${num(knee.offered)} lifecycles/s offered` : "none (the lowest rate was not carried)"}: ` +
-      "the highest offered rate of which at least 90 % of lifecycles completed.\n",
-  );
+    `Knee: ${knee ? `${num(knee.offered)} lifecycles/s offered` : "none (the lowest rate was not carried)"}: ` +
+    "the highest offered rate of which at least 90 % of lifecycles completed.\n";
+  // Written as the repository's formatter would (the lint step checks every Markdown file).
+  const options = await resolveConfig(`${values.out}.md`);
+  writeFileSync(`${values.out}.md`, await format(markdown, { ...options, parser: "markdown" }));
   await renderPng(chart(rows, knee, title), `${values.out}.png`);
   console.log(`\nwrote ${values.out}.md and ${values.out}.png`);
 }
