@@ -3,6 +3,7 @@ import { RUNNER_ACTIONS } from "../../contracts";
 import {
   decide,
   nextCandidate,
+  type Candidate,
   type DispatchCommand,
   type DispatchStep,
 } from "../../domain/dispatch";
@@ -145,18 +146,32 @@ async function giveUp(
   return { runnerId: null, state: failed.ok ? failed.state : null };
 }
 
-/** Learns which of `runnerIds` not in `seen` yet are free, in one read. */
-async function learnFree(service: RunnerThis, runnerIds: string[], seen: RunnerSnapshot) {
-  const unknown = runnerIds.filter((runnerId) => !seen.has(runnerId));
-  if (unknown.length === 0) return;
-  const docs = await service.models.runners
-    .find(
-      { _id: { $in: unknown }, availability: "online", offer: null, active_booking_id: null },
-      { outbox: 0 },
-    )
-    .lean<RunnerDoc[]>();
-  for (const runnerId of unknown) seen.set(runnerId, null);
-  for (const doc of docs) seen.set(doc._id, doc);
+/**
+ * The nearest of `near` that is free, learning runners one at a time, nearest first, by `_id`
+ * (FerretDB narrows by `_id` alone: a query for several runners reads the whole collection,
+ * however many runners it holds); a runner found taken joins `busy`.
+ */
+async function firstFree(
+  service: RunnerThis,
+  near: readonly Candidate[],
+  options: { radiusKm: number; tried: ReadonlySet<string>; busy: Set<string> },
+  seen: RunnerSnapshot,
+): Promise<Candidate | null> {
+  for (;;) {
+    const candidate = nextCandidate(near, options);
+    if (!candidate) return null;
+    if (!seen.has(candidate.runnerId)) {
+      const free = await service.models.runners
+        .findOne(
+          { _id: candidate.runnerId, availability: "online", offer: null, active_booking_id: null },
+          { outbox: 0 },
+        )
+        .lean<RunnerDoc>();
+      seen.set(candidate.runnerId, free);
+    }
+    if (seen.get(candidate.runnerId)) return candidate;
+    options.busy.add(candidate.runnerId);
+  }
 }
 
 async function offerNearest(
@@ -175,16 +190,11 @@ async function offerNearest(
   for (let limit = 25; limit <= 1600; limit *= 4) {
     near = await service.geo.nearby(pickup, radiusKm, { limit });
     if (near.length === 0) break;
-    await learnFree(
-      service,
-      near.map((runner) => runner.runnerId),
-      seen,
-    );
-    for (const runner of near) if (!seen.get(runner.runnerId)) busy.add(runner.runnerId);
-    if (nextCandidate(near, { radiusKm, tried, busy }) || near.length < limit) break;
+    if ((await firstFree(service, near, { radiusKm, tried, busy }, seen)) || near.length < limit)
+      break;
   }
   for (;;) {
-    const candidate = nextCandidate(near, { radiusKm, tried, busy });
+    const candidate = await firstFree(service, near, { radiusKm, tried, busy }, seen);
     const at = new Date();
     if (!candidate) return requeue(service, bookingId, dispatch);
     const expires_at = new Date(at.getTime() + offerTimeoutMs);

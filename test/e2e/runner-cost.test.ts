@@ -110,6 +110,39 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
     expect(offers.body.items.map((offer) => offer.booking_id)).toEqual(["booking-tried-thrice"]);
   });
 
+  it("given runners near a paid booking, then dispatch reads them by _id, nearest first, never with a query over the collection", async () => {
+    const pickup = { lat: -6.3, lng: 106.55 };
+    // The nearest is taken (on a booking elsewhere); the next one is free.
+    const taken = system.token("runner", "runner-south-west-taken");
+    const free = system.token("runner", "runner-south-west-free");
+    expect((await online(taken, pickup)).status).toBe(200);
+    expect((await online(free, { lat: -6.301, lng: 106.55 })).status).toBe(200);
+    await runners.models.runners.collection.updateOne({ _id: "runner-south-west-taken" } as never, {
+      $set: { active_booking_id: "booking-elsewhere", availability: "busy" },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // what going online set off is over
+    const scans = [runners.models, runners.$background.models].map((models) =>
+      jest.spyOn(models.runners.collection, "find"),
+    );
+    const lookups = [runners.models, runners.$background.models].map((models) =>
+      from(jest.spyOn(models.runners.collection, "findOne")),
+    );
+    const booking = await heldBooking(system, system.token("owner", "owner-south-west"), {
+      pickup,
+      dropoff: { lat: -6.31, lng: 106.56 },
+    });
+    // Through the driver, past the spies.
+    const stored = runners.models.dispatches.db.db!.collection<DispatchDoc>("dispatches");
+    const offered = await eventually(async () => {
+      const dispatch = await stored.findOne({ _id: booking.booking_id });
+      return dispatch?.status === "offered" ? dispatch : undefined;
+    });
+    expect(offered.runner_id).toEqual("runner-south-west-free");
+    expect(scans.map((spy) => spy.mock.calls.length)).toEqual([0, 0]);
+    const byId = (id: string) => lookups.reduce((sum, count) => sum + count(id), 0);
+    expect([byId("runner-south-west-taken"), byId("runner-south-west-free")]).toEqual([1, 1]);
+  });
+
   it("given a runner this instance last wrote, when it goes offline, then it is not read again, and an offer made meanwhile elsewhere moves on", async () => {
     const spot = { lat: -6.3, lng: 107.05 };
     const token = system.token("runner", "runner-east");
