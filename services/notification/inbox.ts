@@ -157,17 +157,24 @@ export async function buildAllInboxes(service: NotificationThis): Promise<void> 
     .find({ recipient_role: { $exists: true } })
     .sort(PAGE_SORT)
     .lean<NotificationDoc[]>();
-  const byRecipient = new Map<string, NotificationDoc[]>();
-  for (const entry of history) {
-    const key = userKey(recipientOf(entry));
-    byRecipient.set(key, [...(byRecipient.get(key) ?? []), entry]);
-  }
-  const built = [...byRecipient].map(([key, entries]) => recordOf(key, entries));
+  const built = [...byRecipient(history)].map(([key, entries]) => recordOf(key, entries));
   await insertIgnoringRepeats(records.collection, [
     ...built,
     { _id: ALL_BUILT, ...emptyInbox<NotificationDoc>(), v: 1 },
   ]);
   service.inboxesBuilt = true;
+}
+
+/** Entries by their recipient's key (`<role>:<sub>`), each recipient's in the order given. */
+function byRecipient(entries: NotificationDoc[]): Map<string, NotificationDoc[]> {
+  const grouped = new Map<string, NotificationDoc[]>();
+  for (const entry of entries) {
+    const key = userKey(recipientOf(entry));
+    const mine = grouped.get(key);
+    if (mine) mine.push(entry);
+    else grouped.set(key, [entry]);
+  }
+  return grouped;
 }
 
 /**
@@ -377,14 +384,9 @@ export async function storeEntries(
 ): Promise<boolean[]> {
   const fresh = await insertNew(service, docs);
   const surelyNew = new Set(docs.filter((_, i) => fresh[i]).map((doc) => doc._id));
-  const byRecipient = new Map<string, NotificationDoc[]>();
-  for (const doc of docs) {
-    const key = userKey(recipientOf(doc));
-    byRecipient.set(key, [...(byRecipient.get(key) ?? []), doc]);
-  }
   const added = new Set<string>();
   await Promise.all(
-    [...byRecipient.values()].map(async (entries) => {
+    [...byRecipient(docs).values()].map(async (entries) => {
       const recipient = recipientOf(entries[0]);
       const ids = await changeInbox(service, recipient, (inbox) => {
         const next = addEntries(inbox, entries, surelyNew);

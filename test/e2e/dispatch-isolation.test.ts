@@ -7,7 +7,7 @@ import type { RunnerThis } from "../../services/runner/context";
 import { sweep } from "../../services/runner/sweep";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
-import { heldBooking } from "../support/trips";
+import { heldBooking, searchingDispatch } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195; // degrees of latitude per km
@@ -49,17 +49,7 @@ describeWithInfra(["mongo"], "one booking cannot stop dispatch for the others", 
     runners.models.dispatches.findById(bookingId).lean<DispatchDoc>();
   /** A searching booking's dispatch as the store would hold it, waiting since `since`. */
   const searching = (id: string, pickup: LatLng, since: Date) =>
-    runners.models.dispatches.create({
-      _id: id,
-      pickup,
-      escrow_held: true,
-      status: "searching",
-      runner_id: null,
-      offer_expires_at: null,
-      tried: [],
-      created_at: since,
-      updated_at: since,
-    });
+    searchingDispatch(runners.models.dispatches, id, pickup, since);
   /** A held booking from `pickup` that found no runner in range: searching. */
   const waitingBooking = async (owner: string, pickup: LatLng) => {
     const { booking_id: id } = await heldBooking(system, system.token("owner", owner), {

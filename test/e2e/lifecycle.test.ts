@@ -15,7 +15,7 @@ import type { RunnerThis } from "../../services/runner/context";
 import { tryDispatch } from "../../services/runner/dispatch";
 import { describeWithInfra } from "../support/infra";
 import { LaggingConsumerBus } from "../support/lagging-bus";
-import { heldBooking } from "../support/trips";
+import { heldBooking, searchingDispatch } from "../support/trips";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -686,17 +686,7 @@ describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra
   it("keeps searching when the geo index fails with a RangeError that is not about the pickup", async () => {
     const pickup = { lat: -6.31, lng: 106.71 };
     const since = new Date();
-    await runners.models.dispatches.create({
-      _id: "range-error-booking",
-      pickup,
-      escrow_held: true,
-      status: "searching",
-      runner_id: null,
-      offer_expires_at: null,
-      tried: [],
-      created_at: since,
-      updated_at: since,
-    });
+    await searchingDispatch(runners.models.dispatches, "range-error-booking", pickup, since);
     const real = runners.geo;
     const failing: GeoIndex["nearby"] = () => Promise.reject(new RangeError("Invalid time value"));
     runners.geo = Object.assign(Object.create(real) as GeoIndex, { nearby: failing });

@@ -5,7 +5,7 @@ import type { RunnerThis } from "../../services/runner/context";
 import { tryDispatch } from "../../services/runner/dispatch";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
-import { heldBooking } from "../support/trips";
+import { heldBooking, searchingDispatch } from "../support/trips";
 import { eventually } from "../support/wait";
 
 /**
@@ -78,17 +78,7 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
     // What its going online set off (a look for bookings near) is over before the booking is in.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const now = new Date();
-    await runners.models.dispatches.create({
-      _id: "booking-tried-thrice",
-      pickup,
-      escrow_held: true,
-      status: "searching",
-      runner_id: null,
-      offer_expires_at: null,
-      tried: [],
-      created_at: now,
-      updated_at: now,
-    });
+    await searchingDispatch(runners.models.dispatches, "booking-tried-thrice", pickup, now);
     const real = runners.geo.nearby.bind(runners.geo);
     const looked: GeoIndex["nearby"][] = [];
     const nearby: GeoIndex["nearby"] = (point, radiusKm, options) => {

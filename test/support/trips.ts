@@ -1,5 +1,6 @@
 import type { Model } from "mongoose";
 import type { BookingEntity } from "../../contracts";
+import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
 import type { System } from "./system";
 import { eventually } from "./wait";
@@ -67,4 +68,24 @@ export async function acceptedAgo(system: System, runnerId: string, ms: number) 
     { _id: runnerId },
     { $set: { active_since: new Date(Date.now() - ms) } },
   );
+}
+
+/** A paid booking's dispatch as the runner service's store holds it, searching since `since`. */
+export function searchingDispatch(
+  dispatches: Model<DispatchDoc>,
+  id: string,
+  pickup: Point,
+  since: Date,
+) {
+  return dispatches.create({
+    _id: id,
+    pickup,
+    escrow_held: true,
+    status: "searching",
+    runner_id: null,
+    offer_expires_at: null,
+    tried: [],
+    created_at: since,
+    updated_at: since,
+  });
 }
