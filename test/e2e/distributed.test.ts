@@ -5,6 +5,7 @@ import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
 import { KafkaEventBus } from "../../lib/event-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { freePort } from "../support/processes";
 import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
@@ -16,7 +17,9 @@ describeWithInfra(
   "the slice over four server processes (one per service)",
   (infra) => {
     const children: ChildProcess[] = [];
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    // A port the OS says is free: a random pick fell in the ephemeral range (32768+) and once met
+    // an outgoing connection's port (EADDRINUSE, the api process never listened).
+    let port = "";
     const run = uniqueName("procs");
     const env = {
       PATH: process.env.PATH ?? "",
@@ -33,6 +36,7 @@ describeWithInfra(
     };
 
     beforeAll(async () => {
+      port = String(await freePort());
       const bus = new KafkaEventBus({
         brokers: infra.kafka.split(","),
         clientId: "procs",
