@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from "node:net";
 import mongoose from "mongoose";
 import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
-import { KafkaEventBus } from "../lib/event-bus";
+import { KafkaEventBus } from "../adapters/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
 import type { Watched } from "./measure";
 

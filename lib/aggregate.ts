@@ -7,7 +7,7 @@ import {
   type Rejection,
 } from "../domain/decider";
 import type { DomainEvent } from "../events/envelope";
-import type { WithOutbox } from "../models/outbox.schema";
+import type { WithOutbox } from "./outbox-schema";
 import { AGGREGATE_TUNING } from "../config/tuning";
 import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";

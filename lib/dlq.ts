@@ -1,7 +1,7 @@
 import { ALL_TOPICS, dlqOf } from "../events/catalog";
 import type { WireMessage } from "../events/envelope";
-import { DLQ_HEADERS } from "./event-bus/delivery";
-import type { EventBus, TopicRecord } from "./event-bus";
+import { DLQ_HEADERS } from "../adapters/event-bus/delivery";
+import type { EventBus, TopicRecord } from "../adapters/event-bus";
 
 /** A dead letter as operators look at it. */
 export interface DeadLetter {

@@ -1,5 +1,5 @@
-import { backoffDelay } from "./event-bus/delivery";
-import type { RetryPolicy } from "./event-bus/port";
+import { backoffDelay } from "../adapters/event-bus/delivery";
+import type { RetryPolicy } from "../adapters/event-bus/port";
 
 interface Queued<T> {
   items: T[];

@@ -1,9 +1,9 @@
 import type { Model } from "mongoose";
 import { eventDefinition, type EventType } from "../events/catalog";
 import type { DomainEvent } from "../events/envelope";
-import type { OutboxEntry, WithOutbox } from "../models/outbox.schema";
+import type { OutboxEntry, WithOutbox } from "./outbox-schema";
 import { OUTBOX_TUNING } from "../config/tuning";
-import type { EventBus } from "./event-bus";
+import type { EventBus } from "../adapters/event-bus";
 import { GroupCommit } from "./group-commit";
 import { PeriodicTask } from "./periodic";
 import { publishTraced } from "./tracing";

@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { Config } from "./config";
-import { createEventBus, type EventBus } from "./event-bus";
+import { createEventBus, type EventBus } from "../adapters/event-bus";
 
 /** What the services of one broker share: the validated config and the event bus. */
 export interface Runtime {

@@ -11,14 +11,14 @@ import type {
   RetryPolicy,
   Subscription,
   WriteBehind,
-} from "../lib/event-bus";
+} from "../adapters/event-bus";
 import { addCollector, operatorMetric } from "../lib/metrics";
 import { OutboxRelay } from "../lib/outbox";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 import { TRACING, consumeTraced, traceCarrier } from "../lib/tracing";
 import { EVENT_BUS_TUNING } from "../config/tuning";
-import type { WithOutbox } from "../models/outbox.schema";
+import type { WithOutbox } from "../lib/outbox-schema";
 import { processedEventModel } from "../models/processed-event.model";
 import { MongoMixin, type ModelFactories, type MongoThis } from "./mongo.mixin";
 

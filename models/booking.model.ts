@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from "mongoose";
 import { BOOKING_STATUSES, type Booking } from "../domain/booking";
-import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
+import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 
 /** A booking as stored: the aggregate (domain/booking.ts) with its outbox. */
 export type BookingDoc = Booking & WithOutbox;

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from "mongoose";
 import { DISPATCH_STATUSES, type Dispatch } from "../domain/dispatch";
-import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
+import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 
 /** A booking's dispatch as stored (domain/dispatch.ts), its offers in its outbox. */
 export type DispatchDoc = Dispatch & WithOutbox;

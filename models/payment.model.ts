@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from "mongoose";
 import { PAYMENT_STATUSES, type Payment, type PaymentRecordStatus } from "../domain/payment";
-import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
+import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 
 export type { PaymentRecordStatus };
 

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from "mongoose";
 import { AVAILABILITIES, type Offer, type Runner } from "../domain/runner";
-import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
+import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 
 /** A runner as stored: profile and availability (domain/runner.ts) with its outbox. */
 export type RunnerDoc = Runner & WithOutbox;

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model } from "mongoose";
 import { TRACK_STATUSES, type Track } from "../domain/track";
-import { OutboxEntrySchema, type WithOutbox } from "./outbox.schema";
+import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 
 /** A track as stored (domain/track.ts), its events in its outbox; its fixes are waypoints. */
 export type TrackDoc = Track & WithOutbox;

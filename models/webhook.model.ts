@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from "mongoose";
-import type { DeliveryAttempt } from "../lib/notify/webhook-sender";
+import type { DeliveryAttempt } from "../adapters/notify/webhook-sender";
 
 /** An integrator's subscription: where to POST which events, and the secret that signs them. */
 export interface WebhookDoc {

@@ -1,6 +1,6 @@
 /** Creates the catalog's topics (and their `.dlq` twins) on KAFKA_BROKERS; run by infra:up. */
 import { ALL_TOPICS, PARTITIONS, dlqOf } from "../events/catalog";
-import { KafkaEventBus } from "../lib/event-bus/kafka";
+import { KafkaEventBus } from "../adapters/event-bus/kafka";
 
 async function main(): Promise<void> {
   const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");

@@ -2,7 +2,7 @@ import type { NotificationEntity } from "../../contracts";
 import type { BookingRef } from "../../domain/notifications";
 import type { LruCache } from "../../lib/lru-cache";
 import type { MicroBatcher } from "../../lib/micro-batch";
-import type { OutboundChannel } from "../../lib/notify/port";
+import type { OutboundChannel } from "../../adapters/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingRefModel } from "../../models/booking-ref.model";
 import { inboxModel, type InboxDoc } from "../../models/inbox.model";

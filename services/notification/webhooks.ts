@@ -5,15 +5,15 @@ import { webhookHears, type User } from "../../domain/access";
 import { toWire, type DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
-import { pointsOutside } from "../../lib/notify/address";
-import { MAX_ATTEMPTS, retryDueAt, settledAt } from "../../lib/notify/signature";
+import { pointsOutside } from "../../adapters/notify/address";
+import { MAX_ATTEMPTS, retryDueAt, settledAt } from "../../adapters/notify/signature";
 import {
   delivered,
   outcomeOf,
   sendWebhook,
   type DeliveryAttempt,
   type DeliveryOutcome,
-} from "../../lib/notify/webhook-sender";
+} from "../../adapters/notify/webhook-sender";
 import { runtimeOf } from "../../lib/runtime";
 import type { DeliveryDoc, WebhookDoc } from "../../models/webhook.model";
 import type { NotificationThis } from "./context";

@@ -1,10 +1,10 @@
 import type { PaymentEntity } from "../../contracts";
 import { decide, type Payment, type PaymentCommand, type PaymentStep } from "../../domain/payment";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
-import type { PaymentProvider } from "../../lib/payments/port";
+import type { PaymentProvider } from "../../adapters/payments/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { paymentModel, type PaymentDoc } from "../../models/payment.model";
-import { simulatedIntentModel } from "../../models/simulated-payment.model";
+import { simulatedIntentModel } from "../../adapters/payments/simulated-intents";
 import { stripeEventModel } from "../../models/stripe-event.model";
 
 export const models = {

@@ -1,7 +1,7 @@
 import { splitFee } from "../../domain/fees";
 import { attemptOf } from "../../domain/payment";
-import { DEFAULT_RETRY } from "../../lib/event-bus";
-import { PaymentRejected, stepKey } from "../../lib/payments/port";
+import { DEFAULT_RETRY } from "../../adapters/event-bus";
+import { PaymentRejected, stepKey } from "../../adapters/payments/port";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { PaymentDoc } from "../../models/payment.model";

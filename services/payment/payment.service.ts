@@ -1,6 +1,6 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { MongoSimulatedStore, SimulatedPaymentProvider } from "../../lib/payments/simulated";
-import { StripePaymentProvider } from "../../lib/payments/stripe";
+import { MongoSimulatedStore, SimulatedPaymentProvider } from "../../adapters/payments/simulated";
+import { StripePaymentProvider } from "../../adapters/payments/stripe";
 import { runtimeOf } from "../../lib/runtime";
 import { createStripeClient } from "../../lib/stripe";
 import { DomainMixins } from "../../mixins/domain-events.mixin";

@@ -1,7 +1,7 @@
 import type { OfferEntity, RunnerEntity } from "../../contracts";
 import { decide, type Runner, type RunnerCommand } from "../../domain/runner";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
-import type { GeoIndex } from "../../lib/geo-index";
+import type { GeoIndex } from "../../adapters/geo-index";
 import type { LruCache } from "../../lib/lru-cache";
 import type { RateLimiter } from "../../lib/rate-limit";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";

@@ -11,7 +11,7 @@ import { distanceKm, isMappable, type LatLng } from "../../domain/geo";
 import { decide as decideRunner } from "../../domain/runner";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { Outcome } from "../../lib/aggregate";
-import { UnmappablePositionError, type GeoIndex } from "../../lib/geo-index";
+import { UnmappablePositionError, type GeoIndex } from "../../adapters/geo-index";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { DispatchDoc } from "../../models/dispatch.model";

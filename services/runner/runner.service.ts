@@ -1,7 +1,7 @@
 import { DISPATCH_TUNING } from "../../config/tuning";
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { MAX_UPLOAD_FIXES } from "../../contracts";
-import { createGeoIndex } from "../../lib/geo-index";
+import { createGeoIndex } from "../../adapters/geo-index";
 import { LruCache } from "../../lib/lru-cache";
 import { RateLimiter } from "../../lib/rate-limit";
 import { runtimeOf } from "../../lib/runtime";

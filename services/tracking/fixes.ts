@@ -4,7 +4,7 @@ import { trackIdOf } from "../../domain/track";
 import { applyFix, emptyTrack, type FixRejection } from "../../domain/tracking";
 import { TOPICS } from "../../events/catalog";
 import { createEvent, nameUuid, type DomainEvent } from "../../events/envelope";
-import type { DeliveredEvent, WriteBehind } from "../../lib/event-bus";
+import type { DeliveredEvent, WriteBehind } from "../../adapters/event-bus";
 import { pushLive } from "../../lib/live";
 import { ignoreDuplicateKey } from "../../lib/mongo";
 import { runtimeOf } from "../../lib/runtime";

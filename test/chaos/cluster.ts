@@ -12,7 +12,7 @@ import type { ServiceBroker } from "moleculer";
 import { dropDatabases, randomPort, sleep, until } from "../../bench/support";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { loadConfig, type ServiceName } from "../../lib/config";
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import { readInfraEnv } from "../../scripts/infra-env";
 import { createBroker } from "../../services";
 

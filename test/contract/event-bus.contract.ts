@@ -1,6 +1,6 @@
 import { createEvent, type DomainEvent, type WireMessage } from "../../events/envelope";
-import { DLQ_HEADERS } from "../../lib/event-bus/delivery";
-import type { DeliveryMeta, EventBus, Subscription } from "../../lib/event-bus";
+import { DLQ_HEADERS } from "../../adapters/event-bus/delivery";
+import type { DeliveryMeta, EventBus, Subscription } from "../../adapters/event-bus";
 import { eventually } from "../support/wait";
 
 const TOPIC = "booking.events";

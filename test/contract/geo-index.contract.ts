@@ -4,7 +4,7 @@ import {
   type GeoIndex,
   type LatLng,
   type NearbyRunner,
-} from "../../lib/geo-index";
+} from "../../adapters/geo-index";
 
 const STALE_MS = 60_000;
 const T0 = new Date("2025-03-01T08:00:00.000Z");

@@ -1,6 +1,6 @@
 import type { OfferEntity, RunnerEntity } from "../../contracts";
 import type { LatLng } from "../../domain/geo";
-import type { GeoIndex } from "../../lib/geo-index";
+import type { GeoIndex } from "../../adapters/geo-index";
 import type { PeriodicTask } from "../../lib/periodic";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerThis } from "../../services/runner/context";

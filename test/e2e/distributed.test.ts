@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { signToken } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { freePort } from "../support/processes";
 import { ANYWHERE } from "../support/service-area";

@@ -5,9 +5,9 @@ import type {
   PaymentEntity,
   RunnerEntity,
 } from "../../contracts";
-import type { PaymentProvider } from "../../lib/payments/port";
+import type { PaymentProvider } from "../../adapters/payments/port";
 import { DISPATCH_TUNING } from "../../config/tuning";
-import type { GeoIndex } from "../../lib/geo-index";
+import type { GeoIndex } from "../../adapters/geo-index";
 import { createRuntime } from "../../lib/runtime";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import * as paymentStore from "../../services/payment/context";

@@ -2,7 +2,7 @@ import { MongoClient } from "mongodb";
 import type { Socket } from "socket.io-client";
 import type { NotificationEntity } from "../../contracts";
 import { createEvent } from "../../events/envelope";
-import type { EventBus } from "../../lib/event-bus";
+import type { EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { collect, connectSocket } from "../support/live";

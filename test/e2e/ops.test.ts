@@ -1,6 +1,6 @@
 import { createEvent, toWire } from "../../events/envelope";
-import { DLQ_HEADERS } from "../../lib/event-bus/delivery";
-import type { EventBus } from "../../lib/event-bus";
+import { DLQ_HEADERS } from "../../adapters/event-bus/delivery";
+import type { EventBus } from "../../adapters/event-bus";
 import { REPL_COMMANDS } from "../../lib/repl-commands";
 import type { BookingEntity, NotificationEntity } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";

@@ -1,5 +1,5 @@
 import type { BookingEntity, OfferEntity } from "../../contracts";
-import type { GeoIndex } from "../../lib/geo-index";
+import type { GeoIndex } from "../../adapters/geo-index";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerThis } from "../../services/runner/context";
 import { tryDispatch } from "../../services/runner/dispatch";

@@ -1,6 +1,6 @@
 import type { BookingEntity } from "../../contracts";
 import { SERVICE_NAMES } from "../../lib/config";
-import type { EventBus } from "../../lib/event-bus";
+import type { EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";

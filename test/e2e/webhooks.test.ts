@@ -3,7 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from "
 import type { Model } from "mongoose";
 import { runtimeOf } from "../../lib/runtime";
 import type { WebhookDoc } from "../../models/webhook.model";
-import { verify } from "../../lib/notify/signature";
+import { verify } from "../../adapters/notify/signature";
 import { describeWithInfra } from "../support/infra";
 import { ISSUE_19_INTERNAL_URLS } from "../support/internal-urls";
 import { startSystem, type System } from "../support/system";

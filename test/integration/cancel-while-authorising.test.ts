@@ -1,8 +1,8 @@
 import type { ServiceBroker } from "moleculer";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { loadConfig } from "../../lib/config";
-import type { AuthorizeRequest, PaymentProvider } from "../../lib/payments/port";
-import type { SimulatedIntentDoc } from "../../models/simulated-payment.model";
+import type { AuthorizeRequest, PaymentProvider } from "../../adapters/payments/port";
+import type { SimulatedIntentDoc } from "../../adapters/payments/simulated-intents";
 import { createBroker } from "../../services";
 import type { PaymentThis } from "../../services/payment/context";
 import { describeWithInfra, uniqueName } from "../support/infra";

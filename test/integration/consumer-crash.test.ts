@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
-import { KafkaEventBus, type Subscription } from "../../lib/event-bus";
+import { KafkaEventBus, type Subscription } from "../../adapters/event-bus";
 import { accepted } from "../contract/event-bus.contract";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { eventually } from "../support/wait";

@@ -2,7 +2,7 @@ import { ServiceBroker, type Service } from "moleculer";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
 import { loadConfig } from "../../lib/config";
-import { MemoryEventBus } from "../../lib/event-bus";
+import { MemoryEventBus } from "../../adapters/event-bus";
 import { bindRuntime } from "../../lib/runtime";
 import { DomainEvents } from "../../mixins/domain-events.mixin";
 import { MongoMixin } from "../../mixins/mongo.mixin";

@@ -2,7 +2,7 @@ import type { Producer } from "kafkajs";
 import { EVENT_BUS_TUNING } from "../../config/tuning";
 import { ALL_TOPICS, PARTITIONS, TOPICS } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import { accepted, eventBusContract } from "../contract/event-bus.contract";
 import { describeWithInfra, uniqueName } from "../support/infra";
 

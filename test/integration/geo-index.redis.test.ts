@@ -1,5 +1,5 @@
 import Redis from "ioredis";
-import { createGeoIndex, RedisGeoIndex } from "../../lib/geo-index";
+import { createGeoIndex, RedisGeoIndex } from "../../adapters/geo-index";
 import { CENTER, geoIndexContract, offset } from "../contract/geo-index.contract";
 import { describeWithInfra, uniqueName } from "../support/infra";
 

@@ -4,7 +4,7 @@ import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import type { WireMessage } from "../../events/envelope";
 import { createBroker } from "../../services";
 import { loadConfig, type Config } from "../../lib/config";
-import { KafkaEventBus, type EventBus } from "../../lib/event-bus";
+import { KafkaEventBus, type EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
 import type { NotificationDoc } from "../../models/notification.model";

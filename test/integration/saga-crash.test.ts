@@ -1,6 +1,6 @@
 import { createBroker } from "../../services";
 import type { Config } from "../../lib/config";
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";

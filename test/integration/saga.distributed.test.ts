@@ -1,4 +1,4 @@
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndHold, sendStripeWebhook } from "../support/stripe-webhook";

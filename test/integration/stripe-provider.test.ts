@@ -1,5 +1,5 @@
 import Stripe from "stripe";
-import { StripePaymentProvider } from "../../lib/payments/stripe";
+import { StripePaymentProvider } from "../../adapters/payments/stripe";
 import { describeWithInfra } from "../support/infra";
 
 interface RequestSeen {

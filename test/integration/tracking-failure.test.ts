@@ -1,5 +1,5 @@
 import type { Config } from "../../lib/config";
-import type { EventBus } from "../../lib/event-bus";
+import type { EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import type { LiveFix } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";

@@ -2,7 +2,7 @@
  * A consumer process that dies (exit 1, no shutdown) while handling booking number 3.
  * argv: <brokers> <topic prefix> <group>. Prints each booking number it finished.
  */
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 
 const [brokers, prefix, group] = process.argv.slice(2);
 const bus = new KafkaEventBus({

@@ -1,4 +1,4 @@
-import type { EventBus } from "../../lib/event-bus";
+import type { EventBus } from "../../adapters/event-bus";
 
 /**
  * A real event bus whose publishing can be cut off, as when a process loses its Kafka

@@ -1,4 +1,4 @@
-import type { DeliveredEvent, DeliveryMeta, EventBus } from "../../lib/event-bus";
+import type { DeliveredEvent, DeliveryMeta, EventBus } from "../../adapters/event-bus";
 import type { DomainEvent } from "../../events/envelope";
 import { FlakyPublishBus } from "./flaky-bus";
 

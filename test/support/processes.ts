@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { child, randomPort } from "../../bench/support";
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
-import { KafkaEventBus } from "../../lib/event-bus";
+import { KafkaEventBus } from "../../adapters/event-bus";
 import type { Infra } from "./infra";
 import { ANYWHERE } from "./service-area";
 

@@ -5,7 +5,7 @@ import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
 import { signToken, type Role } from "../../lib/auth";
 import { createBroker } from "../../services";
 import { loadConfig, type Config, type ServiceName } from "../../lib/config";
-import type { EventBus } from "../../lib/event-bus";
+import type { EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { uniqueName, type Infra } from "./infra";
 import { ANYWHERE } from "./service-area";

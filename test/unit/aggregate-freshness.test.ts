@@ -3,7 +3,7 @@ import { accept, reject, type Decision, type EventDraft } from "../../domain/dec
 import type { DomainEvent } from "../../events/envelope";
 import { AggregateStore } from "../../lib/aggregate";
 import type { OutboxRelay } from "../../lib/outbox";
-import type { WithOutbox } from "../../models/outbox.schema";
+import type { WithOutbox } from "../../lib/outbox-schema";
 
 /** A door, opened by one person: opening it again is a repeat for them only. */
 interface Door extends WithOutbox {

@@ -1,5 +1,5 @@
 import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
-import { MemoryEventBus } from "../../lib/event-bus";
+import { MemoryEventBus } from "../../adapters/event-bus";
 import { accepted, eventBusContract } from "../contract/event-bus.contract";
 import { eventually } from "../support/wait";
 

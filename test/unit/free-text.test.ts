@@ -2,7 +2,7 @@ import { CreatePaymentParams, ProfileParams } from "../../contracts";
 import { CancelBookingParams, CreateBookingParams } from "../../contracts/booking";
 import { Latitude, Point, text } from "../../contracts/common";
 import { MAX_LATITUDE } from "../../domain/geo";
-import { MAX_LATITUDE as INDEX_MAX_LATITUDE } from "../../lib/geo-index/port";
+import { MAX_LATITUDE as INDEX_MAX_LATITUDE } from "../../adapters/geo-index/port";
 import { fieldProblems } from "../../lib/zod-validator";
 
 const name = text(80);

@@ -1,4 +1,4 @@
-import { createGeoIndex, MemoryGeoIndex } from "../../lib/geo-index";
+import { createGeoIndex, MemoryGeoIndex } from "../../adapters/geo-index";
 import { geoIndexContract } from "../contract/geo-index.contract";
 
 describe("geo index contract: in-process adapter", () => {

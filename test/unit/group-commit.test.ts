@@ -1,4 +1,4 @@
-import { DurableOffsets, type PartitionOffset } from "../../lib/event-bus/durable-offsets";
+import { DurableOffsets, type PartitionOffset } from "../../adapters/event-bus/durable-offsets";
 import { GroupCommit } from "../../lib/group-commit";
 
 const FAST_RETRY = { initialDelayMs: 5, maxDelayMs: 20, factor: 2 };

@@ -1,4 +1,4 @@
-import { quietRequestQueues } from "../../lib/event-bus/kafkajs-idle";
+import { quietRequestQueues } from "../../adapters/event-bus/kafkajs-idle";
 
 /** kafkajs's own RequestQueue, with the correction applied, driven without a broker. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- not in kafkajs's types

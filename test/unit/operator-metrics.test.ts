@@ -1,6 +1,6 @@
 import { ServiceBroker } from "moleculer";
 import { createEvent, toWire } from "../../events/envelope";
-import { MemoryEventBus, partitionLag } from "../../lib/event-bus";
+import { MemoryEventBus, partitionLag } from "../../adapters/event-bus";
 import { PrometheusTextReporter, exposition, operatorMetric } from "../../lib/metrics";
 import { loadConfig } from "../../lib/config";
 import { metricsAccess } from "../../lib/metrics-exposure";

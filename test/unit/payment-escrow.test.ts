@@ -8,7 +8,7 @@ import {
   type PaymentRecordStatus,
   type PaymentStep,
 } from "../../domain/payment";
-import { stepKey } from "../../lib/payments/port";
+import { stepKey } from "../../adapters/payments/port";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const BEFORE = new Date("2026-12-01T09:00:00.000Z");

@@ -1,5 +1,5 @@
-import { PaymentRejected } from "../../lib/payments/port";
-import { MemorySimulatedStore, SimulatedPaymentProvider } from "../../lib/payments/simulated";
+import { PaymentRejected } from "../../adapters/payments/port";
+import { MemorySimulatedStore, SimulatedPaymentProvider } from "../../adapters/payments/simulated";
 
 const hold = {
   paymentId: "pay-1",

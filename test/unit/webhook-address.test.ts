@@ -5,7 +5,7 @@ import {
   resolveTarget,
   systemResolve,
   type Resolve,
-} from "../../lib/notify/address";
+} from "../../adapters/notify/address";
 import { ISSUE_19_INTERNAL_URLS } from "../support/internal-urls";
 
 describe("isPublicAddress: may a webhook be sent to this address?", () => {

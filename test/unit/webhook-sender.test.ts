@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import type { Resolve } from "../../lib/notify/address";
-import { verify } from "../../lib/notify/signature";
-import { sendWebhook, type SignedDelivery } from "../../lib/notify/webhook-sender";
+import type { Resolve } from "../../adapters/notify/address";
+import { verify } from "../../adapters/notify/signature";
+import { sendWebhook, type SignedDelivery } from "../../adapters/notify/webhook-sender";
 
 interface Received {
   headers: IncomingHttpHeaders;

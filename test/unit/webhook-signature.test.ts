@@ -5,7 +5,7 @@ import {
   settledAt,
   sign,
   verify,
-} from "../../lib/notify/signature";
+} from "../../adapters/notify/signature";
 
 describe("webhook signatures", () => {
   const secret = "whsec_test";

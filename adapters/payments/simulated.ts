@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Model } from "mongoose";
-import type { SimulatedIntentDoc } from "../../models/simulated-payment.model";
+import type { SimulatedIntentDoc } from "./simulated-intents";
 import {
   PaymentRejected,
   type AuthorizeRequest,

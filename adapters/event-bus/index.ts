@@ -1,4 +1,3 @@
-import type { Config } from "../config";
 import { KafkaEventBus, type KafkaBusOptions } from "./kafka";
 import { MemoryEventBus } from "./memory";
 import type { EventBus } from "./port";
@@ -9,7 +8,7 @@ export { MemoryEventBus } from "./memory";
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded mode). */
 export function createEventBus(
-  config: Config,
+  config: { kafkaBrokers: string[] | undefined; kafkaTopicPrefix: string },
   clientId: string,
   logger?: KafkaBusOptions["logger"],
 ): EventBus {
