@@ -316,7 +316,13 @@ function transitionEvent(was: Booking, is: Booking, command: Transition): EventD
     case "booking.cancelled":
       return {
         type,
-        data: { ...base, cancelled_by: is.cancelled_by ?? "", reason: is.cancel_reason ?? "" },
+        data: {
+          ...base,
+          owner_id: is.owner_id,
+          ...(is.runner_id ? { runner_id: is.runner_id } : {}),
+          cancelled_by: is.cancelled_by ?? "",
+          reason: is.cancel_reason ?? "",
+        },
       };
     case "booking.expired":
       return {

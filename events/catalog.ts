@@ -88,6 +88,9 @@ const payloads = {
   }),
   "booking.cancelled": z.object({
     ...bookingRef,
+    owner_id: id,
+    /** Once a runner accepted. */
+    runner_id: id.optional(),
     cancelled_by: id,
     reason: z.string().min(1).max(500),
     occurred_at: isoTime,
@@ -254,6 +257,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.booking,
     "service-booking",
     "Booking is cancelled by owner or runner",
+    "owner_id and (once one accepted) runner_id added, so that whoever reacts knows the parties.",
   ),
   event(
     "booking.expired",

@@ -8,15 +8,13 @@ import {
   type EventType,
 } from "./catalog";
 
-/** A domain event as the rest of the code sees it: a checked CloudEvent with a typed payload. */
-export interface DomainEvent<T extends EventType = EventType> {
+/** What every domain event carries besides its type and payload (CloudEvents attributes). */
+export interface EventEnvelope {
   id: string;
-  type: T;
   source: string;
   subject: string;
   time: string;
   partitionkey: string;
-  data: EventPayload<T>;
   /**
    * The W3C trace context of what caused the event (CloudEvents distributed-tracing extension),
    * present only while tracing is on.
@@ -24,6 +22,14 @@ export interface DomainEvent<T extends EventType = EventType> {
   traceparent?: string;
   tracestate?: string;
 }
+
+/**
+ * A domain event as the rest of the code sees it: a checked CloudEvent whose `type` narrows its
+ * `data` (`if (event.type === "booking.cancelled") event.data.reason`).
+ */
+export type DomainEvent<T extends EventType = EventType> = {
+  [K in T]: EventEnvelope & { type: K; data: EventPayload<K> };
+}[T];
 
 /** The bytes that travel: a Kafka record in CloudEvents structured mode. */
 export interface WireMessage {
@@ -87,15 +93,14 @@ export function createEvent<T extends EventType>(
   }
   const bookingId = (payload as Record<string, unknown>)["booking_id"];
   const subject = typeof bookingId === "string" ? bookingId : key;
-  return {
+  const attributes: EventEnvelope = {
     id: opts.id ?? randomUUID(),
-    type,
     source: `/kilat/${opts.service}`,
     subject,
     time: opts.time ?? new Date().toISOString(),
     partitionkey: key,
-    data: payload,
   };
+  return withPayload(attributes, type, payload) as DomainEvent<T>;
 }
 
 /** The record header naming the event type, so a consumer can skip others without parsing. */
@@ -156,18 +161,23 @@ export function fromWire(message: WireMessage): DomainEvent {
   if (!data.success) {
     throw new EnvelopeError(`bad ${type} payload: ${z.prettifyError(data.error)}`);
   }
-  const event: DomainEvent = {
+  const attributes: EventEnvelope = {
     id: envelope.data.id,
-    type,
     source: envelope.data.source,
     subject: envelope.data.subject,
     time: envelope.data.time,
     partitionkey: envelope.data.partitionkey,
-    data: data.data as EventPayload<typeof type>,
   };
   if (envelope.data.traceparent) {
-    event.traceparent = envelope.data.traceparent;
-    if (envelope.data.tracestate) event.tracestate = envelope.data.tracestate;
+    attributes.traceparent = envelope.data.traceparent;
+    if (envelope.data.tracestate) attributes.tracestate = envelope.data.tracestate;
   }
-  return event;
+  return withPayload(attributes, type, data.data);
 }
+
+/**
+ * An event from its attributes and a payload checked against its type's schema (or read back
+ * from where such an event was stored): the one place a type and its payload are paired.
+ */
+export const withPayload = (attributes: EventEnvelope, type: EventType, data: unknown) =>
+  ({ ...attributes, type, data }) as DomainEvent;

@@ -1,6 +1,6 @@
 import type { Model } from "mongoose";
 import { eventDefinition, type EventType } from "../events/catalog";
-import type { DomainEvent } from "../events/envelope";
+import { withPayload, type DomainEvent } from "../events/envelope";
 import type { OutboxEntry, WithOutbox } from "./outbox-schema";
 import { OUTBOX_TUNING } from "../config/tuning";
 import type { EventBus } from "../adapters/event-bus";
@@ -31,16 +31,13 @@ function traceOf({ traceparent, tracestate }: DomainEvent | OutboxEntry) {
 }
 
 function fromOutbox(entry: OutboxEntry): DomainEvent {
-  return {
-    id: entry.id,
-    type: entry.type as EventType,
-    source: entry.source,
-    subject: entry.subject,
-    time: entry.time,
-    partitionkey: entry.partitionkey,
-    data: entry.data as DomainEvent["data"],
-    ...(entry.traceparent ? traceOf(entry) : {}),
-  };
+  const { id, source, subject, time, partitionkey } = entry;
+  const attributes = { id, source, subject, time, partitionkey };
+  return withPayload(
+    entry.traceparent ? { ...attributes, ...traceOf(entry) } : attributes,
+    entry.type as EventType,
+    entry.data,
+  );
 }
 
 export interface RelayLogger {

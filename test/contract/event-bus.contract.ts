@@ -528,6 +528,7 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
       {
         booking_id: "typed",
         booking_number: "KLT-0",
+        owner_id: "owner-1",
         cancelled_by: "owner-1",
         reason: "changed plans",
         occurred_at: new Date().toISOString(),
