@@ -1,7 +1,14 @@
 import { z } from "zod";
-import { BOOKING_STATUSES, type BookingStatus, type PaymentStatus } from "../domain/booking";
+import {
+  BOOKING_STATUSES,
+  MOVE_NAMES,
+  MOVES,
+  type BookingStatus,
+  type MoveName,
+  type PaymentStatus,
+} from "../domain/booking";
 import { petType } from "../events/schemas";
-import { contracts } from "./action";
+import { contracts, type ActionContract } from "./action";
 import { IdParams, PageParams, Point, text } from "./common";
 
 export const CreateBookingParams = z
@@ -14,7 +21,8 @@ export const CreateBookingParams = z
   })
   .strict();
 
-export const CancelBookingParams = IdParams.extend({
+/** A move that takes the caller's reason (domain/booking.ts marks it `reason`). */
+export const ReasonParams = IdParams.extend({
   reason: text(500, { lines: true }),
 }).strict();
 
@@ -27,13 +35,19 @@ export const BOOKING_ACTIONS = contracts({
   create: { roles: ["owner"], params: CreateBookingParams, creates: true },
   get: { roles: ["owner", "runner", "admin"], params: IdParams },
   list: { roles: ["owner", "runner", "admin"], params: ListBookingsParams },
-  accept: { roles: ["runner"], params: IdParams },
-  pickup: { roles: ["runner"], params: IdParams },
-  depart: { roles: ["runner"], params: IdParams },
-  deliver: { roles: ["runner"], params: IdParams },
-  confirm: { roles: ["owner", "admin"], params: IdParams },
-  cancel: { roles: ["owner", "runner", "admin"], params: CancelBookingParams },
 });
+
+/** The moves callers may make through the API: those whose row names roles. */
+export const PUBLIC_MOVES = MOVE_NAMES.filter((name) => MOVES[name].api.length > 0);
+
+type MoveContract = ActionContract<typeof IdParams | typeof ReasonParams>;
+
+/** Each move's action (`booking.<move>`): the roles and body its row names. */
+export const MOVE_ACTIONS = {} as Record<MoveName, MoveContract>;
+for (const name of MOVE_NAMES) {
+  const row = MOVES[name];
+  MOVE_ACTIONS[name] = { roles: row.api, params: "reason" in row ? ReasonParams : IdParams };
+}
 
 /** A booking as the API returns it. */
 export interface BookingEntity {

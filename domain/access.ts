@@ -1,6 +1,7 @@
 /**
- * Who may see and do what, decided once. Services ask these functions; the gateway only checks
- * that a caller's role is one an action names.
+ * Who may see what, decided once, and the checks the booking's moves are made of (who may issue
+ * each move is its row in domain/booking.ts). Services ask these functions; the gateway only
+ * checks that a caller's role is one an action names.
  */
 export const ROLES = ["owner", "runner", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -27,13 +28,10 @@ export interface Parties {
   runner_id: string | null;
 }
 
-export type BookingCommandType =
-  "accept" | "pickup" | "depart" | "deliver" | "confirm" | "complete" | "cancel" | "expire";
-
-const isAdmin = (actor: Actor) => actor.role === "admin";
-const isOwner = (actor: Actor, parties: Parties) =>
+export const isAdmin = (actor: Actor) => actor.role === "admin";
+export const isOwner = (actor: Actor, parties: Parties) =>
   actor.role === "owner" && actor.sub === parties.owner_id;
-const isItsRunner = (actor: Actor, parties: Parties) =>
+export const isItsRunner = (actor: Actor, parties: Parties) =>
   actor.role === "runner" && parties.runner_id !== null && actor.sub === parties.runner_id;
 const isParty = (actor: Actor, parties: Parties) =>
   isAdmin(actor) || isOwner(actor, parties) || isItsRunner(actor, parties);
@@ -41,43 +39,6 @@ const isParty = (actor: Actor, parties: Parties) =>
 /** A booking: its owner, its runner, an admin — and any runner while it is open, to accept it. */
 export function maySeeBooking(actor: Actor, booking: Parties & { status: string }): boolean {
   return isParty(actor, booking) || (actor.role === "runner" && booking.status === "requested");
-}
-
-/**
- * Who learns that a booking exists when they try to move it: the system, any runner trying to
- * accept (and hearing 409 when another was faster), and otherwise those who may see it.
- */
-export function mayTryCommand(
-  type: BookingCommandType,
-  actor: Actor,
-  booking: (Parties & { status: string }) | null,
-): boolean {
-  if (actor.role === "system" || (type === "accept" && actor.role === "runner")) return true;
-  return booking !== null && maySeeBooking(actor, booking);
-}
-
-/** Whether the actor may issue this command to this booking at all, whatever its state. */
-export function mayIssue(type: BookingCommandType, actor: Actor, booking: Parties): boolean {
-  switch (type) {
-    case "accept":
-      return actor.role === "runner";
-    case "pickup":
-    case "depart":
-    case "deliver":
-      return isItsRunner(actor, booking);
-    case "confirm":
-      return isOwner(actor, booking) || actor.role === "system" || isAdmin(actor);
-    case "complete":
-    case "expire":
-      return actor.role === "system";
-    case "cancel":
-      return (
-        isOwner(actor, booking) ||
-        isItsRunner(actor, booking) ||
-        isAdmin(actor) ||
-        actor.role === "system"
-      );
-  }
 }
 
 /** The bookings a user's list shows: an owner's own, a runner's assigned ones, all for admins. */

@@ -1,17 +1,19 @@
 import type { PetType } from "../config/defaults";
 import { BOOKING_TUNING } from "../config/tuning";
-import { mayTryCommand, type Actor, type User } from "./access";
+import type { EventType } from "../events/catalog";
 import {
-  BOOKING_STATUSES,
-  decide as move,
-  eventOf,
-  type BookingStatus,
-  type PaymentStatus,
-} from "./booking-lifecycle";
+  isAdmin,
+  isItsRunner,
+  isOwner,
+  maySeeBooking,
+  type Actor,
+  type Parties,
+  type Role,
+  type User,
+} from "./access";
 import {
   accept,
   reject,
-  unreachable,
   type Decision,
   type EventDraft,
   withArticle,
@@ -20,13 +22,29 @@ import {
 import type { LatLng } from "./geo";
 import type { PriceEstimate } from "./pricing";
 
-export { BOOKING_STATUSES, type BookingStatus, type PaymentStatus };
-
 /**
- * The booking aggregate's rules: what each command changes and publishes. Which status a command
- * may leave from is the state machine of domain/booking-lifecycle.ts; who may issue it is
- * domain/access.ts.
+ * The booking aggregate: its statuses, its moves (one table, `MOVES`) and the rules that drive
+ * them (`decide`).
+ *
+ * requested → accepted → picked_up → in_transit → delivered → confirmed → completed,
+ * cancelled from requested or accepted, and expired from requested while the escrow is not
+ * held by the payment deadline.
  */
+export const BOOKING_STATUSES = [
+  "requested",
+  "accepted",
+  "picked_up",
+  "in_transit",
+  "delivered",
+  "confirmed",
+  "completed",
+  "cancelled",
+  "expired",
+] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+
+export type PaymentStatus = "unpaid" | "pending" | "held" | "failed" | "released" | "refunded";
+
 export interface Booking {
   _id: string;
   booking_number: string;
@@ -67,7 +85,199 @@ export interface BookingRequest {
   notes?: string;
 }
 
+/** A move of the table: a command that takes a booking from one status to another. */
+interface Move {
+  /** The statuses it leaves from. */
+  from: readonly BookingStatus[];
+  to: BookingStatus;
+  /** Who may issue it to this booking at all, whatever its status. */
+  may: (actor: Actor, booking: Parties) => boolean;
+  /** The roles that may call it through the API (`POST /api/bookings/:id/<move>`); none: Kilat's own. */
+  api: readonly Role[];
+  /** It takes the caller's free-text reason (`reason` in the body). */
+  reason?: true;
+  /** How a refusal names it: "A delivered booking cannot be picked up". */
+  done: string;
+  /** What it sets beside the status, the runner and `updated_at`. */
+  stamps?: (command: BookingMove, booking: Booking) => Partial<Booking>;
+  /** What it relies on beside the status; the write is guarded on it. */
+  relies?: (booking: Booking) => Partial<Booking>;
+  /** Refused beside a wrong status or caller: why. */
+  refuses?: (booking: Booking) => string | null;
+  /** It assigns the runner: the runner's one active-booking slot is taken first. */
+  assigns?: true;
+  /** Its event, from the booking before (`was`) and after (`is`) it. */
+  event: (was: Booking, is: Booking, at: string) => EventDraft<BookingEventType>;
+}
+
+type BookingEventType = Extract<EventType, `booking.${string}`>;
+
+const anyRunner = (actor: Actor) => actor.role === "runner";
+const isSystem = (actor: Actor) => actor.role === "system";
+
+/** Every booking event names the booking; once it has them, its owner and runner. */
+const about = (is: Booking, at: string) => ({
+  booking_id: is._id,
+  booking_number: is.booking_number,
+  owner_id: is.owner_id,
+  occurred_at: at,
+});
+const withRunner = (is: Booking, at: string) => ({
+  ...about(is, at),
+  runner_id: is.runner_id ?? "",
+});
+
+/** The booking's moves: each row is everything one move is. */
+export const MOVES = {
+  /** A runner takes the booking; 409 if another was faster or the escrow is not held yet. */
+  accept: {
+    from: ["requested"],
+    to: "accepted",
+    may: anyRunner,
+    api: ["runner"],
+    done: "accepted",
+    assigns: true,
+    stamps: (command) => ({ runner_id: command.actor.sub, accepted_at: command.at }),
+    relies: () => ({ runner_id: null, payment_status: "held" }),
+    refuses: (booking) =>
+      booking.payment_status === "held" ? null : "The escrow for this booking is not held yet",
+    event: (_was, is, at) => ({ type: "booking.accepted", data: withRunner(is, at) }),
+  },
+  /** Its runner has the pet. */
+  pickup: {
+    from: ["accepted"],
+    to: "picked_up",
+    may: isItsRunner,
+    api: ["runner"],
+    done: "picked up",
+    stamps: (command) => ({ picked_up_at: command.at }),
+    event: (_was, is, at) => ({
+      type: "booking.pet_picked_up",
+      data: { ...withRunner(is, at), picked_up_at: at },
+    }),
+  },
+  /** Its runner is on the way. */
+  depart: {
+    from: ["picked_up"],
+    to: "in_transit",
+    may: isItsRunner,
+    api: ["runner"],
+    done: "departed",
+    event: (was, is, at) => ({
+      type: "booking.delivery_in_progress",
+      data: { ...withRunner(is, at), picked_up_at: was.picked_up_at?.toISOString() ?? at },
+    }),
+  },
+  /** Its runner handed the pet over; the owner is asked to confirm. */
+  deliver: {
+    from: ["in_transit"],
+    to: "delivered",
+    may: isItsRunner,
+    api: ["runner"],
+    done: "delivered",
+    stamps: (command) => ({
+      delivered_at: command.at,
+      auto_confirm_at: new Date(command.at.getTime() + command.autoConfirmAfterMs),
+    }),
+    event: (_was, is, at) => ({
+      type: "booking.delivered",
+      data: { ...withRunner(is, at), delivered_at: at },
+    }),
+  },
+  /** The owner confirms delivery (or Kilat, once the auto-confirm delay passed): the escrow is captured. */
+  confirm: {
+    from: ["delivered"],
+    to: "confirmed",
+    may: (actor, booking) => isOwner(actor, booking) || isSystem(actor) || isAdmin(actor),
+    api: ["owner", "admin"],
+    done: "confirmed",
+    stamps: (command) => ({ confirmed_at: command.at, auto_confirm_at: null }),
+    event: (was, is, at) => ({
+      type: "booking.delivery_confirmed",
+      data: { ...withRunner(is, at), delivered_at: was.delivered_at?.toISOString() ?? at },
+    }),
+  },
+  /** The escrow was captured and split: the booking completes with its final price. */
+  complete: {
+    from: ["confirmed"],
+    to: "completed",
+    may: isSystem,
+    api: [],
+    done: "completed",
+    stamps: (command, booking) => ({
+      completed_at: command.at,
+      final_price_cents: command.final_price_cents ?? booking.estimated_price_cents,
+      payment_status: "released",
+    }),
+    event: (_was, is, at) => ({
+      type: "booking.completed",
+      data: {
+        ...withRunner(is, at),
+        final_price_cents: is.final_price_cents ?? is.estimated_price_cents,
+        currency: is.currency,
+      },
+    }),
+  },
+  /** Called off before pickup by the owner, its runner or an admin; the escrow is released. */
+  cancel: {
+    from: ["requested", "accepted"],
+    to: "cancelled",
+    may: (actor, booking) =>
+      isOwner(actor, booking) || isItsRunner(actor, booking) || isAdmin(actor) || isSystem(actor),
+    api: ["owner", "runner", "admin"],
+    reason: true,
+    done: "cancelled",
+    stamps: (command) => ({
+      cancelled_at: command.at,
+      cancelled_by: command.actor.sub,
+      cancel_reason: command.reason ?? null,
+    }),
+    event: (_was, is, at) => ({
+      type: "booking.cancelled",
+      data: {
+        ...about(is, at),
+        ...(is.runner_id ? { runner_id: is.runner_id } : {}),
+        cancelled_by: is.cancelled_by ?? "",
+        reason: is.cancel_reason ?? "",
+      },
+    }),
+  },
+  /** The escrow is not held by the payment deadline: the booking ends unpaid. */
+  expire: {
+    from: ["requested"],
+    to: "expired",
+    may: isSystem,
+    api: [],
+    done: "expired",
+    // A hold recorded meanwhile wins over the deadline.
+    relies: (booking) => ({ payment_status: booking.payment_status }),
+    refuses: (booking) =>
+      booking.payment_status === "held"
+        ? "The escrow for this booking is held: it waits for a runner"
+        : null,
+    event: (_was, is, at) => ({
+      type: "booking.expired",
+      data: { ...about(is, at), payment_due_at: (is.payment_due_at ?? new Date(at)).toISOString() },
+    }),
+  },
+} as const satisfies Record<string, Move>;
+
+export type MoveName = keyof typeof MOVES;
+export const MOVE_NAMES = Object.keys(MOVES) as MoveName[];
+
+/** A move as a command: who, when, and what some moves take. */
+export interface BookingMove {
+  type: MoveName;
+  actor: Actor;
+  at: Date;
+  /** How long a delivered booking waits for its owner before it is confirmed for them. */
+  autoConfirmAfterMs: number;
+  reason?: string;
+  final_price_cents?: number;
+}
+
 export type BookingCommand =
+  | BookingMove
   | {
       type: "request";
       id: string;
@@ -78,34 +288,8 @@ export type BookingCommand =
       at: Date;
       paymentTimeoutMs: number;
     }
-  | { type: "accept" | "pickup" | "depart" | "confirm" | "expire"; actor: Actor; at: Date }
-  | { type: "deliver"; actor: Actor; at: Date; autoConfirmAfterMs: number }
-  | { type: "complete"; actor: Actor; at: Date; final_price_cents: number }
-  | { type: "cancel"; actor: Actor; at: Date; reason: string }
   /** What the escrow saga reports (payment events), kept on the booking for accept to check. */
   | { type: "record_payment"; payment_status: "held" | "failed" | "refunded"; at: Date };
-
-/** How a refusal reads: "A delivered booking cannot be picked up". */
-const DONE: Record<Exclude<BookingCommand["type"], "request" | "record_payment">, string> = {
-  accept: "accepted",
-  pickup: "picked up",
-  depart: "departed",
-  deliver: "delivered",
-  confirm: "confirmed",
-  complete: "completed",
-  cancel: "cancelled",
-  expire: "expired",
-};
-
-/** The timestamp field each status sets. */
-const STAMP: Partial<Record<BookingStatus, keyof Booking>> = {
-  accepted: "accepted_at",
-  picked_up: "picked_up_at",
-  delivered: "delivered_at",
-  confirmed: "confirmed_at",
-  completed: "completed_at",
-  cancelled: "cancelled_at",
-};
 
 /** The payment statuses each report may overwrite (a late report never undoes a later one). */
 const PAYMENT_FROM: Record<
@@ -123,20 +307,10 @@ export function decide(booking: Booking | null, command: BookingCommand): Decisi
       return booking ? reject("conflict", "The booking exists already") : requested(command);
     case "record_payment":
       return recordPayment(booking, command);
-    case "accept":
-    case "pickup":
-    case "depart":
-    case "deliver":
-    case "confirm":
-    case "complete":
-    case "cancel":
-    case "expire":
-      return transition(booking, command);
     default:
-      return unreachable(command);
+      return move(booking, command);
   }
 }
-
 function requested(command: Extract<BookingCommand, { type: "request" }>): Decision<Booking> {
   const { id, booking_number, owner, request, price, at, paymentTimeoutMs } = command;
   const booking: Booking = {
@@ -210,134 +384,58 @@ function recordPayment(
   );
 }
 
-type Transition = Exclude<BookingCommand, { type: "request" | "record_payment" }>;
+/** The road a booking takes when all goes well, in order: the statuses up to `completed`. */
+const ROAD: readonly BookingStatus[] = BOOKING_STATUSES.slice(
+  0,
+  BOOKING_STATUSES.indexOf("completed") + 1,
+);
 
-function transition(booking: Booking | null, command: Transition): Decision<Booking> {
-  if (!booking || !mayTryCommand(command.type, command.actor, booking)) {
-    return reject("not_found", "Booking not found");
-  }
-  const moved = move(booking, command);
-  if (!moved.ok) {
-    switch (moved.reason) {
-      case "forbidden":
-        return reject("forbidden", "Not allowed for this booking");
-      case "illegal_transition":
-        return reject(
-          "conflict",
-          `${cap(withArticle(moved.from))} booking cannot be ${DONE[command.type]}`,
-          {
-            status: moved.from,
-          },
-        );
-      case "not_payable":
-        return reject("conflict", "The escrow for this booking is not held yet", {
-          payment_status: booking.payment_status,
-        });
-      case "paid":
-        return reject("conflict", "The escrow for this booking is held: it waits for a runner", {
-          payment_status: booking.payment_status,
-        });
-      default:
-        return unreachable(moved.reason);
-    }
-  }
-  // A retried command that took effect already answers with the booking as it is.
-  if ("repeat" in moved) return accept<Booking>({ status: moved.from }, {});
-  const { at } = command;
-  const changes: Partial<Booking> = {
-    status: moved.to,
-    runner_id: moved.runner_id,
-    updated_at: at,
-  };
-  const stamp = STAMP[moved.to];
-  if (stamp) Object.assign(changes, { [stamp]: at });
-  switch (command.type) {
-    case "deliver":
-      changes.auto_confirm_at = new Date(at.getTime() + command.autoConfirmAfterMs);
-      break;
-    case "confirm":
-      changes.auto_confirm_at = null;
-      break;
-    case "cancel":
-      changes.cancelled_by = command.actor.sub;
-      changes.cancel_reason = command.reason;
-      break;
-    case "complete":
-      changes.final_price_cents = command.final_price_cents;
-      changes.payment_status = "released";
-      break;
-  }
-  // Accepting relies on more than the status: no runner yet, and the escrow held; expiring, on
-  // the escrow not held (a hold recorded meanwhile wins over the deadline).
-  const expect: Partial<Booking> =
-    command.type === "accept"
-      ? { status: moved.from, runner_id: null, payment_status: "held" }
-      : command.type === "expire"
-        ? { status: moved.from, payment_status: booking.payment_status }
-        : { status: moved.from };
-  return accept<Booking>(expect, changes, [
-    transitionEvent(booking, { ...booking, ...changes }, command),
-  ]);
+/**
+ * Whether the booking is where this move would take it, or further down the road (an owner
+ * confirming a booking that completed meanwhile): a retry of a move that took effect. A move
+ * that assigns the runner is a repeat only for the runner it assigned.
+ */
+function tookEffect(booking: Booking, command: BookingMove): boolean {
+  const { to } = MOVES[command.type];
+  if ("assigns" in MOVES[command.type] && booking.runner_id !== command.actor.sub) return false;
+  const reached = ROAD.indexOf(booking.status);
+  return reached >= 0 && ROAD.includes(to) ? reached >= ROAD.indexOf(to) : booking.status === to;
 }
 
-/** The catalog event of a transition, from the booking before (`was`) and after it (`is`). */
-function transitionEvent(was: Booking, is: Booking, command: Transition): EventDraft {
-  const at = command.at.toISOString();
-  const base = { booking_id: is._id, booking_number: is.booking_number, occurred_at: at };
-  const parties = { runner_id: is.runner_id ?? "", owner_id: is.owner_id };
-  const type = eventOf(is.status);
-  switch (type) {
-    case "booking.accepted":
-      return { type, data: { ...base, ...parties } };
-    case "booking.pet_picked_up":
-      return { type, data: { ...base, ...parties, picked_up_at: at } };
-    case "booking.delivery_in_progress":
-      return {
-        type,
-        data: { ...base, ...parties, picked_up_at: (was.picked_up_at ?? command.at).toISOString() },
-      };
-    case "booking.delivered":
-      return { type, data: { ...base, ...parties, delivered_at: at } };
-    case "booking.delivery_confirmed":
-      return {
-        type,
-        data: { ...base, ...parties, delivered_at: (was.delivered_at ?? command.at).toISOString() },
-      };
-    case "booking.completed":
-      return {
-        type,
-        data: {
-          ...base,
-          ...parties,
-          final_price_cents: is.final_price_cents ?? is.estimated_price_cents,
-          currency: is.currency,
-        },
-      };
-    case "booking.cancelled":
-      return {
-        type,
-        data: {
-          ...base,
-          owner_id: is.owner_id,
-          ...(is.runner_id ? { runner_id: is.runner_id } : {}),
-          cancelled_by: is.cancelled_by ?? "",
-          reason: is.cancel_reason ?? "",
-        },
-      };
-    case "booking.expired":
-      return {
-        type,
-        data: {
-          ...base,
-          owner_id: is.owner_id,
-          payment_due_at: (is.payment_due_at ?? command.at).toISOString(),
-        },
-      };
-    case "booking.requested":
-      throw new Error("booking.requested is not a transition");
-    default:
-      return unreachable(type);
+/**
+ * Who learns that a booking exists when they try to move it: the system, any runner trying to
+ * accept (and hearing 409 when another was faster), and otherwise those who may see it.
+ */
+function mayTry(command: BookingMove, booking: Booking | null): booking is Booking {
+  const { actor } = command;
+  const learns = isSystem(actor) || ("assigns" in MOVES[command.type] && anyRunner(actor));
+  return booking !== null && (learns || maySeeBooking(actor, booking));
+}
+
+function move(booking: Booking | null, command: BookingMove): Decision<Booking> {
+  if (!mayTry(command, booking)) return reject("not_found", "Booking not found");
+  const row: Move = MOVES[command.type];
+  const from = booking.status;
+  if (!row.may(command.actor, booking)) return reject("forbidden", "Not allowed for this booking");
+  // A retried move that took effect already answers with the booking as it is.
+  if (tookEffect(booking, command)) return accept<Booking>({ status: from }, {});
+  if (!row.from.includes(from)) {
+    return reject("conflict", `${cap(withArticle(from))} booking cannot be ${row.done}`, {
+      status: from,
+    });
   }
+  const refusal = row.refuses?.(booking);
+  if (refusal) return reject("conflict", refusal, { payment_status: booking.payment_status });
+  const changes: Partial<Booking> = {
+    status: row.to,
+    runner_id: booking.runner_id,
+    updated_at: command.at,
+    ...row.stamps?.(command, booking),
+  };
+  const is = { ...booking, ...changes };
+  return accept<Booking>({ status: from, ...row.relies?.(booking) }, changes, [
+    row.event(booking, is, command.at.toISOString()),
+  ]);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Collection, Filter, OptionalUnlessRequiredId } from "mongodb";
 import type { Model } from "mongoose";
 import {
   reject,
@@ -9,6 +10,7 @@ import {
 import type { DomainEvent } from "../events/envelope";
 import type { WithOutbox } from "./outbox-schema";
 import { AGGREGATE_TUNING } from "../config/tuning";
+import { driverOf } from "./driver";
 import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";
 
@@ -17,6 +19,20 @@ export function isNoOp<Doc>(before: Doc | null, decision: Accepted<Doc>): before
   return (
     before !== null && decision.events.length === 0 && Object.keys(decision.changes).length === 0
   );
+}
+
+/** What a command takes before its write: how to give it back if the write is lost. */
+export type Taken<Doc> =
+  { ok: true; undo?: (now: Doc | null) => Promise<void> } | { ok: false; rejection: Rejection };
+
+/**
+ * What one kind of command needs around its write: `before` takes what the write relies on
+ * beyond the document (a lock, a claim elsewhere) or refuses; `after` acts on a write once made
+ * (frees what the new state no longer holds, tells watchers). Never run for a no-op.
+ */
+export interface CommandHooks<Doc> {
+  before?(state: Doc | null, decision: Accepted<Doc>): Promise<Taken<Doc>>;
+  after?(saved: Extract<Outcome<Doc>, { ok: true }>): Promise<void>;
 }
 
 /** What a stored command came to: the aggregate before and as written, its events; or why not. */
@@ -39,13 +55,18 @@ export class AggregateStore<Doc extends WithOutbox> {
    */
   private readonly recent = new LruCache<string, Doc>(AGGREGATE_TUNING.recentPerStore);
 
+  /** The driver's collection, typed by the document: what goes in and out is written whole. */
+  private readonly driver: Collection<Doc>;
+
   constructor(
     private readonly model: Model<Doc>,
     private readonly relay: () => OutboxRelay<Doc>,
     private readonly toEvent: (draft: EventDraft) => DomainEvent,
     /** How a lost race reads: "The booking changed meanwhile; reload it". */
     private readonly noun: string,
-  ) {}
+  ) {
+    this.driver = driverOf(model);
+  }
 
   /**
    * Decides `command` on the aggregate as this instance last wrote it, or as stored; a refusal
@@ -74,16 +95,11 @@ export class AggregateStore<Doc extends WithOutbox> {
    * through the driver: nothing to cast on the way out of a document written whole.
    */
   async load(id: string): Promise<Doc | null> {
-    const doc = (await this.model.collection.findOne({ _id: id } as never, {
+    const doc = (await this.driver.findOne({ _id: id } as Filter<Doc>, {
       projection: { outbox: 0 },
-    })) as unknown as Doc | null;
+    })) as Doc | null;
     if (doc) this.recent.set(id, doc);
     return doc;
-  }
-
-  /** Forgets what this instance remembers of an aggregate (its next command reads it). */
-  forget(id: string): void {
-    this.recent.delete(id);
   }
 
   /** Stores an accepted decision about the aggregate `id` (null `before`: it is created). */
@@ -107,10 +123,15 @@ export class AggregateStore<Doc extends WithOutbox> {
   }
 
   /**
-   * Decide and save. `command(attempt)` is made anew for each try (a fresh booking number, say);
-   * a lost race is tried again `retries` times, each time on what is stored then. `known` is the
-   * aggregate as the caller just read it (null: known not to exist yet), used for the first try
-   * instead of another read.
+   * The one command handler: load → decide → one guarded write with the decision's events in the
+   * outbox → publish. `command(attempt)` is made anew for each try (a fresh booking number,
+   * say). `known` is the aggregate as the caller just read it (null: known not to exist yet),
+   * used for the first decision instead of another read.
+   *
+   * A lost race reloads and decides again: a retry of a command that took effect meanwhile (a
+   * double tap) is answered like the first; otherwise it is tried again `retries` times, and a
+   * race lost on a remembered state is one more try, not counted. `hooks` take what the write
+   * needs before it, give it back when the write is lost, and act on the write once it is made.
    */
   async execute<C>(
     id: string,
@@ -118,6 +139,7 @@ export class AggregateStore<Doc extends WithOutbox> {
     command: (attempt: number) => C,
     retries = 0,
     known?: Doc | null,
+    hooks: CommandHooks<Doc> = {},
   ): Promise<Outcome<Doc>> {
     let attempt = 0;
     let { before, decision, fresh } =
@@ -126,11 +148,30 @@ export class AggregateStore<Doc extends WithOutbox> {
         : await this.decide(id, decide, command(attempt));
     for (;;) {
       if (!decision.ok) return decision;
-      const saved = await this.save(id, before, decision);
-      if (saved.ok) return saved;
-      // Lost on a remembered state: one more try on what is stored, not counted as a retry.
-      if (fresh && attempt++ >= retries) return saved;
-      before = await this.load(id);
+      // A retry of a command that took effect changes nothing: nothing to take, write or tell.
+      if (isNoOp(before, decision)) return { ok: true, before, state: before, events: [] };
+      const taken: Taken<Doc> = hooks.before ? await hooks.before(before, decision) : { ok: true };
+      if (!taken.ok && fresh) return taken;
+      if (taken.ok) {
+        const saved = await this.save(id, before, decision);
+        if (saved.ok) {
+          await hooks.after?.(saved);
+          return saved;
+        }
+        const now = await this.load(id);
+        await taken.undo?.(now);
+        if (fresh && ++attempt > retries) {
+          const again = decide(now, command(attempt));
+          // Lost to this very command (a double tap): answered alike.
+          return again.ok && isNoOp(now, again)
+            ? { ok: true, before: now, state: now, events: [] }
+            : saved;
+        }
+        before = now;
+      } else {
+        // Refused before the write on a remembered state: checked again on the stored one.
+        before = await this.load(id);
+      }
       decision = decide(before, command(attempt));
       fresh = true;
     }
@@ -156,7 +197,7 @@ export class AggregateStore<Doc extends WithOutbox> {
   private async insert(doc: Doc, events: DomainEvent[]): Promise<Doc | null> {
     try {
       const created = { ...doc, outbox: toOutbox(events) };
-      await this.model.collection.insertOne(created as never);
+      await this.driver.insertOne(created as OptionalUnlessRequiredId<Doc>);
       return created;
     } catch (error) {
       if ((error as { code?: number }).code === 11000) return null;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type Context } from "moleculer";
 import type { ApiRouteSchema } from "moleculer-web";
+import { PUBLIC_MOVES } from "../../contracts";
 import type { KilatMeta } from "../../lib/action";
 import { runtimeOf } from "../../lib/runtime";
 import type { ApiThis } from "./context";
@@ -31,12 +32,10 @@ const API_ALIASES = {
   "GET bookings/:id": "booking.get",
   "POST bookings/:id/payment": "payment.create",
   "GET bookings/:id/payment": "payment.get",
-  "POST bookings/:id/accept": "booking.accept",
-  "POST bookings/:id/pickup": "booking.pickup",
-  "POST bookings/:id/depart": "booking.depart",
-  "POST bookings/:id/deliver": "booking.deliver",
-  "POST bookings/:id/confirm": "booking.confirm",
-  "POST bookings/:id/cancel": "booking.cancel",
+  // The booking's moves, one path each, from the table of domain/booking.ts.
+  ...Object.fromEntries(
+    PUBLIC_MOVES.map((move) => [`POST bookings/:id/${move}`, `booking.${move}`]),
+  ),
   "POST bookings/:id/decline": "runner.decline",
   "GET bookings/:id/track": "tracking.get",
   "GET runners/me": "runner.me",

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { ActionSchema } from "moleculer";
 import { z } from "zod";
 import { BOOKING_ACTIONS } from "../../contracts";
 import { bookingsListedFor, maySeeBooking } from "../../domain/access";
@@ -14,8 +13,7 @@ import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
 import { runtimeOf } from "../../lib/runtime";
 import { validationError } from "../../lib/zod-validator";
 import type { BookingDoc } from "../../models/booking.model";
-import { bookingsOf, toEntity, type BookingThis } from "./context";
-import { transition, type Transition } from "./transitions";
+import { bookingsOf, toEntity, type BookingThis } from "./models";
 
 const action = actionsOf<BookingThis>();
 
@@ -123,31 +121,4 @@ export const list = action(BOOKING_ACTIONS.list, async function (ctx) {
     .lean<BookingDoc[]>();
   const page = toPage(rows, limit);
   return { items: page.items.map(toEntity), next_cursor: page.next_cursor };
-});
-
-/** A move through the public API: one per command, all the same shape. */
-const move = (
-  type: "accept" | "pickup" | "depart" | "deliver" | "confirm",
-): ActionSchema<BookingThis> =>
-  action(BOOKING_ACTIONS[type], async function (ctx) {
-    const actor = callerOf(ctx);
-    const at = new Date();
-    const command: Transition =
-      type === "deliver"
-        ? { type, actor, at, autoConfirmAfterMs: runtimeOf(this.broker).config.autoConfirmAfterMs }
-        : { type, actor, at };
-    return toEntity(orThrow(await transition(this, ctx.params.id, command)));
-  });
-
-export const accept = move("accept");
-export const pickup = move("pickup");
-export const depart = move("depart");
-export const deliver = move("deliver");
-export const confirm = move("confirm");
-
-/** The owner, its runner or an admin calls it off before pickup; the escrow is released. */
-export const cancel = action(BOOKING_ACTIONS.cancel, async function (ctx) {
-  const { id, reason } = ctx.params;
-  const command: Transition = { type: "cancel", actor: callerOf(ctx), at: new Date(), reason };
-  return toEntity(orThrow(await transition(this, id, command)));
 });

@@ -1,19 +1,60 @@
+import { randomUUID } from "node:crypto";
+import {
+  Errors,
+  type ActionSchema,
+  type ServiceSchema,
+  type ServiceSettingSchema,
+} from "moleculer";
 import { BOOKING_TUNING } from "../../config/tuning";
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { MOVE_ACTIONS, PUBLIC_MOVES } from "../../contracts";
+import {
+  MOVES,
+  decide,
+  freesRunner,
+  slotIsFree,
+  type BookingMove,
+  type MoveName,
+} from "../../domain/booking";
+import { reject } from "../../domain/decider";
+import { actionsOf, callerOf, orThrow } from "../../lib/action";
+import type { CommandHooks, Taken } from "../../lib/aggregate";
+import { pushLive } from "../../lib/live";
+import { ignoreDuplicateKey } from "../../lib/mongo";
+import { runtimeOf } from "../../lib/runtime";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
+import type { BookingDoc } from "../../models/booking.model";
+import type { RunnerLockDoc } from "../../models/runner-lock.model";
 import * as actions from "./actions";
-import { models, type BookingThis } from "./context";
-import { autoConfirmDue, expireUnpaid, paymentEvents } from "./saga";
+import { autoConfirmDue, expireUnpaid } from "./deadlines";
+import { bookingsOf, models, toEntity, type BookingThis } from "./models";
+import { paymentEvents } from "./saga";
+
+const action = actionsOf<BookingThis>();
 
 /** A deadline sweep runs every quarter of its window, within its bounds: none is late by more. */
 const quarterOf = (windowMs: number, { min, max }: { min: number; max: number }) =>
   Math.min(max, Math.max(min, Math.floor(windowMs / 4)));
 
+/** A move through the public API (`POST /api/bookings/:id/<move>`): every one the same shape. */
+const moveAction = (type: MoveName): ActionSchema<BookingThis> =>
+  action(MOVE_ACTIONS[type], async function (ctx) {
+    const { id } = ctx.params;
+    const reason = "reason" in ctx.params ? ctx.params.reason : undefined;
+    const command = {
+      type,
+      actor: callerOf(ctx),
+      at: new Date(),
+      autoConfirmAfterMs: runtimeOf(this.broker).config.autoConfirmAfterMs,
+      ...(reason === undefined ? {} : { reason }),
+    };
+    return toEntity(orThrow(await this.move(id, command)));
+  });
+
 /**
- * Bookings: an owner's request, its moves through the state machine (domain/booking.ts), and
- * what the escrow saga reports back. Each move is one write guarded on what it was decided from,
- * carrying its event in the booking's outbox (services/booking/transitions.ts).
+ * Bookings: an owner's request, its moves (the table of domain/booking.ts), and what the escrow
+ * saga reports. Each move is one write guarded on what it was decided from, carrying its event
+ * in the booking's outbox (lib/aggregate.ts).
  */
 const BookingService: ServiceSchema<ServiceSettingSchema, object, object, BookingThis> = {
   name: "booking",
@@ -48,19 +89,153 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     get: actions.get,
     /** The caller's bookings, newest first. */
     list: actions.list,
-    /** A runner takes the booking; 409 if another was faster or the escrow is not held yet. */
-    accept: actions.accept,
-    /** Its runner has the pet. */
-    pickup: actions.pickup,
-    /** Its runner is on the way. */
-    depart: actions.depart,
-    /** Its runner handed the pet over; the owner is asked to confirm. */
-    deliver: actions.deliver,
-    /** The owner confirms delivery: the escrow is captured, then the booking completes. */
-    confirm: actions.confirm,
-    /** Called off before pickup; the escrow is released. */
-    cancel: actions.cancel,
+    /** The moves of the table that callers make (accept, pickup, …): one action each. */
+    ...Object.fromEntries(PUBLIC_MOVES.map((type) => [type, moveAction(type)])),
+  },
+
+  methods: {
+    /**
+     * A move, through the one command handler: a lost race is decided again on what is stored,
+     * and a double tap is answered like the first. Moves that assign the runner take its slot
+     * and claim it first (`assigning`); after every move, the runner's slot is freed when its
+     * hands are, and the trip's watchers are told.
+     */
+    move(this: BookingThis, id: string, command: BookingMove) {
+      const hooks: CommandHooks<BookingDoc> = {
+        ...("assigns" in MOVES[command.type] ? assigning(this, id, command) : {}),
+        after: (saved) => moved(this, id, saved.before, saved.state),
+      };
+      return bookingsOf(this).execute(id, decide, () => command, 0, undefined, hooks);
+    },
   },
 };
 
 export default BookingService;
+
+/** After a move: the runner's slot freed when its hands are, and the trip's watchers told. */
+async function moved(service: BookingThis, id: string, before: BookingDoc | null, now: BookingDoc) {
+  const runnerId = before?.runner_id;
+  if (runnerId && freesRunner(now.status)) {
+    await service.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: id });
+  }
+  pushLive(service.broker, service.logger, "live.booking", { booking_id: id, status: now.status });
+}
+
+/**
+ * Before a move that assigns the runner: its one active-booking slot is taken and the runner
+ * claimed (busy on the booking, refused unless online); a write lost to anything but the same
+ * runner's move gives both back.
+ */
+function assigning(
+  service: BookingThis,
+  id: string,
+  command: BookingMove,
+): CommandHooks<BookingDoc> {
+  const runnerId = command.actor.sub;
+  return {
+    async before(): Promise<Taken<BookingDoc>> {
+      const slot = await takeSlot(service, runnerId, id);
+      if (slot === null) {
+        return reject("conflict", "Finish your current booking before accepting another");
+      }
+      await claimRunner(service, runnerId, id, command.at, slot);
+      return {
+        ok: true,
+        // Lost to the same runner's move (a double tap, a retry): the claim and slot are the
+        // winner's too, and stay.
+        async undo(now) {
+          if (now?.runner_id === runnerId) return;
+          await releaseRunner(service, runnerId, id);
+          await service.models.runnerLocks.deleteOne({ _id: runnerId, token: slot });
+        },
+      };
+    },
+  };
+}
+/**
+ * Takes the runner's one active-booking slot for this accept call: an insert keyed by the
+ * runner, so of two accepts at the same moment of two bookings one wins. Returns the call's
+ * token, or null. A slot is taken over when `slotIsFree` says so, or when it names this very
+ * booking while it is still open: a double tap, or this accept run again after a crash left
+ * the slot taken (and the runner claimed) but the booking unsaved. The guarded write of the
+ * booking then decides which call wins.
+ */
+async function takeSlot(
+  service: BookingThis,
+  runnerId: string,
+  bookingId: string,
+): Promise<string | null> {
+  const { runnerLocks } = service.models;
+  const token = randomUUID();
+  // A few tries: the slot may be released or taken over between the reads and the write.
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      await runnerLocks.create({
+        _id: runnerId,
+        booking_id: bookingId,
+        token,
+        taken_at: new Date(),
+      });
+      return token;
+    } catch (error) {
+      ignoreDuplicateKey(error);
+    }
+    const lock = await runnerLocks.findById(runnerId).lean<RunnerLockDoc>();
+    if (!lock) continue;
+    const holder = await service.models.bookings
+      .findById(lock.booking_id, { status: 1, runner_id: 1 })
+      .lean<Pick<BookingDoc, "status" | "runner_id">>();
+    const same = lock.booking_id === bookingId;
+    const open = same && holder?.status === "requested" && holder.runner_id === null;
+    const heldForMs = Date.now() - lock.taken_at.getTime();
+    if (!open && (same || !slotIsFree(runnerId, holder, heldForMs))) return null;
+    const taken = await runnerLocks.updateOne(
+      { _id: runnerId, token: lock.token },
+      { $set: { booking_id: bookingId, token, taken_at: new Date() } },
+    );
+    if (taken.modifiedCount > 0) return token;
+  }
+  return null;
+}
+
+/**
+ * The runner service makes the runner busy on the booking in one guarded write, or refuses
+ * (409: not online). Before the booking's own write, so that a runner going offline meanwhile
+ * either loses to the claim or makes the accept fail: never an offline runner on an accepted
+ * booking. On any failure the slot is given back, and so is a claim that may have been made.
+ */
+async function claimRunner(
+  service: BookingThis,
+  runnerId: string,
+  bookingId: string,
+  at: Date,
+  slot: string,
+): Promise<void> {
+  try {
+    await service.broker.call("runner.claim", {
+      runner_id: runnerId,
+      booking_id: bookingId,
+      accepted_at: at.toISOString(),
+    });
+  } catch (error) {
+    // A refusal claimed nothing; no answer (a timeout, a lost node) may have claimed all the same.
+    if (!(error instanceof Errors.MoleculerClientError)) {
+      await releaseRunner(service, runnerId, bookingId);
+    }
+    await service.models.runnerLocks.deleteOne({ _id: runnerId, token: slot });
+    throw error;
+  }
+}
+
+/**
+ * Gives back the claim of an accept that did not happen. Best effort: a runner left claimed
+ * (its service unreachable now) is freed by its next accept, which takes over a claim the
+ * booking's slot no longer holds.
+ */
+async function releaseRunner(service: BookingThis, runnerId: string, bookingId: string) {
+  await service.broker
+    .call("runner.release", { runner_id: runnerId, booking_id: bookingId })
+    .catch((error: unknown) =>
+      service.logger.warn(`could not release runner ${runnerId} from ${bookingId}`, error),
+    );
+}

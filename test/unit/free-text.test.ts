@@ -1,5 +1,5 @@
 import { CreatePaymentParams, ProfileParams } from "../../contracts";
-import { CancelBookingParams, CreateBookingParams } from "../../contracts/booking";
+import { ReasonParams, CreateBookingParams } from "../../contracts/booking";
 import { Latitude, Point, text } from "../../contracts/common";
 import { MAX_LATITUDE } from "../../domain/geo";
 import { MAX_LATITUDE as INDEX_MAX_LATITUDE } from "../../adapters/geo-index/port";
@@ -157,7 +157,7 @@ describe("free text", () => {
     ).toEqual(["name", "vehicle"]);
     expect(
       fieldProblems(
-        CancelBookingParams.safeParse({ id: "b1", reason: "\u2066x" }).error ?? fail("accepted"),
+        ReasonParams.safeParse({ id: "b1", reason: "\u2066x" }).error ?? fail("accepted"),
       ),
     ).toEqual([
       {
@@ -193,7 +193,7 @@ describe("positions and the payment body", () => {
   });
 
   it("given an unknown field in a cancellation, then it is named", () => {
-    const result = CancelBookingParams.safeParse({ id: "b1", reason: "moved", refund: "double" });
+    const result = ReasonParams.safeParse({ id: "b1", reason: "moved", refund: "double" });
     expect(fieldProblems(result.error ?? fail("accepted"))).toEqual([
       { field: "(body)", message: 'Unrecognized key: "refund"', type: "unrecognized_keys" },
     ]);

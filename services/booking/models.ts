@@ -1,17 +1,24 @@
 import type { BookingEntity } from "../../contracts";
-import type { Booking } from "../../domain/booking";
-import type { AggregateStore } from "../../lib/aggregate";
+import type { Booking, BookingMove } from "../../domain/booking";
+import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingModel, type BookingDoc } from "../../models/booking.model";
 import { runnerLockModel } from "../../models/runner-lock.model";
 
 export const models = { bookings: bookingModel, runnerLocks: runnerLockModel };
 
-export type BookingThis = DomainServiceThis<typeof models>;
+/** The booking service's methods (booking.service.ts), for the handlers beside it. */
+export interface BookingMethods {
+  /** A move of the table (domain/booking.ts), through the one command handler. */
+  move(id: string, command: BookingMove): Promise<Outcome<BookingDoc>>;
+}
+
+export type BookingThis = DomainServiceThis<typeof models, BookingMethods>;
 
 export const bookingsOf = (service: BookingThis): AggregateStore<BookingDoc> =>
   service.aggregate(service.models.bookings, "booking");
 
+/** A booking as the API returns it. */
 export function toEntity(doc: Booking): BookingEntity {
   return {
     booking_id: doc._id,
