@@ -1,8 +1,11 @@
 import { RUNNER_ACTIONS } from "../../contracts";
 import { actionsOf, callerOf, notFound, orThrow, rejected } from "../../lib/action";
 import type { RunnerDoc } from "../../models/runner.model";
-import { commandRunner, ensureRunner, runnerEntity, runnersOf, type RunnerThis } from "./context";
-import { dispatchNear, moveOn, takeBooking } from "./dispatch";
+import { commandRunner, ensureRunner, runnersOf } from "./commands";
+import { runnerEntity } from "./entities";
+import type { RunnerThis } from "./models";
+import { dispatchNear } from "./offer-round";
+import { moveOn, takeBooking } from "./offers";
 
 const action = actionsOf<RunnerThis>();
 

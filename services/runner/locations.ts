@@ -8,7 +8,7 @@ import { validationError } from "../../lib/zod-validator";
 import { DISPATCH_TUNING } from "../../config/tuning";
 import { aheadOfClock, staleFix, type StaleFix } from "../../domain/tracking";
 import type { RunnerDoc } from "../../models/runner.model";
-import type { RunnerThis } from "./context";
+import type { RunnerThis } from "./models";
 
 const action = actionsOf<RunnerThis>();
 

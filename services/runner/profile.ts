@@ -1,14 +1,9 @@
 import { RUNNER_ACTIONS } from "../../contracts";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { RunnerDoc } from "../../models/runner.model";
-import {
-  commandRunner,
-  ensureRunner,
-  runnerEntity,
-  runnersOf,
-  toOffer,
-  type RunnerThis,
-} from "./context";
+import { commandRunner, ensureRunner, runnersOf } from "./commands";
+import { runnerEntity, toOffer } from "./entities";
+import type { RunnerThis } from "./models";
 
 const action = actionsOf<RunnerThis>();
 

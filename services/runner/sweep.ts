@@ -2,8 +2,12 @@ import { DISPATCH_TUNING } from "../../config/tuning";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
 import { goOffline } from "./availability";
-import { runnersOf, type RunnerThis } from "./context";
-import { isolated, moveOn, requeue, tryDispatch, type RunnerSnapshot } from "./dispatch";
+import { runnersOf } from "./commands";
+import type { RunnerSnapshot } from "./free-runners";
+import { isolated } from "./isolated";
+import type { RunnerThis } from "./models";
+import { requeue, tryDispatch } from "./offer-round";
+import { moveOn } from "./offers";
 
 /**
  * Periodic, on every instance (all writes are guarded): expired offers move on, searching

@@ -3,7 +3,8 @@ import { mayWatchTrip } from "../../domain/access";
 import { trackIdOf } from "../../domain/track";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import type { TrackDoc, WaypointDoc } from "../../models/track.model";
-import { round3, type TrackingThis } from "./context";
+import { round3 } from "./distance";
+import type { TrackingThis } from "./models";
 
 const action = actionsOf<TrackingThis>();
 

@@ -6,13 +6,16 @@ import { runtimeOf } from "../../lib/runtime";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import * as actions from "./actions";
-import { models, type TrackingThis } from "./context";
-import { checkpoint, forget, onRunnerBatch, runnerEvents, storeFixes } from "./fixes";
+import { onRunnerBatch, runnerEvents } from "./fix-intake";
+import { models, type TrackingThis } from "./models";
+import { forgetTrack } from "./track-cache";
 import { bookingEvents } from "./trips";
+import { checkpoint, storeFixes } from "./write-behind";
 
 /**
  * Trips: a track per accepted booking (domain/track.ts), built from the runners' GPS stream
- * (the fix path: services/tracking/fixes.ts, judged by domain/tracking.ts).
+ * (the fix path: services/tracking/fix-intake.ts, judged by domain/tracking.ts, stored by
+ * write-behind.ts).
  */
 const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, TrackingThis> = {
   name: "tracking",
@@ -45,7 +48,7 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
   events: {
     /** Another instance moved a track: drop the cached copy. */
     "tracking.forget"(ctx: Context<{ booking_id: string; runner_id?: string }>) {
-      forget(this, ctx.params.booking_id, ctx.params.runner_id);
+      forgetTrack(this, ctx.params.booking_id, ctx.params.runner_id);
     },
   },
 

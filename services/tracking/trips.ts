@@ -1,14 +1,25 @@
-import { trackIdOf } from "../../domain/track";
+import { decide, trackIdOf, type TrackCommand } from "../../domain/track";
+import type { Outcome } from "../../lib/aggregate";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
-import type { WaypointDoc } from "../../models/track.model";
-import { commandTrack, round3, type TrackingThis } from "./context";
-import { forgetEverywhere } from "./fixes";
+import type { TrackDoc, WaypointDoc } from "../../models/track.model";
+import { round3 } from "./distance";
+import type { TrackingThis } from "./models";
+import { forgetTrackEverywhere } from "./track-cache";
 
 /**
  * A booking's trip follows the booking (domain/track.ts): each handler is one command to the
  * track `trk-<booking>`, decided on its status, so a repeated event changes nothing. Every move
  * tells each instance to drop its cached copy (the fix path judges against the cache).
  */
+/** One command to a booking's track, decided on what is stored (a repeat changes nothing). */
+export function commandTrack(
+  service: TrackingThis,
+  trackId: string,
+  command: TrackCommand,
+): Promise<Outcome<TrackDoc>> {
+  return service.aggregate(service.models.tracks, "track").execute(trackId, decide, () => command);
+}
+
 export const bookingEvents: EventHandlers<TrackingThis> = {
   /** The drop-off is known from the request on: the ETA needs it. */
   async "booking.requested"(event) {
@@ -34,14 +45,14 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
       await commandTrack(this, trackId, { type: "open", booking_id, owner_id, dropoff: null, at });
       await commandTrack(this, trackId, { type: "start", runner_id, at });
     }
-    forgetEverywhere(this, booking_id, runner_id);
+    forgetTrackEverywhere(this, booking_id, runner_id);
   },
 
   /** The pet is handed over: the runner is free, its next fixes belong to its next trip. */
   async "booking.delivered"(event) {
     const { booking_id, runner_id } = event.data;
     await commandTrack(this, trackIdOf(booking_id), { type: "deliver", at: new Date() });
-    forgetEverywhere(this, booking_id, runner_id);
+    forgetTrackEverywhere(this, booking_id, runner_id);
   },
 
   /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
@@ -58,12 +69,12 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
       total_distance_km: round3(last?.total_distance_km ?? 0),
       at: new Date(),
     });
-    forgetEverywhere(this, booking_id, runner_id);
+    forgetTrackEverywhere(this, booking_id, runner_id);
   },
 
   async "booking.cancelled"(event) {
     const { booking_id } = event.data;
     await commandTrack(this, trackIdOf(booking_id), { type: "cancel", at: new Date() });
-    forgetEverywhere(this, booking_id);
+    forgetTrackEverywhere(this, booking_id);
   },
 };

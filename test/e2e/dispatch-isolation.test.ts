@@ -3,7 +3,7 @@ import type { LatLng } from "../../domain/geo";
 import type { GeoIndex } from "../../adapters/geo-index";
 import type { PeriodicTask } from "../../lib/periodic";
 import type { DispatchDoc } from "../../models/dispatch.model";
-import type { RunnerThis } from "../../services/runner/context";
+import type { RunnerThis } from "../../services/runner/models";
 import { sweep } from "../../services/runner/sweep";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";

@@ -1,8 +1,8 @@
 import type { BookingEntity, OfferEntity } from "../../contracts";
 import type { GeoIndex } from "../../adapters/geo-index";
 import type { DispatchDoc } from "../../models/dispatch.model";
-import type { RunnerThis } from "../../services/runner/context";
-import { tryDispatch } from "../../services/runner/dispatch";
+import type { RunnerThis } from "../../services/runner/models";
+import { tryDispatch } from "../../services/runner/offer-round";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { heldBooking, searchingDispatch } from "../support/trips";

@@ -1,15 +1,8 @@
-import { decide, type TrackCommand } from "../../domain/track";
 import type { TrackState, TrackingPolicy } from "../../domain/tracking";
 import type { DomainEvent } from "../../events/envelope";
-import type { Outcome } from "../../lib/aggregate";
 import type { GroupCommit } from "../../lib/group-commit";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
-import {
-  trackModel,
-  waypointModel,
-  type TrackDoc,
-  type WaypointDoc,
-} from "../../models/track.model";
+import { trackModel, waypointModel, type WaypointDoc } from "../../models/track.model";
 
 export const models = { tracks: trackModel, waypoints: waypointModel };
 
@@ -52,14 +45,3 @@ export type TrackingThis = DomainServiceThis<
     fixWriter: GroupCommit<FixWrites>;
   }
 >;
-
-export const round3 = (km: number) => Math.round(km * 1000) / 1000;
-
-/** One command to a booking's track, decided on what is stored (a repeat changes nothing). */
-export function commandTrack(
-  service: TrackingThis,
-  trackId: string,
-  command: TrackCommand,
-): Promise<Outcome<TrackDoc>> {
-  return service.aggregate(service.models.tracks, "track").execute(trackId, decide, () => command);
-}
