@@ -1,6 +1,6 @@
 import type { EventType } from "../events/catalog";
 import type { DomainEvent } from "../events/envelope";
-import { userKey, type Role } from "./access";
+import { partiesOf, userKey, type Role } from "./access";
 
 /** Whom a message is for: a booking's owner or its runner. */
 export type RecipientRole = Extract<Role, "owner" | "runner">;
@@ -17,15 +17,16 @@ export interface OutgoingNotification {
 }
 
 /**
- * What the notification service remembers of a booking (from `booking.requested` and
- * `booking.accepted`): several events name only one party, or no booking number.
+ * How a message names the booking and the pet where its event does not: only the request
+ * carries the pet's name, and payment, trip and offer events carry no booking number. The
+ * notification service remembers them from `booking.requested`.
  */
-export interface BookingRef {
-  owner_id: string | null;
-  runner_id: string | null;
+export interface BookingLabels {
   booking_number: string | null;
   pet_name: string | null;
 }
+
+const NO_LABELS: BookingLabels = { booking_number: null, pet_name: null };
 
 /** Made once: `toLocaleString` with options builds a formatter per call (about 1 ms each). */
 const MAJOR_UNITS = new Intl.NumberFormat("en-US", {
@@ -38,14 +39,16 @@ const money = (cents: number, currency: string) => `${currency} ${MAJOR_UNITS.fo
 
 type Data<T extends EventType> = DomainEvent<T>["data"];
 
-/** A template: who hears about the event, and what each reads. */
+/**
+ * A template: who hears about the event (parties the event itself names), and what each reads.
+ */
 type Template<T extends EventType> = (
   data: Data<T>,
-  ref: BookingRef,
-) => { to: Partial<Record<RecipientRole, string | null>>; title: string; body: string }[];
+  labels: BookingLabels,
+) => { to: Partial<Record<RecipientRole, string | undefined>>; title: string; body: string }[];
 
-const label = (ref: BookingRef, bookingId: string) => ref.booking_number ?? bookingId;
-const pet = (ref: BookingRef) => ref.pet_name ?? "your pet";
+const label = (labels: BookingLabels, bookingId: string) => labels.booking_number ?? bookingId;
+const pet = (labels: BookingLabels) => labels.pet_name ?? "your pet";
 
 /** One template per event type the service consumes (tracking.updated is never one). */
 export const TEMPLATES: { [T in EventType]?: Template<T> } = {
@@ -56,32 +59,32 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `We are finding a runner for ${d.pet_name}. Estimated price ${money(d.estimated_price_cents, d.currency)}.`,
     },
   ],
-  "booking.accepted": (d, ref) => [
+  "booking.accepted": (d, labels) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: a runner is on the way`,
-      body: `A runner accepted your booking and is heading to pick up ${pet(ref)}.`,
+      body: `A runner accepted your booking and is heading to pick up ${pet(labels)}.`,
     },
   ],
-  "booking.pet_picked_up": (d, ref) => [
+  "booking.pet_picked_up": (d, labels) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: picked up`,
-      body: `${cap(pet(ref))} is with the runner.`,
+      body: `${cap(pet(labels))} is with the runner.`,
     },
   ],
-  "booking.delivery_in_progress": (d, ref) => [
+  "booking.delivery_in_progress": (d, labels) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: on the way`,
-      body: `${cap(pet(ref))} is on the way to the drop-off. Follow the trip live.`,
+      body: `${cap(pet(labels))} is on the way to the drop-off. Follow the trip live.`,
     },
   ],
-  "booking.delivered": (d, ref) => [
+  "booking.delivered": (d, labels) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: delivered`,
-      body: `${cap(pet(ref))} has arrived. Please confirm the delivery.`,
+      body: `${cap(pet(labels))} has arrived. Please confirm the delivery.`,
     },
   ],
   "booking.delivery_confirmed": (d) => [
@@ -103,66 +106,66 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `Final price ${money(d.final_price_cents, d.currency)}.`,
     },
   ],
-  "booking.cancelled": (d, ref) => [
+  "booking.cancelled": (d) => [
     {
-      to: { owner: ref.owner_id, runner: ref.runner_id },
+      to: { owner: d.owner_id, runner: d.runner_id },
       title: `Booking ${d.booking_number} cancelled`,
       body: `Reason: ${d.reason}.`,
     },
   ],
-  "booking.expired": (d, ref) => [
+  "booking.expired": (d, labels) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number} expired`,
-      body: `It was not paid for in time, so no runner was sent for ${pet(ref)}. Nothing is charged; book again when you are ready.`,
+      body: `It was not paid for in time, so no runner was sent for ${pet(labels)}. Nothing is charged; book again when you are ready.`,
     },
   ],
-  "payment.escrow_held": (d, ref) => [
+  "payment.escrow_held": (d, labels) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(ref, d.booking_id)}: payment held`,
+      title: `Booking ${label(labels, d.booking_id)}: payment held`,
       body: `${money(d.amount_cents, d.currency)} is held in escrow until you confirm the delivery.`,
     },
   ],
-  "payment.escrow_released": (d, ref) => [
+  "payment.escrow_released": (d, labels) => [
     {
       to: { runner: d.runner_id },
-      title: `Booking ${label(ref, d.booking_id)}: payout released`,
+      title: `Booking ${label(labels, d.booking_id)}: payout released`,
       body: `${money(d.runner_payout_cents, d.currency)} is on its way to you.`,
     },
   ],
-  "payment.escrow_refunded": (d, ref) => [
+  "payment.escrow_refunded": (d, labels) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(ref, d.booking_id)}: refunded`,
+      title: `Booking ${label(labels, d.booking_id)}: refunded`,
       body: `${money(d.amount_cents, d.currency)} is returned to you (${d.refund_reason}).`,
     },
   ],
-  "payment.failed": (d, ref) => [
+  "payment.failed": (d, labels) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(ref, d.booking_id)}: payment problem`,
+      title: `Booking ${label(labels, d.booking_id)}: payment problem`,
       body: `The payment could not be completed: ${d.reason}.`,
     },
   ],
-  "tracking.started": (d, ref) => [
+  "tracking.started": (d, labels) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(ref, d.booking_id)}: live tracking on`,
-      body: `Watch ${pet(ref)}'s trip live in the app.`,
+      title: `Booking ${label(labels, d.booking_id)}: live tracking on`,
+      body: `Watch ${pet(labels)}'s trip live in the app.`,
     },
   ],
-  "tracking.completed": (d, ref) => [
+  "tracking.completed": (d, labels) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(ref, d.booking_id)}: trip finished`,
-      body: `${cap(pet(ref))} travelled ${d.total_distance_km.toFixed(1)} km.`,
+      title: `Booking ${label(labels, d.booking_id)}: trip finished`,
+      body: `${cap(pet(labels))} travelled ${d.total_distance_km.toFixed(1)} km.`,
     },
   ],
-  "runner.assigned": (d, ref) => [
+  "runner.assigned": (d, labels) => [
     {
       to: { runner: d.runner_id },
-      title: `New job: booking ${label(ref, d.booking_id)}`,
+      title: `New job: booking ${label(labels, d.booking_id)}`,
       body: "A booking near you is waiting. Accept it before the offer expires.",
     },
   ],
@@ -173,22 +176,38 @@ function cap(text: string): string {
 }
 
 /**
+ * Everyone an event is about, as user keys: the owner and the runner it names (a cancellation
+ * names its runner only once one accepted; an offer and a payout name the runner alone).
+ */
+export function partiesOfEvent(event: DomainEvent): string[] {
+  const { data } = event;
+  return partiesOf({
+    owner_id: "owner_id" in data ? data.owner_id : null,
+    runner_id: "runner_id" in data ? (data.runner_id ?? null) : null,
+  });
+}
+
+/** The template of the event's type, if it has one, applied to its data. */
+function messagesOf<T extends EventType>(event: DomainEvent<T>, labels: BookingLabels) {
+  const template: Template<T> | undefined = TEMPLATES[event.type];
+  return template ? template(event.data, labels) : [];
+}
+
+/**
  * Who hears about an event, and what they read: one message per distinct recipient (a user
- * named by two messages hears once). Events without a template notify no one.
+ * named by two messages hears once). The recipients are the parties the event names; `labels`
+ * only name the booking and the pet in the text. Events without a template notify no one.
  */
 export function notificationsFor(
   event: DomainEvent,
-  ref: BookingRef = { owner_id: null, runner_id: null, booking_number: null, pet_name: null },
+  labels: BookingLabels = NO_LABELS,
 ): OutgoingNotification[] {
-  // One template's parameter type per event; here any event's, as the switch is by type.
-  const template = (TEMPLATES as Partial<Record<EventType, Template<EventType>>>)[event.type];
-  if (!template) return [];
-  const data = event.data as { booking_id?: string; booking_number?: string };
-  const bookingId = data.booking_id ?? null;
-  const bookingNumber = data.booking_number ?? ref.booking_number;
+  const { data } = event;
+  const bookingId = "booking_id" in data ? (data.booking_id ?? null) : null;
+  const bookingNumber = "booking_number" in data ? data.booking_number : labels.booking_number;
   const seen = new Set<string>();
   const out: OutgoingNotification[] = [];
-  for (const message of template(event.data, ref)) {
+  for (const message of messagesOf(event, labels)) {
     for (const role of RECIPIENT_ROLES) {
       const sub = message.to[role];
       if (!sub || seen.has(userKey({ role, sub }))) continue;

@@ -1,5 +1,5 @@
-import type { Collection, Filter, OptionalUnlessRequiredId } from "mongodb";
-import type { Model } from "mongoose";
+import type { Filter, OptionalUnlessRequiredId } from "mongodb";
+import type { Collection, Model } from "mongoose";
 import {
   reject,
   type Accepted,
@@ -10,7 +10,7 @@ import {
 import type { DomainEvent } from "../events/envelope";
 import type { WithOutbox } from "./outbox-schema";
 import { AGGREGATE_TUNING } from "../config/tuning";
-import { driverOf } from "./driver";
+import { collectionOf } from "../adapters/mongo-driver";
 import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";
 
@@ -65,7 +65,7 @@ export class AggregateStore<Doc extends WithOutbox> {
     /** How a lost race reads: "The booking changed meanwhile; reload it". */
     private readonly noun: string,
   ) {
-    this.driver = driverOf(model);
+    this.driver = collectionOf(model);
   }
 
   /**

@@ -6,7 +6,9 @@ import { CONSUMER_GROUPS, consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
 import { models, type NotificationThis } from "./context";
-import * as inbox from "./inbox";
+import * as fanOut from "./fan-out";
+import * as inbox from "./inbox-actions";
+import { buildAllInboxes, storeEntries } from "./inbox-records";
 import * as webhooks from "./webhooks";
 
 /** This service's consumer groups, as the catalog lists them. */
@@ -14,8 +16,8 @@ const GROUPS = CONSUMER_GROUPS.filter((group) => group.service === "service-noti
   (group) => group.groupId,
 );
 
-/** The events each of this service's consumer groups takes, as the catalog lists them. */
-const eventsOf = (groupId: string) => inbox.notifyOn(consumerGroup(groupId).events);
+/** A consumer group's handlers: one per event type the catalog lists for it. */
+const handlersOf = (groupId: string) => fanOut.handlersFor(consumerGroup(groupId).events);
 
 /**
  * Notifications: every booking, payment, trip and offer event becomes a message per recipient
@@ -35,7 +37,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
       db: "notification",
       models,
       // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
-      // only when new), the webhook delivery (`<webhook>:<event>`), the booking ref (a $set).
+      // only when new), the webhook delivery (`<webhook>:<event>`), the booking's labels (a $set).
       deduplicate: false,
       // runner.events and tracking.events carry every GPS fix, which this service skips: its
       // fetches there wait to fill, so a fix stream costs it a few fetches a second.
@@ -43,9 +45,9 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
         "service-notification-runners": EVENT_BUS_TUNING.patientFetchMs,
         "service-notification-tracking": EVENT_BUS_TUNING.patientFetchMs,
       },
-      consume: Object.fromEntries(GROUPS.map((group) => [group, eventsOf(group)])),
+      consume: Object.fromEntries(GROUPS.map((group) => [group, handlersOf(group)])),
       // What a fetch brings goes to every channel at once: one inbox write for all its events.
-      batch: Object.fromEntries(GROUPS.map((group) => [group, inbox.notifyBatch])),
+      batch: Object.fromEntries(GROUPS.map((group) => [group, fanOut.notifyBatch])),
     }),
   ],
 
@@ -77,15 +79,15 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
 
   created() {
     this.inFlight = new Set();
-    this.refCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
+    this.labelCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
     this.inboxCache = new LruCache(NOTIFICATION_TUNING.inboxRecords);
     this.inboxWriter = new MicroBatcher(
       // Consumers' work, on the background pool (the micro-batch is made before it exists).
-      (docs) => inbox.storeEntries(this.$background, docs),
+      (docs) => storeEntries(this.$background, docs),
       NOTIFICATION_TUNING.inboxBatch,
     );
     this.channels = [
-      { name: "in-app", send: (dispatch) => inbox.sendInApp(this, dispatch) },
+      { name: "in-app", send: (dispatch) => fanOut.sendInApp(this, dispatch) },
       {
         name: "webhooks",
         send: ({ event, parties }) => webhooks.queueWebhooks(this, event, parties),
@@ -96,7 +98,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
   started() {
     this.inboxesBuilt = false;
     // In the background: until it is done, a recipient without a record has it built alone.
-    inbox.buildAllInboxes(this).catch((error: unknown) => {
+    buildAllInboxes(this).catch((error: unknown) => {
       this.logger.warn(
         "inbox records not built from the history; retried at the next start",
         error,

@@ -4,7 +4,7 @@ import { NOTIFICATION_ACTIONS } from "../../contracts";
 import { webhookHears, type User } from "../../domain/access";
 import { toWire, type DomainEvent } from "../../events/envelope";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
-import { ignoreDuplicateKey } from "../../lib/mongo";
+import { collectionOf, ignoreDuplicateKey } from "../../lib/mongo";
 import { pointsOutside } from "../../adapters/notify/address";
 import { MAX_ATTEMPTS, retryDueAt, settledAt } from "../../adapters/notify/signature";
 import {
@@ -235,11 +235,11 @@ export async function deliverDue(this: NotificationThis): Promise<number> {
     .lean<{ _id: string }[]>();
   let started = 0;
   for (const { _id } of due) {
-    const leased = (await this.models.deliveries.collection.findOneAndUpdate(
-      { _id, status: "pending", next_attempt_at: { $lte: now } } as never,
+    const leased = await collectionOf(this.models.deliveries).findOneAndUpdate(
+      { _id, status: "pending", next_attempt_at: { $lte: now } },
       { $set: { next_attempt_at: new Date(now.getTime() + 2 * WEBHOOK_TUNING.deliveryTimeoutMs) } },
       { returnDocument: "after" },
-    )) as unknown as DeliveryDoc | null;
+    );
     if (!leased) continue; // another instance took it
     const sending = attemptDelivery(this, leased)
       .catch((error: unknown) => this.logger.warn(`delivery ${_id} failed`, error))

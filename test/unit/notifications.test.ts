@@ -1,20 +1,20 @@
 import { CONSUMER_GROUPS, type EventPayload, type EventType } from "../../events/catalog";
-import { createEvent } from "../../events/envelope";
+import { createEvent, type DomainEvent } from "../../events/envelope";
 import { userKey } from "../../domain/access";
-import { TEMPLATES, notificationsFor, type BookingRef } from "../../domain/notifications";
+import {
+  TEMPLATES,
+  notificationsFor,
+  partiesOfEvent,
+  type BookingLabels,
+} from "../../domain/notifications";
 
 const at = "2026-11-26T10:00:00.000Z";
-const ref: BookingRef = {
-  owner_id: "owner-1",
-  runner_id: "runner-1",
-  booking_number: "KLT-20261126-ABC123",
-  pet_name: "Rex",
-};
+const labels: BookingLabels = { booking_number: "KLT-20261126-ABC123", pet_name: "Rex" };
 const event = <T extends EventType>(type: T, data: EventPayload<T>) =>
   createEvent(type, data, { service: "test" });
-/** Each message's recipient as the inbox keys it: role and sub. */
-const recipients = (...args: Parameters<typeof notificationsFor>) =>
-  notificationsFor(...args).map((message) =>
+/** Each message's recipient as the inbox keys it, role and sub: from the event alone. */
+const recipients = (domainEvent: DomainEvent) =>
+  notificationsFor(domainEvent).map((message) =>
     userKey({ role: message.recipient_role, sub: message.recipient_id }),
   );
 
@@ -37,7 +37,7 @@ describe("notification templates", () => {
         delivered_at: at,
         occurred_at: at,
       }),
-      ref,
+      labels,
     );
     expect(messages.map((m) => [m.recipient_role, m.recipient_id])).toEqual([
       ["owner", "owner-1"],
@@ -49,17 +49,27 @@ describe("notification templates", () => {
     );
   });
 
-  it("finds the parties of a cancellation from what it remembers of the booking", () => {
+  it("finds the parties of a cancellation in the event itself", () => {
     const cancelled = event("booking.cancelled", {
       booking_id: "b-1",
       booking_number: "KLT-1",
+      owner_id: "owner-1",
+      runner_id: "runner-1",
       cancelled_by: "owner-1",
       reason: "plans changed",
       occurred_at: at,
     });
-    expect(recipients(cancelled, ref)).toEqual(["owner:owner-1", "runner:runner-1"]);
-    expect(recipients(cancelled, { ...ref, runner_id: null })).toEqual(["owner:owner-1"]);
-    expect(recipients(cancelled)).toEqual([]);
+    expect(recipients(cancelled)).toEqual(["owner:owner-1", "runner:runner-1"]);
+    const beforeAcceptance = event("booking.cancelled", {
+      booking_id: "b-1",
+      booking_number: "KLT-1",
+      owner_id: "owner-1",
+      cancelled_by: "owner-1",
+      reason: "plans changed",
+      occurred_at: at,
+    });
+    expect(recipients(beforeAcceptance)).toEqual(["owner:owner-1"]);
+    expect(partiesOfEvent(cancelled)).toEqual(["owner:owner-1", "runner:runner-1"]);
   });
 
   it("sends the payout to the runner and names the booking by number when it knows it", () => {
@@ -72,7 +82,7 @@ describe("notification templates", () => {
       currency: "IDR",
       occurred_at: at,
     });
-    const [message] = notificationsFor(released, ref);
+    const [message] = notificationsFor(released, labels);
     expect(message).toEqual({
       recipient_id: "runner-1",
       recipient_role: "runner",
@@ -88,7 +98,6 @@ describe("notification templates", () => {
     expect(
       recipients(
         event("runner.assigned", { runner_id: "runner-9", booking_id: "b-1", occurred_at: at }),
-        ref,
       ),
     ).toEqual(["runner:runner-9"]);
     expect(
@@ -100,7 +109,6 @@ describe("notification templates", () => {
           reason: "card_declined",
           occurred_at: at,
         }),
-        ref,
       ),
     ).toEqual(["owner:owner-1"]);
   });
@@ -115,7 +123,7 @@ describe("notification templates", () => {
       currency: "IDR",
       occurred_at: at,
     });
-    expect(recipients(completed, ref)).toEqual(["owner:same", "runner:same"]);
+    expect(recipients(completed)).toEqual(["owner:same", "runner:same"]);
   });
 
   it("notifies no one about events without a template", () => {
@@ -128,6 +136,6 @@ describe("notification templates", () => {
       speed_kmh: 10,
       occurred_at: at,
     });
-    expect(notificationsFor(updated, ref)).toEqual([]);
+    expect(notificationsFor(updated, labels)).toEqual([]);
   });
 });
