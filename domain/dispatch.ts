@@ -1,17 +1,21 @@
-import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
+import {
+  accept,
+  reject,
+  unreachable,
+  type Decision,
+  type EventDraft,
+  withArticle,
+  cap,
+} from "./decider";
 import { isMappable, type LatLng } from "./geo";
 
 /**
- * Dispatch of one booking: who is offered it, and when to move on.
- *
- *   waiting → searching      once both the pickup (booking.requested) and the escrow
- *                             (payment.escrow_held) are known, in either order
- *   searching → offered      the nearest free runner in range is offered it (`runner.assigned`)
- *   offered → searching      declined, expired, or the runner went away: the next one, please
- *   any → accepted           a runner accepted (the one offered, or another)
- *   any → closed / cancelled the pet is handed over, or the booking is off
- *   waiting, searching → failed  the pickup is where no runner can ever be found (the geo index
- *                             cannot hold it): recorded once, never searched again
+ * Dispatch of one booking: who is offered it, and when to move on. It waits until both the
+ * pickup (booking.requested) and the escrow (payment.escrow_held) are known, in either order,
+ * then searches: the nearest free runner in range is offered it, and the next one when that one
+ * does not take it. A pickup where no runner can ever be found (the geo index cannot hold it)
+ * fails it: recorded once, never searched again. Which status each command moves from and to is
+ * the table MOVES below.
  */
 export const DISPATCH_STATUSES = [
   "waiting",
@@ -77,26 +81,60 @@ const fresh = (booking_id: string, at: Date): Dispatch => ({
   updated_at: at,
 });
 
+/** A move's rules: the statuses it leaves from, the one it goes to (null: it stays), its event. */
+interface Move {
+  from: readonly DispatchStatus[];
+  to: DispatchStatus | null;
+  event: "runner.assigned" | null;
+}
+
+/**
+ * Every move of a dispatch; `decide` refuses a command from any other status. A dispatch not
+ * stored yet is waiting: the first event about its booking creates it.
+ */
+const MOVES = {
+  // Each half is recorded whenever it comes; the second one moves a waiting dispatch on, to
+  // searching (or to failed: a pickup no runner can ever be found at).
+  pickup_known: { from: DISPATCH_STATUSES, to: null, event: null },
+  escrow_held: { from: DISPATCH_STATUSES, to: null, event: null },
+  offer: { from: ["searching"], to: "offered", event: "runner.assigned" },
+  requeue: { from: ["searching"], to: null, event: null },
+  fail: { from: ["searching"], to: "failed", event: null },
+  // Declined, expired, or the runner went away: the next one, please. Only from the runner
+  // holding the offer.
+  move_on: { from: ["offered"], to: "searching", event: null },
+  decline: { from: ["offered"], to: "searching", event: null },
+  // A runner accepted (the one offered, or another), the pet is handed over, the booking is off.
+  accepted: { from: DISPATCH_STATUSES, to: "accepted", event: null },
+  closed: { from: DISPATCH_STATUSES, to: "closed", event: null },
+  cancelled: { from: DISPATCH_STATUSES, to: "cancelled", event: null },
+} as const satisfies Record<DispatchStep["type"], Move>;
+
 export function decide(stored: Dispatch | null, command: DispatchCommand): Decision<Dispatch> {
   const { at } = command;
   const dispatch = stored ?? fresh(command.booking_id, at);
-  // A new document is written whole; an existing one moves only from what was read.
-  const write = (
-    expect: Partial<Dispatch>,
-    changes: Partial<Dispatch>,
-    events = [] as Parameters<typeof accept<Dispatch>>[2],
-  ) =>
-    stored
-      ? accept<Dispatch>(expect, { ...changes, updated_at: at }, events)
-      : accept<Dispatch>({}, { ...dispatch, ...changes }, events);
   const refuse = () =>
-    reject(
-      "conflict",
-      `${cap(withArticle(dispatch.status))} dispatch cannot take ${command.type}`,
-      {
-        status: dispatch.status,
-      },
-    );
+    command.type === "decline"
+      ? reject("conflict", "You hold no open offer for this booking")
+      : reject(
+          "conflict",
+          `${cap(withArticle(dispatch.status))} dispatch cannot take ${command.type}`,
+          { status: dispatch.status },
+        );
+  const move: Move = MOVES[command.type];
+  if (!move.from.includes(dispatch.status)) return refuse();
+  // The move's status and time, with what else it changes; guarded on the status it left from
+  // and on anything else it read (`also`). A new document is written whole.
+  const moved = (
+    changes: Partial<Dispatch>,
+    events: EventDraft[] = [],
+    also: Partial<Dispatch> = {},
+  ) => {
+    const next = { ...(move.to ? { status: move.to } : {}), ...changes };
+    return stored
+      ? accept<Dispatch>({ status: dispatch.status, ...also }, { ...next, updated_at: at }, events)
+      : accept<Dispatch>({}, { ...dispatch, ...next }, events);
+  };
 
   switch (command.type) {
     case "pickup_known":
@@ -107,26 +145,20 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
       const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null;
       const status = next.pickup && !isMappable(next.pickup) ? "failed" : "searching";
       // What readiness was judged on: the status, and each half not known before.
-      const expect: Partial<Dispatch> = {
-        status: dispatch.status,
-        escrow_held: dispatch.escrow_held,
-      };
-      if (dispatch.pickup === null) expect.pickup = null;
-      return write(expect, ready ? { ...known, status } : known);
+      const also: Partial<Dispatch> = { escrow_held: dispatch.escrow_held };
+      if (dispatch.pickup === null) also.pickup = null;
+      return moved(ready ? { ...known, status } : known, [], also);
     }
     case "offer":
-      if (dispatch.status !== "searching" || !stored) return refuse();
-      return write(
-        { status: "searching" },
+      return moved(
         {
-          status: "offered",
           runner_id: command.runner_id,
           offer_expires_at: command.expires_at,
           tried: [...dispatch.tried, command.runner_id],
         },
         [
           {
-            type: "runner.assigned",
+            type: MOVES[command.type].event,
             data: {
               runner_id: command.runner_id,
               booking_id: dispatch._id,
@@ -136,38 +168,27 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
         ],
       );
     case "requeue":
-      if (dispatch.status !== "searching" || !stored) return refuse();
       // Moved to the back a moment ago already (its escrow, another runner's try): a second
       // write would move it by less than the sweeps could ever tell apart.
       if (at.getTime() - dispatch.updated_at.getTime() < REQUEUED_LATELY_MS)
         return accept<Dispatch>({}, {});
-      return write({ status: "searching" }, {});
+      return moved({});
     case "fail":
-      if (dispatch.status !== "searching" || !stored) return refuse();
-      return write({ status: "searching" }, { status: "failed" });
+      return moved({});
     case "move_on":
     case "decline":
-      if (dispatch.status !== "offered" || dispatch.runner_id !== command.runner_id) {
-        return command.type === "decline"
-          ? reject("conflict", "You hold no open offer for this booking")
-          : refuse();
-      }
-      return write(
-        { status: "offered", runner_id: command.runner_id },
-        { status: "searching", runner_id: null, offer_expires_at: null },
-      );
+      if (dispatch.runner_id !== command.runner_id) return refuse();
+      return moved({ runner_id: null, offer_expires_at: null }, [], {
+        runner_id: command.runner_id,
+      });
     case "accepted":
-      return write(
-        { status: dispatch.status, runner_id: dispatch.runner_id },
-        { status: "accepted", runner_id: command.runner_id, offer_expires_at: null },
-      );
+      return moved({ runner_id: command.runner_id, offer_expires_at: null }, [], {
+        runner_id: dispatch.runner_id,
+      });
     case "closed":
-      return write({ status: dispatch.status }, { status: "closed" });
+      return moved({});
     case "cancelled":
-      return write(
-        { status: dispatch.status, runner_id: dispatch.runner_id },
-        { status: "cancelled", offer_expires_at: null },
-      );
+      return moved({ offer_expires_at: null }, [], { runner_id: dispatch.runner_id });
     default:
       return unreachable(command);
   }

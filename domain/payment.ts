@@ -1,3 +1,4 @@
+import type { EventPayload } from "../events/catalog";
 import {
   accept,
   reject,
@@ -11,14 +12,8 @@ import { splitFee } from "./fees";
 
 /**
  * The escrow of one booking: an authorisation held on the owner's card, captured when the owner
- * confirms delivery, released (or refunded) when the booking is cancelled.
- *
- *   created → held | pending | failed      (the provider's answer to the authorisation)
- *   pending → held | failed                 (Stripe's webhooks settle it)
- *   held    → captured | canceled | failed  (confirmed; cancelled; the hold expired)
- *   captured → refunded
- *   created → canceled                      (cancelled while the card was being authorised)
- *   failed  → created                       (the owner pays again with another payment method)
+ * confirms delivery, released (or refunded) when the booking is cancelled. Which status each
+ * step moves from and to, and what it publishes, is the table MOVES below.
  *
  * The provider call of each step happens in the payment service; `decide` says what its answer
  * changes and publishes.
@@ -94,83 +89,129 @@ export type PaymentStep =
 
 export type PaymentCommand = PaymentStep & { at: Date };
 
+type PaymentEvent =
+  "payment.escrow_held" | "payment.failed" | "payment.escrow_released" | "payment.escrow_refunded";
+
+/** A move's rules: the statuses it leaves from, the one it goes to (null: it stays), its event. */
+interface Move {
+  from: readonly PaymentRecordStatus[];
+  to: PaymentRecordStatus | null;
+  event: PaymentEvent | null;
+}
+
+/** The authorisation's answer is three moves, one for each answer; every other step is one. */
+type MoveName =
+  Exclude<PaymentStep["type"], "open" | "authorized"> | `authorized.${Authorization["status"]}`;
+
+/** Every move of a payment; `decide` refuses a step from any other status. */
+const MOVES = {
+  // The provider's answer to the authorisation; Stripe's webhooks settle a pending one.
+  "authorized.held": { from: ["created", "pending"], to: "held", event: "payment.escrow_held" },
+  "authorized.pending": { from: ["created"], to: "pending", event: null },
+  "authorized.declined": { from: ["created", "pending"], to: "failed", event: "payment.failed" },
+  authorization_failed: { from: ["created", "pending"], to: "failed", event: "payment.failed" },
+  // The hold expired, or was voided outside Kilat.
+  hold_lost: { from: ["pending", "held"], to: "failed", event: "payment.failed" },
+  // The owner confirmed delivery.
+  captured: { from: ["held"], to: "captured", event: "payment.escrow_released" },
+  // The booking was cancelled: before the card was authorised, or while (or after) it is held.
+  cancel_unauthorized: { from: ["created"], to: "canceled", event: null },
+  hold_released: {
+    from: ["held", "pending", "canceled"],
+    to: "canceled",
+    event: "payment.escrow_refunded",
+  },
+  refunded: { from: ["captured"], to: "refunded", event: "payment.escrow_refunded" },
+  // The owner pays again with another payment method.
+  retry: { from: ["failed"], to: "created", event: null },
+  // A step that failed for good, in any status; it fails the payment only when told to.
+  fail: { from: PAYMENT_STATUSES, to: null, event: "payment.failed" },
+} as const satisfies Record<MoveName, Move>;
+
+const moveOf = (command: Exclude<PaymentCommand, { type: "open" }>): MoveName =>
+  command.type === "authorized" ? `authorized.${command.authorization.status}` : command.type;
+
 export function decide(payment: Payment | null, command: PaymentCommand): Decision<Payment> {
   if (command.type === "open") {
     return payment ? reject("conflict", "The booking is paid for already") : opened(command);
   }
   if (!payment) return reject("not_found", "Payment not found");
   const at = command.at;
-  const from = (...statuses: PaymentRecordStatus[]) => statuses.includes(payment.status);
   const refuse = () =>
     reject("conflict", `${cap(withArticle(payment.status))} payment cannot take ${command.type}`, {
       status: payment.status,
     });
-  const move = (
+  const move: Move = MOVES[moveOf(command)];
+  if (!move.from.includes(payment.status)) return refuse();
+  // The move's status and time, with what else it changes; guarded on the status it left from
+  // and on anything else it read (`also`).
+  const moved = (
     changes: Partial<Payment>,
     events: EventDraft[] = [],
     also: Partial<Payment> = {},
-  ) => accept<Payment>({ status: payment.status, ...also }, { ...changes, updated_at: at }, events);
+  ) =>
+    accept<Payment>(
+      { status: payment.status, ...also },
+      { ...(move.to ? { status: move.to } : {}), ...changes, updated_at: at },
+      events,
+    );
 
   switch (command.type) {
     case "authorized": {
       const { authorization } = command;
       switch (authorization.status) {
         case "held":
-          if (!from("created", "pending")) return refuse();
-          return move({ status: "held", provider_ref: authorization.providerRef }, [
-            held(payment, authorization.providerRef, at),
+          return moved({ provider_ref: authorization.providerRef }, [
+            {
+              type: MOVES["authorized.held"].event,
+              data: held(payment, authorization.providerRef, at),
+            },
           ]);
         case "pending":
-          if (!from("created")) return refuse();
-          return move({ status: "pending", provider_ref: authorization.providerRef });
+          return moved({ provider_ref: authorization.providerRef });
         case "declined":
-          if (!from("created", "pending")) return refuse();
-          return move(
-            {
-              status: "failed",
-              provider_ref: authorization.providerRef,
-              failure_reason: authorization.reason,
-            },
-            [failed(payment, `authorisation declined: ${authorization.reason}`, at)],
+          return moved(
+            { provider_ref: authorization.providerRef, failure_reason: authorization.reason },
+            [
+              {
+                type: MOVES["authorized.declined"].event,
+                data: failed(payment, `authorisation declined: ${authorization.reason}`, at),
+              },
+            ],
           );
         default:
           return unreachable(authorization);
       }
     }
     case "retry":
-      if (!from("failed")) return refuse();
       if (!mayPayAgain(payment, command.payment_method)) {
         return reject("conflict", "This payment method failed already: pay with another one", {
           status: payment.status,
         });
       }
-      return move({
-        status: "created",
+      return moved({
         payment_method: command.payment_method,
         attempt: attemptOf(payment) + 1,
         provider_ref: null,
         failure_reason: null,
       });
     case "authorization_failed":
-      if (!from("created", "pending")) return refuse();
-      return move({ status: "failed", failure_reason: command.reason }, [
-        failed(payment, `authorisation failed: ${command.reason}`, at),
-      ]);
-    case "hold_lost":
-      if (!from("pending", "held")) return refuse();
-      return move({ status: "failed", failure_reason: `authorisation ${command.reason}` }, [
-        failed(
-          payment,
-          `authorisation ${command.reason === "automatic" ? "expired" : command.reason}`,
-          at,
-        ),
-      ]);
-    case "captured": {
-      if (!from("held")) return refuse();
-      const split = splitFee(command.captured_cents, command.fee_bps);
-      return move(
+      return moved({ failure_reason: command.reason }, [
         {
-          status: "captured",
+          type: MOVES[command.type].event,
+          data: failed(payment, `authorisation failed: ${command.reason}`, at),
+        },
+      ]);
+    case "hold_lost": {
+      const lost = command.reason === "automatic" ? "expired" : command.reason;
+      return moved({ failure_reason: `authorisation ${command.reason}` }, [
+        { type: MOVES[command.type].event, data: failed(payment, `authorisation ${lost}`, at) },
+      ]);
+    }
+    case "captured": {
+      const split = splitFee(command.captured_cents, command.fee_bps);
+      return moved(
+        {
           runner_id: command.runner_id,
           captured_cents: command.captured_cents,
           platform_fee_cents: split.platformFeeCents,
@@ -178,7 +219,7 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
         },
         [
           {
-            type: "payment.escrow_released",
+            type: MOVES[command.type].event,
             data: {
               payment_id: payment._id,
               booking_id: payment.booking_id,
@@ -193,33 +234,39 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
       );
     }
     case "cancel_unauthorized":
-      if (!from("created")) return refuse();
-      return move({ status: "canceled" });
-    case "hold_released": {
-      // A hold that arrived after the booking was cancelled is released too: nothing stays held.
-      const late = from("canceled") && payment.refunded_cents === 0;
-      if (!from("held", "pending") && !late) return refuse();
-      return move(
-        {
-          status: "canceled",
-          provider_ref: command.provider_ref,
-          refunded_cents: payment.amount_cents,
-        },
-        [refunded(payment, payment.amount_cents, command.reason, at)],
+      return moved({});
+    case "hold_released":
+      // From canceled only a hold that arrived after the cancellation, not released yet:
+      // nothing stays held, and nothing is refunded twice.
+      if (payment.status === "canceled" && payment.refunded_cents !== 0) return refuse();
+      return moved(
+        { provider_ref: command.provider_ref, refunded_cents: payment.amount_cents },
+        [
+          {
+            type: MOVES[command.type].event,
+            data: refunded(payment, payment.amount_cents, command.reason, at),
+          },
+        ],
         { refunded_cents: payment.refunded_cents },
       );
-    }
     case "refunded":
-      if (!from("captured")) return refuse();
-      return move({ status: "refunded", refunded_cents: command.refunded_cents }, [
-        refunded(payment, command.refunded_cents, command.reason, at),
+      return moved({ refunded_cents: command.refunded_cents }, [
+        {
+          type: MOVES[command.type].event,
+          data: refunded(payment, command.refunded_cents, command.reason, at),
+        },
       ]);
     case "fail":
       // Said once: the same failure reported again (a redelivered event) changes nothing.
       if (payment.failure_reason === command.reason) return refuse();
-      return move(
+      return moved(
         { ...(command.status ? { status: command.status } : {}), failure_reason: command.reason },
-        [failed(payment, command.reason.slice(0, 500), at)],
+        [
+          {
+            type: MOVES[command.type].event,
+            data: failed(payment, command.reason.slice(0, 500), at),
+          },
+        ],
       );
     default:
       return unreachable(command);
@@ -263,41 +310,41 @@ function opened(command: Extract<PaymentCommand, { type: "open" }>): Decision<Pa
   );
 }
 
-const held = (payment: Payment, providerRef: string, at: Date): EventDraft => ({
-  type: "payment.escrow_held",
-  data: {
-    payment_id: payment._id,
-    booking_id: payment.booking_id,
-    owner_id: payment.owner_id,
-    stripe_payment_id: providerRef,
-    amount_cents: payment.amount_cents,
-    currency: payment.currency,
-    occurred_at: at.toISOString(),
-  },
+const held = (
+  payment: Payment,
+  providerRef: string,
+  at: Date,
+): EventPayload<"payment.escrow_held"> => ({
+  payment_id: payment._id,
+  booking_id: payment.booking_id,
+  owner_id: payment.owner_id,
+  stripe_payment_id: providerRef,
+  amount_cents: payment.amount_cents,
+  currency: payment.currency,
+  occurred_at: at.toISOString(),
 });
 
-const failed = (payment: Payment, reason: string, at: Date): EventDraft => ({
-  type: "payment.failed",
-  data: {
-    payment_id: payment._id,
-    booking_id: payment.booking_id,
-    owner_id: payment.owner_id,
-    reason,
-    occurred_at: at.toISOString(),
-  },
+const failed = (payment: Payment, reason: string, at: Date): EventPayload<"payment.failed"> => ({
+  payment_id: payment._id,
+  booking_id: payment.booking_id,
+  owner_id: payment.owner_id,
+  reason,
+  occurred_at: at.toISOString(),
 });
 
-const refunded = (payment: Payment, cents: number, reason: string, at: Date): EventDraft => ({
-  type: "payment.escrow_refunded",
-  data: {
-    payment_id: payment._id,
-    booking_id: payment.booking_id,
-    owner_id: payment.owner_id,
-    amount_cents: cents,
-    currency: payment.currency,
-    refund_reason: reason,
-    occurred_at: at.toISOString(),
-  },
+const refunded = (
+  payment: Payment,
+  cents: number,
+  reason: string,
+  at: Date,
+): EventPayload<"payment.escrow_refunded"> => ({
+  payment_id: payment._id,
+  booking_id: payment.booking_id,
+  owner_id: payment.owner_id,
+  amount_cents: cents,
+  currency: payment.currency,
+  refund_reason: reason,
+  occurred_at: at.toISOString(),
 });
 
 /**

@@ -60,9 +60,34 @@ export type RunnerCommand = { at: Date } & (
 /** Why an accept is refused for the runner's availability: the app shows it as it is. */
 export const GO_ONLINE_TO_ACCEPT = "Go online before accepting a booking";
 
+/** A move's rules: the availabilities it leaves from, the one it goes to (null: stays), event. */
+interface Move {
+  from: readonly Availability[];
+  to: Availability | null;
+  event: "runner.online" | "runner.offline" | null;
+}
+
+/**
+ * The commands that move a runner's availability or need a given one. Each refuses a runner in
+ * any other availability in its own words (see `decide`), but go_online: a runner online or busy
+ * already just has its position refreshed. register, update_profile and release_offer take a
+ * runner in any availability and leave it as it is.
+ */
+const MOVES = {
+  go_online: { from: ["offline"], to: "online", event: "runner.online" },
+  go_offline: { from: ["online"], to: "offline", event: "runner.offline" },
+  offer: { from: ["online"], to: null, event: null },
+  // Busy too: a claim moves the runner on from a trip that is over (see decide).
+  take_booking: { from: ["online", "busy"], to: "busy", event: null },
+  // Guarded on the booking the runner is on, not on its availability.
+  free: { from: AVAILABILITIES, to: "online", event: null },
+} as const satisfies Partial<Record<RunnerCommand["type"], Move>>;
+
+const mayLeave = (move: Move, runner: Runner) => move.from.includes(runner.availability);
+
 /** Free for an offer: online, holding none, on no booking. */
 export const isFree = (runner: Runner) =>
-  runner.availability === "online" && runner.offer === null && runner.active_booking_id === null;
+  mayLeave(MOVES.offer, runner) && runner.offer === null && runner.active_booking_id === null;
 
 export function decide(runner: Runner | null, command: RunnerCommand): Decision<Runner> {
   const { at } = command;
@@ -98,14 +123,14 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
     case "go_online": {
       const position = { last_lat: command.position.lat, last_lng: command.position.lng };
       // Only the offline → online move is an event; a repeat just refreshes the position.
-      if (runner.availability !== "offline")
+      if (!mayLeave(MOVES.go_online, runner))
         return accept<Runner>({}, { ...position, updated_at: at });
       return accept<Runner>(
-        { availability: "offline" },
-        { ...position, availability: "online", updated_at: at },
+        { availability: runner.availability },
+        { ...position, availability: MOVES.go_online.to, updated_at: at },
         [
           {
-            type: "runner.online",
+            type: MOVES.go_online.event,
             data: {
               runner_id: runner._id,
               latitude: command.position.lat,
@@ -122,18 +147,18 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
           active_booking_id: runner.active_booking_id,
         });
       }
-      if (runner.availability !== "online") {
+      if (!mayLeave(MOVES.go_offline, runner)) {
         return reject(
           "conflict",
           `${cap(withArticle(runner.availability))} runner cannot go offline`,
         );
       }
       return accept<Runner>(
-        { availability: "online" },
-        { availability: "offline", updated_at: at },
+        { availability: runner.availability },
+        { availability: MOVES.go_offline.to, updated_at: at },
         [
           {
-            type: "runner.offline",
+            type: MOVES.go_offline.event,
             data: { runner_id: runner._id, occurred_at: at.toISOString() },
           },
         ],
@@ -141,7 +166,7 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
     case "offer":
       if (!isFree(runner)) return reject("conflict", "The runner is not free");
       return accept<Runner>(
-        { availability: "online", offer: null, active_booking_id: null },
+        { availability: runner.availability, offer: null, active_booking_id: null },
         {
           offer: {
             booking_id: command.booking_id,
@@ -161,8 +186,8 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
         { offer: null, updated_at: at },
       );
     case "take_booking": {
-      if (runner.availability === "offline") {
-        return reject("conflict", GO_ONLINE_TO_ACCEPT, { availability: "offline" });
+      if (!mayLeave(MOVES.take_booking, runner)) {
+        return reject("conflict", GO_ONLINE_TO_ACCEPT, { availability: runner.availability });
       }
       const again = runner.active_booking_id === command.booking_id;
       // Busy with another booking. On a claim, the booking service's one-booking slot let this
@@ -186,7 +211,7 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
           ...(runner.offer ? { "offer.booking_id": runner.offer.booking_id } : { offer: null }),
         },
         {
-          availability: "busy",
+          availability: MOVES.take_booking.to,
           active_booking_id: command.booking_id,
           // A repeat (the accept's event after the accept's own claim) keeps the first time.
           active_since: again ? (runner.active_since ?? at) : at,
@@ -196,12 +221,17 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
       );
     }
     case "free":
-      if (runner.active_booking_id !== command.booking_id) {
+      if (!mayLeave(MOVES.free, runner) || runner.active_booking_id !== command.booking_id) {
         return reject("conflict", "The runner is not on this booking");
       }
       return accept<Runner>(
         { active_booking_id: command.booking_id },
-        { availability: "online", active_booking_id: null, active_since: null, updated_at: at },
+        {
+          availability: MOVES.free.to,
+          active_booking_id: null,
+          active_since: null,
+          updated_at: at,
+        },
       );
     default:
       return unreachable(command);

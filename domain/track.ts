@@ -1,4 +1,12 @@
-import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
+import {
+  accept,
+  reject,
+  unreachable,
+  type Decision,
+  type EventDraft,
+  withArticle,
+  cap,
+} from "./decider";
 import type { LatLng } from "./geo";
 import type { TrackState } from "./tracking";
 
@@ -42,14 +50,21 @@ export type TrackCommand = { at: Date } & (
   | { type: "checkpoint"; state: TrackState; eta_seconds: number | null }
 );
 
-/** The statuses each command leaves from. */
-const FROM: Record<Exclude<TrackCommand["type"], "open">, readonly TrackStatus[]> = {
-  start: ["pending"],
-  deliver: ["active"],
-  complete: ["active", "delivered"],
-  cancel: ["pending", "active", "delivered"],
-  checkpoint: ["active"],
-};
+/** A move's rules: the statuses it leaves from, the one it goes to (null: it stays), its event. */
+interface Move {
+  from: readonly TrackStatus[];
+  to: TrackStatus | null;
+  event: "tracking.started" | "tracking.completed" | null;
+}
+
+/** Every move of a track; `decide` refuses a command from any other status. */
+const MOVES = {
+  start: { from: ["pending"], to: "active", event: "tracking.started" },
+  deliver: { from: ["active"], to: "delivered", event: null },
+  complete: { from: ["active", "delivered"], to: "completed", event: "tracking.completed" },
+  cancel: { from: ["pending", "active", "delivered"], to: "cancelled", event: null },
+  checkpoint: { from: ["active"], to: null, event: null },
+} as const satisfies Record<Exclude<TrackCommand["type"], "open">, Move>;
 
 export function decide(track: Track | null, command: TrackCommand): Decision<Track> {
   const { at } = command;
@@ -75,22 +90,26 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
     );
   }
   if (!track) return reject("not_found", "Track not found");
-  if (!FROM[command.type].includes(track.status)) {
+  const move: Move = MOVES[command.type];
+  if (!move.from.includes(track.status)) {
     return reject(
       "conflict",
       `${cap(withArticle(track.status))} track cannot take ${command.type}`,
-      {
-        status: track.status,
-      },
+      { status: track.status },
     );
   }
-  const move = (changes: Partial<Track>, events: Parameters<typeof accept<Track>>[2] = []) =>
-    accept<Track>({ status: track.status }, { ...changes, updated_at: at }, events);
+  // The move's status and time, with what else it changes; guarded on the status it left from.
+  const moved = (changes: Partial<Track>, events: EventDraft[] = []) =>
+    accept<Track>(
+      { status: track.status },
+      { ...(move.to ? { status: move.to } : {}), ...changes, updated_at: at },
+      events,
+    );
   switch (command.type) {
     case "start":
-      return move({ status: "active", runner_id: command.runner_id, started_at: at }, [
+      return moved({ runner_id: command.runner_id, started_at: at }, [
         {
-          type: "tracking.started",
+          type: MOVES[command.type].event,
           data: {
             track_id: track._id,
             booking_id: track.booking_id,
@@ -102,29 +121,26 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
         },
       ]);
     case "deliver":
-      return move({ status: "delivered" });
+      return moved({});
     case "complete":
-      return move(
-        { status: "completed", completed_at: at, total_distance_km: command.total_distance_km },
-        [
-          {
-            type: "tracking.completed",
-            data: {
-              track_id: track._id,
-              booking_id: track.booking_id,
-              runner_id: command.runner_id,
-              owner_id: track.owner_id,
-              total_distance_km: command.total_distance_km,
-              completed_at: at.toISOString(),
-              occurred_at: at.toISOString(),
-            },
+      return moved({ completed_at: at, total_distance_km: command.total_distance_km }, [
+        {
+          type: MOVES[command.type].event,
+          data: {
+            track_id: track._id,
+            booking_id: track.booking_id,
+            runner_id: command.runner_id,
+            owner_id: track.owner_id,
+            total_distance_km: command.total_distance_km,
+            completed_at: at.toISOString(),
+            occurred_at: at.toISOString(),
           },
-        ],
-      );
+        },
+      ]);
     case "cancel":
-      return move({ status: "cancelled", completed_at: at });
+      return moved({ completed_at: at });
     case "checkpoint":
-      return move({ state: command.state, eta_seconds: command.eta_seconds });
+      return moved({ state: command.state, eta_seconds: command.eta_seconds });
     default:
       return unreachable(command);
   }

@@ -5,11 +5,13 @@ import {
   type DispatchStatus,
 } from "../../domain/dispatch";
 import { MAX_LATITUDE, isMappable } from "../../domain/geo";
+import { givenWhenThen } from "../support/decider";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const EARLIER = new Date("2026-12-01T09:00:00.000Z");
 const POLAR = { lat: 89.9, lng: 0 };
 const on = { booking_id: "b1", at: AT };
+const given = givenWhenThen(decide);
 
 const stored = (status: DispatchStatus, extra: Partial<Dispatch> = {}): Dispatch => ({
   _id: "b1",
@@ -40,50 +42,64 @@ describe("isMappable", () => {
 
 describe("dispatch of a pickup the geo index cannot hold", () => {
   it("given the escrow held, when a polar pickup becomes known, then the dispatch fails instead of searching", () => {
-    const waiting = stored("waiting", { pickup: null });
-    expect(decide(waiting, { ...on, type: "pickup_known", pickup: POLAR })).toEqual({
-      ok: true,
-      expect: { status: "waiting", escrow_held: true, pickup: null },
-      changes: { pickup: POLAR, status: "failed", updated_at: AT },
-      events: [],
-    });
+    given(stored("waiting", { pickup: null }))
+      .when({ ...on, type: "pickup_known", pickup: POLAR })
+      .thenAccepted({
+        expect: { status: "waiting", escrow_held: true, pickup: null },
+        changes: { pickup: POLAR, status: "failed", updated_at: AT },
+        events: [],
+      });
   });
 
   it("given a polar pickup known, when the escrow is held, then the dispatch fails", () => {
-    const waiting = stored("waiting", { escrow_held: false });
-    expect(decide(waiting, { ...on, type: "escrow_held" })).toEqual({
-      ok: true,
-      expect: { status: "waiting", escrow_held: false },
-      changes: { escrow_held: true, status: "failed", updated_at: AT },
-      events: [],
-    });
+    given(stored("waiting", { escrow_held: false }))
+      .when({ ...on, type: "escrow_held" })
+      .thenAccepted({
+        expect: { status: "waiting", escrow_held: false },
+        changes: { escrow_held: true, status: "failed", updated_at: AT },
+        events: [],
+      });
   });
 
   it("given a searching dispatch, when it fails, then it is recorded as failed, guarded on searching", () => {
-    expect(decide(stored("searching"), { ...on, type: "fail" })).toEqual({
-      ok: true,
-      expect: { status: "searching" },
-      changes: { status: "failed", updated_at: AT },
-      events: [],
-    });
+    given(stored("searching"))
+      .when({ ...on, type: "fail" })
+      .thenAccepted({
+        expect: { status: "searching" },
+        changes: { status: "failed", updated_at: AT },
+        events: [],
+      });
   });
 
   it.each(DISPATCH_STATUSES.filter((status) => status !== "searching"))(
     "given a %s dispatch, when it fails, then that is refused",
     (status) => {
-      expect(decide(stored(status), { ...on, type: "fail" }).ok).toBe(false);
+      given(stored(status))
+        .when({ ...on, type: "fail" })
+        .thenRefused();
     },
   );
 
-  it("given a failed dispatch, then it is never offered or requeued, and a cancellation still lands", () => {
+  describe("given a failed dispatch", () => {
     const failed = stored("failed");
-    const offer = decide(failed, { ...on, type: "offer", runner_id: "r1", expires_at: AT });
-    const requeue = decide(failed, { ...on, type: "requeue" });
-    const cancelled = decide(failed, { ...on, type: "cancelled" });
-    expect([offer.ok, requeue.ok, cancelled.ok && cancelled.changes.status]).toEqual([
-      false,
-      false,
-      "cancelled",
-    ]);
+
+    it("when offered, then it is refused: it is never offered", () => {
+      given(failed)
+        .when({ ...on, type: "offer", runner_id: "r1", expires_at: AT })
+        .thenRefused();
+    });
+
+    it("when requeued, then it is refused: it is never searched again", () => {
+      given(failed)
+        .when({ ...on, type: "requeue" })
+        .thenRefused();
+    });
+
+    it("when cancelled, then the cancellation still lands", () => {
+      const { changes } = given(failed)
+        .when({ ...on, type: "cancelled" })
+        .thenAccepted();
+      expect(changes.status).toBe("cancelled");
+    });
   });
 });

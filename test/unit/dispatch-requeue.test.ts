@@ -1,6 +1,8 @@
 import { REQUEUED_LATELY_MS, decide, type Dispatch } from "../../domain/dispatch";
+import { givenWhenThen } from "../support/decider";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
+const given = givenWhenThen(decide);
 
 const searching = (updatedMsAgo: number): Dispatch => ({
   _id: "b1",
@@ -15,20 +17,20 @@ const searching = (updatedMsAgo: number): Dispatch => ({
 });
 
 describe("requeue of a searching dispatch", () => {
+  const requeue = { type: "requeue", booking_id: "b1", at: AT } as const;
+
   it("given one written a moment ago (its escrow, another try), when requeued, then nothing is written", () => {
-    expect(
-      decide(searching(REQUEUED_LATELY_MS - 1), { type: "requeue", booking_id: "b1", at: AT }),
-    ).toEqual({ ok: true, expect: {}, changes: {}, events: [] });
+    given(searching(REQUEUED_LATELY_MS - 1))
+      .when(requeue)
+      .thenAccepted({ expect: {}, changes: {}, events: [] });
   });
 
-  it("given one written REQUEUED_LATELY_MS ago or longer, when requeued, then it moves to the back of the queue", () => {
-    for (const ago of [REQUEUED_LATELY_MS, 10_000]) {
-      expect(decide(searching(ago), { type: "requeue", booking_id: "b1", at: AT })).toEqual({
-        ok: true,
-        expect: { status: "searching" },
-        changes: { updated_at: AT },
-        events: [],
-      });
-    }
-  });
+  it.each([REQUEUED_LATELY_MS, 10_000])(
+    "given one written %i ms ago (REQUEUED_LATELY_MS or longer), when requeued, then it moves to the back of the queue",
+    (ago) => {
+      given(searching(ago))
+        .when(requeue)
+        .thenAccepted({ expect: { status: "searching" }, changes: { updated_at: AT }, events: [] });
+    },
+  );
 });

@@ -2,6 +2,7 @@ import {
   DISPATCH_STATUSES,
   decide as dispatch,
   type Dispatch,
+  type DispatchCommand,
   type DispatchStatus,
 } from "../../domain/dispatch";
 import {
@@ -16,15 +17,18 @@ import {
   decide as track,
   trackIdOf,
   type Track,
+  type TrackCommand,
   type TrackStatus,
 } from "../../domain/track";
 import { emptyTrack } from "../../domain/tracking";
+import { givenWhenThen } from "../support/decider";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const EARLIER = new Date("2026-12-01T09:00:00.000Z");
 const pickup = { lat: -6.2, lng: 106.8 };
 
 describe("dispatch decider", () => {
+  const given = givenWhenThen(dispatch);
   const stored = (status: DispatchStatus, extra: Partial<Dispatch> = {}): Dispatch => ({
     _id: "b1",
     pickup,
@@ -39,63 +43,60 @@ describe("dispatch decider", () => {
   });
   const on = { booking_id: "b1", at: AT };
 
-  it("given neither half, when the pickup comes first, then it waits; the escrow then starts the search", () => {
-    const first = dispatch(null, { ...on, type: "pickup_known", pickup });
-    expect(first).toEqual({
-      ok: true,
-      expect: {},
-      changes: { ...stored("waiting", { escrow_held: false, created_at: AT, updated_at: AT }) },
-      events: [],
-    });
-    const waiting = stored("waiting", { escrow_held: false });
-    expect(dispatch(waiting, { ...on, type: "escrow_held" })).toEqual({
-      ok: true,
-      expect: { status: "waiting", escrow_held: false },
-      changes: { escrow_held: true, status: "searching", updated_at: AT },
-      events: [],
-    });
+  it("given neither half, when the pickup comes first, then it waits", () => {
+    given(null)
+      .when({ ...on, type: "pickup_known", pickup })
+      .thenAccepted({
+        expect: {},
+        changes: { ...stored("waiting", { escrow_held: false, created_at: AT, updated_at: AT }) },
+        events: [],
+      });
   });
 
-  it("given the escrow first, then the pickup starts the search, guarded on the pickup being unknown", () => {
-    const waiting = stored("waiting", { pickup: null });
-    expect(dispatch(waiting, { ...on, type: "pickup_known", pickup })).toEqual({
-      ok: true,
-      expect: { status: "waiting", escrow_held: true, pickup: null },
-      changes: { pickup, status: "searching", updated_at: AT },
-      events: [],
-    });
+  it("given the pickup waiting, when the escrow is held, then the search starts", () => {
+    given(stored("waiting", { escrow_held: false }))
+      .when({ ...on, type: "escrow_held" })
+      .thenAccepted({
+        expect: { status: "waiting", escrow_held: false },
+        changes: { escrow_held: true, status: "searching", updated_at: AT },
+        events: [],
+      });
+  });
+
+  it("given the escrow first, when the pickup comes, then the search starts, guarded on the pickup being unknown", () => {
+    given(stored("waiting", { pickup: null }))
+      .when({ ...on, type: "pickup_known", pickup })
+      .thenAccepted({
+        expect: { status: "waiting", escrow_held: true, pickup: null },
+        changes: { pickup, status: "searching", updated_at: AT },
+        events: [],
+      });
   });
 
   it("given a searching booking, when offered, then the runner holds it with runner.assigned, tried once", () => {
     const expires_at = new Date(AT.getTime() + 30_000);
-    expect(
-      dispatch(stored("searching", { tried: ["r0"] }), {
-        ...on,
-        type: "offer",
-        runner_id: "r1",
-        expires_at,
-      }),
-    ).toEqual({
-      ok: true,
-      expect: { status: "searching" },
-      changes: {
-        status: "offered",
-        runner_id: "r1",
-        offer_expires_at: expires_at,
-        tried: ["r0", "r1"],
-        updated_at: AT,
-      },
-      events: [
-        {
-          type: "runner.assigned",
-          data: { runner_id: "r1", booking_id: "b1", occurred_at: AT.toISOString() },
+    given(stored("searching", { tried: ["r0"] }))
+      .when({ ...on, type: "offer", runner_id: "r1", expires_at })
+      .thenAccepted({
+        expect: { status: "searching" },
+        changes: {
+          status: "offered",
+          runner_id: "r1",
+          offer_expires_at: expires_at,
+          tried: ["r0", "r1"],
+          updated_at: AT,
         },
-      ],
-    });
+        events: [
+          {
+            type: "runner.assigned",
+            data: { runner_id: "r1", booking_id: "b1", occurred_at: AT.toISOString() },
+          },
+        ],
+      });
   });
 
   /** The moves that leave from one status only. */
-  const ONLY_FROM: [Parameters<typeof dispatch>[1], DispatchStatus][] = [
+  const ONLY_FROM: [DispatchCommand, DispatchStatus][] = [
     [{ ...on, type: "offer", runner_id: "r1", expires_at: AT }, "searching"],
     [{ ...on, type: "requeue" }, "searching"],
     [{ ...on, type: "move_on", runner_id: "r1" }, "offered"],
@@ -103,41 +104,46 @@ describe("dispatch decider", () => {
   ];
   it.each(
     ONLY_FROM.flatMap(([command, from]) =>
-      DISPATCH_STATUSES.map((status) => [command.type, status, status === from, command] as const),
+      DISPATCH_STATUSES.map((status) => [status, command.type, status === from, command] as const),
     ),
-  )("given %s on a %s dispatch, then it is allowed: %s", (_type, status, allowed, command) => {
-    expect(dispatch(stored(status), command).ok).toBe(allowed);
+  )("given a %s dispatch, when %s, then it is allowed: %s", (status, _type, allowed, command) => {
+    const { decision } = given(stored(status)).when(command);
+    expect(decision.ok).toBe(allowed);
   });
 
-  it("lets only the runner holding the offer decline it, with a message for that runner", () => {
-    expect(dispatch(stored("offered"), { ...on, type: "decline", runner_id: "r2" })).toEqual({
-      ok: false,
-      rejection: { kind: "conflict", message: "You hold no open offer for this booking" },
-    });
-    expect(dispatch(stored("offered"), { ...on, type: "move_on", runner_id: "r1" })).toEqual({
-      ok: true,
-      expect: { status: "offered", runner_id: "r1" },
-      changes: { status: "searching", runner_id: null, offer_expires_at: null, updated_at: AT },
-      events: [],
-    });
+  it("given an offer, when another runner declines it, then it is refused, in words for that runner", () => {
+    given(stored("offered"))
+      .when({ ...on, type: "decline", runner_id: "r2" })
+      .thenRefused("conflict", "You hold no open offer for this booking");
   });
 
-  it.each(DISPATCH_STATUSES)(
-    "given a %s dispatch, accepted, closed and cancelled always land",
-    (status) => {
-      const accepted = dispatch(stored(status), { ...on, type: "accepted", runner_id: "r9" });
-      const closed = dispatch(stored(status), { ...on, type: "closed" });
-      const cancelled = dispatch(stored(status), { ...on, type: "cancelled" });
-      expect([accepted, closed, cancelled].map((d) => d.ok && d.changes.status)).toEqual([
-        "accepted",
-        "closed",
-        "cancelled",
-      ]);
-    },
-  );
+  it("given an offer, when the dispatch moves on from the runner holding it, then it searches again", () => {
+    given(stored("offered"))
+      .when({ ...on, type: "move_on", runner_id: "r1" })
+      .thenAccepted({
+        expect: { status: "offered", runner_id: "r1" },
+        changes: { status: "searching", runner_id: null, offer_expires_at: null, updated_at: AT },
+        events: [],
+      });
+  });
+
+  const ENDS: [DispatchCommand, DispatchStatus][] = [
+    [{ ...on, type: "accepted", runner_id: "r9" }, "accepted"],
+    [{ ...on, type: "closed" }, "closed"],
+    [{ ...on, type: "cancelled" }, "cancelled"],
+  ];
+  it.each(
+    DISPATCH_STATUSES.flatMap((status) =>
+      ENDS.map(([command, to]) => [status, command.type, to, command] as const),
+    ),
+  )("given a %s dispatch, when %s, then it lands: %s", (status, _type, to, command) => {
+    const { changes } = given(stored(status)).when(command).thenAccepted();
+    expect(changes.status).toBe(to);
+  });
 });
 
 describe("runner availability decider", () => {
+  const given = givenWhenThen(runner);
   const stored = (availability: Availability, extra: Partial<Runner> = {}): Runner => ({
     _id: "r1",
     name: null,
@@ -155,209 +161,218 @@ describe("runner availability decider", () => {
   });
   const offer = { booking_id: "b2", pickup, offered_at: EARLIER, expires_at: AT };
 
-  it("given an offline runner, when it goes online, then runner.online; a repeat only moves it", () => {
-    expect(runner(stored("offline"), { type: "go_online", position: pickup, at: AT })).toEqual({
-      ok: true,
-      expect: { availability: "offline" },
-      changes: { last_lat: -6.2, last_lng: 106.8, availability: "online", updated_at: AT },
-      events: [
-        {
-          type: "runner.online",
-          data: {
-            runner_id: "r1",
-            latitude: -6.2,
-            longitude: 106.8,
-            occurred_at: AT.toISOString(),
+  it("given an offline runner, when it goes online, then runner.online", () => {
+    given(stored("offline"))
+      .when({ type: "go_online", position: pickup, at: AT })
+      .thenAccepted({
+        expect: { availability: "offline" },
+        changes: { last_lat: -6.2, last_lng: 106.8, availability: "online", updated_at: AT },
+        events: [
+          {
+            type: "runner.online",
+            data: {
+              runner_id: "r1",
+              latitude: -6.2,
+              longitude: 106.8,
+              occurred_at: AT.toISOString(),
+            },
           },
-        },
-      ],
-    });
-    for (const availability of ["online", "busy"] as const) {
-      expect(runner(stored(availability), { type: "go_online", position: pickup, at: AT })).toEqual(
-        {
-          ok: true,
+        ],
+      });
+  });
+
+  it.each(["online", "busy"] as const)(
+    "given a %s runner, when it goes online again, then it only moves",
+    (availability) => {
+      given(stored(availability))
+        .when({ type: "go_online", position: pickup, at: AT })
+        .thenAccepted({
           expect: {},
           changes: { last_lat: -6.2, last_lng: 106.8, updated_at: AT },
           events: [],
-        },
-      );
-    }
-  });
+        });
+    },
+  );
 
-  it.each(AVAILABILITIES)("given a %s runner, it goes offline only from online", (availability) => {
-    const decision = runner(stored(availability), { type: "go_offline", by: "system", at: AT });
-    expect(decision.ok).toBe(availability === "online");
-  });
-
-  it("refuses a runner going offline during its booking, naming the booking", () => {
-    expect(runner(stored("busy"), { type: "go_offline", by: "runner", at: AT })).toEqual({
-      ok: false,
-      rejection: {
-        kind: "conflict",
-        message: "Finish or cancel your active booking before going offline",
-        data: { active_booking_id: "b1" },
-      },
-    });
-  });
-
-  it("offers only to a free runner, guarded on it staying free", () => {
-    const command = { type: "offer" as const, booking_id: "b2", pickup, expires_at: AT, at: AT };
-    expect(runner(stored("online"), command)).toEqual({
-      ok: true,
-      expect: { availability: "online", offer: null, active_booking_id: null },
-      changes: {
-        offer: { booking_id: "b2", pickup, offered_at: AT, expires_at: AT },
-        updated_at: AT,
-      },
-      events: [],
-    });
-    for (const taken of [stored("offline"), stored("busy"), stored("online", { offer })]) {
-      expect([isFree(taken), runner(taken, command).ok]).toEqual([false, false]);
-    }
-  });
-
-  it("takes a booking whatever offer it held, guarded on the offer and its availability; frees only from that booking", () => {
-    expect(
-      runner(stored("online", { offer }), {
-        type: "take_booking",
-        booking_id: "b1",
+  it.each(AVAILABILITIES)(
+    "given a %s runner, when the system takes it offline, then that is allowed only from online",
+    (availability) => {
+      const { decision } = given(stored(availability)).when({
+        type: "go_offline",
+        by: "system",
         at: AT,
-        by: "claim",
-      }),
-    ).toEqual({
-      ok: true,
-      expect: { availability: "online", active_booking_id: null, "offer.booking_id": "b2" },
-      changes: {
-        availability: "busy",
+      });
+      expect(decision.ok).toBe(availability === "online");
+    },
+  );
+
+  it("given a runner on a booking, when it goes offline, then it is refused, naming the booking", () => {
+    given(stored("busy"))
+      .when({ type: "go_offline", by: "runner", at: AT })
+      .thenRefused("conflict", "Finish or cancel your active booking before going offline", {
         active_booking_id: "b1",
-        active_since: AT,
-        offer: null,
-        updated_at: AT,
-      },
-      events: [],
-    });
-    expect(runner(stored("busy"), { type: "free", booking_id: "b1", at: AT })).toEqual({
-      ok: true,
-      expect: { active_booking_id: "b1" },
-      changes: {
-        availability: "online",
-        active_booking_id: null,
-        active_since: null,
-        updated_at: AT,
-      },
-      events: [],
-    });
-    expect(runner(stored("busy"), { type: "free", booking_id: "b9", at: AT }).ok).toBe(false);
-    expect(
-      runner(stored("online", { offer }), { type: "release_offer", booking_id: "b1", at: AT }).ok,
-    ).toBe(false);
-    expect(
-      runner(stored("online", { offer }), { type: "release_offer", booking_id: "b2", at: AT }),
-    ).toEqual({
-      ok: true,
-      expect: { "offer.booking_id": "b2" },
-      changes: { offer: null, updated_at: AT },
-      events: [],
-    });
+      });
   });
 
-  it("given an offline or unknown runner, when it takes a booking, then 409: go online first", () => {
-    const claim = { type: "take_booking" as const, booking_id: "b1", at: AT, by: "claim" as const };
-    const event = { ...claim, by: "event" as const };
-    const refusal = {
-      ok: false,
-      rejection: {
-        kind: "conflict",
-        message: "Go online before accepting a booking",
-        data: { availability: "offline" },
-      },
-    };
-    expect(
-      [claim, event].flatMap((command) => [
-        runner(stored("offline"), command),
-        runner(null, command),
-      ]),
-    ).toEqual([refusal, refusal, refusal, refusal]);
+  const offerB2 = { type: "offer" as const, booking_id: "b2", pickup, expires_at: AT, at: AT };
+
+  it("given a free runner, when offered a booking, then it holds the offer, guarded on it staying free", () => {
+    given(stored("online"))
+      .when(offerB2)
+      .thenAccepted({
+        expect: { availability: "online", offer: null, active_booking_id: null },
+        changes: {
+          offer: { booking_id: "b2", pickup, offered_at: AT, expires_at: AT },
+          updated_at: AT,
+        },
+        events: [],
+      });
   });
+
+  it.each([
+    ["an offline", stored("offline")],
+    ["a busy", stored("busy")],
+    ["an offered", stored("online", { offer })],
+  ])("given %s runner, when offered a booking, then it is not free and refused", (_name, taken) => {
+    expect(isFree(taken)).toBe(false);
+    given(taken).when(offerB2).thenRefused();
+  });
+
+  it("given a runner holding another offer, when it takes a booking, then it is busy on it, guarded on the offer and its availability", () => {
+    given(stored("online", { offer }))
+      .when({ type: "take_booking", booking_id: "b1", at: AT, by: "claim" })
+      .thenAccepted({
+        expect: { availability: "online", active_booking_id: null, "offer.booking_id": "b2" },
+        changes: {
+          availability: "busy",
+          active_booking_id: "b1",
+          active_since: AT,
+          offer: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
+  });
+
+  it("given a runner on a booking, when freed from it, then it is online again", () => {
+    given(stored("busy"))
+      .when({ type: "free", booking_id: "b1", at: AT })
+      .thenAccepted({
+        expect: { active_booking_id: "b1" },
+        changes: {
+          availability: "online",
+          active_booking_id: null,
+          active_since: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
+  });
+
+  it("given a runner on a booking, when freed from another, then it is refused", () => {
+    given(stored("busy")).when({ type: "free", booking_id: "b9", at: AT }).thenRefused();
+  });
+
+  it("given a runner holding an offer, when another booking's offer is released, then it is refused", () => {
+    given(stored("online", { offer }))
+      .when({ type: "release_offer", booking_id: "b1", at: AT })
+      .thenRefused();
+  });
+
+  it("given a runner holding an offer, when that offer is released, then it holds none, guarded on it", () => {
+    given(stored("online", { offer }))
+      .when({ type: "release_offer", booking_id: "b2", at: AT })
+      .thenAccepted({
+        expect: { "offer.booking_id": "b2" },
+        changes: { offer: null, updated_at: AT },
+        events: [],
+      });
+  });
+
+  it.each([
+    ["an offline", stored("offline"), "claim"],
+    ["an offline", stored("offline"), "event"],
+    ["an unknown", null, "claim"],
+    ["an unknown", null, "event"],
+  ] as const)(
+    "given %s runner, when it takes a booking (%s), then 409: go online first",
+    (_name, state, by) => {
+      given(state)
+        .when({ type: "take_booking", booking_id: "b1", at: AT, by })
+        .thenRefused("conflict", "Go online before accepting a booking", {
+          availability: "offline",
+        });
+    },
+  );
 
   it.each(["claim", "event"] as const)(
     "given a runner busy on a booking, when it takes it again (%s), then nothing changes: it keeps its start",
     (by) => {
-      expect(
-        runner(stored("busy"), { type: "take_booking", booking_id: "b1", at: AT, by }),
-      ).toEqual({
-        ok: true,
-        expect: { availability: "busy", active_booking_id: "b1" },
-        changes: {},
-        events: [],
-      });
+      given(stored("busy"))
+        .when({ type: "take_booking", booking_id: "b1", at: AT, by })
+        .thenAccepted({
+          expect: { availability: "busy", active_booking_id: "b1" },
+          changes: {},
+          events: [],
+        });
     },
   );
 
   it("given a runner still busy on a delivered booking, when the next accept claims it, then it moves on to it from now", () => {
-    const decision = runner(stored("busy"), {
-      type: "take_booking",
-      booking_id: "b3",
-      at: AT,
-      by: "claim",
-    });
-    expect(decision).toEqual({
-      ok: true,
-      expect: { availability: "busy", active_booking_id: "b1", offer: null },
-      changes: {
-        availability: "busy",
-        active_booking_id: "b3",
-        active_since: AT,
-        offer: null,
-        updated_at: AT,
-      },
-      events: [],
-    });
+    given(stored("busy"))
+      .when({ type: "take_booking", booking_id: "b3", at: AT, by: "claim" })
+      .thenAccepted({
+        expect: { availability: "busy", active_booking_id: "b1", offer: null },
+        changes: {
+          availability: "busy",
+          active_booking_id: "b3",
+          active_since: AT,
+          offer: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
   });
 
   it("given a runner busy on b2, when a late booking.accepted of b1 comes, then it stays on b2", () => {
-    const onNext = stored("busy", { active_booking_id: "b2", active_since: EARLIER });
-    expect(runner(onNext, { type: "take_booking", booking_id: "b1", at: AT, by: "event" })).toEqual(
-      {
-        ok: false,
-        rejection: {
-          kind: "conflict",
-          message: "The runner is on another booking",
-          data: { active_booking_id: "b2" },
-        },
-      },
-    );
+    given(stored("busy", { active_booking_id: "b2", active_since: EARLIER }))
+      .when({ type: "take_booking", booking_id: "b1", at: AT, by: "event" })
+      .thenRefused("conflict", "The runner is on another booking", { active_booking_id: "b2" });
   });
 
   it("given an online runner on no booking, when a booking.accepted comes, then it is busy on it from then (a lost claim repaired)", () => {
-    expect(
-      runner(stored("online"), { type: "take_booking", booking_id: "b1", at: AT, by: "event" }),
-    ).toEqual({
-      ok: true,
-      expect: { availability: "online", active_booking_id: null, offer: null },
-      changes: {
-        availability: "busy",
-        active_booking_id: "b1",
-        active_since: AT,
-        offer: null,
-        updated_at: AT,
-      },
-      events: [],
-    });
+    given(stored("online"))
+      .when({ type: "take_booking", booking_id: "b1", at: AT, by: "event" })
+      .thenAccepted({
+        expect: { availability: "online", active_booking_id: null, offer: null },
+        changes: {
+          availability: "busy",
+          active_booking_id: "b1",
+          active_since: AT,
+          offer: null,
+          updated_at: AT,
+        },
+        events: [],
+      });
   });
 
-  it("registers a runner once, offline", () => {
-    expect(runner(null, { type: "register", runner_id: "r1", at: AT })).toEqual({
-      ok: true,
-      expect: {},
-      changes: stored("offline", { created_at: AT, updated_at: AT }),
-      events: [],
-    });
-    expect(runner(stored("offline"), { type: "register", runner_id: "r1", at: AT }).ok).toBe(false);
+  it("given no runner, when it registers, then it is registered offline", () => {
+    given(null)
+      .when({ type: "register", runner_id: "r1", at: AT })
+      .thenAccepted({
+        expect: {},
+        changes: stored("offline", { created_at: AT, updated_at: AT }),
+        events: [],
+      });
+  });
+
+  it("given a registered runner, when it registers again, then it is refused", () => {
+    given(stored("offline")).when({ type: "register", runner_id: "r1", at: AT }).thenRefused();
   });
 });
 
 describe("track decider", () => {
+  const given = givenWhenThen(track);
   const stored = (status: TrackStatus): Track => ({
     _id: trackIdOf("b1"),
     booking_id: "b1",
@@ -375,7 +390,7 @@ describe("track decider", () => {
   });
 
   /** Every move: the statuses it leaves from, and where it goes. */
-  const TABLE: [Parameters<typeof track>[1], TrackStatus[], TrackStatus | undefined][] = [
+  const TABLE: [TrackCommand, TrackStatus[], TrackStatus | undefined][] = [
     [{ type: "start", runner_id: "r1", at: AT }, ["pending"], "active"],
     [{ type: "deliver", at: AT }, ["active"], "delivered"],
     [
@@ -391,44 +406,45 @@ describe("track decider", () => {
       TRACK_STATUSES.map(
         (status) =>
           [
-            command.type,
             status,
+            command.type,
             from.includes(status) ? (to ?? status) : "refused",
             command,
           ] as const,
       ),
     ),
-  )("given %s on a %s track, then it is %s", (_type, status, outcome, command) => {
-    const decision = track(stored(status), command);
+  )("given a %s track, when %s, then it is %s", (status, _type, outcome, command) => {
+    const { decision } = given(stored(status)).when(command);
     expect(decision.ok ? (decision.changes.status ?? status) : "refused").toEqual(outcome);
   });
 
-  it("starts with tracking.started and completes with tracking.completed, each naming the owner", () => {
-    expect(track(stored("pending"), { type: "start", runner_id: "r1", at: AT })).toEqual({
-      ok: true,
-      expect: { status: "pending" },
-      changes: { status: "active", runner_id: "r1", started_at: AT, updated_at: AT },
-      events: [
-        {
-          type: "tracking.started",
-          data: {
-            track_id: "trk-b1",
-            booking_id: "b1",
-            runner_id: "r1",
-            owner_id: "owner-1",
-            started_at: AT.toISOString(),
-            occurred_at: AT.toISOString(),
+  it("given a pending track, when started, then tracking.started names the owner", () => {
+    given(stored("pending"))
+      .when({ type: "start", runner_id: "r1", at: AT })
+      .thenAccepted({
+        expect: { status: "pending" },
+        changes: { status: "active", runner_id: "r1", started_at: AT, updated_at: AT },
+        events: [
+          {
+            type: "tracking.started",
+            data: {
+              track_id: "trk-b1",
+              booking_id: "b1",
+              runner_id: "r1",
+              owner_id: "owner-1",
+              started_at: AT.toISOString(),
+              occurred_at: AT.toISOString(),
+            },
           },
-        },
-      ],
-    });
-    const completed = track(stored("delivered"), {
-      type: "complete",
-      runner_id: "r1",
-      total_distance_km: 4.2,
-      at: AT,
-    });
-    expect(completed.ok && completed.events).toEqual([
+        ],
+      });
+  });
+
+  it("given a delivered track, when completed, then tracking.completed names the owner", () => {
+    const { events } = given(stored("delivered"))
+      .when({ type: "complete", runner_id: "r1", total_distance_km: 4.2, at: AT })
+      .thenAccepted();
+    expect(events).toEqual([
       {
         type: "tracking.completed",
         data: {
@@ -444,27 +460,16 @@ describe("track decider", () => {
     ]);
   });
 
-  it("opens a booking's track once, pending", () => {
-    const opened = track(null, {
-      type: "open",
-      booking_id: "b1",
-      owner_id: "owner-1",
-      dropoff: pickup,
-      at: AT,
-    });
-    expect(opened.ok && opened.changes).toEqual({
-      ...stored("pending"),
-      created_at: AT,
-      updated_at: AT,
-    });
-    expect(
-      track(stored("pending"), {
-        type: "open",
-        booking_id: "b1",
-        owner_id: "owner-1",
-        dropoff: null,
-        at: AT,
-      }).ok,
-    ).toBe(false);
+  it("given no track, when the booking's is opened, then it is pending", () => {
+    const { changes } = given(null)
+      .when({ type: "open", booking_id: "b1", owner_id: "owner-1", dropoff: pickup, at: AT })
+      .thenAccepted();
+    expect(changes).toEqual({ ...stored("pending"), created_at: AT, updated_at: AT });
+  });
+
+  it("given a track, when the booking's is opened again, then it is refused", () => {
+    given(stored("pending"))
+      .when({ type: "open", booking_id: "b1", owner_id: "owner-1", dropoff: null, at: AT })
+      .thenRefused();
   });
 });

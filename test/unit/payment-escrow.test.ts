@@ -9,9 +9,12 @@ import {
   type PaymentStep,
 } from "../../domain/payment";
 import { stepKey } from "../../adapters/payments/port";
+import { givenWhenThen } from "../support/decider";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const BEFORE = new Date("2026-12-01T09:00:00.000Z");
+
+const given = givenWhenThen(decide);
 
 const payment = (status: PaymentRecordStatus, extra: Partial<Payment> = {}): Payment => ({
   _id: "pay_b1",
@@ -90,204 +93,205 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
 describe("escrow decider", () => {
   describe.each(TABLE)("%s", (_name, step, from, to) => {
     it.each(PAYMENT_STATUSES.filter((status) => from.includes(status)))(
-      `given a %s payment, then it moves to ${to}, guarded on that status`,
+      `given a %s payment, when ${step.type}, then it moves to ${to}, guarded on that status`,
       (status) => {
-        const decision = decide(payment(status), { ...step, at: AT });
-        if (!decision.ok) throw new Error(decision.rejection.message);
-        expect([
-          decision.expect.status,
-          decision.changes.status,
-          decision.changes.updated_at,
-        ]).toEqual([status, to, AT]);
+        const moved = given(payment(status))
+          .when({ ...step, at: AT })
+          .thenAccepted();
+        expect([moved.expect.status, moved.changes.status, moved.changes.updated_at]).toEqual([
+          status,
+          to,
+          AT,
+        ]);
       },
     );
     it.each(PAYMENT_STATUSES.filter((status) => !from.includes(status)))(
-      "given a %s payment, then it is a conflict and nothing changes",
+      `given a %s payment, when ${step.type}, then it is a conflict and nothing changes`,
       (status) => {
-        expect(decide(payment(status), { ...step, at: AT })).toEqual({
-          ok: false,
-          rejection: {
-            kind: "conflict",
-            message: `${/^[aeiou]/.test(status) ? "An" : "A"} ${status} payment cannot take ${step.type}`,
-            data: { status },
-          },
-        });
+        given(payment(status))
+          .when({ ...step, at: AT })
+          .thenRefused(
+            "conflict",
+            `${/^[aeiou]/.test(status) ? "An" : "A"} ${status} payment cannot take ${step.type}`,
+            { status },
+          );
       },
     );
   });
 
+  const open = {
+    type: "open",
+    id: "pay_b1",
+    booking: { booking_id: "b1", owner_id: "owner-1", amount_cents: 10_000, currency: "IDR" },
+    provider: "simulated",
+    payment_method: "pm_card_visa",
+    at: AT,
+  } as const;
+
   it("given no payment, when the owner opens one, then it is created with payment.escrow_created", () => {
-    const decision = decide(null, {
-      type: "open",
-      id: "pay_b1",
-      booking: { booking_id: "b1", owner_id: "owner-1", amount_cents: 10_000, currency: "IDR" },
-      provider: "simulated",
-      payment_method: "pm_card_visa",
-      at: AT,
-    });
-    expect(decision).toEqual({
-      ok: true,
-      expect: {},
-      changes: payment("created", { created_at: AT, updated_at: AT }),
-      events: [
-        {
-          type: "payment.escrow_created",
-          data: {
-            payment_id: "pay_b1",
-            booking_id: "b1",
-            owner_id: "owner-1",
-            amount_cents: 10_000,
-            currency: "IDR",
-            occurred_at: AT.toISOString(),
+    given(null)
+      .when(open)
+      .thenAccepted({
+        expect: {},
+        changes: payment("created", { created_at: AT, updated_at: AT }),
+        events: [
+          {
+            type: "payment.escrow_created",
+            data: {
+              payment_id: "pay_b1",
+              booking_id: "b1",
+              owner_id: "owner-1",
+              amount_cents: 10_000,
+              currency: "IDR",
+              occurred_at: AT.toISOString(),
+            },
           },
-        },
-      ],
-    });
-    const again = decide(payment("created"), {
-      type: "open",
-      id: "pay_b1",
-      booking: { booking_id: "b1", owner_id: "owner-1", amount_cents: 10_000, currency: "IDR" },
-      provider: "simulated",
-      payment_method: "pm_card_visa",
-      at: AT,
-    });
-    expect(again).toEqual({
-      ok: false,
-      rejection: { kind: "conflict", message: "The booking is paid for already" },
-    });
+        ],
+      });
+  });
+
+  it("given a payment, when the owner opens one again, then it is a conflict", () => {
+    given(payment("created")).when(open).thenRefused("conflict", "The booking is paid for already");
   });
 
   it("given no payment, when any step comes, then it is not found", () => {
-    expect(decide(null, { type: "cancel_unauthorized", at: AT })).toEqual({
-      ok: false,
-      rejection: { kind: "not_found", message: "Payment not found" },
-    });
+    given(null)
+      .when({ type: "cancel_unauthorized", at: AT })
+      .thenRefused("not_found", "Payment not found");
   });
 
   it("given a held payment, when captured, then payout + fee = captured, in payment.escrow_released", () => {
-    const decision = decide(payment("held"), {
-      type: "captured",
-      runner_id: "r1",
-      captured_cents: 10_001,
-      fee_bps: 2000,
-      at: AT,
-    });
-    expect(decision).toEqual({
-      ok: true,
-      expect: { status: "held" },
-      changes: {
-        status: "captured",
-        runner_id: "r1",
-        captured_cents: 10_001,
-        platform_fee_cents: 2000,
-        runner_payout_cents: 8001,
-        updated_at: AT,
-      },
-      events: [
-        {
-          type: "payment.escrow_released",
-          data: {
-            payment_id: "pay_b1",
-            booking_id: "b1",
-            runner_id: "r1",
-            runner_payout_cents: 8001,
-            platform_fee_cents: 2000,
-            currency: "IDR",
-            occurred_at: AT.toISOString(),
-          },
+    given(payment("held"))
+      .when({ type: "captured", runner_id: "r1", captured_cents: 10_001, fee_bps: 2000, at: AT })
+      .thenAccepted({
+        expect: { status: "held" },
+        changes: {
+          status: "captured",
+          runner_id: "r1",
+          captured_cents: 10_001,
+          platform_fee_cents: 2000,
+          runner_payout_cents: 8001,
+          updated_at: AT,
         },
-      ],
-    });
+        events: [
+          {
+            type: "payment.escrow_released",
+            data: {
+              payment_id: "pay_b1",
+              booking_id: "b1",
+              runner_id: "r1",
+              runner_payout_cents: 8001,
+              platform_fee_cents: 2000,
+              currency: "IDR",
+              occurred_at: AT.toISOString(),
+            },
+          },
+        ],
+      });
   });
 
-  it("given a hold that arrived after the cancellation, when released, then all of it is refunded, once", () => {
-    const late = payment("canceled", { provider_ref: null });
-    const released = decide(late, {
+  describe("a hold that arrived after the cancellation", () => {
+    const release = {
       type: "hold_released",
       provider_ref: "pi_late",
       reason: "booking cancelled",
       at: AT,
+    } as const;
+
+    it("given a cancelled payment, when its late hold is released, then all of it is refunded", () => {
+      given(payment("canceled", { provider_ref: null }))
+        .when(release)
+        .thenAccepted({
+          expect: { status: "canceled", refunded_cents: 0 },
+          changes: {
+            status: "canceled",
+            provider_ref: "pi_late",
+            refunded_cents: 10_000,
+            updated_at: AT,
+          },
+          events: [
+            {
+              type: "payment.escrow_refunded",
+              data: {
+                payment_id: "pay_b1",
+                booking_id: "b1",
+                owner_id: "owner-1",
+                amount_cents: 10_000,
+                currency: "IDR",
+                refund_reason: "booking cancelled",
+                occurred_at: AT.toISOString(),
+              },
+            },
+          ],
+        });
     });
-    expect(released).toEqual({
-      ok: true,
-      expect: { status: "canceled", refunded_cents: 0 },
-      changes: {
-        status: "canceled",
-        provider_ref: "pi_late",
-        refunded_cents: 10_000,
-        updated_at: AT,
+
+    it("given it released already (refunded = held), when released again, then it is a conflict", () => {
+      given(payment("canceled", { refunded_cents: 10_000 }))
+        .when(release)
+        .thenRefused();
+    });
+  });
+
+  it.each<[string, PaymentStep, PaymentRecordStatus, string]>([
+    [
+      "a declined card",
+      {
+        type: "authorized",
+        authorization: { status: "declined", providerRef: null, reason: "card_declined" },
       },
-      events: [
-        {
-          type: "payment.escrow_refunded",
-          data: {
-            payment_id: "pay_b1",
-            booking_id: "b1",
-            owner_id: "owner-1",
-            amount_cents: 10_000,
-            currency: "IDR",
-            refund_reason: "booking cancelled",
-            occurred_at: AT.toISOString(),
-          },
-        },
-      ],
-    });
-    // Released already (refunded = held): a second release is a conflict.
-    expect(
-      decide(payment("canceled", { refunded_cents: 10_000 }), {
-        type: "hold_released",
-        provider_ref: "pi_late",
-        reason: "booking cancelled",
-        at: AT,
-      }).ok,
-    ).toBe(false);
-  });
-
-  it("names each failure once: declined, failed after all, lost, and a step that failed for good", () => {
-    const reasons = (
-      [
-        [
-          {
-            type: "authorized",
-            authorization: { status: "declined", providerRef: null, reason: "card_declined" },
-          },
-          "created",
-        ],
-        [{ type: "authorization_failed", reason: "authentication_required" }, "pending"],
-        [{ type: "hold_lost", reason: "automatic" }, "held"],
-        [{ type: "hold_lost", reason: "abandoned" }, "held"],
-        [{ type: "fail", reason: "nothing to capture: the payment is failed" }, "failed"],
-      ] as [PaymentStep, PaymentRecordStatus][]
-    ).map(([step, status]) => {
-      const decision = decide(payment(status), { ...step, at: AT });
-      return decision.ok ? (decision.events[0].data as { reason: string }).reason : decision;
-    });
-    expect(reasons).toEqual([
+      "created",
       "authorisation declined: card_declined",
+    ],
+    [
+      "an authorisation failed after all",
+      { type: "authorization_failed", reason: "authentication_required" },
+      "pending",
       "authorisation failed: authentication_required",
+    ],
+    [
+      "a hold that expired",
+      { type: "hold_lost", reason: "automatic" },
+      "held",
       "authorisation expired",
+    ],
+    [
+      "a hold abandoned",
+      { type: "hold_lost", reason: "abandoned" },
+      "held",
       "authorisation abandoned",
+    ],
+    [
+      "a step that failed for good",
+      { type: "fail", reason: "nothing to capture: the payment is failed" },
+      "failed",
       "nothing to capture: the payment is failed",
-    ]);
+    ],
+  ])(
+    "given %s, then payment.failed names it: one event, with why",
+    (_name, step, status, reason) => {
+      const { events } = given(payment(status))
+        .when({ ...step, at: AT })
+        .thenAccepted();
+      expect(
+        events.map((event) => (event.type === "payment.failed" ? event.data.reason : event.type)),
+      ).toEqual([reason]);
+    },
+  );
+
+  it("given a held payment, when a failure is surfaced, then it keeps its status unless told to fail it", () => {
+    given(payment("held"))
+      .when({ type: "fail", reason: "r", at: AT })
+      .thenChanges({ failure_reason: "r", updated_at: AT });
+    given(payment("held"))
+      .when({ type: "fail", reason: "r", status: "failed", at: AT })
+      .thenChanges({ status: "failed", failure_reason: "r", updated_at: AT });
   });
 
-  it("keeps the status on a surfaced failure unless told to fail it", () => {
-    expect(decide(payment("held"), { type: "fail", reason: "r", at: AT })).toEqual(
-      expect.objectContaining({ changes: { failure_reason: "r", updated_at: AT } }),
-    );
-    expect(
-      decide(payment("held"), { type: "fail", reason: "r", status: "failed", at: AT }),
-    ).toEqual(
-      expect.objectContaining({
-        changes: { status: "failed", failure_reason: "r", updated_at: AT },
-      }),
-    );
-  });
-
-  it("surfaces a failure once: the same reason again changes nothing", () => {
+  it("given a surfaced failure, when the same reason comes again, then nothing changes; another is surfaced", () => {
     const surfaced = payment("failed", { failure_reason: "nothing to capture" });
-    expect(decide(surfaced, { type: "fail", reason: "nothing to capture", at: AT }).ok).toBe(false);
-    expect(decide(surfaced, { type: "fail", reason: "capture refused", at: AT }).ok).toBe(true);
+    given(surfaced).when({ type: "fail", reason: "nothing to capture", at: AT }).thenRefused();
+    given(surfaced).when({ type: "fail", reason: "capture refused", at: AT }).thenAccepted();
   });
 
   it("says what the owner's request came to: created, queued (pending), or unchanged", () => {
@@ -305,40 +309,38 @@ describe("escrow decider", () => {
     });
 
     it("given a declined payment, when the owner pays with another method, then a new attempt starts, as fresh as the first", () => {
-      expect(decide(declined, { type: "retry", payment_method: "pm_card_visa", at: AT })).toEqual({
-        ok: true,
-        expect: { status: "failed" },
-        changes: {
-          status: "created",
-          payment_method: "pm_card_visa",
-          attempt: 2,
-          provider_ref: null,
-          failure_reason: null,
-          updated_at: AT,
-        },
-        events: [],
-      });
+      given(declined)
+        .when({ type: "retry", payment_method: "pm_card_visa", at: AT })
+        .thenAccepted({
+          expect: { status: "failed" },
+          changes: {
+            status: "created",
+            payment_method: "pm_card_visa",
+            attempt: 2,
+            provider_ref: null,
+            failure_reason: null,
+            updated_at: AT,
+          },
+          events: [],
+        });
     });
 
     it("given a payment stored before retries existed, when paid again, then it is the second attempt", () => {
       const legacy = { ...declined };
       delete legacy.attempt;
-      const decision = decide(legacy, { type: "retry", payment_method: "pm_card_visa", at: AT });
-      expect(decision.ok && decision.changes.attempt).toBe(2);
+      const { changes } = given(legacy)
+        .when({ type: "retry", payment_method: "pm_card_visa", at: AT })
+        .thenAccepted();
+      expect(changes.attempt).toBe(2);
     });
 
     it("given a declined payment, when the same method comes again, then it is the same request: nothing new", () => {
       expect(mayPayAgain(declined, "pm_card_chargeDeclined")).toBe(false);
-      expect(
-        decide(declined, { type: "retry", payment_method: "pm_card_chargeDeclined", at: AT }),
-      ).toEqual({
-        ok: false,
-        rejection: {
-          kind: "conflict",
-          message: "This payment method failed already: pay with another one",
-          data: { status: "failed" },
-        },
-      });
+      given(declined)
+        .when({ type: "retry", payment_method: "pm_card_chargeDeclined", at: AT })
+        .thenRefused("conflict", "This payment method failed already: pay with another one", {
+          status: "failed",
+        });
     });
 
     it.each(PAYMENT_STATUSES.filter((status) => status !== "failed"))(
