@@ -1,9 +1,10 @@
 import type { EventPayload, EventType } from "../events/catalog";
 
 /**
- * The shape every aggregate's rules share (decide/evolve): `decide(state, command)` says whether
- * a command is allowed in the aggregate's current state and what it changes, with no side
- * effects; the service stores the result in one write guarded on what the decision relied on.
+ * The shape every aggregate's rules share: `decide(state, command)` says whether a command is
+ * allowed in the aggregate's current state and what it changes (`changes`: the new state is the
+ * old one with them), with no side effects; the one command handler (lib/aggregate.ts) stores the
+ * result in one write guarded on what the decision relied on (`expect`).
  */
 
 /** Why a command is refused, as a domain value; the gateway maps each kind to an HTTP status. */
@@ -51,12 +52,6 @@ export const accept = <State>(
   changes: Partial<State>,
   events: EventDraft[] = [],
 ): Accepted<State> => ({ ok: true, expect, changes, events });
-
-/** The state after an accepted decision. */
-export const evolve = <State>(state: State, decision: Accepted<State>): State => ({
-  ...state,
-  ...decision.changes,
-});
 
 /** "a delivered booking", "an accepted booking": for refusals that name a state. */
 export const withArticle = (word: string) => `${/^[aeiou]/i.test(word) ? "an" : "a"} ${word}`;

@@ -56,7 +56,7 @@ export class AggregateStore<Doc extends WithOutbox> {
   private readonly recent = new LruCache<string, Doc>(AGGREGATE_TUNING.recentPerStore);
 
   /** The driver's collection, typed by the document: what goes in and out is written whole. */
-  private readonly driver: Collection<Doc>;
+  private collection?: Collection<Doc>;
 
   constructor(
     private readonly model: Model<Doc>,
@@ -64,8 +64,10 @@ export class AggregateStore<Doc extends WithOutbox> {
     private readonly toEvent: (draft: EventDraft) => DomainEvent,
     /** How a lost race reads: "The booking changed meanwhile; reload it". */
     private readonly noun: string,
-  ) {
-    this.driver = collectionOf(model);
+  ) {}
+
+  private get driver(): Collection<Doc> {
+    return (this.collection ??= collectionOf(this.model));
   }
 
   /**

@@ -1,4 +1,6 @@
-import type { Model } from "mongoose";
+import type { Filter, UpdateFilter } from "mongodb";
+import type { Model, QueryFilter } from "mongoose";
+import { collectionOf } from "../adapters/mongo-driver";
 import { eventDefinition, type EventType } from "../events/catalog";
 import { withPayload, type DomainEvent } from "../events/envelope";
 import type { OutboxEntry, WithOutbox } from "./outbox-schema";
@@ -147,7 +149,7 @@ export class OutboxRelay<T extends WithOutbox> {
     if (full) {
       const cutoff = new Date(Date.now() - this.sweepMs);
       const stale = await this.model
-        .find({ "outbox.created_at": { $lt: cutoff } } as never, { _id: 1, outbox: 1 })
+        .find({ "outbox.created_at": { $lt: cutoff } } as QueryFilter<T>, { _id: 1, outbox: 1 })
         .sort({ "outbox.created_at": 1 })
         .limit(200)
         .lean<{ _id: string; outbox?: OutboxEntry[] }[]>()
@@ -251,8 +253,11 @@ export async function guardedUpdate<T extends WithOutbox>(
   set: Record<string, unknown>,
   events: DomainEvent[],
 ): Promise<T | null> {
-  const result = await model.collection.findOneAndUpdate(filter, withOutbox(set, events) as never, {
-    returnDocument: "after",
-  });
-  return result as unknown as T | null;
+  return collectionOf(model).findOneAndUpdate(
+    filter as Filter<T>,
+    withOutbox(set, events) as UpdateFilter<T>,
+    {
+      returnDocument: "after",
+    },
+  ) as Promise<T | null>;
 }

@@ -18,7 +18,7 @@ import {
 import { reject } from "../../domain/decider";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { CommandHooks, Taken } from "../../lib/aggregate";
-import { pushLive } from "../../lib/live";
+import { broadcast } from "../../lib/broadcast";
 import { ignoreDuplicateKey } from "../../lib/mongo";
 import { runtimeOf } from "../../lib/runtime";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
@@ -118,7 +118,7 @@ async function moved(service: BookingThis, id: string, before: BookingDoc | null
   if (runnerId && freesRunner(now.status)) {
     await service.models.runnerLocks.deleteOne({ _id: runnerId, booking_id: id });
   }
-  pushLive(service.broker, service.logger, "live.booking", { booking_id: id, status: now.status });
+  broadcast(service.broker, service.logger, "live.booking", { booking_id: id, status: now.status });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { EventType } from "../../events/catalog";
 import type { DomainEvent } from "../../events/envelope";
 import type { DeliveredEvent } from "../../adapters/event-bus";
 import type { Dispatch } from "../../adapters/notify/port";
-import { pushLive } from "../../lib/live";
+import { broadcast } from "../../lib/broadcast";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { NotificationDoc } from "../../models/notification.model";
 import { labelsOf } from "./booking-labels";
@@ -79,7 +79,7 @@ export async function sendInApp(service: NotificationThis, { event, messages }: 
   }));
   const fresh = await Promise.all(docs.map((doc) => service.inboxWriter.add(doc)));
   for (const doc of docs.filter((_, i) => fresh[i])) {
-    pushLive(service.broker, service.logger, "live.notification", {
+    broadcast(service.broker, service.logger, "live.notification", {
       recipient: recipientOf(doc),
       notification: toEntity(doc),
     });

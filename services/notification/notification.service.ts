@@ -79,7 +79,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
 
   created() {
     this.inFlight = new Set();
-    this.labelCache = new LruCache(NOTIFICATION_TUNING.bookingRefs);
+    this.labelCache = new LruCache(NOTIFICATION_TUNING.bookingLabels);
     this.inboxCache = new LruCache(NOTIFICATION_TUNING.inboxRecords);
     this.inboxWriter = new MicroBatcher(
       // Consumers' work, on the background pool (the micro-batch is made before it exists).

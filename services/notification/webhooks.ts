@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { broadcast } from "../../lib/broadcast";
 import { WEBHOOK_TUNING } from "../../config/tuning";
 import { NOTIFICATION_ACTIONS } from "../../contracts";
 import { webhookHears, type User } from "../../domain/access";
@@ -44,7 +45,7 @@ const webhookEntity = (doc: WebhookDoc) => ({
 
 /** Every instance reads the subscriptions again (one changed somewhere). */
 const changed = (service: NotificationThis) =>
-  service.broker.broadcast("notification.webhooksChanged");
+  broadcast(service.broker, service.logger, "notification.webhooksChanged", {});
 
 /** An integrator subscribes a URL to event types; the signing secret is shown this once. */
 export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async function (ctx) {

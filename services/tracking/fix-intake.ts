@@ -4,7 +4,7 @@ import { applyFix, type FixRejection } from "../../domain/tracking";
 import { TOPICS } from "../../events/catalog";
 import { createEvent, nameUuid, type DomainEvent } from "../../events/envelope";
 import type { DeliveredEvent, WriteBehind } from "../../adapters/event-bus";
-import { pushLive } from "../../lib/live";
+import { broadcast } from "../../lib/broadcast";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import { waypointId, type WaypointDoc } from "../../models/track.model";
 import { round3 } from "./distance";
@@ -123,9 +123,9 @@ export async function onRunnerBatch(
 
   // Watchers first: the live channel does not wait for the database. Broadcast: every gateway
   // pushes to its own sockets, with no second trip through the socket.io adapter.
-  if (live.length > 0) pushLive(this.broker, this.logger, "live.tracks", { fixes: live });
+  if (live.length > 0) broadcast(this.broker, this.logger, "live.tracks", { fixes: live });
   if (runners.length > 0) {
-    pushLive(this.broker, this.logger, "live.runners", { changes: runners });
+    broadcast(this.broker, this.logger, "live.runners", { changes: runners });
   }
   for (const [result, n] of counts) {
     this.broker.metrics.increment("kilat.tracking.fixes.total", { result }, n);

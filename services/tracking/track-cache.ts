@@ -1,4 +1,5 @@
 import { TRACKING_TUNING } from "../../config/tuning";
+import { broadcast } from "../../lib/broadcast";
 import { trackIdOf } from "../../domain/track";
 import { emptyTrack } from "../../domain/tracking";
 import type { TrackDoc } from "../../models/track.model";
@@ -85,10 +86,8 @@ export function forgetTrack(service: TrackingThis, bookingId: string, runnerId?:
 
 /** Every instance drops the booking's cached track (the trip's state changed). */
 export function forgetTrackEverywhere(service: TrackingThis, bookingId: string, runnerId?: string) {
-  service.broker
-    .broadcast("tracking.forget", {
-      booking_id: bookingId,
-      ...(runnerId ? { runner_id: runnerId } : {}),
-    })
-    .catch((error: unknown) => service.logger.warn("cache hint failed", error));
+  broadcast(service.broker, service.logger, "tracking.forget", {
+    booking_id: bookingId,
+    ...(runnerId ? { runner_id: runnerId } : {}),
+  });
 }

@@ -1,4 +1,5 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Broadcasts } from "../../contracts/broadcasts";
 import { TRACKING_TUNING } from "../../config/tuning";
 import { DEFAULT_TRACKING_POLICY } from "../../domain/tracking";
 import { GroupCommit } from "../../lib/group-commit";
@@ -47,7 +48,7 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
 
   events: {
     /** Another instance moved a track: drop the cached copy. */
-    "tracking.forget"(ctx: Context<{ booking_id: string; runner_id?: string }>) {
+    "tracking.forget"(ctx: Context<Broadcasts["tracking.forget"]>) {
       forgetTrack(this, ctx.params.booking_id, ctx.params.runner_id);
     },
   },

@@ -27,7 +27,8 @@ function decideDoor(door: Door | null, command: Command): Decision<Door> {
 function storeOver(stored: { doc: Door }) {
   const findOne = jest.fn(async () => ({ ...stored.doc }));
   const findOneAndUpdate = jest.fn(async () => null);
-  const model = { collection: { findOne, findOneAndUpdate } } as unknown as Model<Door>;
+  const collection = { collectionName: "doors", findOne, findOneAndUpdate };
+  const model = { collection, db: { collection: () => collection } } as unknown as Model<Door>;
   const relay = () => ({ flushSoon: jest.fn() }) as unknown as OutboxRelay<Door>;
   const toEvent = (draft: EventDraft) => draft as unknown as DomainEvent;
   return { store: new AggregateStore<Door>(model, relay, toEvent, "door"), findOne };

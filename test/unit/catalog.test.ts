@@ -96,8 +96,11 @@ describe("event catalog", () => {
         "occurred_at",
       ].sort(),
     );
+    // Plus its parties (a marked change): whoever reacts knows them without a copy of the booking.
     expect(fieldsOf("booking.cancelled")).toEqual(
-      ["booking_id", "booking_number", "cancelled_by", "reason", "occurred_at"].sort(),
+      ["booking_id", "booking_number", "cancelled_by", "reason", "occurred_at"]
+        .concat(["owner_id", "runner_id"])
+        .sort(),
     );
     expect(fieldsOf("runner.location_update")).toEqual(
       [
