@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { MOVES } from "../../domain/booking";
 
 /**
  * The layers, as imports: config ← events ← domain ← contracts ← adapters ← lib ← models ←
@@ -104,5 +105,72 @@ describe("architecture", () => {
           .map((target) => `${file} → ${target}`),
       );
     expect(breaking).toEqual([]);
+  });
+});
+
+/** Source lines that are code, not comments. */
+const codeOf = (file: string) =>
+  readFileSync(join(ROOT, file), "utf8")
+    .split("\n")
+    .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line));
+
+describe("what a reader meets (README, Architecture)", () => {
+  it("keeps every service file under 300 lines", () => {
+    const long = files
+      .filter((file) => layer(file) === "services")
+      .map((file) => [file, readFileSync(join(ROOT, file), "utf8").split("\n").length] as const)
+      .filter(([, lines]) => lines > 300);
+    expect(long).toEqual([]);
+  });
+
+  it("defeats the types in at most 8 places (`as unknown as`, `as never`)", () => {
+    const casts = files.flatMap((file) =>
+      codeOf(file)
+        .filter((line) => /\bas (unknown as|never)\b/.test(line))
+        .map((line) => `${file}: ${line.trim()}`),
+    );
+    expect(casts.length).toBeLessThanOrEqual(8);
+  });
+
+  it("writes a booking move's name in at most 3 source files", () => {
+    const names = Object.keys(MOVES);
+    const spread = names
+      .map((name) => {
+        const literal = new RegExp(`["'\`]${name}["'\`]`);
+        const where = files.filter(
+          (file) =>
+            (file === "domain/booking.ts" ||
+              importsOf(join(ROOT, file)).includes("domain/booking.ts")) &&
+            codeOf(file).some((line) => literal.test(line)),
+        );
+        return [name, where] as const;
+      })
+      .filter(([, where]) => where.length > 3);
+    expect(spread).toEqual([]);
+  });
+
+  it("declares every broadcast in contracts/broadcasts.ts", () => {
+    const declared =
+      readFileSync(join(ROOT, "contracts/broadcasts.ts"), "utf8") +
+      readFileSync(join(ROOT, "contracts/live.ts"), "utf8");
+    const sent = files.flatMap((file) =>
+      [
+        ...codeOf(file)
+          .join("\n")
+          .matchAll(/broadcast\((?:[^()"]*,\s*)?"([\w.]+)"/g),
+      ].map((match) => match[1]),
+    );
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.filter((name) => !declared.includes(`"${name}":`))).toEqual([]);
+  });
+
+  it("lists at most 8 files that 'a runner accepts' passes through, each of them real", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.split("A runner accepts, from the route to the owner's socket:")[1];
+    expect(section).toBeDefined();
+    const listed = [...section.split("\n\n")[1].matchAll(/^\d+\. `([^`]+)`/gm)].map((m) => m[1]);
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.length).toBeLessThanOrEqual(8);
+    for (const file of listed) expect(files).toContain(file);
   });
 });
