@@ -3,14 +3,14 @@ import {
   Errors,
   type BrokerOptions,
   type Context,
-  type MetricRegistry,
   type Middleware,
   type ServiceBroker,
 } from "moleculer";
 import { CREATING_ACTIONS } from "./contracts";
 import type { KilatMeta } from "./lib/action";
 import type { Config } from "./lib/config";
-import { PrometheusTextReporter } from "./lib/metrics";
+import { isServerError } from "./lib/http-status";
+import { PrometheusTextMetrics } from "./lib/metrics";
 import { ZodValidator } from "./lib/zod-validator";
 import { loggerOptions, logMiddlewares } from "./lib/logger";
 import { WatchfulRedisTransporter } from "./lib/transporter";
@@ -66,7 +66,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       halfOpenTime: 10_000,
       check: (error: Error) => {
         const code = (error as Errors.MoleculerError).code;
-        return typeof code !== "number" || code >= 500;
+        return typeof code !== "number" || isServerError(code);
       },
     },
     // At most 50 concurrent executions per action on a node, 500 queued; beyond that callers
@@ -78,26 +78,42 @@ export function brokerOptions(config: Config): BrokerOptions {
     registry: { strategy: "RoundRobin", preferLocal: true },
     validator: new ZodValidator(),
     // Tracing (lib/tracing.ts) is in the list only when OTEL_* switched it on at start.
-    middlewares: [KeyedCreateRetry, ...logMiddlewares(config), ...tracingMiddlewares()],
-    // The typings accept reporters by name only; Moleculer itself takes an instance as well.
-    metrics: {
-      enabled: true,
-      reporter: [new PrometheusTextReporter({}) as unknown as MetricsReporter],
-    },
+    // PrometheusTextMetrics gives the metrics their reporter (lib/metrics.ts).
+    middlewares: [
+      KeyedCreateRetry,
+      PrometheusTextMetrics,
+      ...logMiddlewares(config),
+      ...tracingMiddlewares(),
+    ],
+    metrics: { enabled: true },
     // Ops commands (`booking`, `dlq`, `runners online`, `outbox`); see lib/repl-commands.ts.
-    replOptions: {
-      delimiter: "kilat $ ",
-      customCommands: REPL_COMMANDS as unknown as NonNullable<
-        BrokerOptions["replOptions"]
-      >["customCommands"],
+    replOptions: { delimiter: "kilat $ ", customCommands: REPL_COMMANDS.map(replCommand) },
+  };
+}
+
+type ReplCommand = (typeof REPL_COMMANDS)[number];
+type ReplParams = Parameters<ReplCommand["action"]>[1];
+type ReplCustomCommand = NonNullable<
+  NonNullable<BrokerOptions["replOptions"]>["customCommands"]
+>[number];
+
+/**
+ * moleculer-repl hands a command its arguments and options as one object, where Moleculer's
+ * typings say an array of strings: the command gets that object.
+ */
+function replCommand(command: ReplCommand): ReplCustomCommand {
+  return {
+    ...command,
+    action: (broker, args: unknown) => {
+      if (!isReplParams(args)) throw new TypeError(`${command.command}: no arguments object`);
+      return command.action(broker, args);
     },
   };
 }
 
-type MetricsReporter = Exclude<
-  NonNullable<Exclude<MetricRegistry.MetricRegistryOptions["reporter"], unknown[]>>,
-  string
->;
+function isReplParams(args: unknown): args is ReplParams {
+  return typeof args === "object" && args !== null && !Array.isArray(args);
+}
 
 /** Whether a call rejected because its node left may run again on another node. */
 function mayRunAgain(error: Errors.RequestRejectedError): boolean {

@@ -56,7 +56,7 @@ export interface Payment {
 
 export const attemptOf = (payment: Pick<Payment, "attempt">): number => payment.attempt ?? 1;
 
-/** The provider's answer to an authorisation (lib/payments/port.ts). */
+/** The provider's answer to an authorisation (adapters/payments/port.ts). */
 export type Authorization =
   | { status: "held" | "pending"; providerRef: string }
   | { status: "declined"; providerRef: string | null; reason: string };

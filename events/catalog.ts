@@ -4,7 +4,7 @@ import { cents, currency, id, isoTime, latitude, longitude, petType } from "./sc
 /**
  * The event catalog, in code once. Everything else — the schemas consumers validate with,
  * topic creation, `npm run catalog`, docs/asyncapi.yaml and docs/events.md — reads it from here.
- * Source: the seed catalog (19 events, 4 topics, 7 consumer groups) with its known gaps fixed.
+ * Where it departs from the seed catalog, an event's `changes` or a group's `addition` says so.
  */
 
 export const PARTITIONS = 3;
@@ -19,8 +19,8 @@ export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 export const ALL_TOPICS: Topic[] = Object.values(TOPICS);
 export const dlqOf = (topic: string): string => `${topic}.dlq`;
 
-/** Producing/consuming services, named as the seed names them. */
-export type Producer =
+/** A service as the catalog names it: the producer of an event, the owner of a consumer group. */
+export type CatalogService =
   | "service-booking"
   | "service-payment"
   | "service-runner"
@@ -198,7 +198,7 @@ export type EventPayload<T extends EventType> = z.infer<(typeof payloads)[T]>;
 export interface EventDefinition {
   type: EventType;
   topic: Topic;
-  producer: Producer;
+  producer: CatalogService;
   /** The payload field whose value becomes the CloudEvent `partitionkey` and the Kafka key. */
   partitionKey: "booking_id" | "runner_id";
   trigger: string;
@@ -210,7 +210,7 @@ export interface EventDefinition {
 const event = (
   type: EventType,
   topic: Topic,
-  producer: Producer,
+  producer: CatalogService,
   trigger: string,
   changes?: string,
 ): EventDefinition => ({
@@ -333,7 +333,7 @@ export const EVENTS: readonly EventDefinition[] = [
 
 export interface ConsumerGroupDefinition {
   groupId: string;
-  service: Producer;
+  service: CatalogService;
   topic: Topic;
   /** The events this group handles; the rest of its topic is skipped (and committed). */
   events: EventType[];
@@ -487,7 +487,7 @@ export function consumerGroup(groupId: string): ConsumerGroupDefinition {
 }
 
 /** The services that consume an event, derived from the consumer groups. */
-export function consumersOf(type: EventType): Producer[] {
+export function consumersOf(type: EventType): CatalogService[] {
   return CONSUMER_GROUPS.filter((group) => group.events.includes(type)).map((g) => g.service);
 }
 

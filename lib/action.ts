@@ -4,7 +4,7 @@ import type { ActionContract } from "../contracts/action";
 import type { Rejection, RejectionKind } from "../domain/decider";
 import type { Outcome } from "./aggregate";
 import { AuthUserSchema, type AuthUser } from "./auth";
-import { STATUS_OF_ERROR_TYPE, type ActionOutcome } from "./http-status";
+import { HTTP_STATUS, STATUS_OF_ERROR_TYPE, type ActionOutcome } from "./http-status";
 import { zodParams } from "./zod-validator";
 
 /** What the gateway puts in ctx.meta for a call that came through the public API. */
@@ -61,7 +61,12 @@ export const REJECTION_TYPES: Record<RejectionKind, string> = {
 
 /** A caller's mistake, named by its type (NOT_FOUND, CONFLICT, RATE_LIMITED, …). */
 export const clientError = (type: string, message: string, data?: unknown) =>
-  new Errors.MoleculerClientError(message, STATUS_OF_ERROR_TYPE[type] ?? 400, type, data);
+  new Errors.MoleculerClientError(
+    message,
+    STATUS_OF_ERROR_TYPE[type] ?? HTTP_STATUS.BAD_REQUEST,
+    type,
+    data,
+  );
 
 /** A domain refusal, thrown to the caller. */
 export const rejected = (rejection: Rejection) =>

@@ -10,7 +10,7 @@ import {
 import type { DomainEvent } from "../events/envelope";
 import type { WithOutbox } from "./outbox-schema";
 import { AGGREGATE_TUNING } from "../config/tuning";
-import { collectionOf } from "../adapters/mongo-driver";
+import { collectionOf, isDuplicateKey } from "../adapters/mongo-driver";
 import { LruCache } from "./lru-cache";
 import { guardedUpdate, toOutbox, type OutboxRelay } from "./outbox";
 
@@ -202,7 +202,7 @@ export class AggregateStore<Doc extends WithOutbox> {
       await this.driver.insertOne(created as OptionalUnlessRequiredId<Doc>);
       return created;
     } catch (error) {
-      if ((error as { code?: number }).code === 11000) return null;
+      if (isDuplicateKey(error)) return null;
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type Redis from "ioredis";
+import { HTTP_STATUS } from "./http-status";
 
 /** Fixed-window counters: how many hits a key had in the current window, and when it ends. */
 export interface CounterStore {
@@ -64,7 +65,7 @@ export interface RateLimits {
 }
 
 export class RateLimitedError extends Error {
-  readonly code = 429;
+  readonly code = HTTP_STATUS.TOO_MANY_REQUESTS;
   readonly type = "RATE_LIMITED";
   constructor(readonly retryAfterSeconds: number) {
     super("Too many requests, retry later");

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { HTTP_STATUS, statusLine } from "./http-status";
 
 /**
  * How a request counts against the gateway's load:
@@ -104,7 +105,7 @@ export function shedOverload(server: Server, options: SheddingOptions): void {
     const kind = requestKind(req.url ?? "/", req.method);
     if (kind !== "exempt" && !shedder.admit(kind)) {
       onShed(kind);
-      res.writeHead(503, {
+      res.writeHead(HTTP_STATUS.SERVICE_UNAVAILABLE, {
         "Content-Type": "application/json; charset=utf-8",
         "Retry-After": String(retryAfterSeconds),
       });
@@ -124,7 +125,7 @@ export function shedOverload(server: Server, options: SheddingOptions): void {
     if (kind !== "exempt" && !shedder.admit(kind)) {
       onShed(kind);
       socket.end(
-        "HTTP/1.1 503 Service Unavailable\r\n" +
+        `${statusLine(HTTP_STATUS.SERVICE_UNAVAILABLE)}\r\n` +
           "Content-Type: application/json; charset=utf-8\r\n" +
           `Retry-After: ${retryAfterSeconds}\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\n` +

@@ -1,42 +1,28 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { MetricReporters, type MetricRegistry, type ServiceBroker } from "moleculer";
+import {
+  MetricReporters,
+  MetricTypes,
+  type MetricRegistry,
+  type Middleware,
+  type ServiceBroker,
+} from "moleculer";
 import { processExposition, publicExposition } from "./metrics-exposure";
 
 type Registry = InstanceType<typeof MetricRegistry>;
-
-/** What the reporter reads of a histogram (Moleculer's typings do not describe the class). */
-interface HistogramLike {
-  type: string;
-  name: string;
-  description?: string;
-  quantiles?: number[];
-  buckets?: number[];
-  snapshot(): {
-    labels: Record<string, unknown>;
-    buckets?: Record<string, number>;
-    sum: number;
-    count: number;
-  }[];
-}
-
-/** The Prometheus reporter's own helpers this class uses. */
-interface PrometheusInternals {
-  generatePrometheusResponse(): string;
-  labelsToStr(labels: Record<string, unknown>, extra?: Record<string, string>): string;
-  formatMetricName(name: string): string;
-  matchMetricName(name: string): boolean;
-}
 
 /**
  * Moleculer's Prometheus reporter without its own HTTP server: each process serves the text on a
  * port it already has (the gateway's PORT, a worker's PROBE_PORT; see exposition()).
  */
 export class PrometheusTextReporter extends MetricReporters.Prometheus {
+  /** Set by Moleculer's reporter at init and read by its text writer; its typings omit it. */
+  declare defaultLabels: Record<string, unknown> | undefined;
+
+  /** The base reporter's init only: the Prometheus one would open its own server. */
   init(registry: Registry): void {
     MetricReporters.Base.prototype.init.call(this, registry);
     const labels = this.opts.defaultLabels;
-    (this as unknown as { defaultLabels: unknown }).defaultLabels =
-      typeof labels === "function" ? labels.call(this, registry) : labels;
+    this.defaultLabels = typeof labels === "function" ? labels.call(this, registry) : labels;
   }
 
   async stop(): Promise<void> {}
@@ -46,14 +32,15 @@ export class PrometheusTextReporter extends MetricReporters.Prometheus {
    * out of order: such families are written again here as the text format has them.
    */
   text(): string {
-    const self = this as unknown as PrometheusInternals;
     const rewritten = new Map<string, string>();
-    const store = (this.registry as unknown as { store: Map<string, HistogramLike> }).store;
-    for (const metric of store.values()) {
-      if (metric.type !== "histogram" || metric.quantiles || !self.matchMetricName(metric.name)) {
+    for (const metric of this.registry.store.values()) {
+      if (!(metric instanceof MetricTypes.Histogram) || !this.matchMetricName(metric.name)) {
         continue;
       }
-      const name = self.formatMetricName(metric.name).replace(/[.-]/g, "_");
+      // Moleculer's typings declare `quantiles` always set; it is absent on a plain histogram.
+      const quantiles: number[] | undefined = metric.quantiles;
+      if (quantiles) continue;
+      const name = this.formatMetricName(metric.name).replace(/[.-]/g, "_");
       const bounds = [...(metric.buckets ?? [])].sort((a, b) => a - b);
       const lines = [
         `# HELP ${name} ${metric.description ?? metric.name}`,
@@ -63,17 +50,16 @@ export class PrometheusTextReporter extends MetricReporters.Prometheus {
         for (const bound of bounds) {
           const le = { le: String(bound) };
           lines.push(
-            `${name}_bucket${self.labelsToStr(item.labels, le)} ${item.buckets?.[bound] ?? 0}`,
+            `${name}_bucket${this.labelsToStr(item.labels, le)} ${item.buckets?.[bound] ?? 0}`,
           );
         }
-        lines.push(`${name}_bucket${self.labelsToStr(item.labels, { le: "+Inf" })} ${item.count}`);
-        lines.push(`${name}_sum${self.labelsToStr(item.labels)} ${item.sum}`);
-        lines.push(`${name}_count${self.labelsToStr(item.labels)} ${item.count}`);
+        lines.push(`${name}_bucket${this.labelsToStr(item.labels, { le: "+Inf" })} ${item.count}`);
+        lines.push(`${name}_sum${this.labelsToStr(item.labels)} ${item.sum}`);
+        lines.push(`${name}_count${this.labelsToStr(item.labels)} ${item.count}`);
       }
       rewritten.set(name, lines.join("\n"));
     }
-    return self
-      .generatePrometheusResponse()
+    return this.generatePrometheusResponse()
       .split("\n\n")
       .map((family) => {
         const name = /^# TYPE (\S+) histogram$/m.exec(family)?.[1];
@@ -82,6 +68,21 @@ export class PrometheusTextReporter extends MetricReporters.Prometheus {
       .join("\n\n");
   }
 }
+
+/**
+ * Gives a broker its PrometheusTextReporter as the broker is created. Moleculer's options typing
+ * takes reporters by name only, so the instance joins the registry's list here.
+ */
+export const PrometheusTextMetrics: Middleware = {
+  name: "PrometheusTextMetrics",
+  created(broker) {
+    const reporter = new PrometheusTextReporter({});
+    reporter.init(broker.metrics);
+    // Moleculer's typings declare the list; it is absent when no reporter was named in the options.
+    const reporters: MetricReporters.Base[] | undefined = broker.metrics.reporter;
+    broker.metrics.reporter = [...(reporters ?? []), reporter];
+  },
+};
 
 /**
  * Seconds, from a fast local step (a GPS batch handled in a millisecond) to a call that ran into
@@ -212,8 +213,9 @@ async function refresh(broker: ServiceBroker): Promise<void> {
 /** What /metrics answers: the process's metrics, fresh, without what describes the host. */
 export async function exposition(broker: ServiceBroker): Promise<string> {
   await refresh(broker);
-  const reporters = (broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
-  const prometheus = reporters.find(
+  // Moleculer's typings declare the list; it is absent when metrics are off.
+  const reporters: readonly unknown[] | undefined = broker.metrics.reporter;
+  const prometheus = (reporters ?? []).find(
     (reporter): reporter is PrometheusTextReporter => reporter instanceof PrometheusTextReporter,
   );
   const text = prometheus ? publicExposition(prometheus.text()) : "";

@@ -3,7 +3,11 @@ import type { ServiceBroker } from "moleculer";
 import mongoose, { type Connection, type Model } from "mongoose";
 import type { Config } from "./config";
 import { startEmbeddedMongo, type EmbeddedMongo } from "./embedded-mongo";
+import { collectionOf, isDuplicateKey } from "../adapters/mongo-driver";
 import { PROJECT_ROOT } from "./paths";
+
+/** The driver's view of a model, shared with the adapters below lib/ (adapters/mongo-driver.ts). */
+export { collectionOf, isDuplicateKey };
 
 let embedded: Promise<EmbeddedMongo> | undefined;
 
@@ -156,5 +160,5 @@ export async function ensureIndexes(
 
 /** For writes whose `_id` encodes "already done": a duplicate key means it was. */
 export function ignoreDuplicateKey(error: unknown): void {
-  if ((error as { code?: number }).code !== 11000) throw error;
+  if (!isDuplicateKey(error)) throw error;
 }

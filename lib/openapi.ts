@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Role } from "./auth";
+import { HTTP_STATUS } from "./http-status";
 import { schemaOf } from "./zod-validator";
 
 /** A moleculer-web route as the gateway declares it (the parts the document needs). */
@@ -19,6 +20,14 @@ export interface Operation {
 }
 
 type JsonSchema = Record<string, unknown>;
+
+/** A path or query parameter of an operation. */
+interface Parameter {
+  name: string;
+  in: "path" | "query";
+  required: boolean;
+  schema: JsonSchema;
+}
 
 /** A route's own handler (not an action), carrying its OpenAPI operation. */
 export interface Documented {
@@ -41,16 +50,24 @@ const ERROR_SCHEMA: JsonSchema = {
   },
 };
 
-const ERRORS: Record<string, string> = {
-  "400": "Malformed JSON",
-  "401": "Missing, forged or expired token",
-  "403": "Wrong role, or not your booking's move",
-  "404": "Not found, or not yours",
-  "409": "Illegal transition or lost race",
-  "413": "Body too large",
-  "422": "Invalid input; `data` names each field",
-  "429": "Rate limited",
+const ERRORS: Record<number, string> = {
+  [HTTP_STATUS.BAD_REQUEST]: "Malformed JSON",
+  [HTTP_STATUS.UNAUTHORIZED]: "Missing, forged or expired token",
+  [HTTP_STATUS.FORBIDDEN]: "Wrong role, or not your booking's move",
+  [HTTP_STATUS.NOT_FOUND]: "Not found, or not yours",
+  [HTTP_STATUS.CONFLICT]: "Illegal transition or lost race",
+  [HTTP_STATUS.PAYLOAD_TOO_LARGE]: "Body too large",
+  [HTTP_STATUS.UNPROCESSABLE_ENTITY]: "Invalid input; `data` names each field",
+  [HTTP_STATUS.TOO_MANY_REQUESTS]: "Rate limited",
 };
+
+/** What every action may answer besides its own outcome. */
+const ACTION_ERRORS = [
+  HTTP_STATUS.NOT_FOUND,
+  HTTP_STATUS.CONFLICT,
+  HTTP_STATUS.UNPROCESSABLE_ENTITY,
+  HTTP_STATUS.TOO_MANY_REQUESTS,
+];
 
 /** `bookings/:id/accept` under `/api` → `/api/bookings/{id}/accept` and its path parameters. */
 function openApiPath(prefix: string, path: string): { path: string; params: string[] } {
@@ -128,7 +145,7 @@ export function buildOpenApi(
       const properties = { ...((schema.properties as Record<string, JsonSchema>) ?? {}) };
       const required = ((schema.required as string[]) ?? []).filter((n) => !params.includes(n));
       for (const name of params) delete properties[name];
-      const parameters = params.map((name) => ({
+      const parameters: Parameter[] = params.map((name) => ({
         name,
         in: "path",
         required: true,
@@ -140,23 +157,24 @@ export function buildOpenApi(
         "x-roles": definition?.roles ?? [],
         parameters,
         responses: {
-          "200": { description: "OK", content: { "application/json": { schema: {} } } },
+          [HTTP_STATUS.OK]: { description: "OK", content: { "application/json": { schema: {} } } },
           ...(route.authentication
-            ? { "401": errorResponse("401"), "403": errorResponse("403") }
+            ? {
+                [HTTP_STATUS.UNAUTHORIZED]: errorResponse(HTTP_STATUS.UNAUTHORIZED),
+                [HTTP_STATUS.FORBIDDEN]: errorResponse(HTTP_STATUS.FORBIDDEN),
+              }
             : {}),
-          ...Object.fromEntries(
-            ["404", "409", "422", "429"].map((code) => [code, errorResponse(code)]),
-          ),
+          ...Object.fromEntries(ACTION_ERRORS.map((status) => [status, errorResponse(status)])),
         },
         ...(route.authentication ? { security: [{ bearerAuth: [] }] } : {}),
       };
       if (verb === "get") {
         parameters.push(
-          ...Object.entries(properties).map(([name, property]) => ({
+          ...Object.entries(properties).map(([name, property]): Parameter => ({
             name,
             in: "query",
             required: required.includes(name),
-            schema: property as unknown as { type: string },
+            schema: property,
           })),
         );
       } else if (Object.keys(properties).length > 0 || schema.additionalProperties === false) {
@@ -172,8 +190,9 @@ export function buildOpenApi(
             },
           },
         };
-        (operation.responses as Record<string, unknown>)["400"] = errorResponse("400");
-        (operation.responses as Record<string, unknown>)["413"] = errorResponse("413");
+        const responses = operation.responses as Record<number, unknown>;
+        responses[HTTP_STATUS.BAD_REQUEST] = errorResponse(HTTP_STATUS.BAD_REQUEST);
+        responses[HTTP_STATUS.PAYLOAD_TOO_LARGE] = errorResponse(HTTP_STATUS.PAYLOAD_TOO_LARGE);
       }
       paths[path][verb] = operation;
     }
@@ -193,10 +212,10 @@ export function buildOpenApi(
   };
 }
 
-/** An error response of the document. */
-export function errorResponse(code: string) {
+/** An error response of the document (a status as a number, or as the document's key). */
+export function errorResponse(status: number | `${number}`) {
   return {
-    description: ERRORS[code],
+    description: ERRORS[Number(status)],
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
   };
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ServiceBroker } from "moleculer";
 import { PROBE_PORT } from "../config/defaults";
+import { HTTP_STATUS } from "./http-status";
 import { exposition } from "./metrics";
 import { metricsAccess } from "./metrics-exposure";
 import { ReadinessProbe, liveness } from "./readiness";
@@ -35,35 +36,40 @@ async function answer(
   res: ServerResponse,
 ): Promise<void> {
   const url = URL.parse(req.url ?? "/", "http://probe");
-  if (!url) return json(res, 400, { error: "BAD_REQUEST", message: "unreadable path" });
+  if (!url)
+    return json(res, HTTP_STATUS.BAD_REQUEST, { error: "BAD_REQUEST", message: "unreadable path" });
   const path = url.pathname;
   if (!["/health", "/ready", "/metrics"].includes(path)) {
-    return json(res, 404, {
+    return json(res, HTTP_STATUS.NOT_FOUND, {
       error: "NOT_FOUND",
       message: `${path}: only /health, /ready, /metrics`,
     });
   }
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
-    return json(res, 405, { error: "METHOD_NOT_ALLOWED", message: "GET only" });
+    return json(res, HTTP_STATUS.METHOD_NOT_ALLOWED, {
+      error: "METHOD_NOT_ALLOWED",
+      message: "GET only",
+    });
   }
-  if (path === "/health") return json(res, 200, liveness(broker));
+  if (path === "/health") return json(res, HTTP_STATUS.OK, liveness(broker));
   if (path === "/ready") {
     const readiness = await probe.check({ wholeSystem: url.searchParams.get("all") === "true" });
-    return json(res, readiness.status === "ready" ? 200 : 503, readiness);
+    const status = readiness.status === "ready" ? HTTP_STATUS.OK : HTTP_STATUS.SERVICE_UNAVAILABLE;
+    return json(res, status, readiness);
   }
   const access = metricsAccess(req.headers.authorization, runtime.config);
   if (access === "unauthenticated") {
     res.setHeader("www-authenticate", "Bearer");
-    return json(res, 401, {
+    return json(res, HTTP_STATUS.UNAUTHORIZED, {
       error: "UNAUTHORIZED",
       message: "metrics need METRICS_TOKEN or an admin token",
     });
   }
   if (access === "forbidden") {
-    return json(res, 403, { error: "FORBIDDEN", message: "requires role admin" });
+    return json(res, HTTP_STATUS.FORBIDDEN, { error: "FORBIDDEN", message: "requires role admin" });
   }
-  send(res, 200, "text/plain; version=0.0.4; charset=utf-8", await exposition(broker));
+  send(res, HTTP_STATUS.OK, "text/plain; version=0.0.4; charset=utf-8", await exposition(broker));
 }
 
 function listen(server: Server, port: number): Promise<void> {
@@ -91,7 +97,11 @@ export async function startProbeServer(
   const server = createServer((req, res) => {
     answer(broker, runtime, probe, req, res).catch((error: unknown) => {
       broker.logger.error(`probe ${req.url ?? ""} failed`, error);
-      if (!res.headersSent) json(res, 500, { error: "INTERNAL", message: "probe failed" });
+      if (!res.headersSent)
+        json(res, HTTP_STATUS.INTERNAL_SERVER_ERROR, {
+          error: "INTERNAL",
+          message: "probe failed",
+        });
       else res.destroy();
     });
   });

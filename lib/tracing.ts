@@ -19,6 +19,7 @@ import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Context, Middleware } from "moleculer";
+import { isServerError } from "./http-status";
 
 /**
  * OpenTelemetry traces across processes: the gateway's HTTP requests, Moleculer calls and
@@ -381,7 +382,7 @@ export function traceHttp(server: Server): void {
         span.setAttribute("http.route", route);
       }
       span.setAttribute("http.response.status_code", res.statusCode);
-      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (isServerError(res.statusCode)) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     });
     context.with(trace.setSpan(parent, span), () => {

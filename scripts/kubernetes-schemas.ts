@@ -26,6 +26,11 @@ interface GroupVersionKind {
 const QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 const isObject = (value: Json | undefined): value is JsonObject =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+const isGroupVersionKind = (value: Json): value is JsonObject & GroupVersionKind =>
+  isObject(value) &&
+  typeof value.group === "string" &&
+  typeof value.version === "string" &&
+  typeof value.kind === "string";
 
 /** One schema node, rewritten for JSON Schema draft 4 as kubeconform compiles it. */
 function convert(node: Json): Json {
@@ -82,7 +87,7 @@ function main(): void {
   for (const [name, schema] of Object.entries(definitions)) {
     const kinds = isObject(schema) ? schema["x-kubernetes-group-version-kind"] : undefined;
     if (!Array.isArray(kinds)) continue;
-    for (const gvk of kinds as unknown as GroupVersionKind[]) {
+    for (const gvk of kinds.filter(isGroupVersionKind)) {
       const file = fileName(gvk);
       // The same kind appears under meta/v1 helpers (WatchEvent, DeleteOptions) too: first wins.
       if (written.has(file)) continue;

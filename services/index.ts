@@ -1,4 +1,4 @@
-import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer";
+import { ServiceBroker, type BrokerOptions } from "moleculer";
 import type { Config, ServiceName } from "../lib/config";
 import { bindRuntime, createRuntime, type Runtime } from "../lib/runtime";
 import { brokerOptions } from "../moleculer.config";
@@ -10,14 +10,14 @@ import RunnerService from "./runner/runner.service";
 import TrackingService from "./tracking/tracking.service";
 
 /** Every service this codebase hosts; `SERVICES` chooses which run in a process. */
-export const SERVICE_SCHEMAS: Record<ServiceName, ServiceSchema> = {
-  api: ApiService as unknown as ServiceSchema,
-  booking: BookingService as unknown as ServiceSchema,
-  payment: PaymentService as unknown as ServiceSchema,
-  runner: RunnerService as unknown as ServiceSchema,
-  tracking: TrackingService as unknown as ServiceSchema,
-  notification: NotificationService as unknown as ServiceSchema,
-};
+export const SERVICE_SCHEMAS = {
+  api: ApiService,
+  booking: BookingService,
+  payment: PaymentService,
+  runner: RunnerService,
+  tracking: TrackingService,
+  notification: NotificationService,
+} satisfies Record<ServiceName, { name: string }>;
 
 export interface BrokerSetup {
   /** Share one runtime (and so one in-process bus) between brokers of a test. */

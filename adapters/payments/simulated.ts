@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { Model } from "mongoose";
+import type { Collection, Model } from "mongoose";
+import { collectionOf, isDuplicateKey } from "../mongo-driver";
 import type { SimulatedIntentDoc } from "./simulated-intents";
 import {
   PaymentRejected,
@@ -60,17 +61,20 @@ export class MemorySimulatedStore implements SimulatedStore {
 
 /** In the payment service's database: holds survive a restart, as they do at Stripe. */
 export class MongoSimulatedStore implements SimulatedStore {
-  constructor(private readonly intents: Model<SimulatedIntentDoc>) {}
+  private readonly intents: Collection<SimulatedIntentDoc>;
+  constructor(private readonly model: Model<SimulatedIntentDoc>) {
+    this.intents = collectionOf(model);
+  }
   async intent(id: string) {
-    const doc = await this.intents.findById(id).lean<SimulatedIntentDoc>();
+    const doc = await this.model.findById(id).lean<SimulatedIntentDoc>();
     return doc ? fromDoc(doc) : undefined;
   }
   async create({ id, ...fields }: SimulatedIntent) {
     try {
-      await this.intents.collection.insertOne({ _id: id, ...fields } as never);
+      await this.intents.insertOne({ _id: id, ...fields });
       return true;
     } catch (error) {
-      if ((error as { code?: number }).code === 11000) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }
@@ -81,14 +85,14 @@ export class MongoSimulatedStore implements SimulatedStore {
       ...(guard.amountAtLeast !== undefined ? { amount: { $gte: guard.amountAtLeast } } : {}),
       ...(guard.refunded !== undefined ? { refunded: guard.refunded } : {}),
     };
-    const doc = await this.intents.collection.findOneAndUpdate(
-      filter as never,
+    const doc = await this.intents.findOneAndUpdate(
+      filter,
       { $set: set },
       {
         returnDocument: "after",
       },
     );
-    return doc ? fromDoc(doc as unknown as SimulatedIntentDoc) : undefined;
+    return doc ? fromDoc(doc) : undefined;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type Role,
 } from "../../lib/auth";
 import { clientAddress, trustedProxies } from "../../lib/client-address";
+import { isServerError } from "../../lib/http-status";
 import {
   MemoryCounterStore,
   RedisCounterStore,
@@ -37,11 +38,6 @@ interface GatewayRequest extends IncomingMessage {
   $action?: { name?: string; roles?: readonly Role[] };
   parsedUrl?: string;
 }
-
-/** moleculer-web's own alias lookup (untyped): the action a path and method lead to. */
-type AliasLookup = {
-  resolveAlias(url: string, method?: string): { alias?: { action?: string } } | undefined;
-};
 
 /** Who may read /metrics (lib/metrics-exposure.ts, the rule of every process); undefined when allowed. */
 function metricsRefusal(service: ApiThis, authorization: string | undefined): Error | undefined {
@@ -95,10 +91,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
         _res: ServerResponse,
         next: (error?: unknown) => void,
       ) {
-        const found = (this as unknown as AliasLookup).resolveAlias(
-          req.parsedUrl ?? "",
-          req.method,
-        );
+        const found = this.resolveAlias(req.parsedUrl ?? "", req.method);
         if (found?.alias?.action !== "api.metrics") return next();
         next(metricsRefusal(this, req.headers.authorization));
       },
@@ -108,7 +101,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, object, object, ApiThis> = {
     routes: ROUTES,
     onError(this: ApiThis, req: IncomingMessage, res: ServerResponse, error: HttpError) {
       const { status, body } = errorBody(error);
-      if (status >= 500) this.logger.error(`${req.method} ${req.url} failed`, error);
+      if (isServerError(status)) this.logger.error(`${req.method} ${req.url} failed`, error);
       res.setHeader("Content-Type", "application/json; charset=utf-8");
       res.writeHead(status);
       res.end(JSON.stringify(body));

@@ -28,6 +28,8 @@ export type ApiThis = Service<ApiSettingsSchema> & {
   sockets: SocketGuard;
   /** The client's address: the peer, or behind TRUSTED_PROXIES the forwarded one. */
   clientAddressOf: (req: IncomingMessage) => string;
+  /** moleculer-web's own alias lookup (its typings omit it): what a path and method lead to. */
+  resolveAlias(url: string, method?: string): { alias?: { action?: string } } | undefined;
 };
 
 export const bookingRoom = (bookingId: string) => `booking:${bookingId}`;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { Errors } from "moleculer";
+import { HTTP_STATUS, isClientError, isErrorStatus, isServerError } from "../../lib/http-status";
 
 /**
  * The one shape of what the API answers when something went wrong: every REST error and every
@@ -12,52 +13,64 @@ export interface HttpError extends Error {
   data?: unknown;
 }
 
+const UNAVAILABLE = "Service temporarily unavailable";
+const TIMED_OUT = "Upstream timeout";
+
 /** Moleculer's own errors: they name actions and nodes, so callers get a generic answer. */
 const TRANSIENT_ERRORS: Record<string, { status: number; message: string }> = {
-  SERVICE_NOT_FOUND: { status: 503, message: "Service temporarily unavailable" },
-  SERVICE_NOT_AVAILABLE: { status: 503, message: "Service temporarily unavailable" },
-  REQUEST_REJECTED: { status: 503, message: "Service temporarily unavailable" },
-  REQUEST_SKIPPED: { status: 504, message: "Upstream timeout" },
-  REQUEST_TIMEOUT: { status: 504, message: "Upstream timeout" },
-  QUEUE_FULL: { status: 429, message: "Too many requests, retry later" },
+  SERVICE_NOT_FOUND: { status: HTTP_STATUS.SERVICE_UNAVAILABLE, message: UNAVAILABLE },
+  SERVICE_NOT_AVAILABLE: { status: HTTP_STATUS.SERVICE_UNAVAILABLE, message: UNAVAILABLE },
+  REQUEST_REJECTED: { status: HTTP_STATUS.SERVICE_UNAVAILABLE, message: UNAVAILABLE },
+  REQUEST_SKIPPED: { status: HTTP_STATUS.GATEWAY_TIMEOUT, message: TIMED_OUT },
+  REQUEST_TIMEOUT: { status: HTTP_STATUS.GATEWAY_TIMEOUT, message: TIMED_OUT },
+  QUEUE_FULL: { status: HTTP_STATUS.TOO_MANY_REQUESTS, message: "Too many requests, retry later" },
 };
 
 /** The status and body of every error answer: Moleculer's shape, without stacks or internal names. */
 export function errorBody(error: HttpError): { status: number; body: Record<string, unknown> } {
   const transient = error.type ? TRANSIENT_ERRORS[error.type] : undefined;
   if (transient) {
-    const type = transient.status === 429 ? "RATE_LIMITED" : "SERVER_ERROR";
-    const name = transient.status === 429 ? "TooManyRequests" : "ServerError";
+    const limited = transient.status === HTTP_STATUS.TOO_MANY_REQUESTS;
+    const type = limited ? "RATE_LIMITED" : "SERVER_ERROR";
+    const name = limited ? "TooManyRequests" : "ServerError";
     return {
       status: transient.status,
       body: { name, message: transient.message, code: transient.status, type },
     };
   }
   if (error.type === "entity.parse.failed") {
+    const status = HTTP_STATUS.BAD_REQUEST;
     return {
-      status: 400,
-      body: { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" },
+      status,
+      body: {
+        name: "BadRequest",
+        message: "Malformed JSON body",
+        code: status,
+        type: "INVALID_JSON",
+      },
     };
   }
   if (error.type === "entity.too.large") {
+    const status = HTTP_STATUS.PAYLOAD_TOO_LARGE;
     return {
-      status: 413,
+      status,
       body: {
         name: "PayloadTooLarge",
         message: "Request body too large",
-        code: 413,
+        code: status,
         type: "PAYLOAD_TOO_LARGE",
       },
     };
   }
   const raw = typeof error.code === "number" ? error.code : error.status;
-  const status = typeof raw === "number" && raw >= 400 && raw < 600 ? raw : 500;
-  if (status >= 500) {
+  const status =
+    typeof raw === "number" && isErrorStatus(raw) ? raw : HTTP_STATUS.INTERNAL_SERVER_ERROR;
+  if (isServerError(status)) {
     const message =
-      status === 503
-        ? "Service temporarily unavailable"
-        : status === 504
-          ? "Upstream timeout"
+      status === HTTP_STATUS.SERVICE_UNAVAILABLE
+        ? UNAVAILABLE
+        : status === HTTP_STATUS.GATEWAY_TIMEOUT
+          ? TIMED_OUT
           : "Internal server error";
     return { status, body: { name: "ServerError", message, code: status, type: "SERVER_ERROR" } };
   }
@@ -81,7 +94,7 @@ export function errorBody(error: HttpError): { status: number; body: Record<stri
 export const OVERLOADED_BODY = {
   name: "ServiceUnavailable",
   message: "The server is overloaded: retry after the Retry-After seconds",
-  code: 503,
+  code: HTTP_STATUS.SERVICE_UNAVAILABLE,
   type: "OVERLOADED",
 };
 
@@ -103,21 +116,21 @@ const clientError = (status: number, name: string, type: string, message: string
  */
 export function bodyError(error: BodyParserError, req: IncomingMessage): HttpError {
   const status = error.status;
-  if (typeof status !== "number" || status < 400 || status >= 500) return error;
+  if (typeof status !== "number" || !isClientError(status)) return error;
   switch (error.type) {
     case "entity.parse.failed":
     case "entity.too.large":
       return error;
     case "encoding.unsupported":
       return clientError(
-        415,
+        HTTP_STATUS.UNSUPPORTED_MEDIA_TYPE,
         "UnsupportedMediaType",
         "UNSUPPORTED_ENCODING",
         `Content-Encoding ${JSON.stringify((error.encoding ?? "").slice(0, 40))} is not supported: send the body as identity, gzip, deflate or br`,
       );
     case "charset.unsupported":
       return clientError(
-        415,
+        HTTP_STATUS.UNSUPPORTED_MEDIA_TYPE,
         "UnsupportedMediaType",
         "UNSUPPORTED_CHARSET",
         `charset ${JSON.stringify(error.charset ?? "")} is not supported: send utf-8`,
@@ -126,11 +139,16 @@ export function bodyError(error: BodyParserError, req: IncomingMessage): HttpErr
   const encoding = req.headers["content-encoding"];
   if (encoding && encoding.toLowerCase() !== "identity") {
     return clientError(
-      400,
+      HTTP_STATUS.BAD_REQUEST,
       "BadRequest",
       "INVALID_BODY_ENCODING",
       `Request body is not valid ${encoding} data, as its Content-Encoding says`,
     );
   }
-  return clientError(400, "BadRequest", "INVALID_BODY", "Request body could not be read");
+  return clientError(
+    HTTP_STATUS.BAD_REQUEST,
+    "BadRequest",
+    "INVALID_BODY",
+    "Request body could not be read",
+  );
 }

@@ -11,6 +11,7 @@ import {
 } from "../../lib/dlq";
 import { addCollector, exposition, operatorMetric } from "../../lib/metrics";
 import { liveness } from "../../lib/readiness";
+import { HTTP_STATUS } from "../../lib/http-status";
 import { buildOpenApi, docsPage, type ActionCatalog } from "../../lib/openapi";
 import { runtimeOf } from "../../lib/runtime";
 import { ACTION_CONTRACTS, type ActionContract } from "../../contracts";
@@ -89,7 +90,8 @@ export const health = action(API_ACTIONS.health, async function () {
 /** Readiness: what this process needs answers, and it is not stopping (lib/readiness.ts). */
 export const ready = action(API_ACTIONS.ready, async function (ctx) {
   const readiness = await this.probe.check({ wholeSystem: ctx.params.all === "true" });
-  if (readiness.status !== "ready") (ctx.meta as { $statusCode?: number }).$statusCode = 503;
+  if (readiness.status !== "ready")
+    (ctx.meta as { $statusCode?: number }).$statusCode = HTTP_STATUS.SERVICE_UNAVAILABLE;
   return readiness;
 });
 

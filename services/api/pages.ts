@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, extname, join } from "node:path";
 import type { Config } from "../../lib/config";
+import { HTTP_STATUS } from "../../lib/http-status";
 import { PROJECT_ROOT } from "../../lib/paths";
 
 /**
@@ -81,17 +82,17 @@ export function servePublic(config: Config, name: string, res: ServerResponse): 
   const file = FILES.get(name);
   const type = TYPES[extname(name)];
   if (!file || !type) {
-    send(res, 404, "text/plain; charset=utf-8", "Not found", config);
+    send(res, HTTP_STATUS.NOT_FOUND, "text/plain; charset=utf-8", "Not found", config);
     return;
   }
-  send(res, 200, type, file, config);
+  send(res, HTTP_STATUS.OK, type, file, config);
 }
 
 /** What the pages need to know of the configuration (nothing secret). */
 export function pagesConfig(config: Config, res: ServerResponse): void {
   send(
     res,
-    200,
+    HTTP_STATUS.OK,
     "application/json; charset=utf-8",
     JSON.stringify({
       tile_url: config.mapTileUrl ?? null,

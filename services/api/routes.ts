@@ -5,7 +5,7 @@ import { PUBLIC_MOVES } from "../../contracts";
 import type { KilatMeta } from "../../lib/action";
 import { runtimeOf } from "../../lib/runtime";
 import type { ApiThis } from "./context";
-import { STATUS_OF_OUTCOME } from "../../lib/http-status";
+import { HTTP_STATUS, STATUS_OF_OUTCOME } from "../../lib/http-status";
 import { documented, errorResponse } from "../../lib/openapi";
 import { assetOf, pagesConfig, servePublic } from "./pages";
 import { stripeWebhook } from "./stripe-webhook";
@@ -16,7 +16,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** A page of public/ (`file` null: the pages' configuration), documented in the OpenAPI document. */
 const page = (summary: string, file: (req: IncomingMessage) => string | null) =>
   documented(
-    { summary, responses: { "200": { description: "HTML, CSS or JavaScript" } } },
+    { summary, responses: { [HTTP_STATUS.OK]: { description: "HTML, CSS or JavaScript" } } },
     function (this: ApiThis, req: IncomingMessage, res: ServerResponse) {
       const { config } = runtimeOf(this.broker);
       const name = file(req);
@@ -72,16 +72,17 @@ export const ROUTES: ApiRouteSchema[] = [
           summary: "Stripe webhook: the raw body, authenticated by its Stripe-Signature",
           requestBody: { content: { "application/json": { schema: { type: "object" } } } },
           responses: {
-            "200": { description: "Applied (or a repeat)" },
-            "400": errorResponse("400"),
+            [HTTP_STATUS.OK]: { description: "Applied (or a repeat)" },
+            [HTTP_STATUS.BAD_REQUEST]: errorResponse(HTTP_STATUS.BAD_REQUEST),
           },
         },
         function (this: ApiThis, req: IncomingMessage & { body?: unknown }, res: ServerResponse) {
           stripeWebhook(this, req, res).catch((error: unknown) => {
             this.logger.error("stripe webhook failed", error);
             if (!res.headersSent) {
-              res.writeHead(500, { "Content-Type": "application/json; charset=utf-8" });
-              res.end(JSON.stringify({ name: "ServerError", code: 500, type: "SERVER_ERROR" }));
+              const status = HTTP_STATUS.INTERNAL_SERVER_ERROR;
+              res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
+              res.end(JSON.stringify({ name: "ServerError", code: status, type: "SERVER_ERROR" }));
             }
           });
         },

@@ -2,6 +2,7 @@ import type { ExtendedError, Socket } from "socket.io";
 import { MAX_UPLOAD_FIXES } from "../../contracts";
 import { userKey } from "../../domain/access";
 import { AuthError, readToken, tokenPolicy, type AuthUser } from "../../lib/auth";
+import { HTTP_STATUS } from "../../lib/http-status";
 import { RateLimiter } from "../../lib/rate-limit";
 import { runtimeOf } from "../../lib/runtime";
 import { GATEWAY_TUNING } from "../../config/tuning";
@@ -154,12 +155,17 @@ export function admitSocket(service: Gateway) {
       const verified = readToken(typeof token === "string" ? token : undefined, policy);
       session = { user: verified.user, expiresAtMs: verified.expiresAtMs };
     } catch (error) {
-      next(refusal(error instanceof AuthError ? error.message : "unauthorized", 401));
+      next(
+        refusal(
+          error instanceof AuthError ? error.message : "unauthorized",
+          HTTP_STATUS.UNAUTHORIZED,
+        ),
+      );
       return;
     }
     void service.limiter.admit(socket.request).then((retryAfter) => {
       if (retryAfter !== undefined) {
-        next(refusal(`Too many requests, retry in ${retryAfter} s`, 429));
+        next(refusal(`Too many requests, retry in ${retryAfter} s`, HTTP_STATUS.TOO_MANY_REQUESTS));
         return;
       }
       const release = service.sockets.open(session.user);
@@ -167,7 +173,7 @@ export function admitSocket(service: Gateway) {
         next(
           refusal(
             `Too many connections for this user (at most ${service.sockets.maxPerUser})`,
-            429,
+            HTTP_STATUS.TOO_MANY_REQUESTS,
           ),
         );
         return;
@@ -194,7 +200,7 @@ function refuse(args: unknown[], error: { message: string; code: number; type: s
 export function guardEvents(service: Gateway, socket: Socket) {
   const session = sessionOf(socket);
   const expire = () => {
-    socket.emit("auth:expired", { code: 401, message: "token expired" });
+    socket.emit("auth:expired", { code: HTTP_STATUS.UNAUTHORIZED, message: "token expired" });
     socket.disconnect(true);
   };
   let timer: NodeJS.Timeout | undefined;
@@ -208,14 +214,18 @@ export function guardEvents(service: Gateway, socket: Socket) {
   socket.once("disconnect", () => clearTimeout(timer));
   socket.use((args, next) => {
     if (Date.now() >= session.expiresAtMs) {
-      refuse(args, { message: "token expired", code: 401, type: "TOKEN_EXPIRED" });
+      refuse(args, {
+        message: "token expired",
+        code: HTTP_STATUS.UNAUTHORIZED,
+        type: "TOKEN_EXPIRED",
+      });
       expire();
       return;
     }
     if (!service.sockets.allowEvent(socket.id)) {
       refuse(args, {
         message: "Too many events on this socket, slow down",
-        code: 429,
+        code: HTTP_STATUS.TOO_MANY_REQUESTS,
         type: "RATE_LIMITED",
       });
       return;
@@ -224,7 +234,7 @@ export function guardEvents(service: Gateway, socket: Socket) {
     if (fixes > 0 && !service.sockets.allowFixes(session.user, fixes)) {
       refuse(args, {
         message: "Too many GPS fixes for this runner, slow down",
-        code: 429,
+        code: HTTP_STATUS.TOO_MANY_REQUESTS,
         type: "RATE_LIMITED",
       });
       return;

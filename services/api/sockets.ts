@@ -4,6 +4,7 @@ import { z } from "zod";
 import { GATEWAY_TUNING } from "../../config/tuning";
 import { UploadLocationsParams, type FixResult } from "../../contracts";
 import type { AuthUser } from "../../lib/auth";
+import { HTTP_STATUS } from "../../lib/http-status";
 import { validationError } from "../../lib/zod-validator";
 import { runtimeOf } from "../../lib/runtime";
 import { ADMIN_RUNNERS_ROOM, bookingRoom, userRoom, type ApiThis } from "./context";
@@ -30,7 +31,10 @@ const reply = (ack: unknown, body: SocketAck) => {
 function bookingIn(payload: unknown, ack: unknown): string | undefined {
   const parsed = SubscribeParams.safeParse(payload);
   if (!parsed.success) {
-    reply(ack, { ok: false, error: { message: "booking_id is required", code: 422 } });
+    reply(ack, {
+      ok: false,
+      error: { message: "booking_id is required", code: HTTP_STATUS.UNPROCESSABLE_ENTITY },
+    });
     return undefined;
   }
   return parsed.data.booking_id;
@@ -78,7 +82,7 @@ export function attachSockets(service: ApiThis): SocketServer {
     });
     socket.on("runners:subscribe", (_payload: unknown, ack: unknown) => {
       if (user.role !== "admin") {
-        reply(ack, { ok: false, error: { message: "Admins only", code: 403 } });
+        reply(ack, { ok: false, error: { message: "Admins only", code: HTTP_STATUS.FORBIDDEN } });
         return;
       }
       void socket.join(ADMIN_RUNNERS_ROOM);
@@ -109,7 +113,7 @@ function splitAck(args: unknown[]): { payload: unknown; ack: unknown } {
  */
 function admitFixes(service: ApiThis, user: AuthUser, ack: unknown, count: number) {
   if (user.role !== "runner") {
-    reply(ack, { ok: false, error: { message: "Runners only", code: 403 } });
+    reply(ack, { ok: false, error: { message: "Runners only", code: HTTP_STATUS.FORBIDDEN } });
     return undefined;
   }
   if (service.fixesInFlight + count > GATEWAY_TUNING.maxFixesInFlight) {
@@ -173,7 +177,10 @@ async function watch(
     const held =
       joining > 0 ? `${watching} bookings and is joining ${joining}` : `${watching} bookings`;
     const message = `This socket watches ${held}, the most allowed: unsubscribe one first`;
-    reply(ack, { ok: false, error: { message, code: 429, type: "TOO_MANY_ROOMS" } });
+    reply(ack, {
+      ok: false,
+      error: { message, code: HTTP_STATUS.TOO_MANY_REQUESTS, type: "TOO_MANY_ROOMS" },
+    });
     return;
   }
   const release = service.sockets.beginCheck(user);
@@ -188,7 +195,10 @@ async function watch(
       { booking_id, user_id: user.sub, role: user.role },
     );
     if (!ok) {
-      reply(ack, { ok: false, error: { message: "Booking not found", code: 404 } });
+      reply(ack, {
+        ok: false,
+        error: { message: "Booking not found", code: HTTP_STATUS.NOT_FOUND },
+      });
       return;
     }
     await socket.join(bookingRoom(booking_id));

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import Stripe from "stripe";
+import { HTTP_STATUS, isServerError } from "../../lib/http-status";
 import { runtimeOf } from "../../lib/runtime";
 import type { ApiThis } from "./context";
 import { errorBody, type HttpError } from "./errors";
@@ -57,10 +58,10 @@ export async function stripeWebhook(
       SIGNATURE_TOLERANCE_S,
     );
   } catch {
-    reply(400, {
+    reply(HTTP_STATUS.BAD_REQUEST, {
       name: "BadRequest",
       message: "Invalid Stripe signature",
-      code: 400,
+      code: HTTP_STATUS.BAD_REQUEST,
       type: "INVALID_SIGNATURE",
     });
     return;
@@ -68,10 +69,10 @@ export async function stripeWebhook(
   // Signed, but not an event at all (no id to record it by): nothing Stripe would send.
   const event = parseEvent(raw);
   if (!event) {
-    reply(400, {
+    reply(HTTP_STATUS.BAD_REQUEST, {
       name: "BadRequest",
       message: "Not a Stripe event: expected a JSON object with an id and a type",
-      code: 400,
+      code: HTTP_STATUS.BAD_REQUEST,
       type: "NOT_AN_EVENT",
     });
     return;
@@ -85,10 +86,10 @@ export async function stripeWebhook(
       type: event.type,
       object: typeof object === "object" && object !== null && !Array.isArray(object) ? object : {},
     });
-    reply(200, result);
+    reply(HTTP_STATUS.OK, result);
   } catch (error) {
     const { status, body } = errorBody(error as HttpError);
-    if (status >= 500) service.logger.error("stripe webhook failed", error);
+    if (isServerError(status)) service.logger.error("stripe webhook failed", error);
     reply(status, body);
   }
 }

@@ -22,7 +22,7 @@ import type { NotificationThis } from "./context";
 /**
  * Integrator webhooks: an owner's or an admin's subscription to event types, each event queued
  * once per webhook by the consumer (which never waits for the receiver), and sent by a delivery
- * loop with retries (lib/notify/webhook-sender.ts).
+ * loop with retries (adapters/notify/webhook-sender.ts).
  */
 
 const action = actionsOf<NotificationThis>();
@@ -84,7 +84,7 @@ export const webhookCreate = action(NOTIFICATION_ACTIONS.webhookCreate, async fu
     secret: `whsec_${randomBytes(24).toString("base64url")}`,
     created_at: new Date(),
   });
-  await changed(this);
+  changed(this);
   ctx.meta.$outcome = "created";
   ctx.meta.$location = `/api/webhooks/${doc._id}`;
   return { ...webhookEntity(doc.toObject()), secret: doc.secret };
@@ -106,7 +106,7 @@ export const webhookDelete = action(NOTIFICATION_ACTIONS.webhookDelete, async fu
     ...ownedBy(callerOf(ctx)),
   });
   if (removed.deletedCount === 0) throw notFound("Webhook");
-  await changed(this);
+  changed(this);
   await this.models.deliveries.deleteMany({ webhook_id: ctx.params.id, status: "pending" });
   return { deleted: true, id: ctx.params.id };
 });

@@ -3,16 +3,10 @@ import { mayPay } from "../../domain/access";
 import { mayPayAgain, payable, paymentOutcome } from "../../domain/payment";
 import { actionsOf, callerOf, notFound, rejected } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
-import {
-  open,
-  paidUnderBookingId,
-  paymentIdOf,
-  paymentOf,
-  record,
-  toEntity,
-  type PaymentThis,
-} from "./context";
+import { open, paymentIdOf, paymentOf, record } from "./commands";
+import { toEntity } from "./entities";
 import { authorize, settleEnded } from "./escrow";
+import type { PaymentThis } from "./models";
 import { UNKNOWN_PAYMENT, UNUSABLE, applyStripeEvent } from "./stripe-events";
 
 const action = actionsOf<PaymentThis>();
@@ -26,23 +20,21 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
   if (!mayPay(owner, booking)) throw notFound("Booking");
   const due = payable(booking);
   if (!due.ok) throw rejected(due.rejection);
-  // Opened, or the one there is (a repeat, or one left "created"): for a booking made since
-  // payment ids follow bookings, the insert finds out, with no read before it.
-  let payment =
-    (paidUnderBookingId(booking.created_at) ? null : await paymentOf(this, booking.booking_id)) ??
-    (await open(this, {
-      type: "open",
-      id: paymentIdOf(booking.booking_id),
-      booking: {
-        booking_id: booking.booking_id,
-        owner_id: owner.sub,
-        amount_cents: booking.estimated_price_cents,
-        currency: booking.currency,
-      },
-      provider: this.provider.kind,
-      payment_method: ctx.params.payment_method,
-      at: new Date(),
-    }));
+  // Opened, or the one there is (a repeat, or one left "created"): the insert finds out, with
+  // no read before it.
+  let payment = await open(this, {
+    type: "open",
+    id: paymentIdOf(booking.booking_id),
+    booking: {
+      booking_id: booking.booking_id,
+      owner_id: owner.sub,
+      amount_cents: booking.estimated_price_cents,
+      currency: booking.currency,
+    },
+    provider: this.provider.kind,
+    payment_method: ctx.params.payment_method,
+    at: new Date(),
+  });
   // A failed payment paid again with another method is a new attempt (a new idempotency key);
   // of two such requests at once, the guarded write lets one through.
   if (mayPayAgain(payment, ctx.params.payment_method)) {
@@ -69,7 +61,7 @@ export const get = action(PAYMENT_ACTIONS.get, async function (ctx) {
   const booking = await ctx.call<BookingEntity, { id: string }>("booking.get", {
     id: ctx.params.id,
   });
-  const payment = await paymentOf(this, booking.booking_id, booking.created_at);
+  const payment = await paymentOf(this, booking.booking_id);
   if (!payment) throw notFound("Payment");
   return toEntity(payment);
 });

@@ -5,7 +5,8 @@ import { PaymentRejected, stepKey } from "../../adapters/payments/port";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { PaymentDoc } from "../../models/payment.model";
-import { paymentOf, record, type PaymentThis } from "./context";
+import { paymentOf, record } from "./commands";
+import type { PaymentThis } from "./models";
 
 /**
  * The escrow saga. Every step is a provider call with the step's idempotency key, then one

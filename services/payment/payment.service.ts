@@ -5,7 +5,7 @@ import { runtimeOf } from "../../lib/runtime";
 import { createStripeClient } from "../../lib/stripe";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import * as actions from "./actions";
-import { models, type PaymentThis } from "./context";
+import { models, type PaymentThis } from "./models";
 import { bookingEvents } from "./escrow";
 
 /**

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { attemptOf, type PaymentStep } from "../../domain/payment";
 import type { PaymentDoc } from "../../models/payment.model";
-import { record, type PaymentThis } from "./context";
+import { record } from "./commands";
+import type { PaymentThis } from "./models";
 
 export const UNKNOWN_PAYMENT = "unknown payment";
 export const UNUSABLE = "unusable";

@@ -1,4 +1,3 @@
-import type { Model } from "mongoose";
 import type {
   BookingEntity,
   NotificationEntity,
@@ -10,9 +9,9 @@ import { DISPATCH_TUNING } from "../../config/tuning";
 import type { GeoIndex } from "../../adapters/geo-index";
 import { createRuntime } from "../../lib/runtime";
 import type { DispatchDoc } from "../../models/dispatch.model";
-import * as paymentStore from "../../services/payment/context";
-import type { RunnerThis } from "../../services/runner/context";
-import { tryDispatch } from "../../services/runner/dispatch";
+import * as paymentStore from "../../services/payment/commands";
+import type { RunnerThis } from "../../services/runner/models";
+import { tryDispatch } from "../../services/runner/offer-round";
 import { describeWithInfra } from "../support/infra";
 import { LaggingConsumerBus } from "../support/lagging-bus";
 import { heldBooking, searchingDispatch } from "../support/trips";
@@ -146,55 +145,6 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     expect(settled.platform_fee_cents).toEqual(Math.round(settled.captured_cents * 0.2));
     expect(completed.final_price_cents).toEqual(settled.captured_cents);
     expect(completed.payment_status).toEqual("released");
-  });
-
-  it("settles a payment made before payment ids followed booking ids (found by booking_id)", async () => {
-    const runner = await onlineRunner("runner-legacy");
-    const created = await book();
-    expect((await pay(created.booking_id)).status).toBe(201);
-    await held(created.booking_id);
-    // As an older version stored it: a random _id, found only by its booking_id.
-    const payments = (
-      system.brokers[0].getLocalService("payment") as unknown as {
-        models: { payments: Model<{ _id: string; booking_id: string }> };
-      }
-    ).models.payments;
-    const stored = await payments.findOne({ booking_id: created.booking_id }).lean();
-    expect(stored?._id).toBe(`pay_${created.booking_id}`);
-    await payments.deleteOne({ _id: stored!._id });
-    await payments.collection.insertOne({ ...stored!, _id: "3f0c9a52-legacy" } as never);
-    // ...for a booking made then (payments of later bookings are looked up by _id alone).
-    const bookings = (
-      system.brokers[0].getLocalService("booking") as unknown as {
-        models: { bookings: Model<{ _id: string; created_at: Date }> };
-      }
-    ).models.bookings;
-    await bookings.updateOne(
-      { _id: created.booking_id },
-      { $set: { created_at: new Date("2026-11-20T09:00:00Z") } },
-    );
-
-    const seen = await system.api<PaymentEntity>(
-      "GET",
-      `/api/bookings/${created.booking_id}/payment`,
-      { token: owner },
-    );
-    expect([seen.status, seen.body.payment_id]).toEqual([200, "3f0c9a52-legacy"]);
-    const repaid = await pay(created.booking_id);
-    expect([repaid.status, repaid.body.payment_id]).toEqual([200, "3f0c9a52-legacy"]);
-    for (const action of ["accept", "pickup", "depart", "deliver"]) {
-      expect((await step(created.booking_id, action, runner)).status).toBe(200);
-    }
-    await step(created.booking_id, "confirm", owner);
-    await eventually(async () =>
-      (await booking(created.booking_id)).status === "completed" ? true : undefined,
-    );
-    const settled = await system.api<PaymentEntity>(
-      "GET",
-      `/api/bookings/${created.booking_id}/payment`,
-      { token: owner },
-    );
-    expect([settled.body.payment_id, settled.body.status]).toEqual(["3f0c9a52-legacy", "captured"]);
   });
 
   it("gives exactly one of 10 racing runners the booking; the others get 409", async () => {

@@ -4,7 +4,7 @@ import { loadConfig } from "../../lib/config";
 import type { AuthorizeRequest, PaymentProvider } from "../../adapters/payments/port";
 import type { SimulatedIntentDoc } from "../../adapters/payments/simulated-intents";
 import { createBroker } from "../../services";
-import type { PaymentThis } from "../../services/payment/context";
+import type { PaymentThis } from "../../services/payment/models";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";

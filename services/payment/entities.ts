@@ -1,0 +1,18 @@
+import type { PaymentEntity } from "../../contracts";
+import type { Payment } from "../../domain/payment";
+
+/** A payment as the API returns it. */
+export const toEntity = (doc: Payment): PaymentEntity => ({
+  payment_id: doc._id,
+  booking_id: doc.booking_id,
+  status: doc.status,
+  amount_cents: doc.amount_cents,
+  currency: doc.currency,
+  captured_cents: doc.captured_cents,
+  platform_fee_cents: doc.platform_fee_cents,
+  runner_payout_cents: doc.runner_payout_cents,
+  refunded_cents: doc.refunded_cents,
+  failure_reason: doc.failure_reason,
+  provider: doc.provider,
+  provider_ref: doc.provider_ref,
+});
