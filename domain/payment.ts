@@ -223,6 +223,7 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
             data: {
               payment_id: payment._id,
               booking_id: payment.booking_id,
+              owner_id: payment.owner_id,
               runner_id: command.runner_id,
               runner_payout_cents: split.runnerPayoutCents,
               platform_fee_cents: split.platformFeeCents,

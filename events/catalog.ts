@@ -122,6 +122,7 @@ const payloads = {
   "payment.escrow_released": z.object({
     payment_id: id,
     booking_id: id,
+    owner_id: id,
     runner_id: id,
     runner_payout_cents: cents,
     platform_fee_cents: cents,
@@ -284,6 +285,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.payment,
     "service-payment",
     "Delivery confirmed, funds captured and released to runner",
+    "owner_id added, so that the owner's integrations hear of the payout too.",
   ),
   event(
     "payment.escrow_refunded",

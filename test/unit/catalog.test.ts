@@ -115,10 +115,12 @@ describe("event catalog", () => {
       ].sort(),
     );
     expect(requiredOf("runner.location_update")).not.toContain("booking_id");
+    // Plus its owner (a marked change), so that the owner's integrations hear of the payout.
     expect(fieldsOf("payment.escrow_released")).toEqual(
       [
         "payment_id",
         "booking_id",
+        "owner_id",
         "runner_id",
         "runner_payout_cents",
         "platform_fee_cents",

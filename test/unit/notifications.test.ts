@@ -76,6 +76,7 @@ describe("notification templates", () => {
     const released = event("payment.escrow_released", {
       payment_id: "p-1",
       booking_id: "b-1",
+      owner_id: "owner-1",
       runner_id: "runner-1",
       runner_payout_cents: 4_000_000,
       platform_fee_cents: 1_000_000,

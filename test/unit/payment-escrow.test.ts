@@ -179,6 +179,7 @@ describe("escrow decider", () => {
             data: {
               payment_id: "pay_b1",
               booking_id: "b1",
+              owner_id: "owner-1",
               runner_id: "r1",
               runner_payout_cents: 8001,
               platform_fee_cents: 2000,
