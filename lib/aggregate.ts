@@ -35,6 +35,13 @@ export interface CommandHooks<Doc> {
   after?(saved: Extract<Outcome<Doc>, { ok: true }>): Promise<void>;
 }
 
+/** How `execute` runs a command: its retries, the aggregate as the caller knows it, its hooks. */
+export interface ExecuteOptions<Doc> {
+  retries?: number;
+  known?: Doc | null;
+  hooks?: CommandHooks<Doc>;
+}
+
 /** What a stored command came to: the aggregate before and as written, its events; or why not. */
 export type Outcome<Doc> =
   | { ok: true; before: Doc | null; state: Doc; events: DomainEvent[] }
@@ -139,9 +146,7 @@ export class AggregateStore<Doc extends WithOutbox> {
     id: string,
     decide: (state: Doc | null, command: C) => Decision<Doc>,
     command: (attempt: number) => C,
-    retries = 0,
-    known?: Doc | null,
-    hooks: CommandHooks<Doc> = {},
+    { retries = 0, known, hooks = {} }: ExecuteOptions<Doc> = {},
   ): Promise<Outcome<Doc>> {
     let attempt = 0;
     let { before, decision, fresh } =
@@ -188,7 +193,7 @@ export class AggregateStore<Doc extends WithOutbox> {
     decide: (state: Doc | null, command: C) => Decision<Doc>,
     command: C,
   ): Promise<Doc> {
-    const created = await this.execute(id, decide, () => command, 0, null);
+    const created = await this.execute(id, decide, () => command, { known: null });
     if (created.ok) return created.state;
     const existing = await this.load(id);
     if (!existing) throw new Error(`${this.noun} ${id}: ${created.rejection.message}`);

@@ -51,8 +51,7 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
       at,
       paymentTimeoutMs,
     }),
-    2,
-    null,
+    { retries: 2, known: null },
   );
   // The same key sent twice at once: the other request made it.
   const raced = !outcome.ok && key ? await bookingsOf(this).load(id) : null;

@@ -105,7 +105,7 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
         ...("assigns" in MOVES[command.type] ? assigning(this, id, command) : {}),
         after: (saved) => moved(this, id, saved.before, saved.state),
       };
-      return bookingsOf(this).execute(id, decide, () => command, 0, undefined, hooks);
+      return bookingsOf(this).execute(id, decide, () => command, { hooks });
     },
   },
 };

@@ -22,7 +22,7 @@ function recordPayment(
     bookingId,
     decide,
     () => ({ type: "record_payment" as const, payment_status, at: new Date() }),
-    RETRIES,
+    { retries: RETRIES },
   );
 }
 

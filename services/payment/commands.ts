@@ -29,8 +29,7 @@ export function record(
     payment._id,
     decide,
     (): PaymentCommand => ({ ...step, at: new Date() }),
-    RETRIES,
-    payment,
+    { retries: RETRIES, known: payment },
   );
 }
 

@@ -25,7 +25,7 @@ export function commandRunner(
   command: RunnerCommand,
   known?: RunnerDoc | null,
 ): Promise<Outcome<RunnerDoc>> {
-  return runnersOf(service).execute(runnerId, decide, () => command, RETRIES, known);
+  return runnersOf(service).execute(runnerId, decide, () => command, { retries: RETRIES, known });
 }
 
 /** One command to a booking's dispatch, decided on what is stored (again on a lost race). */
@@ -39,8 +39,7 @@ export function commandDispatch(
     bookingId,
     decideDispatch,
     (): DispatchCommand => ({ ...step, booking_id: bookingId, at: new Date() }),
-    RETRIES,
-    known,
+    { retries: RETRIES, known },
   );
 }
 
