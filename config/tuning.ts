@@ -110,8 +110,6 @@ export const GATEWAY_TUNING = {
 };
 
 export const NOTIFICATION_TUNING = {
-  /** Booking labels (number, pet name) kept in memory: the trips of the last hours of a busy city. */
-  bookingLabels: 50_000,
   /** Inbox entries per write at most (what one turn of the event loop adds goes together). */
   inboxBatch: 500,
   /** Inbox records an instance remembers as it wrote them (25 entries each, about 9 kB). */

@@ -11,14 +11,7 @@ import {
   type Role,
   type User,
 } from "./access";
-import {
-  accept,
-  reject,
-  type Decision,
-  type EventDraft,
-  withArticle,
-  cap,
-} from "./decider";
+import { accept, reject, type Decision, type EventDraft, withArticle, cap } from "./decider";
 import type { LatLng } from "./geo";
 import type { PriceEstimate } from "./pricing";
 
@@ -141,7 +134,10 @@ export const MOVES = {
     relies: () => ({ runner_id: null, payment_status: "held" }),
     refuses: (booking) =>
       booking.payment_status === "held" ? null : "The escrow for this booking is not held yet",
-    event: (_was, is, at) => ({ type: "booking.accepted", data: withRunner(is, at) }),
+    event: (_was, is, at) => ({
+      type: "booking.accepted",
+      data: { ...withRunner(is, at), pet_name: is.pet_name },
+    }),
   },
   /** Its runner has the pet. */
   pickup: {
@@ -153,7 +149,7 @@ export const MOVES = {
     stamps: (command) => ({ picked_up_at: command.at }),
     event: (_was, is, at) => ({
       type: "booking.pet_picked_up",
-      data: { ...withRunner(is, at), picked_up_at: at },
+      data: { ...withRunner(is, at), pet_name: is.pet_name, picked_up_at: at },
     }),
   },
   /** Its runner is on the way. */
@@ -165,7 +161,11 @@ export const MOVES = {
     done: "departed",
     event: (was, is, at) => ({
       type: "booking.delivery_in_progress",
-      data: { ...withRunner(is, at), picked_up_at: was.picked_up_at?.toISOString() ?? at },
+      data: {
+        ...withRunner(is, at),
+        pet_name: is.pet_name,
+        picked_up_at: was.picked_up_at?.toISOString() ?? at,
+      },
     }),
   },
   /** Its runner handed the pet over; the owner is asked to confirm. */
@@ -181,7 +181,7 @@ export const MOVES = {
     }),
     event: (_was, is, at) => ({
       type: "booking.delivered",
-      data: { ...withRunner(is, at), delivered_at: at },
+      data: { ...withRunner(is, at), pet_name: is.pet_name, delivered_at: at },
     }),
   },
   /** The owner confirms delivery (or Kilat, once the auto-confirm delay passed): the escrow is captured. */
@@ -257,7 +257,11 @@ export const MOVES = {
         : null,
     event: (_was, is, at) => ({
       type: "booking.expired",
-      data: { ...about(is, at), payment_due_at: (is.payment_due_at ?? new Date(at)).toISOString() },
+      data: {
+        ...about(is, at),
+        pet_name: is.pet_name,
+        payment_due_at: (is.payment_due_at ?? new Date(at)).toISOString(),
+      },
     }),
   },
 } as const satisfies Record<string, Move>;

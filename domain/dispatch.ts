@@ -31,6 +31,11 @@ export type DispatchStatus = (typeof DISPATCH_STATUSES)[number];
 /** Dispatch state of one booking (`_id` = booking id). */
 export interface Dispatch {
   _id: string;
+  /**
+   * How its offers name the booking to the runner, known with the pickup. Absent before then
+   * and on dispatches stored before it existed: their offers name the booking by its id.
+   */
+  booking_number?: string;
   pickup: LatLng | null;
   escrow_held: boolean;
   status: DispatchStatus;
@@ -45,7 +50,7 @@ export interface Dispatch {
 
 /** What happened to a booking's dispatch; stamped with the booking and the time (`DispatchCommand`). */
 export type DispatchStep =
-  | { type: "pickup_known"; pickup: LatLng }
+  | { type: "pickup_known"; pickup: LatLng; booking_number: string }
   | { type: "escrow_held" }
   | { type: "offer"; runner_id: string; expires_at: Date }
   /** No free runner in range: to the back of the queue (sweeps take the longest-waiting first). */
@@ -140,7 +145,9 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
     case "pickup_known":
     case "escrow_held": {
       const known =
-        command.type === "pickup_known" ? { pickup: command.pickup } : { escrow_held: true };
+        command.type === "pickup_known"
+          ? { pickup: command.pickup, booking_number: command.booking_number }
+          : { escrow_held: true };
       const next = { ...dispatch, ...known };
       const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null;
       const status = next.pickup && !isMappable(next.pickup) ? "failed" : "searching";
@@ -162,6 +169,7 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
             data: {
               runner_id: command.runner_id,
               booking_id: dispatch._id,
+              booking_number: dispatch.booking_number ?? dispatch._id,
               occurred_at: at.toISOString(),
             },
           },

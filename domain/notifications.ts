@@ -16,18 +16,6 @@ export interface OutgoingNotification {
   booking_number: string | null;
 }
 
-/**
- * How a message names the booking and the pet where its event does not: only the request
- * carries the pet's name, and payment, trip and offer events carry no booking number. The
- * notification service remembers them from `booking.requested`.
- */
-export interface BookingLabels {
-  booking_number: string | null;
-  pet_name: string | null;
-}
-
-const NO_LABELS: BookingLabels = { booking_number: null, pet_name: null };
-
 /** Made once: `toLocaleString` with options builds a formatter per call (about 1 ms each). */
 const MAJOR_UNITS = new Intl.NumberFormat("en-US", {
   minimumFractionDigits: 2,
@@ -40,15 +28,15 @@ const money = (cents: number, currency: string) => `${currency} ${MAJOR_UNITS.fo
 type Data<T extends EventType> = DomainEvent<T>["data"];
 
 /**
- * A template: who hears about the event (parties the event itself names), and what each reads.
+ * A template: who hears about the event (parties the event itself names), and what each reads,
+ * from the event alone.
  */
 type Template<T extends EventType> = (
   data: Data<T>,
-  labels: BookingLabels,
 ) => { to: Partial<Record<RecipientRole, string | undefined>>; title: string; body: string }[];
 
-const label = (labels: BookingLabels, bookingId: string) => labels.booking_number ?? bookingId;
-const pet = (labels: BookingLabels) => labels.pet_name ?? "your pet";
+/** The pet by name where the event names it (a trip whose request was never seen does not). */
+const pet = (name?: string) => name ?? "your pet";
 
 /** One template per event type the service consumes (tracking.updated is never one). */
 export const TEMPLATES: { [T in EventType]?: Template<T> } = {
@@ -59,32 +47,32 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `We are finding a runner for ${d.pet_name}. Estimated price ${money(d.estimated_price_cents, d.currency)}.`,
     },
   ],
-  "booking.accepted": (d, labels) => [
+  "booking.accepted": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: a runner is on the way`,
-      body: `A runner accepted your booking and is heading to pick up ${pet(labels)}.`,
+      body: `A runner accepted your booking and is heading to pick up ${d.pet_name}.`,
     },
   ],
-  "booking.pet_picked_up": (d, labels) => [
+  "booking.pet_picked_up": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: picked up`,
-      body: `${cap(pet(labels))} is with the runner.`,
+      body: `${cap(d.pet_name)} is with the runner.`,
     },
   ],
-  "booking.delivery_in_progress": (d, labels) => [
+  "booking.delivery_in_progress": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: on the way`,
-      body: `${cap(pet(labels))} is on the way to the drop-off. Follow the trip live.`,
+      body: `${cap(d.pet_name)} is on the way to the drop-off. Follow the trip live.`,
     },
   ],
-  "booking.delivered": (d, labels) => [
+  "booking.delivered": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: delivered`,
-      body: `${cap(pet(labels))} has arrived. Please confirm the delivery.`,
+      body: `${cap(d.pet_name)} has arrived. Please confirm the delivery.`,
     },
   ],
   "booking.delivery_confirmed": (d) => [
@@ -113,59 +101,59 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `Reason: ${d.reason}.`,
     },
   ],
-  "booking.expired": (d, labels) => [
+  "booking.expired": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number} expired`,
-      body: `It was not paid for in time, so no runner was sent for ${pet(labels)}. Nothing is charged; book again when you are ready.`,
+      body: `It was not paid for in time, so no runner was sent for ${d.pet_name}. Nothing is charged; book again when you are ready.`,
     },
   ],
-  "payment.escrow_held": (d, labels) => [
+  "payment.escrow_held": (d) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(labels, d.booking_id)}: payment held`,
+      title: `Booking ${d.booking_number}: payment held`,
       body: `${money(d.amount_cents, d.currency)} is held in escrow until you confirm the delivery.`,
     },
   ],
-  "payment.escrow_released": (d, labels) => [
+  "payment.escrow_released": (d) => [
     {
       to: { runner: d.runner_id },
-      title: `Booking ${label(labels, d.booking_id)}: payout released`,
+      title: `Booking ${d.booking_number}: payout released`,
       body: `${money(d.runner_payout_cents, d.currency)} is on its way to you.`,
     },
   ],
-  "payment.escrow_refunded": (d, labels) => [
+  "payment.escrow_refunded": (d) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(labels, d.booking_id)}: refunded`,
+      title: `Booking ${d.booking_number}: refunded`,
       body: `${money(d.amount_cents, d.currency)} is returned to you (${d.refund_reason}).`,
     },
   ],
-  "payment.failed": (d, labels) => [
+  "payment.failed": (d) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(labels, d.booking_id)}: payment problem`,
+      title: `Booking ${d.booking_number}: payment problem`,
       body: `The payment could not be completed: ${d.reason}.`,
     },
   ],
-  "tracking.started": (d, labels) => [
+  "tracking.started": (d) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(labels, d.booking_id)}: live tracking on`,
-      body: `Watch ${pet(labels)}'s trip live in the app.`,
+      title: `Booking ${d.booking_number}: live tracking on`,
+      body: `Watch ${pet(d.pet_name)}'s trip live in the app.`,
     },
   ],
-  "tracking.completed": (d, labels) => [
+  "tracking.completed": (d) => [
     {
       to: { owner: d.owner_id },
-      title: `Booking ${label(labels, d.booking_id)}: trip finished`,
-      body: `${cap(pet(labels))} travelled ${d.total_distance_km.toFixed(1)} km.`,
+      title: `Booking ${d.booking_number}: trip finished`,
+      body: `${cap(pet(d.pet_name))} travelled ${d.total_distance_km.toFixed(1)} km.`,
     },
   ],
-  "runner.assigned": (d, labels) => [
+  "runner.assigned": (d) => [
     {
       to: { runner: d.runner_id },
-      title: `New job: booking ${label(labels, d.booking_id)}`,
+      title: `New job: booking ${d.booking_number}`,
       body: "A booking near you is waiting. Accept it before the offer expires.",
     },
   ],
@@ -188,26 +176,23 @@ export function partiesOfEvent(event: DomainEvent): string[] {
 }
 
 /** The template of the event's type, if it has one, applied to its data. */
-function messagesOf<T extends EventType>(event: DomainEvent<T>, labels: BookingLabels) {
+function messagesOf<T extends EventType>(event: DomainEvent<T>) {
   const template: Template<T> | undefined = TEMPLATES[event.type];
-  return template ? template(event.data, labels) : [];
+  return template ? template(event.data) : [];
 }
 
 /**
  * Who hears about an event, and what they read: one message per distinct recipient (a user
- * named by two messages hears once). The recipients are the parties the event names; `labels`
- * only name the booking and the pet in the text. Events without a template notify no one.
+ * named by two messages hears once). The recipients are the parties the event names, and the
+ * text is built from the event alone. Events without a template notify no one.
  */
-export function notificationsFor(
-  event: DomainEvent,
-  labels: BookingLabels = NO_LABELS,
-): OutgoingNotification[] {
+export function notificationsFor(event: DomainEvent): OutgoingNotification[] {
   const { data } = event;
   const bookingId = "booking_id" in data ? (data.booking_id ?? null) : null;
-  const bookingNumber = "booking_number" in data ? data.booking_number : labels.booking_number;
+  const bookingNumber = "booking_number" in data ? data.booking_number : null;
   const seen = new Set<string>();
   const out: OutgoingNotification[] = [];
-  for (const message of messagesOf(event, labels)) {
+  for (const message of messagesOf(event)) {
     for (const role of RECIPIENT_ROLES) {
       const sub = message.to[role];
       if (!sub || seen.has(userKey({ role, sub }))) continue;

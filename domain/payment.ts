@@ -32,6 +32,11 @@ export type PaymentRecordStatus = (typeof PAYMENT_STATUSES)[number];
 export interface Payment {
   _id: string;
   booking_id: string;
+  /**
+   * How the payment's events name the booking to people. Absent on payments stored before it
+   * existed: theirs name it by its id.
+   */
+  booking_number?: string;
   owner_id: string;
   runner_id: string | null;
   amount_cents: number;
@@ -56,6 +61,12 @@ export interface Payment {
 
 export const attemptOf = (payment: Pick<Payment, "attempt">): number => payment.attempt ?? 1;
 
+/** Every payment event names the booking as the booking's own events do. */
+const bookingOf = (payment: Payment) => ({
+  booking_id: payment.booking_id,
+  booking_number: payment.booking_number ?? payment.booking_id,
+});
+
 /** The provider's answer to an authorisation (adapters/payments/port.ts). */
 export type Authorization =
   | { status: "held" | "pending"; providerRef: string }
@@ -66,7 +77,13 @@ export type PaymentStep =
   | {
       type: "open";
       id: string;
-      booking: { booking_id: string; owner_id: string; amount_cents: number; currency: string };
+      booking: {
+        booking_id: string;
+        booking_number: string;
+        owner_id: string;
+        amount_cents: number;
+        currency: string;
+      };
       provider: Payment["provider"];
       payment_method: string;
     }
@@ -222,7 +239,7 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
             type: MOVES[command.type].event,
             data: {
               payment_id: payment._id,
-              booking_id: payment.booking_id,
+              ...bookingOf(payment),
               owner_id: payment.owner_id,
               runner_id: command.runner_id,
               runner_payout_cents: split.runnerPayoutCents,
@@ -301,6 +318,7 @@ function opened(command: Extract<PaymentCommand, { type: "open" }>): Decision<Pa
         data: {
           payment_id: id,
           booking_id: booking.booking_id,
+          booking_number: booking.booking_number,
           owner_id: booking.owner_id,
           amount_cents: booking.amount_cents,
           currency: booking.currency,
@@ -317,7 +335,7 @@ const held = (
   at: Date,
 ): EventPayload<"payment.escrow_held"> => ({
   payment_id: payment._id,
-  booking_id: payment.booking_id,
+  ...bookingOf(payment),
   owner_id: payment.owner_id,
   stripe_payment_id: providerRef,
   amount_cents: payment.amount_cents,
@@ -327,7 +345,7 @@ const held = (
 
 const failed = (payment: Payment, reason: string, at: Date): EventPayload<"payment.failed"> => ({
   payment_id: payment._id,
-  booking_id: payment.booking_id,
+  ...bookingOf(payment),
   owner_id: payment.owner_id,
   reason,
   occurred_at: at.toISOString(),
@@ -340,7 +358,7 @@ const refunded = (
   at: Date,
 ): EventPayload<"payment.escrow_refunded"> => ({
   payment_id: payment._id,
-  booking_id: payment.booking_id,
+  ...bookingOf(payment),
   owner_id: payment.owner_id,
   amount_cents: cents,
   currency: payment.currency,

@@ -26,6 +26,11 @@ export interface Track {
   runner_id: string | null;
   status: TrackStatus;
   dropoff: LatLng | null;
+  /**
+   * How the trip's events name the pet, from the request like the drop-off. Absent on a track
+   * opened without its request (one that predates this service) or stored before it existed.
+   */
+  pet_name?: string;
   /** The fix filter's state as of the last checkpoint (a few seconds behind the live one). */
   state: TrackState | null;
   eta_seconds: number | null;
@@ -41,10 +46,17 @@ export interface Track {
 export const trackIdOf = (bookingId: string) => `trk-${bookingId}`;
 
 export type TrackCommand = { at: Date } & (
-  | { type: "open"; booking_id: string; owner_id: string; dropoff: LatLng | null }
-  | { type: "start"; runner_id: string }
+  | {
+      type: "open";
+      booking_id: string;
+      owner_id: string;
+      dropoff: LatLng | null;
+      pet_name?: string;
+    }
+  /** The booking's events that start and complete the trip name it by number: so do the trip's. */
+  | { type: "start"; runner_id: string; booking_number: string }
   | { type: "deliver" }
-  | { type: "complete"; runner_id: string; total_distance_km: number }
+  | { type: "complete"; runner_id: string; booking_number: string; total_distance_km: number }
   | { type: "cancel" }
   /** The stored fix state, saved now and then (a track reloaded after a crash resumes there). */
   | { type: "checkpoint"; state: TrackState; eta_seconds: number | null }
@@ -66,6 +78,13 @@ const MOVES = {
   checkpoint: { from: ["active"], to: null, event: null },
 } as const satisfies Record<Exclude<TrackCommand["type"], "open">, Move>;
 
+/** How the trip's events name the booking and the pet (when the track knows its name). */
+const aboutBooking = (track: Track, bookingNumber: string) => ({
+  booking_id: track.booking_id,
+  booking_number: bookingNumber,
+  ...(track.pet_name ? { pet_name: track.pet_name } : {}),
+});
+
 export function decide(track: Track | null, command: TrackCommand): Decision<Track> {
   const { at } = command;
   if (command.type === "open") {
@@ -79,6 +98,7 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
         runner_id: null,
         status: "pending",
         dropoff: command.dropoff,
+        ...(command.pet_name ? { pet_name: command.pet_name } : {}),
         state: null,
         eta_seconds: null,
         total_distance_km: null,
@@ -112,7 +132,7 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
           type: MOVES[command.type].event,
           data: {
             track_id: track._id,
-            booking_id: track.booking_id,
+            ...aboutBooking(track, command.booking_number),
             runner_id: command.runner_id,
             owner_id: track.owner_id,
             started_at: at.toISOString(),
@@ -128,7 +148,7 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
           type: MOVES[command.type].event,
           data: {
             track_id: track._id,
-            booking_id: track.booking_id,
+            ...aboutBooking(track, command.booking_number),
             runner_id: command.runner_id,
             owner_id: track.owner_id,
             total_distance_km: command.total_distance_km,

@@ -28,6 +28,7 @@ export type CatalogService =
   | "service-notification";
 
 const bookingRef = { booking_id: id, booking_number: id };
+const petName = z.string().min(1).max(80);
 
 const payloads = {
   // booking.events ------------------------------------------------------------------
@@ -35,7 +36,7 @@ const payloads = {
     ...bookingRef,
     owner_id: id,
     pet_type: petType,
-    pet_name: z.string().min(1).max(80),
+    pet_name: petName,
     pickup_lat: latitude,
     pickup_lng: longitude,
     dropoff_lat: latitude,
@@ -48,12 +49,14 @@ const payloads = {
     ...bookingRef,
     runner_id: id,
     owner_id: id,
+    pet_name: petName,
     occurred_at: isoTime,
   }),
   "booking.pet_picked_up": z.object({
     ...bookingRef,
     runner_id: id,
     owner_id: id,
+    pet_name: petName,
     picked_up_at: isoTime,
     occurred_at: isoTime,
   }),
@@ -61,6 +64,7 @@ const payloads = {
     ...bookingRef,
     runner_id: id,
     owner_id: id,
+    pet_name: petName,
     picked_up_at: isoTime,
     occurred_at: isoTime,
   }),
@@ -68,6 +72,7 @@ const payloads = {
     ...bookingRef,
     runner_id: id,
     owner_id: id,
+    pet_name: petName,
     delivered_at: isoTime,
     occurred_at: isoTime,
   }),
@@ -98,13 +103,14 @@ const payloads = {
   "booking.expired": z.object({
     ...bookingRef,
     owner_id: id,
+    pet_name: petName,
     payment_due_at: isoTime,
     occurred_at: isoTime,
   }),
   // payment.events ------------------------------------------------------------------
   "payment.escrow_created": z.object({
     payment_id: id,
-    booking_id: id,
+    ...bookingRef,
     owner_id: id,
     amount_cents: cents,
     currency,
@@ -112,7 +118,7 @@ const payloads = {
   }),
   "payment.escrow_held": z.object({
     payment_id: id,
-    booking_id: id,
+    ...bookingRef,
     owner_id: id,
     stripe_payment_id: id,
     amount_cents: cents,
@@ -121,7 +127,7 @@ const payloads = {
   }),
   "payment.escrow_released": z.object({
     payment_id: id,
-    booking_id: id,
+    ...bookingRef,
     owner_id: id,
     runner_id: id,
     runner_payout_cents: cents,
@@ -131,7 +137,7 @@ const payloads = {
   }),
   "payment.escrow_refunded": z.object({
     payment_id: id,
-    booking_id: id,
+    ...bookingRef,
     owner_id: id,
     amount_cents: cents,
     currency,
@@ -140,7 +146,7 @@ const payloads = {
   }),
   "payment.failed": z.object({
     payment_id: id,
-    booking_id: id,
+    ...bookingRef,
     owner_id: id,
     reason: z.string().min(1).max(500),
     occurred_at: isoTime,
@@ -163,13 +169,15 @@ const payloads = {
     timestamp: isoTime,
     occurred_at: isoTime,
   }),
-  "runner.assigned": z.object({ runner_id: id, booking_id: id, occurred_at: isoTime }),
+  "runner.assigned": z.object({ runner_id: id, ...bookingRef, occurred_at: isoTime }),
   // tracking.events -----------------------------------------------------------------
   "tracking.started": z.object({
     track_id: id,
-    booking_id: id,
+    ...bookingRef,
     runner_id: id,
     owner_id: id,
+    /** Absent when the tracking service never saw the booking's request (it names the pet). */
+    pet_name: petName.optional(),
     started_at: isoTime,
     occurred_at: isoTime,
   }),
@@ -184,9 +192,11 @@ const payloads = {
   }),
   "tracking.completed": z.object({
     track_id: id,
-    booking_id: id,
+    ...bookingRef,
     runner_id: id,
     owner_id: id,
+    /** Absent when the tracking service never saw the booking's request (it names the pet). */
+    pet_name: petName.optional(),
     total_distance_km: z.number().nonnegative(),
     completed_at: isoTime,
     occurred_at: isoTime,
@@ -226,20 +236,33 @@ const event = (
 
 export const EVENTS: readonly EventDefinition[] = [
   event("booking.requested", TOPICS.booking, "service-booking", "Owner creates a new booking"),
-  event("booking.accepted", TOPICS.booking, "service-booking", "Runner accepts the booking"),
-  event("booking.pet_picked_up", TOPICS.booking, "service-booking", "Runner picks up the pet"),
+  event(
+    "booking.accepted",
+    TOPICS.booking,
+    "service-booking",
+    "Runner accepts the booking",
+    "pet_name added, so that messages name the pet without a copy of the booking.",
+  ),
+  event(
+    "booking.pet_picked_up",
+    TOPICS.booking,
+    "service-booking",
+    "Runner picks up the pet",
+    "pet_name added, so that messages name the pet without a copy of the booking.",
+  ),
   event(
     "booking.delivery_in_progress",
     TOPICS.booking,
     "service-booking",
     "Runner departs with the pet (status in_transit)",
+    "pet_name added, so that messages name the pet without a copy of the booking.",
   ),
   event(
     "booking.delivered",
     TOPICS.booking,
     "service-booking",
     "Runner marks the pet delivered; the owner is asked to confirm",
-    "Addition: the seed has no event between in-transit and the owner's confirmation.",
+    "Addition: the seed has no event between in-transit and the owner's confirmation. pet_name added, so that messages name the pet without a copy of the booking.",
   ),
   event(
     "booking.delivery_confirmed",
@@ -265,40 +288,42 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.booking,
     "service-booking",
     "The escrow is not held by the payment deadline (PAYMENT_TIMEOUT after the request)",
-    "Addition: an unpaid booking ends, its owner is told, and any hold that still arrives is released.",
+    "Addition: an unpaid booking ends, its owner is told, and any hold that still arrives is released. pet_name added, so that messages name the pet without a copy of the booking.",
   ),
   event(
     "payment.escrow_created",
     TOPICS.payment,
     "service-payment",
     "Payment record created in DB",
+    "booking_number added, so that every payment event names the booking as booking events do.",
   ),
   event(
     "payment.escrow_held",
     TOPICS.payment,
     "service-payment",
     "PaymentIntent authorised, funds held",
-    "Gap fixed: owner_id added so the owner is notified.",
+    "Gap fixed: owner_id added so the owner is notified. booking_number added, so that messages name the booking without a copy of it.",
   ),
   event(
     "payment.escrow_released",
     TOPICS.payment,
     "service-payment",
     "Delivery confirmed, funds captured and released to runner",
-    "owner_id added, so that the owner's integrations hear of the payout too.",
+    "owner_id added, so that the owner's integrations hear of the payout too. booking_number added, so that messages name the booking without a copy of it.",
   ),
   event(
     "payment.escrow_refunded",
     TOPICS.payment,
     "service-payment",
     "Booking cancelled, funds returned to owner",
+    "booking_number added, so that messages name the booking without a copy of it.",
   ),
   event(
     "payment.failed",
     TOPICS.payment,
     "service-payment",
     "Any saga step fails",
-    "Gap fixed: owner_id added so the owner is notified.",
+    "Gap fixed: owner_id added so the owner is notified. booking_number added, so that messages name the booking without a copy of it.",
   ),
   event("runner.online", TOPICS.runner, "service-runner", "Runner goes online"),
   event("runner.offline", TOPICS.runner, "service-runner", "Runner goes offline"),
@@ -314,14 +339,14 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.runner,
     "service-runner",
     "Dispatch offers a booking to the nearest available runner",
-    "Gap fixed: produced by dispatch (the seed had no producer).",
+    "Gap fixed: produced by dispatch (the seed had no producer). booking_number added, so that messages name the booking without a copy of it.",
   ),
   event(
     "tracking.started",
     TOPICS.tracking,
     "service-tracking",
     "TripTrack created (when booking accepted)",
-    "Gap fixed: owner_id added so the owner is notified.",
+    "Gap fixed: owner_id added so the owner is notified. booking_number and pet_name added, so that messages name the booking and the pet without a copy of them (pet_name is absent when the tracking service never saw the booking's request).",
   ),
   event("tracking.updated", TOPICS.tracking, "service-tracking", "New waypoint added"),
   event(
@@ -329,7 +354,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.tracking,
     "service-tracking",
     "Delivery confirmed, trip completed",
-    "Gap fixed: owner_id added so the owner is notified.",
+    "Gap fixed: owner_id added so the owner is notified. booking_number and pet_name added, so that messages name the booking and the pet without a copy of them (pet_name is absent when the tracking service never saw the booking's request).",
   ),
 ];
 

@@ -10,6 +10,7 @@ const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
 const DispatchSchema = new Schema<DispatchDoc>(
   {
     _id: { type: String, required: true },
+    booking_number: { type: String },
     pickup: { type: Point, default: null },
     escrow_held: { type: Boolean, required: true, default: false },
     status: { type: String, required: true, enum: DISPATCH_STATUSES, default: "waiting" },

@@ -11,6 +11,7 @@ const PaymentSchema = new Schema<PaymentDoc>(
   {
     _id: { type: String, required: true },
     booking_id: { type: String, required: true, unique: true },
+    booking_number: { type: String },
     owner_id: { type: String, required: true },
     runner_id: { type: String, default: null },
     amount_cents: { type: Number, required: true },

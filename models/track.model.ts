@@ -38,6 +38,7 @@ const TrackSchema = new Schema<TrackDoc>(
     runner_id: { type: String, default: null },
     status: { type: String, required: true, enum: TRACK_STATUSES },
     dropoff: { type: Point, default: null },
+    pet_name: { type: String },
     state: { type: Schema.Types.Mixed, default: null },
     eta_seconds: { type: Number, default: null },
     total_distance_km: { type: Number, default: null },

@@ -7,8 +7,7 @@ import type { Dispatch } from "../../adapters/notify/port";
 import { broadcast } from "../../lib/broadcast";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { NotificationDoc } from "../../models/notification.model";
-import { labelsOf } from "./booking-labels";
-import type { NotificationThis } from "./context";
+import type { NotificationThis } from "./models";
 import { recipientOf, toEntity } from "./inbox-records";
 
 /**
@@ -20,19 +19,16 @@ import { recipientOf, toEntity } from "./inbox-records";
  * What the channels get for one event: its messages (one template per type,
  * domain/notifications.ts) and the parties it names (whose webhooks hear it).
  */
-async function outgoingOf(service: NotificationThis, event: DomainEvent): Promise<Dispatch> {
-  const messages = notificationsFor(event, await labelsOf(service, event));
-  return { event, messages, parties: partiesOfEvent(event) };
+function outgoingOf(event: DomainEvent): Dispatch {
+  return { event, messages: notificationsFor(event), parties: partiesOfEvent(event) };
 }
 
 /**
  * Every channel gets what several events send at once: the in-app channel stores what they all
- * add to inboxes in one write. Labels are read in order first (a request's stores what its
- * booking's next events read).
+ * add to inboxes in one write.
  */
 async function sendAll(service: NotificationThis, events: DomainEvent[]) {
-  const outgoing: Dispatch[] = [];
-  for (const event of events) outgoing.push(await outgoingOf(service, event));
+  const outgoing = events.map(outgoingOf);
   await Promise.all(
     service.channels.flatMap((channel) => outgoing.map((dispatch) => channel.send(dispatch))),
   );

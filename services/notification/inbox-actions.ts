@@ -3,7 +3,7 @@ import { markAllRead, markRead, pageOf } from "../../domain/inbox";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import { PAGE_SORT, afterCursor, cursorPosition, toPage } from "../../lib/pagination";
 import type { NotificationDoc } from "../../models/notification.model";
-import type { NotificationThis } from "./context";
+import type { NotificationThis } from "./models";
 import { changeInbox, inboxOf, readInbox, toEntity } from "./inbox-records";
 
 /** What a caller asks of their inbox, and ops' view of a booking's entries. */

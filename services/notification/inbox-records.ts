@@ -7,7 +7,7 @@ import { PAGE_SORT } from "../../lib/pagination";
 import type { Collection, mongo } from "mongoose";
 import type { InboxDoc } from "../../models/inbox.model";
 import type { NotificationDoc } from "../../models/notification.model";
-import type { NotificationThis } from "./context";
+import type { NotificationThis } from "./models";
 
 /**
  * Inbox entries as they are stored: one by one in the history (`notifications`), and each
@@ -175,11 +175,16 @@ export async function storeEntries(
   service: NotificationThis,
   docs: NotificationDoc[],
 ): Promise<boolean[]> {
+  const recipients = [...byRecipient(docs).values()];
+  // Until every record is built, a recipient's missing one is built from the history before its
+  // entries join the history: built after, it would count them, and their own write again.
+  if (!service.inboxesBuilt)
+    await Promise.all(recipients.map((entries) => readInbox(service, recipientOf(entries[0]))));
   const fresh = await insertIgnoringRepeats(collectionOf(service.models.notifications), docs);
   const surelyNew = new Set(docs.filter((_, i) => fresh[i]).map((doc) => doc._id));
   const added = new Set<string>();
   await Promise.all(
-    [...byRecipient(docs).values()].map(async (entries) => {
+    recipients.map(async (entries) => {
       const recipient = recipientOf(entries[0]);
       const ids = await changeInbox(service, recipient, (inbox) => {
         const next = addEntries(inbox, entries, surelyNew);

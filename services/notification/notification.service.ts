@@ -5,7 +5,7 @@ import { MicroBatcher } from "../../lib/micro-batch";
 import { CONSUMER_GROUPS, consumerGroup } from "../../events/catalog";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import { Periodic } from "../../mixins/periodic.mixin";
-import { models, type NotificationThis } from "./context";
+import { models, type NotificationThis } from "./models";
 import * as fanOut from "./fan-out";
 import * as inbox from "./inbox-actions";
 import { buildAllInboxes, storeEntries } from "./inbox-records";
@@ -37,7 +37,7 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
       db: "notification",
       models,
       // Each effect is keyed by the event id: the inbox entry (`<event>:<recipient>`, pushed
-      // only when new), the webhook delivery (`<webhook>:<event>`), the booking's labels (a $set).
+      // only when new), the webhook delivery (`<webhook>:<event>`).
       deduplicate: false,
       // runner.events and tracking.events carry every GPS fix, which this service skips: its
       // fetches there wait to fill, so a fix stream costs it a few fetches a second.
@@ -79,7 +79,6 @@ const NotificationService: ServiceSchema<ServiceSettingSchema, object, object, N
 
   created() {
     this.inFlight = new Set();
-    this.labelCache = new LruCache(NOTIFICATION_TUNING.bookingLabels);
     this.inboxCache = new LruCache(NOTIFICATION_TUNING.inboxRecords);
     this.inboxWriter = new MicroBatcher(
       // Consumers' work, on the background pool (the micro-batch is made before it exists).

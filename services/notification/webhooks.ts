@@ -17,7 +17,7 @@ import {
 } from "../../adapters/notify/webhook-sender";
 import { runtimeOf } from "../../lib/runtime";
 import type { DeliveryDoc, WebhookDoc } from "../../models/webhook.model";
-import type { NotificationThis } from "./context";
+import type { NotificationThis } from "./models";
 
 /**
  * Integrator webhooks: an owner's or an admin's subscription to event types, each event queued

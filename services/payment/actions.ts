@@ -27,6 +27,7 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
     id: paymentIdOf(booking.booking_id),
     booking: {
       booking_id: booking.booking_id,
+      booking_number: booking.booking_number,
       owner_id: owner.sub,
       amount_cents: booking.estimated_price_cents,
       currency: booking.currency,

@@ -21,29 +21,31 @@ export function commandTrack(
 }
 
 export const bookingEvents: EventHandlers<TrackingThis> = {
-  /** The drop-off is known from the request on: the ETA needs it. */
+  /** The drop-off is known from the request on: the ETA needs it. The trip's events name the pet. */
   async "booking.requested"(event) {
-    const { booking_id, owner_id, dropoff_lat, dropoff_lng } = event.data;
+    const { booking_id, owner_id, dropoff_lat, dropoff_lng, pet_name } = event.data;
     const dropoff = { lat: dropoff_lat, lng: dropoff_lng };
     await commandTrack(this, trackIdOf(booking_id), {
       type: "open",
       booking_id,
       owner_id,
       dropoff,
+      pet_name,
       at: new Date(),
     });
   },
 
   /** A runner took the booking: the trip starts, `tracking.started`. */
   async "booking.accepted"(event) {
-    const { booking_id, owner_id, runner_id } = event.data;
+    const { booking_id, booking_number, owner_id, runner_id } = event.data;
     const trackId = trackIdOf(booking_id);
     const at = new Date();
-    const started = await commandTrack(this, trackId, { type: "start", runner_id, at });
+    const start = { type: "start", runner_id, booking_number, at } as const;
+    const started = await commandTrack(this, trackId, start);
     // Same partition as the request, so its track exists — unless it predates this service.
     if (!started.ok && started.rejection.kind === "not_found") {
       await commandTrack(this, trackId, { type: "open", booking_id, owner_id, dropoff: null, at });
-      await commandTrack(this, trackId, { type: "start", runner_id, at });
+      await commandTrack(this, trackId, start);
     }
     forgetTrackEverywhere(this, booking_id, runner_id);
   },
@@ -57,7 +59,7 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
 
   /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
   async "booking.delivery_confirmed"(event) {
-    const { booking_id, runner_id } = event.data;
+    const { booking_id, booking_number, runner_id } = event.data;
     const trackId = trackIdOf(booking_id);
     const last = await this.models.waypoints
       .findOne({ track_id: trackId })
@@ -66,6 +68,7 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
     await commandTrack(this, trackId, {
       type: "complete",
       runner_id,
+      booking_number,
       total_distance_km: round3(last?.total_distance_km ?? 0),
       at: new Date(),
     });

@@ -16,6 +16,7 @@ export function accepted(key: string, n: number): DomainEvent<"booking.accepted"
       booking_number: `KLT-${n}`,
       runner_id: "runner-1",
       owner_id: "owner-1",
+      pet_name: "Rex",
       occurred_at: new Date().toISOString(),
     },
     { service: "booking" },

@@ -171,6 +171,7 @@ describeWithInfra(["mongo"], "notifications inbox record, embedded", (infra) => 
         "runner.assigned",
         {
           booking_id: `inbox-booking-${n}`,
+          booking_number: `KLT-20261207-INB${String(n).padStart(3, "0")}`,
           runner_id: "inbox-runner",
           occurred_at: new Date().toISOString(),
         },
@@ -270,6 +271,7 @@ describeWithInfra(["mongo"], "notifications inbox records built from the history
           booking_id: "new-booking",
           booking_number: "KLT-20261207-NEW001",
           owner_id: "legacy-owner",
+          pet_name: "Nori",
           payment_due_at: new Date().toISOString(),
           occurred_at: new Date().toISOString(),
         },

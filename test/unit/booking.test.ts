@@ -117,7 +117,7 @@ const LEGAL: LegalMove[] = [
     command: move("accept", runner),
     relies: { runner_id: null, payment_status: "held" },
     changes: { status: "accepted", runner_id: "runner-1", accepted_at: AT },
-    event: { type: "booking.accepted", data: withRunner },
+    event: { type: "booking.accepted", data: { ...withRunner, pet_name: "Rex" } },
   },
   {
     from: "accepted",
@@ -125,7 +125,7 @@ const LEGAL: LegalMove[] = [
     changes: { status: "picked_up", runner_id: "runner-1", picked_up_at: AT },
     event: {
       type: "booking.pet_picked_up",
-      data: { ...withRunner, picked_up_at: AT.toISOString() },
+      data: { ...withRunner, pet_name: "Rex", picked_up_at: AT.toISOString() },
     },
   },
   {
@@ -134,7 +134,7 @@ const LEGAL: LegalMove[] = [
     changes: { status: "in_transit", runner_id: "runner-1" },
     event: {
       type: "booking.delivery_in_progress",
-      data: { ...withRunner, picked_up_at: EARLIER.toISOString() },
+      data: { ...withRunner, pet_name: "Rex", picked_up_at: EARLIER.toISOString() },
     },
   },
   {
@@ -146,7 +146,10 @@ const LEGAL: LegalMove[] = [
       delivered_at: AT,
       auto_confirm_at: new Date(AT.getTime() + 60_000),
     },
-    event: { type: "booking.delivered", data: { ...withRunner, delivered_at: AT.toISOString() } },
+    event: {
+      type: "booking.delivered",
+      data: { ...withRunner, pet_name: "Rex", delivered_at: AT.toISOString() },
+    },
   },
   ...[owner, SYSTEM].map((actor): LegalMove => ({
     from: "delivered",
@@ -215,7 +218,10 @@ const LEGAL: LegalMove[] = [
     command: move("expire", SYSTEM),
     relies: { payment_status: "unpaid" },
     changes: { status: "expired", runner_id: null },
-    event: { type: "booking.expired", data: { ...about, payment_due_at: DUE.toISOString() } },
+    event: {
+      type: "booking.expired",
+      data: { ...about, pet_name: "Rex", payment_due_at: DUE.toISOString() },
+    },
   },
 ];
 
@@ -493,7 +499,10 @@ describe("booking decider", () => {
             expect: { status: "requested", payment_status },
             changes: { status: "expired", runner_id: null, updated_at: AT },
             events: [
-              { type: "booking.expired", data: { ...about, payment_due_at: DUE.toISOString() } },
+              {
+                type: "booking.expired",
+                data: { ...about, pet_name: "Rex", payment_due_at: DUE.toISOString() },
+              },
             ],
           });
       },

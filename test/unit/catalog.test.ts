@@ -115,7 +115,8 @@ describe("event catalog", () => {
       ].sort(),
     );
     expect(requiredOf("runner.location_update")).not.toContain("booking_id");
-    // Plus its owner (a marked change), so that the owner's integrations hear of the payout.
+    // Plus its owner (a marked change), so that the owner's integrations hear of the payout, and
+    // the booking number (a marked change), so that its message names the booking.
     expect(fieldsOf("payment.escrow_released")).toEqual(
       [
         "payment_id",
@@ -126,9 +127,42 @@ describe("event catalog", () => {
         "platform_fee_cents",
         "currency",
         "occurred_at",
-      ].sort(),
+      ]
+        .concat(["booking_number"])
+        .sort(),
+    );
+    // Plus the booking number (a marked change): their messages name the booking from the event.
+    expect(fieldsOf("runner.assigned")).toEqual(
+      ["runner_id", "booking_id", "occurred_at"].concat(["booking_number"]).sort(),
+    );
+    // Plus the booking number and the pet's name (marked changes), for the same reason.
+    expect(fieldsOf("tracking.completed")).toEqual(
+      ["track_id", "booking_id", "runner_id", "total_distance_km", "completed_at", "occurred_at"]
+        .concat(["owner_id", "booking_number", "pet_name"])
+        .sort(),
     );
   });
+
+  it.each([
+    "payment.escrow_held",
+    "payment.escrow_released",
+    "payment.escrow_refunded",
+    "payment.failed",
+    "runner.assigned",
+    "tracking.started",
+    "tracking.completed",
+  ] as EventType[])("names the booking by number in %s, a marked change", (type) => {
+    expect(requiredOf(type)).toContain("booking_number");
+    expect(eventDefinition(type).changes).toMatch(/booking_number/);
+  });
+
+  it.each(["booking.expired", "tracking.started", "tracking.completed"] as EventType[])(
+    "names the pet in %s, a marked change",
+    (type) => {
+      expect(fieldsOf(type)).toContain("pet_name");
+      expect(eventDefinition(type).changes).toMatch(/pet_name/);
+    },
+  );
 
   it.each([
     "payment.escrow_held",

@@ -31,6 +31,7 @@ describe("dispatch decider", () => {
   const given = givenWhenThen(dispatch);
   const stored = (status: DispatchStatus, extra: Partial<Dispatch> = {}): Dispatch => ({
     _id: "b1",
+    booking_number: "KLT-20261201-ABCDEF",
     pickup,
     escrow_held: true,
     status,
@@ -42,10 +43,15 @@ describe("dispatch decider", () => {
     ...extra,
   });
   const on = { booking_id: "b1", at: AT };
+  const requested = {
+    type: "pickup_known",
+    pickup,
+    booking_number: "KLT-20261201-ABCDEF",
+  } as const;
 
   it("given neither half, when the pickup comes first, then it waits", () => {
     given(null)
-      .when({ ...on, type: "pickup_known", pickup })
+      .when({ ...on, ...requested })
       .thenAccepted({
         expect: {},
         changes: { ...stored("waiting", { escrow_held: false, created_at: AT, updated_at: AT }) },
@@ -65,10 +71,15 @@ describe("dispatch decider", () => {
 
   it("given the escrow first, when the pickup comes, then the search starts, guarded on the pickup being unknown", () => {
     given(stored("waiting", { pickup: null }))
-      .when({ ...on, type: "pickup_known", pickup })
+      .when({ ...on, ...requested })
       .thenAccepted({
         expect: { status: "waiting", escrow_held: true, pickup: null },
-        changes: { pickup, status: "searching", updated_at: AT },
+        changes: {
+          pickup,
+          booking_number: "KLT-20261201-ABCDEF",
+          status: "searching",
+          updated_at: AT,
+        },
         events: [],
       });
   });
@@ -89,10 +100,26 @@ describe("dispatch decider", () => {
         events: [
           {
             type: "runner.assigned",
-            data: { runner_id: "r1", booking_id: "b1", occurred_at: AT.toISOString() },
+            data: {
+              runner_id: "r1",
+              booking_id: "b1",
+              booking_number: "KLT-20261201-ABCDEF",
+              occurred_at: AT.toISOString(),
+            },
           },
         ],
       });
+  });
+
+  it("given a searching dispatch stored before booking numbers, when offered, then runner.assigned names the booking by its id", () => {
+    const legacy = stored("searching");
+    delete legacy.booking_number;
+    const { events } = given(legacy)
+      .when({ ...on, type: "offer", runner_id: "r1", expires_at: AT })
+      .thenAccepted();
+    expect(events.map((event) => event.data)).toEqual([
+      expect.objectContaining({ booking_id: "b1", booking_number: "b1" }),
+    ]);
   });
 
   /** The moves that leave from one status only. */
@@ -380,6 +407,7 @@ describe("track decider", () => {
     runner_id: status === "pending" ? null : "r1",
     status,
     dropoff: pickup,
+    pet_name: "Rex",
     state: null,
     eta_seconds: null,
     total_distance_km: null,
@@ -391,10 +419,20 @@ describe("track decider", () => {
 
   /** Every move: the statuses it leaves from, and where it goes. */
   const TABLE: [TrackCommand, TrackStatus[], TrackStatus | undefined][] = [
-    [{ type: "start", runner_id: "r1", at: AT }, ["pending"], "active"],
+    [
+      { type: "start", runner_id: "r1", booking_number: "KLT-20261201-ABCDEF", at: AT },
+      ["pending"],
+      "active",
+    ],
     [{ type: "deliver", at: AT }, ["active"], "delivered"],
     [
-      { type: "complete", runner_id: "r1", total_distance_km: 4.2, at: AT },
+      {
+        type: "complete",
+        runner_id: "r1",
+        booking_number: "KLT-20261201-ABCDEF",
+        total_distance_km: 4.2,
+        at: AT,
+      },
       ["active", "delivered"],
       "completed",
     ],
@@ -420,7 +458,7 @@ describe("track decider", () => {
 
   it("given a pending track, when started, then tracking.started names the owner", () => {
     given(stored("pending"))
-      .when({ type: "start", runner_id: "r1", at: AT })
+      .when({ type: "start", runner_id: "r1", booking_number: "KLT-20261201-ABCDEF", at: AT })
       .thenAccepted({
         expect: { status: "pending" },
         changes: { status: "active", runner_id: "r1", started_at: AT, updated_at: AT },
@@ -430,6 +468,8 @@ describe("track decider", () => {
             data: {
               track_id: "trk-b1",
               booking_id: "b1",
+              booking_number: "KLT-20261201-ABCDEF",
+              pet_name: "Rex",
               runner_id: "r1",
               owner_id: "owner-1",
               started_at: AT.toISOString(),
@@ -442,7 +482,13 @@ describe("track decider", () => {
 
   it("given a delivered track, when completed, then tracking.completed names the owner", () => {
     const { events } = given(stored("delivered"))
-      .when({ type: "complete", runner_id: "r1", total_distance_km: 4.2, at: AT })
+      .when({
+        type: "complete",
+        runner_id: "r1",
+        booking_number: "KLT-20261201-ABCDEF",
+        total_distance_km: 4.2,
+        at: AT,
+      })
       .thenAccepted();
     expect(events).toEqual([
       {
@@ -450,6 +496,8 @@ describe("track decider", () => {
         data: {
           track_id: "trk-b1",
           booking_id: "b1",
+          booking_number: "KLT-20261201-ABCDEF",
+          pet_name: "Rex",
           runner_id: "r1",
           owner_id: "owner-1",
           total_distance_km: 4.2,
@@ -462,9 +510,26 @@ describe("track decider", () => {
 
   it("given no track, when the booking's is opened, then it is pending", () => {
     const { changes } = given(null)
-      .when({ type: "open", booking_id: "b1", owner_id: "owner-1", dropoff: pickup, at: AT })
+      .when({
+        type: "open",
+        booking_id: "b1",
+        owner_id: "owner-1",
+        dropoff: pickup,
+        pet_name: "Rex",
+        at: AT,
+      })
       .thenAccepted();
     expect(changes).toEqual({ ...stored("pending"), created_at: AT, updated_at: AT });
+  });
+
+  it("given a track opened without its request, when started, then tracking.started leaves the pet unnamed", () => {
+    const unnamed = stored("pending");
+    delete unnamed.pet_name;
+    const { events } = given(unnamed)
+      .when({ type: "start", runner_id: "r1", booking_number: "KLT-20261201-ABCDEF", at: AT })
+      .thenAccepted();
+    expect(events).toHaveLength(1);
+    expect(events[0]?.data).not.toHaveProperty("pet_name");
   });
 
   it("given a track, when the booking's is opened again, then it is refused", () => {

@@ -1,15 +1,9 @@
 import { CONSUMER_GROUPS, type EventPayload, type EventType } from "../../events/catalog";
 import { createEvent, type DomainEvent } from "../../events/envelope";
 import { userKey } from "../../domain/access";
-import {
-  TEMPLATES,
-  notificationsFor,
-  partiesOfEvent,
-  type BookingLabels,
-} from "../../domain/notifications";
+import { TEMPLATES, notificationsFor, partiesOfEvent } from "../../domain/notifications";
 
 const at = "2026-11-26T10:00:00.000Z";
-const labels: BookingLabels = { booking_number: "KLT-20261126-ABC123", pet_name: "Rex" };
 const event = <T extends EventType>(type: T, data: EventPayload<T>) =>
   createEvent(type, data, { service: "test" });
 /** Each message's recipient as the inbox keys it, role and sub: from the event alone. */
@@ -37,7 +31,6 @@ describe("notification templates", () => {
         delivered_at: at,
         occurred_at: at,
       }),
-      labels,
     );
     expect(messages.map((m) => [m.recipient_role, m.recipient_id])).toEqual([
       ["owner", "owner-1"],
@@ -72,10 +65,11 @@ describe("notification templates", () => {
     expect(partiesOfEvent(cancelled)).toEqual(["owner:owner-1", "runner:runner-1"]);
   });
 
-  it("sends the payout to the runner and names the booking by number when it knows it", () => {
+  it("sends the payout to the runner and names the booking by the number the event carries", () => {
     const released = event("payment.escrow_released", {
       payment_id: "p-1",
       booking_id: "b-1",
+      booking_number: "KLT-20261126-ABC123",
       owner_id: "owner-1",
       runner_id: "runner-1",
       runner_payout_cents: 4_000_000,
@@ -83,7 +77,7 @@ describe("notification templates", () => {
       currency: "IDR",
       occurred_at: at,
     });
-    const [message] = notificationsFor(released, labels);
+    const [message] = notificationsFor(released);
     expect(message).toEqual({
       recipient_id: "runner-1",
       recipient_role: "runner",
@@ -92,13 +86,23 @@ describe("notification templates", () => {
       booking_id: "b-1",
       booking_number: "KLT-20261126-ABC123",
     });
-    expect(notificationsFor(released)[0].title).toEqual("Booking b-1: payout released");
+    // A payment stored before booking numbers names the booking by its id (domain/payment.ts).
+    const legacy = event("payment.escrow_released", {
+      ...released.data,
+      booking_number: "b-1",
+    });
+    expect(notificationsFor(legacy)[0].title).toEqual("Booking b-1: payout released");
   });
 
   it("offers a job to the runner only, and tells a payment failure to the owner only", () => {
     expect(
       recipients(
-        event("runner.assigned", { runner_id: "runner-9", booking_id: "b-1", occurred_at: at }),
+        event("runner.assigned", {
+          runner_id: "runner-9",
+          booking_id: "b-1",
+          booking_number: "KLT-1",
+          occurred_at: at,
+        }),
       ),
     ).toEqual(["runner:runner-9"]);
     expect(
@@ -106,6 +110,7 @@ describe("notification templates", () => {
         event("payment.failed", {
           payment_id: "p-1",
           booking_id: "b-1",
+          booking_number: "KLT-1",
           owner_id: "owner-1",
           reason: "card_declined",
           occurred_at: at,
@@ -137,6 +142,57 @@ describe("notification templates", () => {
       speed_kmh: 10,
       occurred_at: at,
     });
-    expect(notificationsFor(updated, labels)).toEqual([]);
+    expect(notificationsFor(updated)).toEqual([]);
+  });
+
+  it("names the booking and the pet from the event alone: an expiry, a trip started and finished", () => {
+    const [expired] = notificationsFor(
+      event("booking.expired", {
+        booking_id: "b-1",
+        booking_number: "KLT-1",
+        owner_id: "owner-1",
+        pet_name: "Rex",
+        payment_due_at: at,
+        occurred_at: at,
+      }),
+    );
+    expect([expired.title, expired.body]).toEqual([
+      "Booking KLT-1 expired",
+      "It was not paid for in time, so no runner was sent for Rex. Nothing is charged; book again when you are ready.",
+    ]);
+    const trip = { track_id: "t-1", booking_id: "b-1", booking_number: "KLT-1" };
+    const parties = { runner_id: "runner-1", owner_id: "owner-1" };
+    const [started] = notificationsFor(
+      event("tracking.started", {
+        ...trip,
+        ...parties,
+        pet_name: "Rex",
+        started_at: at,
+        occurred_at: at,
+      }),
+    );
+    expect([started.title, started.body]).toEqual([
+      "Booking KLT-1: live tracking on",
+      "Watch Rex's trip live in the app.",
+    ]);
+    const completed = {
+      ...trip,
+      ...parties,
+      total_distance_km: 4.25,
+      completed_at: at,
+      occurred_at: at,
+    };
+    const [finished] = notificationsFor(
+      event("tracking.completed", { ...completed, pet_name: "rex" }),
+    );
+    expect([finished.title, finished.body, finished.booking_number]).toEqual([
+      "Booking KLT-1: trip finished",
+      "Rex travelled 4.3 km.",
+      "KLT-1",
+    ]);
+    // A trip whose request the tracking service never saw does not know the pet's name.
+    expect(notificationsFor(event("tracking.completed", completed))[0].body).toEqual(
+      "Your pet travelled 4.3 km.",
+    );
   });
 });

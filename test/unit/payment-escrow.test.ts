@@ -19,6 +19,7 @@ const given = givenWhenThen(decide);
 const payment = (status: PaymentRecordStatus, extra: Partial<Payment> = {}): Payment => ({
   _id: "pay_b1",
   booking_id: "b1",
+  booking_number: "KLT-20261201-ABCDEF",
   owner_id: "owner-1",
   runner_id: null,
   amount_cents: 10_000,
@@ -122,7 +123,13 @@ describe("escrow decider", () => {
   const open = {
     type: "open",
     id: "pay_b1",
-    booking: { booking_id: "b1", owner_id: "owner-1", amount_cents: 10_000, currency: "IDR" },
+    booking: {
+      booking_id: "b1",
+      booking_number: "KLT-20261201-ABCDEF",
+      owner_id: "owner-1",
+      amount_cents: 10_000,
+      currency: "IDR",
+    },
     provider: "simulated",
     payment_method: "pm_card_visa",
     at: AT,
@@ -140,6 +147,7 @@ describe("escrow decider", () => {
             data: {
               payment_id: "pay_b1",
               booking_id: "b1",
+              booking_number: "KLT-20261201-ABCDEF",
               owner_id: "owner-1",
               amount_cents: 10_000,
               currency: "IDR",
@@ -179,6 +187,7 @@ describe("escrow decider", () => {
             data: {
               payment_id: "pay_b1",
               booking_id: "b1",
+              booking_number: "KLT-20261201-ABCDEF",
               owner_id: "owner-1",
               runner_id: "r1",
               runner_payout_cents: 8001,
@@ -216,6 +225,7 @@ describe("escrow decider", () => {
               data: {
                 payment_id: "pay_b1",
                 booking_id: "b1",
+                booking_number: "KLT-20261201-ABCDEF",
                 owner_id: "owner-1",
                 amount_cents: 10_000,
                 currency: "IDR",
@@ -333,6 +343,17 @@ describe("escrow decider", () => {
         .when({ type: "retry", payment_method: "pm_card_visa", at: AT })
         .thenAccepted();
       expect(changes.attempt).toBe(2);
+    });
+
+    it("given a payment stored before booking numbers, when it fails, then its event names the booking by its id", () => {
+      const legacy: Payment = { ...payment("held") };
+      delete legacy.booking_number;
+      const { events } = given(legacy)
+        .when({ type: "hold_lost", reason: "automatic", at: AT })
+        .thenAccepted();
+      expect(events.map((event) => event.data)).toEqual([
+        expect.objectContaining({ booking_id: "b1", booking_number: "b1" }),
+      ]);
     });
 
     it("given a declined payment, when the same method comes again, then it is the same request: nothing new", () => {

@@ -22,6 +22,7 @@ const failed = (trace?: { traceparent?: string; tracestate?: string }): DomainEv
     {
       payment_id: "pay-1",
       booking_id: "booking-1",
+      booking_number: "KLT-20261126-ABC123",
       owner_id: "owner-1",
       reason: "card_declined",
       occurred_at: "2026-11-26T10:00:00.000Z",

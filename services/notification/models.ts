@@ -1,9 +1,7 @@
-import type { BookingLabels } from "../../domain/notifications";
 import type { LruCache } from "../../lib/lru-cache";
 import type { MicroBatcher } from "../../lib/micro-batch";
 import type { OutboundChannel } from "../../adapters/notify/port";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
-import { bookingLabelModel } from "../../models/booking-label.model";
 import { inboxModel, type InboxDoc } from "../../models/inbox.model";
 import { notificationModel, type NotificationDoc } from "../../models/notification.model";
 import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webhook.model";
@@ -11,7 +9,6 @@ import { deliveryModel, webhookModel, type WebhookDoc } from "../../models/webho
 export const models = {
   notifications: notificationModel,
   inboxes: inboxModel,
-  labels: bookingLabelModel,
   webhooks: webhookModel,
   deliveries: deliveryModel,
 };
@@ -20,8 +17,6 @@ export type NotificationThis = DomainServiceThis<
   typeof models,
   {
     channels: OutboundChannel[];
-    /** Bookings' labels as stored: they never change once their request stored them. */
-    labelCache: LruCache<string, BookingLabels>;
     /** Stores inbox entries, what several events add at once together; true if new. */
     inboxWriter: MicroBatcher<NotificationDoc, boolean>;
     /** The inbox records this instance wrote last, by recipient key. */
