@@ -6,11 +6,6 @@ import { round3 } from "./distance";
 import type { TrackingThis } from "./models";
 import { forgetTrackEverywhere } from "./track-cache";
 
-/**
- * A booking's trip follows the booking (domain/track.ts): each handler is one command to the
- * track `trk-<booking>`, decided on its status, so a repeated event changes nothing. Every move
- * tells each instance to drop its cached copy (the fix path judges against the cache).
- */
 /** One command to a booking's track, decided on what is stored (a repeat changes nothing). */
 export function commandTrack(
   service: TrackingThis,
@@ -20,6 +15,11 @@ export function commandTrack(
   return service.aggregate(service.models.tracks, "track").execute(trackId, decide, () => command);
 }
 
+/**
+ * A booking's trip follows the booking (domain/track.ts): each handler is one command to the
+ * track `trk-<booking>`, decided on its status, so a repeated event changes nothing. Every move
+ * tells each instance to drop its cached copy (the fix path judges against the cache).
+ */
 export const bookingEvents: EventHandlers<TrackingThis> = {
   /** The drop-off is known from the request on: the ETA needs it. The trip's events name the pet. */
   async "booking.requested"(event) {
