@@ -31,14 +31,16 @@ export function actionsOf<TThis>() {
   return <C extends ActionContract, R>(
     contract: C,
     handler: (this: TThis, ctx: ActionContext<z.output<C["params"]>>) => Promise<R>,
-  ): ActionSchema<TThis> =>
-    ({
+  ): ActionSchema<TThis> => {
+    const schema = {
       ...(contract.roles ? { roles: contract.roles } : {}),
       // "public": other services may call it; only "published" actions are the gateway's.
-      ...(contract.internal ? { visibility: "public" } : {}),
+      ...(contract.internal ? { visibility: "public" as const } : {}),
       params: zodParams(contract.params),
       handler,
-    }) as unknown as ActionSchema<TThis>;
+    };
+    return schema;
+  };
 }
 
 /**

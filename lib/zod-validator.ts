@@ -21,9 +21,9 @@ export function fieldProblems(error: z.ZodError): FieldProblem[] {
  * action definitions when it merges mixins, and a cloned zod schema is no longer a schema.
  * A function survives the clone by reference (and is left out of the node's INFO packet).
  */
-export interface ZodParams {
+export type ZodParams = {
   zod: () => z.ZodType;
-}
+};
 
 export const zodParams = (schema: z.ZodType): ZodParams => ({ zod: () => schema });
 

@@ -80,12 +80,14 @@ interface DomainEventsState {
   /** The consumers' start, which `started` does not wait out (see there). */
   $joining?: Promise<void>;
   $stopping?: boolean;
-  $relays: Map<string, OutboxRelay<WithOutbox>>;
+  /** Each model's relay (typed by its model where it is asked for: `outboxRelay`). */
+  $relays: Map<string, Pick<OutboxRelay<WithOutbox>, "stop" | "oldestUnpublishedAgeSeconds">>;
   /** Takes this service's collectors (lag, outbox age) off /metrics. */
   $stopCollecting: (() => void)[];
   /** The event-handling histogram's name, registered at start. */
   $eventDuration: string;
-  $stores: Map<string, AggregateStore<WithOutbox>>;
+  /** Each model's store (typed by its model where it is asked for: `aggregate`). */
+  $stores: Map<string, object>;
   handleDomainEvent(
     handlers: EventHandlers<unknown>,
     event: DomainEvent,
@@ -234,7 +236,7 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
           const pending = [];
           for (const name of options.outbox ?? []) {
             const docs = await this.models[name]
-              .find({ "outbox.0": { $exists: true } } as never, { outbox: 1 })
+              .find({ "outbox.0": { $exists: true } }, { outbox: 1 })
               .limit(500)
               .lean<WithOutbox[]>();
             for (const doc of docs) {
@@ -269,7 +271,7 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
           const { bus, config } = runtimeOf(this.broker);
           relay = new OutboxRelay(model, bus, config.outboxSweepMs, this.logger);
           relay.start();
-          this.$relays.set(model.modelName, relay as unknown as OutboxRelay<WithOutbox>);
+          this.$relays.set(model.modelName, relay);
         }
         return relay;
       },
@@ -288,7 +290,7 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
             (draft: EventDraft) => this.domainEvent(draft.type, draft.data),
             noun,
           );
-          this.$stores.set(model.modelName, store as unknown as AggregateStore<WithOutbox>);
+          this.$stores.set(model.modelName, store);
         }
         return store;
       },
