@@ -1,4 +1,4 @@
-import { BOOKING_ACTIONS } from "./booking";
+import { BOOKING_ACTIONS, MOVE_ACTIONS, PUBLIC_MOVES } from "./booking";
 import { NOTIFICATION_ACTIONS } from "./notification";
 import { PAYMENT_ACTIONS } from "./payment";
 import { RUNNER_ACTIONS } from "./runner";
@@ -21,7 +21,10 @@ export * from "./tracking";
 
 /** Every service's contracts, by service name: what the gateway documents (OpenAPI). */
 export const ACTION_CONTRACTS = {
-  booking: BOOKING_ACTIONS,
+  booking: {
+    ...BOOKING_ACTIONS,
+    ...Object.fromEntries(PUBLIC_MOVES.map((move) => [move, MOVE_ACTIONS[move]])),
+  },
   payment: PAYMENT_ACTIONS,
   runner: RUNNER_ACTIONS,
   tracking: TRACKING_ACTIONS,

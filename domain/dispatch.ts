@@ -36,6 +36,8 @@ export interface Dispatch {
    * and on dispatches stored before it existed: their offers name the booking by its id.
    */
   booking_number?: string;
+  /** The booking's owner, known with the pickup: its offers name it (its integrations hear them). */
+  owner_id?: string;
   pickup: LatLng | null;
   escrow_held: boolean;
   status: DispatchStatus;
@@ -50,7 +52,7 @@ export interface Dispatch {
 
 /** What happened to a booking's dispatch; stamped with the booking and the time (`DispatchCommand`). */
 export type DispatchStep =
-  | { type: "pickup_known"; pickup: LatLng; booking_number: string }
+  | { type: "pickup_known"; pickup: LatLng; booking_number: string; owner_id: string }
   | { type: "escrow_held" }
   | { type: "offer"; runner_id: string; expires_at: Date }
   /** No free runner in range: to the back of the queue (sweeps take the longest-waiting first). */
@@ -146,7 +148,11 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
     case "escrow_held": {
       const known =
         command.type === "pickup_known"
-          ? { pickup: command.pickup, booking_number: command.booking_number }
+          ? {
+              pickup: command.pickup,
+              booking_number: command.booking_number,
+              owner_id: command.owner_id,
+            }
           : { escrow_held: true };
       const next = { ...dispatch, ...known };
       const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null;
@@ -170,6 +176,7 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
               runner_id: command.runner_id,
               booking_id: dispatch._id,
               booking_number: dispatch.booking_number ?? dispatch._id,
+              ...(dispatch.owner_id ? { owner_id: dispatch.owner_id } : {}),
               occurred_at: at.toISOString(),
             },
           },

@@ -165,12 +165,12 @@ function cap(text: string): string {
 
 /**
  * Everyone an event is about, as user keys: the owner and the runner it names (a cancellation
- * names its runner only once one accepted; an offer and a payout name the runner alone).
+ * names its runner only once one accepted; a runner's own events name the runner alone).
  */
 export function partiesOfEvent(event: DomainEvent): string[] {
   const { data } = event;
   return partiesOf({
-    owner_id: "owner_id" in data ? data.owner_id : null,
+    owner_id: "owner_id" in data ? (data.owner_id ?? null) : null,
     runner_id: "runner_id" in data ? (data.runner_id ?? null) : null,
   });
 }

@@ -169,7 +169,13 @@ const payloads = {
     timestamp: isoTime,
     occurred_at: isoTime,
   }),
-  "runner.assigned": z.object({ runner_id: id, ...bookingRef, occurred_at: isoTime }),
+  "runner.assigned": z.object({
+    runner_id: id,
+    ...bookingRef,
+    /** Absent on offers of dispatches stored before it was kept. */
+    owner_id: id.optional(),
+    occurred_at: isoTime,
+  }),
   // tracking.events -----------------------------------------------------------------
   "tracking.started": z.object({
     track_id: id,
@@ -339,7 +345,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.runner,
     "service-runner",
     "Dispatch offers a booking to the nearest available runner",
-    "Gap fixed: produced by dispatch (the seed had no producer). booking_number added, so that messages name the booking without a copy of it.",
+    "Gap fixed: produced by dispatch (the seed had no producer). booking_number added, so that messages name the booking without a copy of it; owner_id added, so that the owner's integrations hear of the offer.",
   ),
   event(
     "tracking.started",

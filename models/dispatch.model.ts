@@ -11,6 +11,7 @@ const DispatchSchema = new Schema<DispatchDoc>(
   {
     _id: { type: String, required: true },
     booking_number: { type: String },
+    owner_id: { type: String },
     pickup: { type: Point, default: null },
     escrow_held: { type: Boolean, required: true, default: false },
     status: { type: String, required: true, enum: DISPATCH_STATUSES, default: "waiting" },

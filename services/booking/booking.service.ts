@@ -95,8 +95,8 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
 
   methods: {
     /**
-     * A move, through the one command handler: a lost race is decided again on what is stored,
-     * and a double tap is answered like the first. Moves that assign the runner take its slot
+     * A move, through the one command handler: a write lost to another move is a conflict
+     * (409), unless that move was this one (a double tap), which is answered like the first. Moves that assign the runner take its slot
      * and claim it first (`assigning`); after every move, the runner's slot is freed when its
      * hands are, and the trip's watchers are told.
      */

@@ -15,13 +15,18 @@ async function noteReady(service: RunnerThis, bookingId: string, step: DispatchS
 /** The booking and payment services' events (groups service-runner-bookings, -payments). */
 export const bookingEvents: EventHandlers<RunnerThis> = {
   async "booking.requested"(event) {
-    const { booking_id, booking_number, pickup_lat, pickup_lng } = event.data;
+    const { booking_id, booking_number, owner_id, pickup_lat, pickup_lng } = event.data;
     // The booking's first event, so its dispatch is created, not read first: when the escrow's
     // event came first (or this is a repeat), the insert finds it there and it is read then.
     await noteReady(
       this,
       booking_id,
-      { type: "pickup_known", pickup: { lat: pickup_lat, lng: pickup_lng }, booking_number },
+      {
+        type: "pickup_known",
+        pickup: { lat: pickup_lat, lng: pickup_lng },
+        booking_number,
+        owner_id,
+      },
       null,
     );
   },

@@ -6,7 +6,9 @@ import { commandDispatch, commandRunner, releaseOffer } from "./commands";
 import type { RunnerThis } from "./models";
 import { tryDispatch } from "./offer-round";
 
-/** How an offer ends besides its acceptance: declined, expired, its runner gone or taken. */
+/*
+ * How an offer ends besides its acceptance: declined, expired, its runner gone or taken.
+ */
 
 const action = actionsOf<RunnerThis>();
 

@@ -44,7 +44,14 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
     const started = await commandTrack(this, trackId, start);
     // Same partition as the request, so its track exists — unless it predates this service.
     if (!started.ok && started.rejection.kind === "not_found") {
-      await commandTrack(this, trackId, { type: "open", booking_id, owner_id, dropoff: null, at });
+      await commandTrack(this, trackId, {
+        type: "open",
+        booking_id,
+        owner_id,
+        dropoff: null,
+        pet_name: event.data.pet_name,
+        at,
+      });
       await commandTrack(this, trackId, start);
     }
     forgetTrackEverywhere(this, booking_id, runner_id);

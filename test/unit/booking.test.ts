@@ -14,6 +14,7 @@ import {
   type PaymentStatus,
 } from "../../domain/booking";
 import type { EventDraft } from "../../domain/decider";
+import { ACTION_CONTRACTS } from "../../contracts";
 import { MOVE_ACTIONS, PUBLIC_MOVES } from "../../contracts/booking";
 import { TOPICS, eventDefinition, isEventType, parsePayload } from "../../events/catalog";
 import { ROUTES } from "../../services/api/routes";
@@ -702,6 +703,14 @@ describe("the move table is the single source", () => {
     "given the %s row, then its action takes exactly the roles the row names",
     (type) => {
       expect(MOVE_ACTIONS[type].roles).toEqual(MOVES[type].api);
+    },
+  );
+
+  it.each(PUBLIC_MOVES)(
+    "given the public %s move, then the gateway documents it (OpenAPI) with the row's roles",
+    (type) => {
+      const documented = ACTION_CONTRACTS.booking as Record<string, { roles?: readonly string[] }>;
+      expect(documented[type]?.roles).toEqual(MOVES[type].api);
     },
   );
 

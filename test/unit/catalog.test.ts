@@ -131,9 +131,10 @@ describe("event catalog", () => {
         .concat(["booking_number"])
         .sort(),
     );
-    // Plus the booking number (a marked change): their messages name the booking from the event.
+    // Plus the booking number and its owner (marked changes): the message names the booking, and
+    // the owner's integrations hear of the offer.
     expect(fieldsOf("runner.assigned")).toEqual(
-      ["runner_id", "booking_id", "occurred_at"].concat(["booking_number"]).sort(),
+      ["runner_id", "booking_id", "occurred_at"].concat(["booking_number", "owner_id"]).sort(),
     );
     // Plus the booking number and the pet's name (marked changes), for the same reason.
     expect(fieldsOf("tracking.completed")).toEqual(

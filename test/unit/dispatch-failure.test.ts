@@ -43,10 +43,16 @@ describe("isMappable", () => {
 describe("dispatch of a pickup the geo index cannot hold", () => {
   it("given the escrow held, when a polar pickup becomes known, then the dispatch fails instead of searching", () => {
     given(stored("waiting", { pickup: null }))
-      .when({ ...on, type: "pickup_known", pickup: POLAR, booking_number: "KLT-1" })
+      .when({ ...on, type: "pickup_known", pickup: POLAR, booking_number: "KLT-1", owner_id: "o1" })
       .thenAccepted({
         expect: { status: "waiting", escrow_held: true, pickup: null },
-        changes: { pickup: POLAR, booking_number: "KLT-1", status: "failed", updated_at: AT },
+        changes: {
+          pickup: POLAR,
+          booking_number: "KLT-1",
+          owner_id: "o1",
+          status: "failed",
+          updated_at: AT,
+        },
         events: [],
       });
   });

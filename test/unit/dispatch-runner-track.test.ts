@@ -32,6 +32,7 @@ describe("dispatch decider", () => {
   const stored = (status: DispatchStatus, extra: Partial<Dispatch> = {}): Dispatch => ({
     _id: "b1",
     booking_number: "KLT-20261201-ABCDEF",
+    owner_id: "owner-1",
     pickup,
     escrow_held: true,
     status,
@@ -47,6 +48,7 @@ describe("dispatch decider", () => {
     type: "pickup_known",
     pickup,
     booking_number: "KLT-20261201-ABCDEF",
+    owner_id: "owner-1",
   } as const;
 
   it("given neither half, when the pickup comes first, then it waits", () => {
@@ -77,6 +79,7 @@ describe("dispatch decider", () => {
         changes: {
           pickup,
           booking_number: "KLT-20261201-ABCDEF",
+          owner_id: "owner-1",
           status: "searching",
           updated_at: AT,
         },
@@ -104,6 +107,7 @@ describe("dispatch decider", () => {
               runner_id: "r1",
               booking_id: "b1",
               booking_number: "KLT-20261201-ABCDEF",
+              owner_id: "owner-1",
               occurred_at: AT.toISOString(),
             },
           },
@@ -114,6 +118,7 @@ describe("dispatch decider", () => {
   it("given a searching dispatch stored before booking numbers, when offered, then runner.assigned names the booking by its id", () => {
     const legacy = stored("searching");
     delete legacy.booking_number;
+    delete legacy.owner_id;
     const { events } = given(legacy)
       .when({ ...on, type: "offer", runner_id: "r1", expires_at: AT })
       .thenAccepted();
