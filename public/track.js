@@ -107,14 +107,16 @@ async function load() {
 
 function watch() {
   const socket = io({ auth: { token }, transports: ["websocket"] });
-  let connected = false;
   socket.on("connect", () => {
-    // Back after a gap: what happened meanwhile is read again, then the live updates go on.
-    if (connected) void load();
-    connected = true;
     socket.emit("track:subscribe", { booking_id: bookingId }, (ack) => {
-      if (ack?.ok) notify("");
-      else notify("This trip is not yours to watch: only its owner and its runner can.");
+      if (!ack?.ok) {
+        notify("This trip is not yours to watch: only its owner and its runner can.");
+        return;
+      }
+      notify("");
+      // Subscribed: what moved since the page last read the trip (before this subscription
+      // took, or during a gap in the connection) is read again; the pushes carry on from here.
+      void load();
     });
   });
   socket.on("connect_error", (error) => {
