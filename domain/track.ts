@@ -79,10 +79,18 @@ const MOVES = {
 } as const satisfies Record<Exclude<TrackCommand["type"], "open">, Move>;
 
 /** How the trip's events name the booking and the pet (when the track knows its name). */
-const aboutBooking = (track: Track, bookingNumber: string) => ({
+/** What both of a trip's events say of it: the track, its booking and pet, its parties, when. */
+const aboutTrip = (
+  track: Track,
+  command: { runner_id: string; booking_number: string; at: Date },
+) => ({
+  track_id: track._id,
   booking_id: track.booking_id,
-  booking_number: bookingNumber,
+  booking_number: command.booking_number,
   ...(track.pet_name ? { pet_name: track.pet_name } : {}),
+  runner_id: command.runner_id,
+  owner_id: track.owner_id,
+  occurred_at: command.at.toISOString(),
 });
 
 export function decide(track: Track | null, command: TrackCommand): Decision<Track> {
@@ -130,14 +138,7 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
       return moved({ runner_id: command.runner_id, started_at: at }, [
         {
           type: MOVES[command.type].event,
-          data: {
-            track_id: track._id,
-            ...aboutBooking(track, command.booking_number),
-            runner_id: command.runner_id,
-            owner_id: track.owner_id,
-            started_at: at.toISOString(),
-            occurred_at: at.toISOString(),
-          },
+          data: { ...aboutTrip(track, command), started_at: at.toISOString() },
         },
       ]);
     case "deliver":
@@ -147,13 +148,9 @@ export function decide(track: Track | null, command: TrackCommand): Decision<Tra
         {
           type: MOVES[command.type].event,
           data: {
-            track_id: track._id,
-            ...aboutBooking(track, command.booking_number),
-            runner_id: command.runner_id,
-            owner_id: track.owner_id,
+            ...aboutTrip(track, command),
             total_distance_km: command.total_distance_km,
             completed_at: at.toISOString(),
-            occurred_at: at.toISOString(),
           },
         },
       ]);

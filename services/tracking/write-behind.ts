@@ -1,8 +1,7 @@
 import { TRACKING_TUNING } from "../../config/tuning";
 import { TOPICS } from "../../events/catalog";
-import { ignoreDuplicateKey } from "../../lib/mongo";
+import { collectionOf, ignoreDuplicateKey } from "../../lib/mongo";
 import { runtimeOf } from "../../lib/runtime";
-import type { WaypointDoc } from "../../models/track.model";
 import type { FixWrites, TrackingThis } from "./models";
 import { commandTrack } from "./trips";
 
@@ -31,12 +30,9 @@ export async function settledWithin(promise: Promise<void>, ms: number): Promise
 
 /** The write behind the fix path: batches queued together, one insertMany and one produce. */
 export async function storeFixes(this: TrackingThis, batches: FixWrites[]) {
-  // The driver, not mongoose: the documents are built right here, nothing to cast. The same
-  // collection as the model's (the connection keeps one per name), typed by its documents.
-  const { db, collection } = this.models.waypoints;
-  const waypoints = db.collection<WaypointDoc>(collection.collectionName);
+  // The driver, not mongoose: the documents are built right here, nothing to cast.
   await Promise.all([
-    waypoints
+    collectionOf(this.models.waypoints)
       .insertMany(
         batches.flatMap((batch) => batch.waypoints),
         { ordered: false },

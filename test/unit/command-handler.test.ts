@@ -22,58 +22,8 @@ function decideDoor(door: Door | null, command: Command): Decision<Door> {
 
 /**
  * A store over a stand-in collection: `stored` is what the database holds, which another
- * instance may change behind this store's back.
- */
-function storeOver(stored: { doc: Door }) {
-  const findOne = jest.fn(async () => ({ ...stored.doc }));
-  const findOneAndUpdate = jest.fn(async () => null);
-  const collection = { collectionName: "doors", findOne, findOneAndUpdate };
-  const model = { collection, db: { collection: () => collection } } as unknown as Model<Door>;
-  const relay = () => ({ flushSoon: jest.fn() }) as unknown as OutboxRelay<Door>;
-  const toEvent = (draft: EventDraft) => draft as unknown as DomainEvent;
-  return { store: new AggregateStore<Door>(model, relay, toEvent, "door"), findOne };
-}
-
-describe("AggregateStore: a no-op decided on a remembered state", () => {
-  const opened: Door = { _id: "d1", state: "open", opened_by: "ana", outbox: [] };
-
-  it("given a door this instance remembers open by ana and another instance locked since, when ana opens it again, then the answer is decided on the stored door: a refusal", async () => {
-    const stored = { doc: opened };
-    const { store, findOne } = storeOver(stored);
-    await store.load("d1"); // remembered: open by ana
-    stored.doc = { ...opened, state: "locked" }; // another instance moved it
-
-    const outcome = await store.execute("d1", decideDoor, (): Command => ({
-      type: "open",
-      by: "ana",
-    }));
-
-    expect(outcome).toEqual({
-      ok: false,
-      rejection: { kind: "conflict", message: "The door is locked" },
-    });
-    expect(findOne).toHaveBeenCalledTimes(2);
-  });
-
-  it("given a remembered door still as stored, when the repeat is decided, then it is answered from what is stored now, with no write", async () => {
-    const stored = { doc: opened };
-    const { store, findOne } = storeOver(stored);
-    await store.load("d1");
-
-    const decided = await store.decide("d1", decideDoor, { type: "open", by: "ana" });
-
-    expect(decided).toEqual({
-      before: opened,
-      decision: { ok: true, expect: {}, changes: {}, events: [] },
-      fresh: true,
-    });
-    expect(findOne).toHaveBeenCalledTimes(2);
-  });
-});
-
-/**
- * A store whose guarded writes win or lose in the order `wins` says; a lost write finds the door
- * as `loser` leaves it (another writer's move).
+ * instance may change behind this store's back. Its guarded writes win or lose in the order
+ * `wins` says (none left: lost); a lost write finds the door as `loser` leaves it.
  */
 function storeWithWrites(stored: { doc: Door }, wins: boolean[], loser?: Partial<Door>) {
   const findOne = jest.fn(async () => ({ ...stored.doc }));
@@ -92,6 +42,43 @@ function storeWithWrites(stored: { doc: Door }, wins: boolean[], loser?: Partial
   const store = new AggregateStore<Door>(model, relay, toEvent, "door");
   return { store, findOne, findOneAndUpdate };
 }
+
+describe("AggregateStore: a no-op decided on a remembered state", () => {
+  const opened: Door = { _id: "d1", state: "open", opened_by: "ana", outbox: [] };
+
+  it("given a door this instance remembers open by ana and another instance locked since, when ana opens it again, then the answer is decided on the stored door: a refusal", async () => {
+    const stored = { doc: opened };
+    const { store, findOne } = storeWithWrites(stored, []);
+    await store.load("d1"); // remembered: open by ana
+    stored.doc = { ...opened, state: "locked" }; // another instance moved it
+
+    const outcome = await store.execute("d1", decideDoor, (): Command => ({
+      type: "open",
+      by: "ana",
+    }));
+
+    expect(outcome).toEqual({
+      ok: false,
+      rejection: { kind: "conflict", message: "The door is locked" },
+    });
+    expect(findOne).toHaveBeenCalledTimes(2);
+  });
+
+  it("given a remembered door still as stored, when the repeat is decided, then it is answered from what is stored now, with no write", async () => {
+    const stored = { doc: opened };
+    const { store, findOne } = storeWithWrites(stored, []);
+    await store.load("d1");
+
+    const decided = await store.decide("d1", decideDoor, { type: "open", by: "ana" });
+
+    expect(decided).toEqual({
+      before: opened,
+      decision: { ok: true, expect: {}, changes: {}, events: [] },
+      fresh: true,
+    });
+    expect(findOne).toHaveBeenCalledTimes(2);
+  });
+});
 
 describe("AggregateStore: a command's hooks around its write", () => {
   const closed: Door = { _id: "d1", state: "closed", opened_by: null, outbox: [] };
