@@ -117,3 +117,69 @@ export const LOG_FORMAT = {
   development: "pretty",
   test: "pretty",
 } as const satisfies Record<string, "json" | "pretty">;
+
+/** Sizes of the crate or carrier a pet travels in, smallest first; a runner carries up to one. */
+export const CRATE_SIZES = ["small", "medium", "large", "xlarge"] as const;
+export type CrateSize = (typeof CRATE_SIZES)[number];
+
+/** How a runner travels; the offer shows it to nobody but decides nothing on its own. */
+export const VEHICLE_KINDS = ["motorbike", "car", "van", "bicycle", "on_foot"] as const;
+export type VehicleKind = (typeof VEHICLE_KINDS)[number];
+
+export const PETS = {
+  /** Three pets is a family's dogs; more is a kennel move, which is another business. */
+  maxPerBooking: 3,
+  /** Kg: the heaviest dog breeds stay under 100 kg; more is a typo. */
+  maxWeightKg: 100,
+  /**
+   * Vaccinations a pet must have, valid at the pickup, per species (PET_REQUIRED_VACCINATIONS).
+   * Indonesia requires rabies vaccination of dogs and cats that travel (rabies is endemic).
+   */
+  requiredVaccinations: {
+    dog: ["rabies"],
+    cat: ["rabies"],
+    bird: [],
+    rabbit: [],
+    other: [],
+  } satisfies Record<PetType, string[]>,
+  /** Each pet beyond the first adds this (PRICE_EXTRA_PET_CENTS): Rp 5,000. */
+  extraPetCents: 500_000,
+  /**
+   * Added per pet heavier than the band's kg (PRICE_WEIGHT_SURCHARGES, `kg=cents,…`): a dog over
+   * 10 kg needs a bigger crate and a car, over 25 kg two hands.
+   */
+  weightSurcharges: [
+    { overKg: 10, cents: 500_000 },
+    { overKg: 25, cents: 1_000_000 },
+  ],
+  /** Species that need an air-conditioned vehicle (AC_REQUIRED_SPECIES): none by default. */
+  acRequiredSpecies: [] as PetType[],
+};
+
+export const HANDOVER = {
+  /** Digits of the recipient's PIN (4–6, HANDOVER_PIN_DIGITS): a one-time code people know. */
+  pinDigits: 6,
+  /** Wrong PINs before the handover is locked and operations are alerted (HANDOVER_PIN_TRIES). */
+  pinTries: 5,
+};
+
+export const PHOTOS = {
+  /** The largest upload taken (PHOTO_MAX_BYTES): a phone's 12 MP JPEG is 3–5 MB. */
+  maxBytes: 5 * 1024 * 1024,
+  /** Photos are stored at most this long on their longer edge: a proof, not a print. */
+  maxEdgePx: 2048,
+  /** Decoding more pixels than this is refused: a small file can claim a gigapixel (a bomb). */
+  maxInputPixels: 50_000_000,
+};
+
+export const WELFARE = {
+  /** A pet aboard a runner who has not moved for this long raises an alert (WELFARE_STOP_MINUTES). */
+  stopMinutes: 10,
+  /** "Not moved": within this many metres (WELFARE_STOP_RADIUS_M); phone GPS wanders 10–30 m. */
+  stopRadiusM: 75,
+  /** No fix at all for this long while a pet is aboard raises the alert too (WELFARE_SILENT_MINUTES). */
+  silentMinutes: 5,
+};
+
+/** A share link lives until the trip completes, and at most this long (SHARE_LINK_MAX_TTL). */
+export const SHARE_LINK_MAX_TTL = "48h";

@@ -150,6 +150,45 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `${cap(pet(d.pet_name))} travelled ${d.total_distance_km.toFixed(1)} km.`,
     },
   ],
+  "booking.handover_locked": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: handover on hold`,
+      body: `The runner entered a wrong PIN ${d.tries} times, so the handover is locked. Our operations team is looking into it and will contact you.`,
+    },
+    {
+      to: { runner: d.runner_id },
+      title: `Booking ${d.booking_number}: handover on hold`,
+      body: "Too many wrong PINs. Keep the pet with you: operations will contact you.",
+    },
+  ],
+  "tracking.stopped": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: welfare check`,
+      body:
+        d.reason === "stationary"
+          ? `The runner with ${pet(d.pet_name)} has not moved for a while. Our operations team is checking on them.`
+          : `We have not heard from the runner with ${pet(d.pet_name)} for a while. Our operations team is checking on them.`,
+    },
+  ],
+  "tracking.resumed": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: on the move again`,
+      body: `The runner with ${pet(d.pet_name)} is moving again.`,
+    },
+  ],
+  "runner.verification_decided": (d) => [
+    {
+      to: { runner: d.runner_id },
+      title: d.decision === "verified" ? "You are verified" : "Verification not accepted",
+      body:
+        d.decision === "verified"
+          ? "Your documents were accepted: go online to get offers."
+          : `Your documents were not accepted${d.note ? `: ${d.note}` : ""}. Send them again from the app.`,
+    },
+  ],
   "runner.assigned": (d) => [
     {
       to: { runner: d.runner_id },

@@ -29,6 +29,15 @@ export type CatalogService =
 
 const bookingRef = { booking_id: id, booking_number: id };
 const petName = z.string().min(1).max(80);
+/**
+ * The proof of a handover: the photo taken at it, and where the runner's track was then (absent
+ * when the track had no fix yet). Optional: events of bookings made before proof was asked lack it.
+ */
+const proof = {
+  photo_id: id.optional(),
+  proof_lat: latitude.optional(),
+  proof_lng: longitude.optional(),
+};
 
 const payloads = {
   // booking.events ------------------------------------------------------------------
@@ -58,6 +67,7 @@ const payloads = {
     owner_id: id,
     pet_name: petName,
     picked_up_at: isoTime,
+    ...proof,
     occurred_at: isoTime,
   }),
   "booking.delivery_in_progress": z.object({
@@ -74,6 +84,17 @@ const payloads = {
     owner_id: id,
     pet_name: petName,
     delivered_at: isoTime,
+    ...proof,
+    /** The recipient's PIN was given and matched. */
+    pin_verified: z.boolean().optional(),
+    occurred_at: isoTime,
+  }),
+  "booking.handover_locked": z.object({
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    /** Wrong PINs given in a row. */
+    tries: z.number().int().positive(),
     occurred_at: isoTime,
   }),
   "booking.delivery_confirmed": z.object({
@@ -169,6 +190,13 @@ const payloads = {
     timestamp: isoTime,
     occurred_at: isoTime,
   }),
+  "runner.verification_decided": z.object({
+    runner_id: id,
+    decision: z.enum(["verified", "rejected"]),
+    /** What the admin told the runner (why a rejection, what to send again). */
+    note: z.string().max(500).optional(),
+    occurred_at: isoTime,
+  }),
   "runner.assigned": z.object({
     runner_id: id,
     ...bookingRef,
@@ -185,6 +213,29 @@ const payloads = {
     /** Absent when the tracking service never saw the booking's request (it names the pet). */
     pet_name: petName.optional(),
     started_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "tracking.stopped": z.object({
+    track_id: id,
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    pet_name: petName.optional(),
+    /** stationary: within WELFARE_STOP_RADIUS_M for WELFARE_STOP_MINUTES; silent: no fixes. */
+    reason: z.enum(["stationary", "silent"]),
+    since: isoTime,
+    lat: latitude.optional(),
+    lng: longitude.optional(),
+    occurred_at: isoTime,
+  }),
+  "tracking.resumed": z.object({
+    track_id: id,
+    ...bookingRef,
+    runner_id: id,
+    owner_id: id,
+    pet_name: petName.optional(),
+    reason: z.enum(["stationary", "silent"]),
+    since: isoTime,
     occurred_at: isoTime,
   }),
   "tracking.updated": z.object({
@@ -253,8 +304,8 @@ export const EVENTS: readonly EventDefinition[] = [
     "booking.pet_picked_up",
     TOPICS.booking,
     "service-booking",
-    "Runner picks up the pet",
-    "pet_name added, so that messages name the pet without a copy of the booking.",
+    "Runner picks up the pet (with a photo of it)",
+    "pet_name added, so that messages name the pet without a copy of the booking. Proof added: the photo's id and where the track was (optional: bookings from before proof lack it).",
   ),
   event(
     "booking.delivery_in_progress",
@@ -268,7 +319,14 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.booking,
     "service-booking",
     "Runner marks the pet delivered; the owner is asked to confirm",
-    "Addition: the seed has no event between in-transit and the owner's confirmation. pet_name added, so that messages name the pet without a copy of the booking.",
+    "Addition: the seed has no event between in-transit and the owner's confirmation. pet_name added, so that messages name the pet without a copy of the booking. Proof added: the photo's id, where the track was, and that the recipient's PIN matched.",
+  ),
+  event(
+    "booking.handover_locked",
+    TOPICS.booking,
+    "service-booking",
+    "The runner gave a wrong recipient PIN HANDOVER_PIN_TRIES times: the handover is locked",
+    "Addition: operations are alerted to a handover that may be going to the wrong person.",
   ),
   event(
     "booking.delivery_confirmed",
@@ -341,6 +399,13 @@ export const EVENTS: readonly EventDefinition[] = [
     "speed_kmh and heading_degrees are optional: not every device reports them.",
   ),
   event(
+    "runner.verification_decided",
+    TOPICS.runner,
+    "service-runner",
+    "An admin verifies (or rejects) a runner's documents",
+    "Addition: only verified runners get offers, and the runner hears the decision.",
+  ),
+  event(
     "runner.assigned",
     TOPICS.runner,
     "service-runner",
@@ -353,6 +418,20 @@ export const EVENTS: readonly EventDefinition[] = [
     "service-tracking",
     "TripTrack created (when booking accepted)",
     "Gap fixed: owner_id added so the owner is notified. booking_number and pet_name added, so that messages name the booking and the pet without a copy of them (pet_name is absent when the tracking service never saw the booking's request).",
+  ),
+  event(
+    "tracking.stopped",
+    TOPICS.tracking,
+    "service-tracking",
+    "A pet is aboard and the runner has not moved for WELFARE_STOP_MINUTES, or sent no fix for WELFARE_SILENT_MINUTES",
+    "Addition: a welfare alert (a car in the sun passes 40 °C within ten minutes).",
+  ),
+  event(
+    "tracking.resumed",
+    TOPICS.tracking,
+    "service-tracking",
+    "The runner of a stopped trip moves on (or is heard from) again, or the pet is delivered",
+    "Addition: the welfare alert clears.",
   ),
   event("tracking.updated", TOPICS.tracking, "service-tracking", "New waypoint added"),
   event(
@@ -407,13 +486,19 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     events: [
       "booking.requested",
       "booking.accepted",
+      "booking.pet_picked_up",
       "booking.delivered",
       "booking.delivery_confirmed",
       "booking.cancelled",
     ],
     addition: {
-      events: ["booking.requested", "booking.delivered", "booking.cancelled"],
-      why: "the ETA needs the drop-off; a delivered or cancelled trip takes no more fixes",
+      events: [
+        "booking.requested",
+        "booking.pet_picked_up",
+        "booking.delivered",
+        "booking.cancelled",
+      ],
+      why: "the ETA needs the drop-off; the welfare watch runs from pickup to delivery; a delivered or cancelled trip takes no more fixes",
     },
   },
   {
@@ -440,10 +525,11 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.completed",
       "booking.cancelled",
       "booking.expired",
+      "booking.handover_locked",
     ],
     addition: {
-      events: ["booking.delivered", "booking.expired"],
-      why: "the owner is asked to confirm delivery, and told when an unpaid booking expired",
+      events: ["booking.delivered", "booking.expired", "booking.handover_locked"],
+      why: "the owner is asked to confirm delivery, told when an unpaid booking expired, and when a handover is locked",
     },
   },
   {
@@ -461,14 +547,21 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-notification-tracking",
     service: "service-notification",
     topic: TOPICS.tracking,
-    events: ["tracking.started", "tracking.completed"],
+    events: ["tracking.started", "tracking.completed", "tracking.stopped", "tracking.resumed"],
+    addition: {
+      events: ["tracking.stopped", "tracking.resumed"],
+      why: "the owner hears of a welfare alert and of its end",
+    },
   },
   {
     groupId: "service-notification-runners",
     service: "service-notification",
     topic: TOPICS.runner,
-    events: ["runner.assigned"],
-    addition: { events: ["runner.assigned"], why: "the runner is told about an offer" },
+    events: ["runner.assigned", "runner.verification_decided"],
+    addition: {
+      events: ["runner.assigned", "runner.verification_decided"],
+      why: "the runner is told about an offer, and whether its documents were accepted",
+    },
   },
   {
     groupId: "service-runner-payments",

@@ -2,17 +2,22 @@ import { z } from "zod";
 import {
   AUTO_CONFIRM_AFTER,
   DISPATCH,
+  HANDOVER,
   HTTP,
   JWT_MAX_TTL,
   LOG_FORMAT,
   OUTBOX_SWEEP_MS,
   PET_TYPES,
   PAYMENT_TIMEOUT,
+  PETS,
+  PHOTOS,
   PLATFORM_FEE_BPS,
   PRICING,
   SERVICE_AREA,
+  SHARE_LINK_MAX_TTL,
   SOCKETS,
   TRACKING,
+  WELFARE,
   type PetType,
 } from "../config/defaults";
 import type { ServiceArea, ServiceAreaPolicy } from "../domain/service-area";
@@ -218,6 +223,87 @@ const EnvSchema = z.object({
       }
       return surcharges;
     }),
+  /** Per species, the vaccinations a pet must hold at the pickup: `dog=rabies;cat=rabies+fvrcp`. */
+  PET_REQUIRED_VACCINATIONS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      const required: Record<PetType, string[]> = { ...PETS.requiredVaccinations };
+      for (const pair of value ? value.split(";") : []) {
+        const match = /^\s*(\w+)\s*=\s*([a-z0-9_+\s-]*)$/.exec(pair);
+        if (!match || !(PET_TYPES as readonly string[]).includes(match[1])) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected species=kind+kind pairs such as dog=rabies;cat=rabies (got "${pair}")`,
+          });
+          return z.NEVER;
+        }
+        required[match[1] as PetType] = match[2]
+          .split("+")
+          .map((kind) => kind.trim())
+          .filter((kind) => kind !== "");
+      }
+      return required;
+    }),
+  MAX_PETS_PER_BOOKING: z.coerce.number().int().min(1).max(10).default(PETS.maxPerBooking),
+  PRICE_EXTRA_PET_CENTS: z.coerce.number().int().nonnegative().default(PETS.extraPetCents),
+  /** `kg=cents,…`: each pet heavier than kg adds cents (every band it passes). */
+  PRICE_WEIGHT_SURCHARGES: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return PETS.weightSurcharges;
+      const bands: { overKg: number; cents: number }[] = [];
+      for (const pair of value.split(",").filter((part) => part.trim() !== "")) {
+        const match = /^\s*(\d+(?:\.\d+)?)\s*=\s*(\d+)\s*$/.exec(pair);
+        if (!match) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected kg=amount pairs such as 10=500000,25=1000000 (got "${pair}")`,
+          });
+          return z.NEVER;
+        }
+        bands.push({ overKg: Number(match[1]), cents: Number(match[2]) });
+      }
+      return bands.sort((a, b) => a.overKg - b.overKg);
+    }),
+  /** Species that only travel in an air-conditioned vehicle, comma-separated. */
+  AC_REQUIRED_SPECIES: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      const species = value ? value.split(",").map((name) => name.trim()) : PETS.acRequiredSpecies;
+      const unknown = species.filter((name) => !(PET_TYPES as readonly string[]).includes(name));
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: "custom", message: `unknown species ${unknown.join(", ")}` });
+        return z.NEVER;
+      }
+      return species as PetType[];
+    }),
+  HANDOVER_PIN_DIGITS: z.coerce.number().int().min(4).max(6).default(HANDOVER.pinDigits),
+  HANDOVER_PIN_TRIES: z.coerce.number().int().min(1).max(20).default(HANDOVER.pinTries),
+  /** Where photos live: MongoDB (the default, GridFS's layout) or an S3-compatible store. */
+  PHOTO_STORE: z.enum(["mongo", "s3"]).default("mongo"),
+  PHOTO_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(50 * 1024 * 1024)
+    .default(PHOTOS.maxBytes),
+  S3_ENDPOINT: optionalUrl(["http:", "https:"], "https://s3.eu-central-1.amazonaws.com"),
+  S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  S3_BUCKET: z.string().trim().min(3).max(63).optional(),
+  S3_ACCESS_KEY_ID: z.string().trim().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().trim().min(1).optional(),
+  /** A pet aboard a runner who stays put this long raises a welfare alert. */
+  WELFARE_STOP_MINUTES: z.coerce.number().positive().max(240).default(WELFARE.stopMinutes),
+  WELFARE_STOP_RADIUS_M: z.coerce.number().positive().max(5000).default(WELFARE.stopRadiusM),
+  WELFARE_SILENT_MINUTES: z.coerce.number().positive().max(240).default(WELFARE.silentMinutes),
+  /** The longest a share link lives (it ends at the trip's completion anyway). */
+  SHARE_LINK_MAX_TTL: duration(SHARE_LINK_MAX_TTL),
   /** A runner silent for this long drops out of the dispatch index. */
   RUNNER_STALE_AFTER: duration(DISPATCH.runnerStaleAfter),
   /** Dispatch offers a booking only to runners this close to the pickup. */
@@ -418,11 +504,28 @@ export interface Config {
     fixMaxAgeMs: number;
   };
   serviceArea: ServiceAreaPolicy;
+  pets: {
+    requiredVaccinations: Record<PetType, string[]>;
+    maxPerBooking: number;
+    acRequiredSpecies: PetType[];
+  };
+  handover: { pinDigits: number; pinTries: number };
+  photos: {
+    store: "mongo" | "s3";
+    maxBytes: number;
+    s3:
+      | { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string }
+      | undefined;
+  };
+  welfare: { stopMs: number; stopRadiusM: number; silentMs: number };
+  shareLinkMaxTtlMs: number;
   pricing: {
     currency: string;
     baseFareCents: number;
     perKmCents: number;
     surchargeCents: Partial<Record<PetType, number>>;
+    extraPetCents: number;
+    weightSurcharges: { overKg: number; cents: number }[];
   };
 }
 
@@ -512,8 +615,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseFareCents: e.PRICE_BASE_FARE_CENTS,
       perKmCents: e.PRICE_PER_KM_CENTS,
       surchargeCents: e.PRICE_SURCHARGES_CENTS,
+      extraPetCents: e.PRICE_EXTRA_PET_CENTS,
+      weightSurcharges: e.PRICE_WEIGHT_SURCHARGES,
     },
+    pets: {
+      requiredVaccinations: e.PET_REQUIRED_VACCINATIONS,
+      maxPerBooking: e.MAX_PETS_PER_BOOKING,
+      acRequiredSpecies: e.AC_REQUIRED_SPECIES,
+    },
+    handover: { pinDigits: e.HANDOVER_PIN_DIGITS, pinTries: e.HANDOVER_PIN_TRIES },
+    photos: {
+      store: e.PHOTO_STORE,
+      maxBytes: e.PHOTO_MAX_BYTES,
+      s3:
+        e.S3_ENDPOINT && e.S3_BUCKET && e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+          ? {
+              endpoint: e.S3_ENDPOINT,
+              region: e.S3_REGION,
+              bucket: e.S3_BUCKET,
+              accessKeyId: e.S3_ACCESS_KEY_ID,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+            }
+          : undefined,
+    },
+    welfare: {
+      stopMs: e.WELFARE_STOP_MINUTES * 60_000,
+      stopRadiusM: e.WELFARE_STOP_RADIUS_M,
+      silentMs: e.WELFARE_SILENT_MINUTES * 60_000,
+    },
+    shareLinkMaxTtlMs: e.SHARE_LINK_MAX_TTL,
   };
+  if (config.photos.store === "s3" && !config.photos.s3) {
+    throw new ConfigError([
+      "PHOTO_STORE: s3 needs S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY",
+    ]);
+  }
   const allServices = SERVICE_NAMES.every((name) => config.services.includes(name));
   if (!allServices && !config.transporter) {
     throw new ConfigError([
