@@ -13,6 +13,7 @@ import {
 } from "./access";
 import { accept, reject, type Decision, type EventDraft, withArticle, cap } from "./decider";
 import type { LatLng } from "./geo";
+import type { BookingPet, PetNeeds } from "./pets";
 import type { PriceEstimate } from "./pricing";
 
 /**
@@ -66,8 +67,30 @@ export interface Booking {
   auto_confirm_at: Date | null;
   /** When the booking expires unless its escrow is held by then (null: made before deadlines). */
   payment_due_at: Date | null;
+  /** The pets, as their profiles were when booked (absent or empty: booked without profiles). */
+  pets?: BookingPet[];
+  /** What carrying them takes (absent on bookings made before it). */
+  needs?: PetNeeds;
+  /** The recipient's PIN: the owner sees it, the runner never does (absent: made before PINs). */
+  handover_pin?: string | null;
+  /** Wrong PINs given since the last right one or unlock. */
+  pin_tries?: number;
+  /** Set when pin_tries reached HANDOVER_PIN_TRIES: no delivery until an admin unlocks it. */
+  handover_locked_at?: Date | null;
+  pickup_proof?: HandoverProof | null;
+  dropoff_proof?: HandoverProof | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** What shows a handover happened: the photo taken, when, and where the runner's track was. */
+export interface HandoverProof {
+  photo_id: string;
+  at: Date;
+  /** The track's last fix at that time; null when it had none. */
+  position: LatLng | null;
+  /** Drop-off only: the recipient's PIN matched. */
+  pin_verified?: boolean;
 }
 
 export interface BookingRequest {
@@ -76,6 +99,9 @@ export interface BookingRequest {
   pickup: LatLng;
   dropoff: LatLng;
   notes?: string;
+  /** The owner's pets, resolved from their profiles (empty: booked by type and name alone). */
+  pets?: BookingPet[];
+  needs?: PetNeeds;
 }
 
 /** A move of the table: a command that takes a booking from one status to another. */
@@ -291,6 +317,8 @@ export type BookingCommand =
       price: PriceEstimate;
       at: Date;
       paymentTimeoutMs: number;
+      /** The recipient's PIN, drawn by the caller (a decider draws no randomness). */
+      handover_pin: string;
     }
   /** What the escrow saga reports (payment events), kept on the booking for accept to check. */
   | { type: "record_payment"; payment_status: "held" | "failed" | "refunded"; at: Date };
@@ -343,6 +371,13 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
     cancel_reason: null,
     auto_confirm_at: null,
     payment_due_at: new Date(at.getTime() + paymentTimeoutMs),
+    pets: request.pets ?? [],
+    ...(request.needs ? { needs: request.needs } : {}),
+    handover_pin: command.handover_pin,
+    pin_tries: 0,
+    handover_locked_at: null,
+    pickup_proof: null,
+    dropoff_proof: null,
     created_at: at,
     updated_at: at,
   };
@@ -361,6 +396,14 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
         dropoff_lng: request.dropoff.lng,
         estimated_price_cents: price.amountCents,
         currency: price.currency,
+        ...(request.needs
+          ? {
+              pet_count: request.needs.count,
+              species: request.needs.species,
+              ...(request.needs.crate_size ? { crate_size: request.needs.crate_size } : {}),
+              needs_ac: request.needs.needs_ac,
+            }
+          : {}),
         occurred_at: at.toISOString(),
       },
     },

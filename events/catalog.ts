@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CRATE_SIZES } from "../config/defaults";
 import { cents, currency, id, isoTime, latitude, longitude, petType } from "./schemas";
 
 /**
@@ -52,6 +53,11 @@ const payloads = {
     dropoff_lng: longitude,
     estimated_price_cents: cents,
     currency,
+    /** What carrying the pets takes (dispatch offers it only to runners who can); absent: unknown. */
+    pet_count: z.number().int().positive().optional(),
+    species: z.array(petType).optional(),
+    crate_size: z.enum(CRATE_SIZES).optional(),
+    needs_ac: z.boolean().optional(),
     occurred_at: isoTime,
   }),
   "booking.accepted": z.object({
@@ -292,7 +298,13 @@ const event = (
 });
 
 export const EVENTS: readonly EventDefinition[] = [
-  event("booking.requested", TOPICS.booking, "service-booking", "Owner creates a new booking"),
+  event(
+    "booking.requested",
+    TOPICS.booking,
+    "service-booking",
+    "Owner creates a new booking",
+    "What carrying the pets takes added (pet_count, species, crate_size, needs_ac), so that dispatch offers the booking only to runners who can.",
+  ),
   event(
     "booking.accepted",
     TOPICS.booking,

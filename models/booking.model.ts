@@ -6,6 +6,37 @@ import { OutboxEntrySchema, type WithOutbox } from "../lib/outbox-schema";
 export type BookingDoc = Booking & WithOutbox;
 
 const Point = new Schema({ lat: Number, lng: Number }, { _id: false });
+const BookingPetSchema = new Schema(
+  {
+    pet_id: String,
+    name: String,
+    species: String,
+    breed: { type: String, default: null },
+    weight_kg: Number,
+    crate_size: String,
+    temperament: { type: String, default: null },
+    care_notes: { type: String, default: null },
+  },
+  { _id: false },
+);
+const NeedsSchema = new Schema(
+  {
+    species: [String],
+    crate_size: { type: String, default: null },
+    count: Number,
+    needs_ac: Boolean,
+  },
+  { _id: false },
+);
+const ProofSchema = new Schema(
+  {
+    photo_id: { type: String, required: true },
+    at: { type: Date, required: true },
+    position: { type: Point, default: null },
+    pin_verified: { type: Boolean, default: undefined },
+  },
+  { _id: false },
+);
 
 const BookingSchema = new Schema<BookingDoc>(
   {
@@ -34,6 +65,13 @@ const BookingSchema = new Schema<BookingDoc>(
     cancel_reason: { type: String, default: null },
     auto_confirm_at: { type: Date, default: null },
     payment_due_at: { type: Date, default: null },
+    pets: { type: [BookingPetSchema], default: undefined },
+    needs: { type: NeedsSchema, default: undefined },
+    handover_pin: { type: String, default: null },
+    pin_tries: { type: Number, default: 0 },
+    handover_locked_at: { type: Date, default: null },
+    pickup_proof: { type: ProofSchema, default: null },
+    dropoff_proof: { type: ProofSchema, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomInt, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { BOOKING_ACTIONS } from "../../contracts";
 import { bookingsListedFor, maySeeBooking } from "../../domain/access";
@@ -32,7 +32,7 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
     const earlier = await bookingsOf(this).load(id);
     if (earlier) return repeated(earlier, ctx.params);
   }
-  const { pricing, paymentTimeoutMs } = runtimeOf(this.broker).config;
+  const { pricing, paymentTimeoutMs, handover } = runtimeOf(this.broker).config;
   const policy = pricingPolicy(pricing);
   const price = estimatePrice(ctx.params.pickup, ctx.params.dropoff, ctx.params.pet_type, policy);
   const at = new Date();
@@ -50,6 +50,7 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
       price,
       at,
       paymentTimeoutMs,
+      handover_pin: drawPin(handover.pinDigits),
     }),
     { retries: 2, known: null },
   );
@@ -61,6 +62,11 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
   ctx.meta.$location = `/api/bookings/${id}`;
   return toEntity(booking);
 });
+
+/** The recipient's PIN: `digits` uniformly random digits (leading zeros kept). */
+function drawPin(digits: number): string {
+  return String(randomInt(0, 10 ** digits)).padStart(digits, "0");
+}
 
 /** A trip outside the service area is bad input: a 422 naming the field, as zod's would be. */
 function refuseTrip(problems: TripProblem[]) {

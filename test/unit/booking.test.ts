@@ -606,6 +606,7 @@ describe("booking decider", () => {
       price: { distanceKm: 7.8, amountCents: 5_000_000, currency: "IDR" },
       at: AT,
       paymentTimeoutMs: 1_800_000,
+      handover_pin: "048213",
     } as const;
 
     it("given no booking, when an owner requests one, then it is created with booking.requested", () => {
