@@ -246,6 +246,11 @@ const EnvSchema = z.object({
       }
       return required;
     }),
+  /**
+   * May an owner book by pet type and name alone, without pet profiles (and so without the
+   * vaccination check)? Off in production; on elsewhere, so a first booking is one request.
+   */
+  QUICK_BOOKING: z.enum(["true", "false"]).optional(),
   MAX_PETS_PER_BOOKING: z.coerce.number().int().min(1).max(10).default(PETS.maxPerBooking),
   PRICE_EXTRA_PET_CENTS: z.coerce.number().int().nonnegative().default(PETS.extraPetCents),
   /** `kg=cents,…`: each pet heavier than kg adds cents (every band it passes). */
@@ -508,13 +513,21 @@ export interface Config {
     requiredVaccinations: Record<PetType, string[]>;
     maxPerBooking: number;
     acRequiredSpecies: PetType[];
+    /** Bookings by pet type and name alone, without profiles, are taken. */
+    quickBooking: boolean;
   };
   handover: { pinDigits: number; pinTries: number };
   photos: {
     store: "mongo" | "s3";
     maxBytes: number;
     s3:
-      | { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string }
+      | {
+          endpoint: string;
+          region: string;
+          bucket: string;
+          accessKeyId: string;
+          secretAccessKey: string;
+        }
       | undefined;
   };
   welfare: { stopMs: number; stopRadiusM: number; silentMs: number };
@@ -622,6 +635,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requiredVaccinations: e.PET_REQUIRED_VACCINATIONS,
       maxPerBooking: e.MAX_PETS_PER_BOOKING,
       acRequiredSpecies: e.AC_REQUIRED_SPECIES,
+      quickBooking: e.QUICK_BOOKING ? e.QUICK_BOOKING === "true" : e.NODE_ENV !== "production",
     },
     handover: { pinDigits: e.HANDOVER_PIN_DIGITS, pinTries: e.HANDOVER_PIN_TRIES },
     photos: {
