@@ -70,6 +70,8 @@ const API_ALIASES = {
   "GET notifications": "notification.list",
   "POST notifications/read-all": "notification.readAll",
   "POST notifications/:id/read": "notification.read",
+  "GET ops/welfare-alerts": "tracking.welfareAlerts",
+  "GET ops/handover-locks": "booking.handoverLocks",
   "GET ops/dead-letters": "api.dlqList",
   "GET ops/dead-letters/:topic/:offset": "api.dlqShow",
   "POST ops/dead-letters/replay": "api.dlqReplay",
