@@ -65,18 +65,20 @@ const requiredOf = (type: EventType) =>
   (z.toJSONSchema(eventDefinition(type).schema) as { required?: string[] }).required ?? [];
 
 describe("event catalog", () => {
-  it("has the seed's 4 topics and 19 events plus booking.delivered and booking.expired", () => {
+  it("has the seed's 4 topics and 19 events plus our six additions", () => {
     expect(ALL_TOPICS).toEqual([
       "booking.events",
       "payment.events",
       "runner.events",
       "tracking.events",
     ]);
-    expect(EVENTS).toHaveLength(21);
-    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(9);
+    // Added: booking.delivered, booking.expired, booking.handover_locked,
+    // runner.verification_decided, tracking.stopped and tracking.resumed.
+    expect(EVENTS).toHaveLength(25);
+    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(10);
     expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(5);
-    expect(EVENTS.filter((e) => e.topic === "runner.events")).toHaveLength(4);
-    expect(EVENTS.filter((e) => e.topic === "tracking.events")).toHaveLength(3);
+    expect(EVENTS.filter((e) => e.topic === "runner.events")).toHaveLength(5);
+    expect(EVENTS.filter((e) => e.topic === "tracking.events")).toHaveLength(5);
   });
 
   it("keeps the seed's payload fields, field for field", () => {
@@ -94,8 +96,12 @@ describe("event catalog", () => {
         "estimated_price_cents",
         "currency",
         "occurred_at",
-      ].sort(),
+      ]
+        // Plus what carrying the pets takes (a marked change, optional): dispatch needs it.
+        .concat(["pet_count", "species", "crate_size", "needs_ac"])
+        .sort(),
     );
+    expect(requiredOf("booking.requested")).not.toContain("pet_count");
     // Plus its parties (a marked change): whoever reacts knows them without a copy of the booking.
     expect(fieldsOf("booking.cancelled")).toEqual(
       ["booking_id", "booking_number", "cancelled_by", "reason", "occurred_at"]

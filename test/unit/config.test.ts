@@ -72,6 +72,11 @@ describe("loadConfig", () => {
       baseFareCents: 500,
       perKmCents: 120,
       surchargeCents: { dog: 300, rabbit: 50 },
+      extraPetCents: 500_000,
+      weightSurcharges: [
+        { overKg: 10, cents: 500_000 },
+        { overKg: 25, cents: 1_000_000 },
+      ],
     });
     expect(() => loadConfig({ PRICE_SURCHARGES_CENTS: "dragon=5" })).toThrow(
       'PRICE_SURCHARGES_CENTS: expected pet=amount pairs such as dog=1000000 (got "dragon=5")',
