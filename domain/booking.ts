@@ -115,6 +115,11 @@ interface Move {
   api: readonly Role[];
   /** It takes the caller's free-text reason (`reason` in the body). */
   reason?: true;
+  /**
+   * It needs proof of the handover (the body's `photo_id`, a photo of this booking its runner
+   * took; with `pin`, the recipient's PIN too).
+   */
+  proof?: "photo" | "photo_and_pin";
   /** How a refusal names it: "A delivered booking cannot be picked up". */
   done: string;
   /** What it sets beside the status, the runner and `updated_at`. */
@@ -122,7 +127,7 @@ interface Move {
   /** What it relies on beside the status; the write is guarded on it. */
   relies?: (booking: Booking) => Partial<Booking>;
   /** Refused beside a wrong status or caller: why. */
-  refuses?: (booking: Booking) => string | null;
+  refuses?: (booking: Booking, command: BookingMove) => string | null;
   /** It assigns the runner: the runner's one active-booking slot is taken first. */
   assigns?: true;
   /** Its event, from the booking before (`was`) and after (`is`) it. */
@@ -130,6 +135,42 @@ interface Move {
 }
 
 type BookingEventType = Extract<EventType, `booking.${string}`>;
+
+export const PHOTO_NEEDED = "A photo of the pet is needed (photo_id)";
+export const WRONG_PIN = "The PIN does not match";
+export const HANDOVER_LOCKED =
+  "The handover is locked after too many wrong PINs: operations will contact you";
+
+/** Bookings made before PINs have none: their handover asks for a photo alone. */
+const hasPin = (booking: Booking) => typeof booking.handover_pin === "string";
+export const isLocked = (booking: Booking) => Boolean(booking.handover_locked_at);
+
+/** The PIN given matches the booking's, compared in constant time (no timing hint per digit). */
+export function pinMatches(booking: Booking, pin: string | undefined): boolean {
+  if (!hasPin(booking)) return true;
+  const expected = booking.handover_pin ?? "";
+  const given = pin ?? "";
+  let differs = expected.length ^ given.length;
+  for (let i = 0; i < expected.length; i++) {
+    differs |= expected.charCodeAt(i) ^ (given.charCodeAt(i) || 0);
+  }
+  return differs === 0;
+}
+
+const proofOf = (command: BookingMove): HandoverProof => ({
+  photo_id: command.proof?.photo_id ?? "",
+  at: command.at,
+  position: command.proof?.position ?? null,
+});
+
+/** A handover's proof as its event carries it. */
+const proofFields = (proof: HandoverProof | null | undefined) =>
+  proof
+    ? {
+        photo_id: proof.photo_id,
+        ...(proof.position ? { proof_lat: proof.position.lat, proof_lng: proof.position.lng } : {}),
+      }
+    : {};
 
 const anyRunner = (actor: Actor) => actor.role === "runner";
 const isSystem = (actor: Actor) => actor.role === "system";
@@ -165,17 +206,27 @@ export const MOVES = {
       data: { ...withRunner(is, at), pet_name: is.pet_name },
     }),
   },
-  /** Its runner has the pet. */
+  /** Its runner has the pet, and a photo of it. */
   pickup: {
     from: ["accepted"],
     to: "picked_up",
     may: isItsRunner,
     api: ["runner"],
+    proof: "photo",
     done: "picked up",
-    stamps: (command) => ({ picked_up_at: command.at }),
+    refuses: (_booking, command) => (command.proof ? null : PHOTO_NEEDED),
+    stamps: (command) => ({
+      picked_up_at: command.at,
+      pickup_proof: proofOf(command),
+    }),
     event: (_was, is, at) => ({
       type: "booking.pet_picked_up",
-      data: { ...withRunner(is, at), pet_name: is.pet_name, picked_up_at: at },
+      data: {
+        ...withRunner(is, at),
+        pet_name: is.pet_name,
+        picked_up_at: at,
+        ...proofFields(is.pickup_proof),
+      },
     }),
   },
   /** Its runner is on the way. */
@@ -194,20 +245,42 @@ export const MOVES = {
       },
     }),
   },
-  /** Its runner handed the pet over; the owner is asked to confirm. */
+  /**
+   * Its runner handed the pet over, with a photo and the recipient's PIN; the owner is asked to
+   * confirm. A wrong PIN is a command of its own (`wrong_pin`): it counts, and may lock.
+   */
   deliver: {
     from: ["in_transit"],
     to: "delivered",
     may: isItsRunner,
     api: ["runner"],
+    proof: "photo_and_pin",
     done: "delivered",
-    stamps: (command) => ({
+    refuses: (booking, command) =>
+      isLocked(booking)
+        ? HANDOVER_LOCKED
+        : !command.proof
+          ? PHOTO_NEEDED
+          : !pinMatches(booking, command.pin)
+            ? WRONG_PIN
+            : null,
+    stamps: (command, booking) => ({
       delivered_at: command.at,
       auto_confirm_at: new Date(command.at.getTime() + command.autoConfirmAfterMs),
+      dropoff_proof: { ...proofOf(command), pin_verified: hasPin(booking) },
+      ...(hasPin(booking) ? { pin_tries: 0 } : {}),
     }),
+    // Not delivered past a lock made meanwhile (documents from before PINs have no lock field).
+    relies: (booking) => (hasPin(booking) ? { handover_locked_at: null } : {}),
     event: (_was, is, at) => ({
       type: "booking.delivered",
-      data: { ...withRunner(is, at), pet_name: is.pet_name, delivered_at: at },
+      data: {
+        ...withRunner(is, at),
+        pet_name: is.pet_name,
+        delivered_at: at,
+        ...proofFields(is.dropoff_proof),
+        pin_verified: is.dropoff_proof?.pin_verified ?? false,
+      },
     }),
   },
   /** The owner confirms delivery (or Kilat, once the auto-confirm delay passed): the escrow is captured. */
@@ -304,6 +377,10 @@ export interface BookingMove {
   autoConfirmAfterMs: number;
   reason?: string;
   final_price_cents?: number;
+  /** The handover's photo (checked to be this booking's, by its runner) and the track's position. */
+  proof?: { photo_id: string; position: LatLng | null };
+  /** The recipient's PIN, as the runner typed it. */
+  pin?: string;
 }
 
 export type BookingCommand =
@@ -321,7 +398,11 @@ export type BookingCommand =
       handover_pin: string;
     }
   /** What the escrow saga reports (payment events), kept on the booking for accept to check. */
-  | { type: "record_payment"; payment_status: "held" | "failed" | "refunded"; at: Date };
+  | { type: "record_payment"; payment_status: "held" | "failed" | "refunded"; at: Date }
+  /** Its runner gave a PIN that does not match: counted; the `maxTries`th locks the handover. */
+  | { type: "wrong_pin"; actor: Actor; at: Date; maxTries: number }
+  /** An admin, having checked with the owner and the runner, lets the handover be tried again. */
+  | { type: "unlock_handover"; actor: Actor; at: Date };
 
 /** The payment statuses each report may overwrite (a late report never undoes a later one). */
 const PAYMENT_FROM: Record<
@@ -339,6 +420,10 @@ export function decide(booking: Booking | null, command: BookingCommand): Decisi
       return booking ? reject("conflict", "The booking exists already") : requested(command);
     case "record_payment":
       return recordPayment(booking, command);
+    case "wrong_pin":
+      return wrongPin(booking, command);
+    case "unlock_handover":
+      return unlockHandover(booking, command);
     default:
       return move(booking, command);
   }
@@ -410,6 +495,49 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
   ]);
 }
 
+function wrongPin(
+  booking: Booking | null,
+  command: Extract<BookingCommand, { type: "wrong_pin" }>,
+): Decision<Booking> {
+  const { actor, at, maxTries } = command;
+  if (!booking || !maySeeBooking(actor, booking)) return reject("not_found", "Booking not found");
+  if (!isItsRunner(actor, booking)) return reject("forbidden", "Not allowed for this booking");
+  if (booking.status !== "in_transit") {
+    return reject("conflict", `${cap(withArticle(booking.status))} booking cannot be delivered`, {
+      status: booking.status,
+    });
+  }
+  if (isLocked(booking)) return reject("conflict", HANDOVER_LOCKED);
+  const was = booking.pin_tries ?? 0;
+  const tries = was + 1;
+  const locks = tries >= maxTries;
+  return accept<Booking>(
+    { status: booking.status, pin_tries: was, handover_locked_at: null },
+    { pin_tries: tries, updated_at: at, ...(locks ? { handover_locked_at: at } : {}) },
+    locks
+      ? [
+          {
+            type: "booking.handover_locked",
+            data: { ...withRunner(booking, at.toISOString()), tries },
+          },
+        ]
+      : [],
+  );
+}
+
+function unlockHandover(
+  booking: Booking | null,
+  command: Extract<BookingCommand, { type: "unlock_handover" }>,
+): Decision<Booking> {
+  if (!booking) return reject("not_found", "Booking not found");
+  if (!isAdmin(command.actor)) return reject("forbidden", "Only an admin may unlock a handover");
+  if (!isLocked(booking)) return reject("conflict", "The handover of this booking is not locked");
+  return accept<Booking>(
+    { status: booking.status, handover_locked_at: booking.handover_locked_at },
+    { pin_tries: 0, handover_locked_at: null, updated_at: command.at },
+  );
+}
+
 function recordPayment(
   booking: Booking | null,
   command: Extract<BookingCommand, { type: "record_payment" }>,
@@ -471,7 +599,7 @@ function move(booking: Booking | null, command: BookingMove): Decision<Booking> 
       status: from,
     });
   }
-  const refusal = row.refuses?.(booking);
+  const refusal = row.refuses?.(booking, command);
   if (refusal) return reject("conflict", refusal, { payment_status: booking.payment_status });
   const changes: Partial<Booking> = {
     status: row.to,

@@ -88,3 +88,8 @@ export function validationError(error: z.ZodError): Errors.ValidationError {
   const summary = problems.map((problem) => `${problem.field}: ${problem.message}`).join("; ");
   return new Errors.ValidationError(`Invalid request: ${summary}`, "VALIDATION_ERROR", problems);
 }
+
+/** One field's problem, answered like zod's own (422 naming the field). */
+export function fieldError(field: string, message: string): Errors.ValidationError {
+  return validationError(new z.ZodError([{ code: "custom", path: field.split("."), message }]));
+}

@@ -1,0 +1,149 @@
+import { HANDOVER_ACTIONS } from "../../contracts";
+import { decide, isLocked, pinMatches, type Booking, type BookingMove } from "../../domain/booking";
+import type { LatLng } from "../../domain/geo";
+import { actionsOf, callerOf, clientError, orThrow } from "../../lib/action";
+import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
+import { photoStoreOf } from "../../lib/photos";
+import { runtimeOf } from "../../lib/runtime";
+import { fieldError } from "../../lib/zod-validator";
+import type { BookingDoc } from "../../models/booking.model";
+import { bookingsOf, toEntity, type BookingThis } from "./models";
+
+const action = actionsOf<BookingThis>();
+
+/** How long a handover waits for the track's position before it is recorded without one. */
+const POSITION_WAIT_MS = 1500;
+
+/**
+ * Proof at both ends (domain/booking.ts rows `proof`): the photo must be one this booking's runner
+ * uploaded for it, and the position is where the track was at that moment. A wrong PIN at the
+ * drop-off is counted (the `wrong_pin` command) and answered 422; the last allowed one locks the
+ * handover and alerts operations (`booking.handover_locked`).
+ */
+export async function handoverCommand(
+  service: BookingThis,
+  id: string,
+  command: BookingMove,
+  body: { photo_id?: string; pin?: string },
+): Promise<BookingMove> {
+  if (body.photo_id === undefined) return command;
+  const booking = await bookingsOf(service).load(id);
+  // Nothing to prove on a booking the caller cannot move: the move itself refuses it.
+  if (!booking || booking.runner_id !== command.actor.sub) return command;
+  await checkPhoto(service, booking, body.photo_id, command.actor.sub);
+  if (body.pin !== undefined && !pinMatches(booking, body.pin) && !isLocked(booking)) {
+    await wrongPin(service, booking, command);
+  }
+  const position = await positionAt(service, id, command.at);
+  return { ...command, proof: { photo_id: body.photo_id, position }, pin: body.pin };
+}
+
+async function checkPhoto(
+  service: BookingThis,
+  booking: Booking,
+  photoId: string,
+  runnerId: string,
+) {
+  const meta = await photoStoreOf(service).meta(photoId);
+  const ours =
+    meta !== null &&
+    meta.subject.kind === "booking" &&
+    meta.subject.id === booking._id &&
+    meta.uploaded_by.role === "runner" &&
+    meta.uploaded_by.sub === runnerId;
+  if (!ours) {
+    throw fieldError(
+      "photo_id",
+      "not a photo of this booking you uploaded (POST /api/bookings/:id/photos)",
+    );
+  }
+}
+
+/** Counts the wrong PIN, then refuses the delivery: 422, with the tries left (or the lock). */
+async function wrongPin(service: BookingThis, booking: Booking, command: BookingMove) {
+  const { pinTries } = runtimeOf(service.broker).config.handover;
+  const outcome = await bookingsOf(service).execute(
+    booking._id,
+    decide,
+    () => ({
+      type: "wrong_pin" as const,
+      actor: command.actor,
+      at: command.at,
+      maxTries: pinTries,
+    }),
+    { retries: 3 },
+  );
+  const saved = orThrow(outcome);
+  if (isLocked(saved)) {
+    throw clientError(
+      "CONFLICT",
+      `The PIN does not match. ${pinTries} wrong PINs: the handover is locked, and operations will contact you`,
+      { handover_locked: true },
+    );
+  }
+  const left = pinTries - (saved.pin_tries ?? 0);
+  throw fieldError("pin", `does not match: ${left} ${left === 1 ? "try" : "tries"} left`);
+}
+
+/** The track's last fix at a time, and its ETA then, as the tracking service answers. */
+export interface TrackFix {
+  lat: number;
+  lng: number;
+  recorded_at: string;
+  eta_seconds?: number | null;
+}
+
+/** The track's last fix at `at`: null when the tracking service has none or does not answer. */
+export async function trackAt(
+  service: BookingThis,
+  id: string,
+  at: Date,
+): Promise<TrackFix | null> {
+  try {
+    return await service.broker.call<TrackFix | null, { booking_id: string; at: string }>(
+      "tracking.positionAt",
+      { booking_id: id, at: at.toISOString() },
+      { timeout: POSITION_WAIT_MS },
+    );
+  } catch (error) {
+    service.logger.warn(`no track position for booking ${id}`, error);
+    return null;
+  }
+}
+
+async function positionAt(service: BookingThis, id: string, at: Date): Promise<LatLng | null> {
+  const fix = await trackAt(service, id, at);
+  return fix ? { lat: fix.lat, lng: fix.lng } : null;
+}
+
+/** An admin lets a locked handover be tried again (having spoken to the owner and the runner). */
+export const unlockHandover = action(HANDOVER_ACTIONS.unlockHandover, async function (ctx) {
+  const caller = callerOf(ctx);
+  const outcome = await bookingsOf(this).execute(
+    ctx.params.id,
+    decide,
+    () => ({ type: "unlock_handover" as const, actor: caller, at: new Date() }),
+    { retries: 3 },
+  );
+  return toEntity(orThrow(outcome), caller);
+});
+
+/** Handovers locked by wrong PINs, newest first: the operations page's list. */
+export const handoverLocks = action(HANDOVER_ACTIONS.handoverLocks, async function (ctx) {
+  const { limit, cursor } = ctx.params;
+  const rows = await this.models.bookings
+    .find({ handover_locked_at: { $ne: null }, ...afterCursor(cursor) }, { outbox: 0 })
+    .sort(PAGE_SORT)
+    .limit(limit + 1)
+    .lean<BookingDoc[]>();
+  const page = toPage(rows, limit);
+  const caller = callerOf(ctx);
+  return {
+    items: page.items.map((doc) => ({
+      ...toEntity(doc, caller),
+      handover_locked_at: doc.handover_locked_at?.toISOString() ?? null,
+      pin_tries: doc.pin_tries ?? 0,
+    })),
+    next_cursor: page.next_cursor,
+  };
+});
