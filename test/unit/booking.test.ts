@@ -6,6 +6,7 @@ import {
   decide,
   freesRunner,
   holdReleasedBecause,
+  pinMatches,
   slotIsFree,
   type Booking,
   type BookingMove,
@@ -82,6 +83,11 @@ const about = {
 };
 const withRunner = { ...about, runner_id: "runner-1" };
 
+const PIN = "048213";
+const PICKUP_PHOTO = { photo_id: "p-1", position: { lat: -6.2, lng: 106.8 } };
+/** The track had no fix yet at the drop-off. */
+const DROPOFF_PHOTO = { photo_id: "p-2", position: null };
+
 const NOT_FOUND = "Booking not found";
 const FORBIDDEN = "Not allowed for this booking";
 
@@ -122,11 +128,23 @@ const LEGAL: LegalMove[] = [
   },
   {
     from: "accepted",
-    command: move("pickup", runner),
-    changes: { status: "picked_up", runner_id: "runner-1", picked_up_at: AT },
+    command: move("pickup", runner, { proof: PICKUP_PHOTO }),
+    changes: {
+      status: "picked_up",
+      runner_id: "runner-1",
+      picked_up_at: AT,
+      pickup_proof: { photo_id: "p-1", at: AT, position: { lat: -6.2, lng: 106.8 } },
+    },
     event: {
       type: "booking.pet_picked_up",
-      data: { ...withRunner, pet_name: "Rex", picked_up_at: AT.toISOString() },
+      data: {
+        ...withRunner,
+        pet_name: "Rex",
+        picked_up_at: AT.toISOString(),
+        photo_id: "p-1",
+        proof_lat: -6.2,
+        proof_lng: 106.8,
+      },
     },
   },
   {
@@ -140,16 +158,27 @@ const LEGAL: LegalMove[] = [
   },
   {
     from: "in_transit",
-    command: move("deliver", runner),
+    // One wrong PIN before: the right one starts the count again.
+    extra: { handover_pin: PIN, pin_tries: 1, handover_locked_at: null },
+    command: move("deliver", runner, { proof: DROPOFF_PHOTO, pin: PIN }),
+    relies: { handover_locked_at: null },
     changes: {
       status: "delivered",
       runner_id: "runner-1",
       delivered_at: AT,
       auto_confirm_at: new Date(AT.getTime() + 60_000),
+      dropoff_proof: { photo_id: "p-2", at: AT, position: null, pin_verified: true },
+      pin_tries: 0,
     },
     event: {
       type: "booking.delivered",
-      data: { ...withRunner, pet_name: "Rex", delivered_at: AT.toISOString() },
+      data: {
+        ...withRunner,
+        pet_name: "Rex",
+        delivered_at: AT.toISOString(),
+        photo_id: "p-2",
+        pin_verified: true,
+      },
     },
   },
   ...[owner, SYSTEM].map((actor): LegalMove => ({
@@ -688,6 +717,111 @@ const ROUTED = new Map(
     }),
   ),
 );
+
+describe("proof at both ends", () => {
+  const inTransit = (extra: Partial<Booking> = {}) =>
+    booking("in_transit", { handover_pin: PIN, pin_tries: 0, handover_locked_at: null, ...extra });
+  const wrongPin = (actor: Actor = runner) =>
+    ({ type: "wrong_pin", actor, at: AT, maxTries: 3 }) as const;
+
+  it("given an accepted booking, when its runner picks up without a photo, then it is refused", () => {
+    given(booking("accepted"))
+      .when(move("pickup", runner))
+      .thenRefused("conflict", "A photo of the pet is needed (photo_id)", {
+        payment_status: "held",
+      });
+  });
+
+  it("given a booking in transit, when its runner delivers with another PIN, then it is refused and nothing changes", () => {
+    given(inTransit())
+      .when(move("deliver", runner, { proof: DROPOFF_PHOTO, pin: "048214" }))
+      .thenRefused("conflict", "The PIN does not match", { payment_status: "held" });
+    given(inTransit())
+      .when(move("deliver", runner, { proof: DROPOFF_PHOTO, pin: "04821" }))
+      .thenRefused("conflict", "The PIN does not match", { payment_status: "held" });
+  });
+
+  it("given a locked handover, when its runner delivers with the right PIN, then it is refused", () => {
+    given(inTransit({ handover_locked_at: EARLIER, pin_tries: 3 }))
+      .when(move("deliver", runner, { proof: DROPOFF_PHOTO, pin: PIN }))
+      .thenRefused(
+        "conflict",
+        "The handover is locked after too many wrong PINs: operations will contact you",
+        { payment_status: "held" },
+      );
+  });
+
+  it("given a booking made before PINs, when its runner delivers with a photo, then the PIN is not asked", () => {
+    given(booking("in_transit"))
+      .when(move("deliver", runner, { proof: DROPOFF_PHOTO, pin: "1234" }))
+      .thenChanges({
+        status: "delivered",
+        runner_id: "runner-1",
+        updated_at: AT,
+        delivered_at: AT,
+        auto_confirm_at: new Date(AT.getTime() + 60_000),
+        dropoff_proof: { photo_id: "p-2", at: AT, position: null, pin_verified: false },
+      });
+  });
+
+  it("given no wrong PIN yet, when its runner gives one, then it is counted, guarded on the count", () => {
+    given(inTransit())
+      .when(wrongPin())
+      .thenAccepted({
+        expect: { status: "in_transit", pin_tries: 0, handover_locked_at: null },
+        changes: { pin_tries: 1, updated_at: AT },
+        events: [],
+      });
+  });
+
+  it("given two wrong PINs of three, when the third comes, then the handover locks and operations hear of it", () => {
+    given(inTransit({ pin_tries: 2 }))
+      .when(wrongPin())
+      .thenAccepted({
+        expect: { status: "in_transit", pin_tries: 2, handover_locked_at: null },
+        changes: { pin_tries: 3, handover_locked_at: AT, updated_at: AT },
+        events: [{ type: "booking.handover_locked", data: { ...withRunner, tries: 3 } }],
+      });
+  });
+
+  it("given a wrong PIN, when it comes from another runner, the owner or a booking not in transit, then it is refused", () => {
+    given(inTransit()).when(wrongPin(otherRunner)).thenRefused("not_found", NOT_FOUND);
+    given(inTransit()).when(wrongPin(owner)).thenRefused("forbidden", FORBIDDEN);
+    given(booking("picked_up"))
+      .when(wrongPin())
+      .thenRefused("conflict", "A picked_up booking cannot be delivered", { status: "picked_up" });
+    given(inTransit({ handover_locked_at: EARLIER }))
+      .when(wrongPin())
+      .thenRefused(
+        "conflict",
+        "The handover is locked after too many wrong PINs: operations will contact you",
+      );
+  });
+
+  it("given a locked handover, when an admin unlocks it, then the tries start again; anyone else, or no lock, is refused", () => {
+    const unlock = (actor: Actor) => ({ type: "unlock_handover", actor, at: AT }) as const;
+    given(inTransit({ handover_locked_at: EARLIER, pin_tries: 3 }))
+      .when(unlock(admin))
+      .thenAccepted({
+        expect: { status: "in_transit", handover_locked_at: EARLIER },
+        changes: { pin_tries: 0, handover_locked_at: null, updated_at: AT },
+        events: [],
+      });
+    given(inTransit({ handover_locked_at: EARLIER }))
+      .when(unlock(owner))
+      .thenRefused("forbidden", "Only an admin may unlock a handover");
+    given(inTransit())
+      .when(unlock(admin))
+      .thenRefused("conflict", "The handover of this booking is not locked");
+  });
+
+  it("given PINs of every kind, then only the same digits match", () => {
+    const withPin = booking("in_transit", { handover_pin: PIN });
+    expect(
+      [PIN, "048214", "04821", "0482130", "", undefined].map((pin) => pinMatches(withPin, pin)),
+    ).toEqual([true, false, false, false, false, false]);
+  });
+});
 
 describe("the move table is the single source", () => {
   it.each(MOVE_NAMES)(
