@@ -68,6 +68,54 @@ function showFacts(track) {
   }
 }
 
+/** Photos are served only with the bearer token: fetched, then shown from a blob. */
+const shownPhotos = new Map();
+async function showProof(id, proof, label) {
+  const figure = document.getElementById(id);
+  if (!proof) return;
+  figure.hidden = false;
+  const at = new Date(proof.at).toLocaleTimeString();
+  figure.querySelector("figcaption").textContent =
+    `${label} at ${at}${proof.pin_verified ? ", PIN checked" : ""}`;
+  if (shownPhotos.get(id) === proof.photo_id) return;
+  shownPhotos.set(id, proof.photo_id);
+  const path = `/api/bookings/${encodeURIComponent(bookingId)}/photos/${encodeURIComponent(proof.photo_id)}`;
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) return;
+  const img = figure.querySelector("img");
+  img.src = URL.createObjectURL(await response.blob());
+  img.dataset.photoId = proof.photo_id;
+}
+
+/** The PIN (the owner's to give), the proof photos, and a link to share the trip. */
+function showHandover(booking) {
+  document.getElementById("handover").hidden = false;
+  const pin = document.getElementById("pin");
+  pin.hidden = !booking.handover_pin || ARRIVED.includes(booking.status);
+  document.getElementById("pin-value").textContent = booking.handover_pin ?? "";
+  void showProof("pickup-proof", booking.pickup_proof, "Picked up");
+  void showProof("dropoff-proof", booking.dropoff_proof, "Handed over");
+  document.getElementById("share").hidden = !booking.handover_pin || OVER.includes(booking.status);
+  if (booking.handover_locked) {
+    notify("Too many wrong PINs: the handover is on hold until our operations team clears it.");
+  }
+}
+
+/** A trip that is over is shared no more. */
+const OVER = ["confirmed", "completed", "cancelled", "expired"];
+
+document.getElementById("share").addEventListener("click", async () => {
+  const made = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/share`, {
+    method: "POST",
+    body: JSON.stringify({}),
+  });
+  const out = document.getElementById("share-link");
+  out.textContent =
+    made.status === 201
+      ? `${location.origin}${made.body.url} (until ${new Date(made.body.expires_at).toLocaleString()})`
+      : "The trip cannot be shared right now.";
+});
+
 function redraw() {
   const { booking, route, runner } = trip;
   if (!booking) return;
@@ -93,11 +141,18 @@ async function load() {
   document.getElementById("title").textContent = `${booking.body.pet_name}'s trip`;
   document.getElementById("subtitle").textContent = booking.body.booking_number;
   showSteps(booking.body.status);
+  showHandover(booking.body);
   const track = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/track?limit=2000`);
   if (track.status === 200) {
     trip.route = track.body.waypoints.map(({ lat, lng }) => ({ lat, lng }));
     trip.runner = trip.route.at(-1) ?? null;
     showFacts(track.body);
+    if (track.body.welfare) {
+      notify(
+        "The runner has stopped for a while: our operations team is checking on your pet.",
+        "warn",
+      );
+    }
   } else {
     showFacts(null);
   }
@@ -142,7 +197,10 @@ function watch() {
   socket.on("booking:status", async ({ status }) => {
     showSteps(status);
     const booking = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}`);
-    if (booking.status === 200) trip.booking = booking.body;
+    if (booking.status === 200) {
+      trip.booking = booking.body;
+      showHandover(booking.body);
+    }
     if (ARRIVED.includes(status)) document.getElementById("eta").textContent = "Arrived";
     showFacts(null);
   });

@@ -55,7 +55,8 @@ function contentSecurityPolicy(config: Config): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    `img-src 'self' data:${tiles}`,
+    // blob: the proof photos, fetched with the bearer token and shown from memory.
+    `img-src 'self' data: blob:${tiles}`,
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",

@@ -9,6 +9,7 @@ import { HTTP_STATUS, STATUS_OF_OUTCOME } from "../../lib/http-status";
 import { documented, errorResponse } from "../../lib/openapi";
 import { assetOf, pagesConfig, servePublic } from "./pages";
 import { stripeWebhook } from "./stripe-webhook";
+import { photoAnswer, photoUpload } from "./uploads";
 
 /** What an Idempotency-Key may be: Stripe's rule, visible ASCII up to 255 characters. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -77,6 +78,26 @@ const API_ALIASES = {
   "POST ops/dead-letters/replay": "api.dlqReplay",
 };
 
+/** Who may call the API from a browser: the origins of CORS_ORIGINS. */
+const API_CORS = {
+  origin(this: ApiThis, origin: string) {
+    return runtimeOf(this.broker).config.http.corsOrigins.includes(origin);
+  },
+  methods: ["GET", "POST", "PATCH", "DELETE"],
+  allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
+  maxAge: 600,
+};
+
+/**
+ * What an action's answer means on the wire: its outcome a status (201 created, 202 queued), and
+ * a photo's bytes the image itself (uploads.ts).
+ */
+function answer(ctx: Context, _route: unknown, _req: unknown, _res: unknown, data: unknown) {
+  const meta = ctx.meta as KilatMeta & { $statusCode?: number };
+  if (meta.$outcome) meta.$statusCode = STATUS_OF_OUTCOME[meta.$outcome];
+  return photoAnswer(meta, data);
+}
+
 /** The gateway's routes, in the order moleculer-web matches them. */
 export const ROUTES: ApiRouteSchema[] = [
   {
@@ -124,23 +145,50 @@ export const ROUTES: ApiRouteSchema[] = [
         () => "track.html",
       ),
       "GET ops": page("The operators' page (admins): open as /ops#token=<JWT>", () => "ops.html"),
+      "GET share": page(
+        "A trip shared by its owner, without a login: open as /share#<share token>",
+        () => "share.html",
+      ),
+      // The share link's secret is the key: no bearer token.
+      "GET api/shared/:token": "booking.shared",
       "GET pages/config.json": page("What the pages need of the configuration", () => null),
       "GET pages/:file": page("The pages' scripts and styles", (req) => assetOf(req)),
     },
   },
   {
+    // Photos: the image's bytes as the body, read and cleaned by the gateway (uploads.ts) once
+    // the caller is known to be allowed, then the action with the clean image.
+    name: "photo-uploads",
     path: "/api",
     mappingPolicy: "restrict",
     authentication: true,
     authorization: true,
-    cors: {
-      origin(this: ApiThis, origin: string) {
-        return runtimeOf(this.broker).config.http.corsOrigins.includes(origin);
-      },
-      methods: ["GET", "POST", "PATCH", "DELETE"],
-      allowedHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
-      maxAge: 600,
+    cors: API_CORS,
+    bodyParsers: false,
+    aliases: {
+      "POST bookings/:id/photos": photoUpload(
+        "booking.uploadPhoto",
+        "The booking's runner adds a photo of a handover: ?stage=pickup (accepted) or dropoff (picked up, in transit)",
+        ["stage"],
+      ),
+      "POST pets/:id/photos": photoUpload(
+        "booking.petPhotoUpload",
+        "The pet's owner adds a photo of it or of its vaccination record",
+      ),
+      "POST runners/me/documents": photoUpload(
+        "runner.uploadDocument",
+        "A runner adds a photo of a document for its verification",
+      ),
     },
+    onAfterCall: answer,
+  },
+  {
+    name: "api",
+    path: "/api",
+    mappingPolicy: "restrict",
+    authentication: true,
+    authorization: true,
+    cors: API_CORS,
     bodyParsers: { json: { limit: "64kb", strict: true } },
     aliases: API_ALIASES,
     /** An app's `Idempotency-Key`, for the actions that create something (README, "Retries"). */
@@ -158,11 +206,6 @@ export const ROUTES: ApiRouteSchema[] = [
       }
       (ctx.meta as KilatMeta).idempotencyKey = key;
     },
-    /** What an action's outcome means on the wire: 201 created, 202 queued. */
-    onAfterCall(ctx: Context, _route: unknown, _req: unknown, _res: unknown, data: unknown) {
-      const meta = ctx.meta as KilatMeta & { $statusCode?: number };
-      if (meta.$outcome) meta.$statusCode = STATUS_OF_OUTCOME[meta.$outcome];
-      return data;
-    },
+    onAfterCall: answer,
   },
 ];

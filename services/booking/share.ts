@@ -60,7 +60,7 @@ export const create = action(HANDOVER_ACTIONS.shareCreate, async function (ctx) 
     revoked_at: null,
   });
   ctx.meta.$outcome = "created";
-  return { ...linkEntity(doc.toObject()), token, url: `/share/${token}` };
+  return { ...linkEntity(doc.toObject()), token, url: `/share#${token}` };
 });
 
 /** The booking's links, without their secrets. */
