@@ -1,5 +1,6 @@
 import { TripMap } from "/pages/map.js";
 import { api, notify, pageConfig, takeToken, tokenProblem } from "/pages/page.js";
+import { watchAlerts } from "/pages/ops-alerts.js";
 
 /**
  * The operators' page (admins): online and busy runners on a map, live from `runners:subscribe`;
@@ -207,6 +208,7 @@ function watch() {
 if (!token) notify("This link has no access token: open it with an admin token (#token=…).");
 else if (await loadRunners()) {
   watch();
+  watchAlerts(token);
   await Promise.all([loadWaiting(), loadLetters()]);
   setInterval(() => void loadWaiting(), 5000);
   setInterval(showWaiting, 1000);

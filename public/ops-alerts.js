@@ -1,0 +1,120 @@
+import { api, notify } from "/pages/page.js";
+
+/**
+ * What needs a person on the operations page: pets stopped too long aboard (welfare alerts),
+ * handovers locked by wrong PINs (with the unlock), and runners waiting for verification (their
+ * documents, and the decision). Read every few seconds; each list is the server's, as it is.
+ */
+const cell = (content) => {
+  const td = document.createElement("td");
+  if (typeof content === "string") td.textContent = content;
+  else td.append(content);
+  return td;
+};
+const button = (label, onClick) => {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  return b;
+};
+const since = (iso) => `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000))} min`;
+
+function fill(id, countId, items, toRow) {
+  document.getElementById(countId).textContent = String(items.length);
+  document.getElementById(id).replaceChildren(...items.map(toRow));
+}
+
+async function loadWelfare(token) {
+  const { status, body } = await api(token, "/api/ops/welfare-alerts");
+  if (status !== 200) return;
+  const open = (body.items ?? []).filter((alert) => !alert.cleared_at);
+  fill("welfare", "welfare-count", open, (alert) => {
+    const tr = document.createElement("tr");
+    tr.dataset.booking = alert.booking_id;
+    tr.append(
+      cell(alert.booking_number),
+      cell(alert.runner_id),
+      cell(alert.reason === "silent" ? "no fixes" : "not moving"),
+      cell(since(alert.since)),
+    );
+    return tr;
+  });
+}
+
+async function loadLocks(token) {
+  const { status, body } = await api(token, "/api/ops/handover-locks");
+  if (status !== 200) return;
+  fill("locks", "lock-count", body.items ?? [], (booking) => {
+    const tr = document.createElement("tr");
+    tr.dataset.booking = booking.booking_id;
+    tr.append(
+      cell(booking.booking_number),
+      cell(booking.runner_id ?? "–"),
+      cell(String(booking.pin_tries)),
+      cell(
+        button("Unlock", async () => {
+          const path = `/api/bookings/${encodeURIComponent(booking.booking_id)}/handover/unlock`;
+          const done = await api(token, path, { method: "POST", body: "{}" });
+          notify(done.status === 200 ? "" : (done.body.message ?? "Could not unlock"));
+          await loadLocks(token);
+        }),
+      ),
+    );
+    return tr;
+  });
+}
+
+/** A runner's document, fetched with the token and opened from memory. */
+async function openDocument(token, runnerId, photoId) {
+  const path = `/api/runners/${encodeURIComponent(runnerId)}/documents/${encodeURIComponent(photoId)}`;
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (response.ok) window.open(URL.createObjectURL(await response.blob()), "_blank", "noopener");
+}
+
+async function decide(token, runnerId, decision) {
+  const path = `/api/runners/${encodeURIComponent(runnerId)}/verification`;
+  const done = await api(token, path, { method: "POST", body: JSON.stringify({ decision }) });
+  notify(done.status === 200 ? "" : (done.body.message ?? "Could not record the decision"));
+  await loadVerifications(token);
+}
+
+async function loadVerifications(token) {
+  const { status, body } = await api(token, "/api/runners/verifications");
+  if (status !== 200) return;
+  const pending = (body.items ?? []).filter((r) => (r.status ?? "pending") === "pending");
+  fill("verifications", "verify-count", pending, (runner) => {
+    const tr = document.createElement("tr");
+    tr.dataset.runner = runner.runner_id;
+    const docs = document.createElement("span");
+    for (const [i, id] of (runner.documents ?? []).entries()) {
+      docs.append(button(`#${i + 1}`, () => void openDocument(token, runner.runner_id, id)));
+    }
+    const caps = runner.capabilities ?? runner;
+    tr.append(
+      cell(runner.name ?? runner.runner_id),
+      cell(caps.vehicle_kind ?? "–"),
+      cell((caps.species ?? []).join(", ") || "–"),
+      cell(docs),
+      cell(
+        (() => {
+          const both = document.createElement("span");
+          both.append(
+            button("Verify", () => void decide(token, runner.runner_id, "verified")),
+            button("Reject", () => void decide(token, runner.runner_id, "rejected")),
+          );
+          return both;
+        })(),
+      ),
+    );
+    return tr;
+  });
+}
+
+/** Loads the three lists now and every `everyMs`. */
+export function watchAlerts(token, everyMs = 5000) {
+  const load = () =>
+    Promise.all([loadWelfare(token), loadLocks(token), loadVerifications(token)]).catch(() => {});
+  void load();
+  setInterval(load, everyMs);
+}
