@@ -1,8 +1,11 @@
 import { z } from "zod";
-import type { Availability } from "../domain/runner";
+import { CRATE_SIZES, PET_TYPES, VEHICLE_KINDS } from "../config/defaults";
+import type { PetNeeds } from "../domain/pets";
+import { type Availability, type Capabilities, type VerificationStatus } from "../domain/runner";
 import { isoTime } from "../events/schemas";
 import { contracts } from "./action";
 import { IdParams, Latitude, Longitude, NoParams, Point, text } from "./common";
+import { CleanImageParams } from "./photo";
 
 export const LocationParams = z
   .object({
@@ -39,14 +42,77 @@ export const UploadLocationsParams = z
   })
   .strict();
 
+/** The most pets a booking may ever have (MAX_PETS_PER_BOOKING's ceiling): what a runner may carry. */
+export const MAX_PETS_CARRIED = 10;
+
+/** Photo ids, as the uploads answered them. */
+const photoId = z.string().min(1).max(64);
+
 export const ProfileParams = z
   .object({
     name: text(80).optional(),
+    /** Free words about the vehicle (a plate, a colour); `vehicle_kind` is what dispatch reads. */
     vehicle: text(80).optional(),
     stripe_account_id: z
       .string()
       .regex(/^acct_[A-Za-z0-9]{1,64}$/, "expected a Stripe connected account id (acct_…)")
       .optional(),
+    vehicle_kind: z.enum(VEHICLE_KINDS).optional(),
+    crate_capacity: z
+      .object({
+        largest: z.enum(CRATE_SIZES),
+        pets: z.number().int().min(1).max(MAX_PETS_CARRIED),
+      })
+      .strict()
+      .optional(),
+    species: z
+      .array(z.enum(PET_TYPES))
+      .min(1, "name at least one species")
+      .refine((list) => new Set(list).size === list.length, "must not name a species twice")
+      .optional(),
+    air_conditioning: z.boolean().optional(),
+  })
+  .strict();
+
+/** What carrying a booking's pets takes (domain/pets.ts), as the booking service passes it. */
+export const PetNeedsParams = z
+  .object({
+    species: z.array(z.enum(PET_TYPES)).max(PET_TYPES.length),
+    crate_size: z.enum(CRATE_SIZES).nullable(),
+    count: z.number().int().min(1).max(MAX_PETS_CARRIED),
+    needs_ac: z.boolean(),
+  })
+  .strict() satisfies z.ZodType<PetNeeds>;
+
+export const RequestVerificationParams = z
+  .object({
+    /** Photos of the runner's documents (licence, vehicle, crate), uploaded first. */
+    documents: z
+      .array(photoId)
+      .min(1, "send at least one document")
+      .max(10)
+      .refine((list) => new Set(list).size === list.length, "must not name a document twice"),
+  })
+  .strict();
+
+export const DecideVerificationParams = IdParams.extend({
+  decision: z.enum(["verified", "rejected"]),
+  /** Told to the runner: why a rejection, what to send again. */
+  note: text(500, { lines: true }).optional(),
+}).strict();
+
+/** The statuses of runners who asked for verification. */
+export const ASKED_STATUSES = [
+  "pending",
+  "verified",
+  "rejected",
+] as const satisfies readonly VerificationStatus[];
+
+export const VerificationQueueParams = z
+  .object({
+    /** Only this status; left out: every runner that asked, pending first. */
+    status: z.enum(ASKED_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
   })
   .strict();
 
@@ -80,10 +146,29 @@ export const RUNNER_ACTIONS = contracts({
     params: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(),
   },
   payoutAccount: { params: z.object({ runner_id: z.string().min(1).max(128) }), internal: true },
-  /** For the booking service's accept: the runner goes busy on the booking, if online. */
-  claim: { params: RunnerBookingParams.extend({ accepted_at: isoTime }).strict(), internal: true },
+  /**
+   * For the booking service's accept: the runner goes busy on the booking, if online, verified,
+   * and (with `needs`, the booking's) able to carry its pets.
+   */
+  claim: {
+    params: RunnerBookingParams.extend({
+      accepted_at: isoTime,
+      needs: PetNeedsParams.optional(),
+    }).strict(),
+    internal: true,
+  },
   /** Gives back a claim whose accept lost its race. */
   release: { params: RunnerBookingParams, internal: true },
+  /** A photo of one of the runner's documents; the gateway sends the cleaned image. */
+  uploadDocument: { roles: ["runner"], params: z.object({ image: CleanImageParams }).strict() },
+  /** A document's bytes: for that runner and admins. */
+  document: {
+    roles: ["runner", "admin"],
+    params: IdParams.extend({ photoId }).strict(),
+  },
+  requestVerification: { roles: ["runner"], params: RequestVerificationParams },
+  verificationQueue: { roles: ["admin"], params: VerificationQueueParams },
+  decideVerification: { roles: ["admin"], params: DecideVerificationParams },
 });
 
 /**
@@ -103,8 +188,17 @@ export type FixResult =
       };
     };
 
+/** A runner's verification as the API shows it (the deciding admin only to admins). */
+export interface VerificationEntity {
+  status: VerificationStatus;
+  documents: string[];
+  requested_at: string | null;
+  decided_at: string | null;
+  note: string | null;
+}
+
 /** A runner as the API shows it. */
-export interface RunnerEntity {
+export interface RunnerEntity extends Capabilities {
   runner_id: string;
   name: string | null;
   vehicle: string | null;
@@ -112,6 +206,7 @@ export interface RunnerEntity {
   availability: Availability;
   active_booking_id: string | null;
   position: { lat: number; lng: number; reported_at: string } | null;
+  verification: VerificationEntity;
 }
 
 export interface OfferEntity {
@@ -119,4 +214,14 @@ export interface OfferEntity {
   pickup: { lat: number; lng: number };
   offered_at: string;
   expires_at: string;
+  /** What carrying the pets takes; null when the booking does not say. */
+  needs: PetNeeds | null;
+}
+
+/** One runner in the admins' verification queue. */
+export interface VerificationRequestEntity extends Capabilities {
+  runner_id: string;
+  name: string | null;
+  vehicle: string | null;
+  verification: VerificationEntity & { decided_by: string | null };
 }

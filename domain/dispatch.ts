@@ -7,7 +7,9 @@ import {
   withArticle,
   cap,
 } from "./decider";
+import type { EventPayload } from "../events/catalog";
 import { isMappable, type LatLng } from "./geo";
+import type { PetNeeds } from "./pets";
 
 /**
  * Dispatch of one booking: who is offered it, and when to move on. It waits until both the
@@ -38,6 +40,11 @@ export interface Dispatch {
   booking_number?: string;
   /** The booking's owner, known with the pickup: its offers name it (its integrations hear them). */
   owner_id?: string;
+  /**
+   * What carrying its pets takes, known with the pickup: only runners who can are offered it.
+   * Absent when the booking did not say (made before needs were kept): any verified runner.
+   */
+  needs?: PetNeeds;
   pickup: LatLng | null;
   escrow_held: boolean;
   status: DispatchStatus;
@@ -52,7 +59,13 @@ export interface Dispatch {
 
 /** What happened to a booking's dispatch; stamped with the booking and the time (`DispatchCommand`). */
 export type DispatchStep =
-  | { type: "pickup_known"; pickup: LatLng; booking_number: string; owner_id: string }
+  | {
+      type: "pickup_known";
+      pickup: LatLng;
+      booking_number: string;
+      owner_id: string;
+      needs?: PetNeeds;
+    }
   | { type: "escrow_held" }
   | { type: "offer"; runner_id: string; expires_at: Date }
   /** No free runner in range: to the back of the queue (sweeps take the longest-waiting first). */
@@ -152,6 +165,7 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
               pickup: command.pickup,
               booking_number: command.booking_number,
               owner_id: command.owner_id,
+              ...(command.needs ? { needs: command.needs } : {}),
             }
           : { escrow_held: true };
       const next = { ...dispatch, ...known };
@@ -207,6 +221,29 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
     default:
       return unreachable(command);
   }
+}
+
+/**
+ * What a booking's request says its pets need, or undefined when it says nothing of them (a
+ * request from before they were kept). A field left out reads as asking nothing of it; a
+ * request that names no species asks for its pet type.
+ */
+export function needsOfRequest(request: EventPayload<"booking.requested">): PetNeeds | undefined {
+  const { pet_count, species, crate_size, needs_ac } = request;
+  if (
+    pet_count === undefined &&
+    species === undefined &&
+    crate_size === undefined &&
+    needs_ac === undefined
+  )
+    return undefined;
+  const named = species && species.length > 0 ? species : [request.pet_type];
+  return {
+    species: [...new Set(named)],
+    crate_size: crate_size ?? null,
+    count: pet_count ?? named.length,
+    needs_ac: needs_ac ?? false,
+  };
 }
 
 /** A runner who could take a booking, and how far they are from its pickup. */

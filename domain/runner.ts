@@ -1,5 +1,15 @@
-import { accept, reject, unreachable, type Decision, withArticle, cap } from "./decider";
+import { CRATE_SIZES, type CrateSize, type PetType, type VehicleKind } from "../config/defaults";
+import {
+  accept,
+  reject,
+  unreachable,
+  type Decision,
+  type Expect,
+  withArticle,
+  cap,
+} from "./decider";
 import type { LatLng } from "./geo";
+import type { PetNeeds } from "./pets";
 
 /**
  * A runner's availability: offline → online (taking offers) → busy (on a booking, from its
@@ -15,6 +25,43 @@ export interface Offer {
   pickup: LatLng;
   offered_at: Date;
   expires_at: Date;
+  /** What carrying the booking's pets takes; absent when the booking does not say. */
+  needs?: PetNeeds;
+}
+
+/** The biggest crate a runner's vehicle takes, and how many pets it carries at once. */
+export interface CrateCapacity {
+  largest: CrateSize;
+  pets: number;
+}
+
+/** What a runner can carry, as it says; an admin's verification vouches for it. */
+export interface Capabilities {
+  vehicle_kind: VehicleKind | null;
+  crate_capacity: CrateCapacity | null;
+  /** The species it accepts; none: it carries nothing yet. */
+  species: PetType[];
+  air_conditioning: boolean;
+}
+
+/**
+ * unverified → pending (the runner sent documents) → verified or rejected (an admin decided);
+ * a rejected runner may send documents again. Only a verified runner gets offers and accepts.
+ */
+export const VERIFICATION_STATUSES = ["unverified", "pending", "verified", "rejected"] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+export type VerificationDecision = Extract<VerificationStatus, "verified" | "rejected">;
+
+export interface Verification {
+  status: VerificationStatus;
+  /** Photo ids of the documents the runner uploaded (its own photos) for this request. */
+  documents: string[];
+  requested_at: Date | null;
+  decided_at: Date | null;
+  /** The admin who decided. */
+  decided_by: string | null;
+  /** What the admin told the runner, or why the verification was withdrawn. */
+  note: string | null;
 }
 
 export interface Runner {
@@ -33,20 +80,101 @@ export interface Runner {
    */
   active_since?: Date | null;
   offer: Offer | null;
+  /**
+   * What it can carry, and its verification. Absent on a runner that never set them (register
+   * does not write them), and on documents stored before they existed: such a runner reads as
+   * unverified, with no capabilities (`capabilitiesOf`, `verificationOf`).
+   */
+  vehicle_kind?: VehicleKind | null;
+  crate_capacity?: CrateCapacity | null;
+  species?: PetType[];
+  air_conditioning?: boolean;
+  verification?: Verification;
   created_at: Date;
   updated_at: Date;
 }
 
+export const UNVERIFIED: Verification = {
+  status: "unverified",
+  documents: [],
+  requested_at: null,
+  decided_at: null,
+  decided_by: null,
+  note: null,
+};
+
+export const verificationOf = (runner: Runner): Verification => runner.verification ?? UNVERIFIED;
+
+export const capabilitiesOf = (runner: Runner): Capabilities => ({
+  vehicle_kind: runner.vehicle_kind ?? null,
+  crate_capacity: runner.crate_capacity ?? null,
+  species: runner.species ?? [],
+  air_conditioning: runner.air_conditioning ?? false,
+});
+
+/** What a runner may change of its profile: who it is, where payouts go, what it can carry. */
+export type ProfileChanges = Partial<Pick<Runner, "name" | "vehicle" | "stripe_account_id">> &
+  Partial<{
+    vehicle_kind: VehicleKind;
+    crate_capacity: CrateCapacity;
+    species: PetType[];
+    air_conditioning: boolean;
+  }>;
+
+const CAPABILITY_FIELDS = [
+  "vehicle_kind",
+  "crate_capacity",
+  "species",
+  "air_conditioning",
+] as const;
+
+/** Why a verification was withdrawn by the runner's own change. */
+export const VEHICLE_CHANGED =
+  "You changed your vehicle or what it carries: upload documents of it and ask for verification again";
+
+/**
+ * Whether a change claims more than the admin verified: another vehicle, a bigger crate, more
+ * pets, air conditioning it did not have. Carrying less, or other species, needs no new check.
+ */
+function widens(runner: Runner, profile: ProfileChanges): boolean {
+  const now = capabilitiesOf(runner);
+  const crate = profile.crate_capacity;
+  return (
+    (profile.vehicle_kind !== undefined && profile.vehicle_kind !== now.vehicle_kind) ||
+    (crate !== undefined &&
+      (now.crate_capacity === null ||
+        CRATE_SIZES.indexOf(crate.largest) > CRATE_SIZES.indexOf(now.crate_capacity.largest) ||
+        crate.pets > now.crate_capacity.pets)) ||
+    (profile.air_conditioning === true && !now.air_conditioning)
+  );
+}
+
+/** The capabilities an admin needs to see before verifying: what is missing of them. */
+function missingCapabilities(runner: Runner): string[] {
+  const now = capabilitiesOf(runner);
+  return [
+    ...(now.vehicle_kind === null ? ["vehicle_kind"] : []),
+    ...(now.crate_capacity === null ? ["crate_capacity"] : []),
+    ...(now.species.length === 0 ? ["species"] : []),
+  ];
+}
+
 export type RunnerCommand = { at: Date } & (
   | { type: "register"; runner_id: string }
+  | { type: "update_profile"; profile: ProfileChanges }
+  /** `documents`: photo ids the service checked are this runner's own uploads. */
+  | { type: "request_verification"; documents: string[] }
+  /** `by`: the deciding admin. */
   | {
-      type: "update_profile";
-      profile: Partial<Pick<Runner, "name" | "vehicle" | "stripe_account_id">>;
+      type: "decide_verification";
+      decision: VerificationDecision;
+      note: string | null;
+      by: string;
     }
   | { type: "go_online"; position: LatLng }
   /** `by: "system"`: silent past RUNNER_STALE_AFTER; a busy runner's trip goes on regardless. */
   | { type: "go_offline"; by: "runner" | "system" }
-  | { type: "offer"; booking_id: string; pickup: LatLng; expires_at: Date }
+  | { type: "offer"; booking_id: string; pickup: LatLng; expires_at: Date; needs?: PetNeeds }
   | { type: "release_offer"; booking_id: string }
   /**
    * `at`: the booking's acceptance. Refused unless the runner is online (or busy: see decide).
@@ -119,7 +247,11 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
   }
   switch (command.type) {
     case "update_profile":
-      return accept<Runner>({}, { ...command.profile, updated_at: at });
+      return updateProfile(runner, command.profile, at);
+    case "request_verification":
+      return requestVerification(runner, command.documents, at);
+    case "decide_verification":
+      return decideVerification(runner, command, at);
     case "go_online": {
       const position = { last_lat: command.position.lat, last_lng: command.position.lng };
       // Only the offline → online move is an event; a repeat just refreshes the position.
@@ -173,6 +305,7 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
             pickup: command.pickup,
             offered_at: at,
             expires_at: command.expires_at,
+            ...(command.needs ? { needs: command.needs } : {}),
           },
           updated_at: at,
         },
@@ -236,4 +369,81 @@ export function decide(runner: Runner | null, command: RunnerCommand): Decision<
     default:
       return unreachable(command);
   }
+}
+
+/**
+ * Name, vehicle, payouts and capabilities. A change of capabilities is guarded on the
+ * verification it was decided on; claiming more than a verified runner was verified for
+ * withdraws the verification (the documents showed the vehicle as it was).
+ */
+function updateProfile(runner: Runner, profile: ProfileChanges, at: Date): Decision<Runner> {
+  if (!CAPABILITY_FIELDS.some((field) => profile[field] !== undefined))
+    return accept<Runner>({}, { ...profile, updated_at: at });
+  const verification = verificationOf(runner);
+  // null matches a document without a verification too.
+  const expect: Expect<Runner> = { "verification.status": runner.verification?.status ?? null };
+  if (verification.status !== "verified" || !widens(runner, profile))
+    return accept<Runner>(expect, { ...profile, updated_at: at });
+  return accept<Runner>(expect, {
+    ...profile,
+    verification: { ...UNVERIFIED, decided_at: at, note: VEHICLE_CHANGED },
+    updated_at: at,
+  });
+}
+
+/** The runner sends documents: pending, at the back of the queue (a new request replaces one). */
+function requestVerification(runner: Runner, documents: string[], at: Date): Decision<Runner> {
+  const verification = verificationOf(runner);
+  if (verification.status === "verified") return reject("conflict", "You are verified already");
+  const missing = missingCapabilities(runner);
+  if (missing.length > 0) {
+    return reject(
+      "conflict",
+      `Say what you carry (${missing.join(", ")}) before asking for verification`,
+      { missing },
+    );
+  }
+  return accept<Runner>(
+    { "verification.status": runner.verification?.status ?? null },
+    {
+      verification: { ...UNVERIFIED, status: "pending", documents, requested_at: at },
+      updated_at: at,
+    },
+  );
+}
+
+/** An admin decides a pending request, on the documents it saw: `runner.verification_decided`. */
+function decideVerification(
+  runner: Runner,
+  command: Extract<RunnerCommand, { type: "decide_verification" }>,
+  at: Date,
+): Decision<Runner> {
+  const verification = verificationOf(runner);
+  if (verification.status !== "pending") {
+    return reject(
+      "conflict",
+      `Only a pending verification can be decided; this runner is ${verification.status}`,
+      { status: verification.status },
+    );
+  }
+  const { decision, note, by } = command;
+  return accept<Runner>(
+    // A request sent again meanwhile brought other documents: the admin has not seen those.
+    { "verification.status": "pending", "verification.requested_at": verification.requested_at },
+    {
+      verification: { ...verification, status: decision, decided_at: at, decided_by: by, note },
+      updated_at: at,
+    },
+    [
+      {
+        type: "runner.verification_decided",
+        data: {
+          runner_id: runner._id,
+          decision,
+          ...(note ? { note } : {}),
+          occurred_at: at.toISOString(),
+        },
+      },
+    ],
+  );
 }

@@ -1,4 +1,6 @@
 import { RUNNER_ACTIONS } from "../../contracts";
+import { mayAccept } from "../../domain/eligibility";
+import { verificationOf } from "../../domain/runner";
 import { actionsOf, callerOf, notFound, orThrow, rejected } from "../../lib/action";
 import type { RunnerDoc } from "../../models/runner.model";
 import { commandRunner, ensureRunner, runnersOf } from "./commands";
@@ -17,10 +19,13 @@ export const online = action(RUNNER_ACTIONS.online, async function (ctx) {
   await this.geo.upsert(runner.sub, ctx.params, at);
   const command = { type: "go_online" as const, position: ctx.params, at };
   const doc = orThrow(await commandRunner(this, runner.sub, command, known));
-  // After the answer, on the background pool: the request does not wait for it, nor for its connections.
-  void dispatchNear(this.$background, ctx.params).catch((error: unknown) =>
-    this.logger.warn("dispatch after online failed", error),
-  );
+  // After the answer, on the background pool: the request does not wait for it, nor for its
+  // connections. An unverified runner is offered nothing: nothing to try for it.
+  if (verificationOf(doc).status === "verified") {
+    void dispatchNear(this.$background, ctx.params).catch((error: unknown) =>
+      this.logger.warn("dispatch after online failed", error),
+    );
+  }
   return runnerEntity(this, doc);
 });
 
@@ -31,12 +36,17 @@ export const offline = action(RUNNER_ACTIONS.offline, async function (ctx) {
 
 /**
  * For the booking service's accept, before its own guarded write: the runner goes busy on the
- * booking, refused (409) unless it is online. One write guarded on the availability it read, so
+ * booking, refused unless it is verified (403), able to carry the booking's pets when `needs`
+ * says what they are (409), and online (409). One write guarded on the availability it read, so
  * of this and a concurrent go-offline one wins: never an offline runner on an accepted booking.
  */
 export const claim = action(RUNNER_ACTIONS.claim, async function (ctx) {
-  const { runner_id, booking_id, accepted_at } = ctx.params;
-  orThrow(await takeBooking(this, runner_id, booking_id, new Date(accepted_at), "claim"));
+  const { runner_id, booking_id, accepted_at, needs } = ctx.params;
+  const known = await runnersOf(this).load(runner_id);
+  const refusal = mayAccept(known, needs);
+  if (refusal) throw rejected(refusal);
+  const at = new Date(accepted_at);
+  orThrow(await takeBooking(this, runner_id, booking_id, at, "claim", known ?? undefined));
   this.trips.delete(runner_id);
   return { runner_id, booking_id };
 });

@@ -1,4 +1,4 @@
-import type { DispatchStep } from "../../domain/dispatch";
+import { needsOfRequest, type DispatchStep } from "../../domain/dispatch";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import { commandDispatch, commandRunner, releaseOffer } from "./commands";
 import type { RunnerThis } from "./models";
@@ -16,6 +16,7 @@ async function noteReady(service: RunnerThis, bookingId: string, step: DispatchS
 export const bookingEvents: EventHandlers<RunnerThis> = {
   async "booking.requested"(event) {
     const { booking_id, booking_number, owner_id, pickup_lat, pickup_lng } = event.data;
+    const needs = needsOfRequest(event.data);
     // The booking's first event, so its dispatch is created, not read first: when the escrow's
     // event came first (or this is a repeat), the insert finds it there and it is read then.
     await noteReady(
@@ -26,6 +27,7 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
         pickup: { lat: pickup_lat, lng: pickup_lng },
         booking_number,
         owner_id,
+        ...(needs ? { needs } : {}),
       },
       null,
     );

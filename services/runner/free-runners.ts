@@ -1,4 +1,6 @@
 import { nextCandidate, type Candidate } from "../../domain/dispatch";
+import { mayCarry } from "../../domain/eligibility";
+import type { PetNeeds } from "../../domain/pets";
 import type { RunnerDoc } from "../../models/runner.model";
 import type { RunnerThis } from "./models";
 
@@ -10,14 +12,21 @@ import type { RunnerThis } from "./models";
 export type RunnerSnapshot = Map<string, RunnerDoc | null>;
 
 /**
- * The nearest of `near` that is free, learning runners one at a time, nearest first, by `_id`
- * (FerretDB narrows by `_id` alone: a query for several runners reads the whole collection,
- * however many runners it holds); a runner found taken joins `busy`.
+ * The nearest of `near` that is free and may carry the booking's pets (`needs`: verified, and
+ * able to), learning runners one at a time, nearest first, by `_id` (FerretDB narrows by `_id`
+ * alone: a query for several runners reads the whole collection, however many runners it
+ * holds); a runner found taken, or unable to carry these pets, joins `busy` (this booking's).
+ * A runner unable to carry them stays free in `seen` for the round's other bookings.
  */
 export async function firstFree(
   service: RunnerThis,
   near: readonly Candidate[],
-  options: { radiusKm: number; tried: ReadonlySet<string>; busy: Set<string> },
+  options: {
+    radiusKm: number;
+    tried: ReadonlySet<string>;
+    busy: Set<string>;
+    needs: PetNeeds | undefined;
+  },
   seen: RunnerSnapshot,
 ): Promise<Candidate | null> {
   for (;;) {
@@ -32,7 +41,8 @@ export async function firstFree(
         .lean<RunnerDoc>();
       seen.set(candidate.runnerId, free);
     }
-    if (seen.get(candidate.runnerId)) return candidate;
+    const free = seen.get(candidate.runnerId);
+    if (free && mayCarry(free, options.needs) === null) return candidate;
     options.busy.add(candidate.runnerId);
   }
 }

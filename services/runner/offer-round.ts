@@ -11,16 +11,18 @@ import type { DispatchTry, RunnerThis, Tried } from "./models";
 
 /**
  * Dispatch (`runner.assigned`): once a booking's escrow is held and its pickup known, it is
- * offered to the nearest free runner in range who has not had it (domain/dispatch.ts). One
- * guarded write claims the runner, one records the offer with its event. Not accepted in time,
- * or declined: the next nearest (offers.ts). No one in range: the booking waits for a runner
+ * offered to the nearest free runner in range who has not had it and may carry its pets
+ * (verified and able to: domain/eligibility.ts; domain/dispatch.ts). One guarded write claims
+ * the runner, one records the offer with its event. Not accepted in time, or declined: the next
+ * nearest (offers.ts). No one in range: the booking waits for a runner
  * coming online nearby (`dispatchNear`), and for the periodic sweep (sweep.ts). A pickup the geo
  * index refuses fails the dispatch for good. One booking's failure never holds up another's
  * (`isolated`).
  */
 
 /**
- * Offers a searching booking to the nearest free runner in range that has not had it yet.
+ * Offers a searching booking to the nearest free runner in range that has not had it yet and
+ * may carry its pets.
  * Returns the runner offered, or null (the booking stays searching, at the back of the queue).
  * One try per booking runs at a time here: callers meanwhile share one more after it.
  */
@@ -115,17 +117,21 @@ async function offerNearest(
   const { radiusKm, offerTimeoutMs } = runtimeOf(service.broker).config.dispatch;
   const tried = new Set(dispatch.tried);
   const busy = new Set<string>();
+  const { needs } = dispatch;
   // The index holds busy runners too: when the nearest page is all busy or tried, look
   // further (a bigger page) before concluding that no one in range is free.
   let near: Awaited<ReturnType<GeoIndex["nearby"]>> = [];
   for (let limit = 25; limit <= 1600; limit *= 4) {
     near = await service.geo.nearby(pickup, radiusKm, { limit });
     if (near.length === 0) break;
-    if ((await firstFree(service, near, { radiusKm, tried, busy }, seen)) || near.length < limit)
+    if (
+      (await firstFree(service, near, { radiusKm, tried, busy, needs }, seen)) ||
+      near.length < limit
+    )
       break;
   }
   for (;;) {
-    const candidate = await firstFree(service, near, { radiusKm, tried, busy }, seen);
+    const candidate = await firstFree(service, near, { radiusKm, tried, busy, needs }, seen);
     const at = new Date();
     if (!candidate) return requeue(service, bookingId, dispatch);
     const expires_at = new Date(at.getTime() + offerTimeoutMs);
@@ -135,6 +141,7 @@ async function offerNearest(
       booking_id: bookingId,
       pickup,
       expires_at,
+      ...(needs ? { needs } : {}),
       at,
     });
     const claimed =

@@ -34,20 +34,24 @@ export const decline = action(RUNNER_ACTIONS.decline, async function (ctx) {
   return { declined: true, booking_id: ctx.params.id };
 });
 
-/** The runner goes busy on the booking; an offer it held for another one moves on now. */
+/**
+ * The runner goes busy on the booking; an offer it held for another one moves on now. `known`:
+ * the runner as just read.
+ */
 export async function takeBooking(
   service: RunnerThis,
   runnerId: string,
   bookingId: string,
   at: Date,
   by: "claim" | "event",
+  known?: RunnerDoc,
 ): Promise<Outcome<RunnerDoc>> {
-  const taken = await commandRunner(service, runnerId, {
-    type: "take_booking",
-    booking_id: bookingId,
-    at,
-    by,
-  });
+  const taken = await commandRunner(
+    service,
+    runnerId,
+    { type: "take_booking", booking_id: bookingId, at, by },
+    known,
+  );
   // Not at its timeout: the booking it was offered should not wait for a runner now busy. Taking
   // the booking dropped the offer in the same write: nothing for the runner to give back.
   const other = taken.ok ? taken.before?.offer?.booking_id : undefined;

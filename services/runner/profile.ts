@@ -12,7 +12,11 @@ export const me = action(RUNNER_ACTIONS.me, async function (ctx) {
   return runnerEntity(this, await ensureRunner(this, callerOf(ctx).sub));
 });
 
-/** Name, vehicle and the Stripe connected account payouts go to. */
+/**
+ * Name, vehicle, payouts, and what the runner can carry (vehicle kind, crate capacity, species,
+ * air conditioning). Claiming more than a verified runner was verified for withdraws its
+ * verification (domain/runner.ts).
+ */
 export const updateProfile = action(RUNNER_ACTIONS.updateProfile, async function (ctx) {
   const runner = callerOf(ctx);
   const known = await ensureRunner(this, runner.sub);

@@ -14,10 +14,11 @@ import { decline } from "./offers";
 import { location, locations, uploadLocations } from "./locations";
 import * as profile from "./profile";
 import { sweep } from "./sweep";
+import * as verification from "./verification";
 
 /**
- * Runners: profile, availability (domain/runner.ts), the GPS stream and dispatch
- * (domain/dispatch.ts).
+ * Runners: profile, capabilities and verification, availability (domain/runner.ts), the GPS
+ * stream and dispatch (domain/dispatch.ts) to runners who may carry the pets (domain/eligibility.ts).
  *
  * Positions live in the geo index (Redis GEO when REDIS_URL is set): they change every few
  * seconds, and the index answers "who is near" without touching the database. Availability
@@ -55,13 +56,23 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
   actions: {
     /** The caller's runner profile (created on first use). */
     me: profile.me,
-    /** Name, vehicle and the Stripe connected account payouts go to. */
+    /** Name, vehicle, what it can carry, and the Stripe connected account payouts go to. */
     updateProfile: profile.updateProfile,
+    /** A photo of one of the caller's documents, for its verification. */
+    uploadDocument: verification.uploadDocument,
+    /** One of a runner's documents, to that runner or an admin. */
+    document: verification.document,
+    /** The caller asks to be verified with its documents: pending. */
+    requestVerification: verification.requestVerification,
+    /** Admin: the runners who asked for verification, pending first. */
+    verificationQueue: verification.verificationQueue,
+    /** Admin: verifies or rejects a pending request: `runner.verification_decided`. */
+    decideVerification: verification.decideVerification,
     /** Starts taking jobs at a position: `runner.online`. */
     online: availability.online,
     /** Stops taking jobs: `runner.offline`; refused during an active booking. */
     offline: availability.offline,
-    /** For the booking service's accept: busy on the booking, refused unless online. */
+    /** For the booking service's accept: busy on the booking, refused unless verified, able, online. */
     claim: availability.claim,
     /** For the booking service: gives back the claim of an accept that lost its race. */
     release: availability.release,

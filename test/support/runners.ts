@@ -1,0 +1,81 @@
+import sharp from "sharp";
+import { PET_TYPES } from "../../config/defaults";
+import type { PhotoEntity, RunnerEntity } from "../../contracts";
+import type { ProfileChanges } from "../../domain/runner";
+import type { System } from "./system";
+
+/** What a runner says it can carry, as PATCH /api/runners/me takes it. */
+export type RunnerCapabilities = Pick<
+  ProfileChanges,
+  "vehicle_kind" | "crate_capacity" | "species" | "air_conditioning"
+>;
+
+/** A runner who carries anything: every species, the biggest crate, three pets, with AC. */
+export const CARRIES_ANYTHING: Required<RunnerCapabilities> = {
+  vehicle_kind: "van",
+  crate_capacity: { largest: "xlarge", pets: 3 },
+  species: [...PET_TYPES],
+  air_conditioning: true,
+};
+
+let document: Promise<Buffer> | undefined;
+
+/** A small JPEG, made once: every runner's "document". */
+export function documentJpeg(): Promise<Buffer> {
+  document ??= sharp({
+    create: { width: 16, height: 12, channels: 3, background: { r: 40, g: 120, b: 200 } },
+  })
+    .jpeg()
+    .toBuffer();
+  return document;
+}
+
+/** Uploads a photo as the runner's document, its bytes as the body (POST /api/runners/me/documents). */
+export async function uploadDocument(
+  system: System,
+  token: string,
+  bytes: Buffer,
+  contentType = "image/jpeg",
+): Promise<{ status: number; body: PhotoEntity & { type?: string; message?: string } }> {
+  const response = await fetch(`${system.url}/api/runners/me/documents`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": contentType },
+    body: new Uint8Array(bytes),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as PhotoEntity & { type?: string; message?: string },
+  };
+}
+
+/**
+ * Makes the runner of `token` ready for offers through the public API, as a real runner gets
+ * there: says what it carries (by default anything), uploads a document, asks for verification,
+ * and an admin verifies it. Returns the runner as it is then. Each step's status is checked, so
+ * a broken step fails here rather than later.
+ */
+export async function verifiedRunner(
+  system: System,
+  token: string,
+  capabilities: RunnerCapabilities = CARRIES_ANYTHING,
+): Promise<RunnerEntity> {
+  const profile = await system.api<RunnerEntity>("PATCH", "/api/runners/me", {
+    token,
+    body: capabilities,
+  });
+  expect(profile.status).toBe(200);
+  const uploaded = await uploadDocument(system, token, await documentJpeg());
+  expect(uploaded.status).toBe(201);
+  const asked = await system.api<RunnerEntity>("POST", "/api/runners/me/verification", {
+    token,
+    body: { documents: [uploaded.body.photo_id] },
+  });
+  expect(asked.status).toBe(202);
+  const { runner_id: id } = profile.body;
+  const decided = await system.api("POST", `/api/runners/${encodeURIComponent(id)}/verification`, {
+    token: system.token("admin", "ops"),
+    body: { decision: "verified" },
+  });
+  expect(decided.status).toBe(200);
+  return (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
+}
