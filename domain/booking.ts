@@ -13,7 +13,7 @@ import {
 } from "./access";
 import { accept, reject, type Decision, type EventDraft, withArticle, cap } from "./decider";
 import type { LatLng } from "./geo";
-import type { BookingPet, PetNeeds } from "./pets";
+import { needsFields, type BookingPet, type PetNeeds } from "./pets";
 import type { PriceEstimate } from "./pricing";
 
 /**
@@ -481,14 +481,7 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
         dropoff_lng: request.dropoff.lng,
         estimated_price_cents: price.amountCents,
         currency: price.currency,
-        ...(request.needs
-          ? {
-              pet_count: request.needs.count,
-              species: request.needs.species,
-              ...(request.needs.crate_size ? { crate_size: request.needs.crate_size } : {}),
-              needs_ac: request.needs.needs_ac,
-            }
-          : {}),
+        ...needsFields(request.needs),
         occurred_at: at.toISOString(),
       },
     },

@@ -9,7 +9,7 @@ import {
 } from "./decider";
 import type { EventPayload } from "../events/catalog";
 import { isMappable, type LatLng } from "./geo";
-import type { PetNeeds } from "./pets";
+import { needsFields, type PetNeeds } from "./pets";
 
 /**
  * Dispatch of one booking: who is offered it, and when to move on. It waits until both the
@@ -191,6 +191,7 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
               booking_id: dispatch._id,
               booking_number: dispatch.booking_number ?? dispatch._id,
               ...(dispatch.owner_id ? { owner_id: dispatch.owner_id } : {}),
+              ...needsFields(dispatch.needs),
               occurred_at: at.toISOString(),
             },
           },

@@ -167,3 +167,14 @@ function cut(text: string, max: number): string {
   }
   return kept.trimEnd();
 }
+
+/** The needs as events carry them (booking.requested, runner.assigned): flat, optional fields. */
+export function needsFields(needs: PetNeeds | undefined) {
+  if (!needs) return {};
+  return {
+    pet_count: needs.count,
+    species: needs.species,
+    ...(needs.crate_size ? { crate_size: needs.crate_size } : {}),
+    needs_ac: needs.needs_ac,
+  };
+}

@@ -29,6 +29,13 @@ export type CatalogService =
   | "service-notification";
 
 const bookingRef = { booking_id: id, booking_number: id };
+/** What carrying a booking's pets takes (dispatch offers it only to runners who can); absent: unknown. */
+const petNeeds = {
+  pet_count: z.number().int().positive().optional(),
+  species: z.array(petType).optional(),
+  crate_size: z.enum(CRATE_SIZES).optional(),
+  needs_ac: z.boolean().optional(),
+};
 const petName = z.string().min(1).max(80);
 /**
  * The proof of a handover: the photo taken at it, and where the runner's track was then (absent
@@ -53,11 +60,7 @@ const payloads = {
     dropoff_lng: longitude,
     estimated_price_cents: cents,
     currency,
-    /** What carrying the pets takes (dispatch offers it only to runners who can); absent: unknown. */
-    pet_count: z.number().int().positive().optional(),
-    species: z.array(petType).optional(),
-    crate_size: z.enum(CRATE_SIZES).optional(),
-    needs_ac: z.boolean().optional(),
+    ...petNeeds,
     occurred_at: isoTime,
   }),
   "booking.accepted": z.object({
@@ -208,6 +211,7 @@ const payloads = {
     ...bookingRef,
     /** Absent on offers of dispatches stored before it was kept. */
     owner_id: id.optional(),
+    ...petNeeds,
     occurred_at: isoTime,
   }),
   // tracking.events -----------------------------------------------------------------
@@ -422,7 +426,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.runner,
     "service-runner",
     "Dispatch offers a booking to the nearest available runner",
-    "Gap fixed: produced by dispatch (the seed had no producer). booking_number added, so that messages name the booking without a copy of it; owner_id added, so that the owner's integrations hear of the offer.",
+    "Gap fixed: produced by dispatch (the seed had no producer). booking_number added, so that messages name the booking without a copy of it; owner_id added, so that the owner's integrations hear of the offer. What carrying the pets takes added (optional), so that the runner's app shows it with the offer.",
   ),
   event(
     "tracking.started",

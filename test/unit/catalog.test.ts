@@ -138,9 +138,12 @@ describe("event catalog", () => {
         .sort(),
     );
     // Plus the booking number and its owner (marked changes): the message names the booking, and
-    // the owner's integrations hear of the offer.
+    // the owner's integrations hear of the offer; and what carrying the pets takes (optional).
     expect(fieldsOf("runner.assigned")).toEqual(
-      ["runner_id", "booking_id", "occurred_at"].concat(["booking_number", "owner_id"]).sort(),
+      ["runner_id", "booking_id", "occurred_at"]
+        .concat(["booking_number", "owner_id"])
+        .concat(["pet_count", "species", "crate_size", "needs_ac"])
+        .sort(),
     );
     // Plus the booking number and the pet's name (marked changes), for the same reason.
     expect(fieldsOf("tracking.completed")).toEqual(

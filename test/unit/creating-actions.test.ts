@@ -3,7 +3,12 @@ import { SERVICE_SCHEMAS } from "../../services";
 
 describe("actions that create something", () => {
   it("are the booking and webhook creations, and nothing else (the framework runs the rest again after a node died)", () => {
-    expect([...CREATING_ACTIONS].sort()).toEqual(["booking.create", "notification.webhookCreate"]);
+    expect([...CREATING_ACTIONS].sort()).toEqual([
+      "booking.create",
+      "booking.petCreate",
+      "booking.shareCreate",
+      "notification.webhookCreate",
+    ]);
   });
 
   it("name actions their services really have", () => {

@@ -40,7 +40,8 @@ describe("OpenAPI document", () => {
       security: unknown;
     };
     const body = create.requestBody.content["application/json"].schema;
-    expect(body.required).toEqual(["pet_type", "pet_name", "pickup", "dropoff"]);
+    // Either pet_ids or the quick form (pet_type and pet_name): neither is required alone.
+    expect(body.required).toEqual(["pickup", "dropoff"]);
     expect((body.properties as Record<string, { enum?: string[] }>).pet_type.enum).toEqual([
       "dog",
       "cat",
