@@ -146,6 +146,8 @@ export const RUNNER_ACTIONS = contracts({
     params: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict(),
   },
   payoutAccount: { params: z.object({ runner_id: z.string().min(1).max(128) }), internal: true },
+  /** For a share link's page: the runner's first name, and nothing else of them. */
+  firstName: { params: z.object({ runner_id: z.string().min(1).max(128) }), internal: true },
   /**
    * For the booking service's accept: the runner goes busy on the booking, if online, verified,
    * and (with `needs`, the booking's) able to carry its pets.

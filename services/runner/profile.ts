@@ -38,6 +38,14 @@ export const payoutAccount = action(RUNNER_ACTIONS.payoutAccount, async function
   return { stripe_account_id: doc?.stripe_account_id ?? null };
 });
 
+/** For a share link's page: the first word of the runner's name (null: none given). */
+export const firstName = action(RUNNER_ACTIONS.firstName, async function (ctx) {
+  const doc = await this.models.runners
+    .findById(ctx.params.runner_id, { name: 1 })
+    .lean<Pick<RunnerDoc, "name">>();
+  return doc?.name?.trim().split(/\s+/)[0] || null;
+});
+
 /** Admin: online runners near a point, nearest first, with their availability. */
 export const nearby = action(RUNNER_ACTIONS.nearby, async function (ctx) {
   const { lat, lng, radius_km, limit } = ctx.params;

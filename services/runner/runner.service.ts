@@ -92,6 +92,8 @@ const RunnerService: ServiceSchema<ServiceSettingSchema, object, object, RunnerT
     listOnline: profile.listOnline,
     /** For the payment service: where a runner's payout goes. */
     payoutAccount: profile.payoutAccount,
+    /** For a share link's page: the runner's first name. */
+    firstName: profile.firstName,
   },
 
   created() {
