@@ -4,6 +4,7 @@ import { useDatabase } from "./databases";
 const benches: Record<string, () => Promise<unknown>> = {
   lifecycle: () => import("./lifecycle"),
   tracking: () => import("./tracking"),
+  "photo-store": () => import("./photo-store"),
   store: () => import("./store"),
   compare: () => import("./compare"),
   profiles: () => import("./profiles"),

@@ -12,7 +12,7 @@ import { petType } from "../events/schemas";
 import { contracts, type ActionContract } from "./action";
 import { IdParams, PageParams, Point, text } from "./common";
 
-/** MAX_PETS_PER_BOOKING's upper bound (lib/config.ts); the action holds a booking to the configured one. */
+/** MAX_PETS_PER_BOOKING's upper bound (lib/config.ts); the action holds to the configured one. */
 const PET_IDS_MAX = 10;
 
 /**

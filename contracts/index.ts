@@ -1,6 +1,9 @@
 import { BOOKING_ACTIONS, MOVE_ACTIONS, PUBLIC_MOVES } from "./booking";
+import { HANDOVER_ACTIONS } from "./handover";
 import { NOTIFICATION_ACTIONS } from "./notification";
 import { PAYMENT_ACTIONS } from "./payment";
+import { PET_ACTIONS } from "./pet";
+import { BOOKING_PHOTO_ACTIONS } from "./photo";
 import { RUNNER_ACTIONS } from "./runner";
 import { TRACKING_ACTIONS } from "./tracking";
 import type { ActionContract } from "./action";
@@ -13,9 +16,12 @@ import type { ActionContract } from "./action";
 export * from "./action";
 export * from "./booking";
 export * from "./common";
+export * from "./handover";
 export * from "./live";
 export * from "./notification";
 export * from "./payment";
+export * from "./pet";
+export * from "./photo";
 export * from "./runner";
 export * from "./tracking";
 
@@ -23,6 +29,9 @@ export * from "./tracking";
 export const ACTION_CONTRACTS = {
   booking: {
     ...BOOKING_ACTIONS,
+    ...HANDOVER_ACTIONS,
+    ...PET_ACTIONS,
+    ...BOOKING_PHOTO_ACTIONS,
     ...Object.fromEntries(PUBLIC_MOVES.map((move) => [move, MOVE_ACTIONS[move]])),
   },
   payment: PAYMENT_ACTIONS,

@@ -93,14 +93,19 @@ export function operationsOf(routes: readonly RouteSpec[], services: ActionCatal
   const operations: Operation[] = [];
   for (const route of routes) {
     for (const [alias, target] of Object.entries(route.aliases ?? {})) {
-      if (typeof target !== "string") continue; // a custom handler: it documents itself
+      // A chain (an upload's body reader, then its action) is routed to its action; any other
+      // custom handler documents itself.
+      const routed = Array.isArray(target)
+        ? target.find((part): part is string => typeof part === "string")
+        : target;
+      if (typeof routed !== "string") continue;
       const [method, path] = alias.split(/\s+/);
-      const [service, action] = target.split(".");
+      const [service, action] = routed.split(".");
       const definition = services[service]?.actions?.[action] as { roles?: Role[] } | undefined;
       operations.push({
         method: method.toLowerCase(),
         path: openApiPath(route.path ?? "/", path).path,
-        action: target,
+        action: routed,
         roles: definition?.roles ?? null,
         authenticated: Boolean(route.authentication),
       });

@@ -39,6 +39,9 @@ const TrackSchema = new Schema<TrackDoc>(
     status: { type: String, required: true, enum: TRACK_STATUSES },
     dropoff: { type: Point, default: null },
     pet_name: { type: String },
+    booking_number: { type: String },
+    /** The welfare watch (domain/welfare.ts), written whole by the track's decider. */
+    welfare: { type: Schema.Types.Mixed },
     state: { type: Schema.Types.Mixed, default: null },
     eta_seconds: { type: Number, default: null },
     total_distance_km: { type: Number, default: null },
@@ -51,6 +54,9 @@ const TrackSchema = new Schema<TrackDoc>(
   { collection: "tracks", versionKey: false, minimize: false },
 );
 TrackSchema.index({ runner_id: 1, status: 1 });
+// The welfare sweep's trips (pet aboard) and the operations page's recently cleared alerts.
+TrackSchema.index({ "welfare.aboard": 1 }, { sparse: true });
+TrackSchema.index({ "welfare.cleared_at": 1 }, { sparse: true });
 
 const WaypointSchema = new Schema<WaypointDoc>(
   {

@@ -28,8 +28,7 @@ function fill(id, countId, items, toRow) {
 async function loadWelfare(token) {
   const { status, body } = await api(token, "/api/ops/welfare-alerts");
   if (status !== 200) return;
-  const open = (body.items ?? []).filter((alert) => !alert.cleared_at);
-  fill("welfare", "welfare-count", open, (alert) => {
+  fill("welfare", "welfare-count", body.open ?? [], (alert) => {
     const tr = document.createElement("tr");
     tr.dataset.booking = alert.booking_id;
     tr.append(

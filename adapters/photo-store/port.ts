@@ -1,6 +1,7 @@
-/** The formats a photo may be in: what every phone and browser makes, checked by the bytes. */
-export const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"] as const;
-export type PhotoType = (typeof PHOTO_TYPES)[number];
+import type { PhotoType } from "../../contracts/photo";
+
+/** The formats a photo may be in: the API's list (contracts/photo.ts), which the stores keep. */
+export { PHOTO_TYPES, type PhotoType } from "../../contracts/photo";
 
 /** What a photo is evidence of: a booking's handover, a pet's record, a runner's document. */
 export interface PhotoSubject {

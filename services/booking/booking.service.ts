@@ -16,6 +16,7 @@ import {
   type MoveName,
 } from "../../domain/booking";
 import { reject } from "../../domain/decider";
+import type { PetNeeds } from "../../domain/pets";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { CommandHooks, Taken } from "../../lib/aggregate";
 import { broadcast } from "../../lib/broadcast";
@@ -26,6 +27,10 @@ import { Periodic } from "../../mixins/periodic.mixin";
 import type { BookingDoc } from "../../models/booking.model";
 import type { RunnerLockDoc } from "../../models/runner-lock.model";
 import * as actions from "./actions";
+import * as pets from "./pets";
+import * as photos from "./photos";
+import { handoverCommand, handoverLocks, unlockHandover } from "./handover";
+import * as share from "./share";
 import { autoConfirmDue, expireUnpaid } from "./deadlines";
 import { bookingsOf, models, toEntity, type BookingThis } from "./models";
 import { paymentEvents } from "./saga";
@@ -39,16 +44,25 @@ const quarterOf = (windowMs: number, { min, max }: { min: number; max: number })
 /** A move through the public API (`POST /api/bookings/:id/<move>`): every one the same shape. */
 const moveAction = (type: MoveName): ActionSchema<BookingThis> =>
   action(MOVE_ACTIONS[type], async function (ctx) {
-    const { id } = ctx.params;
-    const reason = "reason" in ctx.params ? ctx.params.reason : undefined;
-    const command = {
-      type,
-      actor: callerOf(ctx),
-      at: new Date(),
-      autoConfirmAfterMs: runtimeOf(this.broker).config.autoConfirmAfterMs,
-      ...(reason === undefined ? {} : { reason }),
-    };
-    return toEntity(orThrow(await this.move(id, command)));
+    const { params } = ctx;
+    const reason = "reason" in params ? params.reason : undefined;
+    const actor = callerOf(ctx);
+    const command = await handoverCommand(
+      this,
+      params.id,
+      {
+        type,
+        actor,
+        at: new Date(),
+        autoConfirmAfterMs: runtimeOf(this.broker).config.autoConfirmAfterMs,
+        ...(reason === undefined ? {} : { reason }),
+      },
+      {
+        ...("photo_id" in params ? { photo_id: params.photo_id } : {}),
+        ...("pin" in params ? { pin: params.pin } : {}),
+      },
+    );
+    return toEntity(orThrow(await this.move(params.id, command)), actor);
   });
 
 /**
@@ -89,6 +103,26 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     get: actions.get,
     /** The caller's bookings, newest first. */
     list: actions.list,
+    /** An owner's pets: their profiles, vaccinations and the photos of their certificates. */
+    petCreate: pets.petCreate,
+    petList: pets.petList,
+    petGet: pets.petGet,
+    petUpdate: pets.petUpdate,
+    petDelete: pets.petDelete,
+    petVaccinate: pets.petVaccinate,
+    petPhotoUpload: pets.petPhotoUpload,
+    petPhoto: pets.petPhoto,
+    /** The runner's photos of the handovers, and each one to the booking's parties. */
+    uploadPhoto: photos.uploadPhoto,
+    photo: photos.photo,
+    /** An admin lets a handover locked by wrong PINs be tried again; the locked ones, listed. */
+    unlockHandover,
+    handoverLocks,
+    /** Read-only links to a trip for someone without an account. */
+    shareCreate: share.create,
+    shareList: share.list,
+    shareRevoke: share.revoke,
+    shared: share.view,
     /** The moves of the table that callers make (accept, pickup, …): one action each. */
     ...Object.fromEntries(PUBLIC_MOVES.map((type) => [type, moveAction(type)])),
   },
@@ -133,12 +167,12 @@ function assigning(
 ): CommandHooks<BookingDoc> {
   const runnerId = command.actor.sub;
   return {
-    async before(): Promise<Taken<BookingDoc>> {
+    async before(booking): Promise<Taken<BookingDoc>> {
       const slot = await takeSlot(service, runnerId, id);
       if (slot === null) {
         return reject("conflict", "Finish your current booking before accepting another");
       }
-      await claimRunner(service, runnerId, id, command.at, slot);
+      await claimRunner(service, { runnerId, bookingId: id, at: command.at, slot }, booking?.needs);
       return {
         ok: true,
         // Lost to the same runner's move (a double tap, a retry): the claim and slot are the
@@ -206,16 +240,21 @@ async function takeSlot(
  */
 async function claimRunner(
   service: BookingThis,
-  runnerId: string,
-  bookingId: string,
-  at: Date,
-  slot: string,
+  {
+    runnerId,
+    bookingId,
+    at,
+    slot,
+  }: { runnerId: string; bookingId: string; at: Date; slot: string },
+  needs: PetNeeds | undefined,
 ): Promise<void> {
   try {
     await service.broker.call("runner.claim", {
       runner_id: runnerId,
       booking_id: bookingId,
       accepted_at: at.toISOString(),
+      // What carrying the pets takes: the runner service refuses a runner who cannot.
+      ...(needs ? { needs } : {}),
     });
   } catch (error) {
     // A refusal claimed nothing; no answer (a timeout, a lost node) may have claimed all the same.

@@ -1,11 +1,19 @@
-import type { BookingEntity } from "../../contracts";
-import type { Booking, BookingMove } from "../../domain/booking";
+import type { BookingEntity, HandoverProofEntity } from "../../contracts";
+import { isAdmin, isOwner, type Actor } from "../../domain/access";
+import type { Booking, BookingMove, HandoverProof } from "../../domain/booking";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingModel, type BookingDoc } from "../../models/booking.model";
+import { petModel } from "../../models/pet.model";
 import { runnerLockModel } from "../../models/runner-lock.model";
+import { shareLinkModel } from "../../models/share-link.model";
 
-export const models = { bookings: bookingModel, runnerLocks: runnerLockModel };
+export const models = {
+  bookings: bookingModel,
+  pets: petModel,
+  runnerLocks: runnerLockModel,
+  shareLinks: shareLinkModel,
+};
 
 /** The booking service's methods (booking.service.ts), for the handlers beside it. */
 export interface BookingMethods {
@@ -18,8 +26,23 @@ export type BookingThis = DomainServiceThis<typeof models, BookingMethods>;
 export const bookingsOf = (service: BookingThis): AggregateStore<BookingDoc> =>
   service.aggregate(service.models.bookings, "booking");
 
-/** A booking as the API returns it. */
-export function toEntity(doc: Booking): BookingEntity {
+/** A handover's proof as the API shows it. */
+const proofEntity = (proof: HandoverProof | null | undefined): HandoverProofEntity | null =>
+  proof
+    ? {
+        photo_id: proof.photo_id,
+        at: proof.at.toISOString(),
+        position: proof.position ? { lat: proof.position.lat, lng: proof.position.lng } : null,
+        ...(proof.pin_verified === undefined ? {} : { pin_verified: proof.pin_verified }),
+      }
+    : null;
+
+/**
+ * A booking as the API returns it to `viewer`: the recipient's PIN only to its owner and admins
+ * (never to the runner, who must hear it from the recipient).
+ */
+export function toEntity(doc: Booking, viewer?: Actor): BookingEntity {
+  const seesPin = viewer !== undefined && (isOwner(viewer, doc) || isAdmin(viewer));
   return {
     booking_id: doc._id,
     booking_number: doc.booking_number,
@@ -28,6 +51,8 @@ export function toEntity(doc: Booking): BookingEntity {
     runner_id: doc.runner_id,
     pet_type: doc.pet_type,
     pet_name: doc.pet_name,
+    pets: doc.pets ?? [],
+    needs: doc.needs ?? null,
     notes: doc.notes,
     pickup: { lat: doc.pickup.lat, lng: doc.pickup.lng },
     dropoff: { lat: doc.dropoff.lat, lng: doc.dropoff.lng },
@@ -39,6 +64,10 @@ export function toEntity(doc: Booking): BookingEntity {
     cancel_reason: doc.cancel_reason ?? null,
     auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
     payment_due_at: doc.payment_due_at?.toISOString() ?? null,
+    ...(seesPin && doc.handover_pin ? { handover_pin: doc.handover_pin } : {}),
+    handover_locked: Boolean(doc.handover_locked_at),
+    pickup_proof: proofEntity(doc.pickup_proof),
+    dropoff_proof: proofEntity(doc.dropoff_proof),
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
   };

@@ -1,10 +1,11 @@
-import { TRACKING_ACTIONS } from "../../contracts";
+import { TRACKING_ACTIONS, type WelfareAlertsEntity } from "../../contracts";
 import { mayWatchTrip } from "../../domain/access";
 import { trackIdOf } from "../../domain/track";
 import { actionsOf, callerOf, notFound } from "../../lib/action";
 import type { TrackDoc, WaypointDoc } from "../../models/track.model";
 import { round3 } from "./distance";
 import type { TrackingThis } from "./models";
+import { welfareAlertEntity, welfareEntity } from "./welfare";
 
 const action = actionsOf<TrackingThis>();
 
@@ -45,6 +46,8 @@ export const get = action(TRACKING_ACTIONS.get, async function (ctx) {
     eta_seconds: track.status === "completed" ? 0 : (last?.eta_seconds ?? null),
     started_at: track.started_at?.toISOString() ?? null,
     completed_at: track.completed_at?.toISOString() ?? null,
+    /** The open welfare alert, while the pet is aboard. */
+    welfare: track.welfare?.alert ? welfareEntity(track.welfare.alert) : null,
     waypoint_count: count,
     waypoints: points.reverse().map((point) => ({
       lat: point.lat,
@@ -60,4 +63,70 @@ export const get = action(TRACKING_ACTIONS.get, async function (ctx) {
 export const mayWatch = action(TRACKING_ACTIONS.mayWatch, async function (ctx) {
   const { booking_id, user_id, role } = ctx.params;
   return { ok: (await watchable(this, booking_id, { sub: user_id, role })) !== null };
+});
+
+/** Cleared alerts stay on the operations page this long. */
+const RECENTLY_CLEARED_MS = 3_600_000;
+/** The most trips each list of the operations page reads. */
+const ALERTS_LISTED = 500;
+
+/** For the operations page: open welfare alerts and those cleared in the last hour, newest first. */
+export const welfareAlerts = action(
+  TRACKING_ACTIONS.welfareAlerts,
+  async function (): Promise<WelfareAlertsEntity> {
+    const since = new Date(Date.now() - RECENTLY_CLEARED_MS);
+    const [open, cleared] = await Promise.all([
+      this.models.tracks
+        .find(
+          { status: "active", "welfare.aboard": true, "welfare.alert": { $ne: null } },
+          { outbox: 0 },
+        )
+        .sort({ "welfare.alert.raised_at": -1 })
+        .limit(ALERTS_LISTED)
+        .lean<TrackDoc[]>(),
+      this.models.tracks
+        .find({ "welfare.cleared_at": { $gte: since } }, { outbox: 0 })
+        .sort({ "welfare.cleared_at": -1 })
+        .limit(ALERTS_LISTED)
+        .lean<TrackDoc[]>(),
+    ]);
+    return {
+      open: open
+        .flatMap((doc) =>
+          doc.welfare?.alert ? [welfareAlertEntity(this, doc, doc.welfare.alert)] : [],
+        )
+        .sort((a, b) => b.raised_at.localeCompare(a.raised_at)),
+      cleared: cleared
+        .flatMap((doc) =>
+          (doc.welfare?.cleared ?? [])
+            .filter((alert) => alert.cleared_at >= since)
+            .map((alert) => ({
+              ...welfareAlertEntity(this, doc, alert),
+              cleared_at: alert.cleared_at.toISOString(),
+              cleared_by: alert.cleared_by,
+            })),
+        )
+        .sort((a, b) => b.cleared_at.localeCompare(a.cleared_at)),
+    };
+  },
+);
+
+/**
+ * The track's last fix recorded at or before `at`, or null: the one the fix path judged last
+ * where this instance keeps the trip, else the latest stored waypoint.
+ */
+export const positionAt = action(TRACKING_ACTIONS.positionAt, async function (ctx) {
+  const at = new Date(ctx.params.at);
+  const last = this.active.get(ctx.params.booking_id)?.live.state.last;
+  const fix =
+    last && last.recorded_at <= at
+      ? last
+      : await this.models.waypoints
+          .findOne({ track_id: trackIdOf(ctx.params.booking_id), recorded_at: { $lte: at } })
+          .sort({ recorded_at: -1 })
+          .lean<WaypointDoc>();
+  if (!fix) return null;
+  // The ETA as of now, for a share link's page (the latest the track has).
+  const eta = this.active.get(ctx.params.booking_id)?.live.eta ?? null;
+  return { lat: fix.lat, lng: fix.lng, recorded_at: fix.recorded_at.toISOString(), eta_seconds: eta };
 });

@@ -1,6 +1,7 @@
 import { TRACKING_TUNING } from "../../config/tuning";
 import type { LiveFix, LiveRunnerChange } from "../../contracts";
 import { applyFix, type FixRejection } from "../../domain/tracking";
+import { welfareOnFix, type Welfare } from "../../domain/welfare";
 import { TOPICS } from "../../events/catalog";
 import { createEvent, nameUuid, type DomainEvent } from "../../events/envelope";
 import type { DeliveredEvent, WriteBehind } from "../../adapters/event-bus";
@@ -10,6 +11,7 @@ import { waypointId, type WaypointDoc } from "../../models/track.model";
 import { round3 } from "./distance";
 import type { CachedTrack, Progress, TrackingThis } from "./models";
 import { trackOf } from "./track-cache";
+import { newestWatch, storeWelfareChange } from "./welfare";
 import { settledWithin } from "./write-behind";
 
 /**
@@ -35,6 +37,8 @@ export async function onRunnerBatch(
   const runners: LiveRunnerChange[] = [];
   /** New progress per track, applied to the cache once every fix is judged. */
   const pending = new Map<CachedTrack, Progress>();
+  /** The welfare watch of aboard trips, after the batch's fixes: applied with `pending`. */
+  const watches = new Map<CachedTrack, Welfare>();
   const counts = new Map<"accepted" | "no_track" | FixRejection, number>();
   const count = (result: "accepted" | "no_track" | FixRejection) =>
     counts.set(result, (counts.get(result) ?? 0) + 1);
@@ -76,6 +80,15 @@ export async function onRunnerBatch(
     count("accepted");
     const eta = track.dropoff ? verdict.eta_seconds : null;
     pending.set(track, { state: verdict.state, eta });
+    const watch = watches.get(track) ?? track.welfare;
+    if (watch?.aboard) {
+      // O(1) on the cached watch; a database write only when an alert opens or clears.
+      const step = welfareOnFix(watch, fix, now, this.welfarePolicy);
+      watches.set(
+        track,
+        step.change ? await storeWelfareChange(this, track.bookingId, step, now) : step.welfare,
+      );
+    }
     waypoints.push({
       _id: waypointId(track.id, fix.recorded_at),
       track_id: track.id,
@@ -136,6 +149,8 @@ export async function onRunnerBatch(
   // one) against the same states. From here on nothing throws: the next batch is judged
   // against this one while it is being stored.
   for (const [track, next] of pending) track.live = next;
+  // A sweep may have stored an alert on the watch meanwhile: the copy with more moves stands.
+  for (const [track, watch] of watches) track.welfare = newestWatch(watch, track.welfare);
   const durable = this.fixWriter.add([{ waypoints, updates, progress: pending }]);
   // Backpressure, bounded: the consumer heartbeats between batches.
   if (this.fixWriter.backlog > maxUnstoredBatches) await settledWithin(durable, storeWaitMs);

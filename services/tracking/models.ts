@@ -1,4 +1,5 @@
 import type { TrackState, TrackingPolicy } from "../../domain/tracking";
+import type { Welfare, WelfarePolicy } from "../../domain/welfare";
 import type { DomainEvent } from "../../events/envelope";
 import type { GroupCommit } from "../../lib/group-commit";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
@@ -21,6 +22,11 @@ export interface CachedTrack {
   live: Progress;
   /** After the last stored fix: what a checkpoint saves. */
   stored: Progress;
+  /**
+   * The welfare watch after the last judged fix (domain/welfare.ts); null before the pickup. Its
+   * alerts are stored as they open and close; the rest goes with each checkpoint.
+   */
+  welfare: Welfare | null;
   loadedAt: number;
   /** Stored fixes since its last checkpoint. */
   dirty: boolean;
@@ -37,6 +43,7 @@ export type TrackingThis = DomainServiceThis<
   typeof models,
   {
     policy: TrackingPolicy;
+    welfarePolicy: WelfarePolicy;
     /** booking id → active track; runner id → its latest active booking. */
     active: Map<string, CachedTrack>;
     byRunner: Map<string, string>;

@@ -2,6 +2,7 @@ import { TRACKING_TUNING } from "../../config/tuning";
 import { broadcast } from "../../lib/broadcast";
 import { trackIdOf } from "../../domain/track";
 import { emptyTrack } from "../../domain/tracking";
+import type { Welfare } from "../../domain/welfare";
 import type { TrackDoc } from "../../models/track.model";
 import type { CachedTrack, TrackingThis } from "./models";
 
@@ -58,6 +59,7 @@ export async function trackOf(
     dropoff: doc.dropoff,
     live: progress,
     stored: progress,
+    welfare: doc.welfare ?? null,
     loadedAt: Date.now(),
     dirty: false,
   };
@@ -66,12 +68,19 @@ export async function trackOf(
   return track;
 }
 
-/** Drops a cached track that is no longer active for its runner (another instance moved it). */
+/**
+ * Drops a cached track that is no longer active for its runner, or whose welfare watch moved
+ * without it (another instance moved them).
+ */
 async function revalidate(service: TrackingThis, track: CachedTrack) {
   const doc = await service.models.tracks
-    .findById(track.id, { status: 1, runner_id: 1 })
-    .lean<Pick<TrackDoc, "status" | "runner_id">>();
-  if (doc?.status !== "active" || doc.runner_id !== track.runnerId) {
+    .findById(track.id, { status: 1, runner_id: 1, "welfare.rev": 1 })
+    .lean<Pick<TrackDoc, "status" | "runner_id"> & { welfare?: Pick<Welfare, "rev"> }>();
+  if (
+    doc?.status !== "active" ||
+    doc.runner_id !== track.runnerId ||
+    (doc.welfare?.rev ?? 0) > (track.welfare?.rev ?? 0)
+  ) {
     forgetTrack(service, track.bookingId, track.runnerId);
   }
 }

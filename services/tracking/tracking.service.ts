@@ -2,6 +2,7 @@ import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Broadcasts } from "../../contracts/broadcasts";
 import { TRACKING_TUNING } from "../../config/tuning";
 import { DEFAULT_TRACKING_POLICY } from "../../domain/tracking";
+import { welfareSweepEveryMs } from "../../domain/welfare";
 import { GroupCommit } from "../../lib/group-commit";
 import { runtimeOf } from "../../lib/runtime";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
@@ -11,18 +12,20 @@ import { onRunnerBatch, runnerEvents } from "./fix-intake";
 import { models, type TrackingThis } from "./models";
 import { forgetTrack } from "./track-cache";
 import { bookingEvents } from "./trips";
+import { sweepWelfare } from "./welfare";
 import { checkpoint, storeFixes } from "./write-behind";
 
 /**
  * Trips: a track per accepted booking (domain/track.ts), built from the runners' GPS stream
  * (the fix path: services/tracking/fix-intake.ts, judged by domain/tracking.ts, stored by
- * write-behind.ts).
+ * write-behind.ts), and the welfare watch of trips with a pet aboard (welfare.ts).
  */
 const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, TrackingThis> = {
   name: "tracking",
   mixins: [
     Periodic<TrackingThis>({
       checkpoint: { everyMs: () => TRACKING_TUNING.checkpointEveryMs, run: checkpoint },
+      welfare: { everyMs: (config) => welfareSweepEveryMs(config.welfare), run: sweepWelfare },
     }),
     ...DomainMixins<TrackingThis, typeof models>({
       db: "tracking",
@@ -44,6 +47,10 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
     get: actions.get,
     /** Who may watch a booking's live room. */
     mayWatch: actions.mayWatch,
+    /** For the operations page: open welfare alerts, and those cleared in the last hour. */
+    welfareAlerts: actions.welfareAlerts,
+    /** For the booking service: the trip's last fix at a time (a handover's position). */
+    positionAt: actions.positionAt,
   },
 
   events: {
@@ -54,8 +61,9 @@ const TrackingService: ServiceSchema<ServiceSettingSchema, object, object, Track
   },
 
   created() {
-    const { tracking } = runtimeOf(this.broker).config;
+    const { tracking, welfare } = runtimeOf(this.broker).config;
     this.policy = { ...DEFAULT_TRACKING_POLICY, maxSpeedKmh: tracking.maxSpeedKmh };
+    this.welfarePolicy = welfare;
     this.active = new Map();
     this.byRunner = new Map();
     this.lastAdminPush = new Map();

@@ -57,7 +57,23 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
     forgetTrackEverywhere(this, booking_id, runner_id);
   },
 
-  /** The pet is handed over: the runner is free, its next fixes belong to its next trip. */
+  /** The pet is aboard: the welfare watch starts (domain/welfare.ts). */
+  async "booking.pet_picked_up"(event) {
+    const { booking_id, booking_number, runner_id } = event.data;
+    await commandTrack(this, trackIdOf(booking_id), {
+      type: "pickup",
+      runner_id,
+      booking_number,
+      at: new Date(),
+    });
+    // The fix path reloads the track with its watch.
+    forgetTrackEverywhere(this, booking_id, runner_id);
+  },
+
+  /**
+   * The pet is handed over: the runner is free, its next fixes belong to its next trip. The
+   * welfare watch ends (an open alert clears: `tracking.resumed`).
+   */
   async "booking.delivered"(event) {
     const { booking_id, runner_id } = event.data;
     await commandTrack(this, trackIdOf(booking_id), { type: "deliver", at: new Date() });
@@ -82,6 +98,7 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
     forgetTrackEverywhere(this, booking_id, runner_id);
   },
 
+  /** The trip ends with the booking; so does a welfare watch (an open alert clears). */
   async "booking.cancelled"(event) {
     const { booking_id } = event.data;
     await commandTrack(this, trackIdOf(booking_id), { type: "cancel", at: new Date() });

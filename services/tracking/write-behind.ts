@@ -68,10 +68,15 @@ export async function checkpoint(this: TrackingThis) {
     if (!track.dirty) continue;
     track.dirty = false;
     const { state, eta } = track.stored;
+    // The welfare watch's progress goes along (alerts were stored as they opened and closed).
+    const watch = track.welfare?.aboard ? track.welfare : null;
     await commandTrack(this, track.id, {
       type: "checkpoint",
       state,
       eta_seconds: eta,
+      ...(watch
+        ? { welfare: { heard_at: watch.heard_at, still: watch.still, rev: watch.rev } }
+        : {}),
       at: now,
     }).catch((error: unknown) => {
       track.dirty = true;

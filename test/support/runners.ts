@@ -79,3 +79,34 @@ export async function verifiedRunner(
   expect(decided.status).toBe(200);
   return (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
 }
+
+const verified = new WeakMap<System, Map<string, Promise<RunnerEntity>>>();
+
+/** Who a token names (its `sub`): two tokens signed a second apart for one runner differ. */
+function subjectOf(token: string): string {
+  const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as {
+    sub?: string;
+  };
+  return payload.sub ?? token;
+}
+
+/**
+ * `verifiedRunner` once per runner and system: a test's helper that brings a runner online (or
+ * to an accept) calls it each time, and only the first call verifies. A runner asks for
+ * verification once; asking again once verified would be refused.
+ */
+export function verifiedOnce(
+  system: System,
+  token: string,
+  capabilities?: RunnerCapabilities,
+): Promise<RunnerEntity> {
+  let known = verified.get(system);
+  if (!known) verified.set(system, (known = new Map()));
+  const sub = subjectOf(token);
+  let runner = known.get(sub);
+  if (!runner) {
+    runner = verifiedRunner(system, token, capabilities);
+    known.set(sub, runner);
+  }
+  return runner;
+}

@@ -1,0 +1,212 @@
+import type {
+  BookingEntity,
+  NotificationEntity,
+  SharedTrip,
+  ShareLinkEntity,
+} from "../../contracts";
+import { describeWithInfra } from "../support/infra";
+import { makeMove, pinOf, proofPhoto, smallJpeg, upload } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
+import { startSystem, type System } from "../support/system";
+import { heldBooking } from "../support/trips";
+import { eventually } from "../support/wait";
+
+const pickup = { lat: -6.2, lng: 106.8 };
+const trip = { pickup, dropoff: { lat: -6.25, lng: 106.85 } };
+
+type Answer = BookingEntity & { type?: string; message?: string; data?: unknown };
+
+/**
+ * Proof at both ends through the public API: a photo of the pet at pickup, a photo and the
+ * recipient's PIN at the drop-off (a few wrong ones lock the handover and alert operations), and
+ * a share link that shows the trip without a login.
+ */
+describeWithInfra(["mongo"], "the handover and the share link, embedded", (infra) => {
+  let system: System;
+  let owner: string;
+  const admin = () => system.token("admin", "ops-handover");
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: { HANDOVER_PIN_TRIES: "3" },
+    });
+    owner = system.token("owner", "owner-handover");
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  const post = (path: string, token: string, body: unknown = {}) =>
+    system.api<Answer>("POST", path, { token, body });
+  const get = <T>(path: string, token?: string) => system.api<T>("GET", path, { token });
+
+  /** A paid booking, accepted by a fresh verified runner: its id and the runner's token. */
+  async function accepted(name: string) {
+    const runner = system.token("runner", name);
+    await verifiedRunner(system, runner);
+    expect((await post("/api/runners/me/online", runner, pickup)).status).toBe(200);
+    const booking = await heldBooking(system, owner, trip);
+    expect((await post(`/api/bookings/${booking.booking_id}/accept`, runner)).status).toBe(200);
+    return { id: booking.booking_id, runner };
+  }
+
+  it("refuses a pickup without a photo, or with a photo of another booking, and changes nothing", async () => {
+    const first = await accepted("runner-no-photo");
+    const missing = await post(`/api/bookings/${first.id}/pickup`, first.runner);
+    expect([missing.status, missing.body.type]).toEqual([422, "VALIDATION_ERROR"]);
+
+    const second = await accepted("runner-other-photo");
+    const theirs = await proofPhoto(system, second.id, second.runner, "pickup");
+    const borrowed = await post(`/api/bookings/${first.id}/pickup`, first.runner, {
+      photo_id: theirs,
+    });
+    expect([borrowed.status, borrowed.body.message]).toEqual([
+      422,
+      expect.stringContaining("photo_id: not a photo of this booking you uploaded"),
+    ]);
+    expect((await get<BookingEntity>(`/api/bookings/${first.id}`, owner)).body.status).toBe(
+      "accepted",
+    );
+  });
+
+  it("runs the handover with proof: photos and positions on the booking, the PIN never shown to the runner", async () => {
+    const { id, runner } = await accepted("runner-proof");
+    const who = { runner, owner };
+    const created = await get<BookingEntity>(`/api/bookings/${id}`, owner);
+    expect(created.body.handover_pin).toMatch(/^\d{6}$/);
+    expect((await get<BookingEntity>(`/api/bookings/${id}`, runner)).body).not.toHaveProperty(
+      "handover_pin",
+    );
+
+    const picked = await makeMove(system, id, "pickup", who);
+    expect([picked.status, picked.body.status]).toEqual([200, "picked_up"]);
+    expect(picked.body).not.toHaveProperty("handover_pin");
+    expect(picked.body.pickup_proof).toEqual(
+      expect.objectContaining({ photo_id: expect.any(String), at: expect.any(String) }),
+    );
+    expect((await makeMove(system, id, "depart", who)).status).toBe(200);
+    const delivered = await makeMove(system, id, "deliver", who);
+    expect([delivered.status, delivered.body.status]).toEqual([200, "delivered"]);
+    expect(delivered.body.dropoff_proof).toEqual(
+      expect.objectContaining({ photo_id: expect.any(String), pin_verified: true }),
+    );
+
+    // The owner sees both photos; the bytes are the re-encoded JPEG.
+    const photo = await fetch(
+      `${system.url}/api/bookings/${id}/photos/${delivered.body.dropoff_proof?.photo_id}`,
+      { headers: { authorization: `Bearer ${owner}` } },
+    );
+    expect([photo.status, photo.headers.get("content-type")]).toEqual([200, "image/jpeg"]);
+    expect(Buffer.from(await photo.arrayBuffer()).subarray(0, 2)).toEqual(
+      Buffer.from([0xff, 0xd8]),
+    );
+  });
+
+  it("counts wrong PINs (422 with the tries left), locks at the third and alerts operations; an admin unlocks", async () => {
+    const { id, runner } = await accepted("runner-wrong-pin");
+    const who = { runner, owner };
+    await makeMove(system, id, "pickup", who);
+    await makeMove(system, id, "depart", who);
+    const pin = await pinOf(system, id, owner);
+    const wrong = pin === "000000" ? "111111" : "000000";
+    const photo_id = await proofPhoto(system, id, runner, "dropoff");
+    const deliver = (given: string) =>
+      post(`/api/bookings/${id}/deliver`, runner, { photo_id, pin: given });
+
+    const first = await deliver(wrong);
+    expect([first.status, first.body.message]).toEqual([
+      422,
+      "Invalid request: pin: does not match: 2 tries left",
+    ]);
+    expect((await deliver(wrong)).body.message).toBe(
+      "Invalid request: pin: does not match: 1 try left",
+    );
+    const third = await deliver(wrong);
+    expect([third.status, third.body.type]).toEqual([409, "CONFLICT"]);
+    // Locked: even the right PIN is refused now, and the booking has not moved.
+    const locked = await deliver(pin);
+    expect([locked.status, locked.body.message]).toEqual([
+      409,
+      "The handover is locked after too many wrong PINs: operations will contact you",
+    ]);
+    const now = await get<BookingEntity>(`/api/bookings/${id}`, owner);
+    expect([now.body.status, now.body.handover_locked]).toEqual(["in_transit", true]);
+
+    const locks = await get<{ items: BookingEntity[] }>("/api/ops/handover-locks", admin());
+    expect(locks.body.items.map((b) => b.booking_id)).toContain(id);
+    await eventually(
+      async () => {
+        const inbox = await get<{ items: NotificationEntity[] }>("/api/notifications", owner);
+        return inbox.body.items.find((n) => n.title.endsWith("handover on hold"));
+      },
+      { what: "the owner told of the lock" },
+    );
+
+    expect((await post(`/api/bookings/${id}/handover/unlock`, owner)).status).toBe(403);
+    const unlocked = await post(`/api/bookings/${id}/handover/unlock`, admin());
+    expect([unlocked.status, unlocked.body.handover_locked]).toEqual([200, false]);
+    const done = await deliver(pin);
+    expect([done.status, done.body.status]).toEqual([200, "delivered"]);
+  });
+
+  it("refuses a 6 MB upload and a text file as a photo, clearly, storing nothing", async () => {
+    const { id, runner } = await accepted("runner-bad-upload");
+    const path = `/api/bookings/${id}/photos?stage=pickup`;
+    const big = Buffer.concat([await smallJpeg(), Buffer.alloc(6 * 1024 * 1024)]);
+    expect((await upload(system, path, runner, big)).status).toBe(413);
+    const text = Buffer.from("not a photo at all\n".repeat(100));
+    expect((await upload(system, path, runner, text, "image/jpeg")).status).toBe(415);
+  });
+
+  it("shares the trip without a login: status and first name, the position only while aboard; revoked or over, gone", async () => {
+    const { id, runner } = await accepted("runner-share");
+    await system.api("PATCH", "/api/runners/me", { token: runner, body: { name: "Budi Santoso" } });
+    const share = () =>
+      system.api<ShareLinkEntity>("POST", `/api/bookings/${id}/share`, { token: owner, body: {} });
+    const made = await system.api<ShareLinkEntity>("POST", `/api/bookings/${id}/share`, {
+      token: owner,
+      body: { expires_in_minutes: 60 },
+    });
+    expect(made.status).toBe(201);
+    const link = made.body;
+    expect(link.url).toBe(`/share#${link.token}`);
+    const view = () => get<SharedTrip>(`/api/shared/${link.token}`);
+
+    const before = await view();
+    expect(before.status).toBe(200);
+    expect(before.body).toEqual(
+      expect.objectContaining({ status: "accepted", runner_first_name: "Budi", position: null }),
+    );
+    expect(JSON.stringify(before.body)).not.toMatch(/handover_pin|runner_id|owner_id|Santoso/);
+
+    const who = { runner, owner };
+    await makeMove(system, id, "pickup", who);
+    const at = { ...pickup, timestamp: new Date().toISOString(), booking_id: id };
+    expect((await post("/api/runners/me/location", runner, at)).status).toBe(202);
+    await eventually(async () => ((await view()).body.position ? true : undefined), {
+      what: "the runner's position on the shared trip",
+    });
+
+    // Someone else's guess, or a malformed token, learns nothing.
+    expect((await get(`/api/shared/${"A".repeat(43)}`)).status).toBe(404);
+    expect(
+      (await post(`/api/bookings/${id}/share`, system.token("owner", "stranger"))).status,
+    ).toBe(404);
+    const listed = await get<{ items: ShareLinkEntity[] }>(`/api/bookings/${id}/share`, owner);
+    expect(listed.body.items.map((l) => [l.link_id, l.token])).toEqual([[link.link_id, undefined]]);
+    const revoked = await system.api("DELETE", `/api/bookings/${id}/share/${link.link_id}`, {
+      token: owner,
+    });
+    expect(revoked.status).toBe(200);
+    expect((await view()).status).toBe(404);
+
+    // A fresh link stops showing the trip once it is over.
+    const second = (await share()).body;
+    expect((await get(`/api/shared/${second.token}`)).status).toBe(200);
+    await makeMove(system, id, "depart", who);
+    await makeMove(system, id, "deliver", who);
+    await post(`/api/bookings/${id}/confirm`, owner);
+    expect((await get(`/api/shared/${second.token}`)).status).toBe(404);
+  });
+});
