@@ -33,7 +33,7 @@ export default tseslint.config(
       sourceType: "module",
       globals: Object.fromEntries(
         ["window", "document", "location", "history", "fetch", "console", "URLSearchParams"]
-          .concat(["setInterval", "io"])
+          .concat(["setInterval", "setTimeout", "URL", "io"])
           .map((name) => [name, "readonly"]),
       ),
     },

@@ -76,13 +76,18 @@ export const list = action(HANDOVER_ACTIONS.shareList, async function (ctx) {
 /** A link stops working at once (every gateway asks the store on each view). */
 export const revoke = action(HANDOVER_ACTIONS.shareRevoke, async function (ctx) {
   const booking = await ownBooking(this, ctx.params.id, callerOf(ctx));
-  const doc = await this.models.shareLinks
-    .findOneAndUpdate(
-      { booking_id: booking._id, link_id: ctx.params.linkId },
-      [{ $set: { revoked_at: { $ifNull: ["$revoked_at", new Date()] } } }],
-      { new: true },
-    )
-    .lean<ShareLinkDoc>();
+  const which = { booking_id: booking._id, link_id: ctx.params.linkId };
+  // Revoked once: a second revoke finds it revoked and keeps the first time.
+  const doc =
+    (await this.models.shareLinks
+      .findOneAndUpdate(
+        { ...which, revoked_at: null },
+        { $set: { revoked_at: new Date() } },
+        {
+          new: true,
+        },
+      )
+      .lean<ShareLinkDoc>()) ?? (await this.models.shareLinks.findOne(which).lean<ShareLinkDoc>());
   if (!doc) throw notFound("Share link");
   return linkEntity(doc);
 });

@@ -128,5 +128,10 @@ export const positionAt = action(TRACKING_ACTIONS.positionAt, async function (ct
   if (!fix) return null;
   // The ETA as of now, for a share link's page (the latest the track has).
   const eta = this.active.get(ctx.params.booking_id)?.live.eta ?? null;
-  return { lat: fix.lat, lng: fix.lng, recorded_at: fix.recorded_at.toISOString(), eta_seconds: eta };
+  return {
+    lat: fix.lat,
+    lng: fix.lng,
+    recorded_at: fix.recorded_at.toISOString(),
+    eta_seconds: eta,
+  };
 });
