@@ -79,21 +79,24 @@ async function decide(token, runnerId, decision) {
 }
 
 async function loadVerifications(token) {
-  const { status, body } = await api(token, "/api/runners/verifications");
+  const { status, body } = await api(token, "/api/runners/verifications?status=pending");
   if (status !== 200) return;
-  const pending = (body.items ?? []).filter((r) => (r.status ?? "pending") === "pending");
-  fill("verifications", "verify-count", pending, (runner) => {
+  fill("verifications", "verify-count", body.items ?? [], (runner) => {
     const tr = document.createElement("tr");
     tr.dataset.runner = runner.runner_id;
     const docs = document.createElement("span");
-    for (const [i, id] of (runner.documents ?? []).entries()) {
+    for (const [i, id] of (runner.verification?.documents ?? []).entries()) {
       docs.append(button(`#${i + 1}`, () => void openDocument(token, runner.runner_id, id)));
     }
-    const caps = runner.capabilities ?? runner;
+    const crate = runner.crate_capacity;
     tr.append(
       cell(runner.name ?? runner.runner_id),
-      cell(caps.vehicle_kind ?? "–"),
-      cell((caps.species ?? []).join(", ") || "–"),
+      cell(runner.vehicle_kind ?? "–"),
+      cell(
+        [(runner.species ?? []).join(", "), crate ? `${crate.pets} × ${crate.largest}` : ""]
+          .filter(Boolean)
+          .join("; ") || "–",
+      ),
       cell(docs),
       cell(
         (() => {
