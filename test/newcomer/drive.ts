@@ -3,9 +3,12 @@
  * app would: REST with bearer tokens, and a Socket.IO watcher. `scripts/newcomer.sh` runs it
  * against the system started with the README's own commands.
  *
- *   lifecycle <file>  book → pay → escrow held → accept → pickup → depart → GPS fixes watched
- *                     live → deliver → confirm → completed; captured = payout + fee. Writes
- *                     what it booked to <file>.
+ *   lifecycle <file>  a runner verified by an admin; a pet with its rabies vaccination (an
+ *                     expired one refused); book it → pay → escrow held → accept → a photo at
+ *                     pickup → depart → GPS fixes watched live → a photo and a wrong PIN, then
+ *                     the right one, at the drop-off → the share link read without a login →
+ *                     confirm → completed; captured = payout + fee. Writes what it booked to
+ *                     <file>.
  *   cancel            book → pay → escrow held → cancel; the whole hold is released.
  *   remembers <file>  the booking in <file> is still there, completed (after a restart).
  *   forgot <file>     the booking in <file> is gone (after `npm start -- --fresh`).
@@ -15,6 +18,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import sharp from "sharp";
 import type { Socket } from "socket.io-client";
 import { signToken, type Role } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
@@ -64,6 +68,29 @@ async function call(
   return text ? (JSON.parse(text) as Body) : {};
 }
 
+/** A photo as a phone's app sends it: the JPEG's bytes as the body. */
+async function uploadPhoto(step: string, path: string, bearer: string): Promise<string> {
+  const jpeg = await sharp({
+    create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 120, b: 40 } },
+  })
+    .jpeg()
+    .toBuffer();
+  const response = await fetch(base + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${bearer}`, "content-type": "image/jpeg" },
+    body: new Uint8Array(jpeg),
+  });
+  const text = await response.text();
+  if (response.status !== 201) {
+    throw new StepFailed(`${step}: POST ${path} → ${response.status}, expected 201\n    ${text}`);
+  }
+  pass(step, `POST ${path} → 201`);
+  return String((JSON.parse(text) as Body).photo_id);
+}
+
+/** A day `days` from today, as a vaccination record writes it (YYYY-MM-DD). */
+const day = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+
 /** Asserts one value; a mismatch fails the run naming both. */
 function expectEqual(step: string, actual: unknown, expected: unknown) {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
@@ -101,8 +128,8 @@ async function until(
 }
 
 /** A booking paid for, once the booking itself shows the escrow held (a runner may accept). */
-async function heldBooking(owner: string): Promise<Body> {
-  const booking = await call("owner books", 201, "POST", "/api/bookings", owner, trip);
+async function heldBooking(owner: string, request: Body = trip): Promise<Body> {
+  const booking = await call("owner books", 201, "POST", "/api/bookings", owner, request);
   const id = String(booking.booking_id);
   const payment = await call(
     "owner pays",
@@ -126,12 +153,72 @@ interface TrackUpdate {
 async function lifecycle(file: string) {
   const ownerId = `newcomer-owner-${run}`;
   const owner = token("owner", ownerId);
-  const runner = token("runner", `newcomer-runner-${run}`);
+  const runnerId = `newcomer-runner-${run}`;
+  const runner = token("runner", runnerId);
+  const admin = token("admin", `newcomer-ops-${run}`);
+  // The runner says what it carries, sends a document, and an admin verifies it.
+  await call("runner says what it carries", 200, "PATCH", "/api/runners/me", runner, {
+    name: "Budi Santoso",
+    vehicle_kind: "car",
+    crate_capacity: { largest: "large", pets: 2 },
+    species: ["dog", "cat"],
+    air_conditioning: true,
+  });
+  const document = await uploadPhoto(
+    "runner sends a document",
+    "/api/runners/me/documents",
+    runner,
+  );
+  await call("runner asks to be verified", 202, "POST", "/api/runners/me/verification", runner, {
+    documents: [document],
+  });
+  await call("admin verifies", 200, "POST", `/api/runners/${runnerId}/verification`, admin, {
+    decision: "verified",
+  });
   await call("runner goes online", 200, "POST", "/api/runners/me/online", runner, pickup);
-  const booking = await heldBooking(owner);
+
+  // The owner's pet, with its rabies vaccination; an expired one is refused at booking.
+  const rex = await call("owner adds a pet", 201, "POST", "/api/pets", owner, {
+    name: "Rex",
+    species: "dog",
+    breed: "Beagle",
+    weight_kg: 12,
+    crate_size: "medium",
+    care_notes: "Water every hour",
+    vaccinations: [{ kind: "rabies", given_on: day(-400), expires_on: day(-35) }],
+  });
+  const petId = String(rex.pet_id);
+  const journey = { pet_ids: [petId], pickup, dropoff: trip.dropoff };
+  const refused = await call(
+    "a pet whose rabies expired is refused",
+    422,
+    "POST",
+    "/api/bookings",
+    owner,
+    journey,
+  );
+  expectEqual(
+    "…naming the pet and the vaccination",
+    /Rex: rabies/.test(String(refused.message)),
+    true,
+  );
+  await call(
+    "owner records the new vaccination",
+    201,
+    "POST",
+    `/api/pets/${petId}/vaccinations`,
+    owner,
+    {
+      kind: "rabies",
+      given_on: day(-30),
+      expires_on: day(335),
+    },
+  );
+  const booking = await heldBooking(owner, journey);
   const id = String(booking.booking_id);
-  const step = (name: string, who: string, action: string, status: string) =>
-    call(name, 200, "POST", `/api/bookings/${id}/${action}`, who, {}).then((moved) =>
+  const pin = String(booking.handover_pin);
+  const step = (name: string, who: string, action: string, status: string, body: Body = {}) =>
+    call(name, 200, "POST", `/api/bookings/${id}/${action}`, who, body).then((moved) =>
       expectEqual(`${name}: status`, moved.status, status),
     );
   await step("runner accepts", runner, "accept", "accepted");
@@ -148,7 +235,12 @@ async function lifecycle(file: string) {
       subscribed = await request(watcher, "track:subscribe", { booking_id: id });
     }
     expectEqual("owner watches the trip (socket)", subscribed.ok, true);
-    await step("runner picks up", runner, "pickup", "picked_up");
+    const atPickup = await uploadPhoto(
+      "runner photographs the pet",
+      `/api/bookings/${id}/photos?stage=pickup`,
+      runner,
+    );
+    await step("runner picks up", runner, "pickup", "picked_up", { photo_id: atPickup });
     await step("runner departs", runner, "depart", "in_transit");
     await until("track started", `/api/bookings/${id}/track`, owner, (t) => t.status === "active");
 
@@ -174,7 +266,39 @@ async function lifecycle(file: string) {
     watcher.close();
   }
 
-  await step("runner delivers", runner, "deliver", "delivered");
+  const atDropoff = await uploadPhoto(
+    "runner photographs the pet again",
+    `/api/bookings/${id}/photos?stage=dropoff`,
+    runner,
+  );
+  await call("a wrong PIN is refused", 422, "POST", `/api/bookings/${id}/deliver`, runner, {
+    photo_id: atDropoff,
+    pin: pin === "000000" ? "111111" : "000000",
+  });
+  const link = await call(
+    "owner shares the trip",
+    201,
+    "POST",
+    `/api/bookings/${id}/share`,
+    owner,
+    {},
+  );
+  const shared = await call(
+    "the share link, without a login",
+    200,
+    "GET",
+    `/api/shared/${String(link.token)}`,
+  );
+  expectEqual(
+    "…shows the trip and the runner's first name",
+    [shared.status, shared.runner_first_name],
+    ["in_transit", "Budi"],
+  );
+  expectEqual("…and never the PIN", JSON.stringify(shared).includes(pin), false);
+  await step("runner delivers with the recipient's PIN", runner, "deliver", "delivered", {
+    photo_id: atDropoff,
+    pin,
+  });
   await step("owner confirms", owner, "confirm", "confirmed");
   const done = await until(
     "completed",
@@ -203,7 +327,7 @@ async function lifecycle(file: string) {
     ),
   );
   // The README's links: the trip page and the operators' page answer.
-  for (const page of [`/track/${id}`, "/ops"]) {
+  for (const page of [`/track/${id}`, "/ops", "/share"]) {
     const response = await fetch(base + page);
     const type = response.headers.get("content-type") ?? "";
     if (response.status !== 200 || !type.startsWith("text/html")) {
