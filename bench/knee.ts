@@ -5,7 +5,9 @@
  * Where Kilat stops keeping up, and what it does beyond: an open-loop load generator. At each
  * offered rate, booking lifecycles start at fixed intervals whatever the backlog, as a city's
  * apps would; each is a fresh owner and runner: create → pay → poll the booking every 100 ms
- * until the escrow is held → runner online → accept → pickup → depart → deliver → confirm. A
+ * until the escrow is held → runner online → accept → photo → pickup → depart → photo →
+ * deliver (with the owner's PIN, from the create's answer) → confirm. The runners of a rate are
+ * verified before its window opens (set-up, not offered load). A
  * request answered 503 or 429 is shed, and its lifecycle given up (its app would come back
  * after Retry-After, which would make the offered load depend on the answers). Per rate it prints
  * lifecycles offered and completed per second, requests answered 2xx and shed per second, and
@@ -25,11 +27,14 @@ import {
   child,
   dropDatabases,
   percentile,
+  proofPhoto,
   randomPort,
+  runnerToken,
   sleep,
   startDistributed,
   stopChildren,
   until,
+  verifyRunners,
 } from "./support";
 
 /** One request's answer: when it came (ms on the bench's clock), how long it took, its status. */
@@ -63,19 +68,27 @@ const ok = (status: number) => status >= 200 && status < 300;
 
 class Shed extends Error {}
 
+/** The runner of lifecycle `id`: a fresh one each. */
+const runnerOf = (id: string) => `knee-runner-${id}`;
+
 /** One lifecycle as an app drives it; every request's answer goes to `answers`. */
 async function lifecycle(base: string, id: string, answers: Answer[]): Promise<void> {
   const owner = signToken({ sub: `knee-owner-${id}`, role: "owner" }, DEFAULT_JWT_SECRET);
-  const runner = signToken({ sub: `knee-runner-${id}`, role: "runner" }, DEFAULT_JWT_SECRET);
+  const runner = runnerToken(runnerOf(id));
+  /** A request: a JSON body, or a photo's bytes (an upload). */
   const call = async (token: string, method: string, path: string, body?: unknown) => {
     const started = performance.now();
     let status = 0;
     let json: Record<string, unknown> = {};
     try {
+      const photo = body instanceof Buffer ? new Uint8Array(body) : undefined;
       const response = await fetch(base + path, {
         method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": photo ? "image/jpeg" : "application/json",
+        },
+        body: photo ?? (body === undefined ? undefined : JSON.stringify(body)),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       status = response.status;
@@ -95,7 +108,10 @@ async function lifecycle(base: string, id: string, answers: Answer[]): Promise<v
     pickup: PICKUP,
     dropoff: DROPOFF,
   });
-  const path = `/api/bookings/${String(booking.booking_id)}`;
+  const bookingId = String(booking.booking_id);
+  const path = `/api/bookings/${bookingId}`;
+  const photo = (stage: "pickup" | "dropoff") =>
+    proofPhoto((to, bytes) => call(runner, "POST", to, bytes), bookingId, stage);
   await call(owner, "POST", `${path}/payment`, {});
   const deadline = performance.now() + REQUEST_TIMEOUT_MS;
   while ((await call(owner, "GET", path)).payment_status !== "held") {
@@ -103,9 +119,12 @@ async function lifecycle(base: string, id: string, answers: Answer[]): Promise<v
     await sleep(100);
   }
   await call(runner, "POST", "/api/runners/me/online", PICKUP);
-  for (const step of ["accept", "pickup", "depart", "deliver"]) {
-    await call(runner, "POST", `${path}/${step}`, {});
-  }
+  await call(runner, "POST", `${path}/accept`, {});
+  await call(runner, "POST", `${path}/pickup`, { photo_id: await photo("pickup") });
+  await call(runner, "POST", `${path}/depart`, {});
+  // The recipient's PIN, which the owner's app shows from the booking it created.
+  const pin = String(booking.handover_pin);
+  await call(runner, "POST", `${path}/deliver`, { photo_id: await photo("dropoff"), pin });
   await call(owner, "POST", `${path}/confirm`, {});
 }
 
@@ -387,6 +406,13 @@ async function main() {
       "offered/s  completed/s  shed lc/s  failed  2xx req/s  shed req/s  2xx p50/p99 ms  shed p50/p99 ms",
     );
     for (const rate of rates) {
+      // Set-up, outside the window: the runners of this rate's lifecycles, verified.
+      const total = Math.round(rate * seconds);
+      await verifyRunners(
+        url,
+        Array.from({ length: total }, (_, n) => runnerOf(`${rate}-${n}`)),
+      );
+      await sleep(1000); // and a quiet second, as between rates
       const row = rowOf(await offer(url, rate, seconds));
       rows.push(row);
       console.log(

@@ -4,9 +4,11 @@
  *
  * Drives full booking lifecycles through the public REST API with `concurrency` owners at a
  * time, each lifecycle with a fresh runner, making every request their apps make:
- * create → pay → (escrow held) → runner online → accept → pickup → depart → the owner looks at
- * the track → deliver → runner offline → the runner's notifications → confirm → (completed) →
- * the owner's notifications. Each request is timed under its route, and the report gives
+ * create → pay → (escrow held) → runner online → accept → photo of the pet → pickup with it →
+ * depart → the owner looks at the track → photo at the drop-off → deliver with it and the
+ * owner's PIN (from the create's answer) → runner offline → the runner's notifications →
+ * confirm → (completed) → the owner's notifications. Every runner is verified once before the
+ * measured part (only verified runners may accept). Each request is timed under its route, and the report gives
  * p50/p99/max per route; a wait in brackets is not a request, but each poll in it is one. Apps
  * come in two styles: socket apps (the default) wait on the owner's live notifications; polling
  * apps (`--poll-ms <n>`) have no socket and poll the booking every n ms instead, listing their
@@ -38,13 +40,17 @@ import {
   child,
   percentile,
   randomPort,
+  proofPhoto,
   rest,
   RestError,
+  runnerToken,
   sleep,
   startDistributed,
   stopChildren,
   dropDatabases,
   until,
+  upload,
+  verifyRunners,
 } from "./support";
 
 /** Every request the apps make, as the gateway routes it: the writes in lifecycle order, then the reads. */
@@ -53,6 +59,7 @@ const ROUTES = [
   "POST /api/bookings/:id/payment",
   "POST /api/runners/me/online",
   "POST /api/bookings/:id/accept",
+  "POST /api/bookings/:id/photos",
   "POST /api/bookings/:id/pickup",
   "POST /api/bookings/:id/depart",
   "POST /api/bookings/:id/deliver",
@@ -155,8 +162,11 @@ async function timed<T>(result: Result, route: Route, request: () => Promise<T>)
 
 type Booking = Record<string, unknown>;
 
+/** Lifecycle n's runner: a fresh one each, per mode (both modes' databases have one prefix). */
+const runnerOf = (mode: string, n: number) => `bench-runner-${mode}-${n}`;
+
 async function lifecycle(base: string, n: number, owner: Owner, result: Result) {
-  const runner = signToken({ sub: `bench-runner-${n}`, role: "runner" }, DEFAULT_JWT_SECRET);
+  const runner = runnerToken(runnerOf(result.mode, n));
   /** The request of `route` (the route's method) to `path`, as `token`, timed. */
   const call = (route: Route, token: string, path: string, body?: unknown) =>
     timed(result, route, () => rest(base, token, route.split(" ")[0], path, body));
@@ -168,6 +178,16 @@ async function lifecycle(base: string, n: number, owner: Owner, result: Result) 
     dropoff: { lat: -6.25, lng: 106.85 },
   });
   const id = String(booking.booking_id);
+  // The recipient's PIN, which the owner's app shows from the booking it just created.
+  const pin = String(booking.handover_pin);
+  /** The runner's photo of the pet at a handover, timed as the upload it is. */
+  const photo = (stage: "pickup" | "dropoff") =>
+    proofPhoto(
+      (path, bytes) =>
+        timed(result, "POST /api/bookings/:id/photos", () => upload(base, runner, path, bytes)),
+      id,
+      stage,
+    );
   const getBooking = () => call("GET /api/bookings/:id", owner.token, `/api/bookings/${id}`);
   const listNotifications = (token: string) =>
     call("GET /api/notifications", token, "/api/notifications");
@@ -196,11 +216,16 @@ async function lifecycle(base: string, n: number, owner: Owner, result: Result) 
     lat: onlineLat,
     lng: PICKUP.lng,
   });
-  for (const step of ["accept", "pickup", "depart"] as const) {
-    await call(`POST /api/bookings/:id/${step}`, runner, `/api/bookings/${id}/${step}`, {});
-  }
+  await call("POST /api/bookings/:id/accept", runner, `/api/bookings/${id}/accept`, {});
+  await call("POST /api/bookings/:id/pickup", runner, `/api/bookings/${id}/pickup`, {
+    photo_id: await photo("pickup"),
+  });
+  await call("POST /api/bookings/:id/depart", runner, `/api/bookings/${id}/depart`, {});
   await call("GET /api/bookings/:id/track", owner.token, `/api/bookings/${id}/track`);
-  await call("POST /api/bookings/:id/deliver", runner, `/api/bookings/${id}/deliver`, {});
+  await call("POST /api/bookings/:id/deliver", runner, `/api/bookings/${id}/deliver`, {
+    photo_id: await photo("dropoff"),
+    pin,
+  });
   await goOffline(runner, call, result);
   await listNotifications(runner);
 
@@ -389,6 +414,16 @@ async function measured(
   total: number,
   transport?: { url: string; namespace: string },
 ) {
+  // Set-up, before anything is measured: every lifecycle's runner verified, as runners are
+  // before they work.
+  const setup = performance.now();
+  await verifyRunners(
+    url,
+    Array.from({ length: total }, (_, n) => runnerOf(mode, n)),
+  );
+  console.log(
+    `\n${mode}: verified ${total} runners in ${((performance.now() - setup) / 1000).toFixed(1)} s (set-up, not measured)`,
+  );
   const meter = new CpuMeter([...watched, ...infraProcesses()]);
   // What the processes cost with nothing to do: their fixed share, beside the per-lifecycle one.
   meter.start();

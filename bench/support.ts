@@ -7,6 +7,10 @@ import { join } from "node:path";
 import { ALL_TOPICS, PARTITIONS } from "../events/catalog";
 import { KafkaEventBus } from "../adapters/event-bus";
 import { readInfraEnv } from "../scripts/infra-env";
+import { signToken } from "../lib/auth";
+import { DEFAULT_JWT_SECRET } from "../lib/config";
+import { smallJpeg } from "../test/support/handover";
+import { CARRIES_ANYTHING, documentJpeg } from "../test/support/runners";
 import type { Watched } from "./measure";
 
 const ROOT = join(__dirname, "..");
@@ -52,6 +56,29 @@ export async function rest(
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  return answerOf(response, method, path);
+}
+
+/**
+ * A photo sent as an app sends it: its bytes as the body (a JPEG by default), with a bearer
+ * token; anything but 2xx throws a RestError with the answer.
+ */
+export async function upload(
+  base: string,
+  token: string,
+  path: string,
+  bytes: Buffer,
+  contentType = "image/jpeg",
+) {
+  const response = await fetch(base + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": contentType },
+    body: new Uint8Array(bytes),
+  });
+  return answerOf(response, "POST", path);
+}
+
+async function answerOf(response: Response, method: string, path: string) {
   // A refusal that is not JSON (a shedding gateway's, a proxy's) still throws with its status.
   const json = (await response.json().catch((error: unknown) => {
     if (response.ok) throw error;
@@ -63,6 +90,52 @@ export async function rest(
       response.status,
     );
   return json;
+}
+
+/** A runner's bearer token, for runner id `sub`. */
+export const runnerToken = (sub: string) => signToken({ sub, role: "runner" }, DEFAULT_JWT_SECRET);
+
+const ADMIN = () => signToken({ sub: "bench-admin", role: "admin" }, DEFAULT_JWT_SECRET);
+
+/**
+ * Makes runner `sub` one that gets offers and may accept, as a real runner gets there (the
+ * sequence of test/support/runners.ts): says it carries anything, uploads a document, asks for
+ * verification, and an admin verifies it. A runner verified already is left as it is. Set-up,
+ * not a lifecycle's: the benches call it before they measure.
+ */
+export async function verifyRunner(base: string, sub: string): Promise<void> {
+  const token = runnerToken(sub);
+  const profile = await rest(base, token, "PATCH", "/api/runners/me", CARRIES_ANYTHING);
+  if ((profile.verification as { status?: string } | undefined)?.status === "verified") return;
+  const document = await upload(base, token, "/api/runners/me/documents", await documentJpeg());
+  await rest(base, token, "POST", "/api/runners/me/verification", {
+    documents: [String(document.photo_id)],
+  });
+  const id = encodeURIComponent(String(profile.runner_id));
+  await rest(base, ADMIN(), "POST", `/api/runners/${id}/verification`, { decision: "verified" });
+}
+
+/** Verifies every runner of `subs`, `parallel` at a time (a city's sign-ups, not a stampede). */
+export async function verifyRunners(base: string, subs: string[], parallel = 8): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, subs.length) }, async () => {
+      while (next < subs.length) await verifyRunner(base, subs[next++]);
+    }),
+  );
+}
+
+/**
+ * The runner's photo of the pet at a handover (`stage` pickup or dropoff) of booking `id`: its
+ * photo_id, for the move's proof. `send` makes the request (a bench times it under its route).
+ */
+export async function proofPhoto(
+  send: (path: string, bytes: Buffer) => Promise<Record<string, unknown>>,
+  id: string,
+  stage: "pickup" | "dropoff",
+): Promise<string> {
+  const photo = await send(`/api/bookings/${id}/photos?stage=${stage}`, await smallJpeg());
+  return String(photo.photo_id);
 }
 
 /** The OpenTelemetry variables of the bench's own environment. */

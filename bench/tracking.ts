@@ -28,13 +28,17 @@ import { CpuMeter, infraProcesses, printCpu, type Costs, type Watched } from "./
 import {
   child,
   percentile,
+  proofPhoto,
   randomPort,
   rest,
+  runnerToken as tokenOf,
   sleep,
   startDistributed,
   stopChildren,
   dropDatabases,
   until,
+  upload,
+  verifyRunner,
 } from "./support";
 
 const KM = 1 / 111.195;
@@ -79,7 +83,10 @@ const startOf = (i: number) => ({
   lng: 106.7 + Math.floor(i / 50) * 0.01,
 });
 
-/** Kilat's side of a trip: runner online, booking paid and held, accepted by that runner. */
+/**
+ * Kilat's side of a trip: runner verified and online, booking paid and held, accepted and picked
+ * up (with the photo the pickup needs) by that runner.
+ */
 function kilatTrips(base: string) {
   return async (count: number) => {
     const trips: { bookingId: string; runnerToken: string; ownerToken: string }[] = [];
@@ -92,11 +99,10 @@ function kilatTrips(base: string) {
             { sub: `${run}-owner-${i}`, role: "owner" },
             DEFAULT_JWT_SECRET,
           );
-          const runnerToken = signToken(
-            { sub: `${run}-runner-${i}`, role: "runner" },
-            DEFAULT_JWT_SECRET,
-          );
+          const runner = `${run}-runner-${i}`;
+          const runnerToken = tokenOf(runner);
           const start = startOf(i);
+          await verifyRunner(base, runner);
           await rest(base, runnerToken, "POST", "/api/runners/me/online", start);
           const booking = await rest(base, ownerToken, "POST", "/api/bookings", {
             pet_type: "dog",
@@ -113,7 +119,14 @@ function kilatTrips(base: string) {
               "held",
           );
           await rest(base, runnerToken, "POST", `/api/bookings/${id}/accept`, {});
-          await rest(base, runnerToken, "POST", `/api/bookings/${id}/pickup`, {});
+          const photoId = await proofPhoto(
+            (path, bytes) => upload(base, runnerToken, path, bytes),
+            id,
+            "pickup",
+          );
+          await rest(base, runnerToken, "POST", `/api/bookings/${id}/pickup`, {
+            photo_id: photoId,
+          });
           trips.push({ bookingId: id, runnerToken, ownerToken });
         }
       }),

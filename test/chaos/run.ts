@@ -61,6 +61,12 @@ const TIMING = options.short
 const TRIP_LIMIT_MS = 90_000;
 /** Concurrent lifecycles during a round; every third is cancelled after paying. */
 const LIFECYCLE_WORKERS = 3;
+/**
+ * Verified runners in stock when a round starts (set-up between rounds: a runner is verified
+ * once, before it works). About what a round's lifecycles take; a trip that finds the stock empty
+ * verifies its own runner, unrecorded.
+ */
+const RUNNERS_PER_ROUND = options.short ? 40 : 60;
 /** Steady reads: one every 100 ms = 10 a second. */
 const READ_EVERY_MS = 100;
 const MAX_OK_MS = 2_000;
@@ -323,6 +329,13 @@ async function infraRound(c: Cluster, driver: Driver, api: Api, server: InfraSer
   summarise("infra", server, 1, `${server} (pid ${pid})`, load, killAt, recovery);
 }
 
+/** Runners for the next round, verified before it starts (outside its figures). */
+async function stockUp(driver: Driver) {
+  const at = Date.now();
+  const verified = await driver.stockUp(RUNNERS_PER_ROUND);
+  progress(`${verified} runners verified for the next round in ${Date.now() - at} ms`);
+}
+
 /** Restarts allowed to the supervisor per run: a process that keeps crashing is not hidden. */
 let supervisorRestarts = 10;
 
@@ -545,8 +558,10 @@ async function suite() {
   progress(`every process joined; gateway ${c.url}`);
   const api = new Api(c.url);
   const driver = new Driver(api, run);
-  for (const [i, service] of PAIR_TARGETS.entries())
+  for (const [i, service] of PAIR_TARGETS.entries()) {
+    await stockUp(driver);
     await killOneOfTwo(c, driver, api, service, i === PAIR_TARGETS.length - 1);
+  }
   if (pairs) {
     // The one-replica rounds: the surviving replicas go, cleanly.
     await Promise.all(
@@ -554,8 +569,14 @@ async function suite() {
     );
     progress("one replica of each service left");
   }
-  for (const service of RESTART_TARGETS) await restart(c, driver, api, service);
-  for (const server of INFRA_TARGETS) await infraRound(c, driver, api, server);
+  for (const service of RESTART_TARGETS) {
+    await stockUp(driver);
+    await restart(c, driver, api, service);
+  }
+  for (const server of INFRA_TARGETS) {
+    await stockUp(driver);
+    await infraRound(c, driver, api, server);
+  }
   await heal(c);
   return checkMoney(api);
 }

@@ -1,10 +1,12 @@
 /**
  * What the chaos suite sends while it kills processes: booking lifecycles driven as an app
  * drives them (retrying a write that got no answer, as the README's "Retries" allows), steady
- * reads, and per-service probes. Every request is timed into a Recorder.
+ * reads, and per-service probes. Every request is timed into a Recorder. The runners are
+ * verified in set-up, between rounds (only verified runners may accept); a lifecycle's photos
+ * and PIN, which pickup and deliver need, are part of it.
  */
 import { randomUUID } from "node:crypto";
-import { sleep } from "../../bench/support";
+import { proofPhoto, sleep, verifyRunner } from "../../bench/support";
 import { signToken, type Role } from "../../lib/auth";
 import { DEFAULT_JWT_SECRET } from "../../lib/config";
 
@@ -50,6 +52,7 @@ export class Api {
     route: string,
     path: string,
     bearer: string,
+    /** JSON, or a photo's bytes (sent as they are, as a JPEG). */
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Answer> {
@@ -58,14 +61,17 @@ export class Api {
     const sample: Sample = { route: `${method} ${route}`, sentAt, ms: 0, status: 0 };
     recorder.samples.push(sample);
     try {
+      const photo = body instanceof Buffer ? new Uint8Array(body) : undefined;
       const response = await fetch(this.base + path, {
         method,
         headers: {
           authorization: `Bearer ${bearer}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(body === undefined
+            ? {}
+            : { "content-type": photo ? "image/jpeg" : "application/json" }),
           ...headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: photo ?? (body === undefined ? undefined : JSON.stringify(body)),
         signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
       });
       const text = await response.text();
@@ -108,8 +114,13 @@ export interface Trip {
   outcome: Outcome;
   ownerId: string;
   owner: string;
+  /** The runner's id and token; verified in set-up, or by the trip itself when none was left. */
+  runnerId: string;
   runner: string;
+  runnerVerified: boolean;
   bookingId?: string;
+  /** The recipient's PIN, from the owner's create answer. */
+  pin?: string;
   price?: number;
   /** The last step reached. */
   stage: string;
@@ -134,6 +145,9 @@ const retryable = (status: number) => status === 0 || status === 429 || status >
 /** Drives trips to their end, retrying what an app would retry, until `deadline`. */
 export class Driver {
   private serial = 0;
+  private runners = 0;
+  /** Verified runners no trip has had yet. */
+  private readonly stock: string[] = [];
 
   constructor(
     private readonly api: Api,
@@ -152,15 +166,50 @@ export class Driver {
     return answer;
   }
 
+  /**
+   * Set-up, between rounds and unrecorded: verifies runners until `count` are in stock, each
+   * tried a few times (the previous round's kill may still be settling). How many it verified.
+   */
+  async stockUp(count: number, parallel = 8): Promise<number> {
+    const wanted = Array.from(
+      { length: Math.max(0, count - this.stock.length) },
+      () => `${this.run}-runner-${++this.runners}`,
+    );
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, wanted.length) }, async () => {
+        while (next < wanted.length) {
+          const sub = wanted[next++];
+          for (let tries = 1; ; tries++) {
+            try {
+              await verifyRunner(this.api.base, sub);
+              break;
+            } catch (error) {
+              if (tries >= 5) throw error;
+              await sleep(1000);
+            }
+          }
+          this.stock.push(sub);
+        }
+      }),
+    );
+    return wanted.length;
+  }
+
   newTrip(outcome: Outcome, round: string): Trip {
     const n = ++this.serial;
     const ownerId = `${this.run}-owner-${n}`;
+    // Only a trip that is carried needs a runner from the stock; a cancelled one never has one.
+    const stocked = outcome === "complete" ? this.stock.shift() : undefined;
+    const runnerId = stocked ?? `${this.run}-runner-${++this.runners}`;
     return {
       n,
       outcome,
       ownerId,
       owner: token("owner", ownerId),
-      runner: token("runner", `${this.run}-runner-${n}`),
+      runnerId,
+      runner: token("runner", runnerId),
+      runnerVerified: stocked !== undefined,
       stage: "new",
       runnerKnown: false,
       tracked: false,
@@ -197,6 +246,7 @@ export class Driver {
     const id = String(booking.booking_id);
     trip.bookingId = id;
     trip.price = Number(booking.estimated_price_cents);
+    trip.pin = typeof booking.handover_pin === "string" ? booking.handover_pin : undefined;
     trip.stage = "requested";
     await this.write(deadline, "pay", () =>
       this.call(
@@ -219,13 +269,55 @@ export class Driver {
       });
       return;
     }
+    if (!trip.runnerVerified) await this.verify(trip, deadline);
     await this.goOnline(trip, recorder, deadline);
     await this.move(trip, recorder, deadline, "accept", trip.runner, "accepted");
-    await this.move(trip, recorder, deadline, "pickup", trip.runner, "picked_up");
+    await this.move(trip, recorder, deadline, "pickup", trip.runner, "picked_up", {
+      photo_id: await this.photo(trip, recorder, deadline, "pickup"),
+    });
     await this.move(trip, recorder, deadline, "depart", trip.runner, "in_transit");
     trip.tracked = true;
-    await this.move(trip, recorder, deadline, "deliver", trip.runner, "delivered");
+    await this.move(trip, recorder, deadline, "deliver", trip.runner, "delivered", {
+      photo_id: await this.photo(trip, recorder, deadline, "dropoff"),
+      pin: trip.pin,
+    });
     await this.move(trip, recorder, deadline, "confirm", trip.owner, "confirmed");
+  }
+
+  /**
+   * A runner the stock ran out for, verified before its first trip: outside the round's figures
+   * (unrecorded), retried until the trip's deadline.
+   */
+  private async verify(trip: Trip, deadline: number): Promise<void> {
+    for (;;) {
+      try {
+        await verifyRunner(this.api.base, trip.runnerId);
+        trip.log.push(`${new Date().toISOString().slice(11, 23)} runner verified (no stock left)`);
+        trip.runnerVerified = true;
+        return;
+      } catch (error) {
+        if (Date.now() > deadline)
+          throw new TripFailed(`verify the runner: ${(error as Error).message}`);
+        await sleep(250);
+      }
+    }
+  }
+
+  /** The runner's photo of the pet at a handover: a write, sent again when it got no answer. */
+  private async photo(
+    trip: Trip,
+    recorder: Recorder,
+    deadline: number,
+    stage: "pickup" | "dropoff",
+  ): Promise<string> {
+    return proofPhoto(
+      (path, bytes) =>
+        this.write(deadline, `photo (${stage})`, () =>
+          this.call(trip, recorder, "POST", "/api/bookings/:id/photos", path, trip.runner, bytes),
+        ),
+      String(trip.bookingId),
+      stage,
+    );
   }
 
   private async goOnline(trip: Trip, recorder: Recorder, deadline: number): Promise<void> {
