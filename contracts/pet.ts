@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { CRATE_SIZES, PETS, PET_TYPES, type CrateSize, type PetType } from "../config/defaults";
+import { CRATE_SIZES, PETS, PET_TYPES } from "../config/defaults";
+import type { PetProfile } from "../domain/pets";
 import { contracts } from "./action";
 import { IdParams, PageParams, text } from "./common";
 import { CleanImageParams } from "./photo";
@@ -127,16 +128,9 @@ export interface VaccinationEntity {
 }
 
 /** A pet as the API returns it. */
-export interface PetEntity {
+export interface PetEntity extends PetProfile {
   pet_id: string;
   owner_id: string;
-  name: string;
-  species: PetType;
-  breed: string | null;
-  weight_kg: number;
-  crate_size: CrateSize;
-  temperament: string | null;
-  care_notes: string | null;
   vaccinations: VaccinationEntity[];
   created_at: string;
   updated_at: string;

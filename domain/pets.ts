@@ -9,10 +9,8 @@ export interface Vaccination {
   photo_id: string | null;
 }
 
-/** An owner's pet: the profile a booking names. */
-export interface Pet {
-  _id: string;
-  owner_id: string;
+/** What an owner says of a pet, and what a booking copies of it. */
+export interface PetProfile {
   name: string;
   species: PetType;
   breed: string | null;
@@ -20,21 +18,20 @@ export interface Pet {
   crate_size: CrateSize;
   temperament: string | null;
   care_notes: string | null;
+}
+
+/** An owner's pet: the profile a booking names. */
+export interface Pet extends PetProfile {
+  _id: string;
+  owner_id: string;
   vaccinations: Vaccination[];
   created_at: Date;
   updated_at: Date;
 }
 
 /** A pet as a booking carries it: the profile as it was when booked (later edits do not move it). */
-export interface BookingPet {
+export interface BookingPet extends PetProfile {
   pet_id: string;
-  name: string;
-  species: PetType;
-  breed: string | null;
-  weight_kg: number;
-  crate_size: CrateSize;
-  temperament: string | null;
-  care_notes: string | null;
 }
 
 /** What carrying a booking's pets takes: dispatch offers it only to runners who can. */

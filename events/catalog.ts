@@ -47,6 +47,18 @@ const proof = {
   proof_lng: longitude.optional(),
 };
 
+/** A welfare alert (tracking.stopped, and tracking.resumed when it clears): the trip and why. */
+const welfareAlert = {
+  track_id: id,
+  ...bookingRef,
+  runner_id: id,
+  owner_id: id,
+  pet_name: petName.optional(),
+  /** stationary: within WELFARE_STOP_RADIUS_M for WELFARE_STOP_MINUTES; silent: no fixes. */
+  reason: z.enum(["stationary", "silent"]),
+  since: isoTime,
+};
+
 const payloads = {
   // booking.events ------------------------------------------------------------------
   "booking.requested": z.object({
@@ -226,26 +238,13 @@ const payloads = {
     occurred_at: isoTime,
   }),
   "tracking.stopped": z.object({
-    track_id: id,
-    ...bookingRef,
-    runner_id: id,
-    owner_id: id,
-    pet_name: petName.optional(),
-    /** stationary: within WELFARE_STOP_RADIUS_M for WELFARE_STOP_MINUTES; silent: no fixes. */
-    reason: z.enum(["stationary", "silent"]),
-    since: isoTime,
+    ...welfareAlert,
     lat: latitude.optional(),
     lng: longitude.optional(),
     occurred_at: isoTime,
   }),
   "tracking.resumed": z.object({
-    track_id: id,
-    ...bookingRef,
-    runner_id: id,
-    owner_id: id,
-    pet_name: petName.optional(),
-    reason: z.enum(["stationary", "silent"]),
-    since: isoTime,
+    ...welfareAlert,
     occurred_at: isoTime,
   }),
   "tracking.updated": z.object({

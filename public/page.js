@@ -47,3 +47,31 @@ export function tokenProblem(reason = "") {
 
 export const money = (cents, currency) =>
   `${currency} ${(cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+/** A booking's steps as the pages show them, in order. */
+export const STEPS = [
+  ["requested", "Booked"],
+  ["accepted", "Runner on the way"],
+  ["picked_up", "Picked up"],
+  ["in_transit", "On the road"],
+  ["delivered", "Delivered"],
+  ["confirmed", "Confirmed"],
+  ["completed", "Completed"],
+];
+
+/** The steps up to `status`, the one it is at marked; a cancelled trip shows that alone. */
+export function showSteps(status, steps = STEPS) {
+  const list = document.getElementById("steps");
+  list.dataset.status = status;
+  const at = steps.findIndex(([step]) => step === status);
+  list.replaceChildren(
+    ...(status === "cancelled" ? [["cancelled", "Cancelled"]] : steps).map(([step, label], i) => {
+      const item = document.createElement("li");
+      item.textContent = label;
+      item.dataset.step = step;
+      if (status === "cancelled" || i === at) item.className = "now";
+      else if (i < at) item.className = "done";
+      return item;
+    }),
+  );
+}

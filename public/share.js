@@ -1,5 +1,5 @@
 import { TripMap } from "/pages/map.js";
-import { notify, pageConfig } from "/pages/page.js";
+import { STEPS as ALL_STEPS, notify, pageConfig, showSteps } from "/pages/page.js";
 
 /**
  * The trip as a share link shows it, without a login: status, the pets' names, the runner's
@@ -7,13 +7,9 @@ import { notify, pageConfig } from "/pages/page.js";
  * secret is in the fragment (`/share#<token>`), which browsers never send: the page sends it to
  * the API alone. It reads the trip every few seconds; a revoked or expired link stops at once.
  */
-const STEPS = [
-  ["requested", "Booked"],
-  ["accepted", "Runner on the way"],
-  ["picked_up", "Picked up"],
-  ["in_transit", "On the road"],
-  ["delivered", "Delivered"],
-];
+
+/** The recipient's part of the trip: up to the handover. */
+const STEPS = ALL_STEPS.slice(0, ALL_STEPS.findIndex(([step]) => step === "delivered") + 1);
 const EVERY_MS = 5000;
 
 const token = location.hash.slice(1);
@@ -23,27 +19,11 @@ const map = new TripMap(document.getElementById("map"), {
   tileAttribution: config.tile_attribution,
 });
 
-function showSteps(status) {
-  const list = document.getElementById("steps");
-  list.dataset.status = status;
-  const at = STEPS.findIndex(([step]) => step === status);
-  list.replaceChildren(
-    ...STEPS.map(([step, label], i) => {
-      const item = document.createElement("li");
-      item.textContent = label;
-      item.dataset.step = step;
-      if (i === at) item.className = "now";
-      else if (i < at) item.className = "done";
-      return item;
-    }),
-  );
-}
-
 function show(trip) {
   const names = trip.pets.map((pet) => pet.name).join(" & ");
   document.getElementById("title").textContent = `${names} on the way`;
   document.getElementById("subtitle").textContent = trip.booking_number;
-  showSteps(trip.status);
+  showSteps(trip.status, STEPS);
   document.getElementById("runner").textContent = trip.runner_first_name ?? "–";
   document.getElementById("eta").textContent =
     trip.status === "delivered"

@@ -1,5 +1,5 @@
 import { TripMap } from "/pages/map.js";
-import { api, money, notify, pageConfig, takeToken, tokenProblem } from "/pages/page.js";
+import { api, money, notify, pageConfig, showSteps, takeToken, tokenProblem } from "/pages/page.js";
 
 /**
  * The owner's live trip: the booking's steps, the route so far and the runner moving on the
@@ -7,15 +7,6 @@ import { api, money, notify, pageConfig, takeToken, tokenProblem } from "/pages/
  * fragment, as the app passes it, and goes only into the Authorization header and the socket's
  * handshake.
  */
-const STEPS = [
-  ["requested", "Booked"],
-  ["accepted", "Runner on the way"],
-  ["picked_up", "Picked up"],
-  ["in_transit", "On the road"],
-  ["delivered", "Delivered"],
-  ["confirmed", "Confirmed"],
-  ["completed", "Completed"],
-];
 
 const bookingId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const token = takeToken();
@@ -25,22 +16,6 @@ const map = new TripMap(document.getElementById("map"), {
   tileAttribution: config.tile_attribution,
 });
 const trip = { booking: null, route: [], runner: null };
-
-function showSteps(status) {
-  const list = document.getElementById("steps");
-  list.dataset.status = status;
-  const at = STEPS.findIndex(([step]) => step === status);
-  list.replaceChildren(
-    ...(status === "cancelled" ? [["cancelled", "Cancelled"]] : STEPS).map(([step, label], i) => {
-      const item = document.createElement("li");
-      item.textContent = label;
-      item.dataset.step = step;
-      if (status === "cancelled" || i === at) item.className = "now";
-      else if (i < at) item.className = "done";
-      return item;
-    }),
-  );
-}
 
 /** The pet has arrived once the runner handed it over. */
 const ARRIVED = ["delivered", "confirmed", "completed"];
