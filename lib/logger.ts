@@ -24,6 +24,9 @@ const SECRET_KEYS = [
   "stripe-signature",
   "payment_method",
   "card",
+  // The recipient's PIN: a handover's key, never in a log line.
+  "pin",
+  "handover_pin",
 ];
 export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => {
   const segment = /^[A-Za-z_]\w*$/.test(key) ? key : `["${key}"]`;

@@ -4,6 +4,8 @@ import type { DomainEvent } from "../../events/envelope";
 import { runtimeOf } from "../../lib/runtime";
 import { describeWithInfra } from "../support/infra";
 import { connectSocket, request } from "../support/live";
+import { makeMove } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -45,20 +47,14 @@ describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
   async function onTheRoad(name: string, acceptedMsAgo = 10 * 60_000) {
     const owner = system.token("owner", `owner-${name}`);
     const runner = system.token("runner", `runner-${name}`);
+    await verifiedRunner(system, runner);
     await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
     const { booking_id } = await heldBooking(system, owner, {
       pickup,
       dropoff: { lat: -6.35, lng: 106.9 },
     });
     for (const step of ["accept", "pickup", "depart"]) {
-      expect(
-        (
-          await system.api("POST", `/api/bookings/${booking_id}/${step}`, {
-            token: runner,
-            body: {},
-          })
-        ).status,
-      ).toBe(200);
+      expect((await makeMove(system, booking_id, step, { runner, owner })).status).toBe(200);
     }
     await trackStarted(system, owner, booking_id);
     if (acceptedMsAgo > 0) await acceptedAgo(system, `runner-${name}`, acceptedMsAgo);

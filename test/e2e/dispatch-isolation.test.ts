@@ -6,6 +6,7 @@ import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerThis } from "../../services/runner/models";
 import { sweep } from "../../services/runner/sweep";
 import { describeWithInfra } from "../support/infra";
+import { verifiedOnce } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking, searchingDispatch } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -35,8 +36,11 @@ describeWithInfra(["mongo"], "one booking cannot stop dispatch for the others", 
     await system?.stop();
   });
 
-  const online = (token: string, at: LatLng) =>
-    system.api<RunnerEntity>("POST", "/api/runners/me/online", { token, body: at });
+  /** A verified runner goes online at `at`. */
+  const online = async (token: string, at: LatLng) => {
+    await verifiedOnce(system, token);
+    return system.api<RunnerEntity>("POST", "/api/runners/me/online", { token, body: at });
+  };
   const moveTo = async (token: string, at: LatLng) => {
     const fix = { ...at, timestamp: new Date().toISOString() };
     const moved = await system.api("POST", "/api/runners/me/location", { token, body: fix });

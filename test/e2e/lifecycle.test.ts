@@ -13,9 +13,11 @@ import * as paymentStore from "../../services/payment/commands";
 import type { RunnerThis } from "../../services/runner/models";
 import { tryDispatch } from "../../services/runner/offer-round";
 import { describeWithInfra } from "../support/infra";
+import { makeMove } from "../support/handover";
 import { LaggingConsumerBus } from "../support/lagging-bus";
+import { verifiedOnce } from "../support/runners";
 import { heldBooking, searchingDispatch } from "../support/trips";
-import { startSystem, type System } from "../support/system";
+import { startSystem, type ApiResponse, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
 const trip = {
@@ -50,18 +52,24 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
       token: owner,
       body: payment_method ? { payment_method } : {},
     });
-  const step = (id: string, action: string, token: string, body: unknown = {}) =>
-    system.api<BookingEntity & { type?: string; message?: string }>(
-      "POST",
-      `/api/bookings/${id}/${action}`,
-      {
-        token,
-        body,
-      },
-    );
-  /** A runner's app goes online at the pickup before it accepts: the runner's token. */
+  /** A move as the apps make it: pickup and deliver with their proof unless `body` is given. */
+  const step = (
+    id: string,
+    action: string,
+    token: string,
+    body?: unknown,
+  ): Promise<ApiResponse<BookingEntity & { type?: string; message?: string }>> =>
+    body === undefined && (action === "pickup" || action === "deliver")
+      ? makeMove(system, id, action, { runner: token, owner })
+      : system.api<BookingEntity & { type?: string; message?: string }>(
+          "POST",
+          `/api/bookings/${id}/${action}`,
+          { token, body: body ?? {} },
+        );
+  /** A verified runner's app goes online at the pickup before it accepts: the runner's token. */
   const onlineRunner = async (id: string) => {
     const token = system.token("runner", id);
+    await verifiedOnce(system, token);
     const online = await system.api("POST", "/api/runners/me/online", {
       token,
       body: trip.pickup,
@@ -250,6 +258,7 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
     await held(created.booking_id);
 
     const never = system.token("runner", "runner-never-online");
+    await verifiedOnce(system, never);
     const ghost = await step(created.booking_id, "accept", never);
     expect([ghost.status, ghost.body.type, ghost.body.message]).toEqual([
       409,
@@ -331,7 +340,11 @@ describeWithInfra(["mongo"], "booking lifecycle and escrow, embedded", (infra) =
       ).status,
     ).toEqual(404);
     expect(
-      (await step(created.booking_id, "pickup", system.token("runner", "nobody"))).status,
+      (
+        await step(created.booking_id, "pickup", system.token("runner", "nobody"), {
+          photo_id: "a-photo-of-another-trip",
+        })
+      ).status,
     ).toEqual(403); // any runner may look at an open booking (to accept it), not move it;
     expect((await step(created.booking_id, "cancel", owner, {})).status).toEqual(422);
     expect((await booking(created.booking_id)).status).toEqual("requested");
@@ -413,6 +426,7 @@ describeWithInfra(["mongo"], "unpaid bookings: paying again, and expiry", (infra
     );
 
     const runner = patient.token("runner", "runner-after-decline");
+    await verifiedOnce(patient, runner);
     expect(
       (await patient.api("POST", "/api/runners/me/online", { token: runner, body: trip.pickup }))
         .status,
@@ -560,10 +574,13 @@ describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra
     await bus?.close();
   });
 
+  /** Who booked each trip: its owner passes the PIN on at the drop-off. */
+  const owners = new Map<string, string>();
   const step = (id: string, action: string, token: string) =>
-    system.api<BookingEntity>("POST", `/api/bookings/${id}/${action}`, { token, body: {} });
+    makeMove(system, id, action, { runner: token, owner: owners.get(id) ?? "" });
   const onlineRunner = async (sub: string) => {
     const token = system.token("runner", sub);
+    await verifiedOnce(system, token);
     expect(
       (await system.api("POST", "/api/runners/me/online", { token, body: trip.pickup })).status,
     ).toBe(200);
@@ -571,7 +588,12 @@ describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra
   };
   const runnerNow = async (token: string) =>
     (await system.api<RunnerEntity>("GET", "/api/runners/me", { token })).body;
-  const heldTrip = (owner: string) => heldBooking(system, system.token("owner", owner), trip);
+  const heldTrip = async (sub: string) => {
+    const owner = system.token("owner", sub);
+    const held = await heldBooking(system, owner, trip);
+    owners.set(held.booking_id, owner);
+    return held;
+  };
 
   it("keeps a runner on its next booking when the last one's booking.accepted and booking.delivered reach the runner service late", async () => {
     const runner = await onlineRunner("runner-late-events");
@@ -653,6 +675,7 @@ describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra
 
     // The next try, with the index back, offers it.
     const token = system.token("runner", "runner-after-range-error");
+    await verifiedOnce(system, token);
     expect(
       (await system.api("POST", "/api/runners/me/online", { token, body: pickup })).status,
     ).toBe(200);

@@ -3,9 +3,12 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { signToken } from "../../lib/auth";
+import { makeMove } from "../support/handover";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { verifiedRunner } from "../support/runners";
 import { ANYWHERE } from "../support/service-area";
 import { sendStripeWebhook } from "../support/stripe-webhook";
+import { clientAt } from "../support/system";
 import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
@@ -74,7 +77,10 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
       { timeoutMs: 60_000, intervalMs: 200, what: "/ready" },
     );
 
-    // A whole booking, paid by card through Stripe (stripe-mock and a signed webhook).
+    // A whole booking, paid by card through Stripe (stripe-mock and a signed webhook), carried
+    // by a verified runner who proves both handovers.
+    const kilat = clientAt(base, JWT_SECRET);
+    await verifiedRunner(kilat, runner);
     const online = await api("POST", "/api/runners/me/online", runner, { lat: -6.2, lng: 106.8 });
     expect(online.status).toEqual(200);
     const created = await api<BookingEntity>("POST", "/api/bookings", owner, {
@@ -104,9 +110,7 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
       { what: "escrow held" },
     );
     for (const action of ["accept", "pickup", "depart", "deliver"]) {
-      expect(
-        (await api("POST", `/api/bookings/${bookingId}/${action}`, runner, {})).status,
-      ).toEqual(200);
+      expect((await makeMove(kilat, bookingId, action, { runner, owner })).status).toEqual(200);
     }
     expect((await api("POST", `/api/bookings/${bookingId}/confirm`, owner, {})).status).toEqual(
       200,

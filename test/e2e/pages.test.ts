@@ -6,6 +6,8 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
 import { describeWithInfra } from "../support/infra";
+import { makeMove } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -115,6 +117,7 @@ describeWithInfra(
     it("shows an owner's trip live: the runner moving, the steps up to completed, the price", async () => {
       const owner = system.token("owner", "owner-page");
       const runner = system.token("runner", "runner-page");
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
       const booking = await heldBooking(system, owner, { pickup, dropoff, pet_name: "Mochi" });
       const id = booking.booking_id;
@@ -133,10 +136,7 @@ describeWithInfra(
       expect(await page.textContent("#title")).toEqual("Mochi's trip");
 
       for (const step of ["pickup", "depart"]) {
-        expect(
-          (await system.api("POST", `/api/bookings/${id}/${step}`, { token: runner, body: {} }))
-            .status,
-        ).toBe(200);
+        expect((await makeMove(system, id, step, { runner, owner })).status).toBe(200);
       }
       await page.waitForSelector('#steps[data-status="in_transit"]');
       await trackStarted(system, owner, id);
@@ -181,9 +181,7 @@ describeWithInfra(
         ["deliver", runner],
         ["confirm", owner],
       ] as const) {
-        expect(
-          (await system.api("POST", `/api/bookings/${id}/${step}`, { token, body: {} })).status,
-        ).toBe(200);
+        expect((await makeMove(system, id, step, { runner, owner }, token)).status).toBe(200);
       }
       await page.waitForSelector('#steps[data-status="completed"]', { timeout: 20_000 });
       await page.waitForSelector('#price-label:text-is("Price")');
@@ -267,7 +265,7 @@ describeWithInfra(
         const response = await page.goto(`${tiled.url}/track/${booking.booking_id}#token=${owner}`);
         // Leaflet's `{s}` subdomains (a, b, c) are one wildcard source.
         expect(response?.headers()["content-security-policy"]).toContain(
-          "; img-src 'self' data: https://*.tiles.kilat.test; ",
+          "; img-src 'self' data: blob: https://*.tiles.kilat.test; ",
         );
         await page.waitForSelector('#steps[data-status="requested"]');
         await page.waitForSelector("#map img.leaflet-tile-loaded");

@@ -2,6 +2,8 @@ import type { Model } from "mongoose";
 import type { BookingEntity, PaymentEntity, RunnerEntity } from "../../contracts";
 import type { RunnerLockDoc } from "../../models/runner-lock.model";
 import { describeWithInfra } from "../support/infra";
+import { pinOf, proofPhoto } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -96,17 +98,28 @@ describeWithInfra(["mongo"], "retried writes, embedded", (infra) => {
     await eventually(async () => (await get(id)).payment_status === "held" || undefined, {
       what: "escrow held",
     });
+    await verifiedRunner(system, runner);
     await system.api("POST", "/api/runners/me/online", {
       token: runner,
       body: { lat: -6.2, lng: 106.8 },
     });
+    // The app sends a retried handover as it sent it: the same photo, the same PIN.
+    const proof = async (path: string) =>
+      path === "pickup"
+        ? { photo_id: await proofPhoto(system, id, runner, "pickup") }
+        : path === "deliver"
+          ? {
+              photo_id: await proofPhoto(system, id, runner, "dropoff"),
+              pin: await pinOf(system, id, owner),
+            }
+          : {};
     for (const [path, status] of [
       ["accept", "accepted"],
       ["pickup", "picked_up"],
       ["depart", "in_transit"],
       ["deliver", "delivered"],
     ] as const) {
-      const answers = await twice(path, runner);
+      const answers = await twice(path, runner, await proof(path));
       expect(answers.map((answer) => [answer.status, answer.body.status])).toEqual([
         [200, status],
         [200, status],
@@ -174,6 +187,7 @@ describeWithInfra(["mongo"], "retried writes, embedded", (infra) => {
   };
   const onlineRunner = async (sub: string) => {
     const token = system.token("runner", sub);
+    await verifiedRunner(system, token);
     await system.api("POST", "/api/runners/me/online", { token, body: trip.pickup });
     return token;
   };
@@ -244,6 +258,7 @@ describeWithInfra(["mongo"], "retried writes, embedded", (infra) => {
       system.token("runner", sub),
     );
     for (const token of [first, second]) {
+      await verifiedRunner(system, token);
       await system.api("POST", "/api/runners/me/online", {
         token,
         body: { lat: -6.2, lng: 106.8 },

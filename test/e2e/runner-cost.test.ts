@@ -4,6 +4,7 @@ import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerThis } from "../../services/runner/models";
 import { tryDispatch } from "../../services/runner/offer-round";
 import { describeWithInfra } from "../support/infra";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking, searchingDispatch } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -40,6 +41,11 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
     from(jest.spyOn(runners.models[collection].collection, "findOneAndUpdate"));
   const online = (token: string, at: { lat: number; lng: number }) =>
     system.api("POST", "/api/runners/me/online", { token, body: at });
+  /** A runner verified (so offered bookings), then online at `at`. */
+  const verifiedOnline = async (token: string, at: { lat: number; lng: number }) => {
+    await verifiedRunner(system, token);
+    return online(token, at);
+  };
 
   it("given a runner new to Kilat, when it goes online, then its document is read once", async () => {
     const runnerReads = reads("runners");
@@ -74,7 +80,7 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
   it("given three tries of one booking at once, then one looks for runners and offers it, and the others share one more try after it", async () => {
     const pickup = { lat: -6.1, lng: 106.6 };
     const token = system.token("runner", "runner-west");
-    expect((await online(token, pickup)).status).toBe(200);
+    expect((await verifiedOnline(token, pickup)).status).toBe(200);
     // What its going online set off (a look for bookings near) is over before the booking is in.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const now = new Date();
@@ -105,8 +111,8 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
     // The nearest is taken (on a booking elsewhere); the next one is free.
     const taken = system.token("runner", "runner-south-west-taken");
     const free = system.token("runner", "runner-south-west-free");
-    expect((await online(taken, pickup)).status).toBe(200);
-    expect((await online(free, { lat: -6.301, lng: 106.55 })).status).toBe(200);
+    expect((await verifiedOnline(taken, pickup)).status).toBe(200);
+    expect((await verifiedOnline(free, { lat: -6.301, lng: 106.55 })).status).toBe(200);
     await runners.models.runners.collection.updateOne({ _id: "runner-south-west-taken" } as never, {
       $set: { active_booking_id: "booking-elsewhere", availability: "busy" },
     });
@@ -184,7 +190,7 @@ describeWithInfra(["mongo"], "the runner service's database commands, embedded",
   it("given a runner on a booking, when it asks to go offline, then 409 naming the booking, as before", async () => {
     const pickup = { lat: -6.15, lng: 107.0 };
     const token = system.token("runner", "runner-busy-east");
-    expect((await online(token, pickup)).status).toBe(200);
+    expect((await verifiedOnline(token, pickup)).status).toBe(200);
     const booking: BookingEntity = await heldBooking(system, system.token("owner", "owner-east"), {
       pickup,
       dropoff: { lat: -6.16, lng: 107.01 },

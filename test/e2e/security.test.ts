@@ -3,6 +3,7 @@ import type { Socket } from "socket.io-client";
 import type { NotificationEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request } from "../support/live";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -87,6 +88,8 @@ describeWithInfra(["mongo"], "security probes through the public API", (infra) =
       pickup: { lat: 0.5, lng: 0.5 },
       dropoff: { lat: 0.52, lng: 0.5 },
     });
+    await verifiedRunner(system, runner);
+    await verifiedRunner(system, otherRunner);
     await system.api("POST", "/api/runners/me/online", {
       token: runner,
       body: { lat: 0.5, lng: 0.5 },
@@ -109,8 +112,14 @@ describeWithInfra(["mongo"], "security probes through the public API", (infra) =
       [otherRunner, "POST", `/api/bookings/${id}/decline`],
       [otherRunner, "GET", `/api/bookings/${id}/track`],
     ];
+    // Each probe well formed, so what answers is the refusal of an outsider, not the body.
+    const bodies: [string, unknown][] = [
+      ["/cancel", { reason: "probe" }],
+      ["/pickup", { photo_id: "probe-photo" }],
+      ["/deliver", { photo_id: "probe-photo", pin: "000000" }],
+    ];
     for (const [token, method, path] of probes) {
-      const body = path.endsWith("/cancel") ? { reason: "probe" } : undefined;
+      const body = bodies.find(([end]) => path.endsWith(end))?.[1];
       const response = await call(method, path, token, body);
       expect([method, path, [403, 404, 409].includes(response.status)]).toEqual([
         method,
@@ -211,6 +220,7 @@ describeWithInfra(["mongo"], "identity is (role, sub), never the sub alone", (in
     const impostorLive = collect<NotificationEntity>(impostorSocket, "notification");
 
     const pickup = { lat: -6.3, lng: 106.9 };
+    await verifiedRunner(system, runner);
     const online = await system.api("POST", "/api/runners/me/online", {
       token: runner,
       body: pickup,

@@ -3,6 +3,7 @@ import { SERVICE_NAMES } from "../../lib/config";
 import type { EventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import { describeWithInfra } from "../support/infra";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking } from "../support/trips";
 
@@ -51,6 +52,7 @@ describeWithInfra(
       const owner = system.token("owner", "owner-two-instances");
       const runner = system.token("runner", "runner-two-instances");
       const { booking_id: id } = await heldBooking(system, owner, trip);
+      await verifiedRunner(system, runner);
       expect((await on(0)("/api/runners/me/online", runner, trip.pickup)).status).toBe(200);
 
       const accepted = await on(0)(`/api/bookings/${id}/accept`, runner);

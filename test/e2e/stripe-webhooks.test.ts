@@ -5,6 +5,8 @@ import type { StripeEventDoc } from "../../models/stripe-event.model";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { bookAndHold, bookAndPay, sendStripeWebhook } from "../support/stripe-webhook";
+import { makeMove } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
 
@@ -121,14 +123,13 @@ describeWithInfra(
     const capturedPayment = async () => {
       const { booking } = await bookAndHold(system, owner, SECRET);
       const runner = system.token("runner", `runner-${booking.booking_id}`);
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", {
         token: runner,
         body: booking.pickup,
       });
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
-        await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
-          token: runner,
-        });
+        await makeMove(system, booking.booking_id, action, { runner, owner });
       }
       await system.api("POST", `/api/bookings/${booking.booking_id}/confirm`, { token: owner });
       const payment = await eventually(async () => {
@@ -263,14 +264,11 @@ describeWithInfra(
         (await bookingOf(booking.booking_id)).payment_status === "held" ? true : undefined,
       );
       const runner = system.token("runner", "runner-stripe");
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", { token: runner, body: booking.pickup });
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
         expect(
-          (
-            await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
-              token: runner,
-            })
-          ).status,
+          (await makeMove(system, booking.booking_id, action, { runner, owner })).status,
         ).toEqual(200);
       }
       await system.api("POST", `/api/bookings/${booking.booking_id}/confirm`, { token: owner });

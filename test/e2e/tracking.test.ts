@@ -5,7 +5,9 @@ import { waypointId, type WaypointDoc } from "../../models/track.model";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingEntity, OfferEntity, RunnerEntity, LiveFix } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
+import { makeMove } from "../support/handover";
 import { collect, connectSocket, request, walk } from "../support/live";
+import { verifiedOnce } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -46,8 +48,11 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
     sockets.push(socket);
     return socket;
   };
-  const online = (token: string, at: { lat: number; lng: number }) =>
-    system.api<RunnerEntity>("POST", "/api/runners/me/online", { token, body: at });
+  /** A verified runner goes online at `at`. */
+  const online = async (token: string, at: { lat: number; lng: number }) => {
+    await verifiedOnce(system, token);
+    return system.api<RunnerEntity>("POST", "/api/runners/me/online", { token, body: at });
+  };
   const offers = async (token: string) =>
     (await system.api<{ items: OfferEntity[] }>("GET", "/api/runners/me/offers", { token })).body
       .items;
@@ -185,7 +190,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
 
     // Fixes count once the trip has started (booking.accepted consumed): wait for it.
     await trackStarted(system, owner, id);
-    await system.api("POST", `/api/bookings/${id}/pickup`, { token: runnerToken });
+    await makeMove(system, id, "pickup", { runner: runnerToken, owner });
     const runner = await socketFor(runnerToken);
     const route = walk(pickup, 12, 0.008); // 8 m a second, 28.8 km/h
     for (const fix of route) {
@@ -278,7 +283,7 @@ describeWithInfra(["mongo"], "runners, dispatch and live tracking, embedded", (i
 
     // Delivered and confirmed: the track closes with its distance.
     await system.api("POST", `/api/bookings/${id}/depart`, { token: runnerToken });
-    await system.api("POST", `/api/bookings/${id}/deliver`, { token: runnerToken });
+    await makeMove(system, id, "deliver", { runner: runnerToken, owner });
     await system.api("POST", `/api/bookings/${id}/confirm`, { token: owner });
     const closed = await eventually(async () => {
       const response = await system.api<Track>("GET", `/api/bookings/${id}/track`, {

@@ -5,7 +5,9 @@ import { loadConfig, type Config } from "../../lib/config";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
 import type { BookingEntity } from "../../contracts";
+import { makeMoveOn } from "../support/handover";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { verifiedRunnerOn } from "../support/runners";
 import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
@@ -34,8 +36,8 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       SERVICE_AREA: ANYWHERE,
       AUTO_CONFIRM_AFTER: "2s",
     });
-    const owner = { sub: "owner-auto", role: "owner" };
-    const runner = { sub: "runner-auto", role: "runner" };
+    const owner = { sub: "owner-auto", role: "owner" } as const;
+    const runner = { sub: "runner-auto", role: "runner" } as const;
     const first = await start(config);
     const booking = await first.broker.call<BookingEntity, Record<string, unknown>>(
       "booking.create",
@@ -52,13 +54,10 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       { _id: booking.booking_id },
       { $set: { payment_status: "held" } },
     );
+    await verifiedRunnerOn(first.broker, runner);
     await first.broker.call("runner.online", { lat: 1, lng: 1 }, { meta: { user: runner } });
     for (const action of ["accept", "pickup", "depart", "deliver"]) {
-      await first.broker.call(
-        `booking.${action}`,
-        { id: booking.booking_id },
-        { meta: { user: runner } },
-      );
+      await makeMoveOn(first.broker, booking.booking_id, action, { runner, owner });
     }
     const delivered = await first.bookings.findById(booking.booking_id).lean<BookingDoc>();
     expect(delivered?.status).toEqual("delivered");
@@ -94,8 +93,8 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       AUTO_CONFIRM_AFTER: "2s",
       PAYMENT_TIMEOUT: "2s",
     });
-    const owner = { sub: "owner-starved", role: "owner" };
-    const runner = { sub: "runner-starved", role: "runner" };
+    const owner = { sub: "owner-starved", role: "owner" } as const;
+    const runner = { sub: "runner-starved", role: "runner" } as const;
     const { broker, bookings } = await start(config);
     // Arranged: 101 delivered and 101 unpaid bookings, due long ago, in a shape no move takes
     // (written before a schema change, say), stored before the good ones.
@@ -124,13 +123,10 @@ describeWithInfra(["mongo"], "auto-confirm survives a restart (FerretDB)", (infr
       );
     const toDeliver = await create();
     await bookings.updateOne({ _id: toDeliver.booking_id }, { $set: { payment_status: "held" } });
+    await verifiedRunnerOn(broker, runner);
     await broker.call("runner.online", { lat: 1, lng: 1 }, { meta: { user: runner } });
     for (const action of ["accept", "pickup", "depart", "deliver"]) {
-      await broker.call(
-        `booking.${action}`,
-        { id: toDeliver.booking_id },
-        { meta: { user: runner } },
-      );
+      await makeMoveOn(broker, toDeliver.booking_id, action, { runner, owner });
     }
     const unpaid = await create();
 

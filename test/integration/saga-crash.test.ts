@@ -4,7 +4,9 @@ import { KafkaEventBus } from "../../adapters/event-bus";
 import { createRuntime } from "../../lib/runtime";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";
+import { makeMove } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
+import { verifiedRunner } from "../support/runners";
 import { bookAndHold } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
@@ -45,12 +47,10 @@ describeWithInfra(
             token: owner,
           })
         ).body;
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", { token: runner, body: booking.pickup });
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
-        await system.api("POST", `/api/bookings/${booking.booking_id}/${action}`, {
-          token: runner,
-          body: {},
-        });
+        await makeMove(system, booking.booking_id, action, { runner, owner });
       }
 
       // The payment process loses Kafka for producing; the owner confirms; it captures.

@@ -1,6 +1,8 @@
 import { KafkaEventBus } from "../../adapters/event-bus";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
+import { makeMove } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
+import { verifiedOnce } from "../support/runners";
 import { bookAndHold, sendStripeWebhook } from "../support/stripe-webhook";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
@@ -56,15 +58,13 @@ describeWithInfra(
     const heldBooking = () => bookAndHold(system, owner, SECRET);
     const move = async (id: string, token: string, ...actions: string[]) => {
       for (const action of actions) {
-        // As an app does: a runner accepts once it is online.
+        // As an app does: a verified runner accepts once it is online, and proves each handover.
         if (action === "accept") {
           const { pickup } = await bookingOf(id);
+          await verifiedOnce(system, token);
           await system.api("POST", "/api/runners/me/online", { token, body: pickup });
         }
-        const response = await system.api("POST", `/api/bookings/${id}/${action}`, {
-          token,
-          body: {},
-        });
+        const response = await makeMove(system, id, action, { runner: token, owner });
         expect([action, response.status]).toEqual([action, 200]);
       }
     };
@@ -183,10 +183,12 @@ describeWithInfra(
       await eventually(async () =>
         (await bookingOf(booking.booking_id)).payment_status === "failed" ? true : undefined,
       );
+      const runner = system.token("runner", "r");
+      await verifiedOnce(system, runner);
       expect(
         (
           await system.api("POST", `/api/bookings/${booking.booking_id}/accept`, {
-            token: system.token("runner", "r"),
+            token: runner,
           })
         ).status,
       ).toEqual(409);

@@ -2,7 +2,9 @@ import type { ServiceBroker } from "moleculer";
 import { createBroker } from "../../services";
 import { loadConfig } from "../../lib/config";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
+import { makeMoveOn } from "../support/handover";
 import { describeWithInfra, uniqueName } from "../support/infra";
+import { verifiedRunnerOn } from "../support/runners";
 import { ANYWHERE } from "../support/service-area";
 import { eventually } from "../support/wait";
 
@@ -22,8 +24,12 @@ describeWithInfra(
         MONGO_DB_PREFIX: uniqueName("simrestart"),
         SERVICE_AREA: ANYWHERE,
       });
-      const owner = { meta: { user: { sub: "owner-sim", role: "owner" } } };
-      const runner = { meta: { user: { sub: "runner-sim", role: "runner" } } };
+      const who = {
+        owner: { sub: "owner-sim", role: "owner" },
+        runner: { sub: "runner-sim", role: "runner" },
+      } as const;
+      const owner = { meta: { user: who.owner } };
+      const runner = { meta: { user: who.runner } };
       const start = async () => {
         const broker = createBroker(config, { services: ["booking", "payment", "runner"] });
         brokers.push(broker);
@@ -59,9 +65,10 @@ describeWithInfra(
       await before.stop();
 
       const after = await start();
+      await verifiedRunnerOn(after, who.runner);
       await after.call("runner.online", { lat: 1, lng: 1 }, runner);
       for (const action of ["accept", "pickup", "depart", "deliver"]) {
-        await after.call(`booking.${action}`, { id: booking.booking_id }, runner);
+        await makeMoveOn(after, booking.booking_id, action, who);
       }
       await after.call("booking.confirm", { id: booking.booking_id }, owner);
       const completed = await eventually(async () => {

@@ -7,6 +7,8 @@ import { DEFAULT_JWT_SECRET } from "../../lib/config";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { collect, connectSocket } from "../support/live";
 import { createRunTopics, freePort, startKilat, stopChildren } from "../support/processes";
+import { verifiedRunner } from "../support/runners";
+import { clientAt } from "../support/system";
 import { eventually } from "../support/wait";
 
 /** A span as the OTLP/HTTP JSON exporter sends it, with its process's service.name. */
@@ -133,6 +135,7 @@ describeWithInfra(
       socket = await connectSocket(`http://127.0.0.1:${apiPort}`, owner);
       const pushes = collect<NotificationEntity>(socket, "notification");
       const pickup = { lat: 3.1, lng: 101.6 };
+      await verifiedRunner(clientAt(`http://127.0.0.1:${apiPort}`, DEFAULT_JWT_SECRET), runner);
       const online = await api("POST", "/api/runners/me/online", runner, pickup);
       expect(online.status).toEqual(200);
       const booked = await api<BookingEntity>("POST", "/api/bookings", owner, {

@@ -5,6 +5,7 @@ import type { LiveFix } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk } from "../support/live";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -55,6 +56,7 @@ describeWithInfra(["kafka", "mongo", "redis"], "tracking when a batch fails", (i
     const pickup = { lat: -8.65, lng: 115.2 };
     const owner = system.token("owner", "fail-owner");
     const runnerToken = system.token("runner", "fail-runner");
+    await verifiedRunner(system, runnerToken);
     await system.api("POST", "/api/runners/me/online", { token: runnerToken, body: pickup });
     const { booking_id: id } = await heldBooking(system, owner, {
       pet_type: "bird",

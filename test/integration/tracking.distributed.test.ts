@@ -3,6 +3,8 @@ import type { OfferEntity, LiveFix } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { collect, connectSocket, request, walk, type Ack } from "../support/live";
 import { createRuntime } from "../../lib/runtime";
+import { makeMove } from "../support/handover";
+import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -68,6 +70,7 @@ describeWithInfra(
       const pickup = { lat: -6.9, lng: 107.6 };
       const near = system.token("runner", "kd-near");
       const next = system.token("runner", "kd-next");
+      await Promise.all([verifiedRunner(system, near), verifiedRunner(system, next)]);
       await system.api("POST", "/api/runners/me/online", { token: near, body: north(pickup, 1) });
       await system.api("POST", "/api/runners/me/online", { token: next, body: north(pickup, 3) });
       const id = await heldBookingFrom(system.token("owner", "kd-owner"), pickup);
@@ -92,6 +95,7 @@ describeWithInfra(
       expect(await request(admin, "runners:subscribe")).toEqual({ ok: true });
       const onlines = collect<{ runner_id: string }>(admin, "runner:online");
 
+      await verifiedRunner(system, runnerToken);
       await system.api("POST", "/api/runners/me/online", { token: runnerToken, body: pickup });
       await eventually(
         () => (onlines.some((change) => change.runner_id === "kt-runner") ? true : undefined),
@@ -183,6 +187,7 @@ describeWithInfra(
         "notification",
       );
       const moves = collect<{ booking_id: string; status: string }>(app, "booking:status");
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
       const id = await heldBookingFrom(owner, pickup);
       expect((await request(app, "track:subscribe", { booking_id: id })).ok).toBe(true);
@@ -198,10 +203,7 @@ describeWithInfra(
       );
       // A fence instead of a sleep: the pickup travels the booking's partition after the
       // acceptance, so a second push of the acceptance would be here before the pickup's.
-      const picked = await system.api("POST", `/api/bookings/${id}/pickup`, {
-        token: runner,
-        body: {},
-      });
+      const picked = await makeMove(system, id, "pickup", { runner, owner });
       expect(picked.status).toBe(200);
       await eventually(
         () =>
@@ -224,13 +226,11 @@ describeWithInfra(
       const pickup = { lat: -6.7, lng: 107.3 };
       const owner = system.token("owner", "kd-buffer-owner");
       const runner = system.token("runner", "kd-buffer-runner");
+      await verifiedRunner(system, runner);
       await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
       const id = await heldBookingFrom(owner, pickup);
       for (const step of ["accept", "pickup", "depart"]) {
-        const moved = await system.api("POST", `/api/bookings/${id}/${step}`, {
-          token: runner,
-          body: {},
-        });
+        const moved = await makeMove(system, id, step, { runner, owner });
         expect(moved.status).toBe(200);
       }
       await trackStarted(system, owner, id);

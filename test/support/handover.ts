@@ -1,6 +1,11 @@
+import type { ServiceBroker } from "moleculer";
 import sharp from "sharp";
-import type { BookingEntity } from "../../contracts";
-import type { System } from "./system";
+import { PHOTOS } from "../../config/defaults";
+import type { CleanImage } from "../../adapters/photo-store";
+import type { BookingEntity, PhotoEntity } from "../../contracts";
+import type { AuthUser } from "../../lib/auth";
+import { cleanImage } from "../../lib/images";
+import type { Client } from "./system";
 
 /** A small real JPEG (a phone's photo, smaller): made once, uploaded as often as a test needs. */
 let jpeg: Promise<Buffer> | undefined;
@@ -15,7 +20,7 @@ export function smallJpeg(): Promise<Buffer> {
 
 /** Sends raw bytes as an upload (the gateway takes the image as the body, not JSON). */
 export async function upload(
-  system: System,
+  system: Client,
   path: string,
   token: string,
   bytes: Buffer,
@@ -35,7 +40,7 @@ export async function upload(
 
 /** The runner photographs the pet for a handover: the photo's id. */
 export async function proofPhoto(
-  system: System,
+  system: Client,
   bookingId: string,
   runnerToken: string,
   stage: "pickup" | "dropoff",
@@ -53,7 +58,7 @@ export async function proofPhoto(
 }
 
 /** The recipient's PIN, as the owner's app shows it. */
-export async function pinOf(system: System, bookingId: string, ownerToken: string) {
+export async function pinOf(system: Client, bookingId: string, ownerToken: string) {
   const booking = await system.api<BookingEntity>("GET", `/api/bookings/${bookingId}`, {
     token: ownerToken,
   });
@@ -66,7 +71,7 @@ export async function pinOf(system: System, bookingId: string, ownerToken: strin
  * owner passed on; other moves with an empty body. The answer, as the API gave it.
  */
 export async function makeMove(
-  system: System,
+  system: Client,
   bookingId: string,
   move: string,
   who: { runner: string; owner: string },
@@ -79,4 +84,46 @@ export async function makeMove(
     body.pin = await pinOf(system, bookingId, who.owner);
   }
   return system.api<BookingEntity>("POST", `/api/bookings/${bookingId}/${move}`, { token, body });
+}
+
+/** Bytes made a photo as the gateway makes an upload one: for a test that calls the services. */
+export async function cleanPhoto(bytes: Buffer): Promise<CleanImage> {
+  const cleaned = await cleanImage(bytes, { maxBytes: PHOTOS.maxBytes });
+  if (!cleaned.ok) throw new Error(`not a photo: ${cleaned.message}`);
+  return cleaned.image;
+}
+
+/**
+ * `makeMove` for a test that calls the services straight on a broker (no gateway): the runner's
+ * photo through `booking.uploadPhoto`, the PIN from `booking.get` as the owner sees it.
+ */
+export async function makeMoveOn(
+  broker: ServiceBroker,
+  bookingId: string,
+  move: string,
+  who: { runner: AuthUser; owner: AuthUser },
+): Promise<BookingEntity> {
+  const params: Record<string, string> = { id: bookingId };
+  const photo = async (stage: "pickup" | "dropoff") =>
+    (
+      await broker.call<PhotoEntity, Record<string, unknown>>(
+        "booking.uploadPhoto",
+        { id: bookingId, stage, image: await cleanPhoto(await smallJpeg()) },
+        { meta: { user: who.runner } },
+      )
+    ).photo_id;
+  if (move === "pickup") params.photo_id = await photo("pickup");
+  if (move === "deliver") {
+    params.photo_id = await photo("dropoff");
+    const booking = await broker.call<BookingEntity, { id: string }>(
+      "booking.get",
+      { id: bookingId },
+      { meta: { user: who.owner } },
+    );
+    if (!booking.handover_pin) throw new Error(`no PIN shown to the owner of ${bookingId}`);
+    params.pin = booking.handover_pin;
+  }
+  return broker.call<BookingEntity, Record<string, string>>(`booking.${move}`, params, {
+    meta: { user: who.runner },
+  });
 }

@@ -25,6 +25,9 @@ export interface System {
   stop(): Promise<void>;
 }
 
+/** What the API helpers need of a running Kilat: where it answers, and tokens it takes. */
+export type Client = Pick<System, "url" | "api" | "token">;
+
 export interface ApiResponse<T> {
   status: number;
   body: T;
@@ -94,11 +97,24 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   const url = gatewayUrls[0] ?? "http://127.0.0.1:0";
 
   return {
-    url,
     gatewayUrls,
     config,
     brokers,
-    token: (role, sub) => signToken({ role, sub }, config.jwtSecret),
+    ...clientAt(url, config.jwtSecret),
+    async stop() {
+      await Promise.all(brokers.map((broker) => broker.stop()));
+    },
+  };
+}
+
+/**
+ * The API of a Kilat answering at `url` whose tokens are signed with `jwtSecret`: the same
+ * helpers for one started here and for one run as its own process (`npm start`).
+ */
+export function clientAt(url: string, jwtSecret: string): Client {
+  return {
+    url,
+    token: (role, sub) => signToken({ role, sub }, jwtSecret),
     async api<T>(
       method: string,
       path: string,
@@ -125,9 +141,6 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         body: (type.includes("json") && text ? JSON.parse(text) : text) as T,
         headers: response.headers,
       };
-    },
-    async stop() {
-      await Promise.all(brokers.map((broker) => broker.stop()));
     },
   };
 }
