@@ -88,7 +88,7 @@ document.getElementById("share").addEventListener("click", async () => {
   out.textContent =
     made.status === 201
       ? `${location.origin}${made.body.url} (until ${new Date(made.body.expires_at).toLocaleString()})`
-      : "The trip cannot be shared right now.";
+      : `The trip cannot be shared: ${made.body.message ?? "try again later"}`;
 });
 
 function redraw() {

@@ -89,6 +89,24 @@ const API_CORS = {
 };
 
 /**
+ * A browser names the page's origin on every POST, PATCH and DELETE, its own pages' (the trip and
+ * operations pages) too. Those are this gateway's own origin, not a cross-origin call: the Origin
+ * is dropped before the CORS check, which is for other origins (CORS_ORIGINS). A page elsewhere
+ * cannot claim this host: browsers set Origin themselves.
+ */
+function sameOriginIsNotCors(req: IncomingMessage, _res: ServerResponse, next: () => void) {
+  const { origin, host } = req.headers;
+  if (origin && host) {
+    try {
+      if (new URL(origin).host === host) delete req.headers.origin;
+    } catch {
+      // Not a URL ("null" from a sandboxed page): left for the CORS check to refuse.
+    }
+  }
+  next();
+}
+
+/**
  * What an action's answer means on the wire: its outcome a status (201 created, 202 queued), and
  * a photo's bytes the image itself (uploads.ts).
  */
@@ -164,6 +182,7 @@ export const ROUTES: ApiRouteSchema[] = [
     authentication: true,
     authorization: true,
     cors: API_CORS,
+    use: [sameOriginIsNotCors],
     bodyParsers: false,
     aliases: {
       "POST bookings/:id/photos": photoUpload(
@@ -189,6 +208,7 @@ export const ROUTES: ApiRouteSchema[] = [
     authentication: true,
     authorization: true,
     cors: API_CORS,
+    use: [sameOriginIsNotCors],
     bodyParsers: { json: { limit: "64kb", strict: true } },
     aliases: API_ALIASES,
     /** An app's `Idempotency-Key`, for the actions that create something (README, "Retries"). */

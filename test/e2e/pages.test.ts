@@ -197,6 +197,72 @@ describeWithInfra(
       await page.close();
     });
 
+    it("shows the owner the PIN and both proof photos, and a share link shows the trip without a login", async () => {
+      const owner = system.token("owner", "owner-proof-page");
+      const runner = system.token("runner", "runner-proof-page");
+      const who = { runner, owner };
+      await verifiedRunner(system, runner);
+      await system.api("PATCH", "/api/runners/me", { token: runner, body: { name: "Sari Dewi" } });
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const booking = await heldBooking(system, owner, { pickup, dropoff, pet_name: "Kiko" });
+      const id = booking.booking_id;
+      expect((await makeMove(system, id, "accept", who)).status).toBe(200);
+
+      const page = await browser.context.newPage();
+      const refused = await refusals(page);
+      await page.goto(`${system.url}/track/${id}#token=${owner}`);
+      await page.waitForSelector('#steps[data-status="accepted"]');
+      expect(await page.textContent("#pin-value")).toMatch(/^\d{6}$/);
+
+      // A photo shows once it is fetched with the token and decoded: its natural size is real.
+      const photoShown = (figure: string) =>
+        page.waitForFunction((selector) => {
+          const { document } = globalThis as {
+            document?: {
+              querySelector(s: string): { complete: boolean; naturalWidth: number } | null;
+            };
+          };
+          const img = document?.querySelector(selector);
+          return Boolean(img?.complete && img.naturalWidth > 0);
+        }, `#${figure} img`);
+      expect((await makeMove(system, id, "pickup", who)).status).toBe(200);
+      await page.waitForSelector('#steps[data-status="picked_up"]');
+      await photoShown("pickup-proof");
+      expect(await page.getAttribute("#pickup-proof img", "src")).toMatch(/^blob:/);
+
+      // The owner shares the trip from the page; the link opens in a browser without a token.
+      await page.click("#share");
+      await page.waitForSelector("#share-link:not(:empty)");
+      const shared = (await page.textContent("#share-link")) ?? "";
+      const link = /^(\S+\/share#\S+)/.exec(shared)?.[1] ?? "";
+      expect([shared, link]).toEqual([shared, expect.stringMatching(/\/share#[\w-]{40,}$/)]);
+      const guest = await browser.context.newPage();
+      const guestRefused = await refusals(guest);
+      await guest.goto(link);
+      await guest.waitForSelector('#steps[data-status="picked_up"]');
+      expect(await guest.textContent("#title")).toEqual("Kiko on the way");
+      expect(await guest.textContent("#runner")).toEqual("Sari");
+      const fix = { ...pickup, timestamp: new Date().toISOString(), booking_id: id };
+      expect(
+        (await system.api("POST", "/api/runners/me/location", { token: runner, body: fix })).status,
+      ).toBe(202);
+      await guest.waitForSelector("path.runner", { timeout: 15_000 });
+      expect(await guest.content()).not.toContain(await page.textContent("#pin-value"));
+      await screenshot(guest, "share-page.png");
+
+      for (const step of ["depart", "deliver"]) {
+        expect((await makeMove(system, id, step, who)).status).toBe(200);
+      }
+      await page.waitForSelector('#steps[data-status="delivered"]');
+      await photoShown("dropoff-proof");
+      expect(await page.textContent("#dropoff-proof figcaption")).toContain("PIN checked");
+      expect(await page.isHidden("#pin")).toBe(true);
+      await screenshot(page, "trip-page-proof.png");
+      expect([...refused, ...guestRefused]).toEqual([]);
+      await guest.close();
+      await page.close();
+    });
+
     it("says so when the connection is lost, and comes back by itself", async () => {
       const owner = system.token("owner", "owner-reconnect");
       const booking = await heldBooking(system, owner, { pickup, dropoff });
