@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server as SocketServer } from "socket.io";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { RunnerEntity } from "../../contracts";
 import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
 import { describeWithInfra } from "../support/infra";
 import { makeMove } from "../support/handover";
-import { verifiedRunner } from "../support/runners";
+import { CARRIES_ANYTHING, documentJpeg, uploadDocument, verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
@@ -277,6 +278,32 @@ describeWithInfra(
         what: "the page to reconnect",
       });
       expect(shown).toEqual(["Connection lost — reconnecting…", ""]);
+      await page.close();
+    });
+
+    it("shows operators a runner waiting for verification, whom they verify from the page", async () => {
+      const admin = system.token("admin", "admin-verifies");
+      const runner = system.token("runner", "runner-to-verify");
+      await system.api("PATCH", "/api/runners/me", { token: runner, body: CARRIES_ANYTHING });
+      const document = await uploadDocument(system, runner, await documentJpeg());
+      const asked = await system.api("POST", "/api/runners/me/verification", {
+        token: runner,
+        body: { documents: [document.body.photo_id] },
+      });
+      expect(asked.status).toBe(202);
+
+      const page = await browser.context.newPage();
+      const refused = await refusals(page);
+      await page.goto(`${system.url}/ops#token=${admin}`);
+      const row = 'tr[data-runner="runner-to-verify"]';
+      await page.waitForSelector(row);
+      expect(await page.textContent(`${row} td:nth-child(2)`)).toEqual("van");
+      await screenshot(page, "ops-page-verification.png", false);
+      await page.click(`${row} button:text-is("Verify")`);
+      await page.waitForSelector(row, { state: "detached" });
+      const me = await system.api<RunnerEntity>("GET", "/api/runners/me", { token: runner });
+      expect(me.body.verification?.status).toBe("verified");
+      expect(refused).toEqual([]);
       await page.close();
     });
 
