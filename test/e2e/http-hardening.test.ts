@@ -64,6 +64,23 @@ describeWithInfra(["mongo"], "gateway hardening, embedded", (infra) => {
     const refused = await preflight("https://evil.example");
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
+
+  it("takes a POST from its own pages (Origin: this host), and refuses one from another origin", async () => {
+    const owner = system.token("owner", "origin-owner");
+    const post = (origin: string) =>
+      fetch(`${system.url}/api/notifications/read-all`, {
+        method: "POST",
+        headers: { origin, authorization: `Bearer ${owner}`, "content-type": "application/json" },
+        body: "{}",
+      });
+    const own = await post(new URL(system.url).origin);
+    expect([own.status, own.headers.get("access-control-allow-origin")]).toEqual([200, null]);
+    const foreign = await post("https://evil.example");
+    expect(foreign.status).toBe(403);
+    // Another port of the same host is another origin.
+    const url = new URL(system.url);
+    expect((await post(`${url.protocol}//${url.hostname}:1`)).status).toBe(403);
+  });
 });
 
 /** The pages' own policy: their scripts and styles only, and a tile server only when configured. */
@@ -91,14 +108,14 @@ describeWithInfra(["mongo"], "the pages' content security policy", (infra) => {
         "text/html; charset=utf-8",
       ]);
       expect(page.headers.get("content-security-policy")).toEqual(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
       );
       expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]|\son\w+=/);
     }
     expect((await plain.api("GET", "/pages/config.json")).body).toEqual({ tile_url: null });
     const withTiles = await tiled.api("GET", "/track/b1");
     expect(withTiles.headers.get("content-security-policy")).toContain(
-      "img-src 'self' data: https://tiles.example.org;",
+      "img-src 'self' data: blob: https://tiles.example.org;",
     );
     expect((await tiled.api("GET", "/pages/config.json")).body).toEqual({
       tile_url: "https://tiles.example.org/{z}/{x}/{y}.png",
