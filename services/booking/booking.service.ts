@@ -47,7 +47,7 @@ const moveAction = (type: MoveName): ActionSchema<BookingThis> =>
     const { params } = ctx;
     const reason = "reason" in params ? params.reason : undefined;
     const actor = callerOf(ctx);
-    const command = await handoverCommand(
+    const { command, known } = await handoverCommand(
       this,
       params.id,
       {
@@ -62,7 +62,7 @@ const moveAction = (type: MoveName): ActionSchema<BookingThis> =>
         ...("pin" in params ? { pin: params.pin } : {}),
       },
     );
-    return toEntity(orThrow(await this.move(params.id, command)), actor);
+    return toEntity(orThrow(await this.move(params.id, command, known)), actor);
   });
 
 /**
@@ -134,12 +134,15 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
      * and claim it first (`assigning`); after every move, the runner's slot is freed when its
      * hands are, and the trip's watchers are told.
      */
-    move(this: BookingThis, id: string, command: BookingMove) {
+    move(this: BookingThis, id: string, command: BookingMove, known?: BookingDoc | null) {
       const hooks: CommandHooks<BookingDoc> = {
         ...("assigns" in MOVES[command.type] ? assigning(this, id, command) : {}),
         after: (saved) => moved(this, id, saved.before, saved.state),
       };
-      return bookingsOf(this).execute(id, decide, () => command, { hooks });
+      return bookingsOf(this).execute(id, decide, () => command, {
+        hooks,
+        ...(known === undefined ? {} : { known }),
+      });
     },
   },
 };

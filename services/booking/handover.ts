@@ -25,17 +25,21 @@ export async function handoverCommand(
   id: string,
   command: BookingMove,
   body: { photo_id?: string; pin?: string },
-): Promise<BookingMove> {
-  if (body.photo_id === undefined) return command;
+): Promise<{ command: BookingMove; known?: BookingDoc | null }> {
+  if (body.photo_id === undefined) return { command };
   const booking = await bookingsOf(service).load(id);
   // Nothing to prove on a booking the caller cannot move: the move itself refuses it.
-  if (!booking || booking.runner_id !== command.actor.sub) return command;
+  if (!booking || booking.runner_id !== command.actor.sub) return { command, known: booking };
   await checkPhoto(service, booking, body.photo_id, command.actor.sub);
   if (body.pin !== undefined && !pinMatches(booking, body.pin) && !isLocked(booking)) {
     await wrongPin(service, booking, command);
   }
   const position = await positionAt(service, id, command.at);
-  return { ...command, proof: { photo_id: body.photo_id, position }, pin: body.pin };
+  return {
+    command: { ...command, proof: { photo_id: body.photo_id, position }, pin: body.pin },
+    // The move decides on the booking as read here: nothing to read twice.
+    known: booking,
+  };
 }
 
 async function checkPhoto(

@@ -18,7 +18,8 @@ export const models = {
 /** The booking service's methods (booking.service.ts), for the handlers beside it. */
 export interface BookingMethods {
   /** A move of the table (domain/booking.ts), through the one command handler. */
-  move(id: string, command: BookingMove): Promise<Outcome<BookingDoc>>;
+  /** `known`: the booking as the caller just read it (a lost race reads it again). */
+  move(id: string, command: BookingMove, known?: BookingDoc | null): Promise<Outcome<BookingDoc>>;
 }
 
 export type BookingThis = DomainServiceThis<typeof models, BookingMethods>;

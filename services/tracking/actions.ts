@@ -113,14 +113,17 @@ export const welfareAlerts = action(
 
 /**
  * The track's last fix recorded at or before `at`, or null: the one the fix path judged last
- * where this instance keeps the trip, else the latest stored waypoint.
+ * where this instance keeps the trip (none there: the trip has had no fix), else the latest
+ * stored waypoint. The waypoints are read only when memory cannot say: on FerretDB that query
+ * reads every waypoint.
  */
 export const positionAt = action(TRACKING_ACTIONS.positionAt, async function (ctx) {
   const at = new Date(ctx.params.at);
-  const last = this.active.get(ctx.params.booking_id)?.live.state.last;
+  const trip = this.active.get(ctx.params.booking_id);
+  const last = trip?.live.state.last;
   const fix =
-    last && last.recorded_at <= at
-      ? last
+    trip && (!last || last.recorded_at <= at)
+      ? (last ?? null)
       : await this.models.waypoints
           .findOne({ track_id: trackIdOf(ctx.params.booking_id), recorded_at: { $lte: at } })
           .sort({ recorded_at: -1 })
