@@ -113,19 +113,23 @@ export const welfareAlerts = action(
 
 /**
  * The track's last fix recorded at or before `at`, or null: the one the fix path judged last
- * where this instance keeps the trip (none there: the trip has had no fix), else the latest
- * stored waypoint. The waypoints are read only when memory cannot say: on FerretDB that query
- * reads every waypoint.
+ * where this instance keeps the trip (none there: the trip has had no fix). Elsewhere, the
+ * track's checkpoint says whether it had any fix (read by `_id`); only then are the waypoints
+ * read, which on FerretDB means reading every waypoint.
  */
 export const positionAt = action(TRACKING_ACTIONS.positionAt, async function (ctx) {
   const at = new Date(ctx.params.at);
+  const trackId = trackIdOf(ctx.params.booking_id);
   const trip = this.active.get(ctx.params.booking_id);
-  const last = trip?.live.state.last;
-  const fix =
-    trip && (!last || last.recorded_at <= at)
-      ? (last ?? null)
+  const last = trip
+    ? trip.live.state.last
+    : (await this.models.tracks.findById(trackId, { state: 1 }).lean<TrackDoc>())?.state?.last;
+  const fix = !last
+    ? null
+    : last.recorded_at <= at
+      ? last
       : await this.models.waypoints
-          .findOne({ track_id: trackIdOf(ctx.params.booking_id), recorded_at: { $lte: at } })
+          .findOne({ track_id: trackId, recorded_at: { $lte: at } })
           .sort({ recorded_at: -1 })
           .lean<WaypointDoc>();
   if (!fix) return null;
