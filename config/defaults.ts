@@ -39,6 +39,12 @@ export const AUTO_CONFIRM_AFTER = "24h";
 /** A booking not paid for within half an hour expires: no runner is kept in view of it. */
 export const PAYMENT_TIMEOUT = "30m";
 
+/**
+ * A paid booking no runner accepts within this is cancelled and its hold released: an owner
+ * left waiting longer than a long city crossing arranges the trip another way.
+ */
+export const ACCEPT_TIMEOUT = "45m";
+
 export const DISPATCH = {
   /** A motorbike covers 6 km to a pickup in about a quarter of an hour in city traffic. */
   radiusKm: 6,
@@ -163,6 +169,12 @@ export const HANDOVER = {
   pinTries: 5,
 };
 
+/**
+ * What an owner may report about a delivery instead of confirming it (DISPUTE_REASONS): the
+ * reasons operators sort disputes by; "other" for the rest, told in the report's text.
+ */
+export const DISPUTE_REASONS = ["injured", "wrong_pet", "late", "not_delivered", "other"];
+
 export const PHOTOS = {
   /** The largest upload taken (PHOTO_MAX_BYTES): a phone's 12 MP JPEG is 3–5 MB. */
   maxBytes: 5 * 1024 * 1024,
@@ -183,3 +195,16 @@ export const WELFARE = {
 
 /** A share link lives until the trip completes, and at most this long (SHARE_LINK_MAX_TTL). */
 export const SHARE_LINK_MAX_TTL = "48h";
+
+/**
+ * Owner and runner rate each other within this long of the booking's completion (RATING_WINDOW):
+ * a week, while the trip is remembered; then every rating given is shown, the other rated or not.
+ */
+export const RATING_WINDOW = "7d";
+
+export const DISPATCH_RATING = {
+  /** Among runners about as near, the better rated is offered first (DISPATCH_PREFER_RATED). */
+  preferRated: true,
+  /** "About as near": within this many metres of the nearest (DISPATCH_RATING_TIE_M). */
+  tieM: 250,
+};

@@ -11,6 +11,7 @@ import type { BookingPet, PetNeeds } from "../domain/pets";
 import { petType } from "../events/schemas";
 import { contracts, type ActionContract } from "./action";
 import { IdParams, PageParams, Point, text } from "./common";
+import { DisputeParams, ResolveParams, type DisputeEntity } from "./dispute";
 
 /** MAX_PETS_PER_BOOKING's upper bound (lib/config.ts); the action holds to the configured one. */
 const PET_IDS_MAX = 10;
@@ -83,13 +84,19 @@ export const BOOKING_ACTIONS = contracts({
 export const PUBLIC_MOVES = MOVE_NAMES.filter((name) => MOVES[name].api.length > 0);
 
 type MoveContract = ActionContract<
-  typeof IdParams | typeof ReasonParams | typeof PhotoProofParams | typeof HandoverParams
+  | typeof IdParams
+  | typeof ReasonParams
+  | typeof PhotoProofParams
+  | typeof HandoverParams
+  | typeof DisputeParams
+  | typeof ResolveParams
 >;
 
-/** The body a move's row asks for: a reason, proof of the handover, or nothing. */
+/** The body a move's row asks for: a reason, proof of the handover, a dispute's, or nothing. */
 function moveBody(row: (typeof MOVES)[MoveName]) {
   if ("reason" in row) return ReasonParams;
   if ("proof" in row) return row.proof === "photo" ? PhotoProofParams : HandoverParams;
+  if ("dispute" in row) return row.dispute === "report" ? DisputeParams : ResolveParams;
   return IdParams;
 }
 
@@ -125,12 +132,16 @@ export interface BookingEntity {
   auto_confirm_at: string | null;
   /** Unless its escrow is held by then, the booking expires at this time. */
   payment_due_at: string | null;
+  /** Held and not accepted by then, the booking is cancelled and its hold released. */
+  accept_due_at: string | null;
   /** The recipient's PIN: only to the owner and admins. */
   handover_pin?: string;
   /** Too many wrong PINs: no delivery until an admin unlocks it. */
   handover_locked: boolean;
   pickup_proof: HandoverProofEntity | null;
   dropoff_proof: HandoverProofEntity | null;
+  /** The owner's report of a problem and its resolution: only on a booking disputed. */
+  dispute?: DisputeEntity;
   created_at: string;
   updated_at: string;
 }

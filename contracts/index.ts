@@ -1,9 +1,11 @@
 import { BOOKING_ACTIONS, MOVE_ACTIONS, PUBLIC_MOVES } from "./booking";
+import { DISPUTE_ACTIONS } from "./dispute";
 import { HANDOVER_ACTIONS } from "./handover";
 import { NOTIFICATION_ACTIONS } from "./notification";
 import { PAYMENT_ACTIONS } from "./payment";
 import { PET_ACTIONS } from "./pet";
 import { BOOKING_PHOTO_ACTIONS } from "./photo";
+import { RATING_ACTIONS } from "./rating";
 import { RUNNER_ACTIONS } from "./runner";
 import { TRACKING_ACTIONS } from "./tracking";
 import type { ActionContract } from "./action";
@@ -16,12 +18,14 @@ import type { ActionContract } from "./action";
 export * from "./action";
 export * from "./booking";
 export * from "./common";
+export * from "./dispute";
 export * from "./handover";
 export * from "./live";
 export * from "./notification";
 export * from "./payment";
 export * from "./pet";
 export * from "./photo";
+export * from "./rating";
 export * from "./runner";
 export * from "./tracking";
 
@@ -32,6 +36,8 @@ export const ACTION_CONTRACTS = {
     ...HANDOVER_ACTIONS,
     ...PET_ACTIONS,
     ...BOOKING_PHOTO_ACTIONS,
+    ...DISPUTE_ACTIONS,
+    ...RATING_ACTIONS,
     ...Object.fromEntries(PUBLIC_MOVES.map((move) => [move, MOVE_ACTIONS[move]])),
   },
   payment: PAYMENT_ACTIONS,

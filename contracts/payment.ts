@@ -47,4 +47,13 @@ export interface PaymentEntity {
   provider: Payment["provider"];
   /** The PaymentIntent (or simulated hold) id at the provider. */
   provider_ref: string | null;
+  /** A card dispute of the charge, as Stripe reported it: only once there is one. */
+  stripe_dispute?: {
+    id: string;
+    status: string;
+    reason: string;
+    amount_cents: number;
+    opened_at: string;
+    closed_at: string | null;
+  };
 }

@@ -33,8 +33,8 @@ export const CleanImageParams = z
   })
   .strict();
 
-/** Which handover a booking's photo shows. */
-export const PHOTO_STAGES = ["pickup", "dropoff"] as const;
+/** What a booking's photo shows: a handover (the runner's), or a problem the owner reports. */
+export const PHOTO_STAGES = ["pickup", "dropoff", "dispute"] as const;
 export type PhotoStage = (typeof PHOTO_STAGES)[number];
 
 export const UploadBookingPhotoParams = IdParams.extend({
@@ -46,9 +46,12 @@ export const BookingPhotoParams = IdParams.extend({
   photoId: z.string().min(1).max(64),
 }).strict();
 
-/** The booking's photos: its runner takes them at the handovers; its parties look at them. */
+/**
+ * The booking's photos: its runner takes them at the handovers, its owner of a problem at the
+ * drop-off; its parties look at them.
+ */
 export const BOOKING_PHOTO_ACTIONS = contracts({
-  uploadPhoto: { roles: ["runner"], params: UploadBookingPhotoParams },
+  uploadPhoto: { roles: ["runner", "owner"], params: UploadBookingPhotoParams },
   photo: { roles: ["owner", "runner", "admin"], params: BookingPhotoParams },
 });
 

@@ -6,6 +6,7 @@ import { isoTime } from "../events/schemas";
 import { contracts } from "./action";
 import { IdParams, Latitude, Longitude, NoParams, Point, text } from "./common";
 import { CleanImageParams } from "./photo";
+import type { RunnerRatingEntity } from "./rating";
 
 export const LocationParams = z
   .object({
@@ -209,6 +210,8 @@ export interface RunnerEntity extends Capabilities {
   active_booking_id: string | null;
   position: { lat: number; lng: number; reported_at: string } | null;
   verification: VerificationEntity;
+  /** The owners' ratings of it. */
+  rating: RunnerRatingEntity;
 }
 
 export interface OfferEntity {
@@ -218,6 +221,8 @@ export interface OfferEntity {
   expires_at: string;
   /** What carrying the pets takes; null when the booking does not say. */
   needs: PetNeeds | null;
+  /** The runner's own rating, as the owners gave it. */
+  runner_rating: RunnerRatingEntity;
 }
 
 /** One runner in the admins' verification queue. */

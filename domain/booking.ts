@@ -12,6 +12,14 @@ import {
   type User,
 } from "./access";
 import { accept, reject, type Decision, type EventDraft, withArticle, cap } from "./decider";
+import {
+  refundOf,
+  refundProblem,
+  resolvedAs,
+  type Dispute,
+  type DisputeReport,
+  type DisputeResolution,
+} from "./disputes";
 import type { LatLng } from "./geo";
 import { needsFields, type BookingPet, type PetNeeds } from "./pets";
 import type { PriceEstimate } from "./pricing";
@@ -22,7 +30,8 @@ import type { PriceEstimate } from "./pricing";
  *
  * requested → accepted → picked_up → in_transit → delivered → confirmed → completed,
  * cancelled from requested or accepted, and expired from requested while the escrow is not
- * held by the payment deadline.
+ * held by the payment deadline. A delivered booking its owner disputes instead of confirming is
+ * `disputed` until an admin resolves it (then confirmed, and completed or `refunded`).
  */
 export const BOOKING_STATUSES = [
   "requested",
@@ -34,6 +43,8 @@ export const BOOKING_STATUSES = [
   "completed",
   "cancelled",
   "expired",
+  "disputed",
+  "refunded",
 ] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
@@ -67,6 +78,11 @@ export interface Booking {
   auto_confirm_at: Date | null;
   /** When the booking expires unless its escrow is held by then (null: made before deadlines). */
   payment_due_at: Date | null;
+  /**
+   * When a held booking no runner accepted is cancelled and its hold released (set when the hold
+   * is recorded; absent on bookings held before it existed).
+   */
+  accept_due_at?: Date | null;
   /** The pets, as their profiles were when booked (absent or empty: booked without profiles). */
   pets?: BookingPet[];
   /** What carrying them takes (absent on bookings made before it). */
@@ -79,6 +95,8 @@ export interface Booking {
   handover_locked_at?: Date | null;
   pickup_proof?: HandoverProof | null;
   dropoff_proof?: HandoverProof | null;
+  /** The owner's report of a problem at delivery, and its resolution (absent: never disputed). */
+  dispute?: Dispute | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -130,6 +148,13 @@ interface Move {
   refuses?: (booking: Booking, command: BookingMove) => string | null;
   /** It assigns the runner: the runner's one active-booking slot is taken first. */
   assigns?: true;
+  /** It takes the owner's report of a problem, or an admin's resolution of one (disputes.ts). */
+  dispute?: "report" | "resolution";
+  /**
+   * Whether the booking shows this very command took effect already (a retry), for a move whose
+   * status reached says too little: the same resolution again, not just any.
+   */
+  repeats?: (booking: Booking, command: BookingMove) => boolean;
   /** Its event, from the booking before (`was`) and after (`is`) it. */
   event: (was: Booking, is: Booking, at: string) => EventDraft<BookingEventType>;
 }
@@ -174,6 +199,36 @@ const proofFields = (proof: HandoverProof | null | undefined) =>
 
 const anyRunner = (actor: Actor) => actor.role === "runner";
 const isSystem = (actor: Actor) => actor.role === "system";
+
+export const REPORT_NEEDED = "What went wrong is needed (reason, text)";
+export const RESOLUTION_NEEDED = "The outcome is needed (outcome)";
+
+/** The dispute the owner's report opens. */
+const opened = (command: BookingMove): Dispute => ({
+  reason: command.report?.reason ?? "",
+  text: command.report?.text ?? "",
+  photo_ids: command.report?.photo_ids ?? [],
+  opened_by: command.actor.sub,
+  opened_at: command.at,
+  outcome: null,
+  refund_cents: null,
+  note: null,
+  resolved_by: null,
+  resolved_at: null,
+});
+
+/** The dispute with an admin's decision: what goes back to the owner follows from the outcome. */
+const resolved = (booking: Booking, command: BookingMove): Dispute => {
+  const resolution = command.resolution ?? { outcome: "release" };
+  return {
+    ...(booking.dispute ?? opened(command)),
+    outcome: resolution.outcome,
+    refund_cents: refundOf(resolution, booking.estimated_price_cents),
+    note: resolution.note ?? null,
+    resolved_by: command.actor.sub,
+    resolved_at: command.at,
+  };
+};
 
 /** Every booking event names the booking; once it has them, its owner and runner. */
 const about = (is: Booking, at: string) => ({
@@ -296,6 +351,62 @@ export const MOVES = {
       data: { ...withRunner(is, at), delivered_at: was.delivered_at?.toISOString() ?? at },
     }),
   },
+  /**
+   * Instead of confirming, the owner reports a problem (a reason, what happened, photos) before
+   * the auto-confirm: the auto-confirm stops, the escrow stays held, operations are alerted.
+   */
+  dispute: {
+    from: ["delivered"],
+    to: "disputed",
+    may: isOwner,
+    api: ["owner"],
+    dispute: "report",
+    done: "disputed",
+    refuses: (_booking, command) => (command.report ? null : REPORT_NEEDED),
+    stamps: (command) => ({ auto_confirm_at: null, dispute: opened(command) }),
+    event: (_was, is, at) => ({
+      type: "booking.disputed",
+      data: {
+        ...withRunner(is, at),
+        pet_name: is.pet_name,
+        reason: is.dispute?.reason ?? "",
+        text: is.dispute?.text ?? "",
+        photo_ids: is.dispute?.photo_ids ?? [],
+      },
+    }),
+  },
+  /**
+   * An admin resolves the dispute: the escrow released to the runner, part of it refunded, or all
+   * of it. The payment service settles it; the booking then completes, or ends refunded. The same
+   * resolution asked again is a repeat; another one is too late.
+   */
+  resolve: {
+    from: ["disputed"],
+    to: "confirmed",
+    may: isAdmin,
+    api: ["admin"],
+    dispute: "resolution",
+    done: "resolved",
+    repeats: (booking, command) =>
+      resolvedAs(booking.dispute, command.resolution, booking.estimated_price_cents),
+    refuses: (booking, command) => {
+      if (!command.resolution) return RESOLUTION_NEEDED;
+      const problem = refundProblem(command.resolution, booking.estimated_price_cents);
+      return problem && `refund_cents: ${problem}`;
+    },
+    stamps: (command, booking) => ({ dispute: resolved(booking, command) }),
+    event: (_was, is, at) => ({
+      type: "booking.dispute_resolved",
+      data: {
+        ...withRunner(is, at),
+        outcome: is.dispute?.outcome ?? "release",
+        refund_cents: is.dispute?.refund_cents ?? 0,
+        currency: is.currency,
+        resolved_by: is.dispute?.resolved_by ?? "",
+        ...(is.dispute?.note ? { note: is.dispute.note } : {}),
+      },
+    }),
+  },
   /** The escrow was captured and split: the booking completes with its final price. */
   complete: {
     from: ["confirmed"],
@@ -313,6 +424,27 @@ export const MOVES = {
       data: {
         ...withRunner(is, at),
         final_price_cents: is.final_price_cents ?? is.estimated_price_cents,
+        currency: is.currency,
+      },
+    }),
+  },
+  /** A dispute resolved with a full refund: once its hold is released, the booking ends refunded. */
+  refund: {
+    from: ["confirmed"],
+    to: "refunded",
+    may: isSystem,
+    api: [],
+    done: "refunded",
+    refuses: (booking) =>
+      booking.dispute?.outcome === "full_refund"
+        ? null
+        : "Only a dispute resolved with a full refund ends refunded",
+    stamps: () => ({ final_price_cents: 0, payment_status: "refunded" }),
+    event: (_was, is, at) => ({
+      type: "booking.refunded",
+      data: {
+        ...withRunner(is, at),
+        refunded_cents: is.dispute?.refund_cents ?? is.estimated_price_cents,
         currency: is.currency,
       },
     }),
@@ -381,6 +513,10 @@ export interface BookingMove {
   proof?: { photo_id: string; position: LatLng | null };
   /** The recipient's PIN, as the runner typed it. */
   pin?: string;
+  /** The owner's report of a problem (dispute). */
+  report?: DisputeReport;
+  /** An admin's resolution of a dispute (resolve). */
+  resolution?: DisputeResolution;
 }
 
 export type BookingCommand =
@@ -398,7 +534,13 @@ export type BookingCommand =
       handover_pin: string;
     }
   /** What the escrow saga reports (payment events), kept on the booking for accept to check. */
-  | { type: "record_payment"; payment_status: "held" | "failed" | "refunded"; at: Date }
+  | {
+      type: "record_payment";
+      payment_status: "held" | "failed" | "refunded";
+      at: Date;
+      /** How long a held booking waits for a runner's accept (ACCEPT_TIMEOUT). */
+      acceptTimeoutMs?: number;
+    }
   /** Its runner gave a PIN that does not match: counted; the `maxTries`th locks the handover. */
   | { type: "wrong_pin"; actor: Actor; at: Date; maxTries: number }
   /** An admin, having checked with the owner and the runner, lets the handover be tried again. */
@@ -546,9 +688,18 @@ function recordPayment(
       `${cap(withArticle(booking.payment_status))} payment is not ${payment_status} now`,
     );
   }
+  const { acceptTimeoutMs } = command;
+  // Held while no runner has it: the wait for an accept starts now.
+  const waits = payment_status === "held" && booking.status === "requested";
   return accept<Booking>(
     { status: booking.status, payment_status: booking.payment_status },
-    { payment_status, updated_at: at },
+    {
+      payment_status,
+      updated_at: at,
+      ...(waits && acceptTimeoutMs !== undefined
+        ? { accept_due_at: new Date(at.getTime() + acceptTimeoutMs) }
+        : {}),
+    },
   );
 }
 
@@ -564,7 +715,9 @@ const ROAD: readonly BookingStatus[] = BOOKING_STATUSES.slice(
  * that assigns the runner is a repeat only for the runner it assigned.
  */
 function tookEffect(booking: Booking, command: BookingMove): boolean {
-  const { to } = MOVES[command.type];
+  const row: Move = MOVES[command.type];
+  if (row.repeats) return row.repeats(booking, command);
+  const { to } = row;
   if ("assigns" in MOVES[command.type] && booking.runner_id !== command.actor.sub) return false;
   const reached = ROAD.indexOf(booking.status);
   return reached >= 0 && ROAD.includes(to) ? reached >= ROAD.indexOf(to) : booking.status === to;

@@ -281,3 +281,45 @@ export function nextCandidate(
   }
   return best;
 }
+
+/** A candidate with the mean of its owners' ratings (null: not rated yet). */
+export interface RatedCandidate extends Candidate {
+  average: number | null;
+}
+
+/**
+ * Where an unrated runner ranks among rated ones: the middle of the scale, so a newcomer comes
+ * after a well rated runner and before a poorly rated one, and is offered bookings from the start.
+ */
+export const UNRATED_STARS = 3;
+
+/**
+ * Runners after the nearest free one that dispatch looks at, at most, for a better rated one
+ * about as near: each costs it a read, free or not.
+ */
+export const RATING_TIE_LOOKS = 3;
+
+const byDistance = (a: Candidate, b: Candidate) =>
+  a.distanceKm - b.distanceKm || (a.runnerId < b.runnerId ? -1 : a.runnerId > b.runnerId ? 1 : 0);
+
+/**
+ * The order in which candidates are offered a booking when better rated runners are preferred
+ * (DISPATCH_PREFER_RATED): those about as near as the nearest (within `tieKm` of it) best rated
+ * first (unrated: UNRATED_STARS), then nearest, then by runnerId; after them the rest, nearest
+ * first. Distance still decides beyond the tie: a far runner is never preferred for its stars.
+ */
+export function preferRated<C extends RatedCandidate>(
+  candidates: readonly C[],
+  tieKm: number,
+): C[] {
+  // `>= 0` also drops NaN: a runner with no known position is not "near".
+  const placed = candidates.filter((candidate) => candidate.distanceKm >= 0);
+  const nearest = Math.min(...placed.map((candidate) => candidate.distanceKm));
+  const score = (candidate: RatedCandidate) => candidate.average ?? UNRATED_STARS;
+  const tied = placed.filter((candidate) => candidate.distanceKm <= nearest + tieKm);
+  const rest = placed.filter((candidate) => candidate.distanceKm > nearest + tieKm);
+  return [
+    ...tied.sort((a, b) => score(b) - score(a) || byDistance(a, b)),
+    ...rest.sort(byDistance),
+  ];
+}

@@ -101,11 +101,68 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `Reason: ${d.reason}.`,
     },
   ],
+  "booking.disputed": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: problem reported`,
+      body: "We received your report. The payment stays on hold while our operations team looks into it.",
+    },
+    {
+      to: { runner: d.runner_id },
+      title: `Booking ${d.booking_number}: the owner reported a problem`,
+      body: `The owner reported a problem with the delivery of ${d.pet_name}. Your payout is on hold while operations look into it.`,
+    },
+  ],
+  "booking.dispute_resolved": (d) => {
+    const outcome = {
+      release: {
+        owner: "We looked into it: the payment is released to the runner.",
+        runner: "We looked into it: your payout is released.",
+      },
+      partial_refund: {
+        owner: `We looked into it: ${money(d.refund_cents, d.currency)} is returned to you, the rest is paid to the runner.`,
+        runner: `We looked into it: ${money(d.refund_cents, d.currency)} is returned to the owner, and you are paid for the rest.`,
+      },
+      full_refund: {
+        owner: "We looked into it: the whole payment is returned to you.",
+        runner:
+          "We looked into it: the owner is refunded in full, so there is no payout for this booking.",
+      },
+    }[d.outcome];
+    const note = d.note ? ` Note from operations: ${d.note}` : "";
+    return [
+      {
+        to: { owner: d.owner_id },
+        title: `Booking ${d.booking_number}: problem resolved`,
+        body: outcome.owner + note,
+      },
+      {
+        to: { runner: d.runner_id },
+        title: `Booking ${d.booking_number}: problem resolved`,
+        body: outcome.runner + note,
+      },
+    ];
+  },
+  // The owner hears of the money from payment.escrow_refunded.
+  "booking.refunded": (d) => [
+    {
+      to: { runner: d.runner_id },
+      title: `Booking ${d.booking_number} closed`,
+      body: `The booking is closed: ${money(d.refunded_cents, d.currency)} went back to the owner.`,
+    },
+  ],
   "booking.expired": (d) => [
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number} expired`,
       body: `It was not paid for in time, so no runner was sent for ${d.pet_name}. Nothing is charged; book again when you are ready.`,
+    },
+  ],
+  "booking.rated": (d) => [
+    {
+      to: { [d.ratee_role]: d.ratee_id },
+      title: `Booking ${d.booking_number}: you were rated ${d.stars}★`,
+      body: `The ${d.rater_role} rated you ${d.stars} out of 5 stars. See the rating in the app.`,
     },
   ],
   "payment.escrow_held": (d) => [
@@ -134,6 +191,13 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: payment problem`,
       body: `The payment could not be completed: ${d.reason}.`,
+    },
+  ],
+  "payment.partially_refunded": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: partly refunded`,
+      body: `${money(d.refunded_cents, d.currency)} of the ${money(d.amount_cents, d.currency)} held is returned to you; ${money(d.captured_cents, d.currency)} is charged.`,
     },
   ],
   "tracking.started": (d) => [

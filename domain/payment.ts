@@ -55,11 +55,24 @@ export interface Payment {
    * failure. Absent on payments stored before retries existed (their first).
    */
   attempt?: number;
+  /** The cardholder disputed the charge with their bank (Stripe's charge.dispute.*). */
+  stripe_dispute?: StripeDispute | null;
   created_at: Date;
   updated_at: Date;
 }
 
 export const attemptOf = (payment: Pick<Payment, "attempt">): number => payment.attempt ?? 1;
+
+/** A card dispute as Stripe reports it: its id, status and reason, the amount it claims. */
+export interface StripeDispute {
+  id: string;
+  status: string;
+  reason: string;
+  amount_cents: number;
+  opened_at: Date;
+  /** When Stripe said it closed (won, lost); null while it is open. */
+  closed_at: Date | null;
+}
 
 /** Every payment event names the booking as the booking's own events do. */
 const bookingOf = (payment: Payment) => ({
@@ -95,12 +108,33 @@ export type PaymentStep =
   | { type: "authorization_failed"; reason: string }
   /** The hold expired, or was voided outside Kilat: it can no longer be captured. */
   | { type: "hold_lost"; reason: string }
-  | { type: "captured"; runner_id: string; captured_cents: number; fee_bps: number }
+  /**
+   * Captured: all of the hold, or (a dispute's partial refund) less, the rest released to the
+   * owner; `reason` says why less.
+   */
+  | {
+      type: "captured";
+      runner_id: string;
+      captured_cents: number;
+      fee_bps: number;
+      reason?: string;
+    }
   /** The booking was cancelled before the card was authorised: nothing is held yet. */
   | { type: "cancel_unauthorized" }
   /** The hold is released at the provider; also a hold that arrived after the cancellation. */
   | { type: "hold_released"; provider_ref: string; reason: string }
   | { type: "refunded"; refunded_cents: number; reason: string }
+  /** The cardholder disputed the captured charge (`closed`: Stripe's decision came). */
+  | {
+      type: "charge_disputed";
+      dispute: {
+        id: string;
+        status: string;
+        reason: string;
+        amount_cents: number;
+        closed: boolean;
+      };
+    }
   /** A step failed for good: said out loud, with the reason kept on the payment. */
   | { type: "fail"; reason: string; status?: "failed" };
 
@@ -129,7 +163,8 @@ const MOVES = {
   authorization_failed: { from: ["created", "pending"], to: "failed", event: "payment.failed" },
   // The hold expired, or was voided outside Kilat.
   hold_lost: { from: ["pending", "held"], to: "failed", event: "payment.failed" },
-  // The owner confirmed delivery.
+  // The owner confirmed delivery, or an admin resolved a dispute (less captured: a partial
+  // refund, published before the release).
   captured: { from: ["held"], to: "captured", event: "payment.escrow_released" },
   // The booking was cancelled: before the card was authorised, or while (or after) it is held.
   cancel_unauthorized: { from: ["created"], to: "canceled", event: null },
@@ -139,6 +174,8 @@ const MOVES = {
     event: "payment.escrow_refunded",
   },
   refunded: { from: ["captured"], to: "refunded", event: "payment.escrow_refunded" },
+  // A card dispute is recorded against the payment; its money moves at Stripe.
+  charge_disputed: { from: ["captured", "refunded"], to: null, event: null },
   // The owner pays again with another payment method.
   retry: { from: ["failed"], to: "created", event: null },
   // A step that failed for good, in any status; it fails the payment only when told to.
@@ -227,14 +264,18 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
     }
     case "captured": {
       const split = splitFee(command.captured_cents, command.fee_bps);
+      // What the hold had beyond the capture went back to the owner: payout + fee + refunded = held.
+      const refundedCents = Math.max(0, payment.amount_cents - command.captured_cents);
       return moved(
         {
           runner_id: command.runner_id,
           captured_cents: command.captured_cents,
           platform_fee_cents: split.platformFeeCents,
           runner_payout_cents: split.runnerPayoutCents,
+          ...(refundedCents > 0 ? { refunded_cents: refundedCents } : {}),
         },
         [
+          ...(refundedCents > 0 ? [partlyRefunded(payment, command, refundedCents, at)] : []),
           {
             type: MOVES[command.type].event,
             data: {
@@ -274,6 +315,22 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
           data: refunded(payment, command.refunded_cents, command.reason, at),
         },
       ]);
+    case "charge_disputed": {
+      const { id, status, reason, amount_cents, closed } = command.dispute;
+      const known = payment.stripe_dispute?.id === id ? payment.stripe_dispute : null;
+      // A closed dispute stays closed: news of it opening, arriving late, changes nothing.
+      if (known?.closed_at && !closed) return refuse();
+      return moved({
+        stripe_dispute: {
+          id,
+          status,
+          reason,
+          amount_cents,
+          opened_at: known?.opened_at ?? at,
+          closed_at: closed ? at : null,
+        },
+      });
+    }
     case "fail":
       // Said once: the same failure reported again (a redelivered event) changes nothing.
       if (payment.failure_reason === command.reason) return refuse();
@@ -341,6 +398,28 @@ const held = (
   amount_cents: payment.amount_cents,
   currency: payment.currency,
   occurred_at: at.toISOString(),
+});
+
+/** `payment.partially_refunded`: what a capture of less than the hold returned to the owner. */
+const partlyRefunded = (
+  payment: Payment,
+  command: Extract<PaymentStep, { type: "captured" }>,
+  refundedCents: number,
+  at: Date,
+): EventDraft<"payment.partially_refunded"> => ({
+  type: "payment.partially_refunded",
+  data: {
+    payment_id: payment._id,
+    ...bookingOf(payment),
+    owner_id: payment.owner_id,
+    runner_id: command.runner_id,
+    amount_cents: payment.amount_cents,
+    captured_cents: command.captured_cents,
+    refunded_cents: refundedCents,
+    currency: payment.currency,
+    refund_reason: command.reason ?? "captured less than held",
+    occurred_at: at.toISOString(),
+  },
 });
 
 const failed = (payment: Payment, reason: string, at: Date): EventPayload<"payment.failed"> => ({

@@ -10,6 +10,7 @@ import {
 } from "./decider";
 import type { LatLng } from "./geo";
 import type { PetNeeds } from "./pets";
+import type { RatingTally } from "./ratings";
 
 /**
  * A runner's availability: offline → online (taking offers) → busy (on a booking, from its
@@ -90,6 +91,11 @@ export interface Runner {
   species?: PetType[];
   air_conditioning?: boolean;
   verification?: Verification;
+  /**
+   * The owners' ratings of it (domain/ratings.ts), as its tally last counted them; absent before
+   * the first.
+   */
+  rating?: RatingTally;
   created_at: Date;
   updated_at: Date;
 }

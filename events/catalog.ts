@@ -37,6 +37,8 @@ const petNeeds = {
   needs_ac: z.boolean().optional(),
 };
 const petName = z.string().min(1).max(80);
+/** A side of a booking that rates the other (booking.rated). */
+const bookingParty = z.enum(["owner", "runner"]);
 /**
  * The proof of a handover: the photo taken at it, and where the runner's track was then (absent
  * when the track had no fix yet). Optional: events of bookings made before proof was asked lack it.
@@ -58,6 +60,10 @@ const welfareAlert = {
   reason: z.enum(["stationary", "silent"]),
   since: isoTime,
 };
+
+/** How an admin resolves a dispute: the escrow to the runner, part of it back, or all of it back. */
+export const DISPUTE_OUTCOMES = ["release", "partial_refund", "full_refund"] as const;
+export type DisputeOutcome = (typeof DISPUTE_OUTCOMES)[number];
 
 const payloads = {
   // booking.events ------------------------------------------------------------------
@@ -142,11 +148,52 @@ const payloads = {
     reason: z.string().min(1).max(500),
     occurred_at: isoTime,
   }),
+  "booking.disputed": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    pet_name: petName,
+    /** One of DISPUTE_REASONS (configured, so a string here). */
+    reason: z.string().min(1).max(40),
+    text: z.string().min(1).max(1000),
+    /** The owner's photos of the problem (GET /api/bookings/:id/photos/:photo_id). */
+    photo_ids: z.array(id).max(10),
+    occurred_at: isoTime,
+  }),
+  "booking.dispute_resolved": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    outcome: z.enum(DISPUTE_OUTCOMES),
+    /** What goes back to the owner: 0 (release), the amount (partial), the whole hold (full). */
+    refund_cents: cents,
+    currency,
+    resolved_by: id,
+    note: z.string().min(1).max(500).optional(),
+    occurred_at: isoTime,
+  }),
+  "booking.refunded": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    refunded_cents: cents,
+    currency,
+    occurred_at: isoTime,
+  }),
   "booking.expired": z.object({
     ...bookingRef,
     owner_id: id,
     pet_name: petName,
     payment_due_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.rated": z.object({
+    ...bookingRef,
+    rater_role: bookingParty,
+    rater_id: id,
+    ratee_role: bookingParty,
+    ratee_id: id,
+    stars: z.number().int().min(1).max(5),
     occurred_at: isoTime,
   }),
   // payment.events ------------------------------------------------------------------
@@ -191,6 +238,19 @@ const payloads = {
     ...bookingRef,
     owner_id: id,
     reason: z.string().min(1).max(500),
+    occurred_at: isoTime,
+  }),
+  "payment.partially_refunded": z.object({
+    payment_id: id,
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    /** The hold, what was captured of it, and what went back to the owner: held = both. */
+    amount_cents: cents,
+    captured_cents: cents,
+    refunded_cents: cents,
+    currency,
+    refund_reason: z.string().min(1).max(500),
     occurred_at: isoTime,
   }),
   // runner.events -------------------------------------------------------------------
@@ -363,11 +423,39 @@ export const EVENTS: readonly EventDefinition[] = [
     "owner_id and (once one accepted) runner_id added, so that whoever reacts knows the parties.",
   ),
   event(
+    "booking.disputed",
+    TOPICS.booking,
+    "service-booking",
+    "The owner of a delivered booking reports a problem instead of confirming (before the auto-confirm)",
+    "Addition: the auto-confirm stops, the escrow stays held, and operations are alerted.",
+  ),
+  event(
+    "booking.dispute_resolved",
+    TOPICS.booking,
+    "service-booking",
+    "An admin resolves a dispute: release to the runner, a partial refund, or a full refund",
+    "Addition: the payment service captures (all, or the hold less the refund) or releases the hold.",
+  ),
+  event(
+    "booking.refunded",
+    TOPICS.booking,
+    "service-booking",
+    "A dispute resolved with a full refund: the hold was released, and the booking ends refunded",
+    "Addition: the booking's end when its escrow went back to the owner after delivery.",
+  ),
+  event(
     "booking.expired",
     TOPICS.booking,
     "service-booking",
     "The escrow is not held by the payment deadline (PAYMENT_TIMEOUT after the request)",
     "Addition: an unpaid booking ends, its owner is told, and any hold that still arrives is released. pet_name added, so that messages name the pet without a copy of the booking.",
+  ),
+  event(
+    "booking.rated",
+    TOPICS.booking,
+    "service-booking",
+    "A party's rating of a completed booking becomes visible: both have rated, or the rating window (RATING_WINDOW) ended",
+    "Addition: owner and runner rate each other after a trip, double-blind, and each rating is published once shown; the runner's average counts the owners' ratings, and the rated party hears its stars.",
   ),
   event(
     "payment.escrow_created",
@@ -403,6 +491,13 @@ export const EVENTS: readonly EventDefinition[] = [
     "service-payment",
     "Any saga step fails",
     "Gap fixed: owner_id added so the owner is notified. booking_number added, so that messages name the booking without a copy of it.",
+  ),
+  event(
+    "payment.partially_refunded",
+    TOPICS.payment,
+    "service-payment",
+    "A dispute resolved with a partial refund: the rest of the hold captured, the refund left uncaptured",
+    "Addition: the owner hears what came back to them; followed by payment.escrow_released for the captured part.",
   ),
   event("runner.online", TOPICS.runner, "service-runner", "Runner goes online"),
   event("runner.offline", TOPICS.runner, "service-runner", "Runner goes offline"),
@@ -488,10 +583,15 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
     groupId: "service-payment-bookings",
     service: "service-payment",
     topic: TOPICS.booking,
-    events: ["booking.delivery_confirmed", "booking.cancelled", "booking.expired"],
+    events: [
+      "booking.delivery_confirmed",
+      "booking.cancelled",
+      "booking.expired",
+      "booking.dispute_resolved",
+    ],
     addition: {
-      events: ["booking.expired"],
-      why: "no money stays held for a booking that expired unpaid",
+      events: ["booking.expired", "booking.dispute_resolved"],
+      why: "no money stays held for a booking that expired unpaid; a resolved dispute is captured, partly refunded or refunded",
     },
   },
   {
@@ -541,10 +641,22 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.cancelled",
       "booking.expired",
       "booking.handover_locked",
+      "booking.disputed",
+      "booking.dispute_resolved",
+      "booking.refunded",
+      "booking.rated",
     ],
     addition: {
-      events: ["booking.delivered", "booking.expired", "booking.handover_locked"],
-      why: "the owner is asked to confirm delivery, told when an unpaid booking expired, and when a handover is locked",
+      events: [
+        "booking.delivered",
+        "booking.expired",
+        "booking.handover_locked",
+        "booking.disputed",
+        "booking.dispute_resolved",
+        "booking.refunded",
+        "booking.rated",
+      ],
+      why: "the owner is asked to confirm delivery, told when an unpaid booking expired, and when a handover is locked; both parties hear of a dispute, its resolution and a refund; the rated party hears its stars",
     },
   },
   {
@@ -556,7 +668,12 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "payment.escrow_released",
       "payment.escrow_refunded",
       "payment.failed",
+      "payment.partially_refunded",
     ],
+    addition: {
+      events: ["payment.partially_refunded"],
+      why: "the owner hears what a partial refund returned",
+    },
   },
   {
     groupId: "service-notification-tracking",
@@ -595,6 +712,7 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.delivered",
       "booking.cancelled",
       "booking.expired",
+      "booking.rated",
     ],
     addition: {
       events: [
@@ -603,8 +721,9 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
         "booking.delivered",
         "booking.cancelled",
         "booking.expired",
+        "booking.rated",
       ],
-      why: "dispatch needs the pickup, marks runners busy and free again, and stops offering a booking that ended",
+      why: "dispatch needs the pickup, marks runners busy and free again, and stops offering a booking that ended; each runner's average rating counts the owners' ratings",
     },
   },
 ];

@@ -1,7 +1,10 @@
 import { z } from "zod";
 import {
+  ACCEPT_TIMEOUT,
   AUTO_CONFIRM_AFTER,
   DISPATCH,
+  DISPUTE_REASONS,
+  DISPATCH_RATING,
   HANDOVER,
   HTTP,
   JWT_MAX_TTL,
@@ -13,6 +16,7 @@ import {
   PHOTOS,
   PLATFORM_FEE_BPS,
   PRICING,
+  RATING_WINDOW,
   SERVICE_AREA,
   SHARE_LINK_MAX_TTL,
   SOCKETS,
@@ -194,6 +198,8 @@ const EnvSchema = z.object({
     ),
   /** A booking whose escrow is not held this long after it was made expires (its hold released). */
   PAYMENT_TIMEOUT: duration(PAYMENT_TIMEOUT),
+  /** A held booking no runner accepts this long after its hold is cancelled and refunded. */
+  ACCEPT_TIMEOUT: duration(ACCEPT_TIMEOUT),
   PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(PLATFORM_FEE_BPS),
   CURRENCY: z
     .string()
@@ -290,6 +296,24 @@ const EnvSchema = z.object({
     }),
   HANDOVER_PIN_DIGITS: z.coerce.number().int().min(4).max(6).default(HANDOVER.pinDigits),
   HANDOVER_PIN_TRIES: z.coerce.number().int().min(1).max(20).default(HANDOVER.pinTries),
+  /** What an owner may report about a delivery, comma-separated: `injured,wrong_pet,other`. */
+  DISPUTE_REASONS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return DISPUTE_REASONS;
+      const reasons = value.split(",").map((reason) => reason.trim());
+      const bad = reasons.filter((reason) => !/^[a-z][a-z0-9_]{0,39}$/.test(reason));
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected lowercase words such as injured,late,other (not ${bad.map((r) => `"${r}"`).join(", ")})`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(reasons)];
+    }),
   /** Where photos live: MongoDB (the default, GridFS's layout) or an S3-compatible store. */
   PHOTO_STORE: z.enum(["mongo", "s3"]).default("mongo"),
   PHOTO_MAX_BYTES: z.coerce
@@ -315,6 +339,13 @@ const EnvSchema = z.object({
   DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(DISPATCH.radiusKm),
   /** An offer not accepted within this moves on to the next nearest runner. */
   OFFER_TIMEOUT: duration(DISPATCH.offerTimeout),
+  /** Among runners within DISPATCH_RATING_TIE_M of the nearest, the best rated is offered first. */
+  DISPATCH_PREFER_RATED: z
+    .enum(["true", "false"], { message: "expected true or false" })
+    .default(DISPATCH_RATING.preferRated ? "true" : "false"),
+  DISPATCH_RATING_TIE_M: z.coerce.number().min(0).max(5000).default(DISPATCH_RATING.tieM),
+  /** Owner and runner rate each other within this long of the booking's completion. */
+  RATING_WINDOW: duration(RATING_WINDOW),
   /** Fixes implying more than this are dropped as impossible. */
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
@@ -485,6 +516,7 @@ export interface Config {
   outboxSweepMs: number;
   autoConfirmAfterMs: number;
   paymentTimeoutMs: number;
+  acceptTimeoutMs: number;
   platformFeeBps: number;
   dispatch: { radiusKm: number; offerTimeoutMs: number; runnerStaleAfterMs: number };
   http: {
@@ -517,6 +549,8 @@ export interface Config {
     quickBooking: boolean;
   };
   handover: { pinDigits: number; pinTries: number };
+  /** The reasons an owner may give for a dispute (DISPUTE_REASONS). */
+  disputeReasons: string[];
   photos: {
     store: "mongo" | "s3";
     maxBytes: number;
@@ -532,6 +566,10 @@ export interface Config {
   };
   welfare: { stopMs: number; stopRadiusM: number; silentMs: number };
   shareLinkMaxTtlMs: number;
+  /** How long after completion a booking may be rated (RATING_WINDOW). */
+  ratingWindowMs: number;
+  /** Dispatch offers the best rated of the runners within `tieKm` of the nearest first (or not). */
+  dispatchRating: { preferRated: boolean; tieKm: number };
   pricing: {
     currency: string;
     baseFareCents: number;
@@ -598,6 +636,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxSweepMs: e.OUTBOX_SWEEP_MS,
     autoConfirmAfterMs: e.AUTO_CONFIRM_AFTER,
     paymentTimeoutMs: e.PAYMENT_TIMEOUT,
+    acceptTimeoutMs: e.ACCEPT_TIMEOUT,
     platformFeeBps: e.PLATFORM_FEE_BPS,
     dispatch: {
       radiusKm: e.DISPATCH_RADIUS_KM,
@@ -638,6 +677,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       quickBooking: e.QUICK_BOOKING ? e.QUICK_BOOKING === "true" : e.NODE_ENV !== "production",
     },
     handover: { pinDigits: e.HANDOVER_PIN_DIGITS, pinTries: e.HANDOVER_PIN_TRIES },
+    disputeReasons: e.DISPUTE_REASONS,
     photos: {
       store: e.PHOTO_STORE,
       maxBytes: e.PHOTO_MAX_BYTES,
@@ -658,6 +698,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       silentMs: e.WELFARE_SILENT_MINUTES * 60_000,
     },
     shareLinkMaxTtlMs: e.SHARE_LINK_MAX_TTL,
+    ratingWindowMs: e.RATING_WINDOW,
+    dispatchRating: {
+      preferRated: e.DISPATCH_PREFER_RATED === "true",
+      tieKm: e.DISPATCH_RATING_TIE_M / 1000,
+    },
   };
   if (config.photos.store === "s3" && !config.photos.s3) {
     throw new ConfigError([

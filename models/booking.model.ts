@@ -38,6 +38,23 @@ const ProofSchema = new Schema(
   { _id: false },
 );
 
+/** An owner's report of a problem, and an admin's resolution of it (domain/disputes.ts). */
+const DisputeSchema = new Schema(
+  {
+    reason: { type: String, required: true },
+    text: { type: String, required: true },
+    photo_ids: { type: [String], default: [] },
+    opened_by: { type: String, required: true },
+    opened_at: { type: Date, required: true },
+    outcome: { type: String, default: null },
+    refund_cents: { type: Number, default: null },
+    note: { type: String, default: null },
+    resolved_by: { type: String, default: null },
+    resolved_at: { type: Date, default: null },
+  },
+  { _id: false },
+);
+
 const BookingSchema = new Schema<BookingDoc>(
   {
     _id: { type: String, required: true },
@@ -65,6 +82,7 @@ const BookingSchema = new Schema<BookingDoc>(
     cancel_reason: { type: String, default: null },
     auto_confirm_at: { type: Date, default: null },
     payment_due_at: { type: Date, default: null },
+    accept_due_at: { type: Date, default: null },
     pets: { type: [BookingPetSchema], default: undefined },
     needs: { type: NeedsSchema, default: undefined },
     handover_pin: { type: String, default: null },
@@ -72,6 +90,7 @@ const BookingSchema = new Schema<BookingDoc>(
     handover_locked_at: { type: Date, default: null },
     pickup_proof: { type: ProofSchema, default: null },
     dropoff_proof: { type: ProofSchema, default: null },
+    dispute: { type: DisputeSchema, default: undefined },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },
@@ -81,6 +100,7 @@ const BookingSchema = new Schema<BookingDoc>(
 BookingSchema.index({ created_at: -1, _id: -1 });
 BookingSchema.index({ status: 1, auto_confirm_at: 1 });
 BookingSchema.index({ status: 1, payment_due_at: 1 });
+BookingSchema.index({ status: 1, accept_due_at: 1 });
 
 export function bookingModel(connection: Connection): Model<BookingDoc> {
   return (

@@ -26,6 +26,20 @@ const PaymentSchema = new Schema<PaymentDoc>(
     refunded_cents: { type: Number, default: 0 },
     failure_reason: { type: String, default: null },
     attempt: { type: Number, default: 1 },
+    stripe_dispute: {
+      type: new Schema(
+        {
+          id: String,
+          status: String,
+          reason: String,
+          amount_cents: Number,
+          opened_at: Date,
+          closed_at: { type: Date, default: null },
+        },
+        { _id: false },
+      ),
+      default: undefined,
+    },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },

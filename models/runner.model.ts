@@ -46,6 +46,11 @@ const Verification = new Schema<Verification>(
   { _id: false },
 );
 
+const RatingTally = new Schema(
+  { count: { type: Number, required: true }, sum: { type: Number, required: true } },
+  { _id: false },
+);
+
 const RunnerSchema = new Schema<RunnerDoc>(
   {
     _id: { type: String, required: true },
@@ -64,6 +69,8 @@ const RunnerSchema = new Schema<RunnerDoc>(
     species: { type: [{ type: String, enum: PET_TYPES }], default: undefined },
     air_conditioning: { type: Boolean },
     verification: { type: Verification },
+    // Absent until the first rating (a copy of the runner's tally: models/runner-rating.model.ts).
+    rating: { type: RatingTally },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },

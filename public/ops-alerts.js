@@ -1,9 +1,10 @@
-import { api, notify } from "/pages/page.js";
+import { api, money, notify } from "/pages/page.js";
 
 /**
  * What needs a person on the operations page: pets stopped too long aboard (welfare alerts),
- * handovers locked by wrong PINs (with the unlock), and runners waiting for verification (their
- * documents, and the decision). Read every few seconds; each list is the server's, as it is.
+ * handovers locked by wrong PINs (with the unlock), disputes (the owner's report and photos, and
+ * the resolution), and runners waiting for verification (their documents, and the decision).
+ * Read every few seconds; each list is the server's, as it is.
  */
 const cell = (content) => {
   const td = document.createElement("td");
@@ -64,6 +65,67 @@ async function loadLocks(token) {
   });
 }
 
+/** A photo of a booking (a dispute's), fetched with the token and opened from memory. */
+async function openBookingPhoto(token, bookingId, photoId) {
+  const path = `/api/bookings/${encodeURIComponent(bookingId)}/photos/${encodeURIComponent(photoId)}`;
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (response.ok) window.open(URL.createObjectURL(await response.blob()), "_blank", "noopener");
+}
+
+async function resolveDispute(token, bookingId, resolution) {
+  const path = `/api/bookings/${encodeURIComponent(bookingId)}/resolve`;
+  const done = await api(token, path, { method: "POST", body: JSON.stringify(resolution) });
+  notify(done.status === 200 ? "" : (done.body.message ?? "Could not resolve the dispute"));
+  await loadDisputes(token);
+}
+
+/** The resolve buttons: release, refund all, or refund the amount typed (in major units). */
+function resolutions(token, booking) {
+  const id = booking.booking_id;
+  const amount = document.createElement("input");
+  amount.type = "number";
+  amount.min = "0.01";
+  amount.step = "0.01";
+  amount.placeholder = `refund (${booking.currency})`;
+  amount.setAttribute("aria-label", "amount to refund");
+  const all = document.createElement("span");
+  all.append(
+    button("Release", () => void resolveDispute(token, id, { outcome: "release" })),
+    button("Refund all", () => void resolveDispute(token, id, { outcome: "full_refund" })),
+    amount,
+    button("Refund amount", () => {
+      const refund_cents = Math.round(Number(amount.value) * 100);
+      void resolveDispute(token, id, { outcome: "partial_refund", refund_cents });
+    }),
+  );
+  return all;
+}
+
+async function loadDisputes(token) {
+  const { status, body } = await api(token, "/api/ops/disputes");
+  if (status !== 200) return;
+  fill("disputes", "dispute-count", body.items ?? [], (booking) => {
+    const tr = document.createElement("tr");
+    tr.dataset.booking = booking.booking_id;
+    const dispute = booking.dispute ?? {};
+    const photos = document.createElement("span");
+    for (const [i, id] of (dispute.photo_ids ?? []).entries()) {
+      photos.append(
+        button(`#${i + 1}`, () => void openBookingPhoto(token, booking.booking_id, id)),
+      );
+    }
+    tr.append(
+      cell(booking.booking_number),
+      cell(dispute.reason ?? "–"),
+      cell(dispute.text ?? ""),
+      cell(photos),
+      cell(money(booking.estimated_price_cents, booking.currency)),
+      cell(resolutions(token, booking)),
+    );
+    return tr;
+  });
+}
+
 /** A runner's document, fetched with the token and opened from memory. */
 async function openDocument(token, runnerId, photoId) {
   const path = `/api/runners/${encodeURIComponent(runnerId)}/documents/${encodeURIComponent(photoId)}`;
@@ -113,10 +175,15 @@ async function loadVerifications(token) {
   });
 }
 
-/** Loads the three lists now and every `everyMs`. */
+/** Loads the lists now and every `everyMs`. */
 export function watchAlerts(token, everyMs = 5000) {
   const load = () =>
-    Promise.all([loadWelfare(token), loadLocks(token), loadVerifications(token)]).catch(() => {});
+    Promise.all([
+      loadWelfare(token),
+      loadLocks(token),
+      loadDisputes(token),
+      loadVerifications(token),
+    ]).catch(() => {});
   void load();
   setInterval(load, everyMs);
 }

@@ -59,13 +59,28 @@ export const STEPS = [
   ["completed", "Completed"],
 ];
 
+/** Where a trip whose owner reported a problem goes after the delivery. */
+const DISPUTED = [
+  ["disputed", "Problem reported"],
+  ["refunded", "Refunded"],
+];
+
+/** The road a trip in `status` took: a disputed one leaves it after the delivery. */
+function roadOf(status, steps) {
+  const after = DISPUTED.findIndex(([step]) => step === status);
+  if (after < 0) return steps;
+  const delivered = steps.findIndex(([step]) => step === "delivered");
+  return [...steps.slice(0, delivered + 1), ...DISPUTED.slice(0, after + 1)];
+}
+
 /** The steps up to `status`, the one it is at marked; a cancelled trip shows that alone. */
 export function showSteps(status, steps = STEPS) {
   const list = document.getElementById("steps");
   list.dataset.status = status;
-  const at = steps.findIndex(([step]) => step === status);
+  const road = roadOf(status, steps);
+  const at = road.findIndex(([step]) => step === status);
   list.replaceChildren(
-    ...(status === "cancelled" ? [["cancelled", "Cancelled"]] : steps).map(([step, label], i) => {
+    ...(status === "cancelled" ? [["cancelled", "Cancelled"]] : road).map(([step, label], i) => {
       const item = document.createElement("li");
       item.textContent = label;
       item.dataset.step = step;

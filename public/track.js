@@ -18,7 +18,7 @@ const map = new TripMap(document.getElementById("map"), {
 const trip = { booking: null, route: [], runner: null };
 
 /** The pet has arrived once the runner handed it over. */
-const ARRIVED = ["delivered", "confirmed", "completed"];
+const ARRIVED = ["delivered", "confirmed", "completed", "disputed", "refunded"];
 
 function showFacts(track) {
   const { booking } = trip;
@@ -77,7 +77,7 @@ function showHandover(booking) {
 }
 
 /** A trip that is over is shared no more. */
-const OVER = ["confirmed", "completed", "cancelled", "expired"];
+const OVER = ["confirmed", "completed", "cancelled", "expired", "disputed", "refunded"];
 
 document.getElementById("share").addEventListener("click", async () => {
   const made = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/share`, {
@@ -89,6 +89,48 @@ document.getElementById("share").addEventListener("click", async () => {
     made.status === 201
       ? `${location.origin}${made.body.url} (until ${new Date(made.body.expires_at).toLocaleString()})`
       : `The trip cannot be shared: ${made.body.message ?? "try again later"}`;
+});
+
+/**
+ * Once the trip completed: the rating form while the caller may rate, and the ratings it may see
+ * (each party sees the other's once both have rated, or the rating window has closed).
+ */
+async function showRating(booking) {
+  if (booking.status !== "completed") return;
+  const ratings = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/ratings`);
+  if (ratings.status !== 200) return;
+  const { can_rate, items, hidden, window_ends_at } = ratings.body;
+  document.getElementById("rating").hidden = false;
+  document.getElementById("rating-form").hidden = !can_rate;
+  document.getElementById("ratings").replaceChildren(
+    ...items.map((rating) => {
+      const item = document.createElement("li");
+      const who = rating.rater_role === "owner" ? "The owner" : "The runner";
+      item.textContent = `${who}: ${"★".repeat(rating.stars)}${rating.text ? ` “${rating.text}”` : ""}`;
+      return item;
+    }),
+  );
+  document.getElementById("rating-note").textContent =
+    hidden > 0
+      ? `You have been rated: you see it once you rate, or after ${new Date(window_ends_at).toLocaleString()}.`
+      : "";
+}
+
+document.getElementById("rating-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const sent = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/rating`, {
+    method: "POST",
+    body: JSON.stringify({
+      stars: Number(document.getElementById("rating-stars").value),
+      text: document.getElementById("rating-text").value,
+    }),
+  });
+  if (sent.status !== 201) {
+    document.getElementById("rating-note").textContent =
+      `The rating was not sent: ${sent.body.message ?? "try again later"}`;
+    return;
+  }
+  if (trip.booking) await showRating(trip.booking);
 });
 
 function redraw() {
@@ -117,6 +159,7 @@ async function load() {
   document.getElementById("subtitle").textContent = booking.body.booking_number;
   showSteps(booking.body.status);
   showHandover(booking.body);
+  void showRating(booking.body);
   const track = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/track?limit=2000`);
   if (track.status === 200) {
     trip.route = track.body.waypoints.map(({ lat, lng }) => ({ lat, lng }));
@@ -175,6 +218,7 @@ function watch() {
     if (booking.status === 200) {
       trip.booking = booking.body;
       showHandover(booking.body);
+      void showRating(booking.body);
     }
     if (ARRIVED.includes(status)) document.getElementById("eta").textContent = "Arrived";
     showFacts(null);

@@ -34,7 +34,10 @@ export interface CaptureRequest {
 export interface PaymentProvider {
   readonly kind: "stripe" | "simulated";
   authorize(request: AuthorizeRequest, idempotencyKey: string): Promise<AuthorizeResult>;
-  /** Captures the held amount; throws when the provider refuses (the saga retries, then fails). */
+  /**
+   * Captures `amountCents` of the hold: all of it, or less (a dispute's partial refund), the rest
+   * released to the owner. Throws when the provider refuses (the saga retries, then fails).
+   */
   capture(request: CaptureRequest, idempotencyKey: string): Promise<{ capturedCents: number }>;
   /** Releases a hold that was never captured. */
   cancel(providerRef: string, idempotencyKey: string): Promise<void>;

@@ -138,6 +138,10 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   }
 
   async capture(request: CaptureRequest, key: string): Promise<{ capturedCents: number }> {
+    // As Stripe's amount_to_capture: up to the hold, the rest of it released; never nothing.
+    if (!Number.isInteger(request.amountCents) || request.amountCents < 1) {
+      throw new PaymentRejected("amount_too_small");
+    }
     const moved = await this.store.move(
       request.providerRef,
       { status: "requires_capture", amountAtLeast: request.amountCents },

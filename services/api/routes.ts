@@ -43,6 +43,8 @@ const API_ALIASES = {
   "GET bookings/:id/share": "booking.shareList",
   "DELETE bookings/:id/share/:linkId": "booking.shareRevoke",
   "GET bookings/:id/photos/:photoId": "booking.photo",
+  "POST bookings/:id/rating": "booking.rate",
+  "GET bookings/:id/ratings": "booking.ratings",
   "GET bookings/:id/track": "tracking.get",
   "GET pets": "booking.petList",
   "POST pets": "booking.petCreate",
@@ -73,6 +75,7 @@ const API_ALIASES = {
   "POST notifications/:id/read": "notification.read",
   "GET ops/welfare-alerts": "tracking.welfareAlerts",
   "GET ops/handover-locks": "booking.handoverLocks",
+  "GET ops/disputes": "booking.disputes",
   "GET ops/dead-letters": "api.dlqList",
   "GET ops/dead-letters/:topic/:offset": "api.dlqShow",
   "POST ops/dead-letters/replay": "api.dlqReplay",
@@ -187,7 +190,7 @@ export const ROUTES: ApiRouteSchema[] = [
     aliases: {
       "POST bookings/:id/photos": photoUpload(
         "booking.uploadPhoto",
-        "The booking's runner adds a photo of a handover: ?stage=pickup (accepted) or dropoff (picked up, in transit)",
+        "The booking's runner adds a photo of a handover: ?stage=pickup (accepted) or dropoff (picked up, in transit); its owner one of a problem: ?stage=dispute (delivered)",
         ["stage"],
       ),
       "POST pets/:id/photos": photoUpload(

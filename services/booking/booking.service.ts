@@ -29,9 +29,11 @@ import type { RunnerLockDoc } from "../../models/runner-lock.model";
 import * as actions from "./actions";
 import * as pets from "./pets";
 import * as photos from "./photos";
+import * as ratings from "./ratings";
 import { handoverCommand, handoverLocks, unlockHandover } from "./handover";
 import * as share from "./share";
-import { autoConfirmDue, expireUnpaid } from "./deadlines";
+import * as disputes from "./disputes";
+import { autoConfirmDue, cancelUnaccepted, expireUnpaid } from "./deadlines";
 import { bookingsOf, models, toEntity, type BookingThis } from "./models";
 import { paymentEvents } from "./saga";
 
@@ -84,6 +86,12 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
           quarterOf(paymentTimeoutMs, BOOKING_TUNING.paymentExpirySweepMs),
         run: expireUnpaid,
       },
+      acceptExpiry: {
+        everyMs: ({ acceptTimeoutMs }) =>
+          quarterOf(acceptTimeoutMs, BOOKING_TUNING.paymentExpirySweepMs),
+        run: cancelUnaccepted,
+      },
+      ratingReveal: { everyMs: ratings.revealEveryMs, run: ratings.revealDue },
     }),
     ...DomainMixins<BookingThis, typeof models>({
       db: "booking",
@@ -91,7 +99,7 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
       // Every handler is a command decided on the booking's state: a repeated payment event
       // finds it recorded (or the booking completed) and changes nothing.
       deduplicate: false,
-      outbox: ["bookings"],
+      outbox: ["bookings", "ratings"],
       consume: { "service-booking-payments": paymentEvents },
     }),
   ],
@@ -123,8 +131,15 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     shareList: share.list,
     shareRevoke: share.revoke,
     shared: share.view,
+    /** Ratings after a trip: each party rates the other once, shown double-blind. */
+    rate: ratings.rate,
+    ratings: ratings.ratings,
     /** The moves of the table that callers make (accept, pickup, …): one action each. */
     ...Object.fromEntries(PUBLIC_MOVES.map((type) => [type, moveAction(type)])),
+    /** A dispute's moves check more than their rows (reasons, photos, refund); open ones listed. */
+    dispute: disputes.dispute,
+    resolve: disputes.resolve,
+    disputes: disputes.disputes,
   },
 
   methods: {

@@ -5,7 +5,8 @@ import type { BookingThis } from "./models";
 
 /**
  * The booking's deadlines: a delivered booking its owner did not confirm in time is confirmed
- * for them, and a requested one whose escrow is not held by its payment deadline expires.
+ * for them, a requested one whose escrow is not held by its payment deadline expires, and a held
+ * one no runner accepted in time is cancelled (its hold released).
  */
 
 /** Bookings a sweep moves at most (one read). */
@@ -17,7 +18,7 @@ interface Place {
   id: string;
 }
 
-type DueField = "auto_confirm_at" | "payment_due_at";
+type DueField = "auto_confirm_at" | "payment_due_at" | "accept_due_at";
 
 /**
  * Where the last sweep of each kind stopped, per service instance. A sweep that read a full page
@@ -37,7 +38,8 @@ async function moveDue(
   service: BookingThis,
   due: DueField,
   filter: Record<string, unknown>,
-  type: Extract<MoveName, "confirm" | "expire">,
+  type: Extract<MoveName, "confirm" | "expire" | "cancel">,
+  reason?: string,
 ): Promise<number> {
   const { autoConfirmAfterMs } = runtimeOf(service.broker).config;
   const stopped = stops.get(service) ?? {};
@@ -57,7 +59,13 @@ async function moveDue(
   for (const { _id } of page) {
     try {
       const at = new Date();
-      const outcome = await service.move(_id, { type, actor: SYSTEM, at, autoConfirmAfterMs });
+      const outcome = await service.move(_id, {
+        type,
+        actor: SYSTEM,
+        at,
+        autoConfirmAfterMs,
+        ...(reason ? { reason } : {}),
+      });
       if (outcome.ok) moved++;
     } catch (error) {
       service.logger.warn(`${type} of ${_id} failed: ${(error as Error).message}`);
@@ -86,5 +94,23 @@ export function expireUnpaid(this: BookingThis): Promise<number> {
     "payment_due_at",
     { status: "requested", payment_status: { $ne: "held" }, payment_due_at: { $lte: new Date() } },
     "expire",
+  );
+}
+
+/** Why a held booking no runner took is called off: the owner reads it in the notification. */
+export const NO_RUNNER_ACCEPTED = "no runner accepted the booking in time";
+
+/**
+ * Cancels held bookings no runner accepted by their deadline (ACCEPT_TIMEOUT after the hold):
+ * `booking.cancelled` with the reason, and the hold is released as for any cancellation. An
+ * accept at the same moment wins or loses on the booking's one guarded write.
+ */
+export function cancelUnaccepted(this: BookingThis): Promise<number> {
+  return moveDue(
+    this,
+    "accept_due_at",
+    { status: "requested", payment_status: "held", accept_due_at: { $lte: new Date() } },
+    "cancel",
+    NO_RUNNER_ACCEPTED,
   );
 }

@@ -1,16 +1,19 @@
-import type { BookingEntity, HandoverProofEntity } from "../../contracts";
+import type { BookingEntity, DisputeEntity, HandoverProofEntity } from "../../contracts";
 import { isAdmin, isOwner, type Actor } from "../../domain/access";
 import type { Booking, BookingMove, HandoverProof } from "../../domain/booking";
+import type { Dispute } from "../../domain/disputes";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { bookingModel, type BookingDoc } from "../../models/booking.model";
 import { petModel } from "../../models/pet.model";
+import { ratingModel } from "../../models/rating.model";
 import { runnerLockModel } from "../../models/runner-lock.model";
 import { shareLinkModel } from "../../models/share-link.model";
 
 export const models = {
   bookings: bookingModel,
   pets: petModel,
+  ratings: ratingModel,
   runnerLocks: runnerLockModel,
   shareLinks: shareLinkModel,
 };
@@ -37,6 +40,19 @@ const proofEntity = (proof: HandoverProof | null | undefined): HandoverProofEnti
         ...(proof.pin_verified === undefined ? {} : { pin_verified: proof.pin_verified }),
       }
     : null;
+
+/** A dispute as the API shows it. */
+const disputeEntity = (dispute: Dispute): DisputeEntity => ({
+  reason: dispute.reason,
+  text: dispute.text,
+  photo_ids: [...dispute.photo_ids],
+  opened_at: dispute.opened_at.toISOString(),
+  outcome: dispute.outcome ?? null,
+  refund_cents: dispute.refund_cents ?? null,
+  note: dispute.note ?? null,
+  resolved_by: dispute.resolved_by ?? null,
+  resolved_at: dispute.resolved_at?.toISOString() ?? null,
+});
 
 /**
  * A booking as the API returns it to `viewer`: the recipient's PIN only to its owner and admins
@@ -65,10 +81,12 @@ export function toEntity(doc: Booking, viewer?: Actor): BookingEntity {
     cancel_reason: doc.cancel_reason ?? null,
     auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
     payment_due_at: doc.payment_due_at?.toISOString() ?? null,
+    accept_due_at: doc.accept_due_at?.toISOString() ?? null,
     ...(seesPin && doc.handover_pin ? { handover_pin: doc.handover_pin } : {}),
     handover_locked: Boolean(doc.handover_locked_at),
     pickup_proof: proofEntity(doc.pickup_proof),
     dropoff_proof: proofEntity(doc.dropoff_proof),
+    ...(doc.dispute ? { dispute: disputeEntity(doc.dispute) } : {}),
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
   };

@@ -1,5 +1,5 @@
 import { BOOKING_PHOTO_ACTIONS, type PhotoStage } from "../../contracts";
-import { isItsRunner, mayWatchTrip, maySeeBooking } from "../../domain/access";
+import { isItsRunner, isOwner, mayWatchTrip, maySeeBooking } from "../../domain/access";
 import type { BookingStatus } from "../../domain/booking";
 import { actionsOf, callerOf, clientError, notFound } from "../../lib/action";
 import { keepPhoto, photoBytes, photoEntity, photoStoreOf } from "../../lib/photos";
@@ -7,23 +7,33 @@ import { bookingsOf, type BookingThis } from "./models";
 
 const action = actionsOf<BookingThis>();
 
-/** When each handover's photo may be taken: at the pickup, and with the pet aboard. */
+/**
+ * When each photo may be taken: a handover's at the pickup and with the pet aboard; a problem's
+ * once the pet is delivered, before the owner confirms (the dispute names it).
+ */
 export const PHOTO_STAGE_STATUSES: Record<PhotoStage, readonly BookingStatus[]> = {
   pickup: ["accepted"],
   dropoff: ["picked_up", "in_transit"],
+  dispute: ["delivered"],
 };
 
 /**
- * The booking's runner adds a photo of a handover (the pet, as it is collected or handed over):
- * kept as this booking's evidence; the pickup or deliver move then names it by its id.
+ * The booking's runner adds a photo of a handover (the pet, as it is collected or handed over),
+ * or its owner a photo of a problem at the drop-off: kept as this booking's evidence; the
+ * pickup, deliver or dispute move then names it by its id.
  */
 export const uploadPhoto = action(BOOKING_PHOTO_ACTIONS.uploadPhoto, async function (ctx) {
   const caller = callerOf(ctx);
   const { id, stage, image } = ctx.params;
   const booking = await bookingsOf(this).load(id);
   if (!booking || !maySeeBooking(caller, booking)) throw notFound("Booking");
-  if (!isItsRunner(caller, booking)) {
-    throw clientError("FORBIDDEN", "Only the booking's runner adds its handover photos");
+  if (stage === "dispute" ? !isOwner(caller, booking) : !isItsRunner(caller, booking)) {
+    throw clientError(
+      "FORBIDDEN",
+      stage === "dispute"
+        ? "Only the booking's owner adds photos of a problem"
+        : "Only the booking's runner adds its handover photos",
+    );
   }
   const statuses = PHOTO_STAGE_STATUSES[stage];
   if (!statuses.includes(booking.status)) {

@@ -21,7 +21,12 @@ function recordPayment(
   return bookingsOf(service).execute(
     bookingId,
     decide,
-    () => ({ type: "record_payment" as const, payment_status, at: new Date() }),
+    () => ({
+      type: "record_payment" as const,
+      payment_status,
+      at: new Date(),
+      acceptTimeoutMs: runtimeOf(service.broker).config.acceptTimeoutMs,
+    }),
     { retries: RETRIES },
   );
 }
@@ -41,8 +46,19 @@ export const paymentEvents: EventHandlers<BookingThis> = {
   async "payment.failed"(event) {
     await recordPayment(this, event.data.booking_id, "failed");
   },
+  /**
+   * Refunded: a dispute resolved with a full refund ends the booking `refunded`; otherwise (a
+   * cancellation, a refund made in Stripe) the payment status is kept on the booking.
+   */
   async "payment.escrow_refunded"(event) {
-    await recordPayment(this, event.data.booking_id, "refunded");
+    const { booking_id } = event.data;
+    const ended = await this.move(booking_id, {
+      type: "refund",
+      actor: SYSTEM,
+      at: new Date(),
+      autoConfirmAfterMs: runtimeOf(this.broker).config.autoConfirmAfterMs,
+    });
+    if (!ended.ok) await recordPayment(this, booking_id, "refunded");
   },
   /** The escrow was captured and split: the booking completes with its final price. */
   async "payment.escrow_released"(event) {

@@ -15,4 +15,16 @@ export const toEntity = (doc: Payment): PaymentEntity => ({
   failure_reason: doc.failure_reason,
   provider: doc.provider,
   provider_ref: doc.provider_ref,
+  ...(doc.stripe_dispute
+    ? {
+        stripe_dispute: {
+          id: doc.stripe_dispute.id,
+          status: doc.stripe_dispute.status,
+          reason: doc.stripe_dispute.reason,
+          amount_cents: doc.stripe_dispute.amount_cents,
+          opened_at: doc.stripe_dispute.opened_at.toISOString(),
+          closed_at: doc.stripe_dispute.closed_at?.toISOString() ?? null,
+        },
+      }
+    : {}),
 });

@@ -1,4 +1,4 @@
-import { splitFee } from "../../domain/fees";
+import { splitHold } from "../../domain/fees";
 import { attemptOf } from "../../domain/payment";
 import { DEFAULT_RETRY } from "../../adapters/event-bus";
 import { PaymentRejected, stepKey } from "../../adapters/payments/port";
@@ -74,55 +74,101 @@ async function payoutDestination(service: PaymentThis, runnerId: string) {
   return stripe_account_id;
 }
 
+/**
+ * Captures the booking's hold less `refundCents` (0: all of it), then records the split:
+ * `payment.escrow_released` with payout + fee = captured, after `payment.partially_refunded`
+ * when less than the hold was captured. `attempt` is the event's delivery attempt.
+ */
+async function captureHold(
+  service: PaymentThis,
+  of: { bookingId: string; runnerId: string; refundCents: number; reason?: string },
+  attempt: number,
+): Promise<void> {
+  const payment = await paymentOf(service, of.bookingId);
+  if (!payment || payment.status === "captured") return; // a repeat, or never paid
+  if (payment.status !== "held" || !payment.provider_ref) {
+    // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
+    await surface(service, payment, `nothing to capture: the payment is ${payment.status}`);
+    return;
+  }
+  if (of.refundCents < 0 || of.refundCents >= payment.amount_cents) {
+    await surface(service, payment, `a refund of ${of.refundCents} does not fit the hold`);
+    return;
+  }
+  const feeBps = runtimeOf(service.broker).config.platformFeeBps;
+  const split = splitHold(payment.amount_cents, of.refundCents, feeBps);
+  try {
+    const destination = await payoutDestination(service, of.runnerId);
+    const { capturedCents } = await service.provider.capture(
+      {
+        paymentId: payment._id,
+        providerRef: payment.provider_ref,
+        amountCents: split.capturedCents,
+        currency: payment.currency,
+        payoutCents: split.runnerPayoutCents,
+        ...(destination ? { destination } : {}),
+      },
+      stepKey(payment._id, "capture", attemptOf(payment)),
+    );
+    await record(service, payment, {
+      type: "captured",
+      runner_id: of.runnerId,
+      captured_cents: capturedCents,
+      fee_bps: feeBps,
+      ...(of.reason ? { reason: of.reason } : {}),
+    });
+  } catch (error) {
+    // A refusal is final; anything else is retried with backoff (the same idempotency key
+    // makes a repeat harmless) and, on the last attempt, also surfaced as payment.failed
+    // before it goes to the dead-letter topic. Never a silent loss.
+    if (error instanceof PaymentRejected) {
+      await surface(service, payment, `capture refused: ${error.reason}`, "failed");
+      return;
+    }
+    if (attempt >= DEFAULT_RETRY.attempts) {
+      await surface(
+        service,
+        payment,
+        `capture failed ${attempt} times: ${(error as Error).message}`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** The booking service's events (group service-payment-bookings). */
 export const bookingEvents: EventHandlers<PaymentThis> = {
   /** Capture, then `payment.escrow_released` with payout + fee = captured. */
   async "booking.delivery_confirmed"(event, meta) {
     const { booking_id, runner_id } = event.data;
-    const payment = await paymentOf(this, booking_id);
-    if (!payment || payment.status === "captured") return; // a repeat, or never paid
-    if (payment.status !== "held" || !payment.provider_ref) {
-      // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
-      await surface(this, payment, `nothing to capture: the payment is ${payment.status}`);
+    await captureHold(
+      this,
+      { bookingId: booking_id, runnerId: runner_id, refundCents: 0 },
+      meta.attempt,
+    );
+  },
+
+  /**
+   * A dispute resolved: captured as on a confirmation (release), captured less the refund
+   * (partial: the rest of the hold is never taken), or the hold released (full refund).
+   */
+  async "booking.dispute_resolved"(event, meta) {
+    const { booking_id, runner_id, outcome, refund_cents } = event.data;
+    if (outcome === "full_refund") {
+      await settleEnded(this, booking_id, "dispute resolved: full refund");
       return;
     }
-    const feeBps = runtimeOf(this.broker).config.platformFeeBps;
-    try {
-      const destination = await payoutDestination(this, runner_id);
-      const { capturedCents } = await this.provider.capture(
-        {
-          paymentId: payment._id,
-          providerRef: payment.provider_ref,
-          amountCents: payment.amount_cents,
-          currency: payment.currency,
-          payoutCents: splitFee(payment.amount_cents, feeBps).runnerPayoutCents,
-          ...(destination ? { destination } : {}),
-        },
-        stepKey(payment._id, "capture", attemptOf(payment)),
-      );
-      await record(this, payment, {
-        type: "captured",
-        runner_id,
-        captured_cents: capturedCents,
-        fee_bps: feeBps,
-      });
-    } catch (error) {
-      // A refusal is final; anything else is retried with backoff (the same idempotency key
-      // makes a repeat harmless) and, on the last attempt, also surfaced as payment.failed
-      // before it goes to the dead-letter topic. Never a silent loss.
-      if (error instanceof PaymentRejected) {
-        await surface(this, payment, `capture refused: ${error.reason}`, "failed");
-        return;
-      }
-      if (meta.attempt >= DEFAULT_RETRY.attempts) {
-        await surface(
-          this,
-          payment,
-          `capture failed ${meta.attempt} times: ${(error as Error).message}`,
-        );
-      }
-      throw error;
-    }
+    const partial = outcome === "partial_refund";
+    await captureHold(
+      this,
+      {
+        bookingId: booking_id,
+        runnerId: runner_id,
+        refundCents: partial ? refund_cents : 0,
+        ...(partial ? { reason: "dispute resolved: partial refund" } : {}),
+      },
+      meta.attempt,
+    );
   },
 
   /** Release the hold (or refund a capture) and `payment.escrow_refunded`. */

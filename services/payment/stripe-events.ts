@@ -46,10 +46,39 @@ function reader<S extends z.ZodType>(
 
 const byId = (object: { id: string }) => object.id;
 
+/** A card dispute (Stripe's Dispute object): the charge's PaymentIntent, what and why. */
+const DisputeObject = z.object({
+  id: intentId,
+  payment_intent: intentId,
+  amount: z.number().int().nonnegative(),
+  reason: z.string().max(100).nullish(),
+  status: z.string().min(1).max(50),
+});
+
+/** A card dispute opened or closed: recorded against the payment, for operations to answer. */
+const disputeReader = (closed: boolean) =>
+  reader(
+    DisputeObject,
+    (o) => o.payment_intent,
+    (o) => ({
+      step: {
+        type: "charge_disputed",
+        dispute: {
+          id: o.id,
+          status: o.status,
+          reason: o.reason || "general",
+          amount_cents: o.amount,
+          closed,
+        },
+      },
+      label: closed ? "dispute closed" : "disputed",
+    }),
+  );
+
 /**
  * What each Stripe event says about the escrow, as a saga step — or nothing (`label` says why):
  * a hold that settled after 3-D Secure, a failed authorisation, a hold that expired or was
- * voided outside Kilat, a refund from the dashboard.
+ * voided outside Kilat, a refund from the dashboard, a card dispute opened or closed.
  */
 const READERS: Record<string, (object: unknown) => Reading> = {
   "payment_intent.amount_capturable_updated": reader(z.object({ id: intentId }), byId, (o) => ({
@@ -106,6 +135,8 @@ const READERS: Record<string, (object: unknown) => Reading> = {
       };
     },
   ),
+  "charge.dispute.created": disputeReader(false),
+  "charge.dispute.closed": disputeReader(true),
 };
 
 /** Which payment (and which of its authorisations) the PaymentIntent's metadata names. */

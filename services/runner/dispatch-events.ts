@@ -4,6 +4,7 @@ import { commandDispatch, commandRunner, releaseOffer } from "./commands";
 import type { RunnerThis } from "./models";
 import { tryDispatch } from "./offer-round";
 import { takeBooking } from "./offers";
+import { countRating } from "./ratings";
 
 /** Dispatch starts once both halves are known, whichever event came first. */
 async function noteReady(service: RunnerThis, bookingId: string, step: DispatchStep, known?: null) {
@@ -63,6 +64,11 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
   /** Unpaid by its deadline; a hold that lands as it expires may have started dispatch. */
   async "booking.expired"(event) {
     await ended(this, event.data.booking_id);
+  },
+
+  /** An owner's rating of its runner, once shown: it counts in the runner's average. */
+  async "booking.rated"(event) {
+    await countRating(this, event);
   },
 };
 

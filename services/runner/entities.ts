@@ -1,9 +1,11 @@
 import type {
   OfferEntity,
   RunnerEntity,
+  RunnerRatingEntity,
   VerificationEntity,
   VerificationRequestEntity,
 } from "../../contracts";
+import { averageOf } from "../../domain/ratings";
 import {
   capabilitiesOf,
   verificationOf,
@@ -11,6 +13,12 @@ import {
   type Verification,
 } from "../../domain/runner";
 import type { RunnerThis } from "./models";
+
+/** A runner's rating by owners, as the API shows it. */
+export const ratingEntity = (doc: Pick<Runner, "rating">): RunnerRatingEntity => ({
+  count: doc.rating?.count ?? 0,
+  average: averageOf(doc.rating),
+});
 
 export const toOffer = (doc: Runner): OfferEntity[] =>
   doc.offer
@@ -28,6 +36,7 @@ export const toOffer = (doc: Runner): OfferEntity[] =>
                 needs_ac: doc.offer.needs.needs_ac,
               }
             : null,
+          runner_rating: ratingEntity(doc),
         },
       ]
     : [];
@@ -53,6 +62,7 @@ export async function runnerEntity(service: RunnerThis, doc: Runner): Promise<Ru
     active_booking_id: doc.active_booking_id,
     position: live ? { lat: live.lat, lng: live.lng, reported_at: live.at.toISOString() } : null,
     verification: verificationEntity(verificationOf(doc)),
+    rating: ratingEntity(doc),
   };
 }
 

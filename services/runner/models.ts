@@ -3,9 +3,14 @@ import type { LruCache } from "../../lib/lru-cache";
 import type { RateLimiter } from "../../lib/rate-limit";
 import type { DomainServiceThis } from "../../mixins/domain-events.mixin";
 import { dispatchModel, type DispatchDoc } from "../../models/dispatch.model";
+import { runnerRatingModel } from "../../models/runner-rating.model";
 import { runnerModel } from "../../models/runner.model";
 
-export const models = { runners: runnerModel, dispatches: dispatchModel };
+export const models = {
+  runners: runnerModel,
+  dispatches: dispatchModel,
+  runnerRatings: runnerRatingModel,
+};
 
 export type RunnerThis = DomainServiceThis<
   typeof models,

@@ -12,12 +12,13 @@ import type { DispatchTry, RunnerThis, Tried } from "./models";
 /**
  * Dispatch (`runner.assigned`): once a booking's escrow is held and its pickup known, it is
  * offered to the nearest free runner in range who has not had it and may carry its pets
- * (verified and able to: domain/eligibility.ts; domain/dispatch.ts). One guarded write claims
- * the runner, one records the offer with its event. Not accepted in time, or declined: the next
- * nearest (offers.ts). No one in range: the booking waits for a runner
- * coming online nearby (`dispatchNear`), and for the periodic sweep (sweep.ts). A pickup the geo
- * index refuses fails the dispatch for good. One booking's failure never holds up another's
- * (`isolated`).
+ * (verified and able to: domain/eligibility.ts; domain/dispatch.ts), or, with
+ * DISPATCH_PREFER_RATED, to the best rated of those within DISPATCH_RATING_TIE_M of the nearest
+ * (free-runners.ts). One guarded write claims the runner, one records the offer with its event.
+ * Not accepted in time, or declined: the next nearest (offers.ts). No one in range: the booking
+ * waits for a runner coming online nearby (`dispatchNear`), and for the periodic sweep (sweep.ts).
+ * A pickup the geo index refuses fails the dispatch for good. One booking's failure never holds
+ * up another's (`isolated`).
  */
 
 /**
@@ -114,7 +115,9 @@ async function offerNearest(
   pickup: LatLng,
   seen: RunnerSnapshot,
 ): Promise<Tried> {
-  const { radiusKm, offerTimeoutMs } = runtimeOf(service.broker).config.dispatch;
+  const { config } = runtimeOf(service.broker);
+  const { radiusKm, offerTimeoutMs } = config.dispatch;
+  const { preferRated, tieKm } = config.dispatchRating;
   const tried = new Set(dispatch.tried);
   const busy = new Set<string>();
   const { needs } = dispatch;
@@ -131,7 +134,12 @@ async function offerNearest(
       break;
   }
   for (;;) {
-    const candidate = await firstFree(service, near, { radiusKm, tried, busy, needs }, seen);
+    const candidate = await firstFree(
+      service,
+      near,
+      { radiusKm, tried, busy, needs, preferRatedWithinKm: preferRated ? tieKm : null },
+      seen,
+    );
     const at = new Date();
     if (!candidate) return requeue(service, bookingId, dispatch);
     const expires_at = new Date(at.getTime() + offerTimeoutMs);

@@ -2,7 +2,7 @@ import { RUNNER_ACTIONS } from "../../contracts";
 import { actionsOf, callerOf, orThrow } from "../../lib/action";
 import type { RunnerDoc } from "../../models/runner.model";
 import { commandRunner, ensureRunner, runnersOf } from "./commands";
-import { runnerEntity, toOffer } from "./entities";
+import { ratingEntity, runnerEntity, toOffer } from "./entities";
 import type { RunnerThis } from "./models";
 
 const action = actionsOf<RunnerThis>();
@@ -63,6 +63,7 @@ export const nearby = action(RUNNER_ACTIONS.nearby, async function (ctx) {
       reported_at: runner.at.toISOString(),
       availability: byId.get(runner.runnerId)?.availability ?? "online",
       active_booking_id: byId.get(runner.runnerId)?.active_booking_id ?? null,
+      rating: ratingEntity(byId.get(runner.runnerId) ?? {}),
     })),
   };
 });

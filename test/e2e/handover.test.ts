@@ -83,7 +83,10 @@ describeWithInfra(["mongo"], "the handover and the share link, embedded", (infra
     expect([picked.status, picked.body.status]).toEqual([200, "picked_up"]);
     expect(picked.body).not.toHaveProperty("handover_pin");
     expect(picked.body.pickup_proof).toEqual(
-      expect.objectContaining({ photo_id: expect.any(String) as string, at: expect.any(String) as string }),
+      expect.objectContaining({
+        photo_id: expect.any(String) as string,
+        at: expect.any(String) as string,
+      }),
     );
     expect((await makeMove(system, id, "depart", who)).status).toBe(200);
     const delivered = await makeMove(system, id, "deliver", who);

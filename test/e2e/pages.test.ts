@@ -307,6 +307,56 @@ describeWithInfra(
       await page.close();
     });
 
+    it("shows operators a dispute with the owner's report, which they resolve with a refund of an amount", async () => {
+      const admin = system.token("admin", "admin-disputes");
+      const owner = system.token("owner", "owner-dispute-page");
+      const runner = system.token("runner", "runner-dispute-page");
+      await verifiedRunner(system, runner);
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const booking = await heldBooking(system, owner, { pickup, dropoff });
+      const id = booking.booking_id;
+      await system.api("POST", `/api/bookings/${id}/accept`, { token: runner, body: {} });
+      for (const move of ["pickup", "depart", "deliver"]) {
+        await makeMove(system, id, move, { runner, owner });
+      }
+      const disputed = await system.api("POST", `/api/bookings/${id}/dispute`, {
+        token: owner,
+        body: { reason: "late", text: "Two hours late, the dog was thirsty" },
+      });
+      expect(disputed.status).toBe(200);
+
+      const page = await browser.context.newPage();
+      const refused = await refusals(page);
+      // The owner's trip page leaves the road after the delivery.
+      await page.goto(`${system.url}/track/${id}#token=${owner}`);
+      await page.waitForSelector('#steps[data-status="disputed"]');
+      expect(await page.textContent("#steps li.now")).toEqual("Problem reported");
+      await page.goto(`${system.url}/ops#token=${admin}`);
+      const row = `#disputes tr[data-booking="${id}"]`;
+      await page.waitForSelector(row);
+      expect(await page.textContent(`${row} td:nth-child(2)`)).toEqual("late");
+      expect(await page.textContent(`${row} td:nth-child(3)`)).toEqual(
+        "Two hours late, the dog was thirsty",
+      );
+      await page.fill(`${row} input`, "10");
+      await page.click(`${row} button:text-is("Refund amount")`);
+      await page.waitForSelector(row, { state: "detached" });
+      const payment = await eventually(
+        async () => {
+          const now = await system.api<{ status: string; refunded_cents: number }>(
+            "GET",
+            `/api/bookings/${id}/payment`,
+            { token: owner },
+          );
+          return now.body.status === "captured" ? now.body : undefined;
+        },
+        { what: "the partial refund captured" },
+      );
+      expect(payment.refunded_cents).toBe(1000);
+      expect(refused).toEqual([]);
+      await page.close();
+    });
+
     it("shows operators a runner coming online and going offline", async () => {
       const admin = system.token("admin", "admin-page");
       const runner = system.token("runner", "runner-ops");

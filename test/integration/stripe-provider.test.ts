@@ -82,6 +82,32 @@ describeWithInfra(["stripe"], "Stripe payment provider (stripe-mock)", (infra) =
     expect(seen.map((request) => request.path)).toEqual(["/v1/payment_intents/pi_321/capture"]);
   });
 
+  it("captures less than the hold (a dispute's partial refund) with amount_to_capture, and transfers the runner's share of it", async () => {
+    const capture = jest.spyOn(stripe.paymentIntents, "capture");
+    const captured = await provider.capture(
+      {
+        paymentId: "pay-5",
+        providerRef: "pi_partial",
+        amountCents: 37_500,
+        currency: "IDR",
+        payoutCents: 30_000,
+        destination: "acct_runner",
+      },
+      "pay-5:capture",
+    );
+    expect(captured).toEqual({ capturedCents: 37_500 });
+    expect(capture).toHaveBeenCalledWith(
+      "pi_partial",
+      { amount_to_capture: 37_500 },
+      { idempotencyKey: "pay-5:capture" },
+    );
+    expect(seen.map((request) => [request.method, request.path])).toEqual([
+      ["POST", "/v1/payment_intents/pi_partial/capture"],
+      ["POST", "/v1/transfers"],
+    ]);
+    capture.mockRestore();
+  });
+
   it("cancels a hold and refunds a capture, each under its own key", async () => {
     await provider.cancel("pi_456", "pay-3:cancel");
     const refund = await provider.refund("pi_789", 1200, "pay-3:refund");

@@ -45,7 +45,10 @@ describe("access", () => {
     depart: [runner],
     deliver: [runner],
     confirm: [owner, admin, SYSTEM],
+    dispute: [owner],
+    resolve: [admin],
     complete: [SYSTEM],
+    refund: [SYSTEM],
     cancel: [owner, runner, admin, SYSTEM],
     expire: [SYSTEM],
   };

@@ -98,10 +98,32 @@ const DONE: Record<MoveName, string> = {
   depart: "departed",
   deliver: "delivered",
   confirm: "confirmed",
+  dispute: "disputed",
+  resolve: "resolved",
   complete: "completed",
+  refund: "refunded",
   cancel: "cancelled",
   expire: "expired",
 };
+
+/** The owner's report of a problem, as the dispute move takes it and the booking keeps it. */
+const REPORT = { reason: "injured", text: "A cut on the paw", photo_ids: ["p-9"] };
+const OPENED = {
+  ...REPORT,
+  opened_by: "owner-1",
+  opened_at: EARLIER,
+  outcome: null,
+  refund_cents: null,
+  note: null,
+  resolved_by: null,
+  resolved_at: null,
+};
+/** Each resolution, and what goes back to the owner of the 5,000,000 held. */
+const RESOLUTIONS = [
+  [{ outcome: "release" }, 0],
+  [{ outcome: "partial_refund", refund_cents: 1_250_000, note: "a vet visit" }, 1_250_000],
+  [{ outcome: "full_refund" }, 5_000_000],
+] as const;
 const cannotBe = (status: BookingStatus, type: MoveName) =>
   `${/^[aeiou]/.test(status) ? "An" : "A"} ${status} booking cannot be ${DONE[type]}`;
 
@@ -196,6 +218,66 @@ const LEGAL: LegalMove[] = [
     },
   })),
   {
+    from: "delivered",
+    extra: { auto_confirm_at: DUE },
+    command: move("dispute", owner, { report: REPORT }),
+    changes: {
+      status: "disputed",
+      runner_id: "runner-1",
+      auto_confirm_at: null,
+      dispute: { ...OPENED, opened_at: AT },
+    },
+    event: {
+      type: "booking.disputed",
+      data: { ...withRunner, pet_name: "Rex", ...REPORT },
+    },
+  },
+  ...RESOLUTIONS.map(([resolution, refund]): LegalMove => ({
+    from: "disputed",
+    extra: { dispute: OPENED },
+    command: move("resolve", admin, { resolution }),
+    changes: {
+      status: "confirmed",
+      runner_id: "runner-1",
+      dispute: {
+        ...OPENED,
+        outcome: resolution.outcome,
+        refund_cents: refund,
+        note: "note" in resolution ? resolution.note : null,
+        resolved_by: "admin-1",
+        resolved_at: AT,
+      },
+    },
+    event: {
+      type: "booking.dispute_resolved",
+      data: {
+        ...withRunner,
+        outcome: resolution.outcome,
+        refund_cents: refund,
+        currency: "IDR",
+        resolved_by: "admin-1",
+        ...("note" in resolution ? { note: resolution.note } : {}),
+      },
+    },
+  })),
+  {
+    from: "confirmed",
+    extra: {
+      dispute: { ...OPENED, outcome: "full_refund", refund_cents: 5_000_000, resolved_at: DUE },
+    },
+    command: move("refund", SYSTEM),
+    changes: {
+      status: "refunded",
+      runner_id: "runner-1",
+      final_price_cents: 0,
+      payment_status: "refunded",
+    },
+    event: {
+      type: "booking.refunded",
+      data: { ...withRunner, refunded_cents: 5_000_000, currency: "IDR" },
+    },
+  },
+  {
     from: "confirmed",
     command: move("complete", SYSTEM, { final_price_cents: 4_900_000 }),
     changes: {
@@ -262,9 +344,13 @@ function legalMove(type: MoveName): LegalMove {
   return found;
 }
 
-/** The road in order: a booking at or past where a move takes it has had the move. */
+/**
+ * The road in order: a booking at or past where a move takes it has had the move. A resolution
+ * is a repeat only of the same resolution, which these bookings never had (see disputes.test.ts).
+ */
 const ROAD = BOOKING_STATUSES.slice(0, 7);
 const reached = (type: MoveName, status: BookingStatus) => {
+  if (type === "resolve") return false;
   const to = legalMove(type).changes.status;
   return to && ROAD.includes(to) && ROAD.includes(status)
     ? ROAD.indexOf(status) >= ROAD.indexOf(to)
@@ -345,17 +431,21 @@ describe("booking decider", () => {
       const events = MOVE_NAMES.map((type) => {
         const { from, extra, command } = legalMove(type);
         const [event] = given(booking(from, extra)).when(command).thenAccepted().events;
-        return [MOVES[type].to, event.type];
+        return [type, [MOVES[type].to, event.type]];
       });
       expect(Object.fromEntries(events)).toEqual({
-        accepted: "booking.accepted",
-        picked_up: "booking.pet_picked_up",
-        in_transit: "booking.delivery_in_progress",
-        delivered: "booking.delivered",
-        confirmed: "booking.delivery_confirmed",
-        completed: "booking.completed",
-        cancelled: "booking.cancelled",
-        expired: "booking.expired",
+        accept: ["accepted", "booking.accepted"],
+        pickup: ["picked_up", "booking.pet_picked_up"],
+        depart: ["in_transit", "booking.delivery_in_progress"],
+        deliver: ["delivered", "booking.delivered"],
+        confirm: ["confirmed", "booking.delivery_confirmed"],
+        dispute: ["disputed", "booking.disputed"],
+        // An admin's resolution confirms the booking in the owner's stead, whatever the outcome.
+        resolve: ["confirmed", "booking.dispute_resolved"],
+        complete: ["completed", "booking.completed"],
+        refund: ["refunded", "booking.refunded"],
+        cancel: ["cancelled", "booking.cancelled"],
+        expire: ["expired", "booking.expired"],
       });
     });
   });
@@ -407,6 +497,18 @@ describe("booking decider", () => {
       { type: "expire", actor: owner, from: "requested", kind: "forbidden", message: FORBIDDEN },
       { type: "expire", actor: admin, from: "requested", kind: "forbidden", message: FORBIDDEN },
       { type: "expire", actor: runner, from: "requested", kind: "forbidden", message: FORBIDDEN },
+      { type: "dispute", actor: runner, from: "delivered", kind: "forbidden", message: FORBIDDEN },
+      { type: "dispute", actor: admin, from: "delivered", kind: "forbidden", message: FORBIDDEN },
+      {
+        type: "dispute",
+        actor: otherOwner,
+        from: "delivered",
+        kind: "not_found",
+        message: NOT_FOUND,
+      },
+      { type: "resolve", actor: owner, from: "disputed", kind: "forbidden", message: FORBIDDEN },
+      { type: "resolve", actor: runner, from: "disputed", kind: "forbidden", message: FORBIDDEN },
+      { type: "refund", actor: admin, from: "confirmed", kind: "forbidden", message: FORBIDDEN },
     ] as const)(
       "given the booking $from, when $actor.sub ($actor.role) makes $type, then its row refuses them whatever the state, and the refusal is $kind",
       ({ type, actor, from, kind, message }) => {
@@ -596,6 +698,31 @@ describe("booking decider", () => {
       },
     );
 
+    it("given a requested booking, when its hold arrives, then the wait for a runner's accept starts", () => {
+      given(booking("requested", { payment_status: "pending" }))
+        .when({
+          type: "record_payment",
+          payment_status: "held",
+          at: AT,
+          acceptTimeoutMs: 45 * 60_000,
+        })
+        .thenAccepted({
+          expect: { status: "requested", payment_status: "pending" },
+          changes: {
+            payment_status: "held",
+            updated_at: AT,
+            accept_due_at: new Date(AT.getTime() + 45 * 60_000),
+          },
+          events: [],
+        });
+    });
+
+    it("given an accepted booking, when a late hold report comes, then no accept deadline is set", () => {
+      given(booking("accepted", { payment_status: "failed" }))
+        .when({ type: "record_payment", payment_status: "held", at: AT, acceptTimeoutMs: 1000 })
+        .thenChanges({ payment_status: "held", updated_at: AT });
+    });
+
     it.each(["cancelled", "expired"] as const)(
       "given the booking %s, when the hold arrives, then it is not recorded as held",
       (status) => {
@@ -616,6 +743,8 @@ describe("booking decider", () => {
         ["completed", null],
         ["cancelled", "booking cancelled"],
         ["expired", "booking expired unpaid"],
+        ["disputed", null],
+        ["refunded", null],
       ]);
     });
   });
@@ -836,7 +965,16 @@ describe("the move table is the single source", () => {
   );
 
   it("given the table, then the public moves are those whose row names API roles", () => {
-    expect(PUBLIC_MOVES).toEqual(["accept", "pickup", "depart", "deliver", "confirm", "cancel"]);
+    expect(PUBLIC_MOVES).toEqual([
+      "accept",
+      "pickup",
+      "depart",
+      "deliver",
+      "confirm",
+      "dispute",
+      "resolve",
+      "cancel",
+    ]);
     expect(PUBLIC_MOVES).toEqual(MOVE_NAMES.filter((type) => MOVES[type].api.length > 0));
   });
 

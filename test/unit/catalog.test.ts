@@ -65,7 +65,7 @@ const requiredOf = (type: EventType) =>
   (z.toJSONSchema(eventDefinition(type).schema) as { required?: string[] }).required ?? [];
 
 describe("event catalog", () => {
-  it("has the seed's 4 topics and 19 events plus our six additions", () => {
+  it("has the seed's 4 topics and 19 events plus our additions", () => {
     expect(ALL_TOPICS).toEqual([
       "booking.events",
       "payment.events",
@@ -73,10 +73,11 @@ describe("event catalog", () => {
       "tracking.events",
     ]);
     // Added: booking.delivered, booking.expired, booking.handover_locked,
-    // runner.verification_decided, tracking.stopped and tracking.resumed.
-    expect(EVENTS).toHaveLength(25);
-    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(10);
-    expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(5);
+    // runner.verification_decided, tracking.stopped and tracking.resumed; booking.rated;
+    // booking.disputed, booking.dispute_resolved, booking.refunded, payment.partially_refunded.
+    expect(EVENTS).toHaveLength(30);
+    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(14);
+    expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(6);
     expect(EVENTS.filter((e) => e.topic === "runner.events")).toHaveLength(5);
     expect(EVENTS.filter((e) => e.topic === "tracking.events")).toHaveLength(5);
   });
