@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_STARS, MIN_STARS, type RaterRole } from "../domain/ratings";
+import { MAX_STARS, MIN_STARS, type Rating } from "../domain/ratings";
 import { contracts } from "./action";
 import { IdParams, text } from "./common";
 
@@ -19,16 +19,11 @@ export const RATING_ACTIONS = contracts({
   ratings: { roles: ["owner", "runner", "admin"], params: IdParams },
 });
 
-/** One rating, as those who may see it see it. */
-export interface RatingEntity {
-  booking_id: string;
-  booking_number: string;
-  rater_role: RaterRole;
-  rater_id: string;
-  ratee_role: RaterRole;
-  ratee_id: string;
-  stars: number;
-  text: string | null;
+/** One rating, as those who may see it see it: the stored rating without its bookkeeping. */
+export interface RatingEntity extends Omit<
+  Rating,
+  "_id" | "created_at" | "window_ends_at" | "revealed_at"
+> {
   created_at: string;
 }
 

@@ -19,10 +19,9 @@ import { ACTION_CONTRACTS } from "../../contracts";
 import { MOVE_ACTIONS, PUBLIC_MOVES } from "../../contracts/booking";
 import { TOPICS, eventDefinition, isEventType, parsePayload } from "../../events/catalog";
 import { ROUTES } from "../../services/api/routes";
+import { AT, EARLIER, bookingIn, moveOf } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
 
-const AT = new Date("2026-12-01T10:00:00.000Z");
-const EARLIER = new Date("2026-12-01T09:00:00.000Z");
 const DUE = new Date("2026-12-01T09:30:00.000Z");
 
 const owner: Actor = { role: "owner", sub: "owner-1" };
@@ -33,46 +32,8 @@ const admin: Actor = { role: "admin", sub: "admin-1" };
 
 const given = givenWhenThen(decide);
 
-/** owner-1's booking of Rex, paid for; runner-1 took it once it left `requested`. */
-const booking = (status: BookingStatus, extra: Partial<Booking> = {}): Booking => ({
-  _id: "b1",
-  booking_number: "KLT-20261201-ABCDEF",
-  owner_id: "owner-1",
-  runner_id: status === "requested" ? null : "runner-1",
-  status,
-  pet_type: "dog",
-  pet_name: "Rex",
-  notes: null,
-  pickup: { lat: -6.2, lng: 106.8 },
-  dropoff: { lat: -6.25, lng: 106.85 },
-  distance_km: 7.8,
-  estimated_price_cents: 5_000_000,
-  currency: "IDR",
-  payment_status: "held",
-  final_price_cents: null,
-  accepted_at: null,
-  picked_up_at: EARLIER,
-  delivered_at: EARLIER,
-  confirmed_at: null,
-  completed_at: null,
-  cancelled_at: null,
-  cancelled_by: null,
-  cancel_reason: null,
-  auto_confirm_at: null,
-  payment_due_at: null,
-  created_at: EARLIER,
-  updated_at: EARLIER,
-  ...extra,
-});
-
-/** A move issued at AT; a delivered booking waits a minute for its owner. */
-const move = (type: MoveName, actor: Actor, extra: Partial<BookingMove> = {}): BookingMove => ({
-  type,
-  actor,
-  at: AT,
-  autoConfirmAfterMs: 60_000,
-  ...extra,
-});
+const booking = bookingIn;
+const move = moveOf;
 
 /** What every booking event names, and what it names once a runner took the booking. */
 const about = {

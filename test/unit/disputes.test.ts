@@ -7,7 +7,6 @@ import {
   type Booking,
   type BookingMove,
   type BookingStatus,
-  type MoveName,
 } from "../../domain/booking";
 import {
   refundOf,
@@ -20,10 +19,10 @@ import { decide as decidePayment, type Payment } from "../../domain/payment";
 import { notificationsFor } from "../../domain/notifications";
 import { parsePayload, type EventPayload, type EventType } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
+import { AT, EARLIER, bookingIn, moveOf } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
 
-const AT = new Date("2026-12-01T10:00:00.000Z");
-const EARLIER = new Date("2026-12-01T09:00:00.000Z");
+/** What bookingIn holds. */
 const HELD = 5_000_000;
 
 const owner: Actor = { role: "owner", sub: "owner-1" };
@@ -44,45 +43,10 @@ const OPENED: Dispute = {
   resolved_at: null,
 };
 
-/** owner-1's booking of Rex, carried by runner-1, 5,000,000 held. */
-const booking = (status: BookingStatus, extra: Partial<Booking> = {}): Booking => ({
-  _id: "b1",
-  booking_number: "KLT-20261201-ABCDEF",
-  owner_id: "owner-1",
-  runner_id: "runner-1",
-  status,
-  pet_type: "dog",
-  pet_name: "Rex",
-  notes: null,
-  pickup: { lat: -6.2, lng: 106.8 },
-  dropoff: { lat: -6.25, lng: 106.85 },
-  distance_km: 7.8,
-  estimated_price_cents: HELD,
-  currency: "IDR",
-  payment_status: "held",
-  final_price_cents: null,
-  accepted_at: EARLIER,
-  picked_up_at: EARLIER,
-  delivered_at: EARLIER,
-  confirmed_at: null,
-  completed_at: null,
-  cancelled_at: null,
-  cancelled_by: null,
-  cancel_reason: null,
-  auto_confirm_at: AT,
-  payment_due_at: null,
-  created_at: EARLIER,
-  updated_at: EARLIER,
-  ...extra,
-});
-
-const move = (type: MoveName, actor: Actor, extra: Partial<BookingMove> = {}): BookingMove => ({
-  type,
-  actor,
-  at: AT,
-  autoConfirmAfterMs: 60_000,
-  ...extra,
-});
+/** owner-1's booking of Rex, carried by runner-1, 5,000,000 held, waiting for its owner. */
+const booking = (status: BookingStatus, extra: Partial<Booking> = {}): Booking =>
+  bookingIn(status, { runner_id: "runner-1", accepted_at: EARLIER, auto_confirm_at: AT, ...extra });
+const move = moveOf;
 const report = { reason: "injured", text: "A cut on the paw", photo_ids: [] };
 const resolve = (resolution: DisputeResolution) => move("resolve", admin, { resolution });
 
