@@ -27,9 +27,15 @@ export const welfareEnv = (limits: { stopMs: number; silentMs: number; radiusM: 
   LOCATION_RATE_LIMIT: "1000",
 });
 
-/** The welfare events of a booking among a topic's records, in order: type and reason. */
+/**
+ * The welfare events of a booking among a topic's records, in order: type and reason. A record
+ * published twice (two outbox relays sweeping the same entry: at least once, by design) counts
+ * once, as consumers count it; a second alert is another event, with its own id and time.
+ */
 export function welfareEventsIn(records: TopicRecord[], bookingId: string) {
+  const seen = new Set<string>();
   return records
+    .filter((record) => !seen.has(record.value) && Boolean(seen.add(record.value)))
     .map((record) => JSON.parse(record.value) as DomainEvent)
     .filter(
       (event) =>
