@@ -610,7 +610,11 @@ describeWithInfra(["mongo"], "late events and failed searches, embedded", (infra
       async () => (bus.keptOf(first.booking_id).includes("booking.delivered") ? true : undefined),
       { what: "the first booking's events kept back" },
     );
-    expect(bus.keptOf(first.booking_id)).toEqual(["booking.accepted", "booking.delivered"]);
+    // Its booking.requested may still be on its way when the lag starts (held back with them).
+    expect(bus.keptOf(first.booking_id).filter((type) => type !== "booking.requested")).toEqual([
+      "booking.accepted",
+      "booking.delivered",
+    ]);
 
     await bus.catchUp();
     expect(await runnerNow(runner)).toEqual(
