@@ -1,5 +1,6 @@
 import type { Actor } from "../../domain/access";
 import type { Booking, BookingMove, BookingStatus, MoveName } from "../../domain/booking";
+import type { Dispute } from "../../domain/disputes";
 
 /** When the decider tests' commands are made, and when what they find happened before. */
 export const AT = new Date("2026-12-01T10:00:00.000Z");
@@ -48,4 +49,16 @@ export const moveOf = (
   at: AT,
   autoConfirmAfterMs: 60_000,
   ...extra,
+});
+
+/** owner-1's dispute of it, opened EARLIER and not resolved: `report` says what was reported. */
+export const openedDispute = (report: Pick<Dispute, "reason" | "text" | "photo_ids">): Dispute => ({
+  ...report,
+  opened_by: "owner-1",
+  opened_at: EARLIER,
+  outcome: null,
+  refund_cents: null,
+  note: null,
+  resolved_by: null,
+  resolved_at: null,
 });

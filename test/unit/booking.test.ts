@@ -19,7 +19,7 @@ import { ACTION_CONTRACTS } from "../../contracts";
 import { MOVE_ACTIONS, PUBLIC_MOVES } from "../../contracts/booking";
 import { TOPICS, eventDefinition, isEventType, parsePayload } from "../../events/catalog";
 import { ROUTES } from "../../services/api/routes";
-import { AT, EARLIER, bookingIn, moveOf } from "../support/booking-fixtures";
+import { AT, EARLIER, bookingIn, moveOf, openedDispute } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
 
 const DUE = new Date("2026-12-01T09:30:00.000Z");
@@ -69,16 +69,7 @@ const DONE: Record<MoveName, string> = {
 
 /** The owner's report of a problem, as the dispute move takes it and the booking keeps it. */
 const REPORT = { reason: "injured", text: "A cut on the paw", photo_ids: ["p-9"] };
-const OPENED = {
-  ...REPORT,
-  opened_by: "owner-1",
-  opened_at: EARLIER,
-  outcome: null,
-  refund_cents: null,
-  note: null,
-  resolved_by: null,
-  resolved_at: null,
-};
+const OPENED = openedDispute(REPORT);
 /** Each resolution, and what goes back to the owner of the 5,000,000 held. */
 const RESOLUTIONS = [
   [{ outcome: "release" }, 0],

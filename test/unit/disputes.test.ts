@@ -8,18 +8,13 @@ import {
   type BookingMove,
   type BookingStatus,
 } from "../../domain/booking";
-import {
-  refundOf,
-  refundProblem,
-  type Dispute,
-  type DisputeResolution,
-} from "../../domain/disputes";
+import { refundOf, refundProblem, type DisputeResolution } from "../../domain/disputes";
 import { splitHold } from "../../domain/fees";
 import { decide as decidePayment, type Payment } from "../../domain/payment";
 import { notificationsFor } from "../../domain/notifications";
 import { parsePayload, type EventPayload, type EventType } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
-import { AT, EARLIER, bookingIn, moveOf } from "../support/booking-fixtures";
+import { AT, EARLIER, bookingIn, moveOf, openedDispute } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
 
 /** What bookingIn holds. */
@@ -30,18 +25,7 @@ const admin: Actor = { role: "admin", sub: "admin-1" };
 
 const given = givenWhenThen(decide);
 
-const OPENED: Dispute = {
-  reason: "injured",
-  text: "A cut on the paw",
-  photo_ids: [],
-  opened_by: "owner-1",
-  opened_at: EARLIER,
-  outcome: null,
-  refund_cents: null,
-  note: null,
-  resolved_by: null,
-  resolved_at: null,
-};
+const OPENED = openedDispute({ reason: "injured", text: "A cut on the paw", photo_ids: [] });
 
 /** owner-1's booking of Rex, carried by runner-1, 5,000,000 held, waiting for its owner. */
 const booking = (status: BookingStatus, extra: Partial<Booking> = {}): Booking =>
