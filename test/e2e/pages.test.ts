@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { RunnerEntity } from "../../contracts";
 import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
+import { sessionOf } from "../../services/api/socket-guard";
 import { describeWithInfra } from "../support/infra";
 import { makeMove } from "../support/handover";
 import { CARRIES_ANYTHING, documentJpeg, uploadDocument, verifiedRunner } from "../support/runners";
@@ -273,6 +274,13 @@ describeWithInfra(
       await page.waitForSelector('#steps[data-status="requested"]');
       await page.waitForSelector("#notice", { state: "hidden" });
       const gateway = system.brokers[0].getLocalService("api") as unknown as { io: SocketServer };
+      // The page reads the trip, then connects: hang up only once its socket is there (a hang-up
+      // before would meet no socket, and the page would never lose its connection).
+      const connected = () =>
+        [...gateway.io.of("/").sockets.values()].some(
+          (socket) => sessionOf(socket).user?.sub === "owner-reconnect",
+        );
+      await eventually(() => (connected() ? true : undefined), { what: "the page's socket" });
       gateway.io.disconnectSockets(true);
       await eventually(() => (shown.length >= 2 ? true : undefined), {
         what: "the page to reconnect",
