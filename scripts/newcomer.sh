@@ -10,7 +10,7 @@
 #                embedded database (an empty KILAT_CACHE_DIR), then again (the data is kept),
 #                then with the README's `--fresh` (the data is gone);
 #   distributed  `npm run infra:up`, its exports, one `npm start` per service.
-# Each run drives one full lifecycle and one cancellation through REST and Socket.IO
+# Each run drives one full lifecycle, one cancellation and one dispute through REST and Socket.IO
 # (test/newcomer/drive.ts), and everything it started is stopped again. The last line is
 # `newcomer: N passed, M failed`; the exit code is non-zero when any check failed.
 set -uo pipefail
@@ -139,7 +139,8 @@ embedded() {
   # First start on a machine that has never obtained the embedded database.
   check "embedded: first start" embedded_start "first start" embedded 600 KILAT_CACHE_DIR="$cache" &&
     check "embedded: lifecycle" drive lifecycle "$state" &&
-    check "embedded: cancellation" drive cancel
+    check "embedded: cancellation" drive cancel &&
+    check "embedded: dispute, partly refunded" drive dispute
   stop_block
   [[ -f $state ]] || return 0
   check "embedded: warm start ≤ ${WARM_START_LIMIT_S}s" warm_start "$cache" &&
@@ -188,7 +189,8 @@ distributed() {
   if check "distributed: every process ready" time_to "/ready?all=true" 600; then
     log "distributed: ready in $(seconds "$elapsed_ms")"
     check "distributed: lifecycle" drive lifecycle "$WORK/distributed-booking.json" &&
-      check "distributed: cancellation" drive cancel
+      check "distributed: cancellation" drive cancel &&
+      check "distributed: dispute, partly refunded" drive dispute
   else
     show_log "$logfile"
   fi

@@ -10,6 +10,8 @@
  *                     confirm → completed; captured = payout + fee. Writes what it booked to
  *                     <file>.
  *   cancel            book → pay → escrow held → cancel; the whole hold is released.
+ *   dispute           a booking delivered with its proof; the owner reports a problem with a
+ *                     photo instead of confirming; an admin refunds part of it; the money adds up.
  *   remembers <file>  the booking in <file> is still there, completed (after a restart).
  *   forgot <file>     the booking in <file> is gone (after `npm start -- --fresh`).
  *
@@ -150,13 +152,9 @@ interface TrackUpdate {
   total_distance_km: number;
 }
 
-async function lifecycle(file: string) {
-  const ownerId = `newcomer-owner-${run}`;
-  const owner = token("owner", ownerId);
-  const runnerId = `newcomer-runner-${run}`;
+/** A runner who says what it carries, sends a document, is verified by an admin, and is online. */
+async function verifiedRunner(runnerId: string, admin: string): Promise<string> {
   const runner = token("runner", runnerId);
-  const admin = token("admin", `newcomer-ops-${run}`);
-  // The runner says what it carries, sends a document, and an admin verifies it.
   await call("runner says what it carries", 200, "PATCH", "/api/runners/me", runner, {
     name: "Budi Santoso",
     vehicle_kind: "car",
@@ -176,6 +174,14 @@ async function lifecycle(file: string) {
     decision: "verified",
   });
   await call("runner goes online", 200, "POST", "/api/runners/me/online", runner, pickup);
+  return runner;
+}
+
+async function lifecycle(file: string) {
+  const ownerId = `newcomer-owner-${run}`;
+  const owner = token("owner", ownerId);
+  const admin = token("admin", `newcomer-ops-${run}`);
+  const runner = await verifiedRunner(`newcomer-runner-${run}`, admin);
 
   // The owner's pet, with its rabies vaccination; an expired one is refused at booking.
   const rex = await call("owner adds a pet", 201, "POST", "/api/pets", owner, {
@@ -356,6 +362,99 @@ async function cancel() {
   expectEqual("nothing captured", payment.captured_cents, 0);
 }
 
+/**
+ * A booking delivered with its proof; the owner reports a problem with a photo instead of
+ * confirming, and an admin refunds part of it: captured + refunded = held, payout + fee = captured.
+ */
+async function dispute() {
+  const owner = token("owner", `newcomer-disputer-${run}`);
+  const admin = token("admin", `newcomer-ops-${run}`);
+  const runner = await verifiedRunner(`newcomer-runner-d-${run}`, admin);
+  const pet = await call("owner adds a pet", 201, "POST", "/api/pets", owner, {
+    name: "Mochi",
+    species: "cat",
+    weight_kg: 4,
+    crate_size: "small",
+    vaccinations: [{ kind: "rabies", given_on: day(-30), expires_on: day(335) }],
+  });
+  const booking = await heldBooking(owner, {
+    pet_ids: [String(pet.pet_id)],
+    pickup,
+    dropoff: trip.dropoff,
+  });
+  const id = String(booking.booking_id);
+  const move = (name: string, who: string, action: string, status: string, body: Body = {}) =>
+    call(name, 200, "POST", `/api/bookings/${id}/${action}`, who, body).then((moved) =>
+      expectEqual(`${name}: status`, moved.status, status),
+    );
+  await move("runner accepts", runner, "accept", "accepted");
+  const atPickup = await uploadPhoto(
+    "runner photographs the pet",
+    `/api/bookings/${id}/photos?stage=pickup`,
+    runner,
+  );
+  await move("runner picks up", runner, "pickup", "picked_up", { photo_id: atPickup });
+  await move("runner departs", runner, "depart", "in_transit");
+  const atDropoff = await uploadPhoto(
+    "runner photographs the pet again",
+    `/api/bookings/${id}/photos?stage=dropoff`,
+    runner,
+  );
+  await move("runner delivers", runner, "deliver", "delivered", {
+    photo_id: atDropoff,
+    pin: String(booking.handover_pin),
+  });
+
+  const evidence = await uploadPhoto(
+    "owner photographs the problem",
+    `/api/bookings/${id}/photos?stage=dispute`,
+    owner,
+  );
+  await move("owner reports a problem instead of confirming", owner, "dispute", "disputed", {
+    reason: "injured",
+    text: "A scratch on the left ear that was not there at pickup",
+    photo_ids: [evidence],
+  });
+  await call(
+    "a disputed booking cannot be confirmed",
+    409,
+    "POST",
+    `/api/bookings/${id}/confirm`,
+    owner,
+    {},
+  );
+  const held = Number(booking.estimated_price_cents);
+  const refund = Math.floor(held / 4);
+  await move("admin refunds part of it", admin, "resolve", "confirmed", {
+    outcome: "partial_refund",
+    refund_cents: refund,
+    note: "vet bill",
+  });
+  const done = await until(
+    "completed",
+    `/api/bookings/${id}`,
+    owner,
+    (b) => b.status === "completed",
+  );
+  const payment = await call("payment", 200, "GET", `/api/bookings/${id}/payment`, owner);
+  expectEqual(
+    "captured = held − refund; refunded = refund",
+    [payment.captured_cents, payment.refunded_cents],
+    [held - refund, refund],
+  );
+  expectEqual(
+    "payout + fee + refunded = held",
+    Number(payment.runner_payout_cents) + Number(payment.platform_fee_cents) + refund,
+    held,
+  );
+  expectEqual("final price = captured", done.final_price_cents, payment.captured_cents);
+  await until("owner notified of the resolution", "/api/notifications", owner, (inbox) =>
+    (inbox.items as { booking_id: string; event_type: string }[]).some(
+      (item) => item.booking_id === id && item.event_type === "booking.dispute_resolved",
+    ),
+  );
+}
+
 async function remembered(file: string, present: boolean) {
   const { owner, booking_id } = JSON.parse(readFileSync(file, "utf8")) as {
     owner: string;
@@ -384,12 +483,16 @@ async function main() {
       return lifecycle(stateFile);
     case "cancel":
       return cancel();
+    case "dispute":
+      return dispute();
     case "remembers":
       return remembered(stateFile, true);
     case "forgot":
       return remembered(stateFile, false);
     default:
-      throw new StepFailed(`unknown scenario ${scenario}: lifecycle | cancel | remembers | forgot`);
+      throw new StepFailed(
+        `unknown scenario ${scenario}: lifecycle | cancel | dispute | remembers | forgot`,
+      );
   }
 }
 
