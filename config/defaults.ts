@@ -175,6 +175,18 @@ export const HANDOVER = {
  */
 export const DISPUTE_REASONS = ["injured", "wrong_pet", "late", "not_delivered", "other"];
 
+/** When nobody meets the runner at the pickup or the drop-off. */
+export const NO_SHOW = {
+  /** A runner "at" a place is within this many metres of it (ARRIVAL_RADIUS_M): a block. */
+  arrivalRadiusM: 150,
+  /** How long the runner waits after reporting its arrival before it may declare a no-show (NO_SHOW_WAIT). */
+  wait: "10m",
+  /** Captured for the runner from the hold at a pickup no-show, never more than the hold (NO_SHOW_FEE_CENTS). */
+  feeCents: 500,
+  /** At the drop-off: `return` the pet to the pickup, or `ops` to hold the booking for an admin (NO_SHOW_DROPOFF). */
+  dropoff: "return" as "return" | "ops",
+};
+
 export const PHOTOS = {
   /** The largest upload taken (PHOTO_MAX_BYTES): a phone's 12 MP JPEG is 3–5 MB. */
   maxBytes: 5 * 1024 * 1024,
@@ -207,4 +219,28 @@ export const DISPATCH_RATING = {
   preferRated: true,
   /** "About as near": within this many metres of the nearest (DISPATCH_RATING_TIE_M). */
   tieM: 250,
+};
+
+/**
+ * Bookings made ahead (`pickup_at`) and the card holds they need. Stripe holds an authorisation
+ * 7 days for most cards; Sharetribe holds within 6 days of the booking and charges off-session a
+ * day before later ones.
+ */
+export const SCHEDULE = {
+  /** A booking may name a pickup up to this many days ahead (BOOKING_MAX_LEAD_DAYS). */
+  maxLeadDays: 30,
+  /** A pickup this close ahead is held at once; later ones save the card (AUTH_WINDOW_HOURS). */
+  authWindowHours: 144,
+  /** A saved card is held this long before the pickup (HOLD_LEAD_HOURS). */
+  holdLeadHours: 24,
+  /** After a failed off-session hold the owner has this long to pay, at most until the pickup (HOLD_RETRY_HOURS). */
+  holdRetryHours: 12,
+  /** How long an authorisation lasts at the provider (AUTH_HOLD_DAYS). */
+  authHoldDays: 7,
+  /** A hold expiring within this is renewed (RENEW_MARGIN_HOURS). */
+  renewMarginHours: 24,
+  /** Dispatch of a scheduled booking starts this long before its pickup (DISPATCH_LEAD_MINUTES). */
+  dispatchLeadMinutes: 30,
+  /** A held scheduled booking no runner accepted is cancelled this long after its pickup (ACCEPT_GRACE_MINUTES). */
+  acceptGraceMinutes: 30,
 };

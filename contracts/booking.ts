@@ -12,6 +12,7 @@ import { petType } from "../events/schemas";
 import { contracts, type ActionContract } from "./action";
 import { IdParams, PageParams, Point, text } from "./common";
 import { DisputeParams, ResolveParams, type DisputeEntity } from "./dispute";
+import type { NoShowEntity } from "./no-show";
 
 /** MAX_PETS_PER_BOOKING's upper bound (lib/config.ts); the action holds to the configured one. */
 const PET_IDS_MAX = 10;
@@ -29,6 +30,10 @@ export const CreateBookingParams = z
     pickup: Point,
     dropoff: Point,
     notes: text(500, { lines: true, emptyAllowed: true }).optional(),
+    /** When the pet is to be picked up (ISO 8601 with an offset); absent: now. */
+    pickup_at: z.iso
+      .datetime({ offset: true, message: "expected an ISO 8601 time such as 2026-05-01T09:00:00Z" })
+      .optional(),
   })
   .strict()
   .transform(({ pet_ids, pet_type, pet_name, ...trip }, ctx) => {
@@ -134,6 +139,10 @@ export interface BookingEntity {
   payment_due_at: string | null;
   /** Held and not accepted by then, the booking is cancelled and its hold released. */
   accept_due_at: string | null;
+  /** When the pet is to be picked up (null: as soon as a runner accepts). */
+  pickup_at: string | null;
+  /** Its saved card could not be charged: unless paid by then, the booking is cancelled. */
+  pay_by: string | null;
   /** The recipient's PIN: only to the owner and admins. */
   handover_pin?: string;
   /** Too many wrong PINs: no delivery until an admin unlocks it. */
@@ -142,6 +151,13 @@ export interface BookingEntity {
   dropoff_proof: HandoverProofEntity | null;
   /** The owner's report of a problem and its resolution: only on a booking disputed. */
   dispute?: DisputeEntity;
+  /** When its runner reported its arrival at the pickup, at the drop-off (only once it did). */
+  arrived_at_pickup?: string;
+  arrived_at_dropoff?: string;
+  /** Nobody came: where, what it led to, the fee (only once declared). */
+  no_show?: NoShowEntity;
+  /** The pet handed back at the pickup after a no-show at the drop-off (only once it was). */
+  return_proof?: HandoverProofEntity;
   created_at: string;
   updated_at: string;
 }

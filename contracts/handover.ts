@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { contracts } from "./action";
 import { IdParams, PageParams } from "./common";
-import { UnlockParams } from "./booking";
+import { UnlockParams, type HandoverProofEntity } from "./booking";
+import type { PhotoBytes } from "./photo";
 
 /** An owner's link to the trip for someone without an account (a vet, a family member). */
 export const ShareCreateParams = IdParams.extend({
@@ -34,7 +35,21 @@ export const HANDOVER_ACTIONS = contracts({
   shareRevoke: { roles: ["owner", "admin"], params: ShareRevokeParams },
   /** No login: the token is the key. */
   shared: { params: SharedParams },
+  /** The payment service, answering a card dispute: the booking's handover proof. */
+  handoverEvidence: {
+    params: z.object({ booking_id: z.string().min(1).max(128) }).strict(),
+    internal: true,
+  },
 });
+
+/** What shows a booking's trip happened, for a card dispute's evidence (null: no such booking). */
+export interface HandoverEvidence {
+  booking_number: string;
+  pickup_proof: HandoverProofEntity | null;
+  dropoff_proof: HandoverProofEntity | null;
+  /** The drop-off photo's bytes, to hand to the card network. */
+  dropoff_photo: PhotoBytes | null;
+}
 
 export interface ShareLinkEntity {
   link_id: string;

@@ -1,6 +1,7 @@
 import { BOOKING_ACTIONS, MOVE_ACTIONS, PUBLIC_MOVES } from "./booking";
 import { DISPUTE_ACTIONS } from "./dispute";
 import { HANDOVER_ACTIONS } from "./handover";
+import { NO_SHOW_ACTIONS } from "./no-show";
 import { NOTIFICATION_ACTIONS } from "./notification";
 import { PAYMENT_ACTIONS } from "./payment";
 import { PET_ACTIONS } from "./pet";
@@ -21,6 +22,7 @@ export * from "./common";
 export * from "./dispute";
 export * from "./handover";
 export * from "./live";
+export * from "./no-show";
 export * from "./notification";
 export * from "./payment";
 export * from "./pet";
@@ -37,6 +39,7 @@ export const ACTION_CONTRACTS = {
     ...PET_ACTIONS,
     ...BOOKING_PHOTO_ACTIONS,
     ...DISPUTE_ACTIONS,
+    ...NO_SHOW_ACTIONS,
     ...RATING_ACTIONS,
     ...Object.fromEntries(PUBLIC_MOVES.map((move) => [move, MOVE_ACTIONS[move]])),
   },

@@ -47,6 +47,12 @@ export interface PaymentEntity {
   provider: Payment["provider"];
   /** The PaymentIntent (or simulated hold) id at the provider. */
   provider_ref: string | null;
+  /** A saved card (card_saved) is held off-session then. */
+  hold_at: string | null;
+  /** The off-session hold failed: pay (POST again) by then, or the booking is cancelled. */
+  pay_by: string | null;
+  /** When the hold lapses at the provider; it is renewed before. */
+  hold_expires_at: string | null;
   /** A card dispute of the charge, as Stripe reported it: only once there is one. */
   stripe_dispute?: {
     id: string;

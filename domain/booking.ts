@@ -21,8 +21,16 @@ import {
   type DisputeResolution,
 } from "./disputes";
 import type { LatLng } from "./geo";
+import {
+  noShowFee,
+  noShowTooEarly,
+  type NoShow,
+  type NoShowOutcome,
+  type NoShowRules,
+} from "./no-show";
 import { needsFields, type BookingPet, type PetNeeds } from "./pets";
 import type { PriceEstimate } from "./pricing";
+import { acceptDueAt } from "./schedule";
 
 /**
  * The booking aggregate: its statuses, its moves (one table, `MOVES`) and the rules that drive
@@ -45,10 +53,20 @@ export const BOOKING_STATUSES = [
   "expired",
   "disputed",
   "refunded",
+  "returning",
+  "returned",
 ] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
-export type PaymentStatus = "unpaid" | "pending" | "held" | "failed" | "released" | "refunded";
+export type PaymentStatus =
+  | "unpaid"
+  | "pending"
+  | "held"
+  | "failed"
+  | "released"
+  | "refunded"
+  /** A scheduled booking's card is saved, to be held before the pickup (domain/schedule.ts). */
+  | "card_saved";
 
 export interface Booking {
   _id: string;
@@ -83,6 +101,13 @@ export interface Booking {
    * is recorded; absent on bookings held before it existed).
    */
   accept_due_at?: Date | null;
+  /** When the pet is to be picked up (null or absent: as soon as a runner accepts). */
+  pickup_at?: Date | null;
+  /**
+   * A scheduled booking whose off-session hold failed: unless paid by then, it is cancelled
+   * (domain/schedule.ts `payBy`).
+   */
+  pay_by?: Date | null;
   /** The pets, as their profiles were when booked (absent or empty: booked without profiles). */
   pets?: BookingPet[];
   /** What carrying them takes (absent on bookings made before it). */
@@ -97,6 +122,14 @@ export interface Booking {
   dropoff_proof?: HandoverProof | null;
   /** The owner's report of a problem at delivery, and its resolution (absent: never disputed). */
   dispute?: Dispute | null;
+  /** When its runner reported its arrival at the pickup, and at the drop-off (domain/no-show.ts). */
+  arrived_at_pickup?: Date | null;
+  arrived_at_dropoff?: Date | null;
+  /** The runner's declaration that nobody came (absent: none). */
+  no_show?: NoShow | null;
+  /** A pet brought back to the pickup after a no-show at the drop-off: when, and the proof. */
+  returned_at?: Date | null;
+  return_proof?: HandoverProof | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -117,6 +150,8 @@ export interface BookingRequest {
   pickup: LatLng;
   dropoff: LatLng;
   notes?: string;
+  /** When the pet is to be picked up; absent: now. */
+  pickup_at?: Date | null;
   /** The owner's pets, resolved from their profiles (empty: booked by type and name alone). */
   pets?: BookingPet[];
   needs?: PetNeeds;
@@ -241,6 +276,51 @@ const withRunner = (is: Booking, at: string) => ({
   ...about(is, at),
   runner_id: is.runner_id ?? "",
 });
+
+export const NO_SHOW_AT_PICKUP = "no-show at pickup";
+
+/** booking.runner_arrived: the runner is at the pickup or the drop-off. */
+const arrived = (is: Booking, at: string, where: "pickup" | "dropoff") =>
+  ({
+    type: "booking.runner_arrived",
+    data: { ...withRunner(is, at), pet_name: is.pet_name, where, arrived_at: at },
+  }) as const;
+
+/** The no-show a declaration records: where, what it led to, the fee captured now. */
+function declared(command: BookingMove, booking: Booking, outcome: NoShowOutcome): NoShow {
+  const atPickup = outcome === "cancelled";
+  return {
+    where: atPickup ? "pickup" : "dropoff",
+    outcome,
+    declared_at: command.at,
+    reason: command.reason ?? null,
+    photo_id: command.proof?.photo_id ?? null,
+    fee_cents: atPickup
+      ? noShowFee(command.noShow?.feeCents ?? 0, booking.estimated_price_cents)
+      : 0,
+  };
+}
+
+/** booking.no_show, from the no-show the booking recorded. */
+function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
+  const noShow = is.no_show;
+  const where = noShow?.where ?? "pickup";
+  const arrivedAt = where === "pickup" ? is.arrived_at_pickup : is.arrived_at_dropoff;
+  return {
+    type: "booking.no_show",
+    data: {
+      ...withRunner(is, at),
+      pet_name: is.pet_name,
+      where,
+      outcome: noShow?.outcome ?? "cancelled",
+      fee_cents: noShow?.fee_cents ?? 0,
+      currency: is.currency,
+      arrived_at: arrivedAt?.toISOString() ?? at,
+      ...(noShow?.reason ? { reason: noShow.reason } : {}),
+      ...(noShow?.photo_id ? { photo_id: noShow.photo_id } : {}),
+    },
+  };
+}
 
 /** The booking's moves: each row is everything one move is. */
 export const MOVES = {
@@ -495,6 +575,136 @@ export const MOVES = {
       },
     }),
   },
+  /** Its runner is at the pickup (its tracked position checked by the caller): the wait starts. */
+  arrive_at_pickup: {
+    from: ["accepted"],
+    to: "accepted",
+    may: isItsRunner,
+    api: [],
+    done: "marked arrived",
+    repeats: (booking) => Boolean(booking.arrived_at_pickup),
+    stamps: (command) => ({ arrived_at_pickup: command.at }),
+    event: (_was, is, at) => arrived(is, at, "pickup"),
+  },
+  /** Its runner is at the drop-off (position checked by the caller): the wait starts. */
+  arrive_at_dropoff: {
+    from: ["in_transit"],
+    to: "in_transit",
+    may: isItsRunner,
+    api: [],
+    done: "marked arrived",
+    repeats: (booking) => Boolean(booking.arrived_at_dropoff),
+    stamps: (command) => ({ arrived_at_dropoff: command.at }),
+    event: (_was, is, at) => arrived(is, at, "dropoff"),
+  },
+  /**
+   * NO_SHOW_WAIT after its arrival nobody came to the pickup: the booking is cancelled, the fee
+   * (never more than the hold) captured for the runner, the rest refunded.
+   */
+  no_show_at_pickup: {
+    from: ["accepted"],
+    to: "cancelled",
+    may: isItsRunner,
+    api: [],
+    done: "declared a no-show",
+    repeats: (booking) => booking.no_show?.where === "pickup",
+    refuses: (booking, command) =>
+      noShowTooEarly(booking.arrived_at_pickup, command.at, command.noShow?.waitMs ?? 0, "pickup"),
+    stamps: (command, booking) => {
+      const no_show = declared(command, booking, "cancelled");
+      return {
+        cancelled_at: command.at,
+        cancelled_by: command.actor.sub,
+        cancel_reason: NO_SHOW_AT_PICKUP,
+        final_price_cents: no_show.fee_cents,
+        no_show,
+      };
+    },
+    event: (_was, is, at) => noShowEvent(is, at),
+  },
+  /** Nobody came to the drop-off (NO_SHOW_DROPOFF=return): the pet goes back to the pickup. */
+  no_show_at_dropoff: {
+    from: ["in_transit"],
+    to: "returning",
+    may: isItsRunner,
+    api: [],
+    done: "declared a no-show",
+    repeats: (booking) => booking.no_show?.where === "dropoff",
+    refuses: (booking, command) =>
+      noShowTooEarly(
+        booking.arrived_at_dropoff,
+        command.at,
+        command.noShow?.waitMs ?? 0,
+        "dropoff",
+      ),
+    stamps: (command, booking) => ({ no_show: declared(command, booking, "returning") }),
+    event: (_was, is, at) => noShowEvent(is, at),
+  },
+  /**
+   * Nobody came to the drop-off (NO_SHOW_DROPOFF=ops): the booking is held as a dispute the
+   * runner opened, the escrow stays held, and an admin resolves it as any dispute (`resolve`).
+   */
+  no_show_to_ops: {
+    from: ["in_transit"],
+    to: "disputed",
+    may: isItsRunner,
+    api: [],
+    done: "declared a no-show",
+    repeats: (booking) => booking.no_show?.where === "dropoff",
+    refuses: (booking, command) =>
+      noShowTooEarly(
+        booking.arrived_at_dropoff,
+        command.at,
+        command.noShow?.waitMs ?? 0,
+        "dropoff",
+      ),
+    stamps: (command, booking) => ({
+      auto_confirm_at: null,
+      no_show: declared(command, booking, "ops"),
+      dispute: {
+        reason: "no_show",
+        text: command.reason ?? "Nobody came to the drop-off",
+        photo_ids: command.proof ? [command.proof.photo_id] : [],
+        opened_by: command.actor.sub,
+        opened_at: command.at,
+        outcome: null,
+        refund_cents: null,
+        note: null,
+        resolved_by: null,
+        resolved_at: null,
+      },
+    }),
+    event: (_was, is, at) => noShowEvent(is, at),
+  },
+  /**
+   * Its runner hands the pet back at the pickup, with a photo (its position checked by the
+   * caller): the whole hold is captured, the trip having been made and undone.
+   */
+  hand_back: {
+    from: ["returning"],
+    to: "returned",
+    may: isItsRunner,
+    api: [],
+    proof: "photo",
+    done: "handed back",
+    refuses: (_booking, command) => (command.proof ? null : PHOTO_NEEDED),
+    stamps: (command, booking) => ({
+      returned_at: command.at,
+      return_proof: proofOf(command),
+      final_price_cents: booking.estimated_price_cents,
+    }),
+    event: (_was, is, at) => ({
+      type: "booking.returned",
+      data: {
+        ...withRunner(is, at),
+        pet_name: is.pet_name,
+        returned_at: at,
+        charge_cents: is.final_price_cents ?? is.estimated_price_cents,
+        currency: is.currency,
+        ...proofFields(is.return_proof),
+      },
+    }),
+  },
 } as const satisfies Record<string, Move>;
 
 export type MoveName = keyof typeof MOVES;
@@ -517,6 +727,8 @@ export interface BookingMove {
   report?: DisputeReport;
   /** An admin's resolution of a dispute (resolve). */
   resolution?: DisputeResolution;
+  /** A no-show's wait and fee (NO_SHOW_WAIT, NO_SHOW_FEE_CENTS), as configured now. */
+  noShow?: NoShowRules;
 }
 
 export type BookingCommand =
@@ -536,10 +748,14 @@ export type BookingCommand =
   /** What the escrow saga reports (payment events), kept on the booking for accept to check. */
   | {
       type: "record_payment";
-      payment_status: "held" | "failed" | "refunded";
+      payment_status: "held" | "failed" | "refunded" | "card_saved" | "released";
       at: Date;
       /** How long a held booking waits for a runner's accept (ACCEPT_TIMEOUT). */
       acceptTimeoutMs?: number;
+      /** A scheduled one waits until this long after its pickup (ACCEPT_GRACE_MINUTES). */
+      acceptGraceMs?: number;
+      /** A failed off-session hold: the owner's deadline to pay. */
+      pay_by?: Date;
     }
   /** Its runner gave a PIN that does not match: counted; the `maxTries`th locks the handover. */
   | { type: "wrong_pin"; actor: Actor; at: Date; maxTries: number }
@@ -551,9 +767,12 @@ const PAYMENT_FROM: Record<
   Extract<BookingCommand, { type: "record_payment" }>["payment_status"],
   readonly PaymentStatus[]
 > = {
-  held: ["unpaid", "pending", "failed"],
-  failed: ["unpaid", "pending", "held"],
-  refunded: ["unpaid", "pending", "held", "failed", "released", "refunded"],
+  held: ["unpaid", "pending", "failed", "card_saved"],
+  failed: ["unpaid", "pending", "held", "card_saved"],
+  refunded: ["unpaid", "pending", "held", "failed", "released", "refunded", "card_saved"],
+  card_saved: ["unpaid", "pending"],
+  // Captured for a booking that does not complete: a no-show's fee, a returned pet's trip.
+  released: ["held"],
 };
 
 export function decide(booking: Booking | null, command: BookingCommand): Decision<Booking> {
@@ -598,6 +817,7 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
     cancel_reason: null,
     auto_confirm_at: null,
     payment_due_at: new Date(at.getTime() + paymentTimeoutMs),
+    ...(request.pickup_at ? { pickup_at: request.pickup_at } : {}),
     pets: request.pets ?? [],
     ...(request.needs ? { needs: request.needs } : {}),
     handover_pin: command.handover_pin,
@@ -624,6 +844,7 @@ function requested(command: Extract<BookingCommand, { type: "request" }>): Decis
         estimated_price_cents: price.amountCents,
         currency: price.currency,
         ...needsFields(request.needs),
+        ...(request.pickup_at ? { pickup_at: request.pickup_at.toISOString() } : {}),
         occurred_at: at.toISOString(),
       },
     },
@@ -688,17 +909,27 @@ function recordPayment(
       `${cap(withArticle(booking.payment_status))} payment is not ${payment_status} now`,
     );
   }
-  const { acceptTimeoutMs } = command;
-  // Held while no runner has it: the wait for an accept starts now.
+  const { acceptTimeoutMs, pay_by } = command;
+  // Held while no runner has it: the wait for an accept starts now (a scheduled one's, at its
+  // pickup), and a deadline to pay is met.
   const waits = payment_status === "held" && booking.status === "requested";
+  const pickupAt = booking.pickup_at ?? null;
   return accept<Booking>(
     { status: booking.status, payment_status: booking.payment_status },
     {
       payment_status,
       updated_at: at,
       ...(waits && acceptTimeoutMs !== undefined
-        ? { accept_due_at: new Date(at.getTime() + acceptTimeoutMs) }
+        ? {
+            accept_due_at: acceptDueAt(at, pickupAt, acceptTimeoutMs, {
+              acceptGraceMs: command.acceptGraceMs ?? 0,
+            }),
+          }
         : {}),
+      ...(payment_status === "held" && booking.pay_by ? { pay_by: null } : {}),
+      // A saved card is held by Kilat before the pickup: the payment deadline no longer applies.
+      ...(payment_status === "card_saved" ? { payment_due_at: null } : {}),
+      ...(payment_status === "failed" && pay_by ? { pay_by } : {}),
     },
   );
 }
@@ -776,11 +1007,11 @@ export function holdReleasedBecause(status: BookingStatus): string | null {
 }
 
 /** A runner on one of these has its hands full: it may not accept another booking. */
-const ACTIVE: readonly BookingStatus[] = ["accepted", "picked_up", "in_transit"];
+const ACTIVE: readonly BookingStatus[] = ["accepted", "picked_up", "in_transit", "returning"];
 
 /** The runner's hands are free again once the pet is handed over or the trip is off. */
 export const freesRunner = (status: BookingStatus) =>
-  status === "delivered" || status === "cancelled";
+  status === "delivered" || status === "cancelled" || status === "returned";
 
 /**
  * Whether a runner's one active-booking slot, taken for `holder` `heldForMs` ago, may be taken

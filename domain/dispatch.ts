@@ -47,6 +47,11 @@ export interface Dispatch {
   needs?: PetNeeds;
   pickup: LatLng | null;
   escrow_held: boolean;
+  /**
+   * A scheduled booking is not offered before this (DISPATCH_LEAD_MINUTES before its pickup):
+   * it waits, and the sweep starts it when due. Absent or null: at once.
+   */
+  starts_at?: Date | null;
   status: DispatchStatus;
   /** Who holds the offer (offered) or took the booking (accepted). */
   runner_id: string | null;
@@ -65,8 +70,11 @@ export type DispatchStep =
       booking_number: string;
       owner_id: string;
       needs?: PetNeeds;
+      starts_at?: Date | null;
     }
   | { type: "escrow_held" }
+  /** A waiting scheduled booking's dispatch is due: it searches, if held by then. */
+  | { type: "due" }
   | { type: "offer"; runner_id: string; expires_at: Date }
   /** No free runner in range: to the back of the queue (sweeps take the longest-waiting first). */
   | { type: "requeue" }
@@ -117,6 +125,7 @@ const MOVES = {
   // searching (or to failed: a pickup no runner can ever be found at).
   pickup_known: { from: DISPATCH_STATUSES, to: null, event: null },
   escrow_held: { from: DISPATCH_STATUSES, to: null, event: null },
+  due: { from: ["waiting"], to: null, event: null },
   offer: { from: ["searching"], to: "offered", event: "runner.assigned" },
   requeue: { from: ["searching"], to: null, event: null },
   fail: { from: ["searching"], to: "failed", event: null },
@@ -158,7 +167,8 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
 
   switch (command.type) {
     case "pickup_known":
-    case "escrow_held": {
+    case "escrow_held":
+    case "due": {
       const known =
         command.type === "pickup_known"
           ? {
@@ -166,10 +176,15 @@ export function decide(stored: Dispatch | null, command: DispatchCommand): Decis
               booking_number: command.booking_number,
               owner_id: command.owner_id,
               ...(command.needs ? { needs: command.needs } : {}),
+              ...(command.starts_at ? { starts_at: command.starts_at } : {}),
             }
-          : { escrow_held: true };
-      const next = { ...dispatch, ...known };
-      const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null;
+          : command.type === "escrow_held"
+            ? { escrow_held: true }
+            : {};
+      const next: Dispatch = { ...dispatch, ...known };
+      const due = !next.starts_at || next.starts_at.getTime() <= at.getTime();
+      const ready = next.status === "waiting" && next.escrow_held && next.pickup !== null && due;
+      if (command.type === "due" && !ready) return refuse();
       const status = next.pickup && !isMappable(next.pickup) ? "failed" : "searching";
       // What readiness was judged on: the status, and each half not known before.
       const also: Partial<Dispatch> = { escrow_held: dispatch.escrow_held };

@@ -75,3 +75,42 @@ export const resolvedAs = (
   resolution !== undefined &&
   dispute?.outcome === resolution.outcome &&
   dispute.refund_cents === refundOf(resolution, heldCents);
+
+/** A handover as a card dispute's evidence tells it: when, where, and whether the PIN matched. */
+export interface HandoverFacts {
+  at: string;
+  position: { lat: number; lng: number } | null;
+  pin_verified?: boolean;
+}
+
+const place = (position: HandoverFacts["position"]) =>
+  position
+    ? `at ${position.lat.toFixed(5)}, ${position.lng.toFixed(5)} (the runner's GPS)`
+    : "(no GPS fix at that moment)";
+
+/**
+ * The text of a card dispute's evidence: the trip happened, shown by the handovers at both ends.
+ * Null without a handover to tell of (the runner never collected the pet): nothing to give.
+ */
+export function handoverEvidenceText(booking: {
+  booking_number: string;
+  pickup_proof: HandoverFacts | null;
+  dropoff_proof: HandoverFacts | null;
+}): string | null {
+  const { pickup_proof: pickup, dropoff_proof: dropoff } = booking;
+  if (!pickup && !dropoff) return null;
+  return [
+    `Kilat pet transport, booking ${booking.booking_number}.`,
+    ...(pickup
+      ? [`Picked up ${pickup.at} ${place(pickup.position)}; the runner photographed the pet.`]
+      : []),
+    ...(dropoff
+      ? [
+          `Handed over ${dropoff.at} ${place(dropoff.position)}; the runner photographed the pet` +
+            (dropoff.pin_verified
+              ? ", and the recipient gave the PIN that only the cardholder's booking showed."
+              : "."),
+        ]
+      : []),
+  ].join("\n");
+}

@@ -35,6 +35,9 @@ type Template<T extends EventType> = (
   data: Data<T>,
 ) => { to: Partial<Record<RecipientRole, string | undefined>>; title: string; body: string }[];
 
+/** A time as the events carry it, to the minute and in UTC: the same for every reader. */
+const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+
 /** The pet by name where the event names it (a trip whose request was never seen does not). */
 const pet = (name?: string) => name ?? "your pet";
 
@@ -165,6 +168,49 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
       body: `The ${d.rater_role} rated you ${d.stars} out of 5 stars. See the rating in the app.`,
     },
   ],
+  "booking.runner_arrived": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: your runner is at the ${d.where === "pickup" ? "pickup" : "drop-off"}`,
+      body:
+        d.where === "pickup"
+          ? `Your runner is at the pickup, ready to collect ${d.pet_name}. Please meet them there.`
+          : `Your runner is at the drop-off with ${d.pet_name}. Please meet them there with the PIN.`,
+    },
+  ],
+  "booking.no_show": (d) => {
+    const fee = money(d.fee_cents, d.currency);
+    const owner = {
+      cancelled: `Nobody met the runner at the pickup, so the booking is cancelled. A no-show fee of ${fee} is charged; the rest of the payment is returned to you.`,
+      returning: `Nobody met the runner at the drop-off, so ${d.pet_name} is being brought back to the pickup. Follow the trip live.`,
+      ops: `Nobody met the runner at the drop-off. Our operations team is contacting you about ${d.pet_name}.`,
+    }[d.outcome];
+    const runner = {
+      cancelled: `The booking is cancelled: you are paid the no-show fee of ${fee}.`,
+      returning: `Take ${d.pet_name} back to the pickup and hand them over with a photo.`,
+      ops: `Operations will contact you about ${d.pet_name}. Keep the pet safe meanwhile.`,
+    }[d.outcome];
+    const where = d.where === "pickup" ? "pickup" : "drop-off";
+    return [
+      {
+        to: { owner: d.owner_id },
+        title: `Booking ${d.booking_number}: nobody at the ${where}`,
+        body: owner,
+      },
+      {
+        to: { runner: d.runner_id },
+        title: `Booking ${d.booking_number}: no-show recorded`,
+        body: runner,
+      },
+    ];
+  },
+  "booking.returned": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: ${d.pet_name} is back at the pickup`,
+      body: `${cap(d.pet_name)} was handed back at the pickup. ${money(d.charge_cents, d.currency)} is charged for the trip and its return.`,
+    },
+  ],
   "payment.escrow_held": (d) => [
     {
       to: { owner: d.owner_id },
@@ -190,7 +236,23 @@ export const TEMPLATES: { [T in EventType]?: Template<T> } = {
     {
       to: { owner: d.owner_id },
       title: `Booking ${d.booking_number}: payment problem`,
-      body: `The payment could not be completed: ${d.reason}.`,
+      body: d.pay_by
+        ? `Your saved card could not be charged for the scheduled trip (${d.reason}). Pay by ${when(d.pay_by)} or the booking is cancelled.`
+        : `The payment could not be completed: ${d.reason}.`,
+    },
+  ],
+  "payment.card_saved": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: card saved`,
+      body: `${money(d.amount_cents, d.currency)} will be held on your card at ${when(d.hold_at)}, before the pickup at ${when(d.pickup_at)}.`,
+    },
+  ],
+  "payment.hold_renewal_failed": (d) => [
+    {
+      to: { owner: d.owner_id },
+      title: `Booking ${d.booking_number}: payment hold ending`,
+      body: `The hold on your card could not be renewed (${d.reason}); it ends at ${when(d.hold_expires_at)}. Our operations team will contact you.`,
     },
   ],
   "payment.partially_refunded": (d) => [

@@ -5,6 +5,7 @@ import {
   unreachable,
   type Decision,
   type EventDraft,
+  type Expect,
   withArticle,
   cap,
 } from "./decider";
@@ -22,6 +23,8 @@ export const PAYMENT_STATUSES = [
   "created",
   "pending",
   "held",
+  /** A scheduled booking's card is saved, to be held off-session at `hold_at`. */
+  "card_saved",
   "failed",
   "captured",
   "canceled",
@@ -57,6 +60,22 @@ export interface Payment {
   attempt?: number;
   /** The cardholder disputed the charge with their bank (Stripe's charge.dispute.*). */
   stripe_dispute?: StripeDispute | null;
+  /** A scheduled booking's pickup, and when its saved card is held (domain/schedule.ts). */
+  pickup_at?: Date | null;
+  hold_at?: Date | null;
+  /** The saved card: the provider's customer and setup (absent: paid on-session). */
+  customer_ref?: string | null;
+  setup_ref?: string | null;
+  /** The off-session hold failed: the owner may pay until then. */
+  pay_by?: Date | null;
+  /** When the hold lapses at the provider (absent: held before it was kept). */
+  hold_expires_at?: Date | null;
+  /** Holds placed to replace one about to lapse. */
+  renewals?: number;
+  /** The hold a renewal replaced, until it is released at the provider. */
+  releasing_ref?: string | null;
+  /** A renewal failed: operations decide, and no renewal is tried again. */
+  renewal_failed_at?: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -72,6 +91,20 @@ export interface StripeDispute {
   opened_at: Date;
   /** When Stripe said it closed (won, lost); null while it is open. */
   closed_at: Date | null;
+  /** When the handover proof went to Stripe as the dispute's evidence (once); null before. */
+  evidence_submitted_at?: Date | null;
+  evidence?: CardDisputeEvidence | null;
+}
+
+/**
+ * The handover proof given as a card dispute's evidence: the text of the handovers (times,
+ * positions, the PIN), the drop-off photo's id, and the file Stripe keeps of it (null with the
+ * simulated provider, which records the evidence here only).
+ */
+export interface CardDisputeEvidence {
+  text: string;
+  photo_id: string | null;
+  file_id: string | null;
 }
 
 /** Every payment event names the booking as the booking's own events do. */
@@ -102,8 +135,26 @@ export type PaymentStep =
     }
   /** The owner pays again after a failure, with another payment method: a new authorisation. */
   | { type: "retry"; payment_method: string }
-  /** The authorisation's answer, from the provider's reply or Stripe's webhook. */
-  | { type: "authorized"; authorization: Authorization }
+  /**
+   * The authorisation's answer, from the provider's reply or Stripe's webhook; with when the
+   * hold lapses, and for an off-session hold that failed, the owner's deadline to pay.
+   */
+  | { type: "authorized"; authorization: Authorization; hold_expires_at?: Date; pay_by?: Date }
+  /** A scheduled booking's card is saved, to be held at `hold_at`. */
+  | {
+      type: "card_saved";
+      setup_ref: string;
+      customer_ref: string | null;
+      payment_method: string;
+      pickup_at: Date;
+      hold_at: Date;
+    }
+  /** A new hold replaces the one about to lapse; the old one is released next. */
+  | { type: "renewed"; provider_ref: string; hold_expires_at: Date }
+  /** The hold a renewal replaced is released at the provider. */
+  | { type: "renewal_released" }
+  /** No new hold could be placed: the old one stays until it lapses, and operations decide. */
+  | { type: "renewal_failed"; reason: string }
   /** Stripe says the authorisation failed after all (3-D Secure refused, say). */
   | { type: "authorization_failed"; reason: string }
   /** The hold expired, or was voided outside Kilat: it can no longer be captured. */
@@ -135,13 +186,20 @@ export type PaymentStep =
         closed: boolean;
       };
     }
+  /** The handover proof went to the provider as a card dispute's evidence. */
+  | { type: "dispute_evidence"; dispute_id: string; evidence: CardDisputeEvidence }
   /** A step failed for good: said out loud, with the reason kept on the payment. */
   | { type: "fail"; reason: string; status?: "failed" };
 
 export type PaymentCommand = PaymentStep & { at: Date };
 
 type PaymentEvent =
-  "payment.escrow_held" | "payment.failed" | "payment.escrow_released" | "payment.escrow_refunded";
+  | "payment.escrow_held"
+  | "payment.failed"
+  | "payment.escrow_released"
+  | "payment.escrow_refunded"
+  | "payment.card_saved"
+  | "payment.hold_renewal_failed";
 
 /** A move's rules: the statuses it leaves from, the one it goes to (null: it stays), its event. */
 interface Move {
@@ -157,9 +215,23 @@ type MoveName =
 /** Every move of a payment; `decide` refuses a step from any other status. */
 const MOVES = {
   // The provider's answer to the authorisation; Stripe's webhooks settle a pending one.
-  "authorized.held": { from: ["created", "pending"], to: "held", event: "payment.escrow_held" },
-  "authorized.pending": { from: ["created"], to: "pending", event: null },
-  "authorized.declined": { from: ["created", "pending"], to: "failed", event: "payment.failed" },
+  // A saved card is held off-session when its time comes.
+  "authorized.held": {
+    from: ["created", "pending", "card_saved"],
+    to: "held",
+    event: "payment.escrow_held",
+  },
+  "authorized.pending": { from: ["created", "card_saved"], to: "pending", event: null },
+  "authorized.declined": {
+    from: ["created", "pending", "card_saved"],
+    to: "failed",
+    event: "payment.failed",
+  },
+  card_saved: { from: ["created"], to: "card_saved", event: "payment.card_saved" },
+  // A hold about to lapse is replaced, then released; or, failing that, said out loud.
+  renewed: { from: ["held"], to: null, event: null },
+  renewal_released: { from: PAYMENT_STATUSES, to: null, event: null },
+  renewal_failed: { from: ["held"], to: null, event: "payment.hold_renewal_failed" },
   authorization_failed: { from: ["created", "pending"], to: "failed", event: "payment.failed" },
   // The hold expired, or was voided outside Kilat.
   hold_lost: { from: ["pending", "held"], to: "failed", event: "payment.failed" },
@@ -167,7 +239,7 @@ const MOVES = {
   // refund, published before the release).
   captured: { from: ["held"], to: "captured", event: "payment.escrow_released" },
   // The booking was cancelled: before the card was authorised, or while (or after) it is held.
-  cancel_unauthorized: { from: ["created"], to: "canceled", event: null },
+  cancel_unauthorized: { from: ["created", "card_saved"], to: "canceled", event: null },
   hold_released: {
     from: ["held", "pending", "canceled"],
     to: "canceled",
@@ -176,6 +248,8 @@ const MOVES = {
   refunded: { from: ["captured"], to: "refunded", event: "payment.escrow_refunded" },
   // A card dispute is recorded against the payment; its money moves at Stripe.
   charge_disputed: { from: ["captured", "refunded"], to: null, event: null },
+  // Its evidence (the handover proof) is given once.
+  dispute_evidence: { from: ["captured", "refunded"], to: null, event: null },
   // The owner pays again with another payment method.
   retry: { from: ["failed"], to: "created", event: null },
   // A step that failed for good, in any status; it fails the payment only when told to.
@@ -202,7 +276,7 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
   const moved = (
     changes: Partial<Payment>,
     events: EventDraft[] = [],
-    also: Partial<Payment> = {},
+    also: Expect<Payment> = {},
   ) =>
     accept<Payment>(
       { status: payment.status, ...also },
@@ -215,21 +289,37 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
       const { authorization } = command;
       switch (authorization.status) {
         case "held":
-          return moved({ provider_ref: authorization.providerRef }, [
+          return moved(
             {
-              type: MOVES["authorized.held"].event,
-              data: held(payment, authorization.providerRef, at),
+              provider_ref: authorization.providerRef,
+              ...(payment.hold_at ? { hold_at: null } : {}),
+              ...(payment.pay_by ? { pay_by: null } : {}),
+              ...(command.hold_expires_at ? { hold_expires_at: command.hold_expires_at } : {}),
             },
-          ]);
+            [
+              {
+                type: MOVES["authorized.held"].event,
+                data: held(payment, authorization.providerRef, at),
+              },
+            ],
+          );
         case "pending":
           return moved({ provider_ref: authorization.providerRef });
         case "declined":
           return moved(
-            { provider_ref: authorization.providerRef, failure_reason: authorization.reason },
+            {
+              provider_ref: authorization.providerRef,
+              failure_reason: authorization.reason,
+              ...(payment.hold_at ? { hold_at: null } : {}),
+              ...(command.pay_by ? { pay_by: command.pay_by } : {}),
+            },
             [
               {
                 type: MOVES["authorized.declined"].event,
-                data: failed(payment, `authorisation declined: ${authorization.reason}`, at),
+                data: {
+                  ...failed(payment, `authorisation declined: ${authorization.reason}`, at),
+                  ...(command.pay_by ? { pay_by: command.pay_by.toISOString() } : {}),
+                },
               },
             ],
           );
@@ -248,7 +338,64 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
         attempt: attemptOf(payment) + 1,
         provider_ref: null,
         failure_reason: null,
+        ...(payment.pay_by ? { pay_by: null } : {}),
       });
+    case "card_saved":
+      return moved(
+        {
+          setup_ref: command.setup_ref,
+          customer_ref: command.customer_ref,
+          payment_method: command.payment_method,
+          pickup_at: command.pickup_at,
+          hold_at: command.hold_at,
+        },
+        [
+          {
+            type: MOVES[command.type].event,
+            data: {
+              payment_id: payment._id,
+              ...bookingOf(payment),
+              owner_id: payment.owner_id,
+              amount_cents: payment.amount_cents,
+              currency: payment.currency,
+              pickup_at: command.pickup_at.toISOString(),
+              hold_at: command.hold_at.toISOString(),
+              occurred_at: at.toISOString(),
+            },
+          },
+        ],
+      );
+    case "renewed":
+      // Decided on the hold it replaces: a renewal is placed once per hold.
+      if (payment.releasing_ref) return refuse();
+      return moved(
+        {
+          provider_ref: command.provider_ref,
+          hold_expires_at: command.hold_expires_at,
+          releasing_ref: payment.provider_ref,
+          renewals: (payment.renewals ?? 0) + 1,
+        },
+        [],
+        { provider_ref: payment.provider_ref, releasing_ref: payment.releasing_ref ?? null },
+      );
+    case "renewal_released":
+      if (!payment.releasing_ref) return refuse();
+      return moved({ releasing_ref: null }, [], { releasing_ref: payment.releasing_ref });
+    case "renewal_failed":
+      if (payment.renewal_failed_at) return refuse();
+      return moved({ renewal_failed_at: at }, [
+        {
+          type: MOVES[command.type].event,
+          data: {
+            payment_id: payment._id,
+            ...bookingOf(payment),
+            owner_id: payment.owner_id,
+            reason: command.reason.slice(0, 500),
+            hold_expires_at: (payment.hold_expires_at ?? at).toISOString(),
+            occurred_at: at.toISOString(),
+          },
+        },
+      ]);
     case "authorization_failed":
       return moved({ failure_reason: command.reason }, [
         {
@@ -320,16 +467,38 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
       const known = payment.stripe_dispute?.id === id ? payment.stripe_dispute : null;
       // A closed dispute stays closed: news of it opening, arriving late, changes nothing.
       if (known?.closed_at && !closed) return refuse();
-      return moved({
-        stripe_dispute: {
-          id,
-          status,
-          reason,
-          amount_cents,
-          opened_at: known?.opened_at ?? at,
-          closed_at: closed ? at : null,
+      const given = known?.evidence_submitted_at
+        ? { evidence_submitted_at: known.evidence_submitted_at, evidence: known.evidence ?? null }
+        : {};
+      const recorded = payment.stripe_dispute;
+      return moved(
+        {
+          stripe_dispute: {
+            id,
+            status,
+            reason,
+            amount_cents,
+            opened_at: known?.opened_at ?? at,
+            closed_at: closed ? at : null,
+            ...given,
+          },
         },
-      });
+        [],
+        // The evidence it keeps is the one it read: never one given meanwhile, overwritten.
+        recorded
+          ? { "stripe_dispute.evidence_submitted_at": recorded.evidence_submitted_at ?? null }
+          : {},
+      );
+    }
+    case "dispute_evidence": {
+      const dispute = payment.stripe_dispute;
+      // Given once, to the dispute it was made for: a replayed webhook gives it no second time.
+      if (dispute?.id !== command.dispute_id || dispute.evidence_submitted_at) return refuse();
+      return moved(
+        { stripe_dispute: { ...dispute, evidence_submitted_at: at, evidence: command.evidence } },
+        [],
+        { "stripe_dispute.evidence_submitted_at": null },
+      );
     }
     case "fail":
       // Said once: the same failure reported again (a redelivered event) changes nothing.
@@ -459,13 +628,17 @@ export function paymentOutcome(
 
 /**
  * Whether the owner's request to pay is a new authorisation: the payment failed (a declined
- * card, a hold that was lost) and another payment method is offered. The same method again is
- * the same request replayed: it gets the answer it got.
+ * card, a hold that was lost) and another payment method is offered, or any after an off-session
+ * hold failed (`pay_by`: the owner is there now). Otherwise the same method again is the same
+ * request replayed: it gets the answer it got.
  */
 export const mayPayAgain = (
-  payment: Pick<Payment, "status" | "payment_method">,
+  payment: Pick<Payment, "status" | "payment_method" | "pay_by">,
   paymentMethod: string,
-): boolean => payment.status === "failed" && paymentMethod !== payment.payment_method;
+): boolean =>
+  payment.status === "failed" &&
+  // After an off-session hold failed, the owner may pay on-session with the same card.
+  (paymentMethod !== payment.payment_method || Boolean(payment.pay_by));
 
 /** A booking can be paid for while it waits for a runner; later it is too late. */
 export function payable(booking: { status: string }): { ok: true } | ReturnType<typeof reject> {

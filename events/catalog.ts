@@ -65,6 +65,9 @@ const welfareAlert = {
 export const DISPUTE_OUTCOMES = ["release", "partial_refund", "full_refund"] as const;
 export type DisputeOutcome = (typeof DISPUTE_OUTCOMES)[number];
 
+/** Where a runner arrives, and where nobody may come (booking.runner_arrived, booking.no_show). */
+const noShowPlace = z.enum(["pickup", "dropoff"]);
+
 const payloads = {
   // booking.events ------------------------------------------------------------------
   "booking.requested": z.object({
@@ -79,6 +82,8 @@ const payloads = {
     estimated_price_cents: cents,
     currency,
     ...petNeeds,
+    /** When the pet is to be picked up; absent or null: as soon as a runner accepts. */
+    pickup_at: isoTime.nullish(),
     occurred_at: isoTime,
   }),
   "booking.accepted": z.object({
@@ -196,6 +201,44 @@ const payloads = {
     stars: z.number().int().min(1).max(5),
     occurred_at: isoTime,
   }),
+  "booking.runner_arrived": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    pet_name: petName,
+    /** The pickup, or the drop-off: its tracked position was within ARRIVAL_RADIUS_M of it. */
+    where: noShowPlace,
+    arrived_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "booking.no_show": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    pet_name: petName,
+    where: noShowPlace,
+    /** cancelled (at the pickup), returning (the pet goes back to the pickup), ops (an admin decides). */
+    outcome: z.enum(["cancelled", "returning", "ops"]),
+    /** Captured from the hold for the runner now (the pickup's NO_SHOW_FEE_CENTS; 0 otherwise). */
+    fee_cents: cents,
+    currency,
+    arrived_at: isoTime,
+    reason: z.string().min(1).max(500).optional(),
+    photo_id: id.optional(),
+    occurred_at: isoTime,
+  }),
+  "booking.returned": z.object({
+    ...bookingRef,
+    owner_id: id,
+    runner_id: id,
+    pet_name: petName,
+    returned_at: isoTime,
+    /** Captured from the hold for the trip and its return (the rest, if any, goes back). */
+    charge_cents: cents,
+    currency,
+    ...proof,
+    occurred_at: isoTime,
+  }),
   // payment.events ------------------------------------------------------------------
   "payment.escrow_created": z.object({
     payment_id: id,
@@ -238,6 +281,28 @@ const payloads = {
     ...bookingRef,
     owner_id: id,
     reason: z.string().min(1).max(500),
+    /** A scheduled booking's off-session hold failed: paid by then, or it is cancelled. */
+    pay_by: isoTime.optional(),
+    occurred_at: isoTime,
+  }),
+  "payment.card_saved": z.object({
+    payment_id: id,
+    ...bookingRef,
+    owner_id: id,
+    amount_cents: cents,
+    currency,
+    pickup_at: isoTime,
+    /** When the card is held, off-session (HOLD_LEAD_HOURS before the pickup). */
+    hold_at: isoTime,
+    occurred_at: isoTime,
+  }),
+  "payment.hold_renewal_failed": z.object({
+    payment_id: id,
+    ...bookingRef,
+    owner_id: id,
+    reason: z.string().min(1).max(500),
+    /** When the hold there is lapses. */
+    hold_expires_at: isoTime,
     occurred_at: isoTime,
   }),
   "payment.partially_refunded": z.object({
@@ -366,7 +431,7 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.booking,
     "service-booking",
     "Owner creates a new booking",
-    "What carrying the pets takes added (pet_count, species, crate_size, needs_ac), so that dispatch offers the booking only to runners who can.",
+    "What carrying the pets takes added (pet_count, species, crate_size, needs_ac), so that dispatch offers the booking only to runners who can. pickup_at added (optional): a booking made ahead, whose dispatch starts DISPATCH_LEAD_MINUTES before it.",
   ),
   event(
     "booking.accepted",
@@ -458,6 +523,27 @@ export const EVENTS: readonly EventDefinition[] = [
     "Addition: owner and runner rate each other after a trip, double-blind, and each rating is published once shown; the runner's average counts the owners' ratings, and the rated party hears its stars.",
   ),
   event(
+    "booking.runner_arrived",
+    TOPICS.booking,
+    "service-booking",
+    "The runner reports its arrival at the pickup or the drop-off, its tracked position within ARRIVAL_RADIUS_M",
+    "Addition: the owner hears the runner is there, and the NO_SHOW_WAIT before a no-show starts.",
+  ),
+  event(
+    "booking.no_show",
+    TOPICS.booking,
+    "service-booking",
+    "NO_SHOW_WAIT after its arrival, the runner declares that nobody came: at the pickup the booking is cancelled with a fee; at the drop-off the pet goes back (returning) or operations decide (disputed)",
+    "Addition: the payment service captures the pickup's fee and refunds the rest; dispatch frees the runner of a booking that ended; tracking ends the trip, or keeps it for the return leg.",
+  ),
+  event(
+    "booking.returned",
+    TOPICS.booking,
+    "service-booking",
+    "After a no-show at the drop-off, the runner hands the pet back at the pickup (a photo, its position checked)",
+    "Addition: the payment service captures charge_cents (the whole hold: the trip was made and undone); the trip ends and the runner is free.",
+  ),
+  event(
     "payment.escrow_created",
     TOPICS.payment,
     "service-payment",
@@ -490,7 +576,21 @@ export const EVENTS: readonly EventDefinition[] = [
     TOPICS.payment,
     "service-payment",
     "Any saga step fails",
-    "Gap fixed: owner_id added so the owner is notified. booking_number added, so that messages name the booking without a copy of it.",
+    "Gap fixed: owner_id added so the owner is notified. booking_number added, so that messages name the booking without a copy of it. pay_by added (optional): a scheduled booking's off-session hold failed, and unless paid by then it is cancelled.",
+  ),
+  event(
+    "payment.card_saved",
+    TOPICS.payment,
+    "service-payment",
+    "A booking beyond the authorisation window (AUTH_WINDOW_HOURS) is paid for: the card is saved, to be held off-session at hold_at",
+    "Addition: a scheduled booking is held HOLD_LEAD_HOURS before its pickup; until then its card is saved (a Stripe SetupIntent).",
+  ),
+  event(
+    "payment.hold_renewal_failed",
+    TOPICS.payment,
+    "service-payment",
+    "A hold that would lapse before its capture (AUTH_HOLD_DAYS) could not be renewed: operations decide",
+    "Addition: an authorisation lasts about 7 days; a new hold replaces one about to lapse, and when that fails the owner and operations hear of it.",
   ),
   event(
     "payment.partially_refunded",
@@ -548,8 +648,8 @@ export const EVENTS: readonly EventDefinition[] = [
     "tracking.completed",
     TOPICS.tracking,
     "service-tracking",
-    "Delivery confirmed, trip completed",
-    "Gap fixed: owner_id added so the owner is notified. booking_number and pet_name added, so that messages name the booking and the pet without a copy of them (pet_name is absent when the tracking service never saw the booking's request).",
+    "Delivery confirmed (or a dispute resolved), trip completed",
+    "Gap fixed: owner_id added so the owner is notified. booking_number and pet_name added, so that messages name the booking and the pet without a copy of them (pet_name is absent when the tracking service never saw the booking's request). Also published when an admin resolves a dispute, whatever the outcome: the trip happened.",
   ),
 ];
 
@@ -573,9 +673,15 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "payment.escrow_held",
       "payment.failed",
       "payment.escrow_refunded",
+      "payment.card_saved",
     ],
     addition: {
-      events: ["payment.escrow_held", "payment.failed", "payment.escrow_refunded"],
+      events: [
+        "payment.escrow_held",
+        "payment.failed",
+        "payment.escrow_refunded",
+        "payment.card_saved",
+      ],
       why: "the booking shows its payment status; a runner may accept only once escrow is held",
     },
   },
@@ -588,10 +694,17 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.cancelled",
       "booking.expired",
       "booking.dispute_resolved",
+      "booking.no_show",
+      "booking.returned",
     ],
     addition: {
-      events: ["booking.expired", "booking.dispute_resolved"],
-      why: "no money stays held for a booking that expired unpaid; a resolved dispute is captured, partly refunded or refunded",
+      events: [
+        "booking.expired",
+        "booking.dispute_resolved",
+        "booking.no_show",
+        "booking.returned",
+      ],
+      why: "no money stays held for a booking that expired unpaid; a resolved dispute is captured, partly refunded or refunded; a no-show's fee and a returned pet's trip are captured, the rest refunded",
     },
   },
   {
@@ -605,6 +718,9 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.delivered",
       "booking.delivery_confirmed",
       "booking.cancelled",
+      "booking.dispute_resolved",
+      "booking.no_show",
+      "booking.returned",
     ],
     addition: {
       events: [
@@ -612,8 +728,11 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
         "booking.pet_picked_up",
         "booking.delivered",
         "booking.cancelled",
+        "booking.dispute_resolved",
+        "booking.no_show",
+        "booking.returned",
       ],
-      why: "the ETA needs the drop-off; the welfare watch runs from pickup to delivery; a delivered or cancelled trip takes no more fixes",
+      why: "the ETA needs the drop-off; the welfare watch runs from pickup to delivery; a delivered or cancelled trip takes no more fixes; a disputed trip completes when the dispute is resolved; a no-show ends the trip or keeps it for the return leg, which ends when the pet is returned",
     },
   },
   {
@@ -645,6 +764,9 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.dispute_resolved",
       "booking.refunded",
       "booking.rated",
+      "booking.runner_arrived",
+      "booking.no_show",
+      "booking.returned",
     ],
     addition: {
       events: [
@@ -655,8 +777,11 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
         "booking.dispute_resolved",
         "booking.refunded",
         "booking.rated",
+        "booking.runner_arrived",
+        "booking.no_show",
+        "booking.returned",
       ],
-      why: "the owner is asked to confirm delivery, told when an unpaid booking expired, and when a handover is locked; both parties hear of a dispute, its resolution and a refund; the rated party hears its stars",
+      why: "the owner is asked to confirm delivery, told when an unpaid booking expired, and when a handover is locked; both parties hear of a dispute, its resolution and a refund; the rated party hears its stars; the owner hears the runner arrived, that nobody came, and that the pet is back",
     },
   },
   {
@@ -669,10 +794,12 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "payment.escrow_refunded",
       "payment.failed",
       "payment.partially_refunded",
+      "payment.card_saved",
+      "payment.hold_renewal_failed",
     ],
     addition: {
-      events: ["payment.partially_refunded"],
-      why: "the owner hears what a partial refund returned",
+      events: ["payment.partially_refunded", "payment.card_saved", "payment.hold_renewal_failed"],
+      why: "the owner hears what a partial refund returned, when a saved card is to be held, and when a hold could not be renewed",
     },
   },
   {
@@ -713,6 +840,8 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
       "booking.cancelled",
       "booking.expired",
       "booking.rated",
+      "booking.no_show",
+      "booking.returned",
     ],
     addition: {
       events: [
@@ -722,8 +851,10 @@ export const CONSUMER_GROUPS: readonly ConsumerGroupDefinition[] = [
         "booking.cancelled",
         "booking.expired",
         "booking.rated",
+        "booking.no_show",
+        "booking.returned",
       ],
-      why: "dispatch needs the pickup, marks runners busy and free again, and stops offering a booking that ended; each runner's average rating counts the owners' ratings",
+      why: "dispatch needs the pickup, marks runners busy and free again, and stops offering a booking that ended; each runner's average rating counts the owners' ratings; a no-show that ends the trip, and a returned pet, free the runner",
     },
   },
 ];

@@ -4,6 +4,7 @@ import {
   AUTO_CONFIRM_AFTER,
   DISPATCH,
   DISPUTE_REASONS,
+  NO_SHOW,
   DISPATCH_RATING,
   HANDOVER,
   HTTP,
@@ -17,6 +18,7 @@ import {
   PLATFORM_FEE_BPS,
   PRICING,
   RATING_WINDOW,
+  SCHEDULE,
   SERVICE_AREA,
   SHARE_LINK_MAX_TTL,
   SOCKETS,
@@ -25,6 +27,7 @@ import {
   type PetType,
 } from "../config/defaults";
 import type { ServiceArea, ServiceAreaPolicy } from "../domain/service-area";
+import { schedulePolicy, type SchedulePolicy } from "../domain/schedule";
 import { trustedProxies } from "./client-address";
 import { SECRET_RULE, secretWeakness, shownValue } from "./secrets";
 import { latitude, longitude } from "../events/schemas";
@@ -314,6 +317,11 @@ const EnvSchema = z.object({
       }
       return [...new Set(reasons)];
     }),
+  /** No-shows: how near a runner must be to arrive, how long it waits, the fee, the drop-off's way. */
+  ARRIVAL_RADIUS_M: z.coerce.number().int().min(10).max(5000).default(NO_SHOW.arrivalRadiusM),
+  NO_SHOW_WAIT: duration(NO_SHOW.wait),
+  NO_SHOW_FEE_CENTS: z.coerce.number().int().min(0).default(NO_SHOW.feeCents),
+  NO_SHOW_DROPOFF: z.enum(["return", "ops"]).default(NO_SHOW.dropoff),
   /** Where photos live: MongoDB (the default, GridFS's layout) or an S3-compatible store. */
   PHOTO_STORE: z.enum(["mongo", "s3"]).default("mongo"),
   PHOTO_MAX_BYTES: z.coerce
@@ -346,6 +354,39 @@ const EnvSchema = z.object({
   DISPATCH_RATING_TIE_M: z.coerce.number().min(0).max(5000).default(DISPATCH_RATING.tieM),
   /** Owner and runner rate each other within this long of the booking's completion. */
   RATING_WINDOW: duration(RATING_WINDOW),
+  /** Scheduled bookings (domain/schedule.ts): how far ahead, and when their card is held. */
+  BOOKING_MAX_LEAD_DAYS: z.coerce.number().int().min(0).max(365).default(SCHEDULE.maxLeadDays),
+  AUTH_WINDOW_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 7)
+    .default(SCHEDULE.authWindowHours),
+  HOLD_LEAD_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 6)
+    .default(SCHEDULE.holdLeadHours),
+  HOLD_RETRY_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 6)
+    .default(SCHEDULE.holdRetryHours),
+  AUTH_HOLD_DAYS: z.coerce.number().positive().max(31).default(SCHEDULE.authHoldDays),
+  RENEW_MARGIN_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 6)
+    .default(SCHEDULE.renewMarginHours),
+  DISPATCH_LEAD_MINUTES: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(SCHEDULE.dispatchLeadMinutes),
+  ACCEPT_GRACE_MINUTES: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(SCHEDULE.acceptGraceMinutes),
   /** Fixes implying more than this are dropped as impossible. */
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
@@ -551,6 +592,8 @@ export interface Config {
   handover: { pinDigits: number; pinTries: number };
   /** The reasons an owner may give for a dispute (DISPUTE_REASONS). */
   disputeReasons: string[];
+  /** No-shows (ARRIVAL_RADIUS_M, NO_SHOW_WAIT, NO_SHOW_FEE_CENTS, NO_SHOW_DROPOFF). */
+  noShow: { arrivalRadiusM: number; waitMs: number; feeCents: number; dropoff: "return" | "ops" };
   photos: {
     store: "mongo" | "s3";
     maxBytes: number;
@@ -568,6 +611,8 @@ export interface Config {
   shareLinkMaxTtlMs: number;
   /** How long after completion a booking may be rated (RATING_WINDOW). */
   ratingWindowMs: number;
+  /** Bookings made ahead and their holds (BOOKING_MAX_LEAD_DAYS, AUTH_WINDOW_HOURS, …). */
+  schedule: SchedulePolicy;
   /** Dispatch offers the best rated of the runners within `tieKm` of the nearest first (or not). */
   dispatchRating: { preferRated: boolean; tieKm: number };
   pricing: {
@@ -678,6 +723,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     handover: { pinDigits: e.HANDOVER_PIN_DIGITS, pinTries: e.HANDOVER_PIN_TRIES },
     disputeReasons: e.DISPUTE_REASONS,
+    noShow: {
+      arrivalRadiusM: e.ARRIVAL_RADIUS_M,
+      waitMs: e.NO_SHOW_WAIT,
+      feeCents: e.NO_SHOW_FEE_CENTS,
+      dropoff: e.NO_SHOW_DROPOFF,
+    },
     photos: {
       store: e.PHOTO_STORE,
       maxBytes: e.PHOTO_MAX_BYTES,
@@ -699,6 +750,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shareLinkMaxTtlMs: e.SHARE_LINK_MAX_TTL,
     ratingWindowMs: e.RATING_WINDOW,
+    schedule: schedulePolicy({
+      maxLeadDays: e.BOOKING_MAX_LEAD_DAYS,
+      authWindowHours: e.AUTH_WINDOW_HOURS,
+      holdLeadHours: e.HOLD_LEAD_HOURS,
+      holdRetryHours: e.HOLD_RETRY_HOURS,
+      authHoldDays: e.AUTH_HOLD_DAYS,
+      renewMarginHours: e.RENEW_MARGIN_HOURS,
+      dispatchLeadMinutes: e.DISPATCH_LEAD_MINUTES,
+      acceptGraceMinutes: e.ACCEPT_GRACE_MINUTES,
+    }),
     dispatchRating: {
       preferRated: e.DISPATCH_PREFER_RATED === "true",
       tieKm: e.DISPATCH_RATING_TIE_M / 1000,

@@ -55,6 +55,19 @@ const DisputeSchema = new Schema(
   { _id: false },
 );
 
+/** The runner's declaration that nobody came (domain/no-show.ts). */
+const NoShowSchema = new Schema(
+  {
+    where: { type: String, required: true },
+    outcome: { type: String, required: true },
+    declared_at: { type: Date, required: true },
+    reason: { type: String, default: null },
+    photo_id: { type: String, default: null },
+    fee_cents: { type: Number, required: true },
+  },
+  { _id: false },
+);
+
 const BookingSchema = new Schema<BookingDoc>(
   {
     _id: { type: String, required: true },
@@ -83,6 +96,8 @@ const BookingSchema = new Schema<BookingDoc>(
     auto_confirm_at: { type: Date, default: null },
     payment_due_at: { type: Date, default: null },
     accept_due_at: { type: Date, default: null },
+    pickup_at: { type: Date, default: null },
+    pay_by: { type: Date, default: null },
     pets: { type: [BookingPetSchema], default: undefined },
     needs: { type: NeedsSchema, default: undefined },
     handover_pin: { type: String, default: null },
@@ -91,6 +106,11 @@ const BookingSchema = new Schema<BookingDoc>(
     pickup_proof: { type: ProofSchema, default: null },
     dropoff_proof: { type: ProofSchema, default: null },
     dispute: { type: DisputeSchema, default: undefined },
+    arrived_at_pickup: { type: Date, default: undefined },
+    arrived_at_dropoff: { type: Date, default: undefined },
+    no_show: { type: NoShowSchema, default: undefined },
+    returned_at: { type: Date, default: undefined },
+    return_proof: { type: ProofSchema, default: undefined },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },
@@ -101,6 +121,7 @@ BookingSchema.index({ created_at: -1, _id: -1 });
 BookingSchema.index({ status: 1, auto_confirm_at: 1 });
 BookingSchema.index({ status: 1, payment_due_at: 1 });
 BookingSchema.index({ status: 1, accept_due_at: 1 });
+BookingSchema.index({ status: 1, pay_by: 1 });
 
 export function bookingModel(connection: Connection): Model<BookingDoc> {
   return (

@@ -28,6 +28,7 @@ const DispatchSchema = new Schema<DispatchDoc>(
     needs: { type: PetNeedsSchema },
     pickup: { type: Point, default: null },
     escrow_held: { type: Boolean, required: true, default: false },
+    starts_at: { type: Date, default: null },
     status: { type: String, required: true, enum: DISPATCH_STATUSES, default: "waiting" },
     runner_id: { type: String, default: null },
     offer_expires_at: { type: Date, default: null },
@@ -40,6 +41,7 @@ const DispatchSchema = new Schema<DispatchDoc>(
 );
 DispatchSchema.index({ status: 1, offer_expires_at: 1 });
 DispatchSchema.index({ status: 1, updated_at: 1 });
+DispatchSchema.index({ status: 1, starts_at: 1 });
 
 export function dispatchModel(connection: Connection): Model<DispatchDoc> {
   return (

@@ -35,17 +35,35 @@ const PaymentSchema = new Schema<PaymentDoc>(
           amount_cents: Number,
           opened_at: Date,
           closed_at: { type: Date, default: null },
+          evidence_submitted_at: { type: Date, default: null },
+          evidence: {
+            type: new Schema({ text: String, photo_id: String, file_id: String }, { _id: false }),
+            default: null,
+          },
         },
         { _id: false },
       ),
       default: undefined,
     },
+    pickup_at: { type: Date, default: null },
+    hold_at: { type: Date, default: null },
+    customer_ref: { type: String, default: null },
+    setup_ref: { type: String, default: null },
+    pay_by: { type: Date, default: null },
+    hold_expires_at: { type: Date, default: null },
+    renewals: { type: Number, default: 0 },
+    releasing_ref: { type: String, default: null },
+    renewal_failed_at: { type: Date, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },
   },
   { collection: "payments", versionKey: false },
 );
+
+// The scheduled holds' and renewals' sweeps (services/payment/schedule.ts).
+PaymentSchema.index({ status: 1, hold_at: 1 });
+PaymentSchema.index({ status: 1, hold_expires_at: 1 });
 
 export function paymentModel(connection: Connection): Model<PaymentDoc> {
   return (

@@ -65,8 +65,19 @@ const DISPUTED = [
   ["refunded", "Refunded"],
 ];
 
+/** Where a trip nobody met at the drop-off goes: back to the pickup (domain/no-show.ts). */
+const RETURNED = [
+  ["returning", "Nobody at the drop-off: coming back"],
+  ["returned", "Back at the pickup"],
+];
+
 /** The road a trip in `status` took: a disputed one leaves it after the delivery. */
 function roadOf(status, steps) {
+  const back = RETURNED.findIndex(([step]) => step === status);
+  if (back >= 0) {
+    const transit = steps.findIndex(([step]) => step === "in_transit");
+    return [...steps.slice(0, transit + 1), ...RETURNED.slice(0, back + 1)];
+  }
   const after = DISPUTED.findIndex(([step]) => step === status);
   if (after < 0) return steps;
   const delivered = steps.findIndex(([step]) => step === "delivered");

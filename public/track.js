@@ -1,5 +1,6 @@
 import { TripMap } from "/pages/map.js";
 import { api, money, notify, pageConfig, showSteps, takeToken, tokenProblem } from "/pages/page.js";
+import { tripProblem } from "/pages/trip-problem.js";
 
 /**
  * The owner's live trip: the booking's steps, the route so far and the runner moving on the
@@ -16,9 +17,11 @@ const map = new TripMap(document.getElementById("map"), {
   tileAttribution: config.tile_attribution,
 });
 const trip = { booking: null, route: [], runner: null };
+/** Confirm or report a problem once delivered; the dispute and its resolution after. */
+const showProblem = tripProblem({ token, bookingId, config, reload: () => load() });
 
 /** The pet has arrived once the runner handed it over. */
-const ARRIVED = ["delivered", "confirmed", "completed", "disputed", "refunded"];
+const ARRIVED = ["delivered", "confirmed", "completed", "disputed", "refunded", "returned"];
 
 function showFacts(track) {
   const { booking } = trip;
@@ -77,7 +80,7 @@ function showHandover(booking) {
 }
 
 /** A trip that is over is shared no more. */
-const OVER = ["confirmed", "completed", "cancelled", "expired", "disputed", "refunded"];
+const OVER = ["confirmed", "completed", "cancelled", "expired", "disputed", "refunded", "returned"];
 
 document.getElementById("share").addEventListener("click", async () => {
   const made = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/share`, {
@@ -159,6 +162,7 @@ async function load() {
   document.getElementById("subtitle").textContent = booking.body.booking_number;
   showSteps(booking.body.status);
   showHandover(booking.body);
+  showProblem(booking.body);
   void showRating(booking.body);
   const track = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/track?limit=2000`);
   if (track.status === 200) {
@@ -218,6 +222,7 @@ function watch() {
     if (booking.status === 200) {
       trip.booking = booking.body;
       showHandover(booking.body);
+      showProblem(booking.body);
       void showRating(booking.body);
     }
     if (ARRIVED.includes(status)) document.getElementById("eta").textContent = "Arrived";

@@ -140,6 +140,7 @@ embedded() {
   check "embedded: first start" embedded_start "first start" embedded 600 KILAT_CACHE_DIR="$cache" &&
     check "embedded: lifecycle" drive lifecycle "$state" &&
     check "embedded: cancellation" drive cancel &&
+    check "embedded: scheduled beyond the authorisation window" drive scheduled &&
     check "embedded: dispute, partly refunded" drive dispute
   stop_block
   [[ -f $state ]] || return 0
@@ -190,6 +191,7 @@ distributed() {
     log "distributed: ready in $(seconds "$elapsed_ms")"
     check "distributed: lifecycle" drive lifecycle "$WORK/distributed-booking.json" &&
       check "distributed: cancellation" drive cancel &&
+      check "distributed: scheduled beyond the authorisation window" drive scheduled &&
       check "distributed: dispute, partly refunded" drive dispute
   else
     show_log "$logfile"

@@ -12,6 +12,28 @@ export interface AuthorizeRequest {
   paymentMethod: string;
   /** Absent or 1, more when the owner pays again after a failure (told back in Stripe's webhooks). */
   attempt?: number;
+  /**
+   * Placed by Kilat with the owner away (a scheduled booking's hold, a renewal), on the card
+   * saved for the customer: a card that needs the owner present is declined.
+   */
+  offSession?: { customerRef: string | null };
+}
+
+/** A card saved for a later off-session hold (a Stripe SetupIntent). */
+export interface SaveCardRequest {
+  paymentId: string;
+  bookingId: string;
+  ownerId: string;
+  paymentMethod: string;
+}
+
+export interface SavedCard {
+  /** The SetupIntent (or simulated equivalent). */
+  setupRef: string;
+  /** The customer the card is saved for (null: the provider needs none). */
+  customerRef: string | null;
+  /** The saved card, as later holds name it. */
+  paymentMethod: string;
 }
 
 export type AuthorizeResult =
@@ -31,9 +53,20 @@ export interface CaptureRequest {
   destination?: string;
 }
 
+/** A card dispute's evidence: what the handovers show, and the drop-off photo. */
+export interface DisputeEvidenceRequest {
+  disputeId: string;
+  text: string;
+  /** The day the service was given (the drop-off), YYYY-MM-DD. */
+  serviceDate: string | null;
+  photo: { contentType: string; data: Buffer; name: string } | null;
+}
+
 export interface PaymentProvider {
   readonly kind: "stripe" | "simulated";
   authorize(request: AuthorizeRequest, idempotencyKey: string): Promise<AuthorizeResult>;
+  /** Saves the card for off-session holds later; throws PaymentRejected when it cannot be. */
+  saveCard(request: SaveCardRequest, idempotencyKey: string): Promise<SavedCard>;
   /**
    * Captures `amountCents` of the hold: all of it, or less (a dispute's partial refund), the rest
    * released to the owner. Throws when the provider refuses (the saga retries, then fails).
@@ -41,6 +74,14 @@ export interface PaymentProvider {
   capture(request: CaptureRequest, idempotencyKey: string): Promise<{ capturedCents: number }>;
   /** Releases a hold that was never captured. */
   cancel(providerRef: string, idempotencyKey: string): Promise<void>;
+  /**
+   * Gives a card dispute its evidence: the text, and the photo as a file the provider keeps;
+   * answers that file's id (null where the provider keeps none).
+   */
+  disputeEvidence(
+    request: DisputeEvidenceRequest,
+    idempotencyKey: string,
+  ): Promise<{ fileId: string | null }>;
   /** Returns captured money. */
   refund(
     providerRef: string,
@@ -64,6 +105,6 @@ export class PaymentRejected extends Error {
  */
 export const stepKey = (
   paymentId: string,
-  step: "authorize" | "capture" | "transfer" | "cancel" | "refund",
+  step: "authorize" | "capture" | "transfer" | "cancel" | "refund" | "save" | "renew" | "unrenew",
   attempt = 1,
 ) => (attempt > 1 ? `${paymentId}:${step}:${attempt}` : `${paymentId}:${step}`);

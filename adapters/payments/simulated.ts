@@ -8,6 +8,8 @@ import {
   type AuthorizeResult,
   type CaptureRequest,
   type PaymentProvider,
+  type SaveCardRequest,
+  type SavedCard,
 } from "./port";
 
 export type SimulatedIntent = Omit<SimulatedIntentDoc, "_id"> & { id: string };
@@ -106,6 +108,8 @@ export const DECLINED_CARDS: Record<string, string> = {
   pm_card_chargeDeclined: "card_declined",
   pm_card_visa_chargeDeclinedInsufficientFunds: "insufficient_funds",
   pm_card_chargeDeclinedExpiredCard: "expired_card",
+  /** Saved fine, declined when charged (Stripe's 4000 0000 0000 0341). */
+  pm_card_chargeCustomerFail: "card_declined",
 };
 
 /** A hold's id follows from its authorisation's idempotency key: asking again finds it. */
@@ -137,6 +141,18 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     return { status: "held", providerRef: id };
   }
 
+  /**
+   * Saves any card, as Stripe's test cards save: a declined card is declined when it is held
+   * (off-session too), not when it is saved.
+   */
+  async saveCard(request: SaveCardRequest, key: string): Promise<SavedCard> {
+    return {
+      setupRef: `sim_seti_${createHash("sha256").update(key).digest("base64url").slice(0, 24)}`,
+      customerRef: `sim_cus_${createHash("sha256").update(request.ownerId).digest("base64url").slice(0, 16)}`,
+      paymentMethod: request.paymentMethod,
+    };
+  }
+
   async capture(request: CaptureRequest, key: string): Promise<{ capturedCents: number }> {
     // As Stripe's amount_to_capture: up to the hold, the rest of it released; never nothing.
     if (!Number.isInteger(request.amountCents) || request.amountCents < 1) {
@@ -153,6 +169,11 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     if (intent.status !== "requires_capture")
       throw new PaymentRejected(`cannot capture a ${intent.status} payment`);
     throw new PaymentRejected("amount_too_large");
+  }
+
+  /** No card network here: the evidence is recorded on the payment only, with no file kept. */
+  async disputeEvidence(): Promise<{ fileId: string | null }> {
+    return { fileId: null };
   }
 
   async cancel(providerRef: string, key: string): Promise<void> {

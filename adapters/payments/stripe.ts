@@ -4,7 +4,10 @@ import {
   type AuthorizeRequest,
   type AuthorizeResult,
   type CaptureRequest,
+  type DisputeEvidenceRequest,
   type PaymentProvider,
+  type SaveCardRequest,
+  type SavedCard,
 } from "./port";
 
 /** Runs a Stripe call; the errors retrying cannot fix become a PaymentRejected. */
@@ -42,6 +45,15 @@ export class StripePaymentProvider implements PaymentProvider {
           confirm: true,
           payment_method: request.paymentMethod,
           automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+          // Off-session: on the customer's saved card, declined when it needs the owner present.
+          ...(request.offSession
+            ? {
+                off_session: true,
+                ...(request.offSession.customerRef
+                  ? { customer: request.offSession.customerRef }
+                  : {}),
+              }
+            : {}),
           metadata: {
             payment_id: request.paymentId,
             booking_id: request.bookingId,
@@ -74,6 +86,41 @@ export class StripePaymentProvider implements PaymentProvider {
     }
   }
 
+  /**
+   * A customer for the owner, then a SetupIntent confirmed with the card for off-session use:
+   * the card is attached to the customer, for the PaymentIntent placed before the pickup.
+   */
+  async saveCard(request: SaveCardRequest, idempotencyKey: string): Promise<SavedCard> {
+    const metadata = {
+      payment_id: request.paymentId,
+      booking_id: request.bookingId,
+      owner_id: request.ownerId,
+    };
+    const customer = await refusing(() =>
+      this.stripe.customers.create({ metadata }, { idempotencyKey: `${idempotencyKey}:customer` }),
+    );
+    const setup = await refusing(() =>
+      this.stripe.setupIntents.create(
+        {
+          customer: customer.id,
+          payment_method: request.paymentMethod,
+          usage: "off_session",
+          confirm: true,
+          automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+          metadata,
+        },
+        { idempotencyKey },
+      ),
+    );
+    const saved =
+      typeof setup.payment_method === "string" ? setup.payment_method : setup.payment_method?.id;
+    return {
+      setupRef: setup.id,
+      customerRef: customer.id,
+      paymentMethod: saved ?? request.paymentMethod,
+    };
+  }
+
   async capture(
     request: CaptureRequest,
     idempotencyKey: string,
@@ -103,6 +150,45 @@ export class StripePaymentProvider implements PaymentProvider {
       );
     }
     return { capturedCents: request.amountCents };
+  }
+
+  /**
+   * The drop-off photo becomes a Stripe file (purpose dispute_evidence), named as the service's
+   * documentation beside the text. Staged (`submit: false`), not sent to the bank: a response is
+   * final once submitted, and operators may add what Kilat does not know (messages with the
+   * owner, a refund already given) before they submit it from the dashboard by its due date.
+   */
+  async disputeEvidence(
+    request: DisputeEvidenceRequest,
+    idempotencyKey: string,
+  ): Promise<{ fileId: string | null }> {
+    const { photo } = request;
+    const file = photo
+      ? await refusing(() =>
+          this.stripe.files.create(
+            {
+              purpose: "dispute_evidence",
+              file: { data: photo.data, name: photo.name, type: photo.contentType },
+            },
+            { idempotencyKey: `${idempotencyKey}:file` },
+          ),
+        )
+      : null;
+    await refusing(() =>
+      this.stripe.disputes.update(
+        request.disputeId,
+        {
+          evidence: {
+            uncategorized_text: request.text,
+            ...(file ? { service_documentation: file.id } : {}),
+            ...(request.serviceDate ? { service_date: request.serviceDate } : {}),
+          },
+          submit: false,
+        },
+        { idempotencyKey },
+      ),
+    );
+    return { fileId: file?.id ?? null };
   }
 
   async cancel(providerRef: string, idempotencyKey: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, extname, join } from "node:path";
+import { DISPUTE_PHOTOS_MAX } from "../../contracts";
 import type { Config } from "../../lib/config";
 import { HTTP_STATUS } from "../../lib/http-status";
 import { PROJECT_ROOT } from "../../lib/paths";
@@ -99,6 +100,9 @@ export function pagesConfig(config: Config, res: ServerResponse): void {
       tile_url: config.mapTileUrl ?? null,
       // Absent without tiles: there is nothing to credit then.
       tile_attribution: config.mapTileUrl ? config.mapTileAttribution : undefined,
+      // The trip page's "Report a problem": what the API takes.
+      dispute_reasons: config.disputeReasons,
+      dispute_photos_max: DISPUTE_PHOTOS_MAX,
     }),
     config,
   );

@@ -15,6 +15,7 @@ import {
   type BookingPet,
 } from "../../domain/pets";
 import { estimatePrice, pricingPolicy } from "../../domain/pricing";
+import { pickupProblem } from "../../domain/schedule";
 import { tripProblems } from "../../domain/service-area";
 import { actionsOf, callerOf, clientError, notFound, orThrow } from "../../lib/action";
 import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
@@ -45,6 +46,10 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
       message,
     })),
   );
+  const pickupAt = params.pickup_at ? new Date(params.pickup_at) : null;
+  const at = new Date();
+  const late = pickupAt && pickupProblem(pickupAt, at, runtimeOf(this.broker).config.schedule);
+  if (late) refuse([{ path: ["pickup_at"], message: late }]);
   const key = ctx.meta.idempotencyKey;
   const id = key ? keyedId(owner, key) : randomUUID();
   if (key) {
@@ -52,9 +57,8 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
     if (earlier) return repeated(earlier, params, owner);
   }
   const { pricing, paymentTimeoutMs, handover } = runtimeOf(this.broker).config;
-  const at = new Date();
-  // The pickup is when the booking is made: its pets must be fit to travel then.
-  const { request, priced } = await requestOf(this, owner, params, at);
+  // Its pets must be fit to travel at the pickup: when it is asked for, else now.
+  const { request, priced } = await requestOf(this, owner, params, pickupAt ?? at);
   const price = estimatePrice(params.pickup, params.dropoff, priced, pricingPolicy(pricing));
   // A fresh id: nothing to load first. A booking-number collision (1 in ~1e9 per day) is a lost
   // race: the next try, a new number.
@@ -94,19 +98,20 @@ async function requestOf(
   pickupAt: Date,
 ): Promise<{ request: BookingRequest; priced: PetType | BookingPet[] }> {
   const { pickup, dropoff, notes } = params;
+  const pickup_at = params.pickup_at ? new Date(params.pickup_at) : null;
   const { acRequiredSpecies } = runtimeOf(service.broker).config.pets;
   if (!("pet_ids" in params)) {
     const { pet_type, pet_name } = params;
     const needs = needsOf([{ species: pet_type, crate_size: null }], acRequiredSpecies);
     return {
-      request: { pet_type, pet_name, pickup, dropoff, notes, pets: [], needs },
+      request: { pet_type, pet_name, pickup, dropoff, notes, pets: [], needs, pickup_at },
       priced: pet_type,
     };
   }
   const pets = (await ownPets(service, owner, params.pet_ids, pickupAt)).map(bookingPetOf);
   const needs = needsOf(pets, acRequiredSpecies);
   return {
-    request: { ...bookingNameOf(pets), pickup, dropoff, notes, pets, needs },
+    request: { ...bookingNameOf(pets), pickup, dropoff, notes, pets, needs, pickup_at },
     priced: pets,
   };
 }
@@ -173,6 +178,8 @@ function repeated(booking: BookingDoc, params: CreateBookingRequest, owner: User
   const same =
     samePets &&
     (booking.notes ?? null) === (params.notes ?? null) &&
+    (booking.pickup_at?.getTime() ?? null) ===
+      (params.pickup_at ? Date.parse(params.pickup_at) : null) &&
     samePlace(booking.pickup, params.pickup) &&
     samePlace(booking.dropoff, params.dropoff);
   if (!same) {

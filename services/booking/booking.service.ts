@@ -30,10 +30,12 @@ import * as actions from "./actions";
 import * as pets from "./pets";
 import * as photos from "./photos";
 import * as ratings from "./ratings";
-import { handoverCommand, handoverLocks, unlockHandover } from "./handover";
+import { handoverCommand, handoverEvidence, handoverLocks, unlockHandover } from "./handover";
 import * as share from "./share";
 import * as disputes from "./disputes";
-import { autoConfirmDue, cancelUnaccepted, expireUnpaid } from "./deadlines";
+import * as noShow from "./no-show";
+import { releaseRunner } from "./release-runner";
+import { autoConfirmDue, cancelOverdue, expireUnpaid } from "./deadlines";
 import { bookingsOf, models, toEntity, type BookingThis } from "./models";
 import { paymentEvents } from "./saga";
 
@@ -89,7 +91,7 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
       acceptExpiry: {
         everyMs: ({ acceptTimeoutMs }) =>
           quarterOf(acceptTimeoutMs, BOOKING_TUNING.paymentExpirySweepMs),
-        run: cancelUnaccepted,
+        run: cancelOverdue,
       },
       ratingReveal: { everyMs: ratings.revealEveryMs, run: ratings.revealDue },
     }),
@@ -126,6 +128,8 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     /** An admin lets a handover locked by wrong PINs be tried again; the locked ones, listed. */
     unlockHandover,
     handoverLocks,
+    /** Internal: the handover proof, as a card dispute's evidence. */
+    handoverEvidence,
     /** Read-only links to a trip for someone without an account. */
     shareCreate: share.create,
     shareList: share.list,
@@ -140,6 +144,8 @@ const BookingService: ServiceSchema<ServiceSettingSchema, object, object, Bookin
     dispute: disputes.dispute,
     resolve: disputes.resolve,
     disputes: disputes.disputes,
+    /** No-shows: the runner's arrival, nobody there, the pet handed back (domain/no-show.ts). */
+    ...noShow.NO_SHOW_HANDLERS,
   },
 
   methods: {
@@ -282,17 +288,4 @@ async function claimRunner(
     await service.models.runnerLocks.deleteOne({ _id: runnerId, token: slot });
     throw error;
   }
-}
-
-/**
- * Gives back the claim of an accept that did not happen. Best effort: a runner left claimed
- * (its service unreachable now) is freed by its next accept, which takes over a claim the
- * booking's slot no longer holds.
- */
-async function releaseRunner(service: BookingThis, runnerId: string, bookingId: string) {
-  await service.broker
-    .call("runner.release", { runner_id: runnerId, booking_id: bookingId })
-    .catch((error: unknown) =>
-      service.logger.warn(`could not release runner ${runnerId} from ${bookingId}`, error),
-    );
 }

@@ -1,5 +1,6 @@
 import { SYSTEM } from "../../domain/access";
 import type { MoveName } from "../../domain/booking";
+import { CARD_NOT_CHARGED } from "../../domain/schedule";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingThis } from "./models";
 
@@ -18,7 +19,7 @@ interface Place {
   id: string;
 }
 
-type DueField = "auto_confirm_at" | "payment_due_at" | "accept_due_at";
+type DueField = "auto_confirm_at" | "payment_due_at" | "accept_due_at" | "pay_by";
 
 /**
  * Where the last sweep of each kind stopped, per service instance. A sweep that read a full page
@@ -113,4 +114,23 @@ export function cancelUnaccepted(this: BookingThis): Promise<number> {
     "cancel",
     NO_RUNNER_ACCEPTED,
   );
+}
+
+/**
+ * Cancels scheduled bookings whose off-session hold failed and that their owner did not pay for
+ * by the deadline given (`pay_by`): nothing is held, and the owner reads why.
+ */
+export function cancelUncharged(this: BookingThis): Promise<number> {
+  return moveDue(
+    this,
+    "pay_by",
+    { status: "requested", payment_status: "failed", pay_by: { $lte: new Date() } },
+    "cancel",
+    CARD_NOT_CHARGED,
+  );
+}
+
+/** Held bookings no runner took, and scheduled ones not paid for, cancelled: one sweep. */
+export async function cancelOverdue(this: BookingThis): Promise<number> {
+  return (await cancelUnaccepted.call(this)) + (await cancelUncharged.call(this));
 }

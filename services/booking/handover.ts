@@ -1,13 +1,13 @@
-import { HANDOVER_ACTIONS } from "../../contracts";
+import { HANDOVER_ACTIONS, type HandoverEvidence } from "../../contracts";
 import { decide, isLocked, pinMatches, type Booking, type BookingMove } from "../../domain/booking";
 import type { LatLng } from "../../domain/geo";
 import { actionsOf, callerOf, clientError, orThrow } from "../../lib/action";
 import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
-import { photoStoreOf } from "../../lib/photos";
+import { photoBytes, photoStoreOf } from "../../lib/photos";
 import { runtimeOf } from "../../lib/runtime";
 import { fieldError } from "../../lib/zod-validator";
 import type { BookingDoc } from "../../models/booking.model";
-import { bookingsOf, toEntity, type BookingThis } from "./models";
+import { bookingsOf, proofEntity, toEntity, type BookingThis } from "./models";
 
 const action = actionsOf<BookingThis>();
 
@@ -151,3 +151,23 @@ export const handoverLocks = action(HANDOVER_ACTIONS.handoverLocks, async functi
     next_cursor: page.next_cursor,
   };
 });
+
+/**
+ * For the payment service, answering a card dispute with the handover proof: the proof at both
+ * ends and the drop-off photo's bytes; null for a booking there is not.
+ */
+export const handoverEvidence = action(
+  HANDOVER_ACTIONS.handoverEvidence,
+  async function (ctx): Promise<HandoverEvidence | null> {
+    const booking = await bookingsOf(this).load(ctx.params.booking_id);
+    if (!booking) return null;
+    const photoId = booking.dropoff_proof?.photo_id;
+    const photo = photoId ? await photoStoreOf(this).get(photoId) : null;
+    return {
+      booking_number: booking.booking_number,
+      pickup_proof: proofEntity(booking.pickup_proof),
+      dropoff_proof: proofEntity(booking.dropoff_proof),
+      dropoff_photo: photo ? photoBytes(photo) : null,
+    };
+  },
+);

@@ -31,7 +31,7 @@ export const bookingsOf = (service: BookingThis): AggregateStore<BookingDoc> =>
   service.aggregate(service.models.bookings, "booking");
 
 /** A handover's proof as the API shows it. */
-const proofEntity = (proof: HandoverProof | null | undefined): HandoverProofEntity | null =>
+export const proofEntity = (proof: HandoverProof | null | undefined): HandoverProofEntity | null =>
   proof
     ? {
         photo_id: proof.photo_id,
@@ -53,6 +53,29 @@ const disputeEntity = (dispute: Dispute): DisputeEntity => ({
   resolved_by: dispute.resolved_by ?? null,
   resolved_at: dispute.resolved_at?.toISOString() ?? null,
 });
+
+/** A no-show's steps as the API shows them: each only once it happened. */
+function noShowFields(doc: Booking): Partial<BookingEntity> {
+  const { arrived_at_pickup, arrived_at_dropoff, no_show } = doc;
+  const returned = proofEntity(doc.return_proof);
+  return {
+    ...(arrived_at_pickup ? { arrived_at_pickup: arrived_at_pickup.toISOString() } : {}),
+    ...(arrived_at_dropoff ? { arrived_at_dropoff: arrived_at_dropoff.toISOString() } : {}),
+    ...(no_show
+      ? {
+          no_show: {
+            where: no_show.where,
+            outcome: no_show.outcome,
+            declared_at: no_show.declared_at.toISOString(),
+            reason: no_show.reason ?? null,
+            photo_id: no_show.photo_id ?? null,
+            fee_cents: no_show.fee_cents,
+          },
+        }
+      : {}),
+    ...(returned ? { return_proof: returned } : {}),
+  };
+}
 
 /**
  * A booking as the API returns it to `viewer`: the recipient's PIN only to its owner and admins
@@ -82,11 +105,14 @@ export function toEntity(doc: Booking, viewer?: Actor): BookingEntity {
     auto_confirm_at: doc.auto_confirm_at?.toISOString() ?? null,
     payment_due_at: doc.payment_due_at?.toISOString() ?? null,
     accept_due_at: doc.accept_due_at?.toISOString() ?? null,
+    pickup_at: doc.pickup_at?.toISOString() ?? null,
+    pay_by: doc.pay_by?.toISOString() ?? null,
     ...(seesPin && doc.handover_pin ? { handover_pin: doc.handover_pin } : {}),
     handover_locked: Boolean(doc.handover_locked_at),
     pickup_proof: proofEntity(doc.pickup_proof),
     dropoff_proof: proofEntity(doc.dropoff_proof),
     ...(doc.dispute ? { dispute: disputeEntity(doc.dispute) } : {}),
+    ...noShowFields(doc),
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
   };

@@ -12,7 +12,8 @@ const action = actionsOf<BookingThis>();
  * once the pet is delivered, before the owner confirms (the dispute names it).
  */
 export const PHOTO_STAGE_STATUSES: Record<PhotoStage, readonly BookingStatus[]> = {
-  pickup: ["accepted"],
+  // The pet handed back at the pickup after a no-show at the drop-off is photographed there too.
+  pickup: ["accepted", "returning"],
   dropoff: ["picked_up", "in_transit"],
   dispute: ["delivered"],
 };

@@ -17,7 +17,9 @@ function recordPayment(
   service: BookingThis,
   bookingId: string,
   payment_status: Extract<BookingCommand, { type: "record_payment" }>["payment_status"],
+  payBy?: string,
 ) {
+  const { acceptTimeoutMs, schedule } = runtimeOf(service.broker).config;
   return bookingsOf(service).execute(
     bookingId,
     decide,
@@ -25,7 +27,9 @@ function recordPayment(
       type: "record_payment" as const,
       payment_status,
       at: new Date(),
-      acceptTimeoutMs: runtimeOf(service.broker).config.acceptTimeoutMs,
+      acceptTimeoutMs,
+      acceptGraceMs: schedule.acceptGraceMs,
+      ...(payBy ? { pay_by: new Date(payBy) } : {}),
     }),
     { retries: RETRIES },
   );
@@ -44,7 +48,11 @@ export const paymentEvents: EventHandlers<BookingThis> = {
     if (reason) await this.broker.call("payment.release", { booking_id, reason });
   },
   async "payment.failed"(event) {
-    await recordPayment(this, event.data.booking_id, "failed");
+    await recordPayment(this, event.data.booking_id, "failed", event.data.pay_by);
+  },
+  /** A scheduled booking's card is saved: Kilat holds it before the pickup, not the owner now. */
+  async "payment.card_saved"(event) {
+    await recordPayment(this, event.data.booking_id, "card_saved");
   },
   /**
    * Refunded: a dispute resolved with a full refund ends the booking `refunded`; otherwise (a
@@ -74,5 +82,7 @@ export const paymentEvents: EventHandlers<BookingThis> = {
     if (!completed.ok && completed.rejection.kind !== "conflict") {
       throw new Error(`completing ${booking_id}: ${completed.rejection.message}`);
     }
+    // Captured for a booking that ends otherwise (a no-show's fee, a returned pet): kept on it.
+    if (!completed.ok) await recordPayment(this, booking_id, "released");
   },
 };

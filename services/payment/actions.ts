@@ -1,12 +1,16 @@
 import { PAYMENT_ACTIONS, type BookingEntity } from "../../contracts";
 import { mayPay } from "../../domain/access";
 import { mayPayAgain, payable, paymentOutcome } from "../../domain/payment";
+import { paymentMode } from "../../domain/schedule";
+import { runtimeOf } from "../../lib/runtime";
 import { actionsOf, callerOf, notFound, rejected } from "../../lib/action";
 import { ignoreDuplicateKey } from "../../lib/mongo";
 import { open, paymentIdOf, paymentOf, record } from "./commands";
 import { toEntity } from "./entities";
 import { authorize, settleEnded } from "./escrow";
 import type { PaymentThis } from "./models";
+import { saveCard } from "./schedule";
+import { answerCardDispute } from "./dispute-evidence";
 import { UNKNOWN_PAYMENT, UNUSABLE, applyStripeEvent } from "./stripe-events";
 
 const action = actionsOf<PaymentThis>();
@@ -49,7 +53,15 @@ export const create = action(PAYMENT_ACTIONS.create, async function (ctx) {
   // the idempotency key makes a second try return the first answer. One that already settled is
   // returned as it is: paying twice changes nothing.
   const fresh = payment.status === "created";
-  if (fresh) payment = await authorize(this, payment);
+  // Beyond the authorisation window the card is saved, and held off-session before the pickup.
+  const pickupAt = booking.pickup_at ? new Date(booking.pickup_at) : null;
+  const mode = paymentMode(pickupAt, new Date(), runtimeOf(this.broker).config.schedule);
+  if (fresh) {
+    payment =
+      mode === "save_card" && pickupAt
+        ? await saveCard(this, payment, pickupAt)
+        : await authorize(this, payment);
+  }
   const outcome = paymentOutcome(payment, fresh);
   if (outcome !== "unchanged") ctx.meta.$outcome = outcome;
   ctx.meta.$location = `/api/bookings/${booking.booking_id}/payment`;
@@ -79,7 +91,10 @@ export const stripeEvent = action(PAYMENT_ACTIONS.stripeEvent, async function (c
   const { id, type, object } = ctx.params;
   if (await this.models.stripeEvents.exists({ _id: id }))
     return { received: true, duplicate: true };
-  const { label: outcome, problem } = await applyStripeEvent(this, type, object);
+  const { label: outcome, problem, payment } = await applyStripeEvent(this, type, object);
+  // Before the event is marked handled: an outage giving it makes Stripe send the event again.
+  const evidence =
+    type === "charge.dispute.created" && payment ? await answerCardDispute(this, payment) : null;
   // An event for a payment we do not (yet) know is not marked handled: Stripe's retry may land later.
   if (outcome === UNKNOWN_PAYMENT) return { received: true, outcome };
   // An unusable one is kept with its problem for ops to see, and acknowledged: Stripe would
@@ -88,5 +103,10 @@ export const stripeEvent = action(PAYMENT_ACTIONS.stripeEvent, async function (c
   await this.models.stripeEvents
     .create({ _id: id, type, handled_at: new Date(), outcome, ...(problem ? { problem } : {}) })
     .catch(ignoreDuplicateKey);
-  return { received: true, outcome, ...(problem ? { problem } : {}) };
+  return {
+    received: true,
+    outcome,
+    ...(problem ? { problem } : {}),
+    ...(evidence ? { evidence } : {}),
+  };
 });

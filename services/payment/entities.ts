@@ -15,6 +15,9 @@ export const toEntity = (doc: Payment): PaymentEntity => ({
   failure_reason: doc.failure_reason,
   provider: doc.provider,
   provider_ref: doc.provider_ref,
+  hold_at: doc.hold_at?.toISOString() ?? null,
+  pay_by: doc.pay_by?.toISOString() ?? null,
+  hold_expires_at: doc.hold_expires_at?.toISOString() ?? null,
   ...(doc.stripe_dispute
     ? {
         stripe_dispute: {

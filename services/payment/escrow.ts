@@ -1,5 +1,6 @@
 import { splitHold } from "../../domain/fees";
 import { attemptOf } from "../../domain/payment";
+import { holdExpiresAt, payBy } from "../../domain/schedule";
 import { DEFAULT_RETRY } from "../../adapters/event-bus";
 import { PaymentRejected, stepKey } from "../../adapters/payments/port";
 import { runtimeOf } from "../../lib/runtime";
@@ -14,8 +15,16 @@ import type { PaymentThis } from "./models";
  * retried after a crash repeats the call harmlessly and publishes once.
  */
 
-/** Authorises the card for the booking's price: held, pending (3-D Secure), or declined. */
-export async function authorize(service: PaymentThis, payment: PaymentDoc): Promise<PaymentDoc> {
+/**
+ * Authorises the card for the booking's price: held, pending (3-D Secure), or declined. Off
+ * session (a scheduled booking's saved card, held before its pickup), a decline leaves the owner
+ * until `pay_by` to pay.
+ */
+export async function authorize(
+  service: PaymentThis,
+  payment: PaymentDoc,
+  offSession = false,
+): Promise<PaymentDoc> {
   const authorization = await service.provider.authorize(
     {
       paymentId: payment._id,
@@ -24,10 +33,18 @@ export async function authorize(service: PaymentThis, payment: PaymentDoc): Prom
       currency: payment.currency,
       paymentMethod: payment.payment_method,
       attempt: attemptOf(payment),
+      ...(offSession ? { offSession: { customerRef: payment.customer_ref ?? null } } : {}),
     },
     stepKey(payment._id, "authorize", attemptOf(payment)),
   );
-  const recorded = await record(service, payment, { type: "authorized", authorization });
+  const { schedule } = runtimeOf(service.broker).config;
+  const at = new Date();
+  const recorded = await record(service, payment, {
+    type: "authorized",
+    authorization,
+    hold_expires_at: holdExpiresAt(at, schedule),
+    ...(offSession && payment.pickup_at ? { pay_by: payBy(at, payment.pickup_at, schedule) } : {}),
+  });
   if (recorded.ok) return recorded.state;
   // The booking was cancelled while the card was being authorised: no money stays held for it.
   const now = (await paymentOf(service, payment.booking_id)) ?? payment;
@@ -180,7 +197,56 @@ export const bookingEvents: EventHandlers<PaymentThis> = {
   async "booking.expired"(event) {
     await settleEnded(this, event.data.booking_id, "booking expired unpaid");
   },
+
+  /**
+   * Nobody came to the pickup: its fee is captured for the runner and the rest of the hold
+   * refunded. At the drop-off nothing moves yet: the pet goes back (booking.returned settles),
+   * or an admin resolves it as a dispute (booking.dispute_resolved settles).
+   */
+  async "booking.no_show"(event, meta) {
+    const { booking_id, runner_id, where, fee_cents } = event.data;
+    if (where !== "pickup") return;
+    const of = { bookingId: booking_id, runnerId: runner_id, reason: "no-show at pickup" };
+    await charge(this, { ...of, chargeCents: fee_cents }, meta.attempt);
+  },
+
+  /** The pet was handed back at the pickup: the booking's charge captured, any rest refunded. */
+  async "booking.returned"(event, meta) {
+    const { booking_id, runner_id, charge_cents } = event.data;
+    const reason = "pet returned after a no-show at the drop-off";
+    const of = { bookingId: booking_id, runnerId: runner_id, reason };
+    await charge(this, { ...of, chargeCents: charge_cents }, meta.attempt);
+  },
 };
+
+/**
+ * Captures `chargeCents` of the hold for the runner (the fee on it as on any capture) and leaves
+ * the rest uncaptured, which returns it to the owner; nothing to charge releases the whole hold.
+ * Repeated, it finds the payment captured (or released) and does nothing.
+ */
+async function charge(
+  service: PaymentThis,
+  of: { bookingId: string; runnerId: string; chargeCents: number; reason: string },
+  attempt: number,
+): Promise<void> {
+  if (of.chargeCents <= 0) {
+    await settleEnded(service, of.bookingId, of.reason);
+    return;
+  }
+  const payment = await paymentOf(service, of.bookingId);
+  if (!payment) return;
+  const refundCents = Math.max(0, payment.amount_cents - of.chargeCents);
+  await captureHold(
+    service,
+    {
+      bookingId: of.bookingId,
+      runnerId: of.runnerId,
+      refundCents,
+      ...(refundCents > 0 ? { reason: of.reason } : {}),
+    },
+    attempt,
+  );
+}
 
 /**
  * The booking ended (cancelled, or expired unpaid): the hold is released, a capture refunded,
@@ -195,8 +261,9 @@ export async function settleEnded(
   const payment = await paymentOf(service, bookingId);
   if (!payment) return;
   try {
-    if (payment.status === "created") {
-      // Ended while the card is being authorised: `authorize` releases what it gets.
+    if (payment.status === "created" || payment.status === "card_saved") {
+      // Ended while the card is being authorised (`authorize` releases what it gets), or while
+      // it is only saved: nothing is held.
       await record(service, payment, { type: "cancel_unauthorized" });
     } else if (
       (payment.status === "held" || payment.status === "pending") &&

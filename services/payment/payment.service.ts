@@ -7,6 +7,11 @@ import { DomainMixins } from "../../mixins/domain-events.mixin";
 import * as actions from "./actions";
 import { models, type PaymentThis } from "./models";
 import { bookingEvents } from "./escrow";
+import { Periodic } from "../../mixins/periodic.mixin";
+import { holdSavedCards, renewHolds } from "./schedule";
+
+/** How often the scheduled holds and the renewals are looked for. */
+const SCHEDULE_SWEEP_MS = 60_000;
 
 /**
  * The escrow saga: the owner's card authorised when the booking is paid for, captured when the
@@ -16,6 +21,11 @@ import { bookingEvents } from "./escrow";
 const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, PaymentThis> = {
   name: "payment",
   mixins: [
+    Periodic<PaymentThis>({
+      // A minute late at most: a hold is placed a day before the pickup, renewed a day ahead.
+      scheduledHolds: { everyMs: () => SCHEDULE_SWEEP_MS, run: holdSavedCards },
+      holdRenewals: { everyMs: () => SCHEDULE_SWEEP_MS, run: renewHolds },
+    }),
     ...DomainMixins<PaymentThis, typeof models>({
       db: "payment",
       models,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { attemptOf, type PaymentStep } from "../../domain/payment";
 import type { PaymentDoc } from "../../models/payment.model";
-import { record } from "./commands";
+import { paymentOf, record } from "./commands";
 import type { PaymentThis } from "./models";
 
 export const UNKNOWN_PAYMENT = "unknown payment";
@@ -11,6 +11,8 @@ export const UNUSABLE = "unusable";
 export interface StripeEventOutcome {
   label: string;
   problem?: string;
+  /** The payment the event was about, as it is after it. */
+  payment?: PaymentDoc;
 }
 
 type Meaning = { step: PaymentStep; label: string } | StripeEventOutcome;
@@ -174,9 +176,13 @@ export async function applyStripeEvent(
     attempt !== undefined
       ? attempt !== attemptOf(payment)
       : attemptOf(payment) > 1 && payment.provider_ref !== reading.intent;
-  if (replaced) return { label: "no change" };
+  // News of a hold a renewal replaced (its release, its lapse) is not news of the payment.
+  const renewedAway = (payment.renewals ?? 0) > 0 && payment.provider_ref !== reading.intent;
+  if (replaced || renewedAway) return { label: "no change" };
   const meaning = reading.meaning(payment);
-  if (!("step" in meaning)) return meaning;
+  if (!("step" in meaning)) return { ...meaning, payment };
   const recorded = await record(service, payment, meaning.step);
-  return { label: recorded.ok ? meaning.label : "no change" };
+  return recorded.ok
+    ? { label: meaning.label, payment: recorded.state }
+    : { label: "no change", payment: (await paymentOf(service, payment.booking_id)) ?? payment };
 }

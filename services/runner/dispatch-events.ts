@@ -1,4 +1,6 @@
 import { needsOfRequest, type DispatchStep } from "../../domain/dispatch";
+import { dispatchStartsAt } from "../../domain/schedule";
+import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import { commandDispatch, commandRunner, releaseOffer } from "./commands";
 import type { RunnerThis } from "./models";
@@ -16,8 +18,11 @@ async function noteReady(service: RunnerThis, bookingId: string, step: DispatchS
 /** The booking and payment services' events (groups service-runner-bookings, -payments). */
 export const bookingEvents: EventHandlers<RunnerThis> = {
   async "booking.requested"(event) {
-    const { booking_id, booking_number, owner_id, pickup_lat, pickup_lng } = event.data;
+    const { booking_id, booking_number, owner_id, pickup_lat, pickup_lng, pickup_at } = event.data;
     const needs = needsOfRequest(event.data);
+    // A booking made ahead is offered only from DISPATCH_LEAD_MINUTES before its pickup.
+    const { schedule } = runtimeOf(this.broker).config;
+    const startsAt = dispatchStartsAt(pickup_at ? new Date(pickup_at) : null, schedule);
     // The booking's first event, so its dispatch is created, not read first: when the escrow's
     // event came first (or this is a repeat), the insert finds it there and it is read then.
     await noteReady(
@@ -29,6 +34,7 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
         booking_number,
         owner_id,
         ...(needs ? { needs } : {}),
+        ...(startsAt ? { starts_at: startsAt } : {}),
       },
       null,
     );
@@ -66,11 +72,33 @@ export const bookingEvents: EventHandlers<RunnerThis> = {
     await ended(this, event.data.booking_id);
   },
 
+  /**
+   * Nobody came. At the pickup the booking ended: its runner is free. At the drop-off the runner
+   * stays on it while it brings the pet back (returning); held for operations, it is free.
+   */
+  async "booking.no_show"(event) {
+    const { booking_id, runner_id, outcome } = event.data;
+    if (outcome === "cancelled") await ended(this, booking_id);
+    else if (outcome === "ops") await freed(this, booking_id, runner_id);
+  },
+
+  /** The pet is back at the pickup: the runner is free for the next job. */
+  async "booking.returned"(event) {
+    await freed(this, event.data.booking_id, event.data.runner_id);
+  },
+
   /** An owner's rating of its runner, once shown: it counts in the runner's average. */
   async "booking.rated"(event) {
     await countRating(this, event);
   },
 };
+
+/** The runner's hands are free of the booking: dispatch closes it and the runner is free. */
+async function freed(service: RunnerThis, bookingId: string, runnerId: string): Promise<void> {
+  await commandDispatch(service, bookingId, { type: "closed" });
+  await commandRunner(service, runnerId, { type: "free", booking_id: bookingId, at: new Date() });
+  service.trips.delete(runnerId);
+}
 
 /** A booking that will not go ahead: no more offers, and its runner (if one had it) is free. */
 async function ended(service: RunnerThis, bookingId: string): Promise<void> {

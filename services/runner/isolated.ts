@@ -8,7 +8,7 @@ const SKIPPED_METRIC = "kilat.runner.dispatch.skipped.total";
  */
 export async function isolated(
   service: RunnerThis,
-  step: "expired_offer" | "orphaned_offer" | "search" | "stale_runner",
+  step: "expired_offer" | "orphaned_offer" | "search" | "stale_runner" | "scheduled",
   what: string,
   work: () => Promise<unknown>,
 ): Promise<boolean> {

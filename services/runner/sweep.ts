@@ -2,7 +2,7 @@ import { DISPATCH_TUNING } from "../../config/tuning";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
 import { goOffline } from "./availability";
-import { runnersOf } from "./commands";
+import { commandDispatch, runnersOf } from "./commands";
 import type { RunnerSnapshot } from "./free-runners";
 import { isolated } from "./isolated";
 import type { RunnerThis } from "./models";
@@ -18,6 +18,7 @@ import { moveOn } from "./offers";
 export async function sweep(this: RunnerThis) {
   const now = new Date();
   await moveOnExpired(this, now);
+  await startScheduled(this, now);
   await retrySearching(this, now);
   await pruneStale(this, now);
 }
@@ -76,6 +77,28 @@ async function retrySearching(service: RunnerThis, now: Date) {
       );
       // Behind the others, so a booking that keeps failing cannot hold the head of the queue.
       if (!tried) await isolated(service, "search", what, () => requeue(service, doc._id, doc));
+    }
+  });
+}
+
+/**
+ * Held scheduled bookings whose dispatch lead came (DISPATCH_LEAD_MINUTES before the pickup)
+ * start searching: the wait is the dispatch's stored `starts_at`, so a restart forgets none.
+ */
+async function startScheduled(service: RunnerThis, now: Date) {
+  await isolated(service, "scheduled", "the scheduled bookings", async () => {
+    const due = await service.models.dispatches
+      .find({ status: "waiting", escrow_held: true, starts_at: { $lte: now } }, { _id: 1 })
+      .sort({ starts_at: 1 })
+      .limit(DISPATCH_TUNING.searchBatch)
+      .lean<Pick<DispatchDoc, "_id">[]>();
+    for (const { _id: bookingId } of due) {
+      await isolated(service, "scheduled", `booking ${bookingId}`, async () => {
+        const started = await commandDispatch(service, bookingId, { type: "due" });
+        if (started.ok && started.state.status === "searching") {
+          await tryDispatch(service, bookingId, started.state);
+        }
+      });
     }
   });
 }

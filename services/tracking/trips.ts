@@ -82,20 +82,16 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
 
   /** The owner confirmed: the trip is over, `tracking.completed` with its distance. */
   async "booking.delivery_confirmed"(event) {
-    const { booking_id, booking_number, runner_id } = event.data;
-    const trackId = trackIdOf(booking_id);
-    const last = await this.models.waypoints
-      .findOne({ track_id: trackId })
-      .sort({ recorded_at: -1 })
-      .lean<WaypointDoc>();
-    await commandTrack(this, trackId, {
-      type: "complete",
-      runner_id,
-      booking_number,
-      total_distance_km: round3(last?.total_distance_km ?? 0),
-      at: new Date(),
-    });
-    forgetTrackEverywhere(this, booking_id, runner_id);
+    await completeTrip(this, event.data);
+  },
+
+  /**
+   * An admin resolved the owner's dispute: whatever the outcome (the runner paid, part or all of
+   * the money refunded), the trip itself happened, so it completes as on a confirmation. Once: a
+   * completed track takes no second `complete`.
+   */
+  async "booking.dispute_resolved"(event) {
+    await completeTrip(this, event.data);
   },
 
   /** The trip ends with the booking; so does a welfare watch (an open alert clears). */
@@ -104,4 +100,49 @@ export const bookingEvents: EventHandlers<TrackingThis> = {
     await commandTrack(this, trackIdOf(booking_id), { type: "cancel", at: new Date() });
     forgetTrackEverywhere(this, booking_id);
   },
+
+  /**
+   * Nobody came. At the pickup the trip ends with the booking. At the drop-off, with the pet on
+   * its way back (returning), the track takes the return leg's fixes and keeps its welfare
+   * watch; held for operations, it takes no more (the admin's resolution completes it).
+   */
+  async "booking.no_show"(event) {
+    const { booking_id, runner_id, outcome } = event.data;
+    if (outcome === "returning") return;
+    const at = new Date();
+    await commandTrack(
+      this,
+      trackIdOf(booking_id),
+      outcome === "cancelled" ? { type: "cancel", at } : { type: "deliver", at },
+    );
+    forgetTrackEverywhere(this, booking_id, runner_id);
+  },
+
+  /** The pet is back at the pickup: the watch ends, and the trip, both legs, completes. */
+  async "booking.returned"(event) {
+    const at = new Date();
+    await commandTrack(this, trackIdOf(event.data.booking_id), { type: "deliver", at });
+    await completeTrip(this, event.data);
+  },
 };
+
+/** The trip is over: `tracking.completed` with the distance of its last waypoint. */
+async function completeTrip(
+  service: TrackingThis,
+  booking: { booking_id: string; booking_number: string; runner_id: string },
+) {
+  const { booking_id, booking_number, runner_id } = booking;
+  const trackId = trackIdOf(booking_id);
+  const last = await service.models.waypoints
+    .findOne({ track_id: trackId })
+    .sort({ recorded_at: -1 })
+    .lean<WaypointDoc>();
+  await commandTrack(service, trackId, {
+    type: "complete",
+    runner_id,
+    booking_number,
+    total_distance_km: round3(last?.total_distance_km ?? 0),
+    at: new Date(),
+  });
+  forgetTrackEverywhere(service, booking_id, runner_id);
+}

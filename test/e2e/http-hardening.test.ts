@@ -112,13 +112,22 @@ describeWithInfra(["mongo"], "the pages' content security policy", (infra) => {
       );
       expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]|\son\w+=/);
     }
-    expect((await plain.api("GET", "/pages/config.json")).body).toEqual({ tile_url: null });
+    // The trip page's "Report a problem" takes what the API takes.
+    const disputes = {
+      dispute_reasons: ["injured", "wrong_pet", "late", "not_delivered", "other"],
+      dispute_photos_max: 5,
+    };
+    expect((await plain.api("GET", "/pages/config.json")).body).toEqual({
+      tile_url: null,
+      ...disputes,
+    });
     const withTiles = await tiled.api("GET", "/track/b1");
     expect(withTiles.headers.get("content-security-policy")).toContain(
       "img-src 'self' data: blob: https://tiles.example.org;",
     );
     expect((await tiled.api("GET", "/pages/config.json")).body).toEqual({
       tile_url: "https://tiles.example.org/{z}/{x}/{y}.png",
+      ...disputes,
     });
     expect((await plain.api("GET", "/pages/..%2Fpackage.json")).status).toBe(404);
   });

@@ -8,7 +8,7 @@ import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
 import { sessionOf } from "../../services/api/socket-guard";
 import { describeWithInfra } from "../support/infra";
-import { makeMove } from "../support/handover";
+import { makeMove, smallJpeg } from "../support/handover";
 import { CARRIES_ANYTHING, documentJpeg, uploadDocument, verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
@@ -361,6 +361,72 @@ describeWithInfra(
         { what: "the partial refund captured" },
       );
       expect(payment.refunded_cents).toBe(1000);
+      expect(refused).toEqual([]);
+      await page.close();
+    });
+
+    it("lets the owner report a problem with a photo from the trip page, and shows the partial refund operations decide", async () => {
+      const admin = system.token("admin", "admin-owner-report");
+      const owner = system.token("owner", "owner-report-page");
+      const runner = system.token("runner", "runner-report-page");
+      const who = { runner, owner };
+      await verifiedRunner(system, runner);
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const booking = await heldBooking(system, owner, { pickup, dropoff, pet_name: "Bima" });
+      const id = booking.booking_id;
+      for (const move of ["accept", "pickup", "depart", "deliver"]) {
+        expect((await makeMove(system, id, move, who)).status).toBe(200);
+      }
+
+      const page = await browser.context.newPage();
+      const refused = await refusals(page);
+      await page.goto(`${system.url}/track/${id}#token=${owner}`);
+      await page.waitForSelector('#steps[data-status="delivered"]');
+      await page.waitForSelector("#delivery:not([hidden])");
+      expect(await page.isVisible("#confirm")).toBe(true);
+      // The reasons are the API's (DISPUTE_REASONS), each in words.
+      expect(await page.$$eval("#problem-reason option", (options) => options.length)).toBe(5);
+      await page.selectOption("#problem-reason", "injured");
+      await page.fill("#problem-text", "A cut on the left front paw");
+      await page.setInputFiles("#problem-photos", {
+        name: "paw.jpg",
+        mimeType: "image/jpeg",
+        buffer: await smallJpeg(),
+      });
+      await screenshot(page, "trip-page-report.png", false);
+      await page.click('#problem-form button[type="submit"]');
+      await page.waitForSelector('#dispute[data-outcome="open"]');
+      expect(await page.textContent("#dispute-status")).toEqual(
+        "Disputed — operations will review",
+      );
+      expect(await page.textContent("#dispute-report")).toEqual(
+        "My pet was hurt: A cut on the left front paw",
+      );
+      await page.waitForSelector('#steps[data-status="disputed"]');
+      expect(await page.isHidden("#delivery")).toBe(true);
+      const disputed = await system.api<{ status: string; dispute?: { photo_ids: string[] } }>(
+        "GET",
+        `/api/bookings/${id}`,
+        { token: owner },
+      );
+      expect([disputed.body.status, disputed.body.dispute?.photo_ids.length]).toEqual([
+        "disputed",
+        1,
+      ]);
+      await screenshot(page, "trip-page-dispute.png");
+
+      const resolved = await system.api("POST", `/api/bookings/${id}/resolve`, {
+        token: admin,
+        body: { outcome: "partial_refund", refund_cents: 1000, note: "A vet visit" },
+      });
+      expect(resolved.status).toBe(200);
+      await page.waitForSelector('#dispute[data-outcome="partial_refund"]', { timeout: 20_000 });
+      expect(await page.textContent("#dispute-status")).toMatch(
+        /^Resolved: IDR 10\.00 refunded to you\.$/,
+      );
+      expect(await page.textContent("#dispute-note")).toEqual("Operations: A vet visit");
+      await page.waitForSelector('#steps[data-status="completed"]', { timeout: 20_000 });
+      await screenshot(page, "trip-page-dispute-resolved.png", false);
       expect(refused).toEqual([]);
       await page.close();
     });

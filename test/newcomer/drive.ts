@@ -10,6 +10,7 @@
  *                     confirm → completed; captured = payout + fee. Writes what it booked to
  *                     <file>.
  *   cancel            book → pay → escrow held → cancel; the whole hold is released.
+ *   scheduled         book 10 days ahead → pay: the card is saved, held a day before pickup.
  *   dispute           a booking delivered with its proof; the owner reports a problem with a
  *                     photo instead of confirming; an admin refunds part of it; the money adds up.
  *   remembers <file>  the booking in <file> is still there, completed (after a restart).
@@ -363,6 +364,44 @@ async function cancel() {
 }
 
 /**
+ * A booking 10 days ahead, beyond the authorisation window: paying saves the card, and the
+ * booking and its payment show it saved, with the time it is held (a day before the pickup).
+ * Time cannot be moved from outside: what follows is stored, and seen through GET.
+ */
+async function scheduled() {
+  const owner = token("owner", `newcomer-planner-${run}`);
+  const pickupAt = new Date(Math.floor((Date.now() + 10 * 86_400_000) / 1000) * 1000);
+  const booked = await call("owner books 10 days ahead", 201, "POST", "/api/bookings", owner, {
+    ...trip,
+    pickup_at: pickupAt.toISOString(),
+  });
+  const id = String(booked.booking_id);
+  expectEqual("booking: pickup_at", booked.pickup_at, pickupAt.toISOString());
+  const paid = await call(
+    "owner pays: the card is saved",
+    201,
+    "POST",
+    `/api/bookings/${id}/payment`,
+    owner,
+    {},
+  );
+  expectEqual("payment: card saved", paid.status, "card_saved");
+  const holdAt = new Date(pickupAt.getTime() - 86_400_000).toISOString();
+  expectEqual("payment: held a day before the pickup", paid.hold_at, holdAt);
+  expectEqual("payment: nothing held yet", [paid.provider_ref, paid.captured_cents], [null, 0]);
+  const booking = await until(
+    "booking shows the card saved",
+    `/api/bookings/${id}`,
+    owner,
+    (b) => b.payment_status === "card_saved",
+  );
+  expectEqual("booking: no payment deadline now", booking.payment_due_at, null);
+  expectEqual("booking: still requested", booking.status, "requested");
+  const payment = await call("payment as stored", 200, "GET", `/api/bookings/${id}/payment`, owner);
+  expectEqual("payment: hold time kept", payment.hold_at, holdAt);
+}
+
+/**
  * A booking delivered with its proof; the owner reports a problem with a photo instead of
  * confirming, and an admin refunds part of it: captured + refunded = held, payout + fee = captured.
  */
@@ -483,6 +522,8 @@ async function main() {
       return lifecycle(stateFile);
     case "cancel":
       return cancel();
+    case "scheduled":
+      return scheduled();
     case "dispute":
       return dispute();
     case "remembers":
@@ -491,7 +532,7 @@ async function main() {
       return remembered(stateFile, false);
     default:
       throw new StepFailed(
-        `unknown scenario ${scenario}: lifecycle | cancel | dispute | remembers | forgot`,
+        `unknown scenario ${scenario}: lifecycle | cancel | scheduled | dispute | remembers | forgot`,
       );
   }
 }

@@ -51,6 +51,12 @@ describe("access", () => {
     refund: [SYSTEM],
     cancel: [owner, runner, admin, SYSTEM],
     expire: [SYSTEM],
+    arrive_at_pickup: [runner],
+    arrive_at_dropoff: [runner],
+    no_show_at_pickup: [runner],
+    no_show_at_dropoff: [runner],
+    no_show_to_ops: [runner],
+    hand_back: [runner],
   };
   const EVERYONE: Actor[] = [owner, otherOwner, runner, otherRunner, admin, SYSTEM];
   it.each(

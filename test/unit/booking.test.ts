@@ -21,6 +21,7 @@ import { TOPICS, eventDefinition, isEventType, parsePayload } from "../../events
 import { ROUTES } from "../../services/api/routes";
 import { AT, EARLIER, bookingIn, moveOf, openedDispute } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
+import { NO_SHOW_LEGAL, NO_SHOW_MOVES } from "../support/no-show-moves";
 
 const DUE = new Date("2026-12-01T09:30:00.000Z");
 
@@ -65,6 +66,12 @@ const DONE: Record<MoveName, string> = {
   refund: "refunded",
   cancel: "cancelled",
   expire: "expired",
+  arrive_at_pickup: "marked arrived",
+  arrive_at_dropoff: "marked arrived",
+  no_show_at_pickup: "declared a no-show",
+  no_show_at_dropoff: "declared a no-show",
+  no_show_to_ops: "declared a no-show",
+  hand_back: "handed back",
 };
 
 /** The owner's report of a problem, as the dispute move takes it and the booking keeps it. */
@@ -289,6 +296,8 @@ const LEGAL: LegalMove[] = [
   },
 ];
 
+LEGAL.push(...NO_SHOW_LEGAL);
+
 /** A legal move of this name, for what every row must do. */
 function legalMove(type: MoveName): LegalMove {
   const found = LEGAL.find((legal) => legal.command.type === type);
@@ -303,6 +312,8 @@ function legalMove(type: MoveName): LegalMove {
 const ROAD = BOOKING_STATUSES.slice(0, 7);
 const reached = (type: MoveName, status: BookingStatus) => {
   if (type === "resolve") return false;
+  // A no-show's moves are repeats only of themselves (no-show.test.ts), not of a status reached.
+  if (NO_SHOW_MOVES.includes(type) && "repeats" in MOVES[type]) return false;
   const to = legalMove(type).changes.status;
   return to && ROAD.includes(to) && ROAD.includes(status)
     ? ROAD.indexOf(status) >= ROAD.indexOf(to)
@@ -398,6 +409,12 @@ describe("booking decider", () => {
         refund: ["refunded", "booking.refunded"],
         cancel: ["cancelled", "booking.cancelled"],
         expire: ["expired", "booking.expired"],
+        arrive_at_pickup: ["accepted", "booking.runner_arrived"],
+        arrive_at_dropoff: ["in_transit", "booking.runner_arrived"],
+        no_show_at_pickup: ["cancelled", "booking.no_show"],
+        no_show_at_dropoff: ["returning", "booking.no_show"],
+        no_show_to_ops: ["disputed", "booking.no_show"],
+        hand_back: ["returned", "booking.returned"],
       });
     });
   });
@@ -697,6 +714,8 @@ describe("booking decider", () => {
         ["expired", "booking expired unpaid"],
         ["disputed", null],
         ["refunded", null],
+        ["returning", null],
+        ["returned", null],
       ]);
     });
   });
@@ -769,7 +788,7 @@ describe("booking decider", () => {
 
   describe("the runner's one active-booking slot", () => {
     it("given each status, then the runner is freed on delivery and on cancellation only", () => {
-      expect(BOOKING_STATUSES.filter(freesRunner)).toEqual(["delivered", "cancelled"]);
+      expect(BOOKING_STATUSES.filter(freesRunner)).toEqual(["delivered", "cancelled", "returned"]);
     });
 
     it.each([

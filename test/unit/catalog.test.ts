@@ -74,10 +74,12 @@ describe("event catalog", () => {
     ]);
     // Added: booking.delivered, booking.expired, booking.handover_locked,
     // runner.verification_decided, tracking.stopped and tracking.resumed; booking.rated;
-    // booking.disputed, booking.dispute_resolved, booking.refunded, payment.partially_refunded.
-    expect(EVENTS).toHaveLength(30);
-    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(14);
-    expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(6);
+    // booking.disputed, booking.dispute_resolved, booking.refunded, payment.partially_refunded;
+    // payment.card_saved, payment.hold_renewal_failed;
+    // booking.runner_arrived, booking.no_show, booking.returned.
+    expect(EVENTS).toHaveLength(35);
+    expect(EVENTS.filter((e) => e.topic === "booking.events")).toHaveLength(17);
+    expect(EVENTS.filter((e) => e.topic === "payment.events")).toHaveLength(8);
     expect(EVENTS.filter((e) => e.topic === "runner.events")).toHaveLength(5);
     expect(EVENTS.filter((e) => e.topic === "tracking.events")).toHaveLength(5);
   });
@@ -100,6 +102,8 @@ describe("event catalog", () => {
       ]
         // Plus what carrying the pets takes (a marked change, optional): dispatch needs it.
         .concat(["pet_count", "species", "crate_size", "needs_ac"])
+        // Plus when the pet is to be picked up (a marked change, optional).
+        .concat(["pickup_at"])
         .sort(),
     );
     expect(requiredOf("booking.requested")).not.toContain("pet_count");

@@ -44,13 +44,13 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
   [
     "held",
     { type: "authorized", authorization: { status: "held", providerRef: "pi_1" } },
-    ["created", "pending"],
+    ["created", "pending", "card_saved"],
     "held",
   ],
   [
     "pending",
     { type: "authorized", authorization: { status: "pending", providerRef: "pi_1" } },
-    ["created"],
+    ["created", "card_saved"],
     "pending",
   ],
   [
@@ -59,7 +59,7 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
       type: "authorized",
       authorization: { status: "declined", providerRef: null, reason: "card_declined" },
     },
-    ["created", "pending"],
+    ["created", "pending", "card_saved"],
     "failed",
   ],
   [
@@ -75,7 +75,7 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
     ["held"],
     "captured",
   ],
-  ["cancel_unauthorized", { type: "cancel_unauthorized" }, ["created"], "canceled"],
+  ["cancel_unauthorized", { type: "cancel_unauthorized" }, ["created", "card_saved"], "canceled"],
   [
     "hold_released",
     { type: "hold_released", provider_ref: "pi_1", reason: "plans changed" },

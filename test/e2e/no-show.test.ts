@@ -1,0 +1,271 @@
+import type { Model } from "mongoose";
+import type { BookingEntity, PaymentEntity } from "../../contracts";
+import { runtimeOf } from "../../lib/runtime";
+import type { BookingDoc } from "../../models/booking.model";
+import type { BookingThis } from "../../services/booking/models";
+import { makeMove, proofPhoto } from "../support/handover";
+import { describeWithInfra } from "../support/infra";
+import { verifiedRunner } from "../support/runners";
+import { startSystem, type System } from "../support/system";
+import { heldBooking } from "../support/trips";
+import { eventually } from "../support/wait";
+
+/** A short trip (about 330 m), so the runner can move between its ends in a few seconds. */
+const pickup = { lat: -6.2, lng: 106.8 };
+const dropoff = { lat: -6.203, lng: 106.8 };
+const trip = { pickup, dropoff };
+/** About 280 m from the pickup: too far to have arrived. */
+const faraway = { lat: -6.2025, lng: 106.8 };
+/** PLATFORM_FEE_BPS's default, NO_SHOW_FEE_CENTS's and NO_SHOW_WAIT's. */
+const FEE_BPS = 2000;
+const NO_SHOW_FEE = 500;
+const WAIT_MS = 10 * 60_000;
+
+type Answer = BookingEntity & { type?: string; message?: string; data?: Record<string, unknown> };
+
+/**
+ * No-shows through the public API: the runner reports its arrival (its tracked position checked),
+ * waits NO_SHOW_WAIT (moved back in the database, not slept), and declares that nobody came. At
+ * the pickup the booking is cancelled, the fee captured for the runner and the rest refunded; at
+ * the drop-off the pet goes back to the pickup on a tracked leg, and the booking ends returned.
+ */
+function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStripe: boolean) {
+  describeWithInfra(infraNeeded, name, (infra) => {
+    let system: System;
+    let owner: string;
+
+    beforeAll(async () => {
+      system = await startSystem({
+        infra: { mongo: infra.mongo, ...(withStripe ? { stripe: infra.stripe } : {}) },
+        // The runner crosses the short trip in a second or two.
+        env: { MAX_SPEED_KMH: "1000" },
+      });
+      owner = system.token("owner", `owner-no-show-${withStripe ? "stripe" : "sim"}`);
+    });
+    afterAll(async () => {
+      await system?.stop();
+    });
+
+    const post = (path: string, token: string, body: unknown = {}) =>
+      system.api<Answer>("POST", path, { token, body });
+    const get = <T>(path: string, token?: string) => system.api<T>("GET", path, { token });
+    const bookingOf = async (id: string) =>
+      (await get<BookingEntity>(`/api/bookings/${id}`, owner)).body;
+    const paymentOf = async (id: string) =>
+      (await get<PaymentEntity>(`/api/bookings/${id}/payment`, owner)).body;
+    const bookings = () =>
+      (
+        system.brokers[0].getLocalService("booking") as unknown as BookingThis & {
+          models: { bookings: Model<BookingDoc> };
+        }
+      ).models.bookings;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    /** The runner's fix at `point`, once the track has it as its last position. */
+    async function at(runner: string, id: string, point: { lat: number; lng: number }) {
+      await sleep(1200); // fixes a moment apart: the speed between them stays possible
+      const fix = { ...point, timestamp: new Date().toISOString(), booking_id: id };
+      expect((await post("/api/runners/me/location", runner, fix)).status).toBe(202);
+      await eventually(
+        async () => {
+          const track = await get<{ waypoints: { lat: number; lng: number }[] }>(
+            `/api/bookings/${id}/track`,
+            runner,
+          );
+          const last = track.body.waypoints.at(-1);
+          return last?.lat === point.lat && last.lng === point.lng ? true : undefined;
+        },
+        { what: `the runner's fix at ${point.lat},${point.lng}` },
+      );
+    }
+
+    /** The arrival at `where`, as if it was reported NO_SHOW_WAIT (and a second) ago. */
+    const waited = (id: string, where: "pickup" | "dropoff") =>
+      bookings().updateOne(
+        { _id: id },
+        { $set: { [`arrived_at_${where}`]: new Date(Date.now() - WAIT_MS - 1000) } },
+      );
+
+    /** The booking's events as published, in order. */
+    async function publishedTypes(id: string): Promise<string[]> {
+      const records = await runtimeOf(system.brokers[0]).bus.readTopic("booking.events");
+      return records
+        .filter((record) => record.key === id)
+        .map((record) => (JSON.parse(record.value) as { type: string }).type);
+    }
+
+    /** A paid booking a fresh verified runner accepted, the runner at the pickup. */
+    async function accepted(runnerName: string) {
+      const runner = system.token("runner", runnerName);
+      await verifiedRunner(system, runner);
+      expect((await post("/api/runners/me/online", runner, pickup)).status).toBe(200);
+      const booking = await heldBooking(system, owner, trip);
+      const id = booking.booking_id;
+      expect((await post(`/api/bookings/${id}/accept`, runner)).status).toBe(200);
+      await at(runner, id, pickup);
+      return { id, runner, held: booking.estimated_price_cents };
+    }
+
+    /** The payment once settled (captured, or its hold released). */
+    const settledPayment = (id: string) =>
+      eventually(
+        async () => {
+          const payment = await paymentOf(id);
+          return ["captured", "canceled", "refunded"].includes(payment.status)
+            ? payment
+            : undefined;
+        },
+        { what: "the escrow to settle" },
+      );
+
+    it("at the pickup: arrival checked, too early refused, then cancelled with the fee to the runner and the rest refunded", async () => {
+      const { id, runner, held } = await accepted(`runner-ns-pickup-${withStripe}`);
+      const arrived = await post(`/api/bookings/${id}/arrive`, runner);
+      expect([arrived.status, arrived.body.status]).toEqual([200, "accepted"]);
+      expect(arrived.body.arrived_at_pickup).toEqual(expect.any(String));
+
+      // Too early: refused with the time left, nothing changes.
+      const early = await post(`/api/bookings/${id}/no_show`, runner);
+      expect(early.status).toBe(409);
+      expect(early.body.message).toMatch(/^Wait \d+ min( \d+ s)? more/);
+      expect(early.body.data?.seconds_left).toBeGreaterThan(500);
+      // Only its runner declares it.
+      expect((await post(`/api/bookings/${id}/no_show`, owner)).status).toBe(403);
+      const stranger = system.token("runner", `runner-ns-stranger-${withStripe}`);
+      expect((await post(`/api/bookings/${id}/no_show`, stranger)).status).toBe(404);
+      await waited(id, "pickup");
+      expect((await post(`/api/bookings/${id}/no_show`, stranger)).status).toBe(404);
+      expect((await bookingOf(id)).status).toBe("accepted");
+
+      const photo_id = await proofPhoto(system, id, runner, "pickup");
+      const declared = await post(`/api/bookings/${id}/no_show`, runner, {
+        reason: "Nobody answered the door",
+        photo_id,
+      });
+      expect(declared.status).toBe(200);
+      expect(declared.body).toEqual(
+        expect.objectContaining({
+          status: "cancelled",
+          cancel_reason: "no-show at pickup",
+          no_show: expect.objectContaining({
+            where: "pickup",
+            outcome: "cancelled",
+            fee_cents: NO_SHOW_FEE,
+            reason: "Nobody answered the door",
+            photo_id,
+          }) as unknown,
+        }),
+      );
+      // A double tap answers as the first.
+      expect((await post(`/api/bookings/${id}/no_show`, runner)).status).toBe(200);
+
+      const payment = await settledPayment(id);
+      const fee = Math.round((NO_SHOW_FEE * FEE_BPS) / 10_000);
+      expect(payment).toEqual(
+        expect.objectContaining({
+          status: "captured",
+          amount_cents: held,
+          captured_cents: NO_SHOW_FEE,
+          refunded_cents: held - NO_SHOW_FEE,
+          platform_fee_cents: fee,
+          runner_payout_cents: NO_SHOW_FEE - fee,
+        }),
+      );
+      expect(
+        payment.runner_payout_cents + payment.platform_fee_cents + payment.refunded_cents,
+      ).toBe(held);
+      const booking = await eventually(async () => {
+        const now = await bookingOf(id);
+        return now.payment_status === "released" ? now : undefined;
+      });
+      expect([booking.status, booking.final_price_cents]).toEqual(["cancelled", NO_SHOW_FEE]);
+      const types = await publishedTypes(id);
+      expect(types).toEqual(expect.arrayContaining(["booking.runner_arrived", "booking.no_show"]));
+      expect(types).not.toContain("booking.cancelled");
+      expect(types.filter((t) => t === "booking.no_show")).toHaveLength(1);
+
+      // The runner is free again: it may accept another booking.
+      const next = await heldBooking(system, owner, trip);
+      expect((await post(`/api/bookings/${next.booking_id}/accept`, runner)).status).toBe(200);
+    });
+
+    it("refuses an arrival from too far (422 with the distance) and a no-show never arrived; nothing changes", async () => {
+      const { id, runner } = await accepted(`runner-ns-far-${withStripe}`);
+      const notArrived = await post(`/api/bookings/${id}/no_show`, runner);
+      expect([notArrived.status, notArrived.body.message]).toEqual([
+        409,
+        "Report your arrival at the pickup first (POST /api/bookings/:id/arrive)",
+      ]);
+      await at(runner, id, faraway);
+      const far = await post(`/api/bookings/${id}/arrive`, runner);
+      expect(far.status).toBe(422);
+      expect(far.body.message).toMatch(/^You are 2\d\d m from the pickup: come within 150 m$/);
+      expect(far.body.data).toEqual({ distance_m: expect.any(Number) as number, radius_m: 150 });
+      const booking = await bookingOf(id);
+      expect([booking.status, booking.arrived_at_pickup]).toEqual(["accepted", undefined]);
+      expect((await post(`/api/bookings/${id}/arrive`, owner)).status).toBe(403);
+      expect(await publishedTypes(id)).not.toContain("booking.runner_arrived");
+    });
+
+    it("at the drop-off: returning, the return leg tracked, handed back at the pickup; the whole hold captured", async () => {
+      const { id, runner, held } = await accepted(`runner-ns-dropoff-${withStripe}`);
+      const who = { runner, owner };
+      for (const move of ["pickup", "depart"]) {
+        expect((await makeMove(system, id, move, who)).status).toBe(200);
+      }
+      await at(runner, id, dropoff);
+      expect((await post(`/api/bookings/${id}/arrive`, runner)).body.arrived_at_dropoff).toEqual(
+        expect.any(String),
+      );
+      await waited(id, "dropoff");
+      const declared = await post(`/api/bookings/${id}/no_show`, runner, { reason: "No answer" });
+      expect([declared.status, declared.body.status, declared.body.no_show?.outcome]).toEqual([
+        200,
+        "returning",
+        "returning",
+      ]);
+
+      // The return leg: the track takes its fixes; a hand-back away from the pickup is refused.
+      const photo_id = await proofPhoto(system, id, runner, "pickup");
+      const early = await post(`/api/bookings/${id}/return_pet`, runner, { photo_id });
+      expect([early.status, early.body.message]).toEqual([
+        422,
+        expect.stringMatching(/^You are \d+ m from the pickup/) as string,
+      ]);
+      expect((await bookingOf(id)).status).toBe("returning");
+      await at(runner, id, pickup);
+      const returned = await post(`/api/bookings/${id}/return_pet`, runner, { photo_id });
+      expect([returned.status, returned.body.status]).toEqual([200, "returned"]);
+      expect(returned.body.return_proof).toEqual(
+        expect.objectContaining({ photo_id, position: pickup }),
+      );
+
+      const payment = await settledPayment(id);
+      const fee = Math.round((held * FEE_BPS) / 10_000);
+      expect(payment).toEqual(
+        expect.objectContaining({
+          status: "captured",
+          captured_cents: held,
+          refunded_cents: 0,
+          platform_fee_cents: fee,
+          runner_payout_cents: held - fee,
+        }),
+      );
+      const booking = await eventually(async () => {
+        const now = await bookingOf(id);
+        return now.payment_status === "released" ? now : undefined;
+      });
+      expect([booking.status, booking.final_price_cents]).toEqual(["returned", held]);
+      const track = await eventually(async () => {
+        const now = await get<{ status: string }>(`/api/bookings/${id}/track`, owner);
+        return now.body.status === "completed" ? now.body : undefined;
+      });
+      expect(track.status).toBe("completed");
+      expect(await publishedTypes(id)).toEqual(
+        expect.arrayContaining(["booking.no_show", "booking.returned"]),
+      );
+    });
+  });
+}
+
+noShowSuite("no-shows, embedded", ["mongo"], false);
