@@ -185,6 +185,12 @@ export const NO_SHOW = {
   feeCents: 500,
   /** At the drop-off: `return` the pet to the pickup, or `ops` to hold the booking for an admin (NO_SHOW_DROPOFF). */
   dropoff: "return" as "return" | "ops",
+  /**
+   * What a pet handed back after a drop-off no-show costs its owner (NO_SHOW_RETURN_CHARGE): the
+   * `fee` (NO_SHOW_FEE_CENTS, the rest refunded), or the trip's `price` (the whole hold: the
+   * runner drove there and back).
+   */
+  returnCharge: "fee" as "fee" | "price",
 };
 
 export const PHOTOS = {

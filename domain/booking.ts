@@ -24,6 +24,7 @@ import type { LatLng } from "./geo";
 import {
   noShowFee,
   noShowTooEarly,
+  returnCharge,
   type NoShow,
   type NoShowOutcome,
   type NoShowRules,
@@ -678,7 +679,7 @@ export const MOVES = {
   },
   /**
    * Its runner hands the pet back at the pickup, with a photo (its position checked by the
-   * caller): the whole hold is captured, the trip having been made and undone.
+   * caller): NO_SHOW_RETURN_CHARGE decides what is captured, the fee or the trip's price.
    */
   hand_back: {
     from: ["returning"],
@@ -691,7 +692,7 @@ export const MOVES = {
     stamps: (command, booking) => ({
       returned_at: command.at,
       return_proof: proofOf(command),
-      final_price_cents: booking.estimated_price_cents,
+      final_price_cents: returnCharge(command.noShow, booking.estimated_price_cents),
     }),
     event: (_was, is, at) => ({
       type: "booking.returned",

@@ -4,8 +4,9 @@ import { distanceKm, type LatLng } from "./geo";
  * No-shows: the runner reports its arrival at the pickup or the drop-off (its tracked position
  * within ARRIVAL_RADIUS_M of the place), waits NO_SHOW_WAIT, and may then declare that nobody
  * came. At the pickup the booking is cancelled and NO_SHOW_FEE_CENTS of the hold goes to the
- * runner; at the drop-off the pet goes back to the pickup (`returning`, then `returned`, the
- * whole hold captured) or the booking is held for an admin as a dispute. The moves are rows of
+ * runner; at the drop-off the pet goes back to the pickup (`returning`, then `returned`, with the
+ * fee or the trip's price captured, NO_SHOW_RETURN_CHARGE) or the booking is held for an admin as
+ * a dispute. The moves are rows of
  * domain/booking.ts's table; what they check and what they charge is here.
  */
 
@@ -32,7 +33,13 @@ export interface NoShow {
 export interface NoShowRules {
   waitMs: number;
   feeCents: number;
+  /** What a pet handed back after a drop-off no-show costs: the fee, or the trip's price. */
+  returnCharge?: "fee" | "price";
 }
+
+/** What a pet handed back after a drop-off no-show costs its owner, never more than the hold. */
+export const returnCharge = (rules: NoShowRules | undefined, heldCents: number): number =>
+  rules?.returnCharge === "price" ? heldCents : noShowFee(rules?.feeCents ?? 0, heldCents);
 
 /** Metres between two points, rounded to the metre. */
 export const metresBetween = (a: LatLng, b: LatLng): number => Math.round(distanceKm(a, b) * 1000);

@@ -322,6 +322,7 @@ const EnvSchema = z.object({
   NO_SHOW_WAIT: duration(NO_SHOW.wait),
   NO_SHOW_FEE_CENTS: z.coerce.number().int().min(0).default(NO_SHOW.feeCents),
   NO_SHOW_DROPOFF: z.enum(["return", "ops"]).default(NO_SHOW.dropoff),
+  NO_SHOW_RETURN_CHARGE: z.enum(["fee", "price"]).default(NO_SHOW.returnCharge),
   /** Where photos live: MongoDB (the default, GridFS's layout) or an S3-compatible store. */
   PHOTO_STORE: z.enum(["mongo", "s3"]).default("mongo"),
   PHOTO_MAX_BYTES: z.coerce
@@ -592,8 +593,14 @@ export interface Config {
   handover: { pinDigits: number; pinTries: number };
   /** The reasons an owner may give for a dispute (DISPUTE_REASONS). */
   disputeReasons: string[];
-  /** No-shows (ARRIVAL_RADIUS_M, NO_SHOW_WAIT, NO_SHOW_FEE_CENTS, NO_SHOW_DROPOFF). */
-  noShow: { arrivalRadiusM: number; waitMs: number; feeCents: number; dropoff: "return" | "ops" };
+  /** No-shows (ARRIVAL_RADIUS_M, NO_SHOW_WAIT, NO_SHOW_FEE_CENTS, NO_SHOW_DROPOFF, NO_SHOW_RETURN_CHARGE). */
+  noShow: {
+    arrivalRadiusM: number;
+    waitMs: number;
+    feeCents: number;
+    dropoff: "return" | "ops";
+    returnCharge: "fee" | "price";
+  };
   photos: {
     store: "mongo" | "s3";
     maxBytes: number;
@@ -728,6 +735,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       waitMs: e.NO_SHOW_WAIT,
       feeCents: e.NO_SHOW_FEE_CENTS,
       dropoff: e.NO_SHOW_DROPOFF,
+      returnCharge: e.NO_SHOW_RETURN_CHARGE,
     },
     photos: {
       store: e.PHOTO_STORE,

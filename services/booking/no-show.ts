@@ -43,7 +43,7 @@ function noShowMove(
     actor,
     at: new Date(),
     autoConfirmAfterMs,
-    noShow: { waitMs: noShow.waitMs, feeCents: noShow.feeCents },
+    noShow: { waitMs: noShow.waitMs, feeCents: noShow.feeCents, returnCharge: noShow.returnCharge },
     ...extra,
   };
 }
@@ -149,7 +149,7 @@ export const noShow = action(NO_SHOW_ACTIONS.noShow, async function (ctx) {
 /**
  * After a no-show at the drop-off, the runner hands the pet back at the pickup: a photo (as at a
  * pickup), its tracked position within ARRIVAL_RADIUS_M of the pickup. The booking ends
- * `returned` and the whole hold is captured (`booking.returned`).
+ * `returned` and NO_SHOW_RETURN_CHARGE is captured, the rest refunded (`booking.returned`).
  */
 export const returnPet = action(NO_SHOW_ACTIONS.returnPet, async function (ctx) {
   const { id, photo_id } = ctx.params;

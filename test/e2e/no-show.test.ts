@@ -207,7 +207,7 @@ function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStri
       expect(await publishedTypes(id)).not.toContain("booking.runner_arrived");
     });
 
-    it("at the drop-off: returning, the return leg tracked, handed back at the pickup; the whole hold captured", async () => {
+    it("at the drop-off: returning, the return leg tracked, handed back at the pickup; the fee captured, the rest refunded", async () => {
       const { id, runner, held } = await accepted(`runner-ns-dropoff-${withStripe}`);
       const who = { runner, owner };
       for (const move of ["pickup", "depart"]) {
@@ -240,22 +240,23 @@ function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStri
         expect.objectContaining({ photo_id, position: pickup }),
       );
 
+      // NO_SHOW_RETURN_CHARGE=fee (the default): the fee captured for the runner, the rest refunded.
       const payment = await settledPayment(id);
-      const fee = Math.round((held * FEE_BPS) / 10_000);
+      const fee = Math.round((NO_SHOW_FEE * FEE_BPS) / 10_000);
       expect(payment).toEqual(
         expect.objectContaining({
           status: "captured",
-          captured_cents: held,
-          refunded_cents: 0,
+          captured_cents: NO_SHOW_FEE,
+          refunded_cents: held - NO_SHOW_FEE,
           platform_fee_cents: fee,
-          runner_payout_cents: held - fee,
+          runner_payout_cents: NO_SHOW_FEE - fee,
         }),
       );
       const booking = await eventually(async () => {
         const now = await bookingOf(id);
         return now.payment_status === "released" ? now : undefined;
       });
-      expect([booking.status, booking.final_price_cents]).toEqual(["returned", held]);
+      expect([booking.status, booking.final_price_cents]).toEqual(["returned", NO_SHOW_FEE]);
       const track = await eventually(async () => {
         const now = await get<{ status: string }>(`/api/bookings/${id}/track`, owner);
         return now.body.status === "completed" ? now.body : undefined;

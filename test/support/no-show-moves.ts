@@ -166,13 +166,16 @@ export const NO_SHOW_LEGAL: LegalRow[] = [
   },
   {
     from: "returning",
-    command: moveOf("hand_back", runner, { proof: { photo_id: "p-4", position: PICKUP } }),
+    command: moveOf("hand_back", runner, {
+      noShow: RULES,
+      proof: { photo_id: "p-4", position: PICKUP },
+    }),
     changes: {
       status: "returned",
       runner_id: "runner-1",
       returned_at: AT,
       return_proof: { photo_id: "p-4", at: AT, position: PICKUP },
-      final_price_cents: 5_000_000,
+      final_price_cents: 500,
     },
     event: {
       type: "booking.returned",
@@ -180,7 +183,7 @@ export const NO_SHOW_LEGAL: LegalRow[] = [
         ...withRunner,
         pet_name: "Rex",
         returned_at: AT.toISOString(),
-        charge_cents: 5_000_000,
+        charge_cents: 500,
         currency: "IDR",
         photo_id: "p-4",
         proof_lat: -6.2,

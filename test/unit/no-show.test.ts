@@ -6,6 +6,7 @@ import {
   metresBetween,
   noShowFee,
   noShowTooEarly,
+  returnCharge,
   spoken,
   waitLeftMs,
 } from "../../domain/no-show";
@@ -51,6 +52,13 @@ describe("no-shows: the rules", () => {
       expect(noShowFee(fee, held)).toBe(taken);
     },
   );
+
+  it("given a pet handed back, then NO_SHOW_RETURN_CHARGE says what it costs: the fee by default, or the whole hold", () => {
+    expect(returnCharge(RULES, 5_000_000)).toBe(500);
+    expect(returnCharge({ ...RULES, returnCharge: "fee" }, 300)).toBe(300);
+    expect(returnCharge({ ...RULES, returnCharge: "price" }, 5_000_000)).toBe(5_000_000);
+    expect(returnCharge(undefined, 5_000_000)).toBe(0);
+  });
 
   it("given a pickup no-show's fee, then payout + platform fee + refunded = held", () => {
     const split = splitHold(5_000_000, 5_000_000 - 500, 2000);
