@@ -250,3 +250,10 @@ export const SCHEDULE = {
   /** A held scheduled booking no runner accepted is cancelled this long after its pickup (ACCEPT_GRACE_MINUTES). */
   acceptGraceMinutes: 30,
 };
+
+/**
+ * The payment service looks for saved cards to hold and holds to renew this often
+ * (SCHEDULE_SWEEP_MS): a minute late at most, against a hold placed a day before the pickup and
+ * renewed a day before it lapses.
+ */
+export const SCHEDULE_SWEEP_MS = 60_000;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Payment, PaymentRecordStatus } from "../domain/payment";
 import { contracts } from "./action";
-import { IdParams } from "./common";
+import { IdParams, PageParams } from "./common";
 
 export const CreatePaymentParams = IdParams.extend({
   payment_method: z
@@ -18,6 +18,8 @@ export const StripeEventParams = z.object({
   object: z.record(z.string(), z.unknown()),
 });
 
+export const EscalationsParams = z.object({ ...PageParams }).strict();
+
 export const PAYMENT_ACTIONS = contracts({
   create: { roles: ["owner"], params: CreatePaymentParams },
   get: { roles: ["owner", "runner", "admin"], params: IdParams },
@@ -30,6 +32,8 @@ export const PAYMENT_ACTIONS = contracts({
     }),
     internal: true,
   },
+  /** Operators: scheduled bookings' payments that need a person (PaymentEscalation). */
+  escalations: { roles: ["admin"], params: EscalationsParams },
 });
 
 /** A payment as the API returns it. */
@@ -62,4 +66,25 @@ export interface PaymentEntity {
     opened_at: string;
     closed_at: string | null;
   };
+}
+
+/**
+ * A payment operations should look at: an off-session hold that failed (`hold_failed`: the owner
+ * may pay until `pay_by`, then the booking is cancelled), or a hold that could not be renewed
+ * (`renewal_failed`: the hold stays until `hold_expires_at`, and is not renewed again).
+ */
+export interface PaymentEscalation {
+  kind: "hold_failed" | "renewal_failed";
+  booking_id: string;
+  booking_number: string | null;
+  owner_id: string;
+  payment_id: string;
+  amount_cents: number;
+  currency: string;
+  /** Why the card was declined (for a failed hold). */
+  failure_reason: string | null;
+  /** When it went wrong. */
+  since: string;
+  pay_by: string | null;
+  hold_expires_at: string | null;
 }

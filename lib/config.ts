@@ -19,6 +19,7 @@ import {
   PRICING,
   RATING_WINDOW,
   SCHEDULE,
+  SCHEDULE_SWEEP_MS,
   SERVICE_AREA,
   SHARE_LINK_MAX_TTL,
   SOCKETS,
@@ -388,6 +389,8 @@ const EnvSchema = z.object({
     .min(0)
     .max(24 * 60)
     .default(SCHEDULE.acceptGraceMinutes),
+  /** How often the payment service looks for saved cards to hold and holds to renew. */
+  SCHEDULE_SWEEP_MS: z.coerce.number().int().positive().default(SCHEDULE_SWEEP_MS),
   /** Fixes implying more than this are dropped as impossible. */
   MAX_SPEED_KMH: z.coerce.number().positive().max(1000).default(TRACKING.maxSpeedKmh),
   /** Location updates per runner per second; the excess is dropped and counted. */
@@ -620,6 +623,8 @@ export interface Config {
   ratingWindowMs: number;
   /** Bookings made ahead and their holds (BOOKING_MAX_LEAD_DAYS, AUTH_WINDOW_HOURS, …). */
   schedule: SchedulePolicy;
+  /** How often the scheduled holds and the renewals are swept for (SCHEDULE_SWEEP_MS). */
+  scheduleSweepMs: number;
   /** Dispatch offers the best rated of the runners within `tieKm` of the nearest first (or not). */
   dispatchRating: { preferRated: boolean; tieKm: number };
   pricing: {
@@ -768,6 +773,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dispatchLeadMinutes: e.DISPATCH_LEAD_MINUTES,
       acceptGraceMinutes: e.ACCEPT_GRACE_MINUTES,
     }),
+    scheduleSweepMs: e.SCHEDULE_SWEEP_MS,
     dispatchRating: {
       preferRated: e.DISPATCH_PREFER_RATED === "true",
       tieKm: e.DISPATCH_RATING_TIE_M / 1000,

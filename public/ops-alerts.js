@@ -3,7 +3,8 @@ import { api, money, notify } from "/pages/page.js";
 /**
  * What needs a person on the operations page: pets stopped too long aboard (welfare alerts),
  * handovers locked by wrong PINs (with the unlock), disputes (the owner's report and photos, and
- * the resolution), and runners waiting for verification (their documents, and the decision).
+ * the resolution), scheduled bookings' failed holds and renewals (with their deadlines), and
+ * runners waiting for verification (their documents, and the decision).
  * Read every few seconds; each list is the server's, as it is.
  */
 const cell = (content) => {
@@ -126,6 +127,28 @@ async function loadDisputes(token) {
   });
 }
 
+/** A time as operators read it: `2025-06-01 14:30` UTC, or a dash. */
+const at = (iso) => (iso ? `${iso.slice(0, 16).replace("T", " ")} UTC` : "–");
+
+/** Scheduled bookings whose off-session hold or hold renewal failed: the deadline that counts. */
+async function loadEscalations(token) {
+  const { status, body } = await api(token, "/api/ops/payment-escalations");
+  if (status !== 200) return;
+  fill("escalations", "escalation-count", body.items ?? [], (item) => {
+    const tr = document.createElement("tr");
+    tr.dataset.booking = item.booking_id;
+    const renewal = item.kind === "renewal_failed";
+    tr.append(
+      cell(item.booking_number ?? item.booking_id),
+      cell(item.owner_id),
+      cell(renewal ? "hold not renewed" : `hold failed (${item.failure_reason ?? "declined"})`),
+      cell(renewal ? `hold lapses ${at(item.hold_expires_at)}` : `pay by ${at(item.pay_by)}`),
+      cell(money(item.amount_cents, item.currency)),
+    );
+    return tr;
+  });
+}
+
 /** A runner's document, fetched with the token and opened from memory. */
 async function openDocument(token, runnerId, photoId) {
   const path = `/api/runners/${encodeURIComponent(runnerId)}/documents/${encodeURIComponent(photoId)}`;
@@ -182,6 +205,7 @@ export function watchAlerts(token, everyMs = 5000) {
       loadWelfare(token),
       loadLocks(token),
       loadDisputes(token),
+      loadEscalations(token),
       loadVerifications(token),
     ]).catch(() => {});
   void load();

@@ -23,17 +23,22 @@ const showProblem = tripProblem({ token, bookingId, config, reload: () => load()
 /** The pet has arrived once the runner handed it over. */
 const ARRIVED = ["delivered", "confirmed", "completed", "disputed", "refunded", "returned"];
 
+/**
+ * What "Arrives in" says. On the way back after a no-show the track's ETA points at the drop-off
+ * nobody came to, so it is not shown.
+ */
+function etaText(status, eta) {
+  if (status === "returning") return "Returning to the pickup";
+  if (status === "returned") return "Returned";
+  if (ARRIVED.includes(status) || eta === 0) return "Arrived";
+  return eta === null || eta === undefined ? "–" : `~${Math.max(1, Math.round(eta / 60))} min`;
+}
+
 function showFacts(track) {
   const { booking } = trip;
   if (track) {
     document.getElementById("distance").textContent = `${track.total_distance_km.toFixed(2)} km`;
-    const eta = ARRIVED.includes(booking?.status) ? 0 : track.eta_seconds;
-    document.getElementById("eta").textContent =
-      eta === null || eta === undefined
-        ? "–"
-        : eta === 0
-          ? "Arrived"
-          : `~${Math.max(1, Math.round(eta / 60))} min`;
+    document.getElementById("eta").textContent = etaText(booking?.status, track.eta_seconds);
   }
   if (booking) {
     const final = booking.final_price_cents;
@@ -77,6 +82,60 @@ function showHandover(booking) {
   if (booking.handover_locked) {
     notify("Too many wrong PINs: the handover is on hold until our operations team clears it.");
   }
+}
+
+const timeOf = (at) => new Date(at).toLocaleTimeString();
+
+/**
+ * The runner at the pickup or the drop-off, and what a no-show led to (domain/no-show.ts): the
+ * trip cancelled with the fee, the pet on its way back, back at the pickup with the charge, or
+ * operations deciding.
+ */
+function showNoShow(booking) {
+  const { status, no_show: noShow, pet_name: pet } = booking;
+  const lines = [];
+  let title = "";
+  if (!noShow && status === "accepted" && booking.arrived_at_pickup) {
+    title = "Your runner is at the pickup";
+    lines.push(`Since ${timeOf(booking.arrived_at_pickup)}: please hand ${pet} over.`);
+  } else if (!noShow && status === "in_transit" && booking.arrived_at_dropoff) {
+    title = "Your runner is at the drop-off";
+    lines.push(
+      `Since ${timeOf(booking.arrived_at_dropoff)}: whoever receives ${pet} needs the PIN.`,
+    );
+  } else if (noShow?.where === "pickup") {
+    title = "Nobody came to the pickup";
+    lines.push(
+      `Your runner waited and declared a no-show at ${timeOf(noShow.declared_at)}: the trip is cancelled.`,
+      `No-show fee: ${money(noShow.fee_cents, booking.currency)}; the rest of the hold is released to you.`,
+    );
+  } else if (noShow && status === "returning") {
+    title = `${pet} is on the way back to the pickup`;
+    lines.push(
+      `Nobody came to the drop-off: your runner declared a no-show at ${timeOf(noShow.declared_at)} and is bringing ${pet} back.`,
+    );
+  } else if (noShow && status === "returned") {
+    title = "Returned";
+    lines.push(
+      `${pet} was handed back at the pickup at ${timeOf(booking.return_proof?.at ?? noShow.declared_at)} after nobody came to the drop-off.`,
+      `Charged ${money(booking.final_price_cents ?? 0, booking.currency)}; the rest of the hold is released to you.`,
+    );
+  } else if (noShow) {
+    title = "Nobody came to the drop-off";
+    lines.push(
+      `Your runner declared a no-show at ${timeOf(noShow.declared_at)}: our operations team decides what happens next.`,
+    );
+  }
+  if (noShow?.reason) lines.push(`The runner said: “${noShow.reason}”`);
+  document.getElementById("no-show").hidden = title === "";
+  document.getElementById("no-show-title").textContent = title;
+  document.getElementById("no-show-text").replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("p");
+      item.textContent = line;
+      return item;
+    }),
+  );
 }
 
 /** A trip that is over is shared no more. */
@@ -162,6 +221,7 @@ async function load() {
   document.getElementById("subtitle").textContent = booking.body.booking_number;
   showSteps(booking.body.status);
   showHandover(booking.body);
+  showNoShow(booking.body);
   showProblem(booking.body);
   void showRating(booking.body);
   const track = await api(token, `/api/bookings/${encodeURIComponent(bookingId)}/track?limit=2000`);
@@ -222,10 +282,13 @@ function watch() {
     if (booking.status === 200) {
       trip.booking = booking.body;
       showHandover(booking.body);
+      showNoShow(booking.body);
       showProblem(booking.body);
       void showRating(booking.body);
     }
-    if (ARRIVED.includes(status)) document.getElementById("eta").textContent = "Arrived";
+    if (ARRIVED.includes(status) || status === "returning") {
+      document.getElementById("eta").textContent = etaText(status, null);
+    }
     showFacts(null);
   });
 }

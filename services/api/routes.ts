@@ -79,6 +79,7 @@ const API_ALIASES = {
   "GET ops/welfare-alerts": "tracking.welfareAlerts",
   "GET ops/handover-locks": "booking.handoverLocks",
   "GET ops/disputes": "booking.disputes",
+  "GET ops/payment-escalations": "payment.escalations",
   "GET ops/dead-letters": "api.dlqList",
   "GET ops/dead-letters/:topic/:offset": "api.dlqShow",
   "POST ops/dead-letters/replay": "api.dlqReplay",

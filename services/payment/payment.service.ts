@@ -5,13 +5,11 @@ import { runtimeOf } from "../../lib/runtime";
 import { createStripeClient } from "../../lib/stripe";
 import { DomainMixins } from "../../mixins/domain-events.mixin";
 import * as actions from "./actions";
+import { escalations } from "./escalations";
 import { models, type PaymentThis } from "./models";
 import { bookingEvents } from "./escrow";
 import { Periodic } from "../../mixins/periodic.mixin";
 import { holdSavedCards, renewHolds } from "./schedule";
-
-/** How often the scheduled holds and the renewals are looked for. */
-const SCHEDULE_SWEEP_MS = 60_000;
 
 /**
  * The escrow saga: the owner's card authorised when the booking is paid for, captured when the
@@ -22,9 +20,9 @@ const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, Paymen
   name: "payment",
   mixins: [
     Periodic<PaymentThis>({
-      // A minute late at most: a hold is placed a day before the pickup, renewed a day ahead.
-      scheduledHolds: { everyMs: () => SCHEDULE_SWEEP_MS, run: holdSavedCards },
-      holdRenewals: { everyMs: () => SCHEDULE_SWEEP_MS, run: renewHolds },
+      // SCHEDULE_SWEEP_MS late at most: a hold is placed a day before the pickup, renewed a day ahead.
+      scheduledHolds: { everyMs: ({ scheduleSweepMs }) => scheduleSweepMs, run: holdSavedCards },
+      holdRenewals: { everyMs: ({ scheduleSweepMs }) => scheduleSweepMs, run: renewHolds },
     }),
     ...DomainMixins<PaymentThis, typeof models>({
       db: "payment",
@@ -46,6 +44,8 @@ const PaymentService: ServiceSchema<ServiceSettingSchema, object, object, Paymen
     stripeEvent: actions.stripeEvent,
     /** Internal: releases what is held for a booking that ended. */
     release: actions.release,
+    /** Operators: failed off-session holds and renewals (the operations page). */
+    escalations,
   },
 
   started() {

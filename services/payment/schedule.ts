@@ -52,22 +52,47 @@ export async function saveCard(
   return (await paymentOf(service, payment.booking_id)) ?? payment;
 }
 
+/** A due payment's place in a sweep's order: its due time, then its id. */
+interface Place {
+  due: Date;
+  id: string;
+}
+
 /**
- * Runs `each` on the payments `filter` finds, oldest due first, one page per run: one that
- * fails is logged and the others go on; it is tried again next run.
+ * Where the last sweep of each kind stopped, per service instance. A sweep that read a full page
+ * leaves the next one to start behind it, so a page of payments that fail every time never keeps
+ * the ones after it waiting; a sweep that reaches the end leaves the next to start at the front,
+ * where those are tried again.
+ */
+const stops = new WeakMap<PaymentThis, Map<string, Place>>();
+
+/**
+ * Runs `each` on the payments `filter` finds, oldest due first, a page per run from where the
+ * last run of this kind stopped: one that fails is logged and the others go on; it is tried
+ * again when a run comes back round to it.
  */
 async function sweep(
   service: PaymentThis,
   what: string,
   filter: Record<string, unknown>,
-  due: keyof PaymentDoc,
+  due: "hold_at" | "hold_expires_at" | "updated_at",
   each: (payment: PaymentDoc) => Promise<unknown>,
 ): Promise<number> {
+  const stopped = stops.get(service) ?? new Map<string, Place>();
+  stops.set(service, stopped);
+  const after = stopped.get(what);
+  const behind = after && {
+    $or: [{ [due]: { $gt: after.due } }, { [due]: after.due, _id: { $gt: after.id } }],
+  };
   const page = await service.models.payments
-    .find(filter, { outbox: 0 })
+    .find(behind ? { $and: [filter, behind] } : filter, { outbox: 0 })
     .sort({ [due]: 1, _id: 1 })
     .limit(PAGE)
     .lean<PaymentDoc[]>();
+  const last = page.at(-1);
+  const lastDue = last?.[due];
+  if (page.length === PAGE && last && lastDue) stopped.set(what, { due: lastDue, id: last._id });
+  else stopped.delete(what);
   let done = 0;
   for (const payment of page) {
     try {

@@ -3,7 +3,7 @@ import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { runtimeOf } from "../../lib/runtime";
 import type { BookingDoc } from "../../models/booking.model";
 import type { BookingThis } from "../../services/booking/models";
-import { makeMove, proofPhoto } from "../support/handover";
+import { makeMove, pinOf, proofPhoto } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
 import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
@@ -29,7 +29,12 @@ type Answer = BookingEntity & { type?: string; message?: string; data?: Record<s
  * the pickup the booking is cancelled, the fee captured for the runner and the rest refunded; at
  * the drop-off the pet goes back to the pickup on a tracked leg, and the booking ends returned.
  */
-function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStripe: boolean) {
+function noShowSuite(
+  name: string,
+  infraNeeded: ("mongo" | "stripe")[],
+  withStripe: boolean,
+  mode: "return" | "ops" = "return",
+) {
   describeWithInfra(infraNeeded, name, (infra) => {
     let system: System;
     let owner: string;
@@ -38,9 +43,9 @@ function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStri
       system = await startSystem({
         infra: { mongo: infra.mongo, ...(withStripe ? { stripe: infra.stripe } : {}) },
         // The runner crosses the short trip in a second or two.
-        env: { MAX_SPEED_KMH: "1000" },
+        env: { MAX_SPEED_KMH: "1000", NO_SHOW_DROPOFF: mode },
       });
-      owner = system.token("owner", `owner-no-show-${withStripe ? "stripe" : "sim"}`);
+      owner = system.token("owner", `owner-no-show-${withStripe ? "stripe" : "sim"}-${mode}`);
     });
     afterAll(async () => {
       await system?.stop();
@@ -117,6 +122,162 @@ function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStri
         },
         { what: "the escrow to settle" },
       );
+
+    /** A booking `accepted` made carried to the drop-off, arrived there NO_SHOW_WAIT ago. */
+    async function waitingAtDropoff(runnerName: string) {
+      const trip = await accepted(runnerName);
+      const who = { runner: trip.runner, owner };
+      for (const move of ["pickup", "depart"]) {
+        expect((await makeMove(system, trip.id, move, who)).status).toBe(200);
+      }
+      await at(trip.runner, trip.id, dropoff);
+      expect((await post(`/api/bookings/${trip.id}/arrive`, trip.runner)).status).toBe(200);
+      await waited(trip.id, "dropoff");
+      return trip;
+    }
+
+    /** Two requests at once, the second one sent first in odd rounds; answers in given order. */
+    async function both<A, B>(first: () => Promise<A>, second: () => Promise<B>, round: number) {
+      if (round % 2 === 0) return Promise.all([first(), second()]);
+      const later = second();
+      return Promise.all([first(), later]).then(([a, b]) => [a, b] as const);
+    }
+
+    const addsUp = (payment: PaymentEntity) =>
+      payment.runner_payout_cents + payment.platform_fee_cents + payment.refunded_cents;
+
+    if (mode === "ops") {
+      it("NO_SHOW_DROPOFF=ops: disputed with the runner's dispute, an admin resolves with a partial refund, the money adds up", async () => {
+        const { id, runner, held } = await waitingAtDropoff(`runner-ns-ops-${withStripe}`);
+        const declared = await post(`/api/bookings/${id}/no_show`, runner, {
+          reason: "Nobody at the gate",
+        });
+        expect([declared.status, declared.body.status, declared.body.no_show?.outcome]).toEqual([
+          200,
+          "disputed",
+          "ops",
+        ]);
+        expect(declared.body.dispute).toEqual(
+          expect.objectContaining({
+            reason: "no_show",
+            text: "Nobody at the gate",
+            opened_at: expect.any(String) as string,
+            outcome: null,
+          }),
+        );
+        const admin = system.token("admin", "ops-no-show");
+        const open = await get<{ items: BookingEntity[] }>("/api/ops/disputes", admin);
+        expect(open.body.items.map((b) => b.booking_id)).toContain(id);
+        // The escrow stays held until the admin decides.
+        expect((await paymentOf(id)).captured_cents).toBe(0);
+
+        const refund = Math.floor(held / 2);
+        const resolved = await post(`/api/bookings/${id}/resolve`, admin, {
+          outcome: "partial_refund",
+          refund_cents: refund,
+          note: "the runner waited; half back",
+        });
+        expect([resolved.status, resolved.body.dispute?.outcome]).toEqual([200, "partial_refund"]);
+        const payment = await settledPayment(id);
+        const captured = held - refund;
+        const fee = Math.round((captured * FEE_BPS) / 10_000);
+        expect(payment).toEqual(
+          expect.objectContaining({
+            status: "captured",
+            amount_cents: held,
+            captured_cents: captured,
+            refunded_cents: refund,
+            platform_fee_cents: fee,
+            runner_payout_cents: captured - fee,
+          }),
+        );
+        expect(addsUp(payment)).toBe(held);
+        const booking = await eventually(async () => {
+          const now = await bookingOf(id);
+          return now.payment_status === "released" ? now : undefined;
+        });
+        expect([booking.status, booking.final_price_cents]).toEqual(["completed", captured]);
+        expect(await publishedTypes(id)).toEqual(
+          expect.arrayContaining(["booking.no_show", "booking.dispute_resolved"]),
+        );
+      });
+      return;
+    }
+
+    it("a drop-off no-show racing the runner's late deliver: one wins, the other is a 409, the money follows the winner", async () => {
+      const winners: string[] = [];
+      for (let round = 0; round < 3; round += 1) {
+        const { id, runner, held } = await waitingAtDropoff(
+          `runner-ns-race-d${round}-${withStripe}`,
+        );
+        // Everything the deliver needs is ready before both are fired at once.
+        const photo_id = await proofPhoto(system, id, runner, "dropoff");
+        const pin = await pinOf(system, id, owner);
+        // Sent at once, each going first in turn: both ways of winning are taken.
+        const [delivered, noShow] = await both(
+          () => post(`/api/bookings/${id}/deliver`, runner, { photo_id, pin }),
+          () => post(`/api/bookings/${id}/no_show`, runner),
+          round,
+        );
+        expect([delivered.status, noShow.status].sort()).toEqual([200, 409]);
+        const booking = await bookingOf(id);
+        if (delivered.status === 200) {
+          winners.push("deliver");
+          expect([booking.status, booking.no_show ?? null]).toEqual(["delivered", null]);
+          expect((await post(`/api/bookings/${id}/confirm`, owner)).status).toBe(200);
+          const payment = await settledPayment(id);
+          expect([payment.status, payment.captured_cents, payment.refunded_cents]).toEqual([
+            "captured",
+            held,
+            0,
+          ]);
+          expect(addsUp(payment)).toBe(held);
+        } else {
+          winners.push("no_show");
+          expect([booking.status, booking.no_show?.outcome]).toEqual(["returning", "returning"]);
+          const payment = await paymentOf(id);
+          expect([payment.status, payment.captured_cents]).toEqual(["held", 0]);
+        }
+      }
+      expect(winners).toHaveLength(3);
+      console.log("WINNERS", winners.join());
+    });
+
+    it("a pickup no-show racing the owner's cancel: one wins, the money adds up to the hold", async () => {
+      for (let round = 0; round < 3; round += 1) {
+        const { id, runner, held } = await accepted(`runner-ns-race-p${round}-${withStripe}`);
+        expect((await post(`/api/bookings/${id}/arrive`, runner)).status).toBe(200);
+        await waited(id, "pickup");
+        const [cancelled, noShow] = await both(
+          () => post(`/api/bookings/${id}/cancel`, owner, { reason: "changed my mind" }),
+          () => post(`/api/bookings/${id}/no_show`, runner),
+          round,
+        );
+        expect([cancelled.status, noShow.status].sort()).toEqual([200, 409]);
+        console.log("PICKUP WINNER", noShow.status === 200 ? "no_show" : "cancel");
+        const payment = await settledPayment(id);
+        const booking = await bookingOf(id);
+        expect(booking.status).toBe("cancelled");
+        if (noShow.status === 200) {
+          expect(booking.cancel_reason).toBe("no-show at pickup");
+          expect([payment.captured_cents, payment.refunded_cents]).toEqual([
+            NO_SHOW_FEE,
+            held - NO_SHOW_FEE,
+          ]);
+        } else {
+          expect([booking.cancel_reason, booking.no_show ?? null]).toEqual([
+            "changed my mind",
+            null,
+          ]);
+          expect([payment.status, payment.captured_cents, payment.refunded_cents]).toEqual([
+            "canceled",
+            0,
+            held,
+          ]);
+        }
+        expect(addsUp(payment)).toBe(held);
+      }
+    });
 
     it("at the pickup: arrival checked, too early refused, then cancelled with the fee to the runner and the rest refunded", async () => {
       const { id, runner, held } = await accepted(`runner-ns-pickup-${withStripe}`);
@@ -270,3 +431,4 @@ function noShowSuite(name: string, infraNeeded: ("mongo" | "stripe")[], withStri
 }
 
 noShowSuite("no-shows, embedded", ["mongo"], false);
+noShowSuite("no-shows, embedded, NO_SHOW_DROPOFF=ops", ["mongo"], false, "ops");

@@ -8,7 +8,7 @@ import { distanceKm } from "../../domain/geo";
 import { signToken } from "../../lib/auth";
 import { sessionOf } from "../../services/api/socket-guard";
 import { describeWithInfra } from "../support/infra";
-import { makeMove, smallJpeg } from "../support/handover";
+import { makeMove, proofPhoto, smallJpeg } from "../support/handover";
 import { CARRIES_ANYTHING, documentJpeg, uploadDocument, verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
 import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
@@ -195,6 +195,82 @@ describeWithInfra(
       const before = await page.getAttribute("path.runner", "d");
       await page.click("#map .leaflet-control-zoom-in");
       await page.waitForSelector(`path.runner:not([d="${before}"])`);
+      expect(refused).toEqual([]);
+      await page.close();
+    });
+
+    it("shows the owner the runner's arrival, a drop-off no-show, the way back without a drop-off ETA, and the charge once returned", async () => {
+      const owner = system.token("owner", "owner-no-show-page");
+      const runner = system.token("runner", "runner-no-show-page");
+      const who = { runner, owner };
+      // Ends 200 m apart: one fix between them is within ARRIVAL_RADIUS_M of both.
+      const near = { pickup, dropoff: { lat: -6.2018, lng: 106.8 } };
+      const between = { lat: -6.2009, lng: 106.8 };
+      await verifiedRunner(system, runner);
+      await system.api("POST", "/api/runners/me/online", { token: runner, body: pickup });
+      const booking = await heldBooking(system, owner, { ...near, pet_name: "Mochi" });
+      const id = booking.booking_id;
+      expect((await makeMove(system, id, "accept", who)).status).toBe(200);
+      const post = (path: string, body: unknown = {}) =>
+        system.api<{ status: string }>("POST", path, { token: runner, body });
+      /** A fresh fix between the ends, once the track has it. */
+      const fixed = async (count: number) => {
+        const fix = { ...between, timestamp: new Date().toISOString(), booking_id: id };
+        expect((await post("/api/runners/me/location", fix)).status).toBe(202);
+        await eventually(async () => {
+          const track = await system.api<{ waypoints: unknown[] }>(
+            "GET",
+            `/api/bookings/${id}/track`,
+            {
+              token: owner,
+            },
+          );
+          return track.body.waypoints.length >= count ? true : undefined;
+        });
+      };
+      await fixed(1);
+
+      const page = await browser.context.newPage();
+      const refused = await refusals(page);
+      await page.goto(`${system.url}/track/${id}#token=${owner}`);
+      await page.waitForSelector('#steps[data-status="accepted"]');
+      expect(await page.isHidden("#no-show")).toBe(true);
+      expect((await post(`/api/bookings/${id}/arrive`)).status).toBe(200);
+      await page.waitForSelector('#no-show-title:text-is("Your runner is at the pickup")');
+
+      for (const step of ["pickup", "depart"]) {
+        expect((await makeMove(system, id, step, who)).status).toBe(200);
+      }
+      // On the way, the runner sends its position again, a moment after its first fix.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await fixed(2);
+      expect((await post(`/api/bookings/${id}/arrive`)).status).toBe(200);
+      await page.waitForSelector('#no-show-title:text-is("Your runner is at the drop-off")');
+      // NO_SHOW_WAIT passed: the arrival moved back in the database, not slept.
+      const bookings = (
+        system.brokers[0].getLocalService("booking") as unknown as {
+          models: { bookings: { updateOne(q: object, u: object): Promise<unknown> } };
+        }
+      ).models.bookings;
+      await bookings.updateOne(
+        { _id: id },
+        { $set: { arrived_at_dropoff: new Date(Date.now() - 11 * 60_000) } },
+      );
+      expect(
+        (await post(`/api/bookings/${id}/no_show`, { reason: "No answer at the gate" })).status,
+      ).toBe(200);
+      await page.waitForSelector(
+        '#no-show-title:text-is("Mochi is on the way back to the pickup")',
+      );
+      expect(await page.textContent("#no-show-text")).toContain("“No answer at the gate”");
+      expect(await page.textContent("#eta")).toEqual("Returning to the pickup");
+
+      const photo = await proofPhoto(system, id, runner, "pickup");
+      expect((await post(`/api/bookings/${id}/return_pet`, { photo_id: photo })).status).toBe(200);
+      await page.waitForSelector('#steps[data-status="returned"]');
+      await page.waitForSelector('#no-show-title:text-is("Returned")');
+      expect(await page.textContent("#no-show-text")).toMatch(/Charged IDR [\d,]+\.\d\d/);
+      expect(await page.textContent("#eta")).toEqual("Returned");
       expect(refused).toEqual([]);
       await page.close();
     });
