@@ -181,8 +181,11 @@ export const NO_SHOW = {
   arrivalRadiusM: 150,
   /** How long the runner waits after reporting its arrival before it may declare a no-show (NO_SHOW_WAIT). */
   wait: "10m",
-  /** Captured for the runner from the hold at a pickup no-show, never more than the hold (NO_SHOW_FEE_CENTS). */
-  feeCents: 500,
+  /**
+   * Captured for the runner from the hold at a no-show, never more than the hold
+   * (NO_SHOW_FEE_CENTS): the base fare, what a trip to the door is worth.
+   */
+  feeCents: 1_500_000,
   /** At the drop-off: `return` the pet to the pickup, or `ops` to hold the booking for an admin (NO_SHOW_DROPOFF). */
   dropoff: "return" as "return" | "ops",
   /**

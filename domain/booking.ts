@@ -539,6 +539,8 @@ export const MOVES = {
     api: ["owner", "runner", "admin"],
     reason: true,
     done: "cancelled",
+    // Cancelled again, it answers as the first; a booking a no-show cancelled was not the caller's.
+    repeats: (booking) => booking.status === "cancelled" && !booking.no_show,
     stamps: (command) => ({
       cancelled_at: command.at,
       cancelled_by: command.actor.sub,

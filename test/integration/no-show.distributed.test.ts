@@ -11,7 +11,7 @@ const pickup = { lat: -6.2, lng: 106.8 };
 const dropoff = { lat: -6.203, lng: 106.8 };
 const trip = { pickup, dropoff };
 /** NO_SHOW_FEE_CENTS's default. */
-const NO_SHOW_FEE = 500;
+const NO_SHOW_FEE = 1_500_000;
 /** NO_SHOW_WAIT, short: the test waits it out rather than editing the database of another broker. */
 const WAIT_MS = 1500;
 
