@@ -27,6 +27,7 @@ import {
   returnCharge,
   type NoShow,
   type NoShowOutcome,
+  type NoShowPlace,
   type NoShowRules,
 } from "./no-show";
 import { needsFields, type BookingPet, type PetNeeds } from "./pets";
@@ -302,6 +303,18 @@ function declared(command: BookingMove, booking: Booking, outcome: NoShowOutcome
   };
 }
 
+/**
+ * When the wait before a no-show starts at `where`: the runner's arrival, or at the pickup the
+ * booking's `pickup_at` when that is later (a runner early for a trip booked ahead waits for the
+ * time the owner chose first). Null: the runner has not reported its arrival there.
+ */
+export function noShowWaitFrom(booking: Booking, where: NoShowPlace): Date | null {
+  const arrived = where === "pickup" ? booking.arrived_at_pickup : booking.arrived_at_dropoff;
+  if (!arrived) return null;
+  const due = where === "pickup" ? booking.pickup_at : null;
+  return due && due > arrived ? due : arrived;
+}
+
 /** booking.no_show, from the no-show the booking recorded. */
 function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
   const noShow = is.no_show;
@@ -322,6 +335,24 @@ function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
     },
   };
 }
+
+/** What a cancellation stamps and publishes, whoever calls it off. */
+const CANCELLED = {
+  stamps: (command) => ({
+    cancelled_at: command.at,
+    cancelled_by: command.actor.sub,
+    cancel_reason: command.reason ?? null,
+  }),
+  event: (_was, is, at) => ({
+    type: "booking.cancelled",
+    data: {
+      ...about(is, at),
+      ...(is.runner_id ? { runner_id: is.runner_id } : {}),
+      cancelled_by: is.cancelled_by ?? "",
+      reason: is.cancel_reason ?? "",
+    },
+  }),
+} as const satisfies Pick<Move, "stamps" | "event">;
 
 /** The booking's moves: each row is everything one move is. */
 export const MOVES = {
@@ -541,20 +572,25 @@ export const MOVES = {
     done: "cancelled",
     // Cancelled again, it answers as the first; a booking a no-show cancelled was not the caller's.
     repeats: (booking) => booking.status === "cancelled" && !booking.no_show,
-    stamps: (command) => ({
-      cancelled_at: command.at,
-      cancelled_by: command.actor.sub,
-      cancel_reason: command.reason ?? null,
-    }),
-    event: (_was, is, at) => ({
-      type: "booking.cancelled",
-      data: {
-        ...about(is, at),
-        ...(is.runner_id ? { runner_id: is.runner_id } : {}),
-        cancelled_by: is.cancelled_by ?? "",
-        reason: is.cancel_reason ?? "",
-      },
-    }),
+    ...CANCELLED,
+  },
+  /**
+   * A scheduled booking whose card could not be charged is not paid by its `pay_by`: Kilat calls
+   * it off. A payment recorded meanwhile wins over the deadline, as for `expire`.
+   */
+  cancel_uncharged: {
+    from: ["requested"],
+    to: "cancelled",
+    may: isSystem,
+    api: [],
+    reason: true,
+    done: "cancelled",
+    relies: (booking) => ({ payment_status: booking.payment_status }),
+    refuses: (booking) =>
+      booking.payment_status === "held"
+        ? "The escrow for this booking is held: it waits for a runner"
+        : null,
+    ...CANCELLED,
   },
   /** The escrow is not held by the payment deadline: the booking ends unpaid. */
   expire: {
@@ -612,7 +648,12 @@ export const MOVES = {
     done: "declared a no-show",
     repeats: (booking) => booking.no_show?.where === "pickup",
     refuses: (booking, command) =>
-      noShowTooEarly(booking.arrived_at_pickup, command.at, command.noShow?.waitMs ?? 0, "pickup"),
+      noShowTooEarly(
+        noShowWaitFrom(booking, "pickup"),
+        command.at,
+        command.noShow?.waitMs ?? 0,
+        "pickup",
+      ),
     stamps: (command, booking) => {
       const no_show = declared(command, booking, "cancelled");
       return {
@@ -635,7 +676,7 @@ export const MOVES = {
     repeats: (booking) => booking.no_show?.where === "dropoff",
     refuses: (booking, command) =>
       noShowTooEarly(
-        booking.arrived_at_dropoff,
+        noShowWaitFrom(booking, "dropoff"),
         command.at,
         command.noShow?.waitMs ?? 0,
         "dropoff",
@@ -656,7 +697,7 @@ export const MOVES = {
     repeats: (booking) => booking.no_show?.where === "dropoff",
     refuses: (booking, command) =>
       noShowTooEarly(
-        booking.arrived_at_dropoff,
+        noShowWaitFrom(booking, "dropoff"),
         command.at,
         command.noShow?.waitMs ?? 0,
         "dropoff",
@@ -905,7 +946,7 @@ function recordPayment(
   const { payment_status, at } = command;
   const stale =
     !PAYMENT_FROM[payment_status].includes(booking.payment_status) ||
-    (payment_status === "held" && holdReleasedBecause(booking.status) !== null);
+    (payment_status === "held" && holdReleasedBecause(booking) !== null);
   if (stale) {
     return reject(
       "conflict",
@@ -994,12 +1035,14 @@ function move(booking: Booking | null, command: BookingMove): Decision<Booking> 
 }
 
 /**
- * Why money held for a booking in this status is released, or null while it may be held: a
- * booking called off, or expired unpaid, releases whatever the escrow holds for it or comes to
- * hold later (a payment that succeeded at the moment it ended).
+ * Why money held for a booking is released, or null while it may be held: a booking called off,
+ * or expired unpaid, releases whatever the escrow holds for it or comes to hold later (a payment
+ * that succeeded at the moment it ended). Not one a no-show cancelled: its fee was captured for
+ * the runner, and a hold's report delivered again must not give it back.
  */
-export function holdReleasedBecause(status: BookingStatus): string | null {
-  switch (status) {
+export function holdReleasedBecause(booking: Pick<Booking, "status" | "no_show">): string | null {
+  if (booking.no_show) return null;
+  switch (booking.status) {
     case "cancelled":
       return "booking cancelled";
     case "expired":

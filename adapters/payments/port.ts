@@ -17,6 +17,12 @@ export interface AuthorizeRequest {
    * saved for the customer: a card that needs the owner present is declined.
    */
   offSession?: { customerRef: string | null };
+  /**
+   * The customer the owner's card was saved for, on session too: Stripe takes a card attached to
+   * a customer only with that customer (the owner paying with it again after an off-session
+   * decline).
+   */
+  customerRef?: string | null;
 }
 
 /** A card saved for a later off-session hold (a Stripe SetupIntent). */

@@ -36,6 +36,7 @@ export class StripePaymentProvider implements PaymentProvider {
   constructor(private readonly stripe: Stripe) {}
 
   async authorize(request: AuthorizeRequest, idempotencyKey: string): Promise<AuthorizeResult> {
+    const customer = request.offSession?.customerRef ?? request.customerRef;
     try {
       const intent = await this.stripe.paymentIntents.create(
         {
@@ -46,14 +47,8 @@ export class StripePaymentProvider implements PaymentProvider {
           payment_method: request.paymentMethod,
           automatic_payment_methods: { enabled: true, allow_redirects: "never" },
           // Off-session: on the customer's saved card, declined when it needs the owner present.
-          ...(request.offSession
-            ? {
-                off_session: true,
-                ...(request.offSession.customerRef
-                  ? { customer: request.offSession.customerRef }
-                  : {}),
-              }
-            : {}),
+          ...(request.offSession ? { off_session: true } : {}),
+          ...(customer ? { customer } : {}),
           metadata: {
             payment_id: request.paymentId,
             booking_id: request.bookingId,

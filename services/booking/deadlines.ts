@@ -39,7 +39,7 @@ async function moveDue(
   service: BookingThis,
   due: DueField,
   filter: Record<string, unknown>,
-  type: Extract<MoveName, "confirm" | "expire" | "cancel">,
+  type: Extract<MoveName, "confirm" | "expire" | "cancel" | "cancel_uncharged">,
   reason?: string,
 ): Promise<number> {
   const { autoConfirmAfterMs } = runtimeOf(service.broker).config;
@@ -125,7 +125,7 @@ export function cancelUncharged(this: BookingThis): Promise<number> {
     this,
     "pay_by",
     { status: "requested", payment_status: "failed", pay_by: { $lte: new Date() } },
-    "cancel",
+    "cancel_uncharged",
     CARD_NOT_CHARGED,
   );
 }

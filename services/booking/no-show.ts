@@ -1,6 +1,12 @@
 import { NO_SHOW_ACTIONS } from "../../contracts";
 import { isItsRunner, type User } from "../../domain/access";
-import { MOVES, type Booking, type BookingMove, type MoveName } from "../../domain/booking";
+import {
+  MOVES,
+  noShowWaitFrom,
+  type Booking,
+  type BookingMove,
+  type MoveName,
+} from "../../domain/booking";
 import type { LatLng } from "../../domain/geo";
 import {
   arrivalProblem,
@@ -128,7 +134,7 @@ export const noShow = action(NO_SHOW_ACTIONS.noShow, async function (ctx) {
         : "no_show_at_dropoff";
   const base = noShowMove(this, type, caller, reason === undefined ? {} : { reason });
   if (changes(booking, base)) {
-    const arrivedAt = where === "pickup" ? booking.arrived_at_pickup : booking.arrived_at_dropoff;
+    const arrivedAt = noShowWaitFrom(booking, where);
     const early = noShowTooEarly(arrivedAt, base.at, rules.waitMs, where);
     if (early) {
       const left = arrivedAt ? waitLeftMs(arrivedAt, base.at, rules.waitMs) : null;

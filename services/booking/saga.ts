@@ -44,7 +44,7 @@ export const paymentEvents: EventHandlers<BookingThis> = {
     // Held for a booking that ended meanwhile (it expired, or was cancelled, while the card was
     // being authorised): the hold is released. A release asked twice happens once.
     const booking = await bookingsOf(this).load(booking_id);
-    const reason = booking && holdReleasedBecause(booking.status);
+    const reason = booking && holdReleasedBecause(booking);
     if (reason) await this.broker.call("payment.release", { booking_id, reason });
   },
   async "payment.failed"(event) {

@@ -34,6 +34,7 @@ export async function authorize(
       paymentMethod: payment.payment_method,
       attempt: attemptOf(payment),
       ...(offSession ? { offSession: { customerRef: payment.customer_ref ?? null } } : {}),
+      ...(payment.customer_ref ? { customerRef: payment.customer_ref } : {}),
     },
     stepKey(payment._id, "authorize", attemptOf(payment)),
   );

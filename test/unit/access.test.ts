@@ -50,6 +50,7 @@ describe("access", () => {
     complete: [SYSTEM],
     refund: [SYSTEM],
     cancel: [owner, runner, admin, SYSTEM],
+    cancel_uncharged: [SYSTEM],
     expire: [SYSTEM],
     arrive_at_pickup: [runner],
     arrive_at_dropoff: [runner],

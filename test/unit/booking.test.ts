@@ -15,13 +15,14 @@ import {
   type PaymentStatus,
 } from "../../domain/booking";
 import type { EventDraft } from "../../domain/decider";
+import { CARD_NOT_CHARGED } from "../../domain/schedule";
 import { ACTION_CONTRACTS } from "../../contracts";
 import { MOVE_ACTIONS, PUBLIC_MOVES } from "../../contracts/booking";
 import { TOPICS, eventDefinition, isEventType, parsePayload } from "../../events/catalog";
 import { ROUTES } from "../../services/api/routes";
 import { AT, EARLIER, bookingIn, moveOf, openedDispute } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
-import { NO_SHOW_LEGAL, NO_SHOW_MOVES } from "../support/no-show-moves";
+import { NO_SHOW_LEGAL, NO_SHOW_MOVES, noShowAt } from "../support/no-show-moves";
 
 const DUE = new Date("2026-12-01T09:30:00.000Z");
 
@@ -65,6 +66,7 @@ const DONE: Record<MoveName, string> = {
   complete: "completed",
   refund: "refunded",
   cancel: "cancelled",
+  cancel_uncharged: "cancelled",
   expire: "expired",
   arrive_at_pickup: "marked arrived",
   arrive_at_dropoff: "marked arrived",
@@ -284,6 +286,24 @@ const LEGAL: LegalMove[] = [
   })),
   {
     from: "requested",
+    // A scheduled booking whose card could not be charged, not paid by its deadline.
+    extra: { payment_status: "failed" },
+    command: move("cancel_uncharged", SYSTEM, { reason: CARD_NOT_CHARGED }),
+    relies: { payment_status: "failed" },
+    changes: {
+      status: "cancelled",
+      runner_id: null,
+      cancelled_at: AT,
+      cancelled_by: "system",
+      cancel_reason: CARD_NOT_CHARGED,
+    },
+    event: {
+      type: "booking.cancelled",
+      data: { ...about, cancelled_by: "system", reason: CARD_NOT_CHARGED },
+    },
+  },
+  {
+    from: "requested",
     // Only an unpaid booking expires.
     extra: { payment_status: "unpaid", payment_due_at: DUE },
     command: move("expire", SYSTEM),
@@ -408,6 +428,7 @@ describe("booking decider", () => {
         complete: ["completed", "booking.completed"],
         refund: ["refunded", "booking.refunded"],
         cancel: ["cancelled", "booking.cancelled"],
+        cancel_uncharged: ["cancelled", "booking.cancelled"],
         expire: ["expired", "booking.expired"],
         arrive_at_pickup: ["accepted", "booking.runner_arrived"],
         arrive_at_dropoff: ["in_transit", "booking.runner_arrived"],
@@ -609,6 +630,14 @@ describe("booking decider", () => {
       },
     );
 
+    it("given a scheduled booking paid for just before its deadline's sweep wrote, when the system cancels it as uncharged, then it is a conflict: the payment wins", () => {
+      given(booking("requested", { payment_status: "held" }))
+        .when(move("cancel_uncharged", SYSTEM, { reason: CARD_NOT_CHARGED }))
+        .thenRefused("conflict", "The escrow for this booking is held: it waits for a runner", {
+          payment_status: "held",
+        });
+    });
+
     it("given a held escrow, when the system expires the booking, then it is a conflict: it waits for a runner", () => {
       given(booking("requested"))
         .when(move("expire", SYSTEM))
@@ -702,7 +731,7 @@ describe("booking decider", () => {
     );
 
     it("given each status, then what is held is released for a cancelled or expired booking, and for no other", () => {
-      expect(BOOKING_STATUSES.map((status) => [status, holdReleasedBecause(status)])).toEqual([
+      expect(BOOKING_STATUSES.map((status) => [status, holdReleasedBecause({ status })])).toEqual([
         ["requested", null],
         ["accepted", null],
         ["picked_up", null],
@@ -717,6 +746,14 @@ describe("booking decider", () => {
         ["returning", null],
         ["returned", null],
       ]);
+    });
+
+    it("given a booking a pickup no-show cancelled, then its hold is not released: the fee was captured for the runner", () => {
+      const noShow = noShowAt("pickup", "cancelled", { fee_cents: 500 });
+      expect(holdReleasedBecause({ status: "cancelled", no_show: noShow })).toBeNull();
+      given(booking("cancelled", { payment_status: "released", no_show: noShow }))
+        .when({ type: "record_payment", payment_status: "held", at: AT })
+        .thenRefused();
     });
   });
 

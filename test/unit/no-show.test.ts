@@ -84,6 +84,20 @@ describe("no-shows: the decider", () => {
       );
   });
 
+  it("given a booking made for a later pickup its runner reached early, when it declares a no-show after the wait, then it is refused until the wait after the booked time", () => {
+    const pickupAt = new Date(AT.getTime() + 5 * 60_000);
+    given(bookingIn("accepted", { arrived_at_pickup: ARRIVED, pickup_at: pickupAt }))
+      .when(moveOf("no_show_at_pickup", runner, { noShow: RULES }))
+      .thenRefused(
+        "conflict",
+        "Wait 15 min more: a no-show may be declared 10 min after the arrival",
+        { payment_status: "held" },
+      );
+    given(bookingIn("accepted", { arrived_at_pickup: ARRIVED, pickup_at: ARRIVED }))
+      .when(moveOf("no_show_at_pickup", runner, { noShow: RULES }))
+      .thenAccepted();
+  });
+
   it("given an in_transit booking its runner never reported reaching, when it declares a no-show, then it is refused", () => {
     given(bookingIn("in_transit"))
       .when(moveOf("no_show_at_dropoff", runner, { noShow: RULES }))
