@@ -46,16 +46,17 @@ export const create = action(BOOKING_ACTIONS.create, async function (ctx) {
       message,
     })),
   );
-  const pickupAt = params.pickup_at ? new Date(params.pickup_at) : null;
-  const at = new Date();
-  const late = pickupAt && pickupProblem(pickupAt, at, runtimeOf(this.broker).config.schedule);
-  if (late) refuse([{ path: ["pickup_at"], message: late }]);
   const key = ctx.meta.idempotencyKey;
   const id = key ? keyedId(owner, key) : randomUUID();
+  // A retry answers as its first try did, even once a pickup "now" has passed.
   if (key) {
     const earlier = await bookingsOf(this).load(id);
     if (earlier) return repeated(earlier, params, owner);
   }
+  const pickupAt = params.pickup_at ? new Date(params.pickup_at) : null;
+  const at = new Date();
+  const late = pickupAt && pickupProblem(pickupAt, at, runtimeOf(this.broker).config.schedule);
+  if (late) refuse([{ path: ["pickup_at"], message: late }]);
   const { pricing, paymentTimeoutMs, handover } = runtimeOf(this.broker).config;
   // Its pets must be fit to travel at the pickup: when it is asked for, else now.
   const { request, priced } = await requestOf(this, owner, params, pickupAt ?? at);

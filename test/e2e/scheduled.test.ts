@@ -78,6 +78,31 @@ describeWithInfra(["mongo"], "a booking scheduled beyond the authorisation windo
     expect(listed.body.items).toEqual([]);
   });
 
+  it("answers a retried booking with its first answer, even once its pickup 'now' has passed", async () => {
+    const owner = system.token("owner", "owner-retries-late");
+    // Just inside the two minutes a pickup may lie in the past; the retry comes just outside.
+    const body = {
+      pet_type: "dog",
+      pet_name: "Rex",
+      ...trip,
+      pickup_at: new Date(Date.now() - 119_000).toISOString(),
+    };
+    const headers = { "idempotency-key": "book-once-late" };
+    const first = await system.api<BookingEntity>("POST", "/api/bookings", {
+      token: owner,
+      body,
+      headers,
+    });
+    expect(first.status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const retried = await system.api<BookingEntity>("POST", "/api/bookings", {
+      token: owner,
+      body,
+      headers,
+    });
+    expect([retried.status, retried.body.booking_id]).toEqual([200, first.body.booking_id]);
+  });
+
   it("saves the card, holds it off-session at hold_at, and dispatches from the lead", async () => {
     const owner = system.token("owner", "owner-next-week");
     const pickupAt = new Date(Math.floor((Date.now() + 10 * DAY) / 1000) * 1000);
