@@ -336,6 +336,39 @@ function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
   };
 }
 
+/** Its runner is at `where` (its tracked position checked by the caller): the wait starts. */
+function arrival(where: NoShowPlace, status: "accepted" | "in_transit") {
+  const field = where === "pickup" ? "arrived_at_pickup" : "arrived_at_dropoff";
+  return {
+    from: [status],
+    to: status,
+    may: isItsRunner,
+    api: [],
+    done: "marked arrived",
+    repeats: (booking: Booking) => Boolean(booking[field]),
+    stamps: (command: BookingMove) => ({ [field]: command.at }),
+    event: (_was: Booking, is: Booking, at: string) => arrived(is, at, where),
+  } satisfies Move;
+}
+
+/** What a runner's declaration that nobody came to `where` is, whatever follows from it. */
+function declaration(where: NoShowPlace) {
+  return {
+    may: isItsRunner,
+    api: [],
+    done: "declared a no-show",
+    repeats: (booking: Booking) => booking.no_show?.where === where,
+    refuses: (booking: Booking, command: BookingMove) =>
+      noShowTooEarly(
+        noShowWaitFrom(booking, where),
+        command.at,
+        command.noShow?.waitMs ?? 0,
+        where,
+      ),
+    event: (_was: Booking, is: Booking, at: string) => noShowEvent(is, at),
+  } satisfies Partial<Move>;
+}
+
 /** What a cancellation stamps and publishes, whoever calls it off. */
 const CANCELLED = {
   stamps: (command) => ({
@@ -614,28 +647,8 @@ export const MOVES = {
       },
     }),
   },
-  /** Its runner is at the pickup (its tracked position checked by the caller): the wait starts. */
-  arrive_at_pickup: {
-    from: ["accepted"],
-    to: "accepted",
-    may: isItsRunner,
-    api: [],
-    done: "marked arrived",
-    repeats: (booking) => Boolean(booking.arrived_at_pickup),
-    stamps: (command) => ({ arrived_at_pickup: command.at }),
-    event: (_was, is, at) => arrived(is, at, "pickup"),
-  },
-  /** Its runner is at the drop-off (position checked by the caller): the wait starts. */
-  arrive_at_dropoff: {
-    from: ["in_transit"],
-    to: "in_transit",
-    may: isItsRunner,
-    api: [],
-    done: "marked arrived",
-    repeats: (booking) => Boolean(booking.arrived_at_dropoff),
-    stamps: (command) => ({ arrived_at_dropoff: command.at }),
-    event: (_was, is, at) => arrived(is, at, "dropoff"),
-  },
+  arrive_at_pickup: arrival("pickup", "accepted"),
+  arrive_at_dropoff: arrival("dropoff", "in_transit"),
   /**
    * NO_SHOW_WAIT after its arrival nobody came to the pickup: the booking is cancelled, the fee
    * (never more than the hold) captured for the runner, the rest refunded.
@@ -643,17 +656,7 @@ export const MOVES = {
   no_show_at_pickup: {
     from: ["accepted"],
     to: "cancelled",
-    may: isItsRunner,
-    api: [],
-    done: "declared a no-show",
-    repeats: (booking) => booking.no_show?.where === "pickup",
-    refuses: (booking, command) =>
-      noShowTooEarly(
-        noShowWaitFrom(booking, "pickup"),
-        command.at,
-        command.noShow?.waitMs ?? 0,
-        "pickup",
-      ),
+    ...declaration("pickup"),
     stamps: (command, booking) => {
       const no_show = declared(command, booking, "cancelled");
       return {
@@ -664,25 +667,13 @@ export const MOVES = {
         no_show,
       };
     },
-    event: (_was, is, at) => noShowEvent(is, at),
   },
   /** Nobody came to the drop-off (NO_SHOW_DROPOFF=return): the pet goes back to the pickup. */
   no_show_at_dropoff: {
     from: ["in_transit"],
     to: "returning",
-    may: isItsRunner,
-    api: [],
-    done: "declared a no-show",
-    repeats: (booking) => booking.no_show?.where === "dropoff",
-    refuses: (booking, command) =>
-      noShowTooEarly(
-        noShowWaitFrom(booking, "dropoff"),
-        command.at,
-        command.noShow?.waitMs ?? 0,
-        "dropoff",
-      ),
+    ...declaration("dropoff"),
     stamps: (command, booking) => ({ no_show: declared(command, booking, "returning") }),
-    event: (_was, is, at) => noShowEvent(is, at),
   },
   /**
    * Nobody came to the drop-off (NO_SHOW_DROPOFF=ops): the booking is held as a dispute the
@@ -691,17 +682,7 @@ export const MOVES = {
   no_show_to_ops: {
     from: ["in_transit"],
     to: "disputed",
-    may: isItsRunner,
-    api: [],
-    done: "declared a no-show",
-    repeats: (booking) => booking.no_show?.where === "dropoff",
-    refuses: (booking, command) =>
-      noShowTooEarly(
-        noShowWaitFrom(booking, "dropoff"),
-        command.at,
-        command.noShow?.waitMs ?? 0,
-        "dropoff",
-      ),
+    ...declaration("dropoff"),
     stamps: (command, booking) => ({
       auto_confirm_at: null,
       no_show: declared(command, booking, "ops"),
@@ -718,7 +699,6 @@ export const MOVES = {
         resolved_at: null,
       },
     }),
-    event: (_was, is, at) => noShowEvent(is, at),
   },
   /**
    * Its runner hands the pet back at the pickup, with a photo (its position checked by the
