@@ -76,6 +76,11 @@ export interface Payment {
   releasing_ref?: string | null;
   /** A renewal failed: operations decide, and no renewal is tried again. */
   renewal_failed_at?: Date | null;
+  /**
+   * A capture or release of the hold began: from then on no renewal replaces the hold, so the
+   * one captured or released is the one the payment names.
+   */
+  settling_at?: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -149,12 +154,20 @@ export type PaymentStep =
       pickup_at: Date;
       hold_at: Date;
     }
-  /** A new hold replaces the one about to lapse; the old one is released next. */
-  | { type: "renewed"; provider_ref: string; hold_expires_at: Date }
+  /**
+   * A new hold replaces the one about to lapse (`replaces`, as the renewal read it); the old one
+   * is released next.
+   */
+  | { type: "renewed"; provider_ref: string; replaces: string; hold_expires_at: Date }
   /** The hold a renewal replaced is released at the provider. */
   | { type: "renewal_released" }
   /** No new hold could be placed: the old one stays until it lapses, and operations decide. */
   | { type: "renewal_failed"; reason: string }
+  /**
+   * A capture or release of this hold begins: no renewal replaces it from now on. Refused when
+   * the payment names another hold (a renewal replaced it): that one is settled instead.
+   */
+  | { type: "settling"; provider_ref: string }
   /** Stripe says the authorisation failed after all (3-D Secure refused, say). */
   | { type: "authorization_failed"; reason: string }
   /** The hold expired, or was voided outside Kilat: it can no longer be captured. */
@@ -165,6 +178,8 @@ export type PaymentStep =
    */
   | {
       type: "captured";
+      /** The hold captured: the payment must still name it. */
+      provider_ref: string;
       runner_id: string;
       captured_cents: number;
       fee_bps: number;
@@ -232,6 +247,8 @@ const MOVES = {
   renewed: { from: ["held"], to: null, event: null },
   renewal_released: { from: PAYMENT_STATUSES, to: null, event: null },
   renewal_failed: { from: ["held"], to: null, event: "payment.hold_renewal_failed" },
+  // A capture or release begins: the hold is the payment's until it is settled.
+  settling: { from: ["held", "pending"], to: null, event: null },
   authorization_failed: { from: ["created", "pending"], to: "failed", event: "payment.failed" },
   // The hold expired, or was voided outside Kilat.
   hold_lost: { from: ["pending", "held"], to: "failed", event: "payment.failed" },
@@ -339,6 +356,8 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
         provider_ref: null,
         failure_reason: null,
         ...(payment.pay_by ? { pay_by: null } : {}),
+        // The new authorisation is not being settled: it may be renewed.
+        ...(payment.settling_at ? { settling_at: null } : {}),
       });
     case "card_saved":
       return moved(
@@ -366,8 +385,15 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
         ],
       );
     case "renewed":
-      // Decided on the hold it replaces: a renewal is placed once per hold.
-      if (payment.releasing_ref) return refuse();
+      // Decided on the hold it replaces: a renewal is placed once per hold, and never on a hold
+      // being captured or released (that one is the payment's, and the new hold goes back).
+      if (
+        payment.releasing_ref ||
+        payment.settling_at ||
+        payment.provider_ref !== command.replaces
+      ) {
+        return refuse();
+      }
       return moved(
         {
           provider_ref: command.provider_ref,
@@ -376,13 +402,19 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
           renewals: (payment.renewals ?? 0) + 1,
         },
         [],
-        { provider_ref: payment.provider_ref, releasing_ref: payment.releasing_ref ?? null },
+        { provider_ref: command.replaces, releasing_ref: null, settling_at: null },
       );
+    case "settling":
+      if (payment.provider_ref !== command.provider_ref) return refuse();
+      // Claimed already (a redelivered event, or a capture and a release at once): nothing new.
+      if (payment.settling_at) return accept({}, {});
+      return moved({ settling_at: at }, [], { provider_ref: command.provider_ref });
     case "renewal_released":
       if (!payment.releasing_ref) return refuse();
       return moved({ releasing_ref: null }, [], { releasing_ref: payment.releasing_ref });
     case "renewal_failed":
-      if (payment.renewal_failed_at) return refuse();
+      // A hold being captured or released is no news to the owner: nothing is said.
+      if (payment.renewal_failed_at || payment.settling_at) return refuse();
       return moved({ renewal_failed_at: at }, [
         {
           type: MOVES[command.type].event,
@@ -410,6 +442,8 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
       ]);
     }
     case "captured": {
+      // Recorded against the hold that was captured, never one a renewal put in its place.
+      if (payment.provider_ref !== command.provider_ref) return refuse();
       const split = splitFee(command.captured_cents, command.fee_bps);
       // What the hold had beyond the capture went back to the owner: payout + fee + refunded = held.
       const refundedCents = Math.max(0, payment.amount_cents - command.captured_cents);
@@ -437,14 +471,19 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
             },
           },
         ],
+        { provider_ref: command.provider_ref },
       );
     }
     case "cancel_unauthorized":
       return moved({});
-    case "hold_released":
+    case "hold_released": {
       // From canceled only a hold that arrived after the cancellation, not released yet:
       // nothing stays held, and nothing is refunded twice.
       if (payment.status === "canceled" && payment.refunded_cents !== 0) return refuse();
+      // A held (or pending) one is recorded against the hold released, never one a renewal put
+      // in its place.
+      const named = payment.status !== "canceled";
+      if (named && payment.provider_ref !== command.provider_ref) return refuse();
       return moved(
         { provider_ref: command.provider_ref, refunded_cents: payment.amount_cents },
         [
@@ -453,8 +492,12 @@ export function decide(payment: Payment | null, command: PaymentCommand): Decisi
             data: refunded(payment, payment.amount_cents, command.reason, at),
           },
         ],
-        { refunded_cents: payment.refunded_cents },
+        {
+          refunded_cents: payment.refunded_cents,
+          ...(named ? { provider_ref: command.provider_ref } : {}),
+        },
       );
+    }
     case "refunded":
       return moved({ refunded_cents: command.refunded_cents }, [
         {

@@ -54,6 +54,7 @@ const PaymentSchema = new Schema<PaymentDoc>(
     renewals: { type: Number, default: 0 },
     releasing_ref: { type: String, default: null },
     renewal_failed_at: { type: Date, default: null },
+    settling_at: { type: Date, default: null },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     outbox: { type: [OutboxEntrySchema], default: [] },

@@ -33,6 +33,29 @@ export function record(
   );
 }
 
+/**
+ * Claims the payment's hold for a capture or release (`settling`): from then on no renewal
+ * replaces it. A renewal that replaced the hold read first wins the race: the payment is read
+ * again and its current hold claimed. Answers the payment as claimed, or as it is when there is
+ * no hold left to claim (captured, released, failed meanwhile).
+ */
+export async function claimHold(service: PaymentThis, payment: PaymentDoc): Promise<PaymentDoc> {
+  let now: PaymentDoc | null = payment;
+  for (let tries = 0; tries <= RETRIES; tries++) {
+    if (!now || (now.status !== "held" && now.status !== "pending") || !now.provider_ref) break;
+    const claimed = await record(service, now, {
+      type: "settling",
+      provider_ref: now.provider_ref,
+    });
+    if (claimed.ok) return claimed.state;
+    now = await paymentOf(service, now.booking_id);
+  }
+  const holding = now && (now.status === "held" || now.status === "pending");
+  // Lost every race: thrown, so the event is delivered again and the claim tried anew.
+  if (holding && now?.provider_ref && !now.settling_at) throw new Error("the hold kept changing");
+  return now ?? payment;
+}
+
 /** Opens the booking's payment (with `payment.escrow_created`), or finds the one there is. */
 export const open = (service: PaymentThis, command: Extract<PaymentCommand, { type: "open" }>) =>
   paymentsOf(service).create(command.id, decide, command);

@@ -6,7 +6,7 @@ import { PaymentRejected, stepKey } from "../../adapters/payments/port";
 import { runtimeOf } from "../../lib/runtime";
 import type { EventHandlers } from "../../mixins/domain-events.mixin";
 import type { PaymentDoc } from "../../models/payment.model";
-import { paymentOf, record } from "./commands";
+import { claimHold, paymentOf, record } from "./commands";
 import type { PaymentThis } from "./models";
 
 /**
@@ -102,8 +102,11 @@ async function captureHold(
   of: { bookingId: string; runnerId: string; refundCents: number; reason?: string },
   attempt: number,
 ): Promise<void> {
-  const payment = await paymentOf(service, of.bookingId);
-  if (!payment || payment.status === "captured") return; // a repeat, or never paid
+  const read = await paymentOf(service, of.bookingId);
+  if (!read || read.status === "captured") return; // a repeat, or never paid
+  // The hold no renewal replaces now: the one captured is the one the payment names.
+  const payment = read.status === "held" ? await claimHold(service, read) : read;
+  if (payment.status === "captured") return; // by a capture that ran meanwhile
   if (payment.status !== "held" || !payment.provider_ref) {
     // Confirmed, but nothing to capture (the hold failed or expired): said out loud.
     await surface(service, payment, `nothing to capture: the payment is ${payment.status}`);
@@ -130,6 +133,7 @@ async function captureHold(
     );
     await record(service, payment, {
       type: "captured",
+      provider_ref: payment.provider_ref,
       runner_id: of.runnerId,
       captured_cents: capturedCents,
       fee_bps: feeBps,
@@ -259,8 +263,11 @@ export async function settleEnded(
   bookingId: string,
   reason: string,
 ): Promise<void> {
-  const payment = await paymentOf(service, bookingId);
-  if (!payment) return;
+  const read = await paymentOf(service, bookingId);
+  if (!read) return;
+  // The hold no renewal replaces now: the one released is the one the payment names.
+  const holding = read.status === "held" || read.status === "pending";
+  const payment = holding ? await claimHold(service, read) : read;
   try {
     if (payment.status === "created" || payment.status === "card_saved") {
       // Ended while the card is being authorised (`authorize` releases what it gets), or while

@@ -142,6 +142,8 @@ export async function renewHolds(this: PaymentThis): Promise<number> {
       hold_expires_at: { $lte: renewFrom(new Date(), schedule) },
       renewal_failed_at: null,
       releasing_ref: null,
+      // A hold being captured or released is the payment's: never replaced under it.
+      settling_at: null,
     },
     "hold_expires_at",
     (payment) => renew(this, payment),
@@ -150,6 +152,8 @@ export async function renewHolds(this: PaymentThis): Promise<number> {
 }
 
 async function renew(service: PaymentThis, payment: PaymentDoc): Promise<void> {
+  const replaces = payment.provider_ref;
+  if (!replaces) return;
   const renewal = (payment.renewals ?? 0) + 1;
   const answer = await service.provider
     .authorize(
@@ -186,13 +190,15 @@ async function renew(service: PaymentThis, payment: PaymentDoc): Promise<void> {
   const renewed = await record(service, payment, {
     type: "renewed",
     provider_ref: answer.providerRef,
+    replaces,
     hold_expires_at: holdExpiresAt(new Date(), schedule),
   });
   if (renewed.ok) {
     await releaseRenewed(service, renewed.state);
     return;
   }
-  // Captured or released meanwhile: the new hold is not needed, and is released.
+  // Captured, released, or being settled meanwhile (`settling`): the hold read is the payment's,
+  // and the new one is released.
   const now = await paymentOf(service, payment.booking_id);
   if (now?.provider_ref !== answer.providerRef) {
     await service.provider.cancel(

@@ -225,6 +225,7 @@ describe("the money of a dispute: payout + fee + refunded = held", () => {
     const decision = givenWhenThen(decidePayment)(payment)
       .when({
         type: "captured",
+        provider_ref: "pi_1",
         runner_id: "runner-1",
         captured_cents: 3_749_999,
         fee_bps: 2_000,
@@ -232,7 +233,7 @@ describe("the money of a dispute: payout + fee + refunded = held", () => {
         at: AT,
       })
       .thenAccepted({
-        expect: { status: "held" },
+        expect: { status: "held", provider_ref: "pi_1" },
         changes: {
           status: "captured",
           runner_id: "runner-1",

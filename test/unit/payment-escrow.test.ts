@@ -71,7 +71,13 @@ const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][]
   ["hold_lost", { type: "hold_lost", reason: "automatic" }, ["pending", "held"], "failed"],
   [
     "captured",
-    { type: "captured", runner_id: "r1", captured_cents: 10_000, fee_bps: 2000 },
+    {
+      type: "captured",
+      provider_ref: "pi_1",
+      runner_id: "r1",
+      captured_cents: 10_000,
+      fee_bps: 2000,
+    },
     ["held"],
     "captured",
   ],
@@ -170,9 +176,16 @@ describe("escrow decider", () => {
 
   it("given a held payment, when captured, then payout + fee = captured, in payment.escrow_released", () => {
     given(payment("held"))
-      .when({ type: "captured", runner_id: "r1", captured_cents: 10_001, fee_bps: 2000, at: AT })
+      .when({
+        type: "captured",
+        provider_ref: "pi_1",
+        runner_id: "r1",
+        captured_cents: 10_001,
+        fee_bps: 2000,
+        at: AT,
+      })
       .thenAccepted({
-        expect: { status: "held" },
+        expect: { status: "held", provider_ref: "pi_1" },
         changes: {
           status: "captured",
           runner_id: "r1",

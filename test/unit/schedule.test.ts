@@ -263,9 +263,15 @@ describe("a scheduled booking's payment", () => {
     const held = payment("held", { provider_ref: "pi_1", hold_expires_at: later(HOUR) });
     it("given a held payment, when a new hold is placed, then the old one is to be released", () => {
       given(held)
-        .when({ type: "renewed", provider_ref: "pi_2", hold_expires_at: later(7 * DAY), at: AT })
+        .when({
+          type: "renewed",
+          provider_ref: "pi_2",
+          replaces: "pi_1",
+          hold_expires_at: later(7 * DAY),
+          at: AT,
+        })
         .thenAccepted({
-          expect: { status: "held", provider_ref: "pi_1", releasing_ref: null },
+          expect: { status: "held", provider_ref: "pi_1", releasing_ref: null, settling_at: null },
           changes: {
             provider_ref: "pi_2",
             hold_expires_at: later(7 * DAY),
@@ -277,7 +283,13 @@ describe("a scheduled booking's payment", () => {
     });
     it("given a renewal not released yet, when renewed again, then it is refused: one at a time", () => {
       given({ ...held, releasing_ref: "pi_0" })
-        .when({ type: "renewed", provider_ref: "pi_2", hold_expires_at: later(7 * DAY), at: AT })
+        .when({
+          type: "renewed",
+          provider_ref: "pi_2",
+          replaces: "pi_1",
+          hold_expires_at: later(7 * DAY),
+          at: AT,
+        })
         .thenRefused();
     });
     it("given the old hold released, then no hold but the new one is left, and the money is unchanged", () => {
