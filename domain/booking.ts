@@ -315,6 +315,31 @@ export function noShowWaitFrom(booking: Booking, where: NoShowPlace): Date | nul
   return due && due > arrived ? due : arrived;
 }
 
+/**
+ * The earliest a photo may have been taken to prove `move` (null: any of the booking's): a
+ * handover's photo is taken at that handover, after the step before it — the pickup's once the
+ * runner accepted, the drop-off's once the pet was aboard, the hand-back's once nobody came to the
+ * drop-off, a no-show's once the runner arrived — so an older photo (the pickup's, offered again
+ * at the drop-off or the hand-back) proves nothing.
+ */
+export function proofTakenFrom(booking: Booking, move: MoveName): Date | null {
+  switch (move) {
+    case "pickup":
+      return booking.accepted_at;
+    case "deliver":
+      return booking.picked_up_at;
+    case "hand_back":
+      return booking.no_show?.declared_at ?? null;
+    case "no_show_at_pickup":
+      return booking.arrived_at_pickup ?? null;
+    case "no_show_at_dropoff":
+    case "no_show_to_ops":
+      return booking.arrived_at_dropoff ?? null;
+    default:
+      return null;
+  }
+}
+
 /** booking.no_show, from the no-show the booking recorded. */
 function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
   const noShow = is.no_show;
@@ -346,7 +371,9 @@ function arrival(where: NoShowPlace, status: "accepted" | "in_transit") {
     api: [],
     done: "marked arrived",
     repeats: (booking: Booking) => Boolean(booking[field]),
-    stamps: (command: BookingMove) => ({ [field]: command.at }),
+    // Reported twice at once, the first stands: the write is guarded on no arrival yet.
+    relies: (booking: Booking): Partial<Booking> => ({ [field]: booking[field] ?? null }),
+    stamps: (command: BookingMove): Partial<Booking> => ({ [field]: command.at }),
     event: (_was: Booking, is: Booking, at: string) => arrived(is, at, where),
   } satisfies Move;
 }

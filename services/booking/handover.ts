@@ -1,5 +1,12 @@
 import { HANDOVER_ACTIONS, type HandoverEvidence } from "../../contracts";
-import { decide, isLocked, pinMatches, type Booking, type BookingMove } from "../../domain/booking";
+import {
+  decide,
+  isLocked,
+  pinMatches,
+  proofTakenFrom,
+  type Booking,
+  type BookingMove,
+} from "../../domain/booking";
 import type { LatLng } from "../../domain/geo";
 import { actionsOf, callerOf, clientError, orThrow } from "../../lib/action";
 import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
@@ -30,7 +37,7 @@ export async function handoverCommand(
   const booking = await bookingsOf(service).load(id);
   // Nothing to prove on a booking the caller cannot move: the move itself refuses it.
   if (!booking || booking.runner_id !== command.actor.sub) return { command, known: booking };
-  await checkPhoto(service, booking, body.photo_id, command.actor.sub);
+  await checkPhoto(service, booking, body.photo_id, command);
   if (body.pin !== undefined && !pinMatches(booking, body.pin) && !isLocked(booking)) {
     await wrongPin(service, booking, command);
   }
@@ -46,7 +53,7 @@ async function checkPhoto(
   service: BookingThis,
   booking: Booking,
   photoId: string,
-  runnerId: string,
+  command: BookingMove,
 ) {
   const meta = await photoStoreOf(service).meta(photoId);
   const ours =
@@ -54,12 +61,16 @@ async function checkPhoto(
     meta.subject.kind === "booking" &&
     meta.subject.id === booking._id &&
     meta.uploaded_by.role === "runner" &&
-    meta.uploaded_by.sub === runnerId;
+    meta.uploaded_by.sub === command.actor.sub;
   if (!ours) {
     throw fieldError(
       "photo_id",
       "not a photo of this booking you uploaded (POST /api/bookings/:id/photos)",
     );
+  }
+  const from = proofTakenFrom(booking, command.type);
+  if (from && meta.created_at < from) {
+    throw fieldError("photo_id", "taken before this step of the trip: take a photo now");
   }
 }
 

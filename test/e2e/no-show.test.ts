@@ -373,6 +373,34 @@ function noShowSuite(
       expect(await publishedTypes(id)).not.toContain("booking.runner_arrived");
     });
 
+    it("two arrivals decided on the same read: the first stands, the owner hears it once", async () => {
+      const name = `runner-ns-taps-${withStripe}`;
+      const { id } = await accepted(name);
+      const service = system.brokers[0].getLocalService("booking") as unknown as BookingThis;
+      // Both decided on the booking as read before either wrote, as two taps at once are.
+      const read = await service.models.bookings.findById(id).lean<BookingDoc>();
+      const arrive = (at: Date) =>
+        service.move(
+          id,
+          {
+            type: "arrive_at_pickup",
+            actor: { role: "runner", sub: name },
+            at,
+            autoConfirmAfterMs: 0,
+          },
+          read,
+        );
+      const first = new Date(Date.now() - 2000);
+      expect((await arrive(first)).ok).toBe(true);
+      expect((await arrive(new Date())).ok).toBe(true);
+      expect((await bookingOf(id)).arrived_at_pickup).toEqual(first.toISOString());
+      await sleep(500); // the relay publishes what was written
+      const arrivals = (await publishedTypes(id)).filter(
+        (type) => type === "booking.runner_arrived",
+      );
+      expect(arrivals).toEqual(["booking.runner_arrived"]);
+    });
+
     it("at the drop-off: returning, the return leg tracked, handed back at the pickup; the fee captured, the rest refunded", async () => {
       const { id, runner, held } = await accepted(`runner-ns-dropoff-${withStripe}`);
       const who = { runner, owner };
@@ -384,6 +412,8 @@ function noShowSuite(
         expect.any(String),
       );
       await waited(id, "dropoff");
+      // A photo from before the no-show (the drop-off's) proves no hand-back later.
+      const atDoor = await proofPhoto(system, id, runner, "dropoff");
       const declared = await post(`/api/bookings/${id}/no_show`, runner, { reason: "No answer" });
       expect([declared.status, declared.body.status, declared.body.no_show?.outcome]).toEqual([
         200,
@@ -400,6 +430,15 @@ function noShowSuite(
       ]);
       expect((await bookingOf(id)).status).toBe("returning");
       await at(runner, id, pickup);
+      const pickedUpWith = (await bookingOf(id)).pickup_proof?.photo_id ?? "";
+      for (const old of [pickedUpWith, atDoor]) {
+        const stale = await post(`/api/bookings/${id}/return_pet`, runner, { photo_id: old });
+        expect([stale.status, stale.body.message]).toEqual([
+          422,
+          expect.stringContaining("taken before this step of the trip") as string,
+        ]);
+      }
+      expect((await bookingOf(id)).status).toBe("returning");
       const returned = await post(`/api/bookings/${id}/return_pet`, runner, { photo_id });
       expect([returned.status, returned.body.status]).toEqual([200, "returned"]);
       expect(returned.body.return_proof).toEqual(

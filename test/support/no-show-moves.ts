@@ -66,6 +66,7 @@ export const NO_SHOW_LEGAL: LegalRow[] = [
   ).map(([from, type, where]): LegalRow => ({
     from,
     command: moveOf(type, runner),
+    relies: { [where === "pickup" ? "arrived_at_pickup" : "arrived_at_dropoff"]: null },
     changes: {
       status: from,
       runner_id: "runner-1",

@@ -1,5 +1,5 @@
 import type { Actor } from "../../domain/access";
-import { decide } from "../../domain/booking";
+import { decide, proofTakenFrom } from "../../domain/booking";
 import { splitHold } from "../../domain/fees";
 import {
   arrivalProblem,
@@ -144,6 +144,26 @@ describe("no-shows: the decider", () => {
     given(bookingIn("returning"))
       .when(moveOf("hand_back", { role: "runner", sub: "runner-2" }))
       .thenRefused("not_found", "Booking not found");
+  });
+});
+
+describe("a handover's photo is taken at that handover", () => {
+  it("given each proving move, then the photo must be newer than the step before it", () => {
+    const accepted_at = new Date(AT.getTime() - 4000);
+    const picked_up_at = new Date(AT.getTime() - 3000);
+    const arrived_at_dropoff = new Date(AT.getTime() - 2000);
+    const declared_at = new Date(AT.getTime() - 1000);
+    const booking = bookingIn("returning", {
+      accepted_at,
+      picked_up_at,
+      arrived_at_dropoff,
+      no_show: noShowAt("dropoff", "returning", { declared_at }),
+    });
+    expect(
+      (["pickup", "deliver", "no_show_at_dropoff", "hand_back", "confirm"] as const).map((move) =>
+        proofTakenFrom(booking, move),
+      ),
+    ).toEqual([accepted_at, picked_up_at, arrived_at_dropoff, declared_at, null]);
   });
 });
 
