@@ -91,6 +91,25 @@ export const holdExpiresAt = (heldAt: Date, policy: SchedulePolicy): Date =>
 export const renewalDue = (expiresAt: Date, now: Date, policy: SchedulePolicy): boolean =>
   expiresAt.getTime() - now.getTime() <= policy.renewMarginMs;
 
+/**
+ * An hour beyond the renewal margin: no sweep, on any instance's clock, renews a hold lapsing
+ * later than this from now.
+ */
+export const RENEWAL_CLOCK_SLACK_MS = 3_600_000;
+
+/**
+ * Whether a renewal may be replacing a hold lapsing at `expiresAt` (null: never renewed) while it
+ * is settled at `now`: only then must a capture or release claim it first. Most holds are settled
+ * days before they lapse, and skip the claim's write.
+ */
+export const renewalMayRace = (
+  expiresAt: Date | null | undefined,
+  now: Date,
+  policy: Pick<SchedulePolicy, "renewMarginMs">,
+): boolean =>
+  expiresAt != null &&
+  expiresAt.getTime() - now.getTime() <= policy.renewMarginMs + RENEWAL_CLOCK_SLACK_MS;
+
 /** When a hold lapsing at `expiresAt` is renewed: RENEW_MARGIN before (what the sweep looks for). */
 export const renewFrom = (now: Date, policy: SchedulePolicy): Date =>
   new Date(now.getTime() + policy.renewMarginMs);

@@ -1,5 +1,7 @@
 import { decide, type PaymentCommand, type PaymentStep } from "../../domain/payment";
+import { renewalMayRace } from "../../domain/schedule";
 import type { AggregateStore, Outcome } from "../../lib/aggregate";
+import { runtimeOf } from "../../lib/runtime";
 import type { PaymentDoc } from "../../models/payment.model";
 import type { PaymentThis } from "./models";
 
@@ -40,6 +42,9 @@ export function record(
  * no hold left to claim (captured, released, failed meanwhile).
  */
 export async function claimHold(service: PaymentThis, payment: PaymentDoc): Promise<PaymentDoc> {
+  // A hold far from lapsing is renewed by nobody: nothing to claim it from.
+  const { schedule } = runtimeOf(service.broker).config;
+  if (!renewalMayRace(payment.hold_expires_at, new Date(), schedule)) return payment;
   let now: PaymentDoc | null = payment;
   for (let tries = 0; tries <= RETRIES; tries++) {
     if (!now || (now.status !== "held" && now.status !== "pending") || !now.provider_ref) break;

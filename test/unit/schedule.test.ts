@@ -11,6 +11,7 @@ import {
   paymentMode,
   pickupProblem,
   renewalDue,
+  renewalMayRace,
   schedulePolicy,
 } from "../../domain/schedule";
 import { notificationsFor } from "../../domain/notifications";
@@ -67,6 +68,13 @@ describe("the payment follows the lead time", () => {
     expect(expires).toEqual(later(7 * DAY));
     expect(renewalDue(expires, later(5 * DAY), policy)).toBe(false);
     expect(renewalDue(expires, later(6 * DAY), policy)).toBe(true);
+  });
+  it("given a hold settled days before it lapses, then no renewal can race it and it is settled without a claim; near its renewal, it is claimed first", () => {
+    const expires = holdExpiresAt(AT, policy);
+    expect(renewalMayRace(expires, later(HOUR), policy)).toBe(false);
+    expect(renewalMayRace(expires, later(7 * DAY - 25 * HOUR - 1), policy)).toBe(false);
+    expect(renewalMayRace(expires, later(7 * DAY - 25 * HOUR), policy)).toBe(true);
+    expect(renewalMayRace(null, later(7 * DAY), policy)).toBe(false);
   });
 });
 
