@@ -340,6 +340,19 @@ export function proofTakenFrom(booking: Booking, move: MoveName): Date | null {
   }
 }
 
+/**
+ * How far a photo's time may lie before the step it proves: the upload and the step may be stamped
+ * by two instances whose clocks differ a little. A photo offered again from an earlier step is
+ * minutes older.
+ */
+export const PROOF_CLOCK_SLACK_MS = 30_000;
+
+/** Whether a photo taken at `takenAt` may prove `move` (proofTakenFrom, give or take the slack). */
+export function takenForThisStep(booking: Booking, move: MoveName, takenAt: Date): boolean {
+  const from = proofTakenFrom(booking, move);
+  return !from || takenAt.getTime() >= from.getTime() - PROOF_CLOCK_SLACK_MS;
+}
+
 /** booking.no_show, from the no-show the booking recorded. */
 function noShowEvent(is: Booking, at: string): EventDraft<"booking.no_show"> {
   const noShow = is.no_show;

@@ -3,7 +3,7 @@ import {
   decide,
   isLocked,
   pinMatches,
-  proofTakenFrom,
+  takenForThisStep,
   type Booking,
   type BookingMove,
 } from "../../domain/booking";
@@ -68,8 +68,7 @@ async function checkPhoto(
       "not a photo of this booking you uploaded (POST /api/bookings/:id/photos)",
     );
   }
-  const from = proofTakenFrom(booking, command.type);
-  if (from && meta.created_at < from) {
+  if (!takenForThisStep(booking, command.type, meta.created_at)) {
     throw fieldError("photo_id", "taken before this step of the trip: take a photo now");
   }
 }

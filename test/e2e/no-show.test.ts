@@ -431,6 +431,15 @@ function noShowSuite(
       expect((await bookingOf(id)).status).toBe("returning");
       await at(runner, id, pickup);
       const pickedUpWith = (await bookingOf(id)).pickup_proof?.photo_id ?? "";
+      // Taken minutes before the no-show in a real trip (here, seconds: beyond the clock slack
+      // allowed between two instances only once moved back).
+      const service = system.brokers[0].getLocalService("booking") as unknown as BookingThis;
+      await service.db
+        .collection<{ _id: string; uploadDate: Date }>("photos")
+        .updateMany(
+          { _id: { $in: [pickedUpWith, atDoor] } },
+          { $set: { uploadDate: new Date(Date.now() - 10 * 60_000) } },
+        );
       for (const old of [pickedUpWith, atDoor]) {
         const stale = await post(`/api/bookings/${id}/return_pet`, runner, { photo_id: old });
         expect([stale.status, stale.body.message]).toEqual([

@@ -1,5 +1,5 @@
 import type { Actor } from "../../domain/access";
-import { decide, proofTakenFrom } from "../../domain/booking";
+import { decide, proofTakenFrom, takenForThisStep } from "../../domain/booking";
 import { splitHold } from "../../domain/fees";
 import {
   arrivalProblem,
@@ -164,6 +164,18 @@ describe("a handover's photo is taken at that handover", () => {
         proofTakenFrom(booking, move),
       ),
     ).toEqual([accepted_at, picked_up_at, arrived_at_dropoff, declared_at, null]);
+  });
+
+  it("given a photo stamped by an instance whose clock runs a little behind, then it still proves the step; one from the step before does not", () => {
+    const declared_at = new Date(AT.getTime() - 1000);
+    const booking = bookingIn("returning", {
+      picked_up_at: new Date(AT.getTime() - 600_000),
+      no_show: noShowAt("dropoff", "returning", { declared_at }),
+    });
+    const secondsBefore = (s: number) => new Date(declared_at.getTime() - s * 1000);
+    expect(takenForThisStep(booking, "hand_back", secondsBefore(30))).toBe(true);
+    expect(takenForThisStep(booking, "hand_back", secondsBefore(31))).toBe(false);
+    expect(takenForThisStep(booking, "confirm", secondsBefore(3600))).toBe(true);
   });
 });
 
