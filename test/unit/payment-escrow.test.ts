@@ -10,34 +10,11 @@ import {
 } from "../../domain/payment";
 import { stepKey } from "../../adapters/payments/port";
 import { givenWhenThen } from "../support/decider";
+import { paymentIn as payment } from "../support/payment-fixtures";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
-const BEFORE = new Date("2026-12-01T09:00:00.000Z");
 
 const given = givenWhenThen(decide);
-
-const payment = (status: PaymentRecordStatus, extra: Partial<Payment> = {}): Payment => ({
-  _id: "pay_b1",
-  booking_id: "b1",
-  booking_number: "KLT-20261201-ABCDEF",
-  owner_id: "owner-1",
-  runner_id: null,
-  amount_cents: 10_000,
-  currency: "IDR",
-  status,
-  provider: "simulated",
-  provider_ref: status === "created" ? null : "pi_1",
-  payment_method: "pm_card_visa",
-  captured_cents: 0,
-  platform_fee_cents: 0,
-  runner_payout_cents: 0,
-  refunded_cents: 0,
-  failure_reason: null,
-  attempt: 1,
-  created_at: BEFORE,
-  updated_at: BEFORE,
-  ...extra,
-});
 
 /** Every step, the statuses it leaves from, and where it goes. */
 const TABLE: [string, PaymentStep, PaymentRecordStatus[], PaymentRecordStatus][] = [

@@ -1,5 +1,6 @@
 import { decide, type Payment } from "../../domain/payment";
 import { givenWhenThen } from "../support/decider";
+import { paymentIn } from "../support/payment-fixtures";
 
 const AT = new Date("2026-12-01T10:00:00.000Z");
 const BEFORE = new Date("2026-12-01T09:00:00.000Z");
@@ -7,29 +8,9 @@ const LATER = new Date("2026-12-08T10:00:00.000Z");
 
 const given = givenWhenThen(decide);
 
-const held = (extra: Partial<Payment> = {}): Payment => ({
-  _id: "pay_b1",
-  booking_id: "b1",
-  booking_number: "KLT-20261201-ABCDEF",
-  owner_id: "owner-1",
-  runner_id: null,
-  amount_cents: 10_000,
-  currency: "IDR",
-  status: "held",
-  provider: "simulated",
-  provider_ref: "pi_A",
-  payment_method: "pm_card_visa",
-  captured_cents: 0,
-  platform_fee_cents: 0,
-  runner_payout_cents: 0,
-  refunded_cents: 0,
-  failure_reason: null,
-  attempt: 1,
-  hold_expires_at: AT,
-  created_at: BEFORE,
-  updated_at: BEFORE,
-  ...extra,
-});
+/** Hold A, placed at BEFORE, lapsing at AT: the one a renewal replaces. */
+const held = (extra: Partial<Payment> = {}): Payment =>
+  paymentIn("held", { provider_ref: "pi_A", hold_expires_at: AT, ...extra });
 
 const renewed = {
   type: "renewed",

@@ -19,6 +19,7 @@ import { parsePayload } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
 import { AT, EARLIER, bookingIn } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
+import { paymentIn } from "../support/payment-fixtures";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -148,28 +149,8 @@ describe("a scheduled booking records its payment", () => {
 describe("a scheduled booking's payment", () => {
   const given = givenWhenThen(decidePayment);
   const pickup = later(10 * DAY);
-  const payment = (status: Payment["status"], extra: Partial<Payment> = {}): Payment => ({
-    _id: "pay_b1",
-    booking_id: "b1",
-    booking_number: "KLT-20261201-ABCDEF",
-    owner_id: "owner-1",
-    runner_id: null,
-    amount_cents: 10_000,
-    currency: "IDR",
-    status,
-    provider: "simulated",
-    provider_ref: null,
-    payment_method: "pm_card_visa",
-    captured_cents: 0,
-    platform_fee_cents: 0,
-    runner_payout_cents: 0,
-    refunded_cents: 0,
-    failure_reason: null,
-    attempt: 1,
-    created_at: EARLIER,
-    updated_at: EARLIER,
-    ...extra,
-  });
+  const payment = (status: Payment["status"], extra: Partial<Payment> = {}): Payment =>
+    paymentIn(status, { provider_ref: null, ...extra });
   const saved = payment("card_saved", { pickup_at: pickup, hold_at: holdAt(pickup, policy) });
 
   it("given a new payment, when the card is saved, then payment.card_saved says when it is held", () => {
