@@ -7,7 +7,7 @@ import { makeMove, pinOf, proofPhoto } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
 import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
-import { heldBooking } from "../support/trips";
+import { heldBooking, fixRecordedAt } from "../support/trips";
 import { eventually } from "../support/wait";
 
 /** A short trip (about 330 m), so the runner can move between its ends in a few seconds. */
@@ -67,22 +67,8 @@ function noShowSuite(
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
     /** The runner's fix at `point`, once the track has it as its last position. */
-    async function at(runner: string, id: string, point: { lat: number; lng: number }) {
-      await sleep(1200); // fixes a moment apart: the speed between them stays possible
-      const fix = { ...point, timestamp: new Date().toISOString(), booking_id: id };
-      expect((await post("/api/runners/me/location", runner, fix)).status).toBe(202);
-      await eventually(
-        async () => {
-          const track = await get<{ waypoints: { lat: number; lng: number }[] }>(
-            `/api/bookings/${id}/track`,
-            runner,
-          );
-          const last = track.body.waypoints.at(-1);
-          return last?.lat === point.lat && last.lng === point.lng ? true : undefined;
-        },
-        { what: `the runner's fix at ${point.lat},${point.lng}` },
-      );
-    }
+    const at = (runner: string, id: string, point: { lat: number; lng: number }) =>
+      fixRecordedAt(system, runner, id, point);
 
     /** The arrival at `where`, as if it was reported NO_SHOW_WAIT (and a second) ago. */
     const waited = (id: string, where: "pickup" | "dropoff") =>

@@ -3,7 +3,7 @@ import { makeMove, proofPhoto } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
 import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
-import { heldBooking } from "../support/trips";
+import { heldBooking, fixRecordedAt } from "../support/trips";
 import { eventually } from "../support/wait";
 
 /** A short trip (about 330 m): the runner crosses it in a second or two. */
@@ -49,22 +49,8 @@ describeWithInfra(["kafka", "mongo", "redis"], "no-shows, services split over br
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** The runner's fix at `point`, once the tracking service has it as the track's last one. */
-  async function at(runner: string, id: string, point: { lat: number; lng: number }) {
-    await sleep(1200); // fixes a moment apart: the speed between them stays possible
-    const fix = { ...point, timestamp: new Date().toISOString(), booking_id: id };
-    expect((await post("/api/runners/me/location", runner, fix)).status).toBe(202);
-    await eventually(
-      async () => {
-        const track = await get<{ waypoints: { lat: number; lng: number }[] }>(
-          `/api/bookings/${id}/track`,
-          runner,
-        );
-        const last = track.body.waypoints.at(-1);
-        return last?.lat === point.lat && last.lng === point.lng ? true : undefined;
-      },
-      { what: `the runner's fix at ${point.lat},${point.lng}`, timeoutMs: 30_000 },
-    );
-  }
+  const at = (runner: string, id: string, point: { lat: number; lng: number }) =>
+    fixRecordedAt(system, runner, id, point, 30_000);
 
   /** A paid booking a fresh verified runner accepted, the runner at the pickup. */
   async function accepted(name: string) {

@@ -2,7 +2,7 @@ import type { Model } from "mongoose";
 import type { BookingEntity } from "../../contracts";
 import type { DispatchDoc } from "../../models/dispatch.model";
 import type { RunnerDoc } from "../../models/runner.model";
-import type { System } from "./system";
+import type { Client, System } from "./system";
 import { eventually } from "./wait";
 
 interface Point {
@@ -88,4 +88,33 @@ export function searchingDispatch(
     created_at: since,
     updated_at: since,
   });
+}
+
+/**
+ * The runner's fix at `point`, sent a moment after its last one (the speed between them stays
+ * possible), once the tracking service has it as the track's last position.
+ */
+export async function fixRecordedAt(
+  system: Client,
+  runner: string,
+  bookingId: string,
+  point: { lat: number; lng: number },
+  timeoutMs?: number,
+) {
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const fix = { ...point, timestamp: new Date().toISOString(), booking_id: bookingId };
+  const sent = await system.api("POST", "/api/runners/me/location", { token: runner, body: fix });
+  expect(sent.status).toBe(202);
+  await eventually(
+    async () => {
+      const track = await system.api<{ waypoints: { lat: number; lng: number }[] }>(
+        "GET",
+        `/api/bookings/${bookingId}/track`,
+        { token: runner },
+      );
+      const last = track.body.waypoints.at(-1);
+      return last?.lat === point.lat && last.lng === point.lng ? true : undefined;
+    },
+    { what: `the runner's fix at ${point.lat},${point.lng}`, ...(timeoutMs ? { timeoutMs } : {}) },
+  );
 }
