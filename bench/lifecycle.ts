@@ -431,9 +431,9 @@ async function measured(
   const idle = meter.stop();
   const metrics = [
     "kilat.db.commands.total",
-    "kilat.db.command.ms.total",
+    "kilat.db.command.seconds.total",
     "kilat.db.pool.checkouts.total",
-    "kilat.db.pool.wait.ms.total",
+    "kilat.db.pool.wait.seconds.total",
   ] as const;
   const read = () =>
     Promise.all(metrics.map((metric) => databaseCommands(watched, url, transport, metric)));
@@ -441,11 +441,17 @@ async function measured(
   meter.start();
   const result = await drive(mode, url, concurrency, total);
   const cpu = meter.stop();
-  const [commands, waited, checkouts, poolWaited] = (await read()).map((after, i) =>
+  const [commands, waitedSeconds, checkouts, poolWaitedSeconds] = (await read()).map((after, i) =>
     difference(after, before[i] ?? {}),
   );
+  // The counters are in seconds; the report prints milliseconds.
+  const waited = milliseconds(waitedSeconds);
+  const poolWaited = milliseconds(poolWaitedSeconds);
   report(result, { cpu, commands, waited, checkouts, poolWaited, idle, idleSeconds });
 }
+
+const milliseconds = (seconds: Costs): Costs =>
+  Object.fromEntries(Object.entries(seconds).map(([key, value]) => [key, value * 1000]));
 
 /** Every service in one process, as `npm start` runs it (but on infra's MongoDB). */
 async function embedded(concurrency: number, total: number) {

@@ -141,9 +141,9 @@ export async function databaseCommands(
   transport?: { url: string; namespace: string },
   metric:
     | "kilat.db.commands.total"
-    | "kilat.db.command.ms.total"
+    | "kilat.db.command.seconds.total"
     | "kilat.db.pool.checkouts.total"
-    | "kilat.db.pool.wait.ms.total" = "kilat.db.commands.total",
+    | "kilat.db.pool.wait.seconds.total" = "kilat.db.commands.total",
 ): Promise<Costs> {
   const counts: Costs = {};
   /** `<db>[ <pool>][ <command> <collection>]`: the labels the metric has, in that order. */
@@ -262,7 +262,8 @@ export function printCpu(
 
 /**
  * The commands per unit of work: by kind, in all, and by service database; with `ms` (each
- * command's wait summed, kilat.db.command.ms.total), where the services' database time went.
+ * command's wait summed, kilat.db.command.seconds.total in ms), where the services' database time
+ * went.
  */
 export function printCommands(commands: Costs, units: number, unit: string, ms?: Costs): Costs {
   const KINDS = ["find", "insert", "update", "findAndModify", "delete", "aggregate", "count"];

@@ -65,24 +65,34 @@ interface LineContext {
   trace_id?: string;
   span_id?: string;
   booking_id?: string;
+  event_id?: string;
 }
 
 /**
+ * What the domain event being consumed gives the lines its handling writes, set by
+ * `whileConsuming`: Kafka consumers run outside any Moleculer context.
+ */
+const consumed = new AsyncLocalStorage<LineContext>();
+
+/**
  * With tracing on (OTEL_*), `trace_id` and `span_id` are the active OpenTelemetry span's, so a
- * line joins its trace, a Kafka consumer's included. Otherwise, under a Moleculer handler,
- * `trace_id` is Moleculer's request id (the same across every call and event one request
- * causes) and `span_id` the context's id. `booking_id` is the booking the action or event names.
+ * line joins its trace, a Kafka consumer's included. Otherwise, while a consumed event is handled,
+ * they are the event's `traceparent` (its trace, and the span that published it) when it carries
+ * one; under a Moleculer handler, `trace_id` is Moleculer's request id (the same across every call
+ * and event one request causes) and `span_id` the context's id. `booking_id` is the booking the
+ * action, Moleculer event or consumed domain event names; `event_id` the consumed event's id.
  */
 function lineContext(): LineContext {
   const traced = activeTraceIds();
   const ctx = current.getStore();
-  if (!ctx) return traced ?? {};
-  const fields: LineContext = { ...traced };
-  if (!traced && ctx.requestID) fields.trace_id = ctx.requestID;
-  if (!traced && ctx.id) fields.span_id = ctx.id;
-  const bookingId = bookingIdOf(ctx);
-  if (bookingId) fields.booking_id = bookingId;
-  return fields;
+  const fields: LineContext = { ...consumed.getStore() };
+  if (ctx) {
+    if (!fields.trace_id && ctx.requestID) fields.trace_id = ctx.requestID;
+    if (!fields.span_id && ctx.id) fields.span_id = ctx.id;
+    const bookingId = bookingIdOf(ctx);
+    if (bookingId) fields.booking_id = bookingId;
+  }
+  return traced ? { ...fields, ...traced } : fields;
 }
 
 function bookingIdOf(ctx: Context): string | undefined {
@@ -92,6 +102,45 @@ function bookingIdOf(ctx: Context): string | undefined {
   // The booking service's actions name their booking `id` (`POST /api/bookings/:id/accept`).
   if (ctx.service?.name === "booking" && typeof params.id === "string") return params.id;
   return undefined;
+}
+
+/** What a log line may learn from a consumed domain event (a CloudEvent). */
+export interface ConsumedEvent {
+  id: string;
+  data: unknown;
+  traceparent?: string;
+}
+
+/** W3C Trace Context `traceparent`: version, trace id, parent (span) id, flags. */
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/;
+
+/**
+ * The fields of the lines written while events are handled: the booking when they all name the
+ * same one, and for a single event its id and the trace its `traceparent` names.
+ */
+export function consumedEventFields(events: readonly ConsumedEvent[]): LineContext {
+  const fields: LineContext = {};
+  const bookings = new Set(events.map(bookingIdOfEvent));
+  const [booking] = bookings;
+  if (bookings.size === 1 && booking) fields.booking_id = booking;
+  if (events.length !== 1) return fields;
+  fields.event_id = events[0].id;
+  const [, traceId, spanId] = TRACEPARENT.exec(events[0].traceparent ?? "") ?? [];
+  if (traceId && !/^0+$/.test(traceId))
+    Object.assign(fields, { trace_id: traceId, span_id: spanId });
+  return fields;
+}
+
+function bookingIdOfEvent(event: ConsumedEvent): string | undefined {
+  const data = event.data as Record<string, unknown> | null | undefined;
+  return data && typeof data === "object" && typeof data.booking_id === "string"
+    ? data.booking_id
+    : undefined;
+}
+
+/** Runs a consumer's handling of events with their fields on every line it writes. */
+export function whileConsuming<R>(events: readonly ConsumedEvent[], handle: () => R): R {
+  return consumed.run(consumedEventFields(events), handle);
 }
 
 /**

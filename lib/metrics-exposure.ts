@@ -18,7 +18,22 @@ const SHOWN = [
   /^kilat_/,
 ];
 
-const shown = (name: string) => SHOWN.some((pattern) => pattern.test(name));
+/**
+ * Moleculer's families that break Prometheus' naming: times in milliseconds (`moleculer_request_time`
+ * for every action call, `moleculer_event_received_time` for every Moleculer event, the transit's
+ * ping times, the cacher's and discoverer's timings) and counters without `_total`. A request's
+ * time is `kilat_http_request_duration_seconds`, a consumed event's
+ * `kilat_event_handling_duration_seconds`, and a call between services a span when tracing is on.
+ */
+const MISNAMED = [
+  /^moleculer_\w+_time(_[a-z]+)?$/,
+  /^moleculer_transit_pong_systime_diff$/,
+  /^moleculer_request_levels$/,
+  /^moleculer_transporter_packets_(sent|received)_bytes$/,
+];
+
+const shown = (name: string) =>
+  SHOWN.some((pattern) => pattern.test(name)) && !MISNAMED.some((pattern) => pattern.test(name));
 
 /** The Prometheus text without the families it may not show. */
 export function publicExposition(text: string): string {

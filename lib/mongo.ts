@@ -89,16 +89,16 @@ export function countCommands(
     });
     metrics.register({
       type: "counter",
-      name: "kilat.db.pool.wait.ms.total",
+      name: "kilat.db.pool.wait.seconds.total",
       labelNames: ["db", "pool"],
-      description: "Milliseconds waited for a connection from the service's database pool, summed",
+      description: "Seconds waited for a connection from the service's database pool, summed",
     });
     metrics.register({
       type: "counter",
-      name: "kilat.db.command.ms.total",
+      name: "kilat.db.command.seconds.total",
       labelNames,
       description:
-        "Milliseconds from sending a database command to its answer, summed, by service database, command and collection",
+        "Seconds from sending a database command to its answer, summed, by service database, command and collection",
     });
   }
   type Labels = { db: string; command: string; collection: string };
@@ -119,7 +119,8 @@ export function countCommands(
     const labels = inFlight.get(event.requestId);
     if (!labels) return;
     inFlight.delete(event.requestId);
-    metrics.increment("kilat.db.command.ms.total", labels, event.duration);
+    // The driver times in milliseconds; Prometheus' base unit is the second.
+    metrics.increment("kilat.db.command.seconds.total", labels, event.duration / 1000);
   };
   client.on("commandSucceeded", answered);
   client.on("commandFailed", answered);
@@ -127,7 +128,7 @@ export function countCommands(
   // the service's requests and background work together shows here, not in the commands' times.
   client.on("connectionCheckedOut", (event: { durationMS: number }) => {
     metrics.increment("kilat.db.pool.checkouts.total", { db, pool });
-    metrics.increment("kilat.db.pool.wait.ms.total", { db, pool }, event.durationMS);
+    metrics.increment("kilat.db.pool.wait.seconds.total", { db, pool }, event.durationMS / 1000);
   });
 }
 

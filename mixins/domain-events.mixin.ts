@@ -14,6 +14,7 @@ import type {
 } from "../adapters/event-bus";
 import { addCollector, operatorMetric } from "../lib/metrics";
 import { OutboxRelay } from "../lib/outbox";
+import { whileConsuming } from "../lib/logger";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 import { TRACING, consumeTraced, traceCarrier } from "../lib/tracing";
@@ -148,9 +149,11 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
           handler &&
           ((batch) => {
             const events = batch.map((delivered) => delivered.event);
-            return consumeTraced(events, groupId, topic, () =>
-              timed(this, events, groupId, () =>
-                handler.call(this.$background as unknown as S, batch),
+            return whileConsuming(events, () =>
+              consumeTraced(events, groupId, topic, () =>
+                timed(this, events, groupId, () =>
+                  handler.call(this.$background as unknown as S, batch),
+                ),
               ),
             );
           })
@@ -171,10 +174,13 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
               ...(options.fetchWaitMs?.[groupId]
                 ? { fetchWaitMs: options.fetchWaitMs[groupId] }
                 : {}),
+              // Its lines name the event's booking and trace: no Moleculer context does here.
               handler: (event, meta) =>
-                consumeTraced([event], groupId, meta.topic, () =>
-                  timed(this, [event], groupId, () =>
-                    this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+                whileConsuming([event], () =>
+                  consumeTraced([event], groupId, meta.topic, () =>
+                    timed(this, [event], groupId, () =>
+                      this.handleDomainEvent(handlers as EventHandlers<unknown>, event, meta),
+                    ),
                   ),
                 ),
               ...(batchOf(groupId) ? { batchHandler: batchOf(groupId) } : {}),

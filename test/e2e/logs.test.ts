@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { BookingEntity, PaymentEntity } from "../../contracts";
 import { signToken } from "../../lib/auth";
-import { makeMove } from "../support/handover";
+import { makeMove, pinOf } from "../support/handover";
 import { describeWithInfra, uniqueName } from "../support/infra";
 import { verifiedRunner } from "../support/runners";
 import { ANYWHERE } from "../support/service-area";
@@ -33,6 +33,8 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
   let err = "";
   let child: ChildProcess;
   let bookingId = "";
+  /** The recipient's PIN the runner sends at delivery: a handover's key. */
+  let pin = "";
 
   const api = async <T>(method: string, path: string, token: string, body?: unknown) => {
     const response = await fetch(base + path, {
@@ -91,6 +93,7 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
     });
     expect(created.status).toEqual(201);
     bookingId = created.body.booking_id;
+    pin = await pinOf(kilat, bookingId, owner);
     const paid = await api<PaymentEntity>("POST", `/api/bookings/${bookingId}/payment`, owner, {
       payment_method: "pm_card_visa",
     });
@@ -154,17 +157,28 @@ describeWithInfra(["mongo", "stripe"], "logs of a whole booking (LOG_FORMAT=json
   it("names the request, the call and the booking on lines written while handling one", () => {
     const about = lines()
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((entry) => entry.booking_id === bookingId);
+      .filter((entry) => entry.booking_id === bookingId && entry.event_id === undefined);
     expect(about.length).toBeGreaterThan(0);
     for (const entry of about) {
       expect([typeof entry.trace_id, typeof entry.span_id]).toEqual(["string", "string"]);
     }
   });
 
-  it("carries no token, secret or card in any line", () => {
+  it("names the booking and the event on lines a consumer writes while handling it", () => {
+    const consumed = lines()
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => typeof entry.event_id === "string");
+    expect(consumed.map((entry) => entry.booking_id)).toContain(bookingId);
+  });
+
+  it("carries no token, secret, card or handover PIN in any line", () => {
+    expect(pin).toMatch(/^\d{4,6}$/);
     const leaks = [owner, runner, forged, JWT_SECRET, WEBHOOK_SECRET, STRIPE_KEY, "pm_card_"];
+    // The PIN is a few digits: only a number of its own counts, not digits inside a longer one.
+    const pinAlone = new RegExp(`(?<![\\w.])${pin}(?![\\w.])`);
     for (const line of lines()) {
       for (const leak of leaks) expect(line.includes(leak) ? `${leak} in ${line}` : "").toEqual("");
+      expect(pinAlone.test(line) ? `the PIN in ${line}` : "").toEqual("");
     }
   });
 });

@@ -4,6 +4,7 @@ import type { EventBus } from "../../adapters/event-bus";
 import { REPL_COMMANDS } from "../../lib/repl-commands";
 import type { BookingEntity, NotificationEntity } from "../../contracts";
 import { FlakyPublishBus } from "../support/flaky-bus";
+import { metricFamilies, misnamedMetrics } from "../support/metric-names";
 import { describeWithInfra } from "../support/infra";
 import { startSystem, type System } from "../support/system";
 import { eventually } from "../support/wait";
@@ -269,6 +270,22 @@ describeWithInfra(["mongo"], "operations through the REPL commands, embedded", (
     expect(await read("kilat_http_request_duration_seconds_count", created)).toEqual(
       requestsBefore + 1,
     );
+  });
+
+  it("names every metric on /metrics as Prometheus does: base units, `_total` on counters", async () => {
+    const admin = system.token("admin", "ops-names");
+    const text = (await system.api<string>("GET", "/metrics", { token: admin })).body;
+
+    expect(metricFamilies(text)).toEqual(
+      expect.arrayContaining([
+        "kilat_db_commands_total",
+        "kilat_db_command_seconds_total",
+        "kilat_db_pool_wait_seconds_total",
+        "kilat_http_request_duration_seconds",
+        "moleculer_request_total",
+      ]),
+    );
+    expect(misnamedMetrics(text)).toEqual([]);
   });
 
   it("shows who is online", async () => {

@@ -1,7 +1,7 @@
 import { PassThrough } from "node:stream";
 import { ServiceBroker, type Context } from "moleculer";
 import { loadConfig } from "../../lib/config";
-import { logMiddlewares, loggerOptions, scrub } from "../../lib/logger";
+import { logMiddlewares, loggerOptions, scrub, whileConsuming } from "../../lib/logger";
 
 const JWT =
   "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvd25lci0xIiwicm9sZSI6Im93bmVyIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
@@ -94,6 +94,87 @@ describe("JSON log lines", () => {
       );
       expect(line.trace_id).toEqual(undefined);
     }
+  });
+
+  describe("while a consumer handles a domain event (no Moleculer context)", () => {
+    const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const PUBLISHER_SPAN = "00f067aa0ba902b7";
+    const accepted = (traceparent?: string) => ({
+      id: "0b7c5a7e-3c1e-4c8a-9f57-2d1c7f0e5a11",
+      data: { booking_id: "bk_7", runner_id: "r_1" },
+      ...(traceparent ? { traceparent } : {}),
+    });
+
+    /** The broker's line written by `log`, run as the consumer runs it. */
+    async function consumerLine(
+      events: { id: string; data: unknown; traceparent?: string }[],
+      log: (broker: ServiceBroker) => Promise<void> | void,
+    ) {
+      const lines: string[] = [];
+      const broker = await brokerWritingTo(lines);
+      try {
+        await whileConsuming(events, () => log(broker));
+      } finally {
+        await broker.stop();
+      }
+      return parsed(lines).find((entry) => entry.msg === "handled");
+    }
+
+    it("given an event naming a booking, with a traceparent, then the line names the booking, the event and its trace", async () => {
+      const line = await consumerLine([accepted(`00-${TRACE}-${PUBLISHER_SPAN}-01`)], (broker) =>
+        broker.getLogger("notification").info("handled"),
+      );
+      expect(line).toEqual(
+        expect.objectContaining({
+          booking_id: "bk_7",
+          event_id: "0b7c5a7e-3c1e-4c8a-9f57-2d1c7f0e5a11",
+          trace_id: TRACE,
+          span_id: PUBLISHER_SPAN,
+        }),
+      );
+    });
+
+    it("given an event without a traceparent (tracing off where it was published), then the line names the booking and no trace", async () => {
+      const line = await consumerLine([accepted()], (broker) =>
+        broker.getLogger("notification").info("handled"),
+      );
+      expect([line?.booking_id, line?.event_id, line?.trace_id]).toEqual([
+        "bk_7",
+        "0b7c5a7e-3c1e-4c8a-9f57-2d1c7f0e5a11",
+        undefined,
+      ]);
+    });
+
+    it("given a call the consumer makes, then the called action's line keeps the event's booking and trace", async () => {
+      const line = await consumerLine(
+        [accepted(`00-${TRACE}-${PUBLISHER_SPAN}-01`)],
+        async (broker) => {
+          broker.createService({
+            name: "notification",
+            actions: {
+              send(this: { logger: ServiceBroker["logger"] }) {
+                this.logger.info("handled");
+              },
+            },
+          });
+          await broker.waitForServices("notification");
+          await broker.call("notification.send", {});
+        },
+      );
+      expect([line?.service, line?.booking_id, line?.trace_id]).toEqual([
+        "notification",
+        "bk_7",
+        TRACE,
+      ]);
+    });
+
+    it("given a batch of events of several bookings, then the line names none of them", async () => {
+      const other = { ...accepted(), id: "another", data: { booking_id: "bk_8" } };
+      const line = await consumerLine([accepted(), other], (broker) =>
+        broker.getLogger("tracking").info("handled"),
+      );
+      expect([line?.booking_id, line?.event_id]).toEqual([undefined, undefined]);
+    });
   });
 
   it("given secrets in a text, when scrubbed, then none of them is left", () => {

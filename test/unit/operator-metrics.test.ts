@@ -1,9 +1,15 @@
 import { ServiceBroker } from "moleculer";
 import { createEvent, toWire } from "../../events/envelope";
 import { MemoryEventBus, partitionLag } from "../../adapters/event-bus";
-import { PrometheusTextReporter, exposition, operatorMetric } from "../../lib/metrics";
+import {
+  PrometheusTextMetrics,
+  PrometheusTextReporter,
+  exposition,
+  operatorMetric,
+} from "../../lib/metrics";
 import { loadConfig } from "../../lib/config";
-import { metricsAccess } from "../../lib/metrics-exposure";
+import { metricsAccess, publicExposition } from "../../lib/metrics-exposure";
+import { metricFamilies, misnamedMetrics } from "../support/metric-names";
 import { signToken } from "../../lib/auth";
 
 describe("consumer lag of one partition", () => {
@@ -94,6 +100,49 @@ describe("histograms on /metrics", () => {
       'kilat_event_handling_duration_seconds_bucket{group="g",type="t",le="+Inf"} 2',
       'kilat_event_handling_duration_seconds_sum{group="g",type="t"} 2.003',
       'kilat_event_handling_duration_seconds_count{group="g",type="t"} 2',
+    ]);
+  });
+});
+
+describe("metric names on /metrics", () => {
+  it("given a broker that served calls and events, shows only names with base units and counters with _total", async () => {
+    const broker = new ServiceBroker({
+      logger: false,
+      middlewares: [PrometheusTextMetrics],
+      metrics: { enabled: true },
+    });
+    broker.createService({ name: "s", actions: { a: () => 1 }, events: { "e.x"() {} } });
+    await broker.start();
+    try {
+      await broker.call("s.a");
+      await broker.emit("e.x", {});
+
+      const text = await exposition(broker);
+
+      expect(metricFamilies(text)).toEqual(
+        expect.arrayContaining(["moleculer_request_total", "moleculer_event_received_total"]),
+      );
+      expect(misnamedMetrics(text)).toEqual([]);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it("given the transporter's byte counters and times in milliseconds, hides them", () => {
+    const text = [
+      "# TYPE moleculer_transporter_packets_sent_bytes counter",
+      "moleculer_transporter_packets_sent_bytes 10",
+      "# TYPE moleculer_transporter_packets_sent_total counter",
+      "moleculer_transporter_packets_sent_total 1",
+      "# TYPE moleculer_transit_pong_time gauge",
+      "moleculer_transit_pong_time 3",
+      "# TYPE moleculer_request_timeout_total counter",
+      "moleculer_request_timeout_total 0",
+    ].join("\n");
+
+    expect(metricFamilies(publicExposition(text))).toEqual([
+      "moleculer_transporter_packets_sent_total",
+      "moleculer_request_timeout_total",
     ]);
   });
 });
