@@ -107,6 +107,13 @@ export const GATEWAY_TUNING = {
    * service's bulkhead for everyone else.
    */
   roomChecksPerUser: 4,
+  /**
+   * The largest socket.io message (engine.io's maxHttpBufferSize; socket.io's default is 1 MB):
+   * a larger one closes its connection. The largest an app sends is a `locations` batch of 500
+   * fixes: 104,874 bytes with every field filled at full precision, 125,511 with the longest
+   * booking id and numbers the schema takes (test/e2e/socket-limits.test.ts sends the former).
+   */
+  socketMaxMessageBytes: 128 * 1024,
 };
 
 export const NOTIFICATION_TUNING = {

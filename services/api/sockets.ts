@@ -51,6 +51,7 @@ export function attachSockets(service: ApiThis): SocketServer {
   const io = new SocketServer(service.server, {
     // The pages load the client from here (/socket.io/socket.io.min.js): no CDN.
     serveClient: true,
+    maxHttpBufferSize: GATEWAY_TUNING.socketMaxMessageBytes,
     cors: { origin: config.http.corsOrigins.length > 0 ? config.http.corsOrigins : false },
     // Several gateways share rooms through Redis. The streams adapter, not the pub/sub one: it
     // resumes its stream after a Redis reconnect instead of dropping what was sent meanwhile.

@@ -84,6 +84,28 @@ describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
     expect(await distanceOf(owner, booking_id, 11)).toBeCloseTo(2.0, 2);
   });
 
+  it("takes a full REST batch of 500 fixes with every field filled (over 64 kB, under its 128 kB)", async () => {
+    const { owner, runner, booking_id } = await onTheRoad("full-batch", 60 * 60_000);
+    // 500 fixes a second apart, 5 m apart (18 km/h): within the recorded-time limit of 5 a second.
+    const fixes = stretch(500, 0.005, 1_000).map((fix) => ({
+      ...fix,
+      lat: fix.lat + 1e-13,
+      lng: fix.lng + 1e-13,
+      booking_id,
+      speed_kmh: 18.123456789012,
+      heading_degrees: 359.123456789012,
+    }));
+    const body = { fixes };
+    expect(JSON.stringify(body).length).toBeGreaterThan(64 * 1024);
+    const upload = await system.api<{ results: FixResult[] }>("POST", "/api/runners/me/locations", {
+      token: runner,
+      body,
+    });
+    expect(upload.status).toBe(200);
+    expect(upload.body.results.filter((result) => result.ok)).toHaveLength(500);
+    expect(await distanceOf(owner, booking_id, 500)).toBeCloseTo(499 * 0.005, 1);
+  });
+
   it("refuses a future fix alone, with its reason; the others of its batch count", async () => {
     const { owner, runner, booking_id } = await onTheRoad("future");
     const fixes = stretch(3, 0.1, 10_000, 60_000).map((fix) => ({ ...fix, booking_id }));

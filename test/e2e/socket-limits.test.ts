@@ -1,8 +1,14 @@
+import { randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { Socket } from "socket.io-client";
+import { GATEWAY_TUNING } from "../../config/tuning";
+import { MAX_UPLOAD_FIXES } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
 import { connectSocket, request, type Ack } from "../support/live";
 import { startSystem, type System } from "../support/system";
+
+const FLOOD_PER_SOCKET = 500;
+const CHECKED_AT_MOST = 200;
 
 const TRIP = { pickup: { lat: -6.2, lng: 106.8 }, dropoff: { lat: -6.21, lng: 106.81 } };
 
@@ -188,6 +194,39 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
     expect(mine).toEqual({ ok: true });
   });
 
+  it("carries a 500-fix batch with every field at full precision in one message", async () => {
+    const runner = await connect(system.token("runner", "full-batch"));
+    const fixes = Array.from({ length: MAX_UPLOAD_FIXES }, (_, i) => ({
+      lat: -6.2 - Math.random() / 10,
+      lng: 106.8 + Math.random() / 10,
+      speed_kmh: Math.random() * 60,
+      heading_degrees: Math.random() * 359,
+      timestamp: new Date(Date.now() - (MAX_UPLOAD_FIXES - i) * 1000).toISOString(),
+      booking_id: randomUUID(),
+    }));
+    // Larger than a REST body may be: the socket is where a full batch fits in one message.
+    expect(JSON.stringify({ fixes }).length).toBeGreaterThan(100_000);
+    const answer = await request(runner, "locations", { fixes });
+    expect(answer.ok).toEqual(true);
+    expect(answer.results).toHaveLength(MAX_UPLOAD_FIXES);
+  });
+
+  it("closes a socket whose message is over the size bound, and serves the others on", async () => {
+    const bystander = await connect(system.token("owner", "bystander"));
+    const sender = await connect(system.token("runner", "big-sender"));
+    const closed = new Promise((resolve) => sender.once("disconnect", resolve));
+    const padding = "x".repeat(GATEWAY_TUNING.socketMaxMessageBytes);
+    sender.emit("locations", { fixes: [{ lat: -6.2, lng: 106.8, padding }] });
+    const late = new Promise((resolve) => setTimeout(() => resolve("still open"), 5000).unref());
+    expect(await Promise.race([closed, late])).toEqual("transport close");
+    expect(bystander.connected).toEqual(true);
+    expect(await request(bystander, "track:subscribe", { booking_id: "nope" })).toMatchObject({
+      ok: false,
+      error: { code: 404 },
+    });
+    expect(await handshake(system.token("runner", "big-sender"))).toEqual("connected");
+  });
+
   /** A token with exactly these claims, signed with the system's secret. */
   const signed = (claims: Record<string, unknown>) =>
     jwt.sign({ sub: "admin-1", role: "admin", ...claims }, system.config.jwtSecret);
@@ -217,5 +256,73 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
     expect(await told).toEqual({ code: 401, message: "token expired" });
     expect(await closed).toEqual("io server disconnect");
     expect(socket.connected).toEqual(false);
+  });
+});
+
+/**
+ * The room checks one user may have in flight (GATEWAY_TUNING.roomChecksPerUser), with the
+ * event and room limits out of the way: a user flooding subscribes from several sockets gets
+ * most of them refused at the gateway, and the tracking service stays free for other users.
+ */
+describeWithInfra(["mongo"], "room checks in flight per user", (infra) => {
+  let system: System;
+  const open: Socket[] = [];
+  const connect = async (token: string) => {
+    const socket = await connectSocket(system.url, token);
+    open.push(socket);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    system = await startSystem({
+      infra: { mongo: infra.mongo },
+      env: {
+        SOCKET_MAX_PER_USER: "4",
+        SOCKET_MAX_ROOMS: "10000",
+        SOCKET_EVENTS_PER_SEC: "100000",
+        RATE_LIMIT_PER_TOKEN: "100000",
+        RATE_LIMIT_PER_IP: "100000",
+      },
+    });
+  });
+  afterAll(async () => {
+    for (const socket of open.splice(0)) socket.close();
+    await system?.stop();
+  });
+
+  it("refuses a user's subscribes past the room checks in flight, and answers another user's", async () => {
+    const victim = system.token("owner", "watching-owner");
+    const created = await system.api<{ booking_id: string }>("POST", "/api/bookings", {
+      token: victim,
+      body: { pet_type: "cat", pet_name: "Mochi", ...TRIP },
+    });
+    expect(created.status).toEqual(201);
+    const watcher = await connect(victim);
+    const flooder = system.token("owner", "check-flooder");
+    const sockets = await Promise.all(Array.from({ length: 4 }, () => connect(flooder)));
+    const flood = sockets.flatMap((socket) =>
+      Array.from({ length: FLOOD_PER_SOCKET }, (_, i) =>
+        request(socket, "track:subscribe", { booking_id: `someone-elses-${i}` }).catch((): Ack => ({
+          ok: false,
+        })),
+      ),
+    );
+    const mine = await request(watcher, "track:subscribe", { booking_id: created.body.booking_id });
+    const acks = await Promise.all(flood);
+    expect(mine).toEqual({ ok: true });
+    const checked = acks.filter((ack) => ack.error?.code === 404);
+    const refused = acks.filter((ack) => ack.error?.type === "RATE_LIMITED");
+    expect(checked.length + refused.length).toEqual(acks.length);
+    // The tracking service's bulkhead alone would check 550 at once (50 running, 500 queued).
+    expect(checked.length).toBeLessThan(CHECKED_AT_MOST);
+    expect(refused[0]).toEqual({
+      ok: false,
+      error: {
+        name: "TooManyRequests",
+        message: "Too many requests, retry later",
+        code: 429,
+        type: "RATE_LIMITED",
+      },
+    });
   });
 });
