@@ -51,15 +51,38 @@ function showFacts(track) {
   }
 }
 
+/** A handover's position as the caption says it: degrees to 5 decimals (about a metre). */
+const positionText = (position) =>
+  position ? `${position.lat.toFixed(5)}, ${position.lng.toFixed(5)}` : "position unknown";
+
+/** Where the track was at each handover, a small marker on the map; gone while there is none. */
+const proofMarks = new Map();
+function markProof(id, proof, label) {
+  const position = proof?.position;
+  const mark = proofMarks.get(id);
+  if (!position || !window.L) return void (mark?.remove(), proofMarks.delete(id));
+  if (mark) return void mark.setLatLng([position.lat, position.lng]);
+  const added = window.L.circleMarker([position.lat, position.lng], {
+    radius: 5,
+    className: `proof ${id}`,
+    interactive: false,
+  }).addTo(map.map);
+  const element = added.getElement();
+  element.setAttribute("aria-label", `${label} here`);
+  Object.assign(element.dataset, { lat: String(position.lat), lng: String(position.lng) });
+  proofMarks.set(id, added);
+}
+
 /** Photos are served only with the bearer token: fetched, then shown from a blob. */
 const shownPhotos = new Map();
 async function showProof(id, proof, label) {
   const figure = document.getElementById(id);
+  markProof(id, proof, label);
   if (!proof) return;
   figure.hidden = false;
   const at = new Date(proof.at).toLocaleTimeString();
   figure.querySelector("figcaption").textContent =
-    `${label} at ${at}${proof.pin_verified ? ", PIN checked" : ""}`;
+    `${label} at ${at} (${positionText(proof.position)})${proof.pin_verified ? ", PIN checked" : ""}`;
   if (shownPhotos.get(id) === proof.photo_id) return;
   shownPhotos.set(id, proof.photo_id);
   const path = `/api/bookings/${encodeURIComponent(bookingId)}/photos/${encodeURIComponent(proof.photo_id)}`;

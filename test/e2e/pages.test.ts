@@ -11,7 +11,7 @@ import { describeWithInfra } from "../support/infra";
 import { makeMove, proofPhoto, smallJpeg } from "../support/handover";
 import { CARRIES_ANYTHING, documentJpeg, uploadDocument, verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
-import { acceptedAgo, heldBooking, trackStarted } from "../support/trips";
+import { acceptedAgo, fixRecordedAt, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const ROOT = join(__dirname, "..", "..");
@@ -303,10 +303,31 @@ describeWithInfra(
           const img = document?.querySelector(selector);
           return Boolean(img?.complete && img.naturalWidth > 0);
         }, `#${figure} img`);
+      // Each handover where the track was then: its caption (5 decimals) and a marker on the map.
+      const handedOverAt = { lat: -6.2003, lng: 106.8 };
+      // (Read once the photo shows: the page draws the marker as it sets the caption.)
+      const proofMark = async (figure: string) => {
+        const mark = page.locator(`path.${figure}`);
+        return {
+          caption: await page.textContent(`#${figure} figcaption`),
+          mark:
+            (await mark.count()) === 1
+              ? {
+                  lat: await mark.getAttribute("data-lat"),
+                  lng: await mark.getAttribute("data-lng"),
+                }
+              : null,
+        };
+      };
+      await fixRecordedAt(system, runner, id, pickup);
       expect((await makeMove(system, id, "pickup", who)).status).toBe(200);
       await page.waitForSelector('#steps[data-status="picked_up"]');
       await photoShown("pickup-proof");
       expect(await page.getAttribute("#pickup-proof img", "src")).toMatch(/^blob:/);
+      expect(await proofMark("pickup-proof")).toEqual({
+        caption: expect.stringContaining("(-6.20000, 106.80000)") as string,
+        mark: { lat: "-6.2", lng: "106.8" },
+      });
 
       // The owner shares the trip from the page; the link opens in a browser without a token.
       await page.click("#share");
@@ -328,12 +349,15 @@ describeWithInfra(
       expect(await guest.content()).not.toContain(await page.textContent("#pin-value"));
       await screenshot(guest, "share-page.png");
 
-      for (const step of ["depart", "deliver"]) {
-        expect((await makeMove(system, id, step, who)).status).toBe(200);
-      }
+      expect((await makeMove(system, id, "depart", who)).status).toBe(200);
+      await fixRecordedAt(system, runner, id, handedOverAt);
+      expect((await makeMove(system, id, "deliver", who)).status).toBe(200);
       await page.waitForSelector('#steps[data-status="delivered"]');
       await photoShown("dropoff-proof");
-      expect(await page.textContent("#dropoff-proof figcaption")).toContain("PIN checked");
+      expect(await proofMark("dropoff-proof")).toEqual({
+        caption: expect.stringMatching(/\(-6\.20030, 106\.80000\), PIN checked$/) as string,
+        mark: { lat: "-6.2003", lng: "106.8" },
+      });
       expect(await page.isHidden("#pin")).toBe(true);
       await screenshot(page, "trip-page-proof.png");
       expect([...refused, ...guestRefused]).toEqual([]);

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import sharp from "sharp";
-import { upload } from "../support/handover";
+import { storedPhotos, upload } from "../support/handover";
 import { describeWithInfra } from "../support/infra";
 import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
@@ -147,7 +147,8 @@ describeWithInfra(["mongo"], "handover photos through the API, embedded", (infra
     expect(unknown.status).toBe(404);
   });
 
-  it("refuses a 6 MB body (413), a text file (415) and bytes that do not decode (422)", async () => {
+  it("refuses a 6 MB body (413), a text file (415) and bytes that do not decode (422), storing nothing", async () => {
+    const before = await storedPhotos(system);
     const big = Buffer.alloc(6 * 1024 * 1024, 1);
     big.set([0xff, 0xd8, 0xff], 0);
     const tooBig = await upload(system, photos(), runner, big);
@@ -193,6 +194,12 @@ describeWithInfra(["mongo"], "handover photos through the API, embedded", (infra
     const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(4096, 9)]);
     const undecodable = await upload(system, photos(), runner, broken);
     expect([undecodable.status, undecodable.body.type]).toEqual([422, "INVALID_IMAGE"]);
+
+    expect(await storedPhotos(system)).toEqual(before);
+    // The count sees a photo that is taken: one more file, and its chunks.
+    expect((await upload(system, photos(), runner, await phonePhoto())).status).toBe(201);
+    const after = await storedPhotos(system);
+    expect([after.photos - before.photos, after.chunks > before.chunks]).toEqual([1, true]);
   });
 
   it("refuses a drop-off photo while the pet is not aboard yet: 409 naming the status", async () => {

@@ -2,23 +2,32 @@ import type {
   BookingEntity,
   NotificationEntity,
   OfferEntity,
+  PetEntity,
   RunnerEntity,
   VerificationRequestEntity,
 } from "../../contracts";
 import type { LatLng } from "../../domain/geo";
 import { describeWithInfra } from "../support/infra";
 import {
+  CARRIES_ANYTHING,
   documentJpeg,
   uploadDocument,
   verifiedRunner,
   type RunnerCapabilities,
 } from "../support/runners";
 import { startSystem, type System } from "../support/system";
-import { heldBooking } from "../support/trips";
+import { heldBooking, heldBookingOf } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const KM = 1 / 111.195; // degrees of latitude per km
 const north = (point: LatLng, km: number) => ({ lat: point.lat + km * KM, lng: point.lng });
+
+/** A rabies vaccination valid for months yet: dogs and cats travel only with one. */
+const RABIES = {
+  kind: "rabies",
+  given_on: new Date(Date.now() - 100 * 86_400_000).toISOString().slice(0, 10),
+  expires_on: new Date(Date.now() + 265 * 86_400_000).toISOString().slice(0, 10),
+};
 
 interface Refusal {
   type: string;
@@ -153,6 +162,97 @@ describeWithInfra(["mongo"], "runner verification and eligibility, embedded", (i
     const offer = await offered(catsOnly, cat.booking_id);
     expect(offer.needs).toEqual({ species: ["cat"], crate_size: null, count: 1, needs_ac: false });
     expect((await accept(catsOnly, cat.booking_id)).status).toBe(200);
+  });
+
+  /** The owner's pet profile, vaccinated: its id. */
+  const addPet = async (owner: string, pet: object) => {
+    const made = await system.api<PetEntity>("POST", "/api/pets", {
+      token: owner,
+      body: { ...pet, vaccinations: [RABIES] },
+    });
+    expect(made.status).toBe(201);
+    return made.body.pet_id;
+  };
+  /** The booking as its owner reads it, in the fields an accept would change. */
+  const stateOf = async (owner: string, bookingId: string) => {
+    const { status, runner_id, payment_status } = (
+      await system.api<BookingEntity>("GET", `/api/bookings/${bookingId}`, { token: owner })
+    ).body;
+    return { status, runner_id, payment_status };
+  };
+
+  /**
+   * A verified runner nearest the pickup who cannot carry the owner's pets (as their profiles
+   * say) is offered nothing and refused (409, the booking as it was); the able runner behind it
+   * gets the offer and accepts.
+   */
+  async function unableNearest(
+    name: string,
+    at: LatLng,
+    can: RunnerCapabilities,
+    pets: object[],
+    reason: string,
+  ) {
+    const unable = system.token("runner", `rv-${name}-unable`);
+    const able = system.token("runner", `rv-${name}-able`);
+    await verifiedRunner(system, unable, can);
+    await verifiedRunner(system, able, CARRIES_ANYTHING);
+    await online(unable, at);
+    await online(able, north(at, 2));
+    const owner = system.token("owner", `rv-${name}-owner`);
+    const petIds = [];
+    for (const pet of pets) petIds.push(await addPet(owner, pet));
+    const booking = await heldBookingOf(system, owner, {
+      pickup: at,
+      dropoff: north(at, 3),
+      pet_ids: petIds,
+    });
+    const id = booking.booking_id;
+
+    const offer = await offered(able, id);
+    expect(offer.needs).toEqual(booking.needs);
+    expect(await offers(unable)).toEqual([]);
+    const before = await stateOf(owner, id);
+    expect(before).toEqual({ status: "requested", runner_id: null, payment_status: "held" });
+    const refused = await accept(unable, id);
+    expect([refused.status, refused.body.type, refused.body.message, refused.body.data]).toEqual([
+      409,
+      "CONFLICT",
+      `You cannot carry this booking: ${reason}`,
+      { reason },
+    ]);
+    expect(await stateOf(owner, id)).toEqual(before);
+    expect([(await me(unable)).availability, (await me(unable)).active_booking_id]).toEqual([
+      "online",
+      null,
+    ]);
+    expect((await accept(able, id)).status).toBe(200);
+    return booking;
+  }
+
+  it("given the owner's 32 kg dog in a large crate, a runner whose crate is at most medium is offered nothing and refused (409); the runner with a larger crate gets it", async () => {
+    const booking = await unableNearest(
+      "crate",
+      { lat: -7.8, lng: 109.0 },
+      { ...CARRIES_ANYTHING, crate_capacity: { largest: "medium", pets: 3 } },
+      [{ name: "Bruno", species: "dog", weight_kg: 32, crate_size: "large" }],
+      "crate too small (large needed)",
+    );
+    expect(booking.needs).toEqual(expect.objectContaining({ crate_size: "large", count: 1 }));
+  });
+
+  it("given the owner's two pets, a runner who carries one is offered nothing and refused (409); the runner who carries three gets it", async () => {
+    const booking = await unableNearest(
+      "count",
+      { lat: -8.1, lng: 111.2 },
+      { ...CARRIES_ANYTHING, crate_capacity: { largest: "xlarge", pets: 1 } },
+      [
+        { name: "Kopi", species: "dog", weight_kg: 6, crate_size: "small" },
+        { name: "Susu", species: "cat", weight_kg: 4, crate_size: "small" },
+      ],
+      "carries 1 pet, the booking has 2",
+    );
+    expect(booking.needs).toEqual(expect.objectContaining({ crate_size: "small", count: 2 }));
   });
 
   it("given the booking's needs, runner.claim refuses a runner who cannot carry them (409) and one who is not verified (403)", async () => {

@@ -1,11 +1,12 @@
 import type { ServiceBroker } from "moleculer";
+import type { Connection } from "mongoose";
 import sharp from "sharp";
 import { PHOTOS } from "../../config/defaults";
 import type { CleanImage } from "../../adapters/photo-store";
 import type { BookingEntity, PhotoEntity } from "../../contracts";
 import type { AuthUser } from "../../lib/auth";
 import { cleanImage } from "../../lib/images";
-import type { Client } from "./system";
+import type { Client, System } from "./system";
 
 /** A small real JPEG (a phone's photo, smaller): made once, uploaded as often as a test needs. */
 let jpeg: Promise<Buffer> | undefined;
@@ -126,4 +127,20 @@ export async function makeMoveOn(
   return broker.call<BookingEntity, Record<string, string>>(`booking.${move}`, params, {
     meta: { user: who.runner },
   });
+}
+
+/**
+ * What the booking service's photo store holds (PHOTO_STORE=mongo): its files and chunks, every
+ * booking's. A refused upload must leave both as they were.
+ */
+export async function storedPhotos(system: System): Promise<{ photos: number; chunks: number }> {
+  const service = system.brokers
+    .map((broker) => broker.getLocalService("booking") as unknown as { db: Connection } | undefined)
+    .find((local) => local !== undefined);
+  if (!service) throw new Error("no booking service in this test process");
+  const [photos, chunks] = await Promise.all([
+    service.db.collection("photos").countDocuments(),
+    service.db.collection("photo_chunks").countDocuments(),
+  ]);
+  return { photos, chunks };
 }

@@ -14,15 +14,25 @@ interface Point {
  * A booking paid with the simulated provider, once its escrow is held (a runner may accept).
  * Asserts each step's status, so a broken step fails here rather than later.
  */
-export async function heldBooking(
+export function heldBooking(
   system: System,
   owner: string,
   trip: { pickup: Point; dropoff: Point; pet_type?: string; pet_name?: string },
 ): Promise<BookingEntity> {
-  const created = await system.api<BookingEntity>("POST", "/api/bookings", {
-    token: owner,
-    body: { pet_type: trip.pet_type ?? "dog", pet_name: trip.pet_name ?? "Rex", ...trip },
+  return heldBookingOf(system, owner, {
+    pet_type: trip.pet_type ?? "dog",
+    pet_name: trip.pet_name ?? "Rex",
+    ...trip,
   });
+}
+
+/** `heldBooking` of the owner's pet profiles (`pet_ids`), or of any body POST /api/bookings takes. */
+export async function heldBookingOf(
+  system: System,
+  owner: string,
+  body: { pickup: Point; dropoff: Point } & Record<string, unknown>,
+): Promise<BookingEntity> {
+  const created = await system.api<BookingEntity>("POST", "/api/bookings", { token: owner, body });
   expect(created.status).toBe(201);
   const id = created.body.booking_id;
   const paid = await system.api("POST", `/api/bookings/${id}/payment`, { token: owner, body: {} });
