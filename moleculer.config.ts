@@ -18,6 +18,15 @@ import { tracingMiddlewares } from "./lib/tracing";
 import { NODE_LIVENESS } from "./config/tuning";
 
 /**
+ * Moleculer reads `transit.serviceChangedDebounceTime` (service-broker.js) though its types leave
+ * it out; held in a constant, the object is checked as a TransitOptions with one more field.
+ */
+const TRANSIT = {
+  disableReconnect: false,
+  serviceChangedDebounceTime: NODE_LIVENESS.serviceChangedDebounceMs,
+};
+
+/**
  * Broker options for one Kilat process. Moleculer ships every fault-tolerance feature off
  * (requestTimeout 0 waits forever); each is switched on here deliberately.
  */
@@ -35,6 +44,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       : null,
     heartbeatInterval: NODE_LIVENESS.heartbeatIntervalS,
     heartbeatTimeout: NODE_LIVENESS.heartbeatTimeoutS,
+    transit: TRANSIT,
     logger: loggerOptions(config),
     logLevel: config.logLevel,
 

@@ -187,4 +187,11 @@ export const NODE_LIVENESS = {
    */
   heartbeatIntervalS: 2,
   heartbeatTimeoutS: 6,
+  /**
+   * A node tells the others of its services this long after the last one registered
+   * (Moleculer's `transit.serviceChangedDebounceTime`, 1 s by default): a restarted process was
+   * answering nothing for that second after it had started (chaos: kill → the gateway knew it
+   * 5.7 s, of which 1.0 s this wait). Its services register within a few ms of each other.
+   */
+  serviceChangedDebounceMs: 50,
 };

@@ -13,11 +13,13 @@ import {
   type TextMapSetter,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+// The SDK's types only: its code is loaded when tracing is on (startTracing), so a process
+// without OTEL_* does not spend its start-up reading it.
+import type * as OtlpHttp from "@opentelemetry/exporter-trace-otlp-http";
+import type * as Resources from "@opentelemetry/resources";
+import type * as TraceBase from "@opentelemetry/sdk-trace-base";
+import type * as TraceNode from "@opentelemetry/sdk-trace-node";
+import type * as Conventions from "@opentelemetry/semantic-conventions";
 import type { Context, Middleware } from "moleculer";
 import { isServerError } from "./http-status";
 
@@ -39,7 +41,7 @@ export interface TraceCarrier {
 
 const TRACER = "kilat";
 const propagator = new W3CTraceContextPropagator();
-let provider: NodeTracerProvider | undefined;
+let provider: TraceNode.NodeTracerProvider | undefined;
 
 /**
  * Whether the standard variables ask for traces: an OTLP endpoint (general or for traces), not
@@ -59,6 +61,16 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
  */
 export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (provider || !tracingConfigured(env)) return TRACING.enabled;
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when tracing is on */
+  const { OTLPTraceExporter } =
+    require("@opentelemetry/exporter-trace-otlp-http") as typeof OtlpHttp;
+  const { detectResources, envDetector, resourceFromAttributes } =
+    require("@opentelemetry/resources") as typeof Resources;
+  const { BatchSpanProcessor } = require("@opentelemetry/sdk-trace-base") as typeof TraceBase;
+  const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node") as typeof TraceNode;
+  const { ATTR_SERVICE_NAME } =
+    require("@opentelemetry/semantic-conventions") as typeof Conventions;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }).merge(
     detectResources({ detectors: [envDetector] }),
   );

@@ -2,22 +2,53 @@ import { ServiceBroker, type BrokerOptions } from "moleculer";
 import type { Config, ServiceName } from "../lib/config";
 import { bindRuntime, createRuntime, type Runtime } from "../lib/runtime";
 import { brokerOptions } from "../moleculer.config";
-import ApiService from "./api/api.service";
-import BookingService from "./booking/booking.service";
-import NotificationService from "./notification/notification.service";
-import PaymentService from "./payment/payment.service";
-import RunnerService from "./runner/runner.service";
-import TrackingService from "./tracking/tracking.service";
+import type ApiService from "./api/api.service";
+import type BookingService from "./booking/booking.service";
+import type NotificationService from "./notification/notification.service";
+import type PaymentService from "./payment/payment.service";
+import type RunnerService from "./runner/runner.service";
+import type TrackingService from "./tracking/tracking.service";
 
-/** Every service this codebase hosts; `SERVICES` chooses which run in a process. */
-export const SERVICE_SCHEMAS = {
-  api: ApiService,
-  booking: BookingService,
-  payment: PaymentService,
-  runner: RunnerService,
-  tracking: TrackingService,
-  notification: NotificationService,
-} satisfies Record<ServiceName, { name: string }>;
+/**
+ * Every service this codebase hosts; `SERVICES` chooses which run in a process. Each is loaded
+ * only when a process hosts it: a restarted worker does not read the other five's code (and
+ * their libraries: Stripe's, socket.io's, sharp's) before it can answer. The imports above are
+ * types only, erased when compiled.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand */
+const SCHEMA_LOADERS = {
+  api: () => (require("./api/api.service") as { default: typeof ApiService }).default,
+  booking: () =>
+    (require("./booking/booking.service") as { default: typeof BookingService }).default,
+  payment: () =>
+    (require("./payment/payment.service") as { default: typeof PaymentService }).default,
+  runner: () => (require("./runner/runner.service") as { default: typeof RunnerService }).default,
+  tracking: () =>
+    (require("./tracking/tracking.service") as { default: typeof TrackingService }).default,
+  notification: () =>
+    (require("./notification/notification.service") as { default: typeof NotificationService })
+      .default,
+} satisfies Record<ServiceName, () => { name: string }>;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+type ServiceSchemas = { [name in ServiceName]: ReturnType<(typeof SCHEMA_LOADERS)[name]> };
+
+/** One service's schema, loaded on first use. */
+export function serviceSchema<N extends ServiceName>(name: N): ServiceSchemas[N] {
+  return SCHEMA_LOADERS[name]() as ServiceSchemas[N];
+}
+
+/** Every service's schema (tests and documentation read them all). */
+export function allServiceSchemas(): ServiceSchemas {
+  return {
+    api: serviceSchema("api"),
+    booking: serviceSchema("booking"),
+    payment: serviceSchema("payment"),
+    runner: serviceSchema("runner"),
+    tracking: serviceSchema("tracking"),
+    notification: serviceSchema("notification"),
+  };
+}
 
 export interface BrokerSetup {
   /** Share one runtime (and so one in-process bus) between brokers of a test. */
@@ -40,6 +71,6 @@ export function createBroker(config: Config, setup: BrokerSetup = {}): ServiceBr
   });
   const runtime = setup.runtime ?? createRuntime(config, broker.getLogger("event-bus"));
   bindRuntime(broker, runtime);
-  for (const name of setup.services ?? config.services) broker.createService(SERVICE_SCHEMAS[name]);
+  for (const name of setup.services ?? config.services) broker.createService(serviceSchema(name));
   return broker;
 }

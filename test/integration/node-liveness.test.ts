@@ -92,4 +92,30 @@ describeWithInfra(["redis"], "a killed replica over the Redis transporter", (inf
     // After the kill, the survivor answers everything.
     expect(outcomes.slice(-20).every((outcome) => outcome.by === `${namespace}-b`)).toBe(true);
   });
+
+  it("knows a node's services as soon as it has started (Moleculer waited 1 s to tell them)", async () => {
+    const namespace = uniqueName("known");
+    caller = new ServiceBroker(
+      brokerOptions({
+        ...loadConfig({
+          NODE_ENV: "test",
+          LOG_LEVEL: "error",
+          NAMESPACE: namespace,
+          TRANSPORTER: infra.redis,
+        }),
+        nodeID: `${namespace}-caller`,
+      }),
+    );
+    await caller.start();
+    await startEcho(namespace, `${namespace}-a`);
+    const ready = Date.now();
+    await eventually(
+      () =>
+        caller!.registry.getServiceList({ onlyAvailable: true, skipInternal: true }).length === 1 ||
+        undefined,
+      { what: "the echo service known", intervalMs: 10 },
+    );
+    // Moleculer's default debounce of a node's INFO (serviceChangedDebounceTime) is 1,000 ms.
+    expect(Date.now() - ready).toBeLessThan(500);
+  });
 });

@@ -1,5 +1,7 @@
 import { CREATING_ACTIONS, type ACTION_CONTRACTS } from "../../contracts";
-import { SERVICE_SCHEMAS } from "../../services";
+import { allServiceSchemas } from "../../services";
+
+const SERVICE_SCHEMAS = allServiceSchemas();
 
 describe("actions that create something", () => {
   it("are the booking and webhook creations, and nothing else (the framework runs the rest again after a node died)", () => {

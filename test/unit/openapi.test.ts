@@ -1,7 +1,9 @@
 import type { Role } from "../../lib/auth";
 import { buildOpenApi, operationsOf, type RouteSpec } from "../../lib/openapi";
 import { schemaOf } from "../../lib/zod-validator";
-import { SERVICE_SCHEMAS } from "../../services";
+import { allServiceSchemas } from "../../services";
+
+const SERVICE_SCHEMAS = allServiceSchemas();
 
 const routes = (SERVICE_SCHEMAS.api.settings as { routes?: RouteSpec[] }).routes ?? [];
 const document = buildOpenApi(routes, SERVICE_SCHEMAS, { title: "Kilat", version: "test" });
