@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- compare --base <git ref> [--rounds 2] [--same-bench] <bench> [its options…]`
+ * `npm run bench -- compare --base <git ref> [--rounds 2] [--same-bench] [--head-tracing] <bench> [its options…]`
  *
  * Runs one benchmark on an earlier commit and on the working tree in one sitting, alternating
  * base, head, base, head… so both see the same machine, and prints each figure's median per
@@ -9,8 +9,14 @@
  * runs the head's bench/ against the base's code (a bench that now drives more requests). And, when the
  * database is FerretDB, the commands each run sent it (its own counters, so the same for both
  * sides), per lifecycle.
+ *
+ * `--head-tracing` turns OpenTelemetry on for the head's runs only: their processes export every
+ * span over OTLP/HTTP to a receiver in this process that counts and drops them (a collector's
+ * intake, on the same cores). With `--base HEAD` that is tracing off against tracing on.
  */
 import { execFileSync, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,11 +117,37 @@ function perLifecycle(before: Map<string, number>, after: Map<string, number>, f
   figures.set("db commands/lifecycle", all / done);
 }
 
-function runBench(tree: string, args: string[]): Promise<string> {
+/** An OTLP/HTTP intake that counts the spans and requests it is sent, and keeps nothing. */
+async function spanSink(): Promise<{ endpoint: string; spans: () => number; close: () => void }> {
+  let spans = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      if (req.url === "/v1/traces" && req.headers["content-type"]?.includes("json")) {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[];
+        };
+        for (const resource of body.resourceSpans ?? [])
+          for (const scope of resource.scopeSpans ?? []) spans += scope.spans?.length ?? 0;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, spans: () => spans, close: () => server.close() };
+}
+
+/** The environment without OpenTelemetry's variables: tracing off. */
+const withoutOtel = (env: NodeJS.ProcessEnv) =>
+  Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("OTEL_")));
+
+function runBench(tree: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), ["bench/index.ts", ...args], {
       cwd: tree,
-      env: { ...process.env, KILAT_INFRA_DIR: process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra") },
+      env: { ...env, KILAT_INFRA_DIR: process.env.KILAT_INFRA_DIR ?? join(ROOT, ".infra") },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let output = "";
@@ -137,6 +169,7 @@ async function main() {
       base: { type: "string" },
       rounds: { type: "string", default: "2" },
       "same-bench": { type: "boolean", default: false },
+      "head-tracing": { type: "boolean", default: false },
     },
   });
   const [, ...benchArgs] = positionals; // positionals[0] is "compare"
@@ -157,6 +190,13 @@ async function main() {
   if (values["same-bench"] === true)
     cpSync(join(ROOT, "bench"), join(baseTree, "bench"), { recursive: true });
   const sides = { base: [] as Figures[], head: [] as Figures[] };
+  const sink = values["head-tracing"] === true ? await spanSink() : undefined;
+  const envOf = {
+    base: sink ? withoutOtel(process.env) : process.env,
+    head: sink
+      ? { ...withoutOtel(process.env), OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint }
+      : process.env,
+  };
   try {
     for (let round = 1; round <= Number(values.rounds); round++) {
       for (const [side, tree] of [
@@ -165,12 +205,17 @@ async function main() {
       ] as const) {
         console.log(`\n== round ${round}, ${side} (${side === "base" ? base : "working tree"})`);
         const before = await databaseCommands();
-        const figures = figuresOf(await runBench(tree, passOn));
+        const spansBefore = sink?.spans() ?? 0;
+        const figures = figuresOf(await runBench(tree, passOn, envOf[side]));
         perLifecycle(before, await databaseCommands(), figures);
+        const done = figures.get("lifecycles");
+        if (sink && side === "head" && done)
+          figures.set("spans exported/lifecycle", (sink.spans() - spansBefore) / done);
         sides[side].push(figures);
       }
     }
   } finally {
+    sink?.close();
     execFileSync("git", ["-C", ROOT, "worktree", "remove", "--force", baseTree], {
       stdio: "ignore",
     });
@@ -181,7 +226,8 @@ async function main() {
       runs.map((run) => run.get(name)).filter((v): v is number => v !== undefined),
       50,
     );
-  console.log(`\ncompare: ${base} → working tree, medians of ${values.rounds} rounds each`);
+  const headIs = sink ? "working tree with tracing on" : "working tree";
+  console.log(`\ncompare: ${base} → ${headIs}, medians of ${values.rounds} rounds each`);
   console.log(`${"figure".padEnd(44)} ${"base".padStart(9)} ${"head".padStart(9)}  head/base`);
   for (const name of sides.head[0]?.keys() ?? []) {
     const [was, is] = [median(sides.base, name), median(sides.head, name)];

@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel, type Admin } from "kafkajs";
 import type { ServiceBroker } from "moleculer";
 import { dropDatabases, randomPort, sleep, until } from "../../bench/support";
-import { ALL_TOPICS, PARTITIONS } from "../../events/catalog";
+import { ALL_TOPICS, CONSUMER_GROUPS, PARTITIONS } from "../../events/catalog";
 import { loadConfig, type ServiceName } from "../../lib/config";
 import { KafkaEventBus } from "../../adapters/event-bus";
 import { readInfraEnv } from "../../scripts/infra-env";
@@ -65,6 +65,7 @@ export class Cluster {
   /** Replicas this suite is stopping or killing: their exit is expected. */
   private readonly ending = new Set<ChildProcess>();
   private serial = 0;
+  private groupAdmin: Promise<Admin> | undefined;
 
   private constructor(
     readonly run: string,
@@ -140,7 +141,7 @@ export class Cluster {
         KAFKA_TOPIC_PREFIX: `${this.run}.`,
         MONGO_DB_PREFIX: this.run,
         PORT: this.port,
-        LOG_LEVEL: "warn",
+        LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "warn",
         // One load generator is one client address: the per-address limit would measure itself.
         RATE_LIMIT_PER_IP: "10000000",
       },
@@ -225,6 +226,7 @@ export class Cluster {
     await Promise.all(this.live.slice().map((replica) => this.stop(replica)));
     this.killEverything();
     await this.observer.stop().catch(() => undefined);
+    await this.groupAdmin?.then((admin) => admin.disconnect()).catch(() => undefined);
     if (!removeData) return;
     await dropDatabases(this.infra.MONGO_URL, this.run);
     await this.deleteTopics().catch((error: unknown) =>
@@ -232,6 +234,45 @@ export class Cluster {
         `chaos: could not delete the ${this.run}.* topics: ${(error as Error).message}`,
       ),
     );
+  }
+
+  /**
+   * The members of each Kafka consumer group the service owns, by group id: a restarted
+   * replica has rejoined once every group is stable with members none of which were there
+   * before the kill (the dead member is out, the new one in).
+   */
+  async groupMembers(
+    service: ServiceName,
+  ): Promise<Map<string, { state: string; members: string[] }>> {
+    const groupIds = CONSUMER_GROUPS.filter((group) => group.service === `service-${service}`).map(
+      (group) => `${this.run}.${group.groupId}`,
+    );
+    const members = new Map<string, { state: string; members: string[] }>();
+    if (groupIds.length === 0) return members;
+    this.groupAdmin ??= this.connectGroupAdmin();
+    const { groups } = await (await this.groupAdmin).describeGroups(groupIds);
+    for (const group of groups)
+      members.set(group.groupId, {
+        state: group.state,
+        members: group.members.map((member) => member.memberId),
+      });
+    return members;
+  }
+
+  /** One admin client for the run's group polls (a connection per poll would load Kafka). */
+  private async connectGroupAdmin(): Promise<Admin> {
+    const admin = new Kafka({
+      brokers: this.infra.KAFKA_BROKERS.split(","),
+      clientId: "chaos-groups",
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    return admin;
+  }
+
+  /** The process behind a node id as the observer knows it (a new one after a restart). */
+  instanceOf(nodeID: string): string | null | undefined {
+    return this.observer.registry.nodes.get(nodeID)?.instanceID;
   }
 
   private async deleteTopics(): Promise<void> {

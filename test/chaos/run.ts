@@ -71,6 +71,13 @@ const RUNNERS_PER_ROUND = options.short ? 40 : 60;
 const READ_EVERY_MS = 100;
 const MAX_OK_MS = 2_000;
 const MAX_RECOVERY_MS = 5_000;
+/**
+ * A restarted replica's consumer groups: waiting out the dead member would take its session
+ * (EVENT_BUS_TUNING.sessionTimeoutMs, 10 s) after the new process starts; the rebalance waits at
+ * most rebalanceTimeoutMs (5 s) for it instead. Start-up plus that, with room.
+ */
+const MAX_REJOIN_MS = 10_000;
+const REJOIN_LIMIT_MS = 30_000;
 const INFRA_DOWN_MS = 5_000;
 
 const only = options.only?.split(",").map((name) => name.trim());
@@ -97,12 +104,14 @@ interface RoundResult {
   p99Ms: number;
   /** Kill → the first 2xx of a request served by the target (restart), or of every read (infra). */
   recoveryMs: number | null;
+  /** Restart: kill → the service's Kafka groups stable with only the new member. */
+  rejoinMs?: number | null;
   /** Kill → the answer of the last failed request; null when none failed. */
   failingMs: number | null;
   lifecycles: number;
   /** Moves of this round's lifecycles answered 409 although they had taken effect. */
   conflictsAfterEffect: number;
-  /** The first failed requests and the slowest one, relative to the kill. */
+  /** The first and last failed requests and the slowest one, relative to the kill. */
   failures: string[];
   slowest: string;
   slowestAfterKill: string;
@@ -208,7 +217,11 @@ function summarise(
         : Math.round(Math.max(...failures.map((f) => f.sentAt + f.ms)) - killAt),
     lifecycles: load.mine.length,
     conflictsAfterEffect: load.mine.reduce((sum, trip) => sum + trip.conflictsAfterEffect, 0),
-    failures: failures.slice(0, 6).map((sample) => describe(sample, killAt)),
+    // The first failures say what the kill did; the last ones, what kept it failing.
+    failures: (failures.length > 7
+      ? [...failures.slice(0, 4), ...failures.slice(-3)]
+      : failures
+    ).map((sample) => describe(sample, killAt)),
     slowest: slowest ? describe(slowest, killAt) : "",
     slowestAfterKill: slowestAfterKill ? describe(slowestAfterKill, killAt) : "",
   };
@@ -271,12 +284,22 @@ async function restart(c: Cluster, driver: Driver, api: Api, service: ServiceNam
   const probing = readLoop(api, probes, () => trips, READ_EVERY_MS, [PROBE_ROUTE[service]]);
   await sleep(TIMING.warmupMs);
   const [victim] = c.replicasOf(service);
+  const before = await c.groupMembers(service);
+  const instance = c.instanceOf(victim.nodeID);
   progress(`kill -9 ${victim.nodeID} (pid ${victim.pid}) and start it again`);
   const killAt = Date.now();
   await c.kill(victim);
   const again = c.spawn(service, victim.nodeID);
+  const rejoining = rejoined(c, service, before, killAt);
+  const up = (async () => {
+    while (c.instanceOf(again.nodeID) === instance) await sleep(50);
+    await c.joined(again);
+    return Date.now() - killAt;
+  })();
   await sleep(TIMING.restartObserveMs);
-  await c.joined(again);
+  const upMs = await up;
+  const rejoinMs = await rejoining;
+  progress(`restart ${service}: the new process's services known ${upMs} ms after the kill`);
   const answeredBy = Date.now() + 30_000;
   while (firstSuccessAfter(probes.samples, killAt) === null && Date.now() < answeredBy)
     await sleep(100);
@@ -284,12 +307,49 @@ async function restart(c: Cluster, driver: Driver, api: Api, service: ServiceNam
   await load.finish();
   const recovery = firstSuccessAfter(probes.samples, killAt);
   const result = summarise("restart", service, 1, victim.nodeID, load, killAt, recovery);
+  result.rejoinMs = rejoinMs;
   assert(
     `restart ${service}: answers within ${MAX_RECOVERY_MS} ms of the kill`,
     recovery !== null && recovery <= MAX_RECOVERY_MS,
     recovery === null ? "no 2xx at all" : `first 2xx ${recovery} ms after the kill`,
   );
+  if (before.size > 0)
+    assert(
+      `restart ${service}: its consumers rejoin their groups without waiting out the dead member`,
+      rejoinMs !== null && rejoinMs <= MAX_REJOIN_MS,
+      rejoinMs === null
+        ? `not rejoined within ${REJOIN_LIMIT_MS} ms`
+        : `every group stable with only the new member ${rejoinMs} ms after the kill`,
+    );
   return result;
+}
+
+/**
+ * Kill → every Kafka group of the service stable again, its members all new: the dead member is
+ * out and the restarted one in. Null when that takes longer than REJOIN_LIMIT_MS.
+ */
+async function rejoined(
+  c: Cluster,
+  service: ServiceName,
+  before: Awaited<ReturnType<Cluster["groupMembers"]>>,
+  killAt: number,
+): Promise<number | null> {
+  if (before.size === 0) return null;
+  const old = new Set([...before.values()].flatMap((group) => group.members));
+  while (Date.now() - killAt < REJOIN_LIMIT_MS) {
+    const now = await c.groupMembers(service).catch(() => undefined);
+    const settled =
+      now !== undefined &&
+      [...now.values()].every(
+        (group) =>
+          group.state === "Stable" &&
+          group.members.length > 0 &&
+          group.members.every((member) => !old.has(member)),
+      );
+    if (settled) return Date.now() - killAt;
+    await sleep(100);
+  }
+  return null;
 }
 
 /** One shared server killed, down a while, brought back; the money is checked at the end. */
@@ -402,6 +462,12 @@ async function checkMoney(api: Api) {
     `(${confirmed} confirmed, ${driven.length - confirmed} cancelled), ` +
     `${wrong.length} wrong, ${stranded.length} could not be driven to the end`;
   assert("money: every lifecycle settled right", wrong.length === 0, detail);
+  const conflicts = trips.reduce((sum, trip) => sum + trip.conflictsAfterEffect, 0);
+  assert(
+    "no double effect: a move repeated after it took effect answers 200, not 409",
+    conflicts === 0,
+    `${conflicts} moves answered 409 although they had taken effect`,
+  );
   for (const r of wrong.slice(0, 10))
     progress(`  booking ${r.trip.bookingId} (${r.trip.outcome}): ${r.problems.join("; ")}`);
   assert(
@@ -480,6 +546,7 @@ function printTables(money: Awaited<ReturnType<typeof checkMoney>> | undefined) 
     ["after kill", 10],
     ["p99 ms", 7],
     ["recovery ms", 11],
+    ["rejoin ms", 9],
     ["failing ms", 10],
     ["lifecycles", 10],
     ["409 done", 8],
@@ -505,6 +572,7 @@ function printTables(money: Awaited<ReturnType<typeof checkMoney>> | undefined) 
         r.maxAfterKillMs,
         r.p99Ms,
         r.recoveryMs,
+        r.rejoinMs ?? null,
         r.failingMs,
         r.lifecycles,
         r.conflictsAfterEffect,

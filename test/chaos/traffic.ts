@@ -134,7 +134,7 @@ export interface Trip {
   round: string;
   /** Every request it sent: when, what, the answer. */
   log: string[];
-  /** Moves answered 409 although they had taken effect (a retry behind the app's back). */
+  /** Moves answered 409 although they had taken effect (the app's retry, or Moleculer's). */
   conflictsAfterEffect: number;
 }
 
@@ -377,7 +377,8 @@ export class Driver {
       // The guards' answer to a move that took effect already names the status it is in.
       const status = (answer.body.data as { status?: unknown } | undefined)?.status;
       if (answer.status === 409 && reached(status, target)) {
-        if (!lost) trip.conflictsAfterEffect++;
+        // A repeat of a move that took effect answers 200 (README, "Retries"): count the breach.
+        trip.conflictsAfterEffect++;
         break;
       }
       if (retryable(answer.status)) {
