@@ -44,7 +44,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       : null,
     heartbeatInterval: NODE_LIVENESS.heartbeatIntervalS,
     heartbeatTimeout: NODE_LIVENESS.heartbeatTimeoutS,
-    transit: TRANSIT,
+    transit: { ...TRANSIT }, // Moleculer fills in its defaults: each broker gets its own copy
     logger: loggerOptions(config),
     logLevel: config.logLevel,
 

@@ -266,3 +266,10 @@ export function loggerOptions(
 export function logMiddlewares(config: Config): Middleware[] {
   return config.logFormat === "json" ? [LogContext] : [];
 }
+
+/** How a consumer runs its handling: with its events' fields on its lines, with JSON logs only. */
+export function consumerLogging(
+  config: Config,
+): <R>(events: readonly ConsumedEvent[], handle: () => R) => R {
+  return config.logFormat === "json" ? whileConsuming : (_events, handle) => handle();
+}

@@ -14,7 +14,7 @@ import type {
 } from "../adapters/event-bus";
 import { addCollector, operatorMetric } from "../lib/metrics";
 import { OutboxRelay } from "../lib/outbox";
-import { whileConsuming } from "../lib/logger";
+import { consumerLogging } from "../lib/logger";
 import { ignoreDuplicateKey } from "../lib/mongo";
 import { runtimeOf } from "../lib/runtime";
 import { TRACING, consumeTraced, traceCarrier } from "../lib/tracing";
@@ -141,7 +141,8 @@ export function DomainEvents<S>(options: DomainEventsOptions<S>) {
             "(Moleculer starts the last mixin first, and consumers need the database)",
         );
       }
-      const { bus } = runtimeOf(this.broker);
+      const { bus, config } = runtimeOf(this.broker);
+      const whileConsuming = consumerLogging(config);
       const batchOf = (groupId: string): BatchHandler | undefined => {
         const handler = options.batch?.[groupId];
         const { topic } = consumerGroup(groupId);

@@ -128,7 +128,6 @@ function answer(ctx: Context, _route: unknown, _req: unknown, _res: unknown, dat
   return photoAnswer(meta, data);
 }
 
-/** The gateway's routes, in the order moleculer-web matches them. */
 /** A route of the JSON API under /api: authenticated, CORS as the API's, bodies up to `limit`. */
 function jsonApi(name: string, aliases: Record<string, string>, limit: string): ApiRouteSchema {
   return {
@@ -160,6 +159,7 @@ function jsonApi(name: string, aliases: Record<string, string>, limit: string): 
   };
 }
 
+/** The gateway's routes, in the order moleculer-web matches them. */
 export const ROUTES: ApiRouteSchema[] = [
   {
     // Stripe calls this: no bearer token, the signature over the raw body authenticates it.

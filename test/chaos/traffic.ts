@@ -348,8 +348,9 @@ export class Driver {
   }
 
   /**
-   * A booking move. After a lost answer the booking itself says whether the move happened (the
-   * guards make a repeat a 409); a runner that Redis forgot (restarted) goes online again.
+   * A booking move. After a lost answer the booking itself says whether the move happened (a
+   * repeat answers 200; a 409 naming a status the move reached is counted as a breach of that);
+   * a runner that Redis forgot (restarted) goes online again.
    */
   private async move(
     trip: Trip,

@@ -204,7 +204,7 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
       timestamp: new Date(Date.now() - (MAX_UPLOAD_FIXES - i) * 1000).toISOString(),
       booking_id: randomUUID(),
     }));
-    // Larger than a REST body may be: the socket is where a full batch fits in one message.
+    // Over the API's usual 64 kB body: a full batch, as the socket (and the REST batch route) take it.
     expect(JSON.stringify({ fixes }).length).toBeGreaterThan(100_000);
     const answer = await request(runner, "locations", { fixes });
     expect(answer.ok).toEqual(true);

@@ -30,10 +30,10 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every project file a file imports (static, dynamic and type-only imports alike). */
+/** Every project file a file imports (static, dynamic, type-only and require() alike). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map(
+  const specifiers = [...text.matchAll(/(?:from|import|require)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map(
     (m) => m[1],
   );
   return specifiers.map((specifier) => {
