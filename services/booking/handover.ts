@@ -7,7 +7,7 @@ import {
   type Booking,
   type BookingMove,
 } from "../../domain/booking";
-import type { LatLng } from "../../domain/geo";
+import type { PhotoMeta } from "../../adapters/photo-store";
 import { actionsOf, callerOf, clientError, orThrow } from "../../lib/action";
 import { PAGE_SORT, afterCursor, toPage } from "../../lib/pagination";
 import { photoBytes, photoStoreOf } from "../../lib/photos";
@@ -34,14 +34,21 @@ export async function handoverCommand(
   body: { photo_id?: string; pin?: string },
 ): Promise<{ command: BookingMove; known?: BookingDoc | null }> {
   if (body.photo_id === undefined) return { command };
-  const booking = await bookingsOf(service).load(id);
+  // Three independent round trips, made at once (one after another they were most of a
+  // pickup's time): the booking, the photo's record, and the track's fix at this moment. The
+  // photo's answer, an error included, is looked at only once the caller may make the move.
+  const [booking, meta, fix] = await Promise.all([
+    bookingsOf(service).load(id),
+    settled(photoStoreOf(service).meta(body.photo_id)),
+    trackAt(service, id, command.at),
+  ]);
   // Nothing to prove on a booking the caller cannot move: the move itself refuses it.
   if (!booking || booking.runner_id !== command.actor.sub) return { command, known: booking };
-  await checkPhoto(service, booking, body.photo_id, command);
+  checkPhoto(booking, meta(), command);
   if (body.pin !== undefined && !pinMatches(booking, body.pin) && !isLocked(booking)) {
     await wrongPin(service, booking, command);
   }
-  const position = await positionAt(service, id, command.at);
+  const position = fix ? { lat: fix.lat, lng: fix.lng } : null;
   return {
     command: { ...command, proof: { photo_id: body.photo_id, position }, pin: body.pin },
     // The move decides on the booking as read here: nothing to read twice.
@@ -49,13 +56,19 @@ export async function handoverCommand(
   };
 }
 
-async function checkPhoto(
-  service: BookingThis,
-  booking: Booking,
-  photoId: string,
-  command: BookingMove,
-) {
-  const meta = await photoStoreOf(service).meta(photoId);
+/** A promise's outcome, to be read later: its value, or its error thrown when read. */
+async function settled<T>(promise: Promise<T>): Promise<() => T> {
+  try {
+    const value = await promise;
+    return () => value;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
+}
+
+function checkPhoto(booking: Booking, meta: PhotoMeta | null, command: BookingMove) {
   const ours =
     meta !== null &&
     meta.subject.kind === "booking" &&
@@ -123,11 +136,6 @@ export async function trackAt(
     service.logger.warn(`no track position for booking ${id}`, error);
     return null;
   }
-}
-
-async function positionAt(service: BookingThis, id: string, at: Date): Promise<LatLng | null> {
-  const fix = await trackAt(service, id, at);
-  return fix ? { lat: fix.lat, lng: fix.lng } : null;
 }
 
 /** An admin lets a locked handover be tried again (having spoken to the owner and the runner). */
