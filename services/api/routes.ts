@@ -128,8 +128,8 @@ function answer(ctx: Context, _route: unknown, _req: unknown, _res: unknown, dat
   return photoAnswer(meta, data);
 }
 
-/** A route of the JSON API under /api: authenticated, CORS as the API's, bodies up to `limit`. */
-function jsonApi(name: string, aliases: Record<string, string>, limit: string): ApiRouteSchema {
+/** What every route under /api is: its aliases only, authenticated, CORS as the API's. */
+function apiRoute(name: string) {
   return {
     name,
     path: "/api",
@@ -138,6 +138,13 @@ function jsonApi(name: string, aliases: Record<string, string>, limit: string): 
     authorization: true,
     cors: API_CORS,
     use: [sameOriginIsNotCors],
+  } satisfies ApiRouteSchema;
+}
+
+/** A route of the JSON API: bodies up to `limit`, and an app's Idempotency-Key. */
+function jsonApi(name: string, aliases: Record<string, string>, limit: string): ApiRouteSchema {
+  return {
+    ...apiRoute(name),
     bodyParsers: { json: { limit, strict: true } },
     aliases,
     /** An app's `Idempotency-Key`, for the actions that create something (README, "Retries"). */
@@ -219,13 +226,7 @@ export const ROUTES: ApiRouteSchema[] = [
   {
     // Photos: the image's bytes as the body, read and cleaned by the gateway (uploads.ts) once
     // the caller is known to be allowed, then the action with the clean image.
-    name: "photo-uploads",
-    path: "/api",
-    mappingPolicy: "restrict",
-    authentication: true,
-    authorization: true,
-    cors: API_CORS,
-    use: [sameOriginIsNotCors],
+    ...apiRoute("photo-uploads"),
     bodyParsers: false,
     aliases: {
       "POST bookings/:id/photos": photoUpload(

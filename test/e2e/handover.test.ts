@@ -13,7 +13,7 @@ import { makeMove, pinOf, proofPhoto, smallJpeg, storedPhotos, upload } from "..
 import { connectSocket, request } from "../support/live";
 import { verifiedRunner } from "../support/runners";
 import { startSystem, type System } from "../support/system";
-import { fixRecordedAt, heldBooking } from "../support/trips";
+import { fixRecordedAt, heldBooking, trackStarted } from "../support/trips";
 import { eventually } from "../support/wait";
 
 const pickup = { lat: -6.2, lng: 106.8 };
@@ -169,6 +169,8 @@ describeWithInfra(["mongo"], "the handover and the share link, embedded", (infra
         { what: "the offer to the runner" },
       );
       expect((await post(`/api/bookings/${id}/accept`, runner)).status).toBe(200);
+      // The track starts when the tracking service hears of the accept: the room opens then.
+      await trackStarted(system, runner, id);
       expect((await request(socket, "track:subscribe", { booking_id: id })).ok).toBe(true);
       const who = { runner, owner };
       const moves = [];

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
-import type { Socket } from "socket.io-client";
 import { GATEWAY_TUNING } from "../../config/tuning";
 import { MAX_UPLOAD_FIXES } from "../../contracts";
 import { describeWithInfra } from "../support/infra";
-import { connectSocket, request, type Ack } from "../support/live";
+import { request, socketsTo, type Ack } from "../support/live";
 import { startSystem, type System } from "../support/system";
 
 const FLOOD_PER_SOCKET = 500;
@@ -18,18 +17,7 @@ const TRIP = { pickup: { lat: -6.2, lng: 106.8 }, dropoff: { lat: -6.21, lng: 10
  */
 describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
   let system: System;
-  const open: Socket[] = [];
-  const connect = async (token: string) => {
-    const socket = await connectSocket(system.url, token);
-    open.push(socket);
-    return socket;
-  };
-  /** The connect_error message a handshake is refused with, or "connected". */
-  const handshake = (token: string) =>
-    connect(token).then(
-      () => "connected",
-      (error: Error) => error.message,
-    );
+  const { open, connect, handshake, closeAll } = socketsTo(() => system.url);
   const booking = async (owner: string) => {
     const created = await system.api<{ booking_id: string }>("POST", "/api/bookings", {
       token: owner,
@@ -52,7 +40,7 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
     });
   });
   afterEach(() => {
-    for (const socket of open.splice(0)) socket.close();
+    closeAll();
   });
   afterAll(async () => {
     await system?.stop();
@@ -266,12 +254,7 @@ describeWithInfra(["mongo"], "socket limits and token lifetimes", (infra) => {
  */
 describeWithInfra(["mongo"], "room checks in flight per user", (infra) => {
   let system: System;
-  const open: Socket[] = [];
-  const connect = async (token: string) => {
-    const socket = await connectSocket(system.url, token);
-    open.push(socket);
-    return socket;
-  };
+  const { connect, closeAll } = socketsTo(() => system.url);
 
   beforeAll(async () => {
     system = await startSystem({
@@ -286,7 +269,7 @@ describeWithInfra(["mongo"], "room checks in flight per user", (infra) => {
     });
   });
   afterAll(async () => {
-    for (const socket of open.splice(0)) socket.close();
+    closeAll();
     await system?.stop();
   });
 

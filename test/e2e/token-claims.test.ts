@@ -1,7 +1,6 @@
-import type { Socket } from "socket.io-client";
 import { signToken, type Role } from "../../lib/auth";
 import { describeWithInfra } from "../support/infra";
-import { connectSocket, request } from "../support/live";
+import { request, socketsTo } from "../support/live";
 import { startSystem, type System } from "../support/system";
 
 const ISSUER = "https://auth.kilat.test";
@@ -13,18 +12,7 @@ const AUDIENCE = "kilat-api";
  */
 describeWithInfra(["mongo"], "token issuer, audience and expiry through the API", (infra) => {
   let system: System;
-  const open: Socket[] = [];
-  const connect = async (token: string) => {
-    const socket = await connectSocket(system.url, token);
-    open.push(socket);
-    return socket;
-  };
-  /** The connect_error message a handshake is refused with, or "connected". */
-  const handshake = (token: string) =>
-    connect(token).then(
-      () => "connected",
-      (error: Error) => error.message,
-    );
+  const { open, connect, handshake, closeAll } = socketsTo(() => system.url);
   /** A token of this issuer for this audience, unless the claims say otherwise. */
   const token = (
     role: Role,
@@ -55,7 +43,7 @@ describeWithInfra(["mongo"], "token issuer, audience and expiry through the API"
   });
   afterEach(() => {
     jest.restoreAllMocks();
-    for (const socket of open.splice(0)) socket.close();
+    closeAll();
   });
   afterAll(async () => {
     await system?.stop();

@@ -1,5 +1,27 @@
 import { io, type Socket } from "socket.io-client";
 
+/**
+ * The sockets a test opens to one system, kept to close them all: `connect` opens one,
+ * `handshake` says how a handshake ended ("connected", or the connect_error's message).
+ */
+export function socketsTo(url: () => string) {
+  const open: Socket[] = [];
+  const connect = async (token: string) => {
+    const socket = await connectSocket(url(), token);
+    open.push(socket);
+    return socket;
+  };
+  const handshake = (token: string) =>
+    connect(token).then(
+      () => "connected",
+      (error: Error) => error.message,
+    );
+  const closeAll = () => {
+    for (const socket of open.splice(0)) socket.close();
+  };
+  return { open, connect, handshake, closeAll };
+}
+
 /** A socket.io client as an app opens one: websocket only, the JWT in the handshake. */
 export function connectSocket(url: string, token: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
