@@ -161,5 +161,9 @@ export function redisOptions(url: string) {
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     db,
     ...(parsed.protocol === "rediss:" ? { tls: {} } : {}),
+    // The transporter's subscriber connection: on a reconnect ioredis may send its ready check
+    // (INFO) after the connection is back in subscriber mode, and the rejection killed the
+    // process (chaos, Redis killed: redis/ioredis#2037). Redis answers as soon as it accepts.
+    enableReadyCheck: false,
   };
 }

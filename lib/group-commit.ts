@@ -87,7 +87,7 @@ export class GroupCommit<T> {
             continue;
           }
           this.queue = [...group, ...this.queue]; // first in line again, with what queued since
-          await this.pause(backoffDelay({ ...this.retry, attempts: 0 }, failed));
+          await this.pause(backoffDelay(this.retry, failed));
           continue;
         }
         failed = 0;

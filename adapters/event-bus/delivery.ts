@@ -41,15 +41,26 @@ export function resolveRetry(policy: Partial<RetryPolicy> | undefined): RetryPol
   return { ...DEFAULT_RETRY, ...policy };
 }
 
-export function backoffDelay(policy: RetryPolicy, failedAttempt: number): number {
+export function backoffDelay(
+  policy: Pick<RetryPolicy, "initialDelayMs" | "maxDelayMs" | "factor">,
+  failedAttempt: number,
+): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (failedAttempt - 1));
+}
+
+/** A failure that says it may pass: Moleculer marks its transport and availability errors so. */
+function transient(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && "retryable" in error && error.retryable === true
+  );
 }
 
 /**
  * Delivers one message to a handler, the same way for every adapter: a message that is not a
  * valid catalog CloudEvent is dead-lettered at once (retrying cannot fix it); a failing handler
- * is retried with exponential backoff, then dead-lettered. Either way the caller commits and
- * moves on, so a poison message never blocks its partition.
+ * is retried with exponential backoff, then dead-lettered — after `attempts`, or, while its
+ * failure is a transient one, after `transientForMs`. Either way the caller commits and moves on,
+ * so a poison message never blocks its partition for long.
  */
 export async function deliver(
   message: WireMessage,
@@ -71,13 +82,16 @@ export async function deliver(
     await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, 0));
     return "dead-lettered";
   }
+  let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       await handler(event, { ...origin, attempt });
       return "handled";
     } catch (error) {
       const where = `${event.type} ${event.id} (${origin.groupId}, attempt ${attempt})`;
-      if (attempt >= policy.attempts || error instanceof EnvelopeError) {
+      firstFailure ??= Date.now();
+      const waitFor = transient(error) && Date.now() - firstFailure < policy.transientForMs;
+      if ((attempt >= policy.attempts && !waitFor) || error instanceof EnvelopeError) {
         ports.logger?.error(`${where} failed for good, dead-lettered:`, error);
         await ports.deadLetter(dlqOf(origin.topic), deadLetter(message, origin, error, attempt));
         return "dead-lettered";

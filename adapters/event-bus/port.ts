@@ -18,6 +18,13 @@ export interface RetryPolicy {
   initialDelayMs: number;
   maxDelayMs: number;
   factor: number;
+  /**
+   * A failure that says it may pass (a Moleculer error marked `retryable`: the transporter
+   * disconnected, no node for the action yet, a timeout) is tried again past `attempts` for this
+   * long from the first failure: the event waits in its partition for the dependency to return
+   * instead of going to the dead-letter topic while Redis restarts.
+   */
+  transientForMs: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -25,6 +32,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   initialDelayMs: 200,
   maxDelayMs: 5000,
   factor: 2,
+  transientForMs: 120_000,
 };
 
 export interface DeliveredEvent {

@@ -14,6 +14,7 @@
  *   infra        (`--infra` only: Kafka, Redis and FerretDB are shared with everyone on the
  *                machine) one server killed, down a few seconds, brought back by `infra.sh up`;
  *                requests may fail meanwhile (counted), the money must be right afterwards.
+ *                Each server once with one replica of every service, once with two.
  *
  * Then every lifecycle must have ended with the money right: a confirmed booking completed and
  * captured once (captured = the price = payout + fee, nothing refunded), a cancelled one
@@ -356,7 +357,13 @@ async function rejoined(
 }
 
 /** One shared server killed, down a while, brought back; the money is checked at the end. */
-async function infraRound(c: Cluster, driver: Driver, api: Api, server: InfraServer) {
+async function infraRound(
+  c: Cluster,
+  driver: Driver,
+  api: Api,
+  server: InfraServer,
+  replicas: number,
+) {
   const load = new Load(driver, api, `infra ${server}`);
   await sleep(TIMING.warmupMs);
   const killAt = Date.now();
@@ -389,7 +396,7 @@ async function infraRound(c: Cluster, driver: Driver, api: Api, server: InfraSer
   const recovery = recoveries.includes(null)
     ? null
     : Math.max(...(recoveries as number[])) + INFRA_DOWN_MS;
-  summarise("infra", server, 1, `${server} (pid ${pid})`, load, killAt, recovery);
+  summarise("infra", server, replicas, `${server} (pid ${pid})`, load, killAt, recovery);
 }
 
 /** Runners for the next round, verified before it starts (outside its figures). */
@@ -646,7 +653,17 @@ async function suite() {
   }
   for (const server of INFRA_TARGETS) {
     await stockUp(driver);
-    await infraRound(c, driver, api, server);
+    await infraRound(c, driver, api, server, 1);
+  }
+  if (INFRA_TARGETS.length > 0) {
+    // The shared servers again, with two replicas of every backend service.
+    await heal(c);
+    await Promise.all(BACKENDS.map((service) => c.joined(c.spawn(service), 120_000)));
+    progress("two replicas of each service again");
+    for (const server of INFRA_TARGETS) {
+      await stockUp(driver);
+      await infraRound(c, driver, api, server, 2);
+    }
   }
   await heal(c);
   return checkMoney(api);

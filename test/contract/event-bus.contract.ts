@@ -182,6 +182,50 @@ export function eventBusContract(freshBus: () => Promise<EventBus>): void {
     expect(await bus.readTopic(DLQ)).toEqual([]);
   });
 
+  it("keeps retrying past its attempts while the failure is transient (a dependency down), then handles it", async () => {
+    const attempts: number[] = [];
+    // What Moleculer throws while the transporter is down or no node serves the action yet.
+    const unavailable = Object.assign(
+      new Error("Service 'runner.payoutAccount' is not available."),
+      {
+        retryable: true,
+      },
+    );
+    await subscribe({
+      groupId: "waits",
+      topics: [TOPIC],
+      retry: { ...FAST_RETRY, transientForMs: 10_000 },
+      handler: async (_event, meta: DeliveryMeta) => {
+        attempts.push(meta.attempt);
+        if (meta.attempt <= 5) throw unavailable;
+      },
+    });
+    await bus.publish(TOPIC, [accepted("waits", 1)]);
+
+    await eventually(() => (attempts.length === 6 ? true : undefined), { what: "six attempts" });
+    expect(attempts).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await bus.readTopic(DLQ)).toEqual([]);
+  });
+
+  it("dead-letters a transient failure that outlasts transientForMs", async () => {
+    const unavailable = Object.assign(new Error("no node"), { retryable: true });
+    await subscribe({
+      groupId: "gives-up",
+      topics: [TOPIC],
+      retry: { ...FAST_RETRY, transientForMs: 150 },
+      handler: async () => {
+        throw unavailable;
+      },
+    });
+    await bus.publish(TOPIC, [accepted("gives-up", 1)]);
+
+    const letters = await eventually(async () => {
+      const records = await bus.readTopic(DLQ);
+      return records.length === 1 ? records : undefined;
+    });
+    expect(Number(letters[0].headers[DLQ_HEADERS.attempts])).toBeGreaterThan(FAST_RETRY.attempts);
+  });
+
   it("dead-letters after bounded retries, with the reason and origin, and the partition keeps flowing", async () => {
     const handled: number[] = [];
     const poisoned = accepted("same-key", 1);
