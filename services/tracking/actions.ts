@@ -42,7 +42,8 @@ export const get = action(TRACKING_ACTIONS.get, async function (ctx) {
     track_id: track._id,
     booking_id: track.booking_id,
     status: track.status,
-    total_distance_km: round3(track.total_distance_km ?? last?.total_distance_km ?? 0),
+    // The distance only grows: the track's checkpoint may lag its newest stored fix.
+    total_distance_km: round3(Math.max(track.total_distance_km ?? 0, last?.total_distance_km ?? 0)),
     eta_seconds: track.status === "completed" ? 0 : (last?.eta_seconds ?? null),
     started_at: track.started_at?.toISOString() ?? null,
     completed_at: track.completed_at?.toISOString() ?? null,
