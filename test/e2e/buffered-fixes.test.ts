@@ -62,14 +62,18 @@ describeWithInfra(["mongo"], "buffered fixes, embedded", (infra) => {
   }
 
   const distanceOf = async (owner: string, bookingId: string, fixes: number) =>
-    eventually(async () => {
-      const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
-        "GET",
-        `/api/bookings/${bookingId}/track`,
-        { token: owner },
-      );
-      return track.body.waypoint_count === fixes ? track.body.total_distance_km : undefined;
-    });
+    eventually(
+      async () => {
+        const track = await system.api<{ waypoint_count: number; total_distance_km: number }>(
+          "GET",
+          `/api/bookings/${bookingId}/track`,
+          { token: owner },
+        );
+        return track.body.waypoint_count === fixes ? track.body.total_distance_km : undefined;
+        // 500 fixes are stored behind the answer, in batches: room for a loaded CI machine.
+      },
+      { timeoutMs: 60_000, what: `${fixes} waypoints stored` },
+    );
 
   it("counts the full distance of a 5-minute offline stretch uploaded at once", async () => {
     const { owner, runner, booking_id } = await onTheRoad("offline");
