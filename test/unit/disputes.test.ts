@@ -14,6 +14,7 @@ import { decide as decidePayment, type Payment } from "../../domain/payment";
 import { notificationsFor } from "../../domain/notifications";
 import { parsePayload, type EventPayload, type EventType } from "../../events/catalog";
 import { createEvent } from "../../events/envelope";
+import { paymentIn } from "../support/payment-fixtures";
 import { AT, EARLIER, bookingIn, moveOf, openedDispute } from "../support/booking-fixtures";
 import { givenWhenThen } from "../support/decider";
 
@@ -198,27 +199,7 @@ describe("the money of a dispute: payout + fee + refunded = held", () => {
     });
   });
 
-  const payment: Payment = {
-    _id: "pay_b1",
-    booking_id: "b1",
-    booking_number: "KLT-20261201-ABCDEF",
-    owner_id: "owner-1",
-    runner_id: null,
-    amount_cents: HELD,
-    currency: "IDR",
-    status: "held",
-    provider: "simulated",
-    provider_ref: "pi_1",
-    payment_method: "pm_card_visa",
-    captured_cents: 0,
-    platform_fee_cents: 0,
-    runner_payout_cents: 0,
-    refunded_cents: 0,
-    failure_reason: null,
-    attempt: 1,
-    created_at: EARLIER,
-    updated_at: EARLIER,
-  };
+  const payment = paymentIn("held", { amount_cents: HELD });
   const ref = { booking_id: "b1", booking_number: "KLT-20261201-ABCDEF", owner_id: "owner-1" };
 
   it("given a held payment, when less than the hold is captured, then payment.partially_refunded comes before payment.escrow_released, and the parts add up", () => {
